@@ -1,0 +1,55 @@
+// crumble/ir/build.hpp — shorthand for writing IR by hand: operators and small helpers.
+//
+//   Assign{Var{"x"}, Var{"x"} * 3 + 1}      If{Var{"x"} < 10, {...}, {...}}
+//   load(Var{"p"}, 8, 32)  store(Var{"p"}, 0, 8, Var{"c"})  call("f", {1, 2})
+//
+// Arithmetic operators build Op nodes; comparison operators build signed Compare conditions
+// (ult/ule/ugt/uge for unsigned). There is no operator>> on purpose: say shr (logical) or sar
+// (arithmetic).
+#pragma once
+
+#include "nodes.hpp"
+
+namespace crumble::ir {
+
+constexpr Expr op(OpKind k, Expr a, Expr b) { return Op{k, std::move(a), std::move(b)}; }
+constexpr Expr operator+(Expr a, Expr b) { return op(OpKind::Add, std::move(a), std::move(b)); }
+constexpr Expr operator-(Expr a, Expr b) { return op(OpKind::Sub, std::move(a), std::move(b)); }
+constexpr Expr operator*(Expr a, Expr b) { return op(OpKind::Mul, std::move(a), std::move(b)); }
+constexpr Expr operator/(Expr a, Expr b) { return op(OpKind::Div, std::move(a), std::move(b)); }
+constexpr Expr operator%(Expr a, Expr b) { return op(OpKind::Rem, std::move(a), std::move(b)); }
+constexpr Expr operator&(Expr a, Expr b) { return op(OpKind::And, std::move(a), std::move(b)); }
+constexpr Expr operator|(Expr a, Expr b) { return op(OpKind::Or, std::move(a), std::move(b)); }
+constexpr Expr operator^(Expr a, Expr b) { return op(OpKind::Xor, std::move(a), std::move(b)); }
+constexpr Expr operator<<(Expr a, Expr b) { return op(OpKind::Shl, std::move(a), std::move(b)); }
+constexpr Expr udiv(Expr a, Expr b) { return op(OpKind::UDiv, std::move(a), std::move(b)); }
+constexpr Expr urem(Expr a, Expr b) { return op(OpKind::URem, std::move(a), std::move(b)); }
+constexpr Expr shr(Expr a, Expr b) { return op(OpKind::Shr, std::move(a), std::move(b)); }
+constexpr Expr sar(Expr a, Expr b) { return op(OpKind::Sar, std::move(a), std::move(b)); }
+
+constexpr Cond cmp(Cmp k, Expr a, Expr b) { return Compare{k, std::move(a), std::move(b)}; }
+constexpr Cond operator==(Expr a, Expr b) { return cmp(Cmp::Eq, std::move(a), std::move(b)); }
+constexpr Cond operator!=(Expr a, Expr b) { return cmp(Cmp::Ne, std::move(a), std::move(b)); }
+constexpr Cond operator<(Expr a, Expr b) { return cmp(Cmp::Lt, std::move(a), std::move(b)); }
+constexpr Cond operator<=(Expr a, Expr b) { return cmp(Cmp::Le, std::move(a), std::move(b)); }
+constexpr Cond operator>(Expr a, Expr b) { return cmp(Cmp::Gt, std::move(a), std::move(b)); }
+constexpr Cond operator>=(Expr a, Expr b) { return cmp(Cmp::Ge, std::move(a), std::move(b)); }
+constexpr Cond ult(Expr a, Expr b) { return cmp(Cmp::ULt, std::move(a), std::move(b)); }
+constexpr Cond ule(Expr a, Expr b) { return cmp(Cmp::ULe, std::move(a), std::move(b)); }
+constexpr Cond ugt(Expr a, Expr b) { return cmp(Cmp::UGt, std::move(a), std::move(b)); }
+constexpr Cond uge(Expr a, Expr b) { return cmp(Cmp::UGe, std::move(a), std::move(b)); }
+constexpr Cond operator!(Cond c) { return Not{std::move(c)}; }
+constexpr Cond operator&&(Cond a, Cond b) { return And{std::move(a), std::move(b)}; }
+constexpr Cond operator||(Cond a, Cond b) { return Or{std::move(a), std::move(b)}; }
+
+constexpr Expr load(Expr base, std::int64_t disp, int width, Extend e = Extend::zero) {
+  return MemVar{std::move(base), disp, width, e};
+}
+constexpr Stmt store(Expr base, std::int64_t disp, int width, Expr value) {
+  return Assign{MemVar{std::move(base), disp, width}, std::move(value)};
+}
+constexpr Expr call(std::string_view f, std::vector<Expr> args = {}) { return Call{FuncAddr{f}, std::move(args)}; }
+constexpr Expr syscall(Sys nr, std::vector<Expr> args = {}) { return Syscall{nr, std::move(args)}; }
+constexpr Expr cstr(std::string_view s) { return Embed{s, true}; }
+
+}  // namespace crumble::ir

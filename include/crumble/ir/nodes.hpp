@@ -1,0 +1,219 @@
+// crumble/ir/nodes.hpp — the IR: node kinds as C++ types, a program as a tree of them.
+//
+// The node kinds mirror the spec's fragments (Var, GlobalVar, Int64, MemVar, If, Goto, Op,
+// Syscall, ...). Each is a plain aggregate; children are held by value (Box for one child,
+// std::vector for many), so a program is an ordinary C++ value that can be built, copied and
+// lowered in constant evaluation as well as at run time.
+//
+// The kinds of each category are listed once, as Boost.Hana type lists (expr_kinds,
+// cond_kinds, stmt_kinds); the std::variant inside Expr/Cond/Stmt is made from those lists,
+// and the lowering checks at compile time that it handles every kind (lower.hpp).
+//
+// Values are 64-bit. Names (variables, labels, functions, globals, buffers) and embedded
+// bytes are std::string_view: the program refers to them and does not own them, so keep the
+// strings alive until assembly is done (string literals always are).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/hana/contains.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+#include <boost/hana/unpack.hpp>
+
+#include "box.hpp"
+#include "syscalls.hpp"
+
+namespace crumble::ir {
+
+namespace hana = boost::hana;
+
+struct Expr;
+struct Cond;
+struct Stmt;
+using Block = std::vector<Stmt>;
+
+// Makes std::variant<Kinds...> from a hana type list.
+template <class Kinds>
+using variant_of = typename decltype(hana::unpack(std::declval<Kinds>(), hana::template_<std::variant>))::type;
+
+// True when T (without cv/ref) is one of the kinds in the hana type list Kinds.
+template <class T, class Kinds>
+inline constexpr bool is_kind =
+    decltype(hana::contains(std::declval<Kinds>(), hana::type_c<std::remove_cvref_t<T>>))::value;
+
+// ---- values -------------------------------------------------------------------------------
+
+struct Var { std::string_view name; };        // a function-local 64-bit variable
+struct GlobalVar { std::string_view name; };  // the 64-bit value stored in a global
+
+// Integer constants. The value is sign-extended to 64 bits; Int8{200} is -56.
+template <int Bits>
+struct Int {
+  static_assert(Bits == 8 || Bits == 16 || Bits == 32 || Bits == 64);
+  std::int64_t value;
+  constexpr std::int64_t sign_extended() const {
+    if constexpr (Bits == 64) return value;
+    else {
+      std::uint64_t m = std::uint64_t{1} << (Bits - 1);
+      std::uint64_t v = static_cast<std::uint64_t>(value) & ((m << 1) - 1);
+      return static_cast<std::int64_t>((v ^ m) - m);
+    }
+  }
+};
+using Int64 = Int<64>;
+using Int32 = Int<32>;
+using Int16 = Int<16>;
+using Int8 = Int<8>;
+
+enum class Extend : std::uint8_t { zero, sign };
+
+// Memory at base + disp, `width` bits (8, 16, 32 or 64). As a value it is a load, zero-extended
+// by default (Extend::sign for signed loads); as an assignment target it is a store of the low
+// `width` bits.
+struct MemVar {
+  Box<Expr> base;
+  std::int64_t disp = 0;
+  int width = 64;
+  Extend extend = Extend::zero;
+};
+
+struct GlobalAddr { std::string_view name; };  // address of a global
+struct FuncAddr { std::string_view name; };    // address of a function (Call target)
+struct BufferAddr { std::string_view name; };  // address of a function's stack buffer
+// Address of bytes embedded in the program (read-only); `nul` appends a terminating 0.
+struct Embed {
+  std::string_view bytes;
+  bool nul = false;
+};
+
+enum class OpKind : std::uint8_t { Add, Sub, Mul, Div, UDiv, Rem, URem, Shl, Shr, Sar, And, Or, Xor };
+// Division by zero (and INT64_MIN / -1) is undefined: it traps on AMD64.
+// Shift counts are taken modulo 64, as all three architectures do in hardware.
+struct Op {
+  OpKind kind;
+  Box<Expr> lhs, rhs;
+};
+
+// A call: target is FuncAddr{name} for a direct call, any other value for an indirect one.
+struct Call {
+  Box<Expr> target;
+  std::vector<Expr> args;
+};
+
+struct Syscall {
+  Sys nr;
+  std::vector<Expr> args;
+};
+
+struct CondValue { Box<Cond> cond; };  // 1 if cond holds, else 0
+
+inline constexpr auto expr_kinds = hana::tuple_t<Var, GlobalVar, Int64, Int32, Int16, Int8, MemVar, GlobalAddr,
+                                                 FuncAddr, BufferAddr, Embed, Op, Call, Syscall, CondValue>;
+
+struct Expr {
+  variant_of<decltype(expr_kinds)> node;
+
+  template <class T>
+    requires is_kind<T, decltype(expr_kinds)>
+  constexpr Expr(T&& n) : node(std::in_place_type<std::remove_cvref_t<T>>, std::forward<T>(n)) {}
+  constexpr Expr(std::int64_t v) : node(std::in_place_type<Int64>, v) {}
+  constexpr Expr(int v) : node(std::in_place_type<Int64>, v) {}
+  constexpr Expr() : node(std::in_place_type<Int64>, 0) {}
+};
+
+// ---- conditions ---------------------------------------------------------------------------
+
+enum class Cmp : std::uint8_t { Eq, Ne, Lt, Le, Gt, Ge, ULt, ULe, UGt, UGe };
+
+struct Compare {
+  Cmp kind;
+  Box<Expr> lhs, rhs;
+};
+struct IsZero { Box<Expr> value; };
+struct IsNegative { Box<Expr> value; };
+struct Not { Box<Cond> cond; };
+struct And { Box<Cond> lhs, rhs; };  // short-circuit
+struct Or { Box<Cond> lhs, rhs; };   // short-circuit
+
+inline constexpr auto cond_kinds = hana::tuple_t<Compare, IsZero, IsNegative, Not, And, Or>;
+
+struct Cond {
+  variant_of<decltype(cond_kinds)> node;
+  template <class T>
+    requires is_kind<T, decltype(cond_kinds)>
+  constexpr Cond(T&& n) : node(std::in_place_type<std::remove_cvref_t<T>>, std::forward<T>(n)) {}
+};
+
+// ---- statements ---------------------------------------------------------------------------
+
+struct Assign {
+  Expr target;  // Var, GlobalVar or MemVar
+  Expr value;
+};
+struct If {
+  Cond cond;
+  Block then_body;
+  Block else_body = {};
+};
+struct While {
+  Cond cond;
+  Block body;
+};
+struct Break {};
+struct Continue {};
+struct Label { std::string_view name; };
+struct Goto { std::string_view name; };
+struct Return { Expr value = Int64{0}; };
+// Formats to stdout (fd 1) with one write: %d %u %x %s (NUL-terminated) %c %%.
+struct Printf {
+  std::string_view format;
+  std::vector<Expr> args = {};
+};
+// Makes code just written to [base, base+size) visible to instruction fetch (no-op on AMD64).
+struct CacheFlush { Expr base, size; };
+struct InstructionBarrier {};
+
+inline constexpr auto stmt_kinds = hana::tuple_t<Assign, If, While, Break, Continue, Label, Goto, Return, Call,
+                                                 Syscall, Printf, CacheFlush, InstructionBarrier>;
+
+struct Stmt {
+  variant_of<decltype(stmt_kinds)> node;
+  template <class T>
+    requires is_kind<T, decltype(stmt_kinds)>
+  constexpr Stmt(T&& n) : node(std::in_place_type<std::remove_cvref_t<T>>, std::forward<T>(n)) {}
+};
+
+// ---- program ------------------------------------------------------------------------------
+
+struct Buffer {  // a function's stack buffer, [size]byte, 16-byte aligned
+  std::string_view name;
+  std::int64_t size;
+};
+
+struct Function {
+  std::string_view name;
+  std::vector<std::string_view> params = {};
+  Block body = {};
+  std::vector<Buffer> buffers = {};
+};
+
+struct Global {  // zero-initialised storage
+  std::string_view name;
+  std::int64_t size = 8;
+  std::int64_t align = 8;
+};
+
+// The first function is the entry point. In an executable it is called as main(argc, argv, envp)
+// and its result is the exit status.
+struct Program {
+  std::vector<Function> functions;
+  std::vector<Global> globals = {};
+};
+
+}  // namespace crumble::ir

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything crumble needs to build and test on Debian 12, idempotently.
+# Run as root (or with sudo available). Says what it does; fails loudly.
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake ninja-build make
+  # library dependencies (header-only Boost.Hana, libfdt for device trees)
+  libboost-dev libfdt-dev
+  # tests and benchmarks
+  catch2 libbenchmark-dev libasmjit-dev libxbyak-dev
+  # oracles: encoders are checked against LLVM's assembler; foreign code runs under qemu-user
+  llvm-14 qemu-user binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+else
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq || { echo "setup: apt-get update failed" >&2; exit 1; }
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || { echo "setup: apt-get install failed for: ${missing[*]}" >&2; exit 1; }
+fi
+
+# llvm-14 installs versioned binaries; the tests look for llvm-mc-14 first, so no symlinks are needed.
+command -v llvm-mc-14 >/dev/null || { echo "setup: llvm-mc-14 missing after install" >&2; exit 1; }
+echo "setup: done"
