@@ -96,7 +96,7 @@ inline std::string quoted(std::string_view s) { return "'" + std::string(s) + "'
 
 // Reports a mistake: a compile error in constant evaluation, compile_error at run time.
 // `where` and `what` are joined into the run-time message ("'x' in function 'main'").
-[[noreturn]] constexpr void fail(errc code, std::string_view what = {}, std::string_view where = {}) {
+constexpr void fail(errc code, std::string_view what = {}, std::string_view where = {}) {
   if (std::is_constant_evaluated()) {
     switch (code) {
       case errc::undefined_label: diagnostic::undefined_label(); break;
@@ -117,10 +117,11 @@ inline std::string quoted(std::string_view s) { return "'" + std::string(s) + "'
       case errc::empty_program: diagnostic::empty_program(); break;
       case errc::program_too_large: diagnostic::program_too_large(); break;
     }
+  } else {
+    std::string detail = what.empty() ? std::string() : quoted(what);
+    if (!where.empty()) detail += (detail.empty() ? "in " : " in ") + std::string(where);
+    throw compile_error(code, detail);
   }
-  std::string detail = what.empty() ? std::string() : quoted(what);
-  if (!where.empty()) detail += (detail.empty() ? "in " : " in ") + std::string(where);
-  throw compile_error(code, detail);
 }
 }  // namespace detail
 }  // namespace crumble

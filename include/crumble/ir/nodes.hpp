@@ -6,7 +6,7 @@
 // lowered in constant evaluation as well as at run time.
 //
 // The kinds of each category are listed once, as Boost.Hana type lists (expr_kinds,
-// cond_kinds, stmt_kinds); the std::variant inside Expr/Cond/Stmt is made from those lists,
+// cond_kinds, stmt_kinds); the NodeOf<...> inside Expr/Cond/Stmt is made from those lists,
 // and the lowering checks at compile time that it handles every kind (lower.hpp).
 //
 // Values are 64-bit. Names (variables, labels, functions, globals, buffers) and embedded
@@ -18,7 +18,6 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <boost/hana/contains.hpp>
@@ -27,6 +26,7 @@
 #include <boost/hana/unpack.hpp>
 
 #include "box.hpp"
+#include "node.hpp"
 #include "syscalls.hpp"
 
 namespace crumble::ir {
@@ -38,9 +38,9 @@ struct Cond;
 struct Stmt;
 using Block = std::vector<Stmt>;
 
-// Makes std::variant<Kinds...> from a hana type list.
+// Makes NodeOf<Kinds...> (node.hpp) from a hana type list.
 template <class Kinds>
-using variant_of = typename decltype(hana::unpack(std::declval<Kinds>(), hana::template_<std::variant>))::type;
+using node_of = typename decltype(hana::unpack(std::declval<Kinds>(), hana::template_<NodeOf>))::type;
 
 // True when T (without cv/ref) is one of the kinds in the hana type list Kinds.
 template <class T, class Kinds>
@@ -117,14 +117,14 @@ inline constexpr auto expr_kinds = hana::tuple_t<Var, GlobalVar, Int64, Int32, I
                                                  FuncAddr, BufferAddr, Embed, Op, Call, Syscall, CondValue>;
 
 struct Expr {
-  variant_of<decltype(expr_kinds)> node;
+  node_of<decltype(expr_kinds)> node;
 
   template <class T>
     requires is_kind<T, decltype(expr_kinds)>
-  constexpr Expr(T&& n) : node(std::in_place_type<std::remove_cvref_t<T>>, std::forward<T>(n)) {}
-  constexpr Expr(std::int64_t v) : node(std::in_place_type<Int64>, v) {}
-  constexpr Expr(int v) : node(std::in_place_type<Int64>, v) {}
-  constexpr Expr() : node(std::in_place_type<Int64>, 0) {}
+  constexpr Expr(T&& n) : node(std::forward<T>(n)) {}
+  constexpr Expr(std::int64_t v) : node(Int64{v}) {}
+  constexpr Expr(int v) : node(Int64{v}) {}
+  constexpr Expr() : node(Int64{0}) {}
 };
 
 // ---- conditions ---------------------------------------------------------------------------
@@ -144,10 +144,10 @@ struct Or { Box<Cond> lhs, rhs; };   // short-circuit
 inline constexpr auto cond_kinds = hana::tuple_t<Compare, IsZero, IsNegative, Not, And, Or>;
 
 struct Cond {
-  variant_of<decltype(cond_kinds)> node;
+  node_of<decltype(cond_kinds)> node;
   template <class T>
     requires is_kind<T, decltype(cond_kinds)>
-  constexpr Cond(T&& n) : node(std::in_place_type<std::remove_cvref_t<T>>, std::forward<T>(n)) {}
+  constexpr Cond(T&& n) : node(std::forward<T>(n)) {}
 };
 
 // ---- statements ---------------------------------------------------------------------------
@@ -183,11 +183,19 @@ inline constexpr auto stmt_kinds = hana::tuple_t<Assign, If, While, Break, Conti
                                                  Syscall, Printf, CacheFlush, InstructionBarrier>;
 
 struct Stmt {
-  variant_of<decltype(stmt_kinds)> node;
+  node_of<decltype(stmt_kinds)> node;
   template <class T>
     requires is_kind<T, decltype(stmt_kinds)>
-  constexpr Stmt(T&& n) : node(std::in_place_type<std::remove_cvref_t<T>>, std::forward<T>(n)) {}
+  constexpr Stmt(T&& n) : node(std::forward<T>(n)) {}
 };
+
+// Node access for all three categories: get_if<Var>(expr), holds<If>(stmt), visit(f, cond).
+template <class T, class N>
+constexpr const T* get_if(const N& n) { return n.node.template get_if<T>(); }
+template <class T, class N>
+constexpr bool holds(const N& n) { return n.node.template holds<T>(); }
+template <class F, class N>
+constexpr decltype(auto) visit(F&& f, const N& n) { return n.node.visit(std::forward<F>(f)); }
 
 // ---- program ------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@
 #include <array>
 #include <cstdint>
 
-namespace crumble::arch::amd64 {
+namespace crumble::amd64 {
 
 enum class Gp : std::uint8_t { rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15 };
 
@@ -124,6 +124,7 @@ constexpr Inst mov(Gp dst, std::int64_t imm) {
 constexpr Inst xchg(Gp a, Gp b) {
   if (a == Gp::rax || b == Gp::rax) {  // 90+r short form
     Gp r = a == Gp::rax ? b : a;
+    if (r == Gp::rax) return Inst{}.u8(0x90);  // xchg rax, rax is nop
     Inst i;
     detail::rex(i, true, 0, r);
     return i.u8(0x90 + detail::lo(r));
@@ -271,4 +272,4 @@ constexpr Inst pop(Gp r) {
   return i.u8(0x58 + detail::lo(r));
 }
 
-}  // namespace crumble::arch::amd64
+}  // namespace crumble::amd64

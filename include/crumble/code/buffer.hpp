@@ -1,0 +1,199 @@
+// crumble/code/buffer.hpp — the code buffer: bytes, labels, relaxable branches, relocations.
+//
+// Lowering appends encoded instructions to `bytes`. Anything whose encoding depends on where a
+// label ends up — a branch, a call — is not encoded then: it is recorded as an Item (plain data:
+// where it sits, which label it targets, which of the target's forms it currently uses).
+// Absolute addresses (a function's, a global's, embedded bytes') are 64-bit fields inside
+// `bytes`, recorded as Relocs.
+//
+// finish() then does what DynASM and asmjit call linking:
+//   1. layout: every item starts in its shortest form; any item whose target is out of reach
+//      grows to its next form; repeat until nothing grows (sizes only grow, so this ends);
+//   2. encode: copy the bytes between items, encode each item for its final displacement;
+//   3. append the read-only data, place bss after it, and resolve relocations.
+// The result is a code::Image. The algorithm is the same in constant evaluation and at run time.
+//
+// A position before layout is a Mark: how many bytes had been emitted and how many items came
+// before it. Its final address is mark.at + (total size of the first mark.items items).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string_view>
+#include <vector>
+
+#include "../error.hpp"
+
+namespace crumble::code {
+
+struct Label {
+  std::uint32_t id;
+};
+
+struct Mark {
+  std::uint32_t at;     // bytes emitted before this point
+  std::uint32_t items;  // items emitted before this point
+};
+
+struct Item {
+  Mark pos;
+  std::uint32_t label;
+  std::uint8_t kind;  // meaning defined by the target (jump, conditional branch, call, ...)
+  std::uint8_t cond;  // meaning defined by the target
+  std::uint8_t form;  // index of the target's encoding for this kind; only grows during layout
+};
+
+enum class Section : std::uint8_t { code, rodata, bss };
+
+// A 64-bit little-endian field in `bytes` that holds the absolute address of a target.
+struct Reloc {
+  Mark field;
+  Section section;
+  std::uint32_t target;  // code: label id; rodata/bss: byte offset in that section
+};
+
+// The linked result. Layout in memory: [code][rodata] ... [bss at bss_offset].
+struct Image {
+  std::vector<std::uint8_t> bytes;    // code followed by read-only data
+  std::vector<std::uint32_t> relocs;  // offsets of 64-bit fields to which the load base must be added
+  std::uint64_t bss_offset = 0;       // page-aligned offset of the zeroed area
+  std::uint64_t bss_size = 0;
+  std::uint64_t code_size = 0;        // executable part of bytes
+  std::uint64_t entry = 0;            // offset of the entry point
+};
+
+inline constexpr std::uint64_t page_size = 4096;
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+
+template <class Target>
+class Buffer {
+ public:
+  std::vector<std::uint8_t> bytes;
+  std::vector<Item> items;
+  std::vector<Mark> labels;
+  std::vector<Reloc> relocs;
+  std::vector<std::uint8_t> rodata;
+  std::uint64_t bss_size = 0;
+
+  static constexpr Mark unbound{std::numeric_limits<std::uint32_t>::max(), 0};
+
+  constexpr Label new_label() {
+    labels.push_back(unbound);
+    return Label{static_cast<std::uint32_t>(labels.size() - 1)};
+  }
+  constexpr void bind(Label l) { labels[l.id] = here(); }
+  constexpr bool bound(Label l) const { return labels[l.id].at != unbound.at; }
+  constexpr Mark here() const {
+    return Mark{static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(items.size())};
+  }
+
+  template <class Encoded>
+  constexpr void put(const Encoded& inst) {
+    bytes.insert(bytes.end(), inst.begin(), inst.end());
+  }
+  constexpr void put_u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  constexpr void item(std::uint8_t kind, std::uint8_t cond, Label target) {
+    items.push_back(Item{here(), target.id, kind, cond, 0});
+  }
+  // Records that the 8 bytes at offset `at_back` from the end of `bytes` hold target's address.
+  constexpr void reloc(std::uint32_t at_back, Section s, std::uint32_t target) {
+    relocs.push_back(Reloc{Mark{static_cast<std::uint32_t>(bytes.size() - at_back),
+                                static_cast<std::uint32_t>(items.size())},
+                           s, target});
+  }
+
+  // Appends data to the read-only section, reusing an identical earlier copy.
+  constexpr std::uint32_t add_rodata(std::string_view data, bool nul) {
+    std::size_t n = data.size() + nul;
+    for (std::size_t start = 0; start + n <= rodata.size(); ++start) {
+      bool same = true;
+      for (std::size_t i = 0; i < data.size() && same; ++i) same = rodata[start + i] == static_cast<std::uint8_t>(data[i]);
+      if (same && (!nul || rodata[start + data.size()] == 0)) return static_cast<std::uint32_t>(start);
+    }
+    auto at = static_cast<std::uint32_t>(rodata.size());
+    for (char c : data) rodata.push_back(static_cast<std::uint8_t>(c));
+    if (nul) rodata.push_back(0);
+    return at;
+  }
+  constexpr std::uint32_t add_bss(std::uint64_t size, std::uint64_t align) {
+    bss_size = align_up(bss_size, align ? align : 1);
+    auto at = static_cast<std::uint32_t>(bss_size);
+    bss_size += size;
+    return at;
+  }
+
+  // Links the buffer into an image. A payload (no load address) keeps its relocations in the
+  // image's table, with fields holding image offsets for its loader to add the base to; an
+  // executable at a fixed address has them applied and an empty table. bss starts on the first
+  // page boundary (in memory) after the image.
+  constexpr Image finish(Label entry) const { return link(entry, 0, false); }
+  constexpr Image finish(Label entry, std::uint64_t load_address) const { return link(entry, load_address, true); }
+
+ private:
+  constexpr Image link(Label entry, std::uint64_t base, bool apply) const {
+    const std::size_t n = items.size();
+    std::vector<std::uint32_t> start(n + 1);  // start[i] = sum of sizes of items before i
+    std::vector<std::uint8_t> form(n);
+    for (std::size_t i = 0; i < n; ++i) form[i] = items[i].form;
+
+    auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
+    auto sum_sizes = [&] {
+      for (std::size_t i = 0; i < n; ++i) start[i + 1] = start[i] + Target::item_size(items[i].kind, form[i]);
+    };
+    for (const Item& it : items)
+      if (labels[it.label].at == unbound.at) detail::fail(errc::undefined_label, "(internal)");
+
+    sum_sizes();
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        std::int64_t from = std::int64_t{items[i].pos.at} + start[i];
+        std::int64_t disp = address(labels[items[i].label]) - from;
+        while (!Target::item_fits(items[i].kind, form[i], disp)) {
+          ++form[i];
+          grew = true;
+        }
+      }
+      if (grew) sum_sizes();
+    }
+
+    Image img;
+    const std::uint64_t code_size = bytes.size() + start[n];
+    if (code_size + rodata.size() > std::uint64_t{std::numeric_limits<std::int32_t>::max()})
+      detail::fail(errc::program_too_large);
+    img.bytes.reserve(code_size + rodata.size() + 8);
+    std::uint32_t copied = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      img.bytes.insert(img.bytes.end(), bytes.begin() + copied, bytes.begin() + items[i].pos.at);
+      copied = items[i].pos.at;
+      std::int64_t from = std::int64_t{copied} + start[i];
+      Target::encode_item(img.bytes, items[i].kind, items[i].cond, form[i], address(labels[items[i].label]) - from);
+    }
+    img.bytes.insert(img.bytes.end(), bytes.begin() + copied, bytes.end());
+    img.code_size = code_size;
+
+    // Read-only data starts 8-byte aligned after the code; the pad is int3 (0xCC) on AMD64 and
+    // zeros elsewhere: it is never executed.
+    while (img.bytes.size() % 8) img.bytes.push_back(Target::code_padding);
+    const std::uint64_t rodata_at = img.bytes.size();
+    img.bytes.insert(img.bytes.end(), rodata.begin(), rodata.end());
+    img.bss_offset = align_up(base + img.bytes.size(), page_size) - base;
+    img.bss_size = bss_size;
+    img.entry = static_cast<std::uint64_t>(address(labels[entry.id]));
+
+    for (const Reloc& r : relocs) {
+      std::uint64_t field = static_cast<std::uint64_t>(address(r.field));
+      std::uint64_t value = r.section == Section::code     ? static_cast<std::uint64_t>(address(labels[r.target]))
+                            : r.section == Section::rodata ? rodata_at + r.target
+                                                           : img.bss_offset + r.target;
+      value += base;
+      for (int b = 0; b < 8; ++b) img.bytes[field + b] = static_cast<std::uint8_t>(value >> (8 * b));
+      if (!apply) img.relocs.push_back(static_cast<std::uint32_t>(field));
+    }
+    return img;
+  }
+};
+
+}  // namespace crumble::code

@@ -1,0 +1,7 @@
+// crumble/crumble.hpp — everything needed to build IR programs and assemble them.
+#pragma once
+
+#include "arch/amd64/target.hpp"
+#include "assemble.hpp"
+#include "ir/build.hpp"
+#include "ir/nodes.hpp"

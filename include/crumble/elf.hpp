@@ -1,0 +1,75 @@
+// crumble/elf.hpp — a minimal static ELF64 executable around a linked image.
+//
+// File layout: ELF header, program headers, then the image (code + read-only data), all in one
+// read+execute PT_LOAD segment mapped from file offset 0 at `load_base`. The zeroed bss gets its
+// own read+write PT_LOAD (no file bytes) on the next page, and PT_GNU_STACK asks for a
+// non-executable stack. No sections, no dynamic linking: the kernel maps it and jumps to e_entry.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "code/buffer.hpp"
+
+namespace crumble::elf {
+
+inline constexpr std::uint64_t load_base = 0x400000;
+inline constexpr std::uint64_t header_size = 64;
+inline constexpr std::uint64_t phdr_size = 56;
+inline constexpr std::uint64_t phdr_count = 3;
+inline constexpr std::uint64_t image_offset = header_size + phdr_size * phdr_count;  // image starts here
+inline constexpr std::uint64_t image_address = load_base + image_offset;
+
+namespace detail {
+constexpr void put(std::vector<std::uint8_t>& v, std::uint64_t x, int bytes) {
+  for (int i = 0; i < bytes; ++i) v.push_back(static_cast<std::uint8_t>(x >> (8 * i)));
+}
+constexpr void phdr(std::vector<std::uint8_t>& v, std::uint32_t type, std::uint32_t flags, std::uint64_t offset,
+                    std::uint64_t vaddr, std::uint64_t filesz, std::uint64_t memsz, std::uint64_t align) {
+  put(v, type, 4);
+  put(v, flags, 4);
+  put(v, offset, 8);
+  put(v, vaddr, 8);
+  put(v, vaddr, 8);  // p_paddr
+  put(v, filesz, 8);
+  put(v, memsz, 8);
+  put(v, align, 8);
+}
+}  // namespace detail
+
+// `img` must have been linked at image_address (Buffer::finish(entry, image_address)).
+constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t machine) {
+  using detail::put;
+  enum : std::uint32_t { PT_LOAD = 1, PT_GNU_STACK = 0x6474e551, PF_X = 1, PF_W = 2, PF_R = 4 };
+  std::vector<std::uint8_t> v;
+  v.reserve(image_offset + img.bytes.size());
+  // e_ident: magic, 64-bit, little-endian, version 1, System V ABI
+  constexpr std::array<std::uint8_t, 8> ident{0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
+  v.insert(v.end(), ident.begin(), ident.end());
+  put(v, 0, 8);
+  put(v, 2, 2);  // ET_EXEC
+  put(v, machine, 2);
+  put(v, 1, 4);  // EV_CURRENT
+  put(v, image_address + img.entry, 8);
+  put(v, header_size, 8);  // e_phoff
+  put(v, 0, 8);            // e_shoff: no sections
+  put(v, 0, 4);            // e_flags
+  put(v, header_size, 2);
+  put(v, phdr_size, 2);
+  put(v, phdr_count, 2);
+  put(v, 64, 2);  // e_shentsize
+  put(v, 0, 2);   // e_shnum
+  put(v, 0, 2);   // e_shstrndx
+  const std::uint64_t file_size = image_offset + img.bytes.size();
+  detail::phdr(v, PT_LOAD, PF_R | PF_X, 0, load_base, file_size, file_size, code::page_size);
+  // bss: a separate page so it can be writable while the code is not. With no bss this is an
+  // empty segment, which loaders accept and skip.
+  const std::uint64_t bss = image_address + img.bss_offset;
+  detail::phdr(v, PT_LOAD, PF_R | PF_W, bss - load_base, bss, 0, img.bss_size, code::page_size);
+  detail::phdr(v, PT_GNU_STACK, PF_R | PF_W, 0, 0, 0, 0, 16);
+  v.insert(v.end(), img.bytes.begin(), img.bytes.end());
+  return v;
+}
+
+}  // namespace crumble::elf

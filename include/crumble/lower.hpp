@@ -1,0 +1,776 @@
+// crumble/lower.hpp — lowers an IR program to machine code for a target architecture.
+//
+// The lowering is written once and templated on a Target policy (arch/<name>.hpp) that knows
+// the register file, the ABI, the syscall numbers and how to encode a handful of virtual
+// instructions (move, load, store, binop, compare-and-branch, call, syscall, frame set-up).
+//
+// Register allocation, per function:
+//   - homes: every variable (parameters and assigned locals) gets a home. The most used ones
+//     (uses weighted by loop depth) live in the target's callee-saved registers, the rest in
+//     stack slots. Callee-saved homes survive calls and syscalls, so nothing is saved around
+//     them; a function saves only the homes it uses.
+//   - temps: expressions are evaluated into caller-saved temporaries, allocated and freed as
+//     the tree is walked (Sethi–Ullman order). When an operand must survive the evaluation of
+//     a subtree that needs more temps than are free, it is spilled to a stack slot; temps
+//     still holding values across a call or syscall are saved to slots around it. The number
+//     of slots a function needs is bounded by the size of its largest expression, so the frame
+//     size is known before the body is lowered.
+//   - call arguments are evaluated into temps, then moved into the argument registers as a
+//     parallel move (cycles broken with the target's swap).
+// Printf is rewritten into IR (stores of its arguments into a stack array and a call of a
+// formatting routine written in IR, ir/printf.hpp), so every target gets it for free.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "code/buffer.hpp"
+#include "error.hpp"
+#include "ir/nodes.hpp"
+#include "ir/printf.hpp"
+
+namespace crumble::lower {
+
+using namespace crumble::ir;
+
+template <class T>
+struct Operand {
+  bool is_imm;
+  typename T::Reg reg;
+  std::int64_t imm;
+};
+
+template <class T>
+class Lowering {
+  using Reg = typename T::Reg;
+  using Buf = code::Buffer<T>;
+
+ public:
+  Buf buf;
+
+  constexpr explicit Lowering(const Program& p) : program_(p) {
+    if (p.functions.empty()) detail::fail(errc::empty_program);
+    for (std::size_t i = 0; i < p.functions.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j)
+        if (p.functions[j].name == p.functions[i].name)
+          detail::fail(errc::duplicate_function, p.functions[i].name);
+      functions_.push_back(Named{p.functions[i].name, buf.new_label().id});
+    }
+    for (const Global& g : p.globals) globals_.push_back(Named{g.name, buf.add_bss(g.size, g.align)});
+    if (uses_printf(p)) {
+      printf_runtime_ = ir::printf_runtime();
+      for (const Function& f : printf_runtime_) functions_.push_back(Named{f.name, buf.new_label().id});
+    }
+  }
+
+  constexpr code::Label entry() const { return code::Label{functions_[0].id}; }
+
+  constexpr void lower_all() {
+    for (const Function& f : program_.functions) lower_function(f);
+    for (const Function& f : printf_runtime_) lower_function(f);
+  }
+
+ private:
+  struct Named {
+    std::string_view name;
+    std::uint32_t id;  // label id, bss offset or frame offset
+  };
+  struct Home {
+    std::string_view name;
+    int weight = 0;
+    int param = -1;  // parameter index, or -1 for a local
+    bool in_reg = false;
+    Reg reg{};
+    std::int32_t slot = 0;
+  };
+  struct Loop {
+    code::Label top, end;
+  };
+
+  const Program& program_;
+  std::vector<Function> printf_runtime_;
+  std::vector<Named> functions_, globals_;
+
+  // Per-function state.
+  const Function* fn_ = nullptr;
+  std::vector<Home> homes_;
+  std::vector<Named> buffers_, labels_;
+  std::vector<Loop> loops_;
+  std::uint32_t free_temps_ = 0;  // bit i set: T::temps[i] is free
+  std::int32_t spill_base_ = 0;
+  int spill_depth_ = 0, spill_limit_ = 0;
+  code::Label epilogue_{};
+  std::uint32_t saved_homes_ = 0;  // bit i set: T::homes[i] used, saved in the prologue
+  std::int32_t frame_ = 0;
+
+  static constexpr std::uint32_t all_temps = (1u << T::temps.size()) - 1;
+
+  // ---- program-level lookups ----------------------------------------------------------------
+  static constexpr const Named* find(const std::vector<Named>& v, std::string_view name) {
+    for (const Named& n : v)
+      if (n.name == name) return &n;
+    return nullptr;
+  }
+  constexpr code::Label function_label(std::string_view name) const {
+    const Named* n = find(functions_, name);
+    if (!n) detail::fail(errc::undefined_function, name, where());
+    return code::Label{n->id};
+  }
+  constexpr std::uint32_t global_offset(std::string_view name) const {
+    const Named* n = find(globals_, name);
+    if (!n) detail::fail(errc::undefined_global, name, where());
+    return n->id;
+  }
+  constexpr std::string_view where() const { return fn_ ? fn_->name : std::string_view{}; }
+
+  static constexpr bool uses_printf(const Block& b) {
+    for (const Stmt& s : b) {
+      if (holds<Printf>(s)) return true;
+      if (auto* i = get_if<If>(s); i && (uses_printf(i->then_body) || uses_printf(i->else_body)))
+        return true;
+      if (auto* w = get_if<While>(s); w && uses_printf(w->body)) return true;
+    }
+    return false;
+  }
+  static constexpr bool uses_printf(const Program& p) {
+    for (const Function& f : p.functions)
+      if (uses_printf(f.body)) return true;
+    return false;
+  }
+
+  // ---- analysis: homes, labels, frame size ------------------------------------------------
+  struct Analysis {
+    int max_expr = 0;        // nodes in the largest expression: bounds the spill slots
+    int printf_args = 0;     // most arguments of any Printf: size of the argument array
+  };
+
+  constexpr Home* home(std::string_view name) {
+    for (Home& h : homes_)
+      if (h.name == name) return &h;
+    return nullptr;
+  }
+  constexpr void note_var(std::string_view name, int weight, bool assigned) {
+    Home* h = home(name);
+    if (!h) {
+      if (!assigned) return;  // a read of a name never assigned: reported when lowered
+      homes_.push_back(Home{name});
+      h = &homes_.back();
+    }
+    h->weight += weight;
+  }
+  static constexpr int count(const Expr& e) {
+    return visit(
+        [](const auto& n) -> int {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, MemVar>) return 1 + count(*n.base);
+          else if constexpr (std::is_same_v<N, Op>) return 1 + count(*n.lhs) + count(*n.rhs);
+          else if constexpr (std::is_same_v<N, Call>) {
+            int c = 1 + count(*n.target);
+            for (const Expr& a : n.args) c += count(a);
+            return c;
+          } else if constexpr (std::is_same_v<N, Syscall>) {
+            int c = 1;
+            for (const Expr& a : n.args) c += count(a);
+            return c;
+          } else if constexpr (std::is_same_v<N, CondValue>) return 1 + count(*n.cond);
+          else return 1;
+        },
+        e);
+  }
+  static constexpr int count(const Cond& c) {
+    return visit(
+        [](const auto& n) -> int {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, Compare>) return 1 + count(*n.lhs) + count(*n.rhs);
+          else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return 1 + count(*n.value);
+          else if constexpr (std::is_same_v<N, Not>) return count(*n.cond);
+          else return count(*n.lhs) + count(*n.rhs);
+        },
+        c);
+  }
+  constexpr void scan(const Expr& e, int weight) {
+    visit(
+        [&](const auto& n) {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, Var>) note_var(n.name, weight, false);
+          else if constexpr (std::is_same_v<N, MemVar>) scan(*n.base, weight);
+          else if constexpr (std::is_same_v<N, Op>) scan(*n.lhs, weight), scan(*n.rhs, weight);
+          else if constexpr (std::is_same_v<N, Call>) {
+            scan(*n.target, weight);
+            for (const Expr& a : n.args) scan(a, weight);
+          } else if constexpr (std::is_same_v<N, Syscall>) {
+            for (const Expr& a : n.args) scan(a, weight);
+          } else if constexpr (std::is_same_v<N, CondValue>) scan(*n.cond, weight);
+        },
+        e);
+  }
+  constexpr void scan(const Cond& c, int weight) {
+    visit(
+        [&](const auto& n) {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, Compare>) scan(*n.lhs, weight), scan(*n.rhs, weight);
+          else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) scan(*n.value, weight);
+          else if constexpr (std::is_same_v<N, Not>) scan(*n.cond, weight);
+          else scan(*n.lhs, weight), scan(*n.rhs, weight);
+        },
+        c);
+  }
+  constexpr void scan(const Block& b, int weight, Analysis& a) {
+    auto expr = [&](const Expr& e) {
+      scan(e, weight);
+      a.max_expr = std::max(a.max_expr, count(e));
+    };
+    for (const Stmt& s : b) {
+      visit(
+          [&](const auto& n) {
+            using N = std::remove_cvref_t<decltype(n)>;
+            if constexpr (std::is_same_v<N, Assign>) {
+              if (auto* v = get_if<Var>(n.target)) note_var(v->name, weight, true);
+              else expr(n.target);
+              expr(n.value);
+            } else if constexpr (std::is_same_v<N, If>) {
+              scan(n.cond, weight);
+              a.max_expr = std::max(a.max_expr, count(n.cond));
+              scan(n.then_body, weight, a);
+              scan(n.else_body, weight, a);
+            } else if constexpr (std::is_same_v<N, While>) {
+              int inner = weight < (1 << 20) ? weight * 8 : weight;
+              scan(n.cond, inner);
+              a.max_expr = std::max(a.max_expr, count(n.cond));
+              scan(n.body, inner, a);
+            } else if constexpr (std::is_same_v<N, Label>) {
+              if (find(labels_, n.name)) detail::fail(errc::duplicate_label, n.name, where());
+              labels_.push_back(Named{n.name, buf.new_label().id});
+            } else if constexpr (std::is_same_v<N, Return>) {
+              expr(n.value);
+            } else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
+              expr(Expr{n});
+            } else if constexpr (std::is_same_v<N, Printf>) {
+              a.printf_args = std::max(a.printf_args, static_cast<int>(n.args.size()));
+              for (const Expr& e : n.args) expr(e);
+            } else if constexpr (std::is_same_v<N, CacheFlush>) {
+              expr(n.base);
+              expr(n.size);
+            }
+          },
+          s);
+    }
+  }
+
+  // ---- functions ----------------------------------------------------------------------------
+  constexpr void lower_function(const Function& f) {
+    fn_ = &f;
+    homes_.clear();
+    buffers_.clear();
+    labels_.clear();
+    loops_.clear();
+    for (std::size_t i = 0; i < f.params.size(); ++i) {
+      if (i >= T::call_args.size()) detail::fail(errc::too_many_call_arguments, f.name);
+      homes_.push_back(Home{f.params[i], 1, static_cast<int>(i)});
+    }
+    Analysis a;
+    scan(f.body, 1, a);
+
+    // The most used variables get the callee-saved registers (stable: ties keep source order).
+    std::vector<Home*> order;
+    for (Home& h : homes_) order.push_back(&h);
+    for (std::size_t i = 1; i < order.size(); ++i)  // insertion sort: constexpr, stable, n is small
+      for (std::size_t j = i; j > 0 && order[j - 1]->weight < order[j]->weight; --j) std::swap(order[j - 1], order[j]);
+    saved_homes_ = 0;
+    std::int32_t off = 0;
+    spill_limit_ = a.max_expr + 1;
+    spill_base_ = off;
+    off += 8 * spill_limit_;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      if (i < T::homes.size()) {
+        order[i]->in_reg = true;
+        order[i]->reg = T::homes[i];
+        saved_homes_ |= 1u << i;
+      } else {
+        order[i]->slot = off;
+        off += 8;
+      }
+    }
+    std::vector<Buffer> bufs = f.buffers;
+    if (a.printf_args) bufs.push_back(Buffer{printf_argv, 8 * a.printf_args});
+    for (const Buffer& b : bufs) {
+      if (find(buffers_, b.name)) detail::fail(errc::undefined_buffer, b.name, "(declared twice)");
+      off = static_cast<std::int32_t>(code::align_up(off, 16));
+      buffers_.push_back(Named{b.name, static_cast<std::uint32_t>(off)});
+      off += static_cast<std::int32_t>(code::align_up(b.size > 0 ? b.size : 0, 8));
+    }
+    frame_ = T::frame_size(off, saved_homes_);
+
+    buf.bind(function_label(f.name));
+    epilogue_ = buf.new_label();
+    T::prologue(buf, saved_homes_, frame_);
+    free_temps_ = all_temps;
+    spill_depth_ = 0;
+    for (const Home& h : homes_) {  // parameters move to their homes, locals start at zero
+      if (h.param >= 0) {
+        Reg arg = T::call_args[h.param];
+        if (h.in_reg) T::mov(buf, h.reg, arg);
+        else T::store(buf, T::sp, h.slot, arg, 64);
+      } else if (h.in_reg) {
+        T::mov_imm(buf, h.reg, 0);
+      } else {
+        T::mov_imm(buf, T::scratch, 0);
+        T::store(buf, T::sp, h.slot, T::scratch, 64);
+      }
+    }
+    block(f.body);
+    T::mov_imm(buf, T::ret, 0);  // falling off the end returns 0
+    buf.bind(epilogue_);
+    T::epilogue(buf, saved_homes_, frame_);
+    fn_ = nullptr;
+  }
+
+  // ---- temps and spill slots ----------------------------------------------------------------
+  struct Value {
+    Reg reg;
+    bool owned;  // a temp this expression must free
+  };
+  constexpr int free_count() const { return std::popcount(free_temps_); }
+  constexpr Reg alloc() {
+    if (!free_temps_) detail::fail(errc::program_too_large, "expression needs more temporaries than available", where());
+    int i = std::countr_zero(free_temps_);
+    free_temps_ &= ~(1u << i);
+    return T::temps[i];
+  }
+  constexpr int temp_index(Reg r) const {
+    for (std::size_t i = 0; i < T::temps.size(); ++i)
+      if (T::temps[i] == r) return static_cast<int>(i);
+    return -1;
+  }
+  constexpr void release(Value v) {
+    if (v.owned) free_temps_ |= 1u << temp_index(v.reg);
+  }
+  constexpr void claim(Reg r) { free_temps_ &= ~(1u << temp_index(r)); }
+  constexpr std::int32_t push_slot() {
+    if (spill_depth_ >= spill_limit_) detail::fail(errc::program_too_large, "spill slots exhausted", where());
+    return spill_base_ + 8 * spill_depth_++;
+  }
+
+  // Temps a subtree needs while it is evaluated (Sethi–Ullman number).
+  static constexpr int need(const Expr& e) {
+    return visit(
+        [](const auto& n) -> int {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, MemVar>) return need(*n.base);
+          else if constexpr (std::is_same_v<N, Op>) return std::max(need(*n.lhs), need(*n.rhs) + 1);
+          else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
+            int k = static_cast<int>(n.args.size()) + 1;
+            for (std::size_t i = 0; i < n.args.size(); ++i) k = std::max(k, need(n.args[i]) + static_cast<int>(i));
+            return k;
+          } else if constexpr (std::is_same_v<N, CondValue>) return 3;
+          else return 1;
+        },
+        e);
+  }
+
+  // ---- expressions --------------------------------------------------------------------------
+  static constexpr bool constant(const Expr& e, std::int64_t& v) {
+    return visit(
+        [&](const auto& n) {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, Int64> || std::is_same_v<N, Int32> || std::is_same_v<N, Int16> ||
+                        std::is_same_v<N, Int8>) {
+            v = n.sign_extended();
+            return true;
+          } else return false;
+        },
+        e);
+  }
+
+  constexpr Value var(std::string_view name) {
+    Home* h = home(name);
+    if (!h) detail::fail(errc::undefined_variable, name, where());
+    if (h->in_reg) return Value{h->reg, false};
+    Reg t = alloc();
+    T::load(buf, t, T::sp, h->slot, 64, false);
+    return Value{t, true};
+  }
+
+  constexpr Value eval(const Expr& e) {
+    return visit([&](const auto& n) { return eval_node(n); }, e);
+  }
+  constexpr Operand<T> operand(const Expr& e) {
+    std::int64_t v = 0;
+    if (constant(e, v)) return Operand<T>{true, Reg{}, v};
+    Value x = eval(e);
+    return Operand<T>{false, x.reg, x.owned ? 1 : 0};  // imm field remembers ownership
+  }
+  constexpr void release(const Operand<T>& o) {
+    if (!o.is_imm) release(Value{o.reg, o.imm != 0});
+  }
+  // A register that may be overwritten: the value itself if it is an owned temp, else a copy.
+  constexpr Value writable(Value v) {
+    if (v.owned) return v;
+    Reg t = alloc();
+    T::mov(buf, t, v.reg);
+    return Value{t, true};
+  }
+
+  constexpr Value eval_node(const Var& n) { return var(n.name); }
+  template <int B>
+  constexpr Value eval_node(const Int<B>& n) {
+    Reg t = alloc();
+    T::mov_imm(buf, t, n.sign_extended());
+    return Value{t, true};
+  }
+  constexpr Value eval_node(const GlobalVar& n) {
+    Reg t = alloc();
+    T::address_of(buf, t, code::Section::bss, global_offset(n.name));
+    T::load(buf, t, t, 0, 64, false);
+    return Value{t, true};
+  }
+  constexpr Value eval_node(const GlobalAddr& n) {
+    Reg t = alloc();
+    T::address_of(buf, t, code::Section::bss, global_offset(n.name));
+    return Value{t, true};
+  }
+  constexpr Value eval_node(const FuncAddr& n) {
+    Reg t = alloc();
+    T::address_of(buf, t, code::Section::code, function_label(n.name).id);
+    return Value{t, true};
+  }
+  constexpr Value eval_node(const Embed& n) {
+    Reg t = alloc();
+    T::address_of(buf, t, code::Section::rodata, buf.add_rodata(n.bytes, n.nul));
+    return Value{t, true};
+  }
+  constexpr Value eval_node(const BufferAddr& n) {
+    const Named* b = find(buffers_, n.name);
+    if (!b) detail::fail(errc::undefined_buffer, n.name, where());
+    Reg t = alloc();
+    T::stack_address(buf, t, static_cast<std::int32_t>(b->id));
+    return Value{t, true};
+  }
+  static constexpr void check_width(int w, std::string_view fn) {
+    if (w != 8 && w != 16 && w != 32 && w != 64) detail::fail(errc::invalid_width, {}, fn);
+  }
+  constexpr Value eval_node(const MemVar& n) {
+    check_width(n.width, where());
+    Value base = eval(*n.base);
+    Value d = base.owned ? base : Value{alloc(), true};
+    T::load(buf, d.reg, base.reg, n.disp, n.width, n.extend == Extend::sign);
+    return d;
+  }
+  constexpr Value eval_node(const Op& n) {
+    Value a = eval(*n.lhs);
+    std::int64_t c = 0;
+    Operand<T> b{};
+    if (constant(*n.rhs, c)) {
+      b = Operand<T>{true, Reg{}, c};
+    } else if (a.owned && free_count() < need(*n.rhs)) {  // keep lhs in a slot meanwhile
+      std::int32_t slot = push_slot();
+      T::store(buf, T::sp, slot, a.reg, 64);
+      release(a);
+      b = operand(*n.rhs);
+      a = Value{alloc(), true};
+      T::load(buf, a.reg, T::sp, slot, 64, false);
+      --spill_depth_;
+    } else {
+      b = operand(*n.rhs);
+    }
+    Value d = a.owned ? a : Value{alloc(), true};
+    T::binop(buf, n.kind, d.reg, a.reg, b);
+    release(b);
+    return d;
+  }
+  constexpr Value eval_node(const CondValue& n) {
+    Reg d = alloc();
+    code::Label done = buf.new_label();
+    T::mov_imm(buf, d, 1);
+    branch(*n.cond, true, done);
+    T::mov_imm(buf, d, 0);
+    buf.bind(done);
+    return Value{d, true};
+  }
+  constexpr Value eval_node(const Call& n) {
+    if (n.args.size() > T::call_args.size())
+      detail::fail(errc::too_many_call_arguments, {}, where());
+    if (auto* f = get_if<FuncAddr>(*n.target)) {
+      code::Label l = function_label(f->name);
+      return call_sequence(n.args, T::call_args, nullptr, [&] { T::call(buf, l); });
+    }
+    return call_sequence(n.args, T::call_args, &*n.target, [&] { T::call_indirect(buf); });
+  }
+  constexpr Value eval_node(const Syscall& n) {
+    if (n.args.size() > T::syscall_args.size()) detail::fail(errc::too_many_syscall_arguments, {}, where());
+    int nr = T::syscall_number(n.nr);
+    if (nr == absent_syscall) detail::fail(errc::unknown_syscall, ir::name(n.nr), T::name);
+    return call_sequence(n.args, T::syscall_args, nullptr, [&] { T::syscall(buf, nr); });
+  }
+
+  // Evaluates arguments (and an indirect target), saves live temps, moves the values into the
+  // ABI registers, emits the call, restores the temps and returns the result in a fresh temp.
+  template <std::size_t N, class Emit>
+  constexpr Value call_sequence(const std::vector<Expr>& args, const std::array<Reg, N>& regs, const Expr* target,
+                                Emit emit) {
+    struct Arg {
+      enum { imm, reg, slot } where;
+      Reg r;
+      std::int64_t v;  // immediate or slot offset
+      bool owned;
+      Reg dst;
+    };
+    std::vector<Arg> vals;
+    const std::uint32_t live_before = all_temps & ~free_temps_;
+    const int depth_before = spill_depth_;
+    auto spill_held = [&] {
+      for (Arg& a : vals)
+        if (a.where == Arg::reg && a.owned) {
+          std::int32_t s = push_slot();
+          T::store(buf, T::sp, s, a.r, 64);
+          release(Value{a.r, true});
+          a = Arg{Arg::slot, Reg{}, s, false, a.dst};
+        }
+    };
+    auto add = [&](const Expr& e, Reg dst) {
+      std::int64_t c = 0;
+      if (constant(e, c)) {
+        vals.push_back(Arg{Arg::imm, Reg{}, c, false, dst});
+        return;
+      }
+      if (free_count() < need(e)) spill_held();
+      Value v = eval(e);
+      vals.push_back(Arg{Arg::reg, v.reg, 0, v.owned, dst});
+    };
+    if (target) add(*target, T::call_target);
+    for (std::size_t i = 0; i < args.size(); ++i) add(args[i], regs[i]);
+
+    // Temps live before this call (held by enclosing expressions) are clobbered by it.
+    std::vector<std::pair<Reg, std::int32_t>> saved;
+    for (std::size_t i = 0; i < T::temps.size(); ++i)
+      if (live_before & (1u << i)) {
+        std::int32_t s = push_slot();
+        T::store(buf, T::sp, s, T::temps[i], 64);
+        saved.push_back({T::temps[i], s});
+      }
+
+    std::vector<std::pair<Reg, Reg>> moves;  // (dst, src)
+    for (const Arg& a : vals)
+      if (a.where == Arg::reg && a.r != a.dst) moves.push_back({a.dst, a.r});
+    parallel_move(moves);
+    for (const Arg& a : vals) {
+      if (a.where == Arg::slot) T::load(buf, a.dst, T::sp, static_cast<std::int32_t>(a.v), 64, false);
+      if (a.where == Arg::imm) T::mov_imm(buf, a.dst, a.v);
+      if (a.where == Arg::reg) release(Value{a.r, a.owned});
+    }
+    emit();
+    for (const auto& [r, s] : saved) T::load(buf, r, T::sp, s, 64, false);
+    spill_depth_ = depth_before;
+    Reg d = alloc();
+    T::mov(buf, d, T::ret);
+    return Value{d, true};
+  }
+
+  // Moves (dst <- src) as if all at once. Destinations are distinct.
+  constexpr void parallel_move(std::vector<std::pair<Reg, Reg>>& moves) {
+    while (!moves.empty()) {
+      bool progressed = false;
+      for (std::size_t i = 0; i < moves.size(); ++i) {
+        bool read_later = false;
+        for (std::size_t j = 0; j < moves.size(); ++j)
+          if (j != i && moves[j].second == moves[i].first) read_later = true;
+        if (!read_later) {
+          T::mov(buf, moves[i].first, moves[i].second);
+          moves.erase(moves.begin() + static_cast<std::ptrdiff_t>(i));
+          progressed = true;
+          break;
+        }
+      }
+      if (progressed) continue;
+      // Only cycles remain: swap, then whoever read either register reads the other.
+      auto [d, s] = moves.front();
+      T::swap(buf, d, s);
+      moves.erase(moves.begin());
+      for (auto& m : moves) {
+        if (m.second == d) m.second = s;
+        else if (m.second == s) m.second = d;
+      }
+      std::erase_if(moves, [](const auto& m) { return m.first == m.second; });
+    }
+  }
+
+  // ---- conditions ---------------------------------------------------------------------------
+  static constexpr Cmp negate(Cmp c) {
+    switch (c) {
+      case Cmp::Eq: return Cmp::Ne;
+      case Cmp::Ne: return Cmp::Eq;
+      case Cmp::Lt: return Cmp::Ge;
+      case Cmp::Ge: return Cmp::Lt;
+      case Cmp::Le: return Cmp::Gt;
+      case Cmp::Gt: return Cmp::Le;
+      case Cmp::ULt: return Cmp::UGe;
+      case Cmp::UGe: return Cmp::ULt;
+      case Cmp::ULe: return Cmp::UGt;
+      case Cmp::UGt: return Cmp::ULe;
+    }
+    return c;
+  }
+  constexpr void compare(Cmp k, const Expr& lhs, const Expr& rhs, bool when, code::Label target) {
+    Value a = eval(lhs);
+    Operand<T> b = operand(rhs);
+    T::branch(buf, when ? k : negate(k), a.reg, b, target);
+    release(b);
+    release(a);
+  }
+  // Jumps to target when the condition's truth equals `when`; falls through otherwise.
+  constexpr void branch(const Cond& c, bool when, code::Label target) {
+    visit(
+        [&](const auto& n) {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, Compare>) compare(n.kind, *n.lhs, *n.rhs, when, target);
+          else if constexpr (std::is_same_v<N, IsZero>) compare(Cmp::Eq, *n.value, Int64{0}, when, target);
+          else if constexpr (std::is_same_v<N, IsNegative>) compare(Cmp::Lt, *n.value, Int64{0}, when, target);
+          else if constexpr (std::is_same_v<N, Not>) branch(*n.cond, !when, target);
+          else {
+            constexpr bool is_and = std::is_same_v<N, And>;
+            if (when == is_and) {  // both must decide: skip the second test when the first settles it
+              code::Label skip = buf.new_label();
+              branch(*n.lhs, !when, skip);
+              branch(*n.rhs, when, target);
+              buf.bind(skip);
+            } else {
+              branch(*n.lhs, when, target);
+              branch(*n.rhs, when, target);
+            }
+          }
+        },
+        c);
+  }
+
+  // ---- statements ---------------------------------------------------------------------------
+  constexpr void block(const Block& b) {
+    for (const Stmt& s : b) visit([&](const auto& n) { stmt(n); }, s);
+  }
+
+  constexpr void stmt(const Assign& n) {
+    visit(
+        [&](const auto& t) {
+          using N = std::remove_cvref_t<decltype(t)>;
+          if constexpr (std::is_same_v<N, Var>) assign_var(t.name, n.value);
+          else if constexpr (std::is_same_v<N, GlobalVar>) {
+            Value v = eval(n.value);
+            Reg a = alloc();
+            T::address_of(buf, a, code::Section::bss, global_offset(t.name));
+            T::store(buf, a, 0, v.reg, 64);
+            release(Value{a, true});
+            release(v);
+          } else if constexpr (std::is_same_v<N, MemVar>) {
+            check_width(t.width, where());
+            Value base = eval(*t.base);
+            Value v = eval(n.value);
+            T::store(buf, base.reg, t.disp, v.reg, t.width);
+            release(v);
+            release(base);
+          } else {
+            detail::fail(errc::invalid_assignment_target, {}, where());
+          }
+        },
+        n.target);
+  }
+  constexpr void assign_var(std::string_view name, const Expr& value) {
+    Home* h = home(name);
+    std::int64_t c = 0;
+    if (h->in_reg && constant(value, c)) {
+      T::mov_imm(buf, h->reg, c);
+      return;
+    }
+    // x = x op y with x in a register: operate in place.
+    if (auto* op = get_if<Op>(value); op && h->in_reg) {
+      if (auto* lhs = get_if<Var>(*op->lhs); lhs && lhs->name == name) {
+        Operand<T> b = operand(*op->rhs);
+        T::binop(buf, op->kind, h->reg, h->reg, b);
+        release(b);
+        return;
+      }
+    }
+    Value v = eval(value);
+    if (h->in_reg) {
+      if (v.reg != h->reg) T::mov(buf, h->reg, v.reg);
+    } else {
+      T::store(buf, T::sp, h->slot, v.reg, 64);
+    }
+    release(v);
+  }
+  constexpr void stmt(const If& n) {
+    code::Label end = buf.new_label();
+    if (n.else_body.empty()) {
+      branch(n.cond, false, end);
+      block(n.then_body);
+    } else {
+      code::Label otherwise = buf.new_label();
+      branch(n.cond, false, otherwise);
+      block(n.then_body);
+      T::jump(buf, end);
+      buf.bind(otherwise);
+      block(n.else_body);
+    }
+    buf.bind(end);
+  }
+  // Test at the bottom: one taken branch per iteration.
+  constexpr void stmt(const While& n) {
+    code::Label body = buf.new_label(), test = buf.new_label(), end = buf.new_label();
+    loops_.push_back(Loop{test, end});
+    T::jump(buf, test);
+    buf.bind(body);
+    block(n.body);
+    buf.bind(test);
+    branch(n.cond, true, body);
+    buf.bind(end);
+    loops_.pop_back();
+  }
+  constexpr void stmt(const Break&) {
+    if (loops_.empty()) detail::fail(errc::break_outside_loop, {}, where());
+    T::jump(buf, loops_.back().end);
+  }
+  constexpr void stmt(const Continue&) {
+    if (loops_.empty()) detail::fail(errc::break_outside_loop, {}, where());
+    T::jump(buf, loops_.back().top);
+  }
+  constexpr void stmt(const Label& n) { buf.bind(code::Label{find(labels_, n.name)->id}); }
+  constexpr void stmt(const Goto& n) {
+    const Named* l = find(labels_, n.name);
+    if (!l) detail::fail(errc::undefined_label, n.name, where());
+    T::jump(buf, code::Label{l->id});
+  }
+  constexpr void stmt(const Return& n) {
+    std::int64_t c = 0;
+    if (constant(n.value, c)) {
+      T::mov_imm(buf, T::ret, c);
+    } else {
+      Value v = eval(n.value);
+      T::mov(buf, T::ret, v.reg);
+      release(v);
+    }
+    T::jump(buf, epilogue_);
+  }
+  constexpr void stmt(const Call& n) { release(eval_node(n)); }
+  constexpr void stmt(const Syscall& n) { release(eval_node(n)); }
+  constexpr void stmt(const Printf& n) {
+    int specs = ir::printf_arguments(n.format);
+    if (specs < 0) detail::fail(errc::invalid_printf_format, n.format, where());
+    if (specs != static_cast<int>(n.args.size())) detail::fail(errc::printf_argument_count, n.format, where());
+    for (std::size_t i = 0; i < n.args.size(); ++i)
+      stmt(Assign{MemVar{BufferAddr{printf_argv}, static_cast<std::int64_t>(8 * i), 64}, n.args[i]});
+    stmt(Call{FuncAddr{ir::printf_function}, {Embed{n.format, true}, BufferAddr{printf_argv}}});
+  }
+  constexpr void stmt(const CacheFlush& n) {
+    Value base = eval(n.base);
+    Value size = eval(n.size);
+    T::cache_flush(buf, base.reg, size.reg);
+    release(size);
+    release(base);
+  }
+  constexpr void stmt(const InstructionBarrier&) { T::instruction_barrier(buf); }
+
+  static constexpr std::string_view printf_argv = "__crumble_printf_argv";
+};
+
+}  // namespace crumble::lower
