@@ -28,14 +28,15 @@ TEST_CASE("operators build the expected node kinds") {
   CHECK(get_if<MemVar>(get_if<Assign>(s)->target)->width == 16);
 }
 
+// GCC's -fconstexpr-depth (512) bounds tree depth in constant evaluation to about 90 levels.
 TEST_CASE("nodes copy deeply and are usable in constant evaluation") {
   constexpr auto depth = [] {
     Expr e = Var{"x"};
-    for (int i = 0; i < 50; ++i) e = e * 2 + i;
+    for (int i = 0; i < 30; ++i) e = e * 2 + i;
     Expr copy = e;
     int d = 0;
     for (const Expr* p = &copy; holds<Op>(*p); p = &*get_if<Op>(*p)->lhs) ++d;
     return d;
   }();
-  STATIC_REQUIRE(depth == 100);
+  STATIC_REQUIRE(depth == 60);
 }

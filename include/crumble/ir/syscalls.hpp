@@ -34,7 +34,10 @@ inline constexpr std::array syscall_names{
 
 inline constexpr std::size_t syscall_count = syscall_names.size();
 
-constexpr std::string_view name(Sys s) { return syscall_names[static_cast<std::size_t>(s)]; }
+constexpr std::string_view name(Sys s) {
+  auto i = static_cast<std::size_t>(s);
+  return i < syscall_names.size() ? syscall_names[i] : std::string_view("(unknown syscall)");
+}
 
 // Number of a syscall on an architecture, or this when the architecture lacks it.
 inline constexpr int absent_syscall = -1;
