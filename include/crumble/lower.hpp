@@ -322,7 +322,7 @@ class Lowering {
       }
     }
     block(f.body);
-    T::mov_imm(buf, T::ret, 0);  // falling off the end returns 0
+    if (f.body.empty() || !holds<Return>(f.body.back())) T::mov_imm(buf, T::ret, 0);  // falling off the end returns 0
     buf.bind(epilogue_);
     T::epilogue(buf, saved_homes_, frame_);
     fn_ = nullptr;
