@@ -2,6 +2,8 @@
 #pragma once
 
 #include "arch/amd64/target.hpp"
+#include "arch/arm64/target.hpp"
+#include "arch/riscv64/target.hpp"
 #include "assemble.hpp"
 #include "ir/build.hpp"
 #include "ir/nodes.hpp"

@@ -23,8 +23,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "code/buffer.hpp"
@@ -459,33 +461,41 @@ class Lowering {
     T::load(buf, d.reg, base.reg, n.disp, n.width, n.extend == Extend::sign);
     return d;
   }
-  constexpr Value eval_node(const Op& n) {
-    Value a = eval(*n.lhs);
+  // Evaluates lhs into a register and rhs into an operand (an immediate when it is a constant
+  // and `imm_ok`). If rhs needs more temps than are free while lhs holds one, lhs waits in a
+  // spill slot meanwhile.
+  constexpr std::pair<Value, Operand<T>> pair(const Expr& lhs, const Expr& rhs, bool imm_ok = true) {
+    Value a = eval(lhs);
     std::int64_t c = 0;
-    Operand<T> b{};
-    if (constant(*n.rhs, c)) {
-      b = Operand<T>{true, Reg{}, c};
-    } else if (a.owned && free_count() < need(*n.rhs)) {  // keep lhs in a slot meanwhile
-      std::int32_t slot = push_slot();
-      T::store(buf, T::sp, slot, a.reg, 64);
-      release(a);
-      b = operand(*n.rhs);
-      a = Value{alloc(), true};
-      T::load(buf, a.reg, T::sp, slot, 64, false);
-      --spill_depth_;
-    } else {
-      b = operand(*n.rhs);
+    if (imm_ok && constant(rhs, c)) return {a, Operand<T>{true, Reg{}, c}};
+    if (!a.owned || free_count() >= need(rhs)) {
+      Value b = eval(rhs);
+      return {a, Operand<T>{false, b.reg, b.owned ? 1 : 0}};
     }
+    std::int32_t slot = push_slot();
+    T::store(buf, T::sp, slot, a.reg, 64);
+    release(a);
+    Value b = eval(rhs);
+    a = Value{alloc(), true};
+    T::load(buf, a.reg, T::sp, slot, 64, false);
+    --spill_depth_;
+    return {a, Operand<T>{false, b.reg, b.owned ? 1 : 0}};
+  }
+  constexpr Value eval_node(const Op& n) {
+    auto [a, b] = pair(*n.lhs, *n.rhs);
     Value d = a.owned ? a : Value{alloc(), true};
     T::binop(buf, n.kind, d.reg, a.reg, b);
     release(b);
     return d;
   }
+  // The condition is evaluated before the result register is taken, so it has every temp.
   constexpr Value eval_node(const CondValue& n) {
+    code::Label otherwise = buf.new_label(), done = buf.new_label();
+    branch(*n.cond, false, otherwise);
     Reg d = alloc();
-    code::Label done = buf.new_label();
     T::mov_imm(buf, d, 1);
-    branch(*n.cond, true, done);
+    T::jump(buf, done);
+    buf.bind(otherwise);
     T::mov_imm(buf, d, 0);
     buf.bind(done);
     return Value{d, true};
@@ -614,8 +624,7 @@ class Lowering {
     return c;
   }
   constexpr void compare(Cmp k, const Expr& lhs, const Expr& rhs, bool when, code::Label target) {
-    Value a = eval(lhs);
-    Operand<T> b = operand(rhs);
+    auto [a, b] = pair(lhs, rhs);
     T::branch(buf, when ? k : negate(k), a.reg, b, target);
     release(b);
     release(a);
@@ -664,8 +673,7 @@ class Lowering {
             release(v);
           } else if constexpr (std::is_same_v<N, MemVar>) {
             check_width(t.width, where());
-            Value base = eval(*t.base);
-            Value v = eval(n.value);
+            auto [base, v] = pair(*t.base, n.value, false);
             T::store(buf, base.reg, t.disp, v.reg, t.width);
             release(v);
             release(base);
@@ -759,7 +767,11 @@ class Lowering {
     if (specs != static_cast<int>(n.args.size())) detail::fail(errc::printf_argument_count, n.format, where());
     for (std::size_t i = 0; i < n.args.size(); ++i)
       stmt(Assign{MemVar{BufferAddr{printf_argv}, static_cast<std::int64_t>(8 * i), 64}, n.args[i]});
-    stmt(Call{FuncAddr{ir::printf_function}, {Embed{n.format, true}, BufferAddr{printf_argv}}});
+    Call call{FuncAddr{ir::printf_function}, {}};
+    call.args.push_back(Embed{n.format, true});
+    if (n.args.empty()) call.args.push_back(Int64{0});
+    else call.args.push_back(BufferAddr{printf_argv});
+    stmt(call);
   }
   constexpr void stmt(const CacheFlush& n) {
     Value base = eval(n.base);

@@ -38,8 +38,8 @@ struct Mark {
 struct Item {
   Mark pos;
   std::uint32_t label;
-  std::uint8_t kind;  // meaning defined by the target (jump, conditional branch, call, ...)
-  std::uint8_t cond;  // meaning defined by the target
+  std::uint32_t cond;  // meaning defined by the target: condition code, registers compared, ...
+  std::uint8_t kind;   // meaning defined by the target (jump, conditional branch, call, ...)
   std::uint8_t form;  // index of the target's encoding for this kind; only grows during layout
 };
 
@@ -94,8 +94,8 @@ class Buffer {
   constexpr void put_u32(std::uint32_t v) {
     for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
-  constexpr void item(std::uint8_t kind, std::uint8_t cond, Label target) {
-    items.push_back(Item{here(), target.id, kind, cond, 0});
+  constexpr void item(std::uint8_t kind, std::uint32_t cond, Label target) {
+    items.push_back(Item{here(), target.id, cond, kind, 0});
   }
   // Records that the 8 bytes at offset `at_back` from the end of `bytes` hold target's address.
   constexpr void reloc(std::uint32_t at_back, Section s, std::uint32_t target) {

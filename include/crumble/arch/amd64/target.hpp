@@ -72,7 +72,7 @@ struct amd64 {
     std::int64_t rel = disp - item_size(kind, form);
     return form == 0 && kind != call_rel ? crumble::amd64::fits8(rel) : crumble::amd64::fits32(rel);
   }
-  static constexpr void encode_item(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint8_t cond,
+  static constexpr void encode_item(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t cond,
                                     std::uint8_t form, std::int64_t disp) {
     namespace a = crumble::amd64;
     auto rel = disp - item_size(kind, form);
