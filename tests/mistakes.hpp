@@ -15,6 +15,15 @@ constexpr Program undefined_function() { return {{Function{"main", {}, {Return{c
 constexpr Program duplicate_function() { return {{Function{"main"}, Function{"main"}}}; }
 constexpr Program undefined_global() { return {{Function{"main", {}, {Return{GlobalVar{"g"}}}}}}; }
 constexpr Program undefined_buffer() { return {{Function{"main", {}, {Return{BufferAddr{"b"}}}}}}; }
+constexpr Program duplicate_buffer() {
+  return {{Function{"main", {}, {Return{BufferAddr{"b"}}}, {Buffer{"b", 8}, Buffer{"b", 16}}}}};
+}
+constexpr Program invalid_size() {
+  return {{Function{"main", {}, {Return{BufferAddr{"b"}}}, {Buffer{"b", -8}}}}};
+}
+constexpr Program duplicate_global() {
+  return {{Function{"main", {}, {Return{GlobalVar{"g"}}}}}, {Global{"g"}, Global{"g"}}};
+}
 constexpr Program invalid_width() { return {{Function{"main", {"p"}, {Return{load(Var{"p"}, 0, 12)}}}}}; }
 constexpr Program too_many_call_arguments() {
   return {{Function{"main", {}, {Return{call("f", {1, 2, 3, 4, 5, 6, 7})}}}, Function{"f"}}};
@@ -42,6 +51,8 @@ inline const Row rows[] = {
     CRUMBLE_MISTAKE(undefined_variable),       CRUMBLE_MISTAKE(undefined_function),
     CRUMBLE_MISTAKE(duplicate_function),       CRUMBLE_MISTAKE(undefined_global),
     CRUMBLE_MISTAKE(undefined_buffer),         CRUMBLE_MISTAKE(invalid_width),
+    CRUMBLE_MISTAKE(duplicate_buffer),         CRUMBLE_MISTAKE(invalid_size),
+    CRUMBLE_MISTAKE(duplicate_global),
     CRUMBLE_MISTAKE(too_many_call_arguments),  CRUMBLE_MISTAKE(too_many_syscall_arguments),
     CRUMBLE_MISTAKE(unknown_syscall),          CRUMBLE_MISTAKE(invalid_assignment_target),
     CRUMBLE_MISTAKE(invalid_printf_format),    CRUMBLE_MISTAKE(printf_argument_count),

@@ -58,9 +58,11 @@ concept ProgramMaker = std::default_initializable<F> && std::is_invocable_r_v<ir
 
 template <class Target, ProgramMaker Make>
 consteval auto assemble(Make) {
-  constexpr auto n = [] {
-    code::Image img = assemble<Target>(Make{}());
-    return std::pair{img.bytes.size(), img.relocs.size()};
+  constexpr auto n = [] {  // the counting pass: lower and lay out, but encode nothing
+    const ir::Program p = Make{}();
+    lower::Lowering<Target> l(p);
+    l.lower_all();
+    return std::pair{l.buf.image_size(), l.buf.relocs.size()};
   }();
   code::Image img = assemble<Target>(Make{}());
   StaticImage<n.first, n.second> out;
@@ -75,7 +77,15 @@ consteval auto assemble(Make) {
 
 template <class Target, ProgramMaker Make>
 consteval auto executable(Make) {
-  constexpr std::size_t n = executable<Target>(Make{}()).size();
+  constexpr std::size_t n = [] {  // the counting pass, as for assemble
+    const ir::Program p = Make{}();
+    lower::Lowering<Target> l(p);
+    l.lower_all();
+    code::Label start = l.buf.new_label();
+    l.buf.bind(start);
+    Target::start_stub(l.buf, l.entry());
+    return elf::image_offset + l.buf.image_size();
+  }();
   std::array<std::uint8_t, n> out{};
   auto file = executable<Target>(Make{}());
   std::copy(file.begin(), file.end(), out.begin());

@@ -21,7 +21,10 @@ enum class errc {
   undefined_function,
   duplicate_function,
   undefined_global,
+  duplicate_global,
   undefined_buffer,
+  duplicate_buffer,
+  invalid_size,
   invalid_width,
   too_many_call_arguments,
   too_many_syscall_arguments,
@@ -42,7 +45,10 @@ constexpr std::string_view to_string(errc e) {
     case errc::undefined_function: return "undefined function";
     case errc::duplicate_function: return "duplicate function";
     case errc::undefined_global: return "undefined global";
+    case errc::duplicate_global: return "duplicate global";
     case errc::undefined_buffer: return "undefined stack buffer";
+    case errc::duplicate_buffer: return "stack buffer declared twice";
+    case errc::invalid_size: return "size must be 0..2^30 and alignment a power of two";
     case errc::invalid_width: return "memory width must be 8, 16, 32 or 64";
     case errc::too_many_call_arguments: return "more call arguments than the ABI passes in registers";
     case errc::too_many_syscall_arguments: return "a syscall takes at most 6 arguments";
@@ -78,7 +84,10 @@ inline void undefined_variable() {}
 inline void undefined_function() {}
 inline void duplicate_function() {}
 inline void undefined_global() {}
+inline void duplicate_global() {}
 inline void undefined_buffer() {}
+inline void duplicate_buffer() {}
+inline void invalid_size() {}
 inline void invalid_width() {}
 inline void too_many_call_arguments() {}
 inline void too_many_syscall_arguments() {}
@@ -105,7 +114,10 @@ constexpr void fail(errc code, std::string_view what = {}, std::string_view wher
       case errc::undefined_function: diagnostic::undefined_function(); break;
       case errc::duplicate_function: diagnostic::duplicate_function(); break;
       case errc::undefined_global: diagnostic::undefined_global(); break;
+      case errc::duplicate_global: diagnostic::duplicate_global(); break;
       case errc::undefined_buffer: diagnostic::undefined_buffer(); break;
+      case errc::duplicate_buffer: diagnostic::duplicate_buffer(); break;
+      case errc::invalid_size: diagnostic::invalid_size(); break;
       case errc::invalid_width: diagnostic::invalid_width(); break;
       case errc::too_many_call_arguments: diagnostic::too_many_call_arguments(); break;
       case errc::too_many_syscall_arguments: diagnostic::too_many_syscall_arguments(); break;

@@ -61,7 +61,12 @@ class Lowering {
           detail::fail(errc::duplicate_function, p.functions[i].name);
       functions_.push_back(Named{p.functions[i].name, buf.new_label().id});
     }
-    for (const Global& g : p.globals) globals_.push_back(Named{g.name, buf.add_bss(g.size, g.align)});
+    for (const Global& g : p.globals) {
+      if (find(globals_, g.name)) detail::fail(errc::duplicate_global, g.name);
+      if (!sane_size(g.size) || g.align <= 0 || (g.align & (g.align - 1)) || g.align > max_size)
+        detail::fail(errc::invalid_size, g.name);
+      globals_.push_back(Named{g.name, buf.add_bss(g.size, g.align)});
+    }
     if (uses_printf(p)) {
       printf_runtime_ = ir::printf_runtime();
       for (const Function& f : printf_runtime_) functions_.push_back(Named{f.name, buf.new_label().id});
@@ -109,6 +114,9 @@ class Lowering {
   std::int32_t frame_ = 0;
 
   static constexpr std::uint32_t all_temps = (1u << T::temps.size()) - 1;
+  // Buffers, globals and frames stay below 1 GiB so offsets fit 32 bits with room to add.
+  static constexpr std::int64_t max_size = std::int64_t{1} << 30;
+  static constexpr bool sane_size(std::int64_t n) { return n >= 0 && n <= max_size; }
 
   // ---- program-level lookups ----------------------------------------------------------------
   static constexpr const Named* find(const std::vector<Named>& v, std::string_view name) {
@@ -299,11 +307,13 @@ class Lowering {
     std::vector<Buffer> bufs = f.buffers;
     if (a.printf_args) bufs.push_back(Buffer{printf_argv, 8 * a.printf_args});
     for (const Buffer& b : bufs) {
-      if (find(buffers_, b.name)) detail::fail(errc::undefined_buffer, b.name, "(declared twice)");
+      if (find(buffers_, b.name)) detail::fail(errc::duplicate_buffer, b.name, f.name);
+      if (!sane_size(b.size) || off > max_size) detail::fail(errc::invalid_size, b.name, f.name);
       off = static_cast<std::int32_t>(code::align_up(off, 16));
       buffers_.push_back(Named{b.name, static_cast<std::uint32_t>(off)});
-      off += static_cast<std::int32_t>(code::align_up(b.size > 0 ? b.size : 0, 8));
+      off += static_cast<std::int32_t>(code::align_up(b.size, 8));
     }
+    if (off > max_size) detail::fail(errc::invalid_size, "stack frame", f.name);
     frame_ = T::frame_size(off, saved_homes_);
 
     buf.bind(function_label(f.name));

@@ -1,4 +1,6 @@
-// tests/corpus/corpus_test.cpp — every corpus program, assembled at run time for AMD64 and run.
+// tests/corpus/corpus_test.cpp — every corpus program, assembled at run time for each
+// architecture and run: natively on AMD64, under qemu-aarch64 / qemu-riscv64 otherwise. The
+// expected output is the same for all three.
 //
 // One TEST_CASE per program ("corpus/amd64: NAME"), so ctest lists and reports each one. The
 // check is target-generic: check_program<Target>(row, options) builds the ELF with
@@ -7,7 +9,10 @@
 #include <catch2/catch.hpp>
 #include <crumble/crumble.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <set>
+#include <unistd.h>
 
 #include "corpus.hpp"
 #include "runner.hpp"
@@ -40,7 +45,32 @@ inline RunOptions amd64_options() {
 #endif
 }
 
+// ARM64 and RISC-V programs run under qemu-user. Without it the test is skipped loudly
+// (exit code 4, which ctest reports as skipped), never passed.
+inline RunOptions emulated(const char* emulator) {
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
+  for (std::size_t at = 0; at <= path.size();) {
+    std::size_t end = path.find(':', at);
+    if (end == std::string::npos) end = path.size();
+    if (::access((path.substr(at, end - at) + "/" + emulator).c_str(), X_OK) == 0) return RunOptions{{emulator}};
+    at = end + 1;
+  }
+  std::fprintf(stderr, "SKIPPED: %s not found (install qemu-user: scripts/setup.sh)\n", emulator);
+  std::exit(4);
+}
+
 }  // namespace crumble::corpus
+
+#define CRUMBLE_CORPUS_FOREIGN_CASE(target, emulator, name)                                                      \
+  TEST_CASE("corpus/" #target ": " #name, "[corpus][" #target "]") {                                           \
+    crumble::corpus::check_program<crumble::arch::target>(                                                        \
+        crumble::corpus::Row{#name, &crumble::corpus::name, &crumble::corpus::name##_expected},                 \
+        crumble::corpus::emulated(emulator));                                                                   \
+  }
+#define CRUMBLE_CORPUS_ARM64_CASE(name) CRUMBLE_CORPUS_FOREIGN_CASE(arm64, "qemu-aarch64", name)
+#define CRUMBLE_CORPUS_RISCV64_CASE(name) CRUMBLE_CORPUS_FOREIGN_CASE(riscv64, "qemu-riscv64", name)
+CRUMBLE_CORPUS(CRUMBLE_CORPUS_ARM64_CASE)
+CRUMBLE_CORPUS(CRUMBLE_CORPUS_RISCV64_CASE)
 
 #define CRUMBLE_CORPUS_AMD64_CASE(name)                                                                          \
   TEST_CASE("corpus/amd64: " #name, "[corpus][amd64]") {                                                        \
