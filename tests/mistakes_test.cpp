@@ -28,3 +28,16 @@ TEST_CASE("messages name the offending item and function") {
   auto labels = crumble::test::mistakes::undefined_label();
   CHECK_THROWS_WITH(crumble::assemble<crumble::arch::amd64>(labels), "undefined label: 'nowhere' in main");
 }
+
+TEST_CASE("ARM64 and RISC-V reject the syscalls the generic Linux table lacks, by name") {
+  using namespace crumble::ir;
+  for (Sys s : {Sys::open, Sys::dup2, Sys::fork, Sys::mkdir, Sys::mknod}) {
+    Program p{{Function{"main", {}, {Return{syscall(s, {})}}}}};
+    std::string name(crumble::ir::name(s));
+    CHECK_THROWS_WITH(crumble::assemble<crumble::arch::arm64>(p),
+                      "syscall not available on this architecture: '" + name + "' in arm64");
+    CHECK_THROWS_WITH(crumble::assemble<crumble::arch::riscv64>(p),
+                      "syscall not available on this architecture: '" + name + "' in riscv64");
+    CHECK_NOTHROW(crumble::assemble<crumble::arch::amd64>(p));
+  }
+}

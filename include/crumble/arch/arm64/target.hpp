@@ -27,6 +27,7 @@
 
 #include "../../code/buffer.hpp"
 #include "../../ir/nodes.hpp"
+#include "../linux_generic.hpp"
 #include "encoder.hpp"
 
 namespace crumble::arch {
@@ -48,29 +49,7 @@ struct arm64 {
   static constexpr Gp ret = Gp::x0, sp = Gp::sp, scratch = Gp::x16, call_target = Gp::x17;
   static constexpr Gp ip1 = Gp::x17;  // second scratch (see above)
 
-  // The generic Linux table (include/uapi/asm-generic/unistd.h), shared with RISC-V.
-  static constexpr int syscall_number(ir::Sys s) {
-    using enum ir::Sys;
-    switch (s) {
-      case dup3: return 24;          case ioctl: return 29;         case mknodat: return 33;
-      case mkdirat: return 34;       case unlinkat: return 35;      case symlinkat: return 36;
-      case umount2: return 39;       case mount: return 40;         case pivot_root: return 41;
-      case chdir: return 49;         case chroot: return 51;        case openat: return 56;
-      case close: return 57;         case pipe2: return 59;         case lseek: return 62;
-      case read: return 63;          case write: return 64;         case fstat: return 80;
-      case sync: return 81;          case exit: return 93;          case exit_group: return 94;
-      case nanosleep: return 101;    case init_module: return 105;  case clock_settime: return 112;
-      case clock_gettime: return 113; case kill: return 129;        case rt_sigaction: return 134;
-      case rt_sigprocmask: return 135; case reboot: return 142;     case setsid: return 157;
-      case uname: return 160;        case sethostname: return 161;  case getpid: return 172;
-      case getppid: return 173;      case gettid: return 178;       case brk: return 214;
-      case munmap: return 215;       case clone: return 220;        case execve: return 221;
-      case mmap: return 222;         case wait4: return 260;        case finit_module: return 273;
-      case getrandom: return 278;
-      case open: case dup2: case fork: case mkdir: case mknod: break;  // only the *at/3 forms exist
-    }
-    return ir::absent_syscall;
-  }
+  static constexpr int syscall_number(ir::Sys s) { return linux_generic_syscall_number(s); }
 
   // ---- relaxable items ----------------------------------------------------------------------
   // kind jump/call: cond unused. bcond: cond is the Cond. cbz/cbnz: cond is the register number.
