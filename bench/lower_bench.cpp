@@ -1,5 +1,7 @@
-// lower_bench — run-time cost of crumble::assemble<arch::amd64>(program): lowering + encoding +
-// linking (branch relaxation, relocations) of a generated IR program.
+// lower_bench — run-time cost of crumble::assemble<Target>(program) for Target = arch::amd64,
+// arch::arm64 and arch::riscv64: lowering + encoding + linking (branch relaxation, relocations)
+// of one generated IR program. The program is architecture-neutral (its syscalls, write, getpid
+// and clock_gettime, exist on all three), so the same nodes are lowered for every target.
 //
 // The program is generated once, outside the timed loop, from a fixed seed: many functions of
 // moderate size (~150 nodes) with parameters, 8 locals (so some live in stack slots), a 64-byte
@@ -13,12 +15,14 @@
 // assignment's target Var is a node, Not is a node, a Call statement is one node plus its
 // target and arguments). Reported: items_per_second = nodes/s, bytes_per_second = code bytes/s.
 //
-//   lower/assemble/N   crumble::assemble<arch::amd64>(program), program of ~N nodes
-//   lower/phase/lower  Lowering construction + lower_all() only (no link), 10k nodes
-//   lower/phase/link   Buffer::finish() only, on an already lowered 10k-node program
+//   lower/assemble/ARCH/N   crumble::assemble<arch::ARCH>(program), program of ~N nodes
+//   lower/phase/lower/ARCH  Lowering construction + lower_all() only (no link), 10k nodes
+//   lower/phase/link/ARCH   Buffer::finish() only, on an already lowered 10k-node program
 #include <benchmark/benchmark.h>
 
 #include <crumble/arch/amd64/target.hpp>
+#include <crumble/arch/arm64/target.hpp>
+#include <crumble/arch/riscv64/target.hpp>
 #include <crumble/assemble.hpp>
 #include <crumble/ir/build.hpp>
 
@@ -297,8 +301,9 @@ const Generated& program(std::size_t target_nodes) {
   return cache.back().second;
 }
 
-using Target = crumble::arch::amd64;
+namespace arch = crumble::arch;
 
+template <class Target>
 void BM_assemble(benchmark::State& st) {
   const Generated& g = program(static_cast<std::size_t>(st.range(0)));
   std::size_t code = 0;
@@ -313,8 +318,8 @@ void BM_assemble(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * g.node_count));
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * code));
 }
-BENCHMARK(BM_assemble)->Name("lower/assemble")->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMicrosecond);
 
+template <class Target>
 void BM_lower_only(benchmark::State& st) {
   const Generated& g = program(10000);
   for (auto _ : st) {
@@ -324,8 +329,8 @@ void BM_lower_only(benchmark::State& st) {
   }
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * g.node_count));
 }
-BENCHMARK(BM_lower_only)->Name("lower/phase/lower")->Unit(benchmark::kMicrosecond);
 
+template <class Target>
 void BM_link_only(benchmark::State& st) {
   const Generated& g = program(10000);
   crumble::lower::Lowering<Target> l(g.program);
@@ -339,19 +344,50 @@ void BM_link_only(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * g.node_count));
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * code));
 }
-BENCHMARK(BM_link_only)->Name("lower/phase/link")->Unit(benchmark::kMicrosecond);
+
+// Registered per size, then per architecture, so the three targets print side by side.
+template <class Target>
+void register_phases(const char* name) {
+  benchmark::RegisterBenchmark((std::string("lower/phase/lower/") + name).c_str(), BM_lower_only<Target>)
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark((std::string("lower/phase/link/") + name).c_str(), BM_link_only<Target>)
+      ->Unit(benchmark::kMicrosecond);
+}
+void register_all() {
+  for (long n : {1000L, 10000L, 100000L}) {
+    auto reg = [n](const char* name, auto fn) {
+      benchmark::RegisterBenchmark((std::string("lower/assemble/") + name).c_str(), fn)
+          ->Arg(n)
+          ->Unit(benchmark::kMicrosecond);
+    };
+    reg("amd64", BM_assemble<arch::amd64>);
+    reg("arm64", BM_assemble<arch::arm64>);
+    reg("riscv64", BM_assemble<arch::riscv64>);
+  }
+  register_phases<arch::amd64>("amd64");
+  register_phases<arch::arm64>("arm64");
+  register_phases<arch::riscv64>("riscv64");
+}
+
+template <class Target>
+void describe(const char* name, std::size_t n) {
+  const Generated& g = program(n);
+  crumble::code::Image img = crumble::assemble<Target>(g.program);
+  std::printf("program ~%zu, %-7s: %zu nodes in %zu functions (%zu generated) -> %llu code bytes, %zu bytes image, "
+              "%zu relocations\n",
+              n, name, g.node_count, g.program.functions.size(), g.generated,
+              static_cast<unsigned long long>(img.code_size), img.bytes.size(), img.relocs.size());
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   for (std::size_t n : {1000, 10000, 100000}) {
-    const Generated& g = program(n);
-    crumble::code::Image img = crumble::assemble<Target>(g.program);
-    std::printf("program ~%zu: %zu nodes in %zu functions (%zu generated) -> %llu code bytes, %zu bytes image, "
-                "%zu relocations\n",
-                n, g.node_count, g.program.functions.size(), g.generated, static_cast<unsigned long long>(img.code_size),
-                img.bytes.size(), img.relocs.size());
+    describe<arch::amd64>("amd64", n);
+    describe<arch::arm64>("arm64", n);
+    describe<arch::riscv64>("riscv64", n);
   }
+  register_all();
   std::fflush(stdout);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
