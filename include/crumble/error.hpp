@@ -58,7 +58,7 @@ constexpr std::string_view to_string(errc e) {
     case errc::printf_argument_count: return "printf argument count does not match the format";
     case errc::break_outside_loop: return "break or continue outside a loop";
     case errc::empty_program: return "a program needs at least one function";
-    case errc::program_too_large: return "program too large (code over 2 GiB)";
+    case errc::program_too_large: return "program too large";
   }
   return "unknown error";
 }

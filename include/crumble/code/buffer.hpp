@@ -195,7 +195,7 @@ class Buffer {
     Image img;
     const std::uint64_t code_size = bytes.size() + start[n];
     if (code_size + rodata.size() > std::uint64_t{std::numeric_limits<std::int32_t>::max()})
-      detail::fail(errc::program_too_large);
+      detail::fail(errc::program_too_large, "code and data over 2 GiB");
     img.bytes.reserve(code_size + rodata.size() + 8);
     std::uint32_t copied = 0;
     for (std::size_t i = 0; i < n; ++i) {
