@@ -5,8 +5,8 @@
 // ±1 MiB), and through the lowering with a 1 MiB if-body. A few programs are also assembled in
 // constant evaluation and must give the same bytes.
 //
-// qemu-aarch64 comes from CRUMBLE_QEMU_AARCH64 (a path, set by the build) or PATH; without it
-// the test exits with 4, which ctest reports as SKIPPED.
+// qemu-aarch64 comes from PATH (tests/runner.hpp); without it the test exits with 4, which ctest
+// reports as SKIPPED.
 #include <crumble/arch/arm64/target.hpp>
 #include <crumble/assemble.hpp>
 #include <crumble/ir/build.hpp>
@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "runner.hpp"
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -23,9 +25,6 @@
 #include <string>
 #include <vector>
 
-#ifndef CRUMBLE_QEMU_AARCH64
-#define CRUMBLE_QEMU_AARCH64 ""
-#endif
 
 namespace {
 
@@ -37,52 +36,22 @@ constexpr std::int64_t i64_min = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t i64_max = std::numeric_limits<std::int64_t>::max();
 
 // ---- running ------------------------------------------------------------------------------
-std::string qemu() {
-  static const std::string path = [] {
-    std::string configured = CRUMBLE_QEMU_AARCH64;
-    if (!configured.empty()) return ::access(configured.c_str(), X_OK) == 0 ? configured : std::string();
-    const char* env = std::getenv("PATH");
-    std::string dirs = env ? env : "/usr/bin:/bin";
-    for (std::size_t at = 0; at <= dirs.size();) {
-      std::size_t end = dirs.find(':', at);
-      if (end == std::string::npos) end = dirs.size();
-      std::string p = dirs.substr(at, end - at) + "/qemu-aarch64";
-      if (end > at && ::access(p.c_str(), X_OK) == 0) return p;
-      at = end + 1;
-    }
-    return std::string();
-  }();
-  if (path.empty()) {
-    std::fprintf(stderr, "SKIPPED: qemu-aarch64 not found (install qemu-user)\n");
-    std::exit(4);
-  }
-  return path;
-}
-
 struct Run {
   std::string out;
-  int status;  // exit status; 124: killed by the timeout; -1: died by a signal
+  int status;  // exit status; -1: killed (by a signal or the time limit)
 };
 
-// Runs the executable with argv = {path, "alpha", "beta gamma"} and the environment {CRUMBLE=1}.
+// Runs the executable under qemu-aarch64 (tests/runner.hpp) with argv = {path, "alpha",
+// "beta gamma"}, the environment {CRUMBLE=1} and a 60 s limit.
 Run run(const Bytes& elf) {
-  const std::string emulator = qemu();
-  std::string path = (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + std::string("/crumble-a64-XXXXXX");
-  int fd = ::mkstemp(path.data());
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, elf.data(), elf.size()) == static_cast<ssize_t>(elf.size()));
-  ::fchmod(fd, 0755);
-  ::close(fd);
-  std::string cmd = "timeout 60 env -i CRUMBLE=1 '" + emulator + "' '" + path + "' alpha 'beta gamma' </dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  Run r{{}, -1};
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  int raw = ::pclose(p);
-  ::unlink(path.c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  static const crumble::test::RunOptions base = crumble::test::emulated("qemu-aarch64");
+  crumble::test::RunOptions opt = base;
+  opt.env = {"CRUMBLE=1"};
+  opt.timeout_ms = 60000;
+  crumble::test::RunResult r = crumble::test::run_elf(elf, opt);
+  INFO(r.describe());
+  REQUIRE(r.error.empty());
+  return Run{r.out, r.exited ? r.status : -1};
 }
 Run run(const Program& p) { return run(crumble::executable<A>(p)); }
 

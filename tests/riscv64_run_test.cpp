@@ -3,6 +3,8 @@
 // time limit, and compares its stdout and exit status with the same computation done here in
 // plain C++. Without qemu-riscv64 in PATH the test exits with 4 (ctest: SKIPPED), loudly.
 #include <catch2/catch.hpp>
+
+#include "runner.hpp"
 #include <crumble/arch/riscv64/target.hpp>
 #include <crumble/crumble.hpp>
 
@@ -29,79 +31,29 @@ using RV = crumble::arch::riscv64;
 namespace {
 
 // ---- running ------------------------------------------------------------------------------
-
-std::string find_qemu() {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  for (std::size_t at = 0; at <= dirs.size();) {
-    std::size_t end = dirs.find(':', at);
-    if (end == std::string::npos) end = dirs.size();
-    std::string p = dirs.substr(at, end - at) + "/qemu-riscv64";
-    if (::access(p.c_str(), X_OK) == 0) return p;
-    at = end + 1;
-  }
-  return {};
-}
-const std::string& qemu() {
-  static const std::string q = find_qemu();
-  if (q.empty()) {
-    std::fprintf(stderr, "SKIPPED: qemu-riscv64 not found in PATH (install qemu-user)\n");
-    std::exit(4);
-  }
-  return q;
-}
-
 struct Run {
   std::string out;
   int status = -1;  // exit status, or -signal
+  bool timed_out = false;
 };
 
-// argv = {elf, "alpha", "beta gamma"}, envp = {"CRUMBLE_RV=1"}: argc is 3.
+// Runs the executable under qemu-riscv64 (tests/runner.hpp) with argv = {elf, "alpha",
+// "beta gamma"} (argc is 3), envp = {"CRUMBLE_RV=1"} and a time limit.
 Run run(const std::vector<std::uint8_t>& elf, unsigned timeout_s = 20) {
-  const std::string& q = qemu();
-  const char* tmp = std::getenv("TMPDIR");
-  std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/crumble-rv-XXXXXX";
-  int fd = ::mkstemp(path.data());
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, elf.data(), elf.size()) == static_cast<ssize_t>(elf.size()));
-  ::fchmod(fd, 0755);
-  ::close(fd);
-  int pipefd[2];
-  REQUIRE(::pipe(pipefd) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    ::alarm(timeout_s);  // survives exec: SIGALRM ends a program that hangs
-    char arg1[] = "alpha", arg2[] = "beta gamma", env0[] = "CRUMBLE_RV=1";
-    char* argv[] = {const_cast<char*>(q.c_str()), path.data(), arg1, arg2, nullptr};
-    char* envp[] = {env0, nullptr};
-    ::execve(q.c_str(), argv, envp);
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  Run r;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    r.out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(pipefd[0]);
-  int ws = 0;
-  while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-  }
-  ::unlink(path.c_str());
-  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -WTERMSIG(ws);
-  return r;
+  static const crumble::test::RunOptions base = crumble::test::emulated("qemu-riscv64");
+  crumble::test::RunOptions opt = base;
+  opt.env = {"CRUMBLE_RV=1"};
+  opt.timeout_ms = static_cast<int>(timeout_s * 1000);
+  crumble::test::RunResult r = crumble::test::run_elf(elf, opt);
+  INFO(r.describe());
+  REQUIRE(r.error.empty());
+  return Run{r.out, r.exited ? r.status : -r.signal, r.timed_out};
 }
 
 void check(const Program& p, const std::string& out, i64 status) {
   auto elf = crumble::executable<RV>(p);
   Run r = run(elf);
-  INFO("ELF of " << elf.size() << " bytes; status " << r.status << (r.status == -SIGALRM ? " (timed out)" : ""));
+  INFO("ELF of " << elf.size() << " bytes; status " << r.status << (r.timed_out ? " (timed out)" : ""));
   CHECK(r.out == out);
   CHECK(r.status == static_cast<int>(static_cast<u64>(status) & 255));
 }

@@ -15,9 +15,14 @@
 #include <unistd.h>
 
 #include "corpus.hpp"
-#include "runner.hpp"
+#include "../runner.hpp"
 
 namespace crumble::corpus {
+using test::emulated;
+using test::run_elf;
+using test::RunOptions;
+using test::RunResult;
+using test::escaped;
 
 template <class Target>
 void check_program(const Row& row, const RunOptions& opt) {
@@ -43,20 +48,6 @@ inline RunOptions amd64_options() {
 #else
   return RunOptions{{"qemu-x86_64"}};
 #endif
-}
-
-// ARM64 and RISC-V programs run under qemu-user. Without it the test is skipped loudly
-// (exit code 4, which ctest reports as skipped), never passed.
-inline RunOptions emulated(const char* emulator) {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
-  for (std::size_t at = 0; at <= path.size();) {
-    std::size_t end = path.find(':', at);
-    if (end == std::string::npos) end = path.size();
-    if (::access((path.substr(at, end - at) + "/" + emulator).c_str(), X_OK) == 0) return RunOptions{{emulator}};
-    at = end + 1;
-  }
-  std::fprintf(stderr, "SKIPPED: %s not found (install qemu-user: scripts/setup.sh)\n", emulator);
-  std::exit(4);
 }
 
 }  // namespace crumble::corpus

@@ -1,4 +1,4 @@
-// tests/corpus/runner.hpp — runs a static ELF executable made by crumble and captures what it did.
+// tests/runner.hpp — runs a static ELF executable made by crumble and captures what it did.
 //
 // The bytes go to a fresh temporary file (mkstemp, mode 0755), which is run — natively, or under
 // an emulator given as a command prefix (e.g. {"qemu-aarch64"} or {"qemu-riscv64", "-cpu", "rv64"})
@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-namespace crumble::corpus {
+namespace crumble::test {
 
 struct RunOptions {
   // Emulator command put before the executable's path; empty: run it natively. A command
@@ -183,4 +183,18 @@ inline std::string escaped(const std::string& s) {
   return o;
 }
 
-}  // namespace crumble::corpus
+// Options for running under a qemu-user emulator found in PATH. Without it the test is skipped
+// loudly (exit code 4, which ctest reports as skipped), never passed.
+inline RunOptions emulated(const char* emulator) {
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
+  for (std::size_t at = 0; at <= path.size();) {
+    std::size_t end = path.find(':', at);
+    if (end == std::string::npos) end = path.size();
+    if (::access((path.substr(at, end - at) + "/" + emulator).c_str(), X_OK) == 0) return RunOptions{{emulator}};
+    at = end + 1;
+  }
+  std::fprintf(stderr, "SKIPPED: %s not found (install qemu-user: scripts/setup.sh)\n", emulator);
+  std::exit(4);
+}
+
+}  // namespace crumble::test
