@@ -1,7 +1,8 @@
 # crumble_add_rtg(<target> SOURCE file.go [ARCH amd64|arm64|riscv64] [NAME function]
 #                 [NAMESPACE ns] [DEFINES FLAG...] [CONFIG key=value...])
 #
-# Translates an RTG file to the header <target>.hpp at build time (again whenever the source or
+# Translates an RTG file to the header <target>.hpp (in crumble_rtg/ of the current binary
+# directory) at build time (again whenever the source or
 # the translator changes) and makes <target> an INTERFACE library that puts the header on the
 # include path. The header defines `constexpr crumble::ir::Program NAME()` (NAME defaults to
 # the target name) in namespace NS (default crumble::rtg::programs).
@@ -20,7 +21,7 @@ function(crumble_add_rtg target)
     string(MAKE_C_IDENTIFIER ${target} RTG_NAME)
   endif()
   get_filename_component(source ${RTG_SOURCE} ABSOLUTE)
-  set(dir ${CMAKE_CURRENT_BINARY_DIR}/crumble_rtg/${target})
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/crumble_rtg)
   set(header ${dir}/${target}.hpp)
   set(args -arch ${RTG_ARCH} -name ${RTG_NAME})
   if(RTG_NAMESPACE)

@@ -121,6 +121,7 @@ class Lexer {
       }
       int d = digit_value(c);
       if (base == 10 && (c == 'e' || c == 'E')) break;  // an exponent: a float, reported below
+      if ((base == 16 && (c == 'p' || c == 'P')) || c == 'i') break;  // hex float, imaginary: below
       if (d >= base) {
         if (!bad_digit) bad_at = i_;
         bad_digit = true;

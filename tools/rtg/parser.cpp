@@ -82,6 +82,7 @@ class Parser {
   [[noreturn]] void unexpected(std::string_view wanted) const {
     fail(peek().pos, "syntax error: unexpected " + describe(peek()) + ", expected " + std::string(wanted));
   }
+  static std::string count(std::size_t n, const char* noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
   const Token& expect(Tok kind, std::string_view what) {
     if (peek().kind != kind) unexpected(what);
     return next();
@@ -101,7 +102,8 @@ class Parser {
 
   struct Deeper {  // bounds recursion
     explicit Deeper(Parser& p) : p_(p) {
-      if (++p_.depth_ > max_depth) p_.fail(p_.peek().pos, "nesting too deep (more than 200 levels)", "split the code into functions");
+      if (++p_.depth_ > max_depth)
+        p_.fail(p_.peek().pos, "nesting too deep", "at most about 100 levels of parentheses, operators or blocks; split the code into functions");
     }
     ~Deeper() { --p_.depth_; }
     Parser& p_;
@@ -161,8 +163,7 @@ class Parser {
       type = previous_type;
     }
     if (values.size() != names.size())
-      fail(names[0]->pos, "constant declaration has " + std::to_string(names.size()) + " names but " +
-                              std::to_string(values.size()) + " values");
+      fail(names[0]->pos, "constant declaration has " + count(names.size(), "name") + " but " + count(values.size(), "value"));
     for (std::size_t k = 0; k < names.size(); ++k) {
       Node* c = node(Kind::const_decl, names[k]->pos, names[k]->text);
       c->kids = {node(Kind::name, names[k]->pos, names[k]->text), type, values[k]};
@@ -264,7 +265,7 @@ class Parser {
       b->kids.push_back(statement());
       if (!is_op("}")) end_statement();
     }
-    next();
+    b->value = next().pos;  // the closing brace, where "missing return" points
     return b;
   }
 
@@ -287,7 +288,7 @@ class Parser {
       if (w == "const") {
         std::vector<Node*> cs;
         const_decl(cs);
-        Node* b = node(Kind::block, k.pos, "const");  // a group of const_decl in the enclosing scope
+        Node* b = node(Kind::block, k.pos, "decls");  // declarations in the enclosing scope
         b->kids = std::move(cs);
         return b;
       }
@@ -324,18 +325,40 @@ class Parser {
     return simple_statement();
   }
 
+  // var x T / var x = e / var a, b T = e1, e2 / var ( ... ): one var_decl per name, grouped in
+  // a "decls" block (declarations in the enclosing scope).
   Node* var_decl() {
     Pos at = next().pos;
-    if (is_op("(")) fail(at, "grouped var declarations are not supported", "write one var per line");
-    const Token& name = expect(Tok::ident, "variable name");
-    if (is_op(",")) fail(peek().pos, "declare one variable per var statement", "or write a, b := x, y");
-    Node* v = node(Kind::var_decl, name.pos, name.text);
+    Node* group = node(Kind::block, at, "decls");
+    if (accept_op("(")) {
+      while (!is_op(")")) {
+        if (peek().kind == Tok::semicolon) {
+          next();
+          continue;
+        }
+        var_spec(group);
+        if (!is_op(")")) end_statement();
+      }
+      expect_op(")");
+    } else {
+      var_spec(group);
+    }
+    return group;
+  }
+  void var_spec(Node* group) {
+    std::vector<const Token*> names{&expect(Tok::ident, "variable name")};
+    while (accept_op(",")) names.push_back(&expect(Tok::ident, "variable name"));
     Node* type = nullptr;
-    Node* value = nullptr;
+    std::vector<Node*> values;
     if (!is_op("=")) type = parse_type();
-    if (accept_op("=")) value = expr();
-    v->kids = {node(Kind::name, name.pos, name.text), type, value};
-    return v;
+    if (accept_op("=")) values = expr_list();
+    if (!values.empty() && values.size() != names.size())
+      fail(names[0]->pos, "assignment mismatch: " + count(names.size(), "variable") + " but " + count(values.size(), "value"));
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      Node* v = node(Kind::var_decl, names[k]->pos, names[k]->text);
+      v->kids = {node(Kind::name, names[k]->pos, names[k]->text), type, values.empty() ? nullptr : values[k]};
+      group->kids.push_back(v);
+    }
   }
 
   Node* simple_statement() {

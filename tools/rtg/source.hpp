@@ -53,12 +53,14 @@ class Error : public std::runtime_error {
     std::size_t end = src.text.find('\n', start);
     if (end == std::string::npos) end = src.text.size();
     std::string_view text(src.text.data() + start, end - start);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     std::string out = src.file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message + "\n\t";
     out.append(text);
     out += "\n\t";
     // The caret lines up under the column: keep the line's tabs, blank everything else.
+    // (UTF-8 continuation bytes take no screen column.)
     for (std::size_t i = 0; i + 1 < static_cast<std::size_t>(column) && i < text.size(); ++i)
-      out += text[i] == '\t' ? '\t' : ' ';
+      if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) out += text[i] == '\t' ? '\t' : ' ';
     out += "^\n";
     if (!hint.empty()) out += "\t" + hint + "\n";
     return out;

@@ -222,9 +222,9 @@ class Translator {
       for (const Func& f : funcs_)
         if (f.name == name) fail(at, std::string(name) + " redeclared in this file");
       if (global_consts_.count(std::string(name))) fail(at, std::string(name) + " redeclared in this file");
-      if (name == "_") fail(at, "cannot declare _ at the top level");
     };
     for (const Node* c : file_.consts) {
+      if (c->text == "_") continue;  // evaluated below, never referred to
       taken(c->text, c->pos);
       global_consts_.emplace(std::string(c->text), GlobalConst{c, GlobalConst::State::pending, {}});
     }
@@ -260,6 +260,12 @@ class Translator {
       funcs_.push_back(std::move(f));
     }
     if (!has_main) fail(static_cast<Pos>(src_.text.size()), "function main is undeclared", "add func main() { ... }");
+    // Every package constant is checked, used or not, as Go does (in source order, each one's
+    // dependencies first).
+    for (const Node* c : file_.consts) {
+      if (c->text == "_") const_value(c);
+      else global_const(global_consts_.at(std::string(c->text)));
+    }
   }
 
   Type type_of(const Node* n) {
@@ -303,7 +309,7 @@ class Translator {
     }
     const Node* body = f.node->kids.back();
     if (f.result.t != T::none && !terminates(body))
-      fail(closing_brace(body), "missing return", "end " + std::string(f.name) + " with a return statement");
+      fail(static_cast<Pos>(body->value), "missing return", "end " + std::string(f.name) + " with a return statement");
     block_contents(body, out.body);
     pop_scope();
     for (auto& [label, at] : gotos_)
@@ -314,22 +320,11 @@ class Translator {
     out_.program.functions.push_back(std::move(out));
   }
 
-  // The closing brace of a block, where Go reports "missing return" (braces in strings and
-  // comments may mislead it; the position is only for the report).
-  Pos closing_brace(const Node* block) const {
-    int depth = 0;
-    for (std::size_t k = block->pos; k < src_.text.size(); ++k) {
-      if (src_.text[k] == '{') ++depth;
-      if (src_.text[k] == '}' && --depth == 0) return static_cast<Pos>(k);
-    }
-    return block->pos;
-  }
-
   // Go's terminating statements, for "missing return".
   static bool terminates(const Node* s) {
     switch (s->kind) {
       case Kind::return_stmt: case Kind::goto_stmt: return true;
-      case Kind::block: return !s->kids.empty() && s->text != "const" && terminates(s->kids.back());
+      case Kind::block: return !s->kids.empty() && s->text != "decls" && terminates(s->kids.back());
       case Kind::if_stmt: return s->kids[3] && terminates(s->kids[2]) && terminates(s->kids[3]);
       case Kind::for_stmt: return !s->kids[0] && !breaks(s->kids[1]);
       case Kind::labeled: return terminates(s->kids[0]);
@@ -355,6 +350,8 @@ class Translator {
         fail(s.pos, "declared and not used: " + std::string(s.name), "use it, or remove it (assign to _ to discard a value)");
     scopes_.pop_back();
   }
+
+  static std::string count(std::size_t n, const char* noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
 
   std::string_view fresh_temp() { return intern("." + std::to_string(temps_++)); }
 
@@ -401,8 +398,11 @@ class Translator {
   void stmt(const Node* s, ir::Block& out) {
     switch (s->kind) {
       case Kind::block:
-        if (s->text == "const") {
-          for (const Node* c : s->kids) local_const(c);
+        if (s->text == "decls") {  // const and var declarations, in the enclosing scope
+          for (const Node* d : s->kids) {
+            if (d->kind == Kind::const_decl) local_const(d);
+            else var_decl(d, out);
+          }
         } else {
           push_scope();
           block_contents(s, out);
@@ -626,8 +626,7 @@ class Translator {
       return values;
     }
     if (exprs.size() != targets)
-      fail(at, "assignment mismatch: " + std::to_string(targets) + " variable" + (targets == 1 ? "" : "s") + " but " +
-                   std::to_string(exprs.size()) + " value" + (exprs.size() == 1 ? "" : "s"));
+      fail(at, "assignment mismatch: " + count(targets, "variable") + " but " + count(exprs.size(), "value"));
     for (const Node* e : exprs) {
       if (embed_call(e)) fail(e->pos, "runtime." + std::string(runtime_member(embed_call(e)->kids[0])) + " gives two values (address, length)", "write p, n := runtime.EmbedString(\"...\")");
       values.push_back(expr(e));
@@ -1277,9 +1276,6 @@ class Translator {
       }
       ir::Block& out = statement_only(stmts, n, m);
       Value v = expr(args[2]);
-      if (v.is_const && is_untyped_number(v.type.t) && width < 64 &&
-          (v.c < -(i128{1} << (width - 1)) || v.c >= (i128{1} << width)))
-        fail(args[2]->pos, "constant " + to_string(v.c) + " does not fit " + std::to_string(width) + " bits");
       out.push_back(ir::Assign{std::move(place), word(std::move(v), args[2]->pos, "stored value", true)});
       return nothing;
     }
@@ -1298,7 +1294,7 @@ class Translator {
         convs.push_back(c);
       }
       if (convs.size() != args.size() - 1)
-        fail(n->pos, "Printf format has " + std::to_string(convs.size()) + " verbs but " + std::to_string(args.size() - 1) + " arguments");
+        fail(n->pos, "Printf format has " + count(convs.size(), "verb") + " but " + count(args.size() - 1, "argument"));
       std::vector<Expr> a;
       for (std::size_t k = 1; k < args.size(); ++k) {
         Value v = expr(args[k]);
@@ -1341,7 +1337,9 @@ class Translator {
       std::string key = constant_string(args[0], "the Config key");
       auto it = opt_.config.find(key);
       if (it == opt_.config.end()) fail(args[0]->pos, "config key \"" + key + "\" is not given", "pass -c " + key + "=value (CMake: CONFIG " + key + "=value)");
-      if (auto v = parse_integer(it->second)) return constant({T::untyped_int}, *v);
+      bool too_big = false;
+      if (auto v = parse_integer(it->second, too_big)) return constant({T::untyped_int}, *v);
+      if (too_big) fail(args[0]->pos, "config value " + key + "=" + it->second + " does not fit 64 bits");
       Value v;
       v.type = {T::untyped_string};
       v.is_const = true;
@@ -1353,7 +1351,7 @@ class Translator {
 
  public:
   // A config value that reads as a Go integer literal (decimal, 0x, 0o, 0b, leading -) is one.
-  static std::optional<i128> parse_integer(std::string_view s) {
+  static std::optional<i128> parse_integer(std::string_view s, bool& too_big) {
     bool neg = !s.empty() && s[0] == '-';
     if (neg) s.remove_prefix(1);
     if (s.empty()) return std::nullopt;
@@ -1362,12 +1360,18 @@ class Translator {
     else if (s.size() > 2 && s[0] == '0' && (s[1] | 0x20) == 'o') base = 8, s.remove_prefix(2);
     else if (s.size() > 2 && s[0] == '0' && (s[1] | 0x20) == 'b') base = 2, s.remove_prefix(2);
     i128 v = 0;
+    bool digits = false;
     for (char c : s) {
       int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : 99;
       if (c == '_') continue;
       if (d >= base) return std::nullopt;
-      v = v * base + d;
-      if (v > static_cast<i128>(UINT64_MAX)) return std::nullopt;
+      digits = true;
+      if (v <= static_cast<i128>(UINT64_MAX)) v = v * base + d;
+    }
+    if (!digits) return std::nullopt;
+    if (v > static_cast<i128>(UINT64_MAX)) {
+      too_big = true;
+      return std::nullopt;
     }
     return neg ? -v : v;
   }

@@ -25,8 +25,8 @@ namespace crumble::rtg {
 
 struct Options {
   std::string arch = "amd64";                 // runtime.GOARCH: amd64, arm64 or riscv64
-  std::set<std::string> defines;              // runtime.Ifdef("FLAG")
-  std::map<std::string, std::string> config;  // runtime.Config("key"): integer when it parses as one
+  std::set<std::string> defines = {};         // runtime.Ifdef("FLAG")
+  std::map<std::string, std::string> config = {};  // runtime.Config("key"): integer when it parses as one
 };
 
 // The program and the strings it refers to (ir::Program holds string_views). Move it, do not

@@ -1,0 +1,12 @@
+# Every RTG file in the repository (samples, corpus, the runtime stub) is valid Go and formatted
+# as gofmt formats it: gofmt -l -e lists nothing and reports no syntax error.
+file(GLOB_RECURSE files ${ROOT}/examples/rtg/*.go ${ROOT}/tests/rtg/corpus/*.go ${ROOT}/rtg/*.go)
+list(LENGTH files n)
+if(n LESS 3)
+  message(FATAL_ERROR "found only ${n} .go files under ${ROOT}")
+endif()
+execute_process(COMMAND ${GOFMT} -l -e ${files} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out STREQUAL "")
+  message(FATAL_ERROR "gofmt rejects or would reformat:\n${out}${err}")
+endif()
+message(STATUS "gofmt: ${n} RTG files are valid, formatted Go")
