@@ -12,6 +12,8 @@ packages=(
   catch2 libbenchmark-dev libasmjit-dev libxbyak-dev
   # oracles: encoders are checked against LLVM's assembler; foreign code runs under qemu-user
   llvm-14 qemu-user binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
+  # gofmt checks that every RTG file is valid Go (Go itself builds nothing here)
+  golang-go
 )
 
 missing=()
