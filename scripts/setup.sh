@@ -11,9 +11,11 @@ packages=(
   # tests and benchmarks
   catch2 libbenchmark-dev libasmjit-dev libxbyak-dev
   # oracles: encoders are checked against LLVM's assembler; foreign code runs under qemu-user
-  llvm-14 qemu-user binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
+  llvm-14 qemu-user binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu cpio kmod
   # gofmt checks that every RTG file is valid Go (Go itself builds nothing here)
   golang-go
+  # microVMs: the QEMU engine, and the guest's default root filesystem
+  qemu-system-x86 busybox-static
 )
 
 missing=()

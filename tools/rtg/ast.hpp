@@ -55,6 +55,7 @@ struct Node {
   u128 value = 0;
   std::string bytes;
   std::vector<Node*> kids;
+  std::uint32_t height = 1;  // of an expression tree: bounded, so translating it cannot exhaust the stack
 };
 
 struct File {

@@ -253,7 +253,7 @@ class Lexer {
 
   void op() {
     for (std::string_view o : operators)
-      if (t_.substr(i_, o.size()) == o) {
+      if (o[0] == t_[i_] && t_.substr(i_, o.size()) == o) {
         Tok k = o == ";" ? Tok::semicolon : Tok::op;
         out_.push_back(token(k, static_cast<Pos>(i_), t_.substr(i_, o.size())));
         i_ += o.size();

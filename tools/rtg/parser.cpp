@@ -1,11 +1,15 @@
 // tools/rtg/parser.cpp — see parser.hpp.
 #include "parser.hpp"
 
+#include <algorithm>
+
 namespace crumble::rtg {
 namespace {
 
 // Nesting deeper than this (expressions or blocks) is refused rather than recursed into.
 constexpr int max_depth = 200;
+// An expression tree higher than this (a+a+a+... builds one level per operator) is refused.
+constexpr std::uint32_t max_height = 1000;
 
 class Parser {
  public:
@@ -108,6 +112,15 @@ class Parser {
     ~Deeper() { --p_.depth_; }
     Parser& p_;
   };
+
+  // Sets an expression node's height from its children's, refusing trees too high to translate.
+  Node* grown(Node* n) {
+    for (const Node* k : n->kids)
+      if (k) n->height = std::max(n->height, k->height + 1);
+    if (n->height > max_height)
+      fail(n->pos, "expression too deep", "at most " + std::to_string(max_height) + " levels of operators; split it with variables");
+    return n;
+  }
 
   Node* node(Kind k, Pos pos, std::string_view text = {}) {
     file_.arena.push_back(Node{k, pos, text, 0, {}, {}});
@@ -400,6 +413,7 @@ class Parser {
   }
 
   Node* if_stmt() {
+    Deeper d(*this);  // else if chains nest
     Pos at = next().pos;
     Node* init = nullptr;
     Node* cond = nullptr;
@@ -474,7 +488,7 @@ class Parser {
       Node* rhs = expr(p + 1);
       Node* b = node(Kind::binary, o.pos, o.text);
       b->kids = {lhs, rhs};
-      lhs = b;
+      lhs = grown(b);
     }
   }
 
@@ -486,7 +500,7 @@ class Parser {
         next();
         Node* u = node(Kind::unary, k.pos, k.text);
         u->kids = {unary()};
-        return u;
+        return grown(u);
       }
       if (k.text == "*") fail(k.pos, "pointers are not supported", "read memory with runtime.Load64(p, 0)");
       if (k.text == "<-") fail(k.pos, "channels are not supported", "RTG programs are single-threaded");
@@ -504,7 +518,7 @@ class Parser {
         const Token& f = expect(Tok::ident, "name after .");
         Node* s = node(Kind::selector, f.pos, f.text);
         s->kids = {x};
-        x = s;
+        x = grown(s);
       } else if (is_op("(")) {
         next();
         Node* c = node(Kind::call, k.pos);
@@ -515,7 +529,7 @@ class Parser {
           if (!accept_op(",")) break;
         }
         expect_op(")");
-        x = c;
+        x = grown(c);
       } else if (is_op("[")) {
         next();
         if (is_op(":")) fail(k.pos, "slices are not supported", "pass a buffer's address and a length");
@@ -524,7 +538,7 @@ class Parser {
         if (is_op(":")) fail(k.pos, "slices are not supported", "pass a buffer's address and a length");
         if (is_op(",")) fail(peek().pos, "generic instantiation is not supported");
         expect_op("]");
-        x = i;
+        x = grown(i);
       } else if (is_op("{") && x->kind == Kind::array_type) {
         fail(k.pos, "composite literals are not supported", "declare var buf [N]byte and store the bytes, or use runtime.EmbedBytes");
       } else {
@@ -568,7 +582,7 @@ class Parser {
           Node* p = node(Kind::paren, k.pos);
           p->kids = {expr()};
           expect_op(")");
-          return p;
+          return grown(p);
         }
         if (k.text == "[") return parse_type();  // [N]T in an expression: a conversion or literal, rejected later
         break;

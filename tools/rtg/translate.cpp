@@ -22,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include <crumble/ir/build.hpp>
 
@@ -219,8 +220,7 @@ class Translator {
   // ---- pass 1: signatures and package constants -------------------------------------------
   void collect() {
     auto taken = [&](std::string_view name, Pos at) {
-      for (const Func& f : funcs_)
-        if (f.name == name) fail(at, std::string(name) + " redeclared in this file");
+      if (func_index_.count(name)) fail(at, std::string(name) + " redeclared in this file");
       if (global_consts_.count(std::string(name))) fail(at, std::string(name) + " redeclared in this file");
     };
     for (const Node* c : file_.consts) {
@@ -257,6 +257,7 @@ class Translator {
         if (f.result.t != T::none && f.result.t != T::i64)
           fail(fn->kids[n]->pos, "main returns nothing or an int64 exit status");
       }
+      func_index_.emplace(f.name, funcs_.size());
       funcs_.push_back(std::move(f));
     }
     if (!has_main) fail(static_cast<Pos>(src_.text.size()), "function main is undeclared", "add func main() { ... }");
@@ -873,8 +874,7 @@ class Translator {
     }
     if (id == "_") fail(n->pos, "cannot use _ as value");
     if (auto it = global_consts_.find(std::string(id)); it != global_consts_.end()) return global_const(it->second);
-    for (const Func& f : funcs_)
-      if (f.name == id) return runtime_value({T::uintptr}, ir::FuncAddr{f.name});
+    if (auto f = func_index_.find(id); f != func_index_.end()) return runtime_value({T::uintptr}, ir::FuncAddr{funcs_[f->second].name});
     if (id == "true" || id == "false") return constant({T::untyped_bool}, id == "true");
     if (id == "iota") {
       if (iota_ < 0) fail(n->pos, "cannot use iota outside constant declaration");
@@ -1168,8 +1168,7 @@ class Translator {
       for (const NamedType& b : basic_types)
         if (b.name == id) return conversion(Type{b.t}, args, n);
       if (id == "len") return len(args, n);
-      for (const Func& f : funcs_)
-        if (f.name == id) return user_call(f, args, n);
+      if (auto f = func_index_.find(id); f != func_index_.end()) return user_call(funcs_[f->second], args, n);
       if (id == "panic" || id == "print" || id == "println" || id == "make" || id == "new" || id == "append" ||
           id == "copy" || id == "cap" || id == "delete" || id == "close" || id == "recover" || id == "min" || id == "max")
         fail(callee->pos, "builtin " + std::string(id) + " is not supported", "RTG builtins: len, conversions, and the runtime package");
@@ -1382,6 +1381,7 @@ class Translator {
   const File& file_;
   Translation out_;
   std::vector<Func> funcs_;
+  std::unordered_map<std::string_view, std::size_t> func_index_;  // name -> funcs_ index
   std::map<std::string, GlobalConst> global_consts_;
   // the function being translated
   const Func* fn_ = nullptr;

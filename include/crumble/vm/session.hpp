@@ -1,0 +1,184 @@
+// crumble/vm/session.hpp — the front door: a Linux microVM that runs commands and payloads.
+//
+//   crumble::vm::SessionConfig cfg;
+//   cfg.init = init_elf;                       // the init program (rtg/init/init.go), as ELF bytes
+//   crumble::vm::Session vm(cfg);              // finds the kernel, builds the initramfs, boots
+//   auto r = vm.run({"uname", "-a"});          // r.out, r.err, r.status()
+//   std::int64_t v = vm.call(crumble::assemble<crumble::arch::amd64>(program));
+//   vm.shutdown();                             // or let it go out of scope
+//
+// The engine is chosen when the session starts: the in-process KVM engine where the host has
+// VMX/SVM and it is built in, QEMU otherwise (engine_reason() says which and why). Every wait on the
+// guest has a deadline; a guest that hangs is stopped and reported as GuestTimeout.
+#pragma once
+
+#include <fstream>
+#include <type_traits>
+#include <memory>
+#include <optional>
+
+#include "initramfs.hpp"
+#include "kernel.hpp"
+#include "modules.hpp"
+#include "qemu.hpp"
+
+namespace crumble::vm {
+
+enum class Engine { automatic, qemu, kvm };
+
+struct SessionConfig {
+  std::span<const std::uint8_t> init;       // required: the init executable
+  std::filesystem::path kernel;             // empty: the cached Debian kernel (crumble kernel fetch)
+  std::filesystem::path rootfs;             // empty: busybox
+  std::vector<std::string> modules;         // kernel modules to load at boot, by name (dependencies follow)
+  std::uint32_t memory_mib = 256;
+  int vcpus = 1;
+  Engine engine = Engine::automatic;
+  std::string append;                       // kernel command line additions
+  std::chrono::milliseconds boot_timeout{60000};
+  std::chrono::milliseconds command_timeout{600000};
+};
+
+// The environment commands get unless the caller gives one.
+inline std::vector<std::string> default_environment() {
+  return {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TERM=linux"};
+}
+
+// Whether this host can run hardware-accelerated guests: VMX or SVM in /proc/cpuinfo.
+inline bool host_has_hardware_virtualisation() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0) return line.find(" vmx") != std::string::npos || line.find(" svm") != std::string::npos;
+  return false;
+}
+
+class Session {
+ public:
+  explicit Session(const SessionConfig& c) : cfg_(c) {
+    if (c.init.empty()) throw ConfigError("no init program given (SessionConfig::init)");
+    if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
+    choose_engine();
+    GuestKernel k = kernel();
+    QemuOptions q;
+    q.kernel = k.image;
+    q.initramfs = initramfs(k);
+    q.memory_mib = c.memory_mib;
+    q.vcpus = c.vcpus;
+    q.append = c.append;
+    q.accel = accel_;
+    machine_ = std::make_unique<QemuMachine>(q);
+    try {
+      machine_->channel().wait_ready(Clock::now() + c.boot_timeout);
+    } catch (const GuestTimeout&) {
+      std::string log = machine_->kernel_log();
+      machine_->kill();
+      throw GuestTimeout("the guest did not reach init's main loop within " + std::to_string(c.boot_timeout.count() / 1000) +
+                         " s; last kernel messages:\n" + (log.size() > 3000 ? log.substr(log.size() - 3000) : log));
+    }
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() {
+    try {
+      shutdown();
+    } catch (...) {
+    }
+  }
+
+  // Runs a command to its end; `timeout` defaults to the config's command_timeout.
+  CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = default_environment(),
+                    std::optional<std::chrono::milliseconds> timeout = {}) {
+    return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout)); });
+  }
+
+  // Calls a payload (code::Image from crumble::assemble) inside the guest; its return value.
+  std::int64_t call(const code::Image& payload, std::optional<std::chrono::milliseconds> timeout = {}) {
+    return guarded([&] { return channel().call(payload, Clock::now() + timeout.value_or(cfg_.command_timeout)); });
+  }
+
+  // Powers the guest off (waits a few seconds, then kills it) and removes its files.
+  void shutdown() {
+    if (!machine_) return;
+    machine_->shutdown();
+    log_ = machine_->kernel_log();
+    machine_.reset();
+  }
+
+  std::string kernel_log() const { return machine_ ? machine_->kernel_log() : log_; }
+  const std::string& engine_reason() const { return reason_; }
+  const std::vector<std::string>& qemu_command() const { return machine_->argv(); }
+
+ private:
+  Channel& channel() {
+    if (!machine_) throw VmError("the session has been shut down");
+    return machine_->channel();
+  }
+
+  // A guest that does not answer is stopped; the session is then unusable.
+  template <class F>
+  std::invoke_result_t<F> guarded(F&& f) {
+    try {
+      return f();
+    } catch (const GuestTimeout&) {
+      log_ = machine_->kernel_log();
+      machine_.reset();
+      throw;
+    } catch (const GuestProtocolError&) {
+      log_ = machine_->kernel_log();
+      machine_.reset();
+      throw;
+    }
+  }
+
+  void choose_engine() {
+    const bool hw = host_has_hardware_virtualisation() && ::access("/dev/kvm", R_OK | W_OK) == 0;
+    if (cfg_.engine == Engine::kvm)
+      throw ConfigError("the in-process KVM engine is not part of this build yet; use the QEMU engine (--engine qemu)");
+    accel_ = hw ? "kvm" : "tcg";
+    reason_ = hw ? "qemu with KVM acceleration (the host has VMX/SVM and /dev/kvm)"
+                 : "qemu with software emulation (TCG): this host has no VMX/SVM, so /dev/kvm cannot run a kernel fast";
+  }
+
+  GuestKernel kernel() const {
+    if (!cfg_.kernel.empty()) {
+      if (!std::filesystem::exists(cfg_.kernel)) throw ConfigError("kernel " + cfg_.kernel.string() + " does not exist");
+      try {
+        check_kernel_image(cfg_.kernel);
+      } catch (const std::exception& e) {
+        throw ConfigError(cfg_.kernel.string() + ": " + e.what());
+      }
+      if (!cfg_.modules.empty())
+        throw ConfigError("modules can be loaded only with the fetched Debian kernel (its lib/modules); drop --kernel or the modules");
+      return GuestKernel{cfg_.kernel, {}, {}};
+    }
+    std::optional<GuestKernel> k = cached_kernel();
+    if (!k) throw ConfigError("no kernel found: run `crumble kernel fetch`, or pass --kernel PATH");
+    return *k;
+  }
+
+  std::vector<std::uint8_t> initramfs(const GuestKernel& k) const {
+    InitramfsSpec spec;
+    spec.init = cfg_.init;
+    spec.rootfs = cfg_.rootfs;
+    if (!cfg_.modules.empty()) {
+      try {
+        ModuleIndex index(k.modules_dir);
+        for (const KernelModule& m : resolve_modules(index, cfg_.modules)) spec.modules.emplace_back(m.name, m.path);
+      } catch (const std::exception& e) {
+        throw ConfigError(e.what());
+      }
+    }
+    try {
+      return build_initramfs(spec);
+    } catch (const std::exception& e) {
+      throw ConfigError(e.what());
+    }
+  }
+
+  SessionConfig cfg_;
+  std::string accel_, reason_, log_;
+  std::unique_ptr<QemuMachine> machine_;
+};
+
+}  // namespace crumble::vm

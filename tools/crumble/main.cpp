@@ -1,0 +1,176 @@
+// crumble — boot a Linux microVM and run a command in it.
+//
+//   crumble run [options] -- CMD [ARGS...]     the command's stdout/stderr, and its exit status
+//   crumble kernel fetch                       download Debian's cloud kernel into the cache
+//   crumble kernel path                        where the cached kernel is
+//
+// Exit status of `run`: the command's (128+N when killed by signal N, 127 not found, 126 not
+// executable); 125 when crumble itself failed (bad options, no kernel, the VM did not boot).
+#include <crumble/vm/session.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "init_elf.hpp"
+
+namespace {
+
+constexpr int crumble_failed = 125;
+
+constexpr const char* usage = R"(usage:
+  crumble run [options] -- CMD [ARGS...]
+      --engine qemu|kvm   force an engine (default: KVM where the host has VMX/SVM, else QEMU)
+      --kernel PATH       boot this kernel (bzImage or vmlinux) instead of the fetched one
+      --rootfs DIR        the guest's root filesystem (default: busybox)
+      --module NAME       load a kernel module at boot, with its dependencies (repeatable)
+      --memory MiB        guest memory (default 256)
+      --cpus N            virtual CPUs (default 1)
+      --env K=V           set an environment variable (repeatable; default PATH, HOME, TERM)
+      --timeout S         stop the command after S seconds (default 600)
+      --boot-timeout S    give up booting after S seconds (default 60)
+      --append ARGS       add to the kernel command line
+      --kernel-log FILE   write the kernel's console output to FILE
+      --verbose           say which engine runs and why, and how long things took
+  crumble kernel fetch    download Debian 12's cloud kernel into the cache (shows progress)
+  crumble kernel path     print the cached kernel's path
+)";
+
+[[noreturn]] void die(const std::string& msg, bool show_usage = false) {
+  std::cerr << "crumble: " << msg << "\n";
+  if (show_usage) std::cerr << usage;
+  std::exit(show_usage ? 2 : crumble_failed);
+}
+
+double seconds_arg(const std::string& opt, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    double s = std::stod(v, &used);
+    if (used != v.size() || !(s > 0)) throw std::invalid_argument(v);
+    return s;
+  } catch (const std::exception&) {
+    die(opt + " takes a positive number of seconds, not \"" + v + "\"", true);
+  }
+}
+long int_arg(const std::string& opt, const std::string& v, long lo, long hi) {
+  try {
+    std::size_t used = 0;
+    long n = std::stol(v, &used);
+    if (used != v.size() || n < lo || n > hi) throw std::invalid_argument(v);
+    return n;
+  } catch (const std::exception&) {
+    die(opt + " takes a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not \"" + v + "\"", true);
+  }
+}
+
+int kernel_command(const std::vector<std::string>& args) {
+  if (args.size() == 1 && args[0] == "fetch") {
+    try {
+      crumble::vm::GuestKernel k = crumble::vm::fetch_debian_kernel([](std::string_view line) { std::cerr << line << "\n"; });
+      std::cout << k.image.string() << "\n";
+      return 0;
+    } catch (const std::exception& e) {
+      die(std::string("kernel fetch failed: ") + e.what());
+    }
+  }
+  if (args.size() == 1 && args[0] == "path") {
+    auto k = crumble::vm::cached_kernel();
+    if (!k) die("no kernel in the cache: run `crumble kernel fetch`");
+    std::cout << k->image.string() << "\n";
+    return 0;
+  }
+  die("unknown kernel command", true);
+}
+
+int run_command(const std::vector<std::string>& args) {
+  crumble::vm::SessionConfig cfg;
+  cfg.init = crumble::vm::init_elf();
+  std::vector<std::string> env;
+  std::vector<std::string> command;
+  std::string kernel_log;
+  bool verbose = false;
+  std::optional<std::chrono::milliseconds> timeout;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) die(a + " needs a value", true);
+      return args[++i];
+    };
+    if (a == "--engine") {
+      std::string e = value();
+      if (e == "qemu") cfg.engine = crumble::vm::Engine::qemu;
+      else if (e == "kvm") cfg.engine = crumble::vm::Engine::kvm;
+      else die("--engine takes qemu or kvm, not \"" + e + "\"", true);
+    } else if (a == "--kernel") cfg.kernel = value();
+    else if (a == "--rootfs") cfg.rootfs = value();
+    else if (a == "--module") cfg.modules.push_back(value());
+    else if (a == "--memory") cfg.memory_mib = static_cast<std::uint32_t>(int_arg(a, value(), 192, 65536));
+    else if (a == "--cpus") cfg.vcpus = static_cast<int>(int_arg(a, value(), 1, 64));
+    else if (a == "--env") {
+      std::string kv = value();
+      if (kv.find('=') == std::string::npos || kv[0] == '=') die("--env takes KEY=VALUE, not \"" + kv + "\"", true);
+      env.push_back(kv);
+    } else if (a == "--timeout") timeout = std::chrono::milliseconds(static_cast<long>(seconds_arg(a, value()) * 1000));
+    else if (a == "--boot-timeout") cfg.boot_timeout = std::chrono::milliseconds(static_cast<long>(seconds_arg(a, value()) * 1000));
+    else if (a == "--append") cfg.append = value();
+    else if (a == "--kernel-log") kernel_log = value();
+    else if (a == "--verbose" || a == "-v") verbose = true;
+    else if (!a.empty() && a[0] == '-') die("unknown option " + a, true);
+    else {
+      command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+      break;
+    }
+  }
+  if (command.empty()) die("no command given: crumble run [options] -- CMD [ARGS...]", true);
+  if (env.empty()) env = crumble::vm::default_environment();
+
+  auto t0 = crumble::vm::Clock::now();
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  std::optional<crumble::vm::Session> vm;
+  auto save_log = [&] {
+    if (kernel_log.empty()) return;
+    std::ofstream out(kernel_log, std::ios::binary);
+    out << (vm ? vm->kernel_log() : std::string());
+  };
+  try {
+    vm.emplace(cfg);
+    if (verbose) {
+      std::fprintf(stderr, "crumble: engine: %s\n", vm->engine_reason().c_str());
+      std::fprintf(stderr, "crumble: booted in %.0f ms\n", ms(crumble::vm::Clock::now() - t0));
+    }
+    auto t1 = crumble::vm::Clock::now();
+    crumble::vm::CommandResult r = vm->run(command, env, timeout);
+    if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", command[0].c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
+    std::fwrite(r.out.data(), 1, r.out.size(), stdout);
+    std::fflush(stdout);
+    std::fwrite(r.err.data(), 1, r.err.size(), stderr);
+    if (r.end == crumble::vm::CommandResult::End::not_started)
+      std::fprintf(stderr, "crumble: %s: %s\n", command[0].c_str(), r.describe().c_str());
+    vm->shutdown();
+    save_log();
+    return r.status();
+  } catch (const crumble::vm::VmError& e) {
+    save_log();
+    die(e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "run") return run_command(args);
+  if (cmd == "kernel") return kernel_command(args);
+  die("unknown command \"" + cmd + "\"", true);
+}

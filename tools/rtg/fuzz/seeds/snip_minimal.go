@@ -1,0 +1,5 @@
+package main
+
+import "crumble/rtg/runtime"
+
+func main() {}
