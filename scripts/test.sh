@@ -7,4 +7,6 @@ bash scripts/setup.sh   # idempotent: a no-op when everything is installed
 jobs="${JOBS:-2}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs"
+# The microVM tests boot Debian's cloud kernel under QEMU: fetch it into the cache (once; reused).
+./build/tools/crumble/crumble kernel fetch
 ctest --test-dir build --output-on-failure -j "$jobs"
