@@ -198,14 +198,23 @@ func console() {
 	}
 }
 
-// setClock sets the wall clock from the time the host wrote before boot.
+// setClock sets the wall clock: the time the host wrote just before it started the VM, plus
+// how long the guest has been up since (CLOCK_BOOTTIME), so the boot itself is not lost.
 func setClock(cfg uintptr) {
 	if runtime.Load32(cfg, cfgClock) != clockMagic {
 		return
 	}
+	var up [16]byte
+	check(6, runtime.Syscall(runtime.SYS_CLOCK_GETTIME, runtime.CLOCK_BOOTTIME, &up), 0)
+	sec := int64(runtime.Load64(cfg, cfgClock+cfgClockSec)) + int64(runtime.Load64(&up, 0))
+	nsec := int64(runtime.Load64(cfg, cfgClock+cfgClockNsec)) + int64(runtime.Load64(&up, 8))
+	if nsec >= 1000000000 {
+		sec++
+		nsec -= 1000000000
+	}
 	var ts [16]byte
-	runtime.Store64(&ts, 0, runtime.Load64(cfg, cfgClock+cfgClockSec))
-	runtime.Store64(&ts, 8, runtime.Load64(cfg, cfgClock+cfgClockNsec))
+	runtime.Store64(&ts, 0, sec)
+	runtime.Store64(&ts, 8, nsec)
 	check(6, runtime.Syscall(runtime.SYS_CLOCK_SETTIME, runtime.CLOCK_REALTIME, &ts), 0)
 }
 
