@@ -1,11 +1,13 @@
 // crumble — boot a Linux microVM and run a command in it.
 //
 //   crumble run [options] -- CMD [ARGS...]     the command's stdout/stderr, and its exit status
+//   crumble bare [--timeout S] FILE.go [ARGS]  run an RTG program in a bare microVM (KVM, no kernel)
 //   crumble kernel fetch                       download Debian's cloud kernel into the cache
 //   crumble kernel path                        where the cached kernel is
 //
 // Exit status of `run`: the command's (128+N when killed by signal N, 127 not found, 126 not
 // executable); 125 when crumble itself failed (bad options, no kernel, the VM did not boot).
+#include <crumble/vm/bare.hpp>
 #include <crumble/vm/session.hpp>
 
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "init_elf.hpp"
+#include "rtg/translate.hpp"
 
 namespace {
 
@@ -33,6 +36,10 @@ constexpr const char* usage = R"(usage:
       --append ARGS       add to the kernel command line
       --kernel-log FILE   write the kernel's console output to FILE
       --verbose           say which engine runs and why, and how long things took
+  crumble bare [--timeout S] [-D FLAG] [-c KEY=VALUE] FILE.go [ARGS...]
+      run an RTG program in a bare microVM: its own KVM VM, no kernel, the program in user mode,
+      its syscalls answered by crumble (write, exit, mmap, getrandom, getpid); the exit status is
+      the program's
   crumble kernel fetch    download Debian 12's cloud kernel into the cache (shows progress)
   crumble kernel path     print the cached kernel's path
 )";
@@ -81,6 +88,51 @@ int kernel_command(const std::vector<std::string>& args) {
     return 0;
   }
   die("unknown kernel command", true);
+}
+
+int bare_command(const std::vector<std::string>& args) {
+  crumble::vm::BareOptions opt;
+  crumble::rtg::Options rtg;
+  std::string file;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) die(a + " needs a value", true);
+      return args[++i];
+    };
+    if (a == "--timeout") opt.timeout = std::chrono::milliseconds(static_cast<long>(seconds_arg(a, value()) * 1000));
+    else if (a == "-D") rtg.defines.insert(value());
+    else if (a == "-c") {
+      std::string kv = value();
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) die("-c takes KEY=VALUE, not \"" + kv + "\"", true);
+      rtg.config[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if (a == "--") {
+      ++i;
+      break;
+    } else if (!a.empty() && a[0] == '-') die("unknown option " + a, true);
+    else break;
+  }
+  if (i >= args.size()) die("no RTG file given: crumble bare FILE.go", true);
+  file = args[i];
+  opt.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  opt.write = [](int fd, std::string_view bytes) {
+    std::FILE* f = fd == 1 ? stdout : stderr;
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fflush(f);
+  };
+  try {
+    crumble::rtg::Translation t = crumble::rtg::translate_file(file, rtg);
+    return crumble::vm::run_bare(t.program, opt).status;
+  } catch (const crumble::rtg::Error& e) {
+    std::cerr << e.what();
+    return crumble_failed;
+  } catch (const crumble::vm::kvm::KvmUnavailable& e) {
+    die(std::string("bare microVMs need KVM: ") + e.what());
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
 }
 
 int run_command(const std::vector<std::string>& args) {
@@ -172,5 +224,6 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "run") return run_command(args);
   if (cmd == "kernel") return kernel_command(args);
+  if (cmd == "bare") return bare_command(args);
   die("unknown command \"" + cmd + "\"", true);
 }
