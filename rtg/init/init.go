@@ -337,6 +337,18 @@ func child(mb uintptr, path uintptr, argv uintptr, envp uintptr) {
 	runtime.Syscall(runtime.SYS_EXIT_GROUP, 127)
 }
 
+// reapOrphans collects processes a command left behind (they become init's children when
+// their parent exits), so they do not stay zombies for the life of the VM.
+func reapOrphans() {
+	var st [8]byte
+	for {
+		w := runtime.Syscall(runtime.SYS_WAIT4, -1, &st, runtime.WNOHANG, 0)
+		if w <= 0 {
+			return
+		}
+	}
+}
+
 // runCommand runs the command at config::command with fork + execve + wait4 and reports its end.
 func runCommand(mb uintptr, cfg uintptr) {
 	base := cfg + cfgCommand
@@ -384,6 +396,7 @@ func runCommand(mb uintptr, cfg uintptr) {
 			for w == -runtime.EINTR {
 				w = runtime.Syscall(runtime.SYS_WAIT4, pid, &status, 0, 0)
 			}
+			reapOrphans()
 			st := uint64(runtime.Load32(&status, 0))
 			if st&0x7f == 0 {
 				code = (st >> 8) & 0xff

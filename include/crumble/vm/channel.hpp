@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 struct CommandResult {
   enum class End { exited, signaled, not_started };
   End end = End::exited;
-  int code = 0;        // exit status (exited) or signal number (signaled)
+  int code = 0;        // exit status (exited) or signal number (signaled); 0 when not started
   int exec_errno = 0;  // why execve failed (not_started): ENOENT, EACCES, ENOEXEC, ...
   std::string out, err;
 
@@ -124,7 +124,7 @@ class Channel {
           throw GuestProtocolError("guest reported an impossible command end (kind " + std::to_string(kind) + ", code " +
                                    std::to_string(code) + ")");
         r.end = static_cast<CommandResult::End>(kind);
-        r.code = static_cast<int>(code);
+        r.code = kind == protocol::exit_kind_not_started ? 0 : static_cast<int>(code);
         r.exec_errno = static_cast<int>(err);
         return r;
       } else if (s == protocol::signal_failed) {

@@ -68,7 +68,11 @@ struct LinuxImage {
         if (u32(ph) != 1) continue;  // PT_LOAD
         const std::uint64_t off = u64(ph + 8), vaddr = u64(ph + 16), paddr = u64(ph + 24), filesz = u64(ph + 32), memsz = u64(ph + 40);
         if (off > f.size() || filesz > f.size() - off || filesz > memsz) throw ConfigError(name + ": truncated ELF segment");
-        if (entry >= vaddr && entry < vaddr + memsz) {
+        // x86 vmlinux gives its entry as a physical address; other ELF kernels as a virtual one
+        if (entry >= paddr && entry < paddr + memsz) {
+          k.elf_entry_phys = entry;
+          found = true;
+        } else if (!found && entry >= vaddr && entry < vaddr + memsz) {
           k.elf_entry_phys = entry - vaddr + paddr;
           found = true;
         }
