@@ -10,8 +10,9 @@ packages=(
   libboost-dev libfdt-dev
   # tests and benchmarks
   catch2 libbenchmark-dev libasmjit-dev libxbyak-dev
-  # oracles: encoders are checked against LLVM's assembler; foreign code runs under qemu-user
-  llvm-14 qemu-user binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu cpio kmod
+  # oracles: encoders against LLVM's assembler; foreign code under qemu-user; cpio archives
+  # against GNU cpio; module dependencies against modinfo (kmod); ACPI tables against iasl
+  llvm-14 qemu-user binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu cpio kmod acpica-tools
   # gofmt checks that every RTG file is valid Go (Go itself builds nothing here)
   golang-go
   # microVMs: the QEMU engine, and the guest's default root filesystem
