@@ -201,6 +201,18 @@ class Vcpu {
   // runs again.
   void after_exit(std::function<void()> f) { after_ = std::move(f); }
 
+  // From another thread: makes run() return Exit::stopped as soon as it can.
+  void kick() {
+    kicked_ = true;
+    run_->immediate_exit = 1;
+    if (running_thread_) ::pthread_kill(*running_thread_, SIGUSR1);
+  }
+
+  std::uint64_t tsc_khz() const {
+    int r = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+    return r > 0 ? static_cast<std::uint64_t>(r) : 0;
+  }
+
   kvm_regs regs() const {
     kvm_regs r{};
     ioctl_or_throw(fd_.get(), KVM_GET_REGS, &r, "KVM_GET_REGS");
@@ -253,6 +265,8 @@ class Vcpu {
   int run_size_ = 0;
   bool stop_ = false;
   std::function<void()> after_;
+  std::atomic<bool> kicked_{false};
+  std::optional<pthread_t> running_thread_;
 };
 
 // A VM: guest RAM at guest-physical 0 (one memory slot), MMIO regions above it, vCPUs.
@@ -303,6 +317,14 @@ class Machine {
     return mmio_.back();
   }
   const std::vector<MmioRegion>& mmio_regions() const { return mmio_; }
+
+  // The in-kernel interrupt controllers (PIC, IOAPIC, local APICs) and PIT a Linux guest expects.
+  // Call before adding vCPUs.
+  void create_irqchip() {
+    ioctl_or_throw(fd_.get(), KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+    kvm_pit_config pit{};
+    ioctl_or_throw(fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+  }
 
   Vcpu& add_vcpu() {
     vcpus_.push_back(std::make_unique<Vcpu>(*this, static_cast<int>(vcpus_.size())));
@@ -385,12 +407,15 @@ class Watchdog {
 
 inline Exit Vcpu::run(std::chrono::steady_clock::time_point deadline) {
   stop_ = false;
-  run_->immediate_exit = 0;
+  detail::install_kick_handler();
+  running_thread_ = ::pthread_self();
+  run_->immediate_exit = kicked_ ? 1 : 0;
   detail::Watchdog dog(deadline, run_);
   while (true) {
     int r = ::ioctl(fd_.get(), KVM_RUN, 0);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) {
+        if (kicked_) return Exit::stopped;
         if (dog.fired() || std::chrono::steady_clock::now() >= deadline) {
           run_->immediate_exit = 0;
           throw GuestTimeout("the guest ran past its time limit\n" + dump());

@@ -19,6 +19,7 @@
 
 #include "initramfs.hpp"
 #include "kernel.hpp"
+#include "kvm_linux.hpp"
 #include "modules.hpp"
 #include "qemu.hpp"
 
@@ -53,6 +54,30 @@ inline bool host_has_hardware_virtualisation() {
   return false;
 }
 
+// What Session needs of an engine's machine.
+class GuestMachine {
+ public:
+  virtual ~GuestMachine() = default;
+  virtual Channel& channel() = 0;
+  virtual void shutdown() = 0;
+  virtual void kill() = 0;
+  virtual std::string kernel_log() const = 0;
+};
+template <class M>
+class EngineMachine final : public GuestMachine {
+ public:
+  template <class Options>
+  explicit EngineMachine(const Options& o) : m_(o) {}
+  Channel& channel() override { return m_.channel(); }
+  void shutdown() override { m_.shutdown(); }
+  void kill() override { m_.kill(); }
+  std::string kernel_log() const override { return m_.kernel_log(); }
+  M& get() { return m_; }
+
+ private:
+  M m_;
+};
+
 class Session {
  public:
   explicit Session(const SessionConfig& c) : cfg_(c) {
@@ -60,14 +85,24 @@ class Session {
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
     choose_engine();
     GuestKernel k = kernel();
-    QemuOptions q;
-    q.kernel = k.image;
-    q.initramfs = initramfs(k);
-    q.memory_mib = c.memory_mib;
-    q.vcpus = c.vcpus;
-    q.append = c.append;
-    q.accel = accel_;
-    machine_ = std::make_unique<QemuMachine>(q);
+    if (use_kvm_) {
+      KvmLinuxOptions o;
+      o.kernel = k.image;
+      o.initramfs = initramfs(k);
+      o.memory_mib = c.memory_mib;
+      o.vcpus = c.vcpus;
+      o.append = c.append;
+      machine_ = std::make_unique<EngineMachine<KvmLinuxMachine>>(o);
+    } else {
+      QemuOptions q;
+      q.kernel = k.image;
+      q.initramfs = initramfs(k);
+      q.memory_mib = c.memory_mib;
+      q.vcpus = c.vcpus;
+      q.append = c.append;
+      q.accel = accel_;
+      machine_ = std::make_unique<EngineMachine<QemuMachine>>(q);
+    }
     try {
       machine_->channel().wait_ready(Clock::now() + c.boot_timeout);
     } catch (const GuestTimeout&) {
@@ -107,7 +142,6 @@ class Session {
 
   std::string kernel_log() const { return machine_ ? machine_->kernel_log() : log_; }
   const std::string& engine_reason() const { return reason_; }
-  const std::vector<std::string>& qemu_command() const { return machine_->argv(); }
 
  private:
   Channel& channel() {
@@ -131,13 +165,24 @@ class Session {
     }
   }
 
+  // KVM (in-process) where the host has VMX/SVM and /dev/kvm opens; QEMU otherwise. Forcing KVM
+  // elsewhere is allowed: the engine says clearly if KVM cannot run a Linux guest here.
   void choose_engine() {
-    const bool hw = host_has_hardware_virtualisation() && ::access("/dev/kvm", R_OK | W_OK) == 0;
-    if (cfg_.engine == Engine::kvm)
-      throw ConfigError("the in-process KVM engine is not part of this build yet; use the QEMU engine (--engine qemu)");
-    accel_ = hw ? "kvm" : "tcg";
-    reason_ = hw ? "qemu with KVM acceleration (the host has VMX/SVM and /dev/kvm)"
-                 : "qemu with software emulation (TCG): this host has no VMX/SVM, so /dev/kvm cannot run a kernel fast";
+    const bool dev = ::access("/dev/kvm", R_OK | W_OK) == 0;
+    const bool hw = host_has_hardware_virtualisation() && dev;
+    if (cfg_.engine == Engine::kvm) {
+      if (!dev) throw ConfigError("--engine kvm: /dev/kvm cannot be opened (missing, or no permission: join the kvm group)");
+      use_kvm_ = true;
+      reason_ = hw ? "kvm (forced; the host has VMX/SVM)" : "kvm (forced, although this host has no VMX/SVM)";
+    } else if (cfg_.engine == Engine::automatic && hw) {
+      use_kvm_ = true;
+      reason_ = "kvm: the host has VMX/SVM and /dev/kvm opens";
+    } else {
+      accel_ = hw ? "kvm" : "tcg";
+      reason_ = hw ? "qemu (forced), with KVM acceleration"
+                   : cfg_.engine == Engine::qemu ? "qemu (forced), software emulation (TCG): this host has no VMX/SVM"
+                                                 : "qemu with software emulation (TCG): this host has no VMX/SVM, so KVM cannot run a kernel fast";
+    }
   }
 
   GuestKernel kernel() const {
@@ -177,8 +222,9 @@ class Session {
   }
 
   SessionConfig cfg_;
-  std::string accel_, reason_, log_;
-  std::unique_ptr<QemuMachine> machine_;
+  std::string accel_ = "tcg", reason_, log_;
+  bool use_kvm_ = false;
+  std::unique_ptr<GuestMachine> machine_;
 };
 
 }  // namespace crumble::vm
