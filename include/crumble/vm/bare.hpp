@@ -243,9 +243,9 @@ inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) 
       cpu.stop();
       return;
     } else if (a.nr == 9) {  // mmap: anonymous memory from the heap, zeroed
-      const std::uint64_t len = (a.a[1] + 0xfff) & ~std::uint64_t{0xfff};
+      const std::uint64_t len = (a.a[1] + 0xfff) & ~std::uint64_t{0xfff};  // 0 when a.a[1] is near 2^64: checked first
       if (a.a[0] != 0 || a.a[1] == 0 || !(a.a[3] & 0x20)) ret = -EINVAL;
-      else if (len > stack_floor || heap > stack_floor - len) ret = -ENOMEM;
+      else if (a.a[1] > stack_floor || len > stack_floor || heap > stack_floor - len) ret = -ENOMEM;
       else {
         std::memset(m.memory() + heap, 0, len);
         ret = static_cast<std::int64_t>(heap);
