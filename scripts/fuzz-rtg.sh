@@ -12,7 +12,8 @@
 # or crumble::compile_error is a rejection, anything else (another exception, a crash, a
 # sanitizer report, a run over 5 s) is a finding. It runs single-process (the machine is
 # shared: no -jobs/-workers), with the dictionary tools/rtg/fuzz/rtg.dict, -max_len=4096 and
-# -timeout=5. The working corpus grows in build-fuzz/corpus/, seeded from tools/rtg/fuzz/seeds/
+# -timeout=5. The working corpus grows in build-fuzz/corpus/, seeded from tools/rtg/fuzz/seeds/ (snippets)
+# and tests/rtg/corpus/ (the RTG program corpus)
 # (and, with FUZZ_REGRESS=1, from tests/rtg/fuzz/ too — only once its findings are fixed: an
 # input there that still crashes stops the run at once). Crash, timeout, leak and oom inputs
 # are written to tests/rtg/fuzz/ as crash-<sha1>, timeout-<sha1>, ...; minimise each and name it
@@ -151,4 +152,4 @@ exec "$bin" \
   -artifact_prefix="$regress/" \
   -print_final_stats=1 \
   ${FUZZ_FLAGS:-} "$@" \
-  "$out/corpus" "$seeds" ${FUZZ_REGRESS:+"$regress"}
+  "$out/corpus" "$seeds" tests/rtg/corpus ${FUZZ_REGRESS:+"$regress"}
