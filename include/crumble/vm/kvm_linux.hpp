@@ -16,19 +16,14 @@
 
 #include "acpi.hpp"
 #include "channel.hpp"
+#include "guest.hpp"
 #include "linux_x86.hpp"
 #include "protocol.hpp"
 #include "uart.hpp"
 
 namespace crumble::vm {
 
-struct KvmLinuxOptions {
-  std::filesystem::path kernel;
-  std::vector<std::uint8_t> initramfs;
-  std::uint32_t memory_mib = 256;
-  int vcpus = 1;
-  std::string append;
-};
+using KvmLinuxOptions = GuestOptions;
 
 class KvmLinuxMachine {
  public:

@@ -16,16 +16,12 @@
 #include <sstream>
 
 #include "channel.hpp"
+#include "guest.hpp"
 #include "process.hpp"
 
 namespace crumble::vm {
 
-struct QemuOptions {
-  std::filesystem::path kernel;           // bzImage or vmlinux
-  std::vector<std::uint8_t> initramfs;    // newc cpio
-  std::uint32_t memory_mib = 256;
-  int vcpus = 1;
-  std::string append;                     // added to the kernel command line
+struct QemuOptions : GuestOptions {
   std::string binary = "qemu-system-x86_64";
   std::string accel = "tcg";              // "kvm" where the host has VMX/SVM
 };

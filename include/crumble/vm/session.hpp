@@ -85,21 +85,11 @@ class Session {
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
     choose_engine();
     GuestKernel k = kernel();
+    GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append};
     if (use_kvm_) {
-      KvmLinuxOptions o;
-      o.kernel = k.image;
-      o.initramfs = initramfs(k);
-      o.memory_mib = c.memory_mib;
-      o.vcpus = c.vcpus;
-      o.append = c.append;
-      machine_ = std::make_unique<EngineMachine<KvmLinuxMachine>>(o);
+      machine_ = std::make_unique<EngineMachine<KvmLinuxMachine>>(g);
     } else {
-      QemuOptions q;
-      q.kernel = k.image;
-      q.initramfs = initramfs(k);
-      q.memory_mib = c.memory_mib;
-      q.vcpus = c.vcpus;
-      q.append = c.append;
+      QemuOptions q{g};
       q.accel = accel_;
       machine_ = std::make_unique<EngineMachine<QemuMachine>>(q);
     }
