@@ -177,6 +177,13 @@ inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) 
   if (img.bss_size && img.bss_offset < img.bytes.size()) throw ConfigError("malformed image: bss overlaps the code");
   if (image_end + (1 << 20) > opt.memory) throw ConfigError("the program does not fit the bare VM's memory");
   if (opt.memory > doorbell) throw ConfigError("a bare VM has at most " + std::to_string(doorbell >> 20) + " MiB of memory");
+  if (opt.memory % (2 << 20)) throw ConfigError("a bare VM's memory must be a multiple of 2 MiB (it is mapped in 2 MiB pages)");
+  // argv and envp go at the top of RAM; they, their pointers and a 1 MiB stack must fit above the program.
+  std::uint64_t strings = 5 + 16 * (opt.args.size() + opt.env.size() + 4);
+  for (const auto& a : opt.args) strings += a.size() + 1;
+  for (const auto& e : opt.env) strings += e.size() + 1;
+  if (strings > opt.memory || opt.memory - strings < image_end + (1 << 20))
+    throw ConfigError("the program's arguments and environment (" + std::to_string(strings) + " bytes) do not fit the bare VM's memory");
   bare_detail::build_system(m);
   std::memcpy(m.memory() + image, img.bytes.data(), img.bytes.size());
   for (std::uint32_t off : img.relocs) {
@@ -206,7 +213,8 @@ inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) 
   for (std::size_t i = 0; i < ptrs.size(); ++i) bare_detail::put64(m.memory() + top + 8 * i, ptrs[i]);
   const std::uint64_t stack_top = top - 8;  // a return address slot, as after a call
   bare_detail::put64(m.memory() + stack_top, exit_stub);
-  const std::uint64_t stack_floor = opt.memory - (8 << 20) > image_end ? opt.memory - (8 << 20) : image_end;
+  // The heap (mmap) ends 8 MiB below the stack top, or where the program ends if there is less room.
+  const std::uint64_t stack_floor = stack_top > image_end + (8 << 20) ? stack_top - (8 << 20) : image_end;
   std::uint64_t heap = (image_end + 0xfff) & ~std::uint64_t{0xfff};
 
   kvm::Vcpu& cpu = m.add_vcpu();
