@@ -31,11 +31,14 @@
 
 #include <array>
 #include <map>
+#include <memory>
+#include <optional>
 #include <random>
 
 #include "../assemble.hpp"
 #include "../arch/amd64/target.hpp"
 #include "kvm.hpp"
+#include "snapshot.hpp"
 
 namespace crumble::vm {
 
@@ -53,6 +56,8 @@ struct BareOptions {
   std::function<void(int fd, std::string_view bytes)> write;
   // Extra syscalls, by the AMD64 number; return the result (negative errno for failure).
   std::map<std::uint64_t, std::function<std::int64_t(kvm::Machine&, const SyscallArgs&)>> syscalls;
+  // A syscall number that pauses the VM (BareVm::run returns false; the syscall returns 0).
+  std::optional<std::uint64_t> pause_syscall;
 };
 
 struct BareResult {
@@ -167,74 +172,160 @@ inline void enter_user_mode(kvm::Vcpu& cpu, std::uint64_t rip, std::uint64_t rsp
 inline void user_page_zero(kvm::Machine& m) { put64(m.memory() + bare::pt, 0x5); }
 }  // namespace bare_detail
 
-// Runs a payload image (crumble::assemble<crumble::arch::amd64>) as a program: main(argc, argv,
-// envp) is its entry; its result, or exit/exit_group's argument, is the status.
-inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) {
-  using namespace bare;
-  static const kvm::System& kvm_system = *new kvm::System();  // one /dev/kvm fd per process
-  kvm::Machine m(kvm_system, opt.memory);
-  const std::uint64_t image_end = image + img.bss_offset + img.bss_size;
-  if (img.bss_size && img.bss_offset < img.bytes.size()) throw ConfigError("malformed image: bss overlaps the code");
-  if (image_end + (1 << 20) > opt.memory) throw ConfigError("the program does not fit the bare VM's memory");
-  if (opt.memory > doorbell) throw ConfigError("a bare VM has at most " + std::to_string(doorbell >> 20) + " MiB of memory");
-  if (opt.memory % (2 << 20)) throw ConfigError("a bare VM's memory must be a multiple of 2 MiB (it is mapped in 2 MiB pages)");
-  // argv and envp go at the top of RAM; they, their pointers and a 1 MiB stack must fit above the program.
-  std::uint64_t strings = 5 + 16 * (opt.args.size() + opt.env.size() + 4);
-  for (const auto& a : opt.args) strings += a.size() + 1;
-  for (const auto& e : opt.env) strings += e.size() + 1;
-  if (strings > opt.memory || opt.memory - strings < image_end + (1 << 20))
-    throw ConfigError("the program's arguments and environment (" + std::to_string(strings) + " bytes) do not fit the bare VM's memory");
-  bare_detail::build_system(m);
-  std::memcpy(m.memory() + image, img.bytes.data(), img.bytes.size());
-  for (std::uint32_t off : img.relocs) {
-    if (std::uint64_t{off} + 8 > img.bytes.size()) throw ConfigError("relocation outside the program");
-    std::uint64_t v;
-    std::memcpy(&v, m.memory() + image + off, 8);
-    bare_detail::put64(m.memory() + image + off, v + image);
+// A bare microVM, step by step: run() until the program exits, or until it makes the syscall
+// BareOptions::pause_syscall (it then returns false; the syscall returns 0 when the VM goes on).
+// Between runs the VM can be saved (save) and started again from the file, in this process or
+// another (restore): the program continues exactly where it paused.
+class BareVm {
+ public:
+  BareVm(const code::Image& img, BareOptions opt) : opt_(std::move(opt)), m_(system(), opt_.memory) {
+    using namespace bare;
+    const std::uint64_t image_end = image + img.bss_offset + img.bss_size;
+    if (img.bss_size && img.bss_offset < img.bytes.size()) throw ConfigError("malformed image: bss overlaps the code");
+    if (image_end + (1 << 20) > opt_.memory) throw ConfigError("the program does not fit the bare VM's memory");
+    if (opt_.memory > doorbell) throw ConfigError("a bare VM has at most " + std::to_string(doorbell >> 20) + " MiB of memory");
+    if (opt_.memory % (2 << 20)) throw ConfigError("a bare VM's memory must be a multiple of 2 MiB (it is mapped in 2 MiB pages)");
+    // argv and envp go at the top of RAM; they, their pointers and a 1 MiB stack must fit above the program.
+    std::uint64_t strings = 5 + 16 * (opt_.args.size() + opt_.env.size() + 4);
+    for (const auto& a : opt_.args) strings += a.size() + 1;
+    for (const auto& e : opt_.env) strings += e.size() + 1;
+    if (strings > opt_.memory || opt_.memory - strings < image_end + (1 << 20))
+      throw ConfigError("the program's arguments and environment (" + std::to_string(strings) + " bytes) do not fit the bare VM's memory");
+    std::uint8_t* mem = m_.memory();
+    bare_detail::build_system(m_);
+    std::memcpy(mem + image, img.bytes.data(), img.bytes.size());
+    for (std::uint32_t off : img.relocs) {
+      if (std::uint64_t{off} + 8 > img.bytes.size()) throw ConfigError("relocation outside the program");
+      std::uint64_t v;
+      std::memcpy(&v, mem + image + off, 8);
+      bare_detail::put64(mem + image + off, v + image);
+    }
+    // argv and envp at the top of RAM, then the stack below them.
+    std::vector<std::string> argv{"bare"};
+    argv.insert(argv.end(), opt_.args.begin(), opt_.args.end());
+    std::uint64_t top = opt_.memory;
+    auto push_string = [&](const std::string& str) {
+      top -= str.size() + 1;
+      std::memcpy(mem + top, str.c_str(), str.size() + 1);
+      return top;
+    };
+    std::vector<std::uint64_t> ptrs;
+    for (const auto& a : argv) ptrs.push_back(push_string(a));
+    ptrs.push_back(0);
+    for (const auto& e : opt_.env) ptrs.push_back(push_string(e));
+    ptrs.push_back(0);
+    top &= ~std::uint64_t{15};
+    top -= 8 * ptrs.size();
+    top &= ~std::uint64_t{15};
+    const std::uint64_t argv_at = top, envp_at = top + 8 * (argv.size() + 1);
+    for (std::size_t i = 0; i < ptrs.size(); ++i) bare_detail::put64(mem + top + 8 * i, ptrs[i]);
+    const std::uint64_t stack_top = top - 8;  // a return address slot, as after a call
+    bare_detail::put64(mem + stack_top, exit_stub);
+    // The heap (mmap) ends 8 MiB below the stack top, or where the program ends if there is less room.
+    stack_floor_ = stack_top > image_end + (8 << 20) ? stack_top - (8 << 20) : image_end;
+    heap_ = (image_end + 0xfff) & ~std::uint64_t{0xfff};
+    cpu_ = &new_vcpu();
+    bare_detail::enter_user_mode(*cpu_, image + img.entry, stack_top, argv.size(), argv_at, envp_at);
+    hardware_path_ = bare_detail::set_syscall_msrs(*cpu_);
+    if (!hardware_path_) bare_detail::user_page_zero(m_);
+    connect();
   }
-  // argv and envp at the top of RAM, then the stack below them.
-  std::vector<std::string> argv{"bare"};
-  argv.insert(argv.end(), opt.args.begin(), opt.args.end());
-  std::uint64_t top = opt.memory;
-  auto push_string = [&](const std::string& s) {
-    top -= s.size() + 1;
-    std::memcpy(m.memory() + top, s.c_str(), s.size() + 1);
-    return top;
+  BareVm(const BareVm&) = delete;
+  BareVm& operator=(const BareVm&) = delete;
+
+  // Runs until the program exits (true) or pauses (false). Throws GuestTimeout past the
+  // options' timeout, kvm::GuestCrash when the program faults.
+  bool run() {
+    if (done_) return true;
+    paused_ = false;
+    kvm::Exit why = cpu_->run(std::chrono::steady_clock::now() + opt_.timeout);
+    if (why == kvm::Exit::halted) throw kvm::GuestCrash("the program executed hlt", cpu_->dump());
+    return done_;
+  }
+  bool finished() const { return done_; }
+  const BareResult& result() const { return result_; }
+
+  // Saves the paused VM: its vCPU, memory and the host side's state (heap, output so far).
+  void save(const std::filesystem::path& file) const {
+    if (done_) throw VmError("the program has finished; there is nothing to save");
+    snapshot::Sections s;
+    snapshot::save_vcpu(*cpu_, s);
+    Host h{heap_, stack_floor_, result_.syscalls, hardware_path_ ? 1u : 0u};
+    snapshot::put(s, "bare.host", h);
+    s["bare.out"].assign(result_.out.begin(), result_.out.end());
+    s["bare.err"].assign(result_.err.begin(), result_.err.end());
+    snapshot::write(file, s, m_.memory(), m_.memory_size());
+  }
+
+  // A VM that continues from a snapshot (`opt` gives the sinks, handlers and timeout; its memory
+  // size and arguments are the snapshot's).
+  static std::unique_ptr<BareVm> restore(const std::filesystem::path& file, BareOptions opt) {
+    snapshot::Loaded l = snapshot::read(file);
+    opt.memory = l.memory_size;
+    std::unique_ptr<BareVm> vm(new BareVm(std::move(opt), l));
+    return vm;
+  }
+
+ private:
+  struct Host {
+    std::uint64_t heap, stack_floor, syscalls;
+    std::uint32_t hardware_path;
   };
-  std::vector<std::uint64_t> ptrs;
-  for (const auto& a : argv) ptrs.push_back(push_string(a));
-  ptrs.push_back(0);
-  for (const auto& e : opt.env) ptrs.push_back(push_string(e));
-  ptrs.push_back(0);
-  top &= ~std::uint64_t{15};
-  top -= 8 * ptrs.size();
-  top &= ~std::uint64_t{15};
-  const std::uint64_t argv_at = top, envp_at = top + 8 * (argv.size() + 1);
-  for (std::size_t i = 0; i < ptrs.size(); ++i) bare_detail::put64(m.memory() + top + 8 * i, ptrs[i]);
-  const std::uint64_t stack_top = top - 8;  // a return address slot, as after a call
-  bare_detail::put64(m.memory() + stack_top, exit_stub);
-  // The heap (mmap) ends 8 MiB below the stack top, or where the program ends if there is less room.
-  const std::uint64_t stack_floor = stack_top > image_end + (8 << 20) ? stack_top - (8 << 20) : image_end;
-  std::uint64_t heap = (image_end + 0xfff) & ~std::uint64_t{0xfff};
 
-  kvm::Vcpu& cpu = m.add_vcpu();
-  try {
-    cpu.set_cpuid(kvm_system.supported_cpuid());
-  } catch (const VmError&) {
-    // Not needed for user-mode code; the paging-based KVM here refuses it (see above).
+  BareVm(BareOptions opt, snapshot::Loaded& l) : opt_(std::move(opt)), m_(system(), l.memory_size, l.memory_fd) {
+    ::close(l.memory_fd);
+    const Host h = snapshot::get<Host>(l.sections, "bare.host");
+    heap_ = h.heap;
+    stack_floor_ = h.stack_floor;
+    hardware_path_ = h.hardware_path != 0;
+    result_.syscalls = h.syscalls;
+    const auto& out = l.sections["bare.out"];
+    const auto& err = l.sections["bare.err"];
+    result_.out.assign(out.begin(), out.end());
+    result_.err.assign(err.begin(), err.end());
+    if (heap_ > stack_floor_ || stack_floor_ > m_.memory_size()) throw SnapshotError("snapshot has an impossible heap");
+    cpu_ = &new_vcpu();
+    snapshot::restore_vcpu(*cpu_, l.sections);
+    if (hardware_path_ && !bare_detail::set_syscall_msrs(*cpu_)) throw SnapshotError("snapshot needs MSRs this host's KVM refuses");
+    connect();
   }
-  bare_detail::enter_user_mode(cpu, image + img.entry, stack_top, argv.size(), argv_at, envp_at);
-  const bool hardware_path = bare_detail::set_syscall_msrs(cpu);
-  if (!hardware_path) bare_detail::user_page_zero(m);
 
-  BareResult result;
-  std::random_device random;
-  auto syscall = [&] {
+  static const kvm::System& system() {
+    static const kvm::System& s = *new kvm::System();  // one /dev/kvm fd per process
+    return s;
+  }
+
+  kvm::Vcpu& new_vcpu() {
+    kvm::Vcpu& cpu = m_.add_vcpu();
+    try {
+      cpu.set_cpuid(system().supported_cpuid());
+    } catch (const VmError&) {
+      // Not needed for user-mode code; the paging-based KVM here refuses it (see above).
+    }
+    return cpu;
+  }
+
+  void connect() {
+    cpu_->on_io = [this](kvm::IoExit& io) {
+      if (hardware_path_ && io.port == bare::syscall_port && io.out) syscall();
+    };
+    cpu_->on_mmio = [this](kvm::MmioExit& e) {
+      if (!hardware_path_ && e.address == bare::doorbell && e.write) syscall();
+    };
+  }
+
+  void syscall() {
+    kvm::Vcpu& cpu = *cpu_;
+    kvm::Machine& m = m_;
     kvm_regs r = cpu.regs();
     SyscallArgs a{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
-    ++result.syscalls;
+    ++result_.syscalls;
     std::int64_t ret = -ENOSYS;
-    if (auto h = opt.syscalls.find(a.nr); h != opt.syscalls.end()) {
+    if (opt_.pause_syscall && a.nr == *opt_.pause_syscall) {
+      ret = 0;
+      paused_ = true;
+      cpu.stop();
+    } else if (auto h = opt_.syscalls.find(a.nr); h != opt_.syscalls.end()) {
       ret = h->second(m, a);
     } else if (a.nr == 1) {  // write
       const std::uint8_t* p = m.guest(a.a[1], a.a[2]);
@@ -242,22 +333,23 @@ inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) 
       else if (!p) ret = -EFAULT;
       else {
         std::string_view bytes(reinterpret_cast<const char*>(p), a.a[2]);
-        if (opt.write) opt.write(static_cast<int>(a.a[0]), bytes);
-        else (a.a[0] == 1 ? result.out : result.err).append(bytes);
+        if (opt_.write) opt_.write(static_cast<int>(a.a[0]), bytes);
+        else (a.a[0] == 1 ? result_.out : result_.err).append(bytes);
         ret = static_cast<std::int64_t>(a.a[2]);
       }
     } else if (a.nr == 60 || a.nr == 231) {  // exit, exit_group
-      result.status = static_cast<int>(a.a[0] & 0xff);
+      result_.status = static_cast<int>(a.a[0] & 0xff);
+      done_ = true;
       cpu.stop();
       return;
     } else if (a.nr == 9) {  // mmap: anonymous memory from the heap, zeroed
       const std::uint64_t len = (a.a[1] + 0xfff) & ~std::uint64_t{0xfff};  // 0 when a.a[1] is near 2^64: checked first
       if (a.a[0] != 0 || a.a[1] == 0 || !(a.a[3] & 0x20)) ret = -EINVAL;
-      else if (a.a[1] > stack_floor || len > stack_floor || heap > stack_floor - len) ret = -ENOMEM;
+      else if (a.a[1] > stack_floor_ || len > stack_floor_ || heap_ > stack_floor_ - len) ret = -ENOMEM;
       else {
-        std::memset(m.memory() + heap, 0, len);
-        ret = static_cast<std::int64_t>(heap);
-        heap += len;
+        std::memset(m.memory() + heap_, 0, len);
+        ret = static_cast<std::int64_t>(heap_);
+        heap_ += len;
       }
     } else if (a.nr == 11) {  // munmap: the heap only grows
       ret = 0;
@@ -269,6 +361,7 @@ inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) 
       std::uint8_t* p = m.guest(a.a[0], a.a[1]);
       if (!p) ret = -EFAULT;
       else {
+        std::random_device random;
         for (std::uint64_t i = 0; i < a.a[1]; ++i) p[i] = static_cast<std::uint8_t>(random());
         ret = static_cast<std::int64_t>(a.a[1]);
       }
@@ -278,17 +371,23 @@ inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) 
       now.rax = static_cast<std::uint64_t>(ret);
       cpu.set_regs(now);
     });
-  };
-  cpu.on_io = [&](kvm::IoExit& io) {
-    if (hardware_path && io.port == syscall_port && io.out) syscall();
-  };
-  cpu.on_mmio = [&](kvm::MmioExit& e) {
-    if (!hardware_path && e.address == doorbell && e.write) syscall();
-  };
-  const auto deadline = std::chrono::steady_clock::now() + opt.timeout;
-  kvm::Exit why = cpu.run(deadline);
-  if (why == kvm::Exit::halted) throw kvm::GuestCrash("the program executed hlt", cpu.dump());
-  return result;
+  }
+
+  BareOptions opt_;
+  kvm::Machine m_;
+  kvm::Vcpu* cpu_ = nullptr;
+  bool hardware_path_ = false, done_ = false, paused_ = false;
+  std::uint64_t heap_ = 0, stack_floor_ = 0;
+  BareResult result_;
+};
+
+// Runs a payload image (crumble::assemble<crumble::arch::amd64>) as a program: main(argc, argv,
+// envp) is its entry; its result, or exit/exit_group's argument, is the status.
+inline BareResult run_bare(const code::Image& img, const BareOptions& opt = {}) {
+  BareVm vm(img, opt);
+  while (!vm.run()) {
+  }
+  return vm.result();
 }
 
 // Assembles an IR program for AMD64 and runs it in a bare VM.

@@ -228,6 +228,18 @@ class Vcpu {
   void set_cpuid(const std::vector<std::uint8_t>& cpuid) {
     ioctl_or_throw(fd_.get(), KVM_SET_CPUID2, cpuid.data(), "KVM_SET_CPUID2");
   }
+  // The rest of a vCPU's architectural state, for snapshots (snapshot.hpp).
+  template <class T>
+  T get(unsigned long req, const char* what) const {
+    T v{};
+    ioctl_or_throw(fd_.get(), req, &v, what);
+    return v;
+  }
+  template <class T>
+  void set(unsigned long req, const T& v, const char* what) {
+    ioctl_or_throw(fd_.get(), req, &v, what);
+  }
+
   void set_msrs(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& msrs) {
     std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry));
     auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
@@ -272,7 +284,10 @@ class Vcpu {
 // A VM: guest RAM at guest-physical 0 (one memory slot), MMIO regions above it, vCPUs.
 class Machine {
  public:
-  Machine(const System& kvm, std::uint64_t memory_bytes) : kvm_(kvm), size_(memory_bytes) {
+  // Guest RAM is fresh anonymous memory, or with `memory_file` (a snapshot's memory) that file
+  // mapped MAP_PRIVATE: pages load when first touched and writes stay private to this VM, so
+  // many VMs can start from one file and share its clean pages.
+  Machine(const System& kvm, std::uint64_t memory_bytes, int memory_file = -1) : kvm_(kvm), size_(memory_bytes) {
     if (memory_bytes == 0 || memory_bytes % 4096 || memory_bytes > (std::uint64_t{3} << 30))
       throw ConfigError("guest memory must be a multiple of 4 KiB, at most 3 GiB (below the 32-bit MMIO hole)");
     int fd;
@@ -280,7 +295,8 @@ class Machine {
     while (fd < 0 && errno == EINTR);
     if (fd < 0) throw KvmUnavailable(std::string("KVM_CREATE_VM failed: ") + std::strerror(errno));
     fd_ = Fd(fd);
-    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = memory_file >= 0 ? ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, memory_file, 0)
+                               : ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw VmError(std::string("cannot allocate guest memory: ") + std::strerror(errno));
     mem_ = static_cast<std::uint8_t*>(p);
     kvm_userspace_memory_region region{0, 0, 0, size_, reinterpret_cast<std::uint64_t>(mem_)};
@@ -298,6 +314,7 @@ class Machine {
   int fd() const { return fd_.get(); }
   std::uint64_t memory_size() const { return size_; }
   std::uint8_t* memory() { return mem_; }
+  const std::uint8_t* memory() const { return mem_; }
 
   // Host pointer to guest-physical [gpa, gpa+len) inside RAM, or null when any of it is outside:
   // the one way guest addresses become host pointers.
