@@ -13,10 +13,13 @@
 //                 the store to an address with no memory behind it is an MMIO exit, and the jump
 //                 returns (syscall left the return address in rcx, as on hardware).
 //
-// Either way the result is put in rax once KVM has completed the exit (Vcpu::after_exit). write(1|2) goes to the result's out/err (or a
-// sink), exit/exit_group ends the run, mmap hands out zeroed memory above the program, getpid
-// is 1, getrandom reads the host's random device; anything else is -ENOSYS unless the embedding
-// program registers a handler. Every guest address is bounds-checked against guest RAM.
+// Either way the result is put in rax once KVM has completed the exit (Vcpu::after_exit).
+//
+// write(1|2) goes to the result's out/err (or a sink), exit/exit_group ends the run, mmap hands
+// out zeroed memory above the program (munmap succeeds and frees nothing), getpid and gettid are
+// 1, getppid 0, getrandom reads the host's random device; anything else is -ENOSYS unless the
+// embedding program registers a handler. Every guest address is bounds-checked against guest
+// RAM. On kvm_pvm the doorbell address is reserved: a program's own store there is a syscall.
 //
 // Guest-physical memory (identity-mapped; the first 2 MiB kernel-only but page 0 on kvm_pvm; the
 // rest 2 MiB user pages):
