@@ -10,6 +10,7 @@
 #include <crumble/crumble.hpp>
 #include <crumble/vm/kernel.hpp>
 #include <crumble/vm/linux_x86.hpp>
+#include <crumble/vm/i8042.hpp>
 #include <crumble/vm/uart.hpp>
 
 #include <cstdlib>
@@ -229,4 +230,43 @@ TEST_CASE("linux loader: the Debian kernel prints its first console line under K
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "first console line after " << s << " s: " << console;
   CHECK_THAT(console, Catch::Contains("Linux version"));
+}
+
+// The console and reset devices, driven by a few bytes of kernel-mode code entered the way the
+// loader enters a kernel: write "hi\n" to the UART (checking the line status first, as a driver
+// does), then pulse the i8042 reset line.
+TEST_CASE("devices: 16550 UART output and the i8042 reset line", "[vm][kvm][devices]") {
+  auto& kvm = kvm_or_skip();
+  crumble::vm::kvm::Machine vm(kvm, 64 << 20);
+  const std::uint8_t code[] = {
+      0x66, 0xba, 0xfd, 0x03,  // mov dx, 0x3fd (LSR)
+      0xec,                    // in al, dx
+      0xa8, 0x20,              // test al, 0x20 (THRE)
+      0x74, 0xfb,              // jz back to the in
+      0x66, 0xba, 0xf8, 0x03,  // mov dx, 0x3f8
+      0xb0, 'h', 0xee,         // mov al, 'h'; out dx, al
+      0xb0, 'i', 0xee,         // mov al, 'i'; out dx, al
+      0xb0, '\n', 0xee,        // mov al, '\n'; out dx, al
+      0xb0, 0xfe, 0xe6, 0x64,  // mov al, 0xfe; out 0x64, al
+      0xf4,                    // hlt (not reached if the reset stops the vCPU)
+  };
+  crumble::vm::BootSetup b;
+  b.entry = 0x100000;
+  b.boot_params = crumble::vm::linux_x86::boot_params;
+  std::memcpy(vm.memory() + b.entry, code, sizeof code);
+  auto no_kernel = crumble::vm::LinuxImage::parse(synthetic_bzimage(), "synthetic");
+  crumble::vm::load_linux(vm, no_kernel, {"", {}});  // page tables and GDT
+  auto& cpu = vm.add_vcpu();
+  crumble::vm::enter_linux(cpu, b);
+  std::string console;
+  bool reset = false;
+  crumble::vm::Uart16550 uart([&](std::string_view s) { console += s; });
+  crumble::vm::I8042 keyboard([&] {
+    reset = true;
+    cpu.stop();
+  });
+  cpu.on_io = [&](crumble::vm::kvm::IoExit& io) { REQUIRE((uart.handle(io) || keyboard.handle(io))); };
+  CHECK(cpu.run(std::chrono::steady_clock::now() + std::chrono::seconds(10)) == crumble::vm::kvm::Exit::stopped);
+  CHECK(console == "hi\n");
+  CHECK(reset);
 }

@@ -17,6 +17,7 @@
 #include "acpi.hpp"
 #include "channel.hpp"
 #include "guest.hpp"
+#include "i8042.hpp"
 #include "linux_x86.hpp"
 #include "protocol.hpp"
 #include "uart.hpp"
@@ -100,13 +101,11 @@ class KvmLinuxMachine {
       std::lock_guard lock(mu_);
       console_.append(s);
     });
-    cpu.on_io = [&](kvm::IoExit& io) {
-      if (uart.handle(io)) return;
-      if (io.port == 0x64 && io.out && io.value() == 0xfe) {  // i8042 reset line: the guest rebooted
-        done_ = true;
-        cpu.stop();
-      }
-    };
+    I8042 keyboard([&] {  // the reset line: the guest rebooted, which for a microVM means it is done
+      done_ = true;
+      cpu.stop();
+    });
+    cpu.on_io = [&](kvm::IoExit& io) { uart.handle(io) || keyboard.handle(io); };
     try {
       cpu.run(Clock::time_point::max());
     } catch (const std::exception& e) {
