@@ -734,14 +734,14 @@ std::string in_child(const std::function<int()>& f) {
 TEST_CASE("bare/run_bare: a NULL load reads the doorbell stub on kvm_pvm, crashes on hardware", "[bare]") {
   kvm_or_skip();
   // bare.hpp: where KVM refuses MSRs, page 0 is a read-only user page holding
-  // `mov [0x3fe00000], al; jmp rcx` (88 04 25 00 00 e0 3f ff e1): reading it does not fault, unlike
+  // `mov rax, [0x3fe00000]; jmp rcx` (48 8b 04 25 00 00 e0 3f ff e1): reading it does not fault, unlike
   // Linux (SIGSEGV). Stores to it still fault.
   Program p{{Function{"main", {}, {Printf{"%x\n", {load(Int64{0}, 0, 64)}}, Return{3}}}}};
   if (msrs_settable()) {
     CHECK_THROWS_AS(run_small(p), kvm::GuestCrash);
   } else {
     auto r = run_small(p);
-    CHECK(r.out == "ff3fe00000250488\n");
+    CHECK(r.out == "3fe0000025048b48\n");
     CHECK(r.status == 3);
   }
 }

@@ -9,17 +9,18 @@
 //                 brings the syscall to the host, which puts the result in rax.
 //   kvm_pvm (here): KVM refuses KVM_SET_MSRS (and KVM_SET_CPUID2, KVM_GET_SUPPORTED_CPUID) with
 //                 EINVAL, so LSTAR stays 0, and syscall jumps to address 0 still in user mode.
-//                 Page 0 is then a user page (read-only) holding `mov [doorbell], al; jmp rcx`:
-//                 the store to an address with no memory behind it is an MMIO exit, and the jump
-//                 returns (syscall left the return address in rcx, as on hardware).
+//                 Page 0 is then a user page (read-only) holding `mov rax, [doorbell]; jmp rcx`:
+//                 the load from an address with no memory behind it is an MMIO exit whose answer
+//                 is the syscall's result, so one exit does it all; the jump returns (syscall left
+//                 the return address in rcx, as on hardware).
 //
-// Either way the result is put in rax once KVM has completed the exit (Vcpu::after_exit).
+// On hardware the result is put in rax once KVM has completed the exit (Vcpu::after_exit).
 //
 // write(1|2) goes to the result's out/err (or a sink), exit/exit_group ends the run, mmap hands
 // out zeroed memory above the program (munmap succeeds and frees nothing), getpid and gettid are
 // 1, getppid 0, getrandom reads the host's random device; anything else is -ENOSYS unless the
 // embedding program registers a handler. Every guest address is bounds-checked against guest
-// RAM. On kvm_pvm the doorbell address is reserved: a program's own store there is a syscall.
+// RAM. On kvm_pvm the doorbell address is reserved: a program's own load from it is a syscall.
 //
 // Guest-physical memory (identity-mapped; the first 2 MiB kernel-only but page 0 on kvm_pvm; the
 // rest 2 MiB user pages):
@@ -122,9 +123,10 @@ inline void build_system(kvm::Machine& m) {
   // The kernel-mode stub: out 0xe9, al; sysretq.
   const std::uint8_t sys[] = {0xe6, static_cast<std::uint8_t>(syscall_port), 0x48, 0x0f, 0x07};
   std::memcpy(mem + syscall_stub, sys, sizeof sys);
-  // The user-mode doorbell stub at 0: mov byte [doorbell], al; jmp rcx. Its 2 MiB page is mapped
-  // user RW (nothing backs it).
-  const std::uint8_t bell[] = {0x88, 0x04, 0x25, doorbell & 0xff, doorbell >> 8 & 0xff, doorbell >> 16 & 0xff, doorbell >> 24 & 0xff, 0xff, 0xe1};
+  // The user-mode doorbell stub at 0: mov rax, [doorbell]; jmp rcx. Its 2 MiB page is mapped user
+  // RW (nothing backs it).
+  const std::uint8_t bell[] = {0x48, 0x8b, 0x04, 0x25, doorbell & 0xff, doorbell >> 8 & 0xff, doorbell >> 16 & 0xff,
+                               doorbell >> 24 & 0xff, 0xff, 0xe1};
   std::memcpy(mem, bell, sizeof bell);
   put64(mem + pd + 8 * (doorbell >> 21), doorbell | 0x87);
   // The user-mode stub main() returns to: mov edi, eax; mov eax, 231 (exit_group); syscall.
@@ -175,13 +177,32 @@ inline void enter_user_mode(kvm::Vcpu& cpu, std::uint64_t rip, std::uint64_t rsp
 inline void user_page_zero(kvm::Machine& m) { put64(m.memory() + bare::pt, 0x5); }
 }  // namespace bare_detail
 
+// A VM with its vCPU made ahead of time: restoring a snapshot into one only maps the memory file
+// and loads the vCPU state (BareVm::restore), instead of creating a VM and a memory slot.
+struct BareShell {
+  explicit BareShell(std::uint64_t memory) : m(system(), memory), cpu(&m.add_vcpu()) {
+    try {
+      cpu->set_cpuid(system().supported_cpuid());
+    } catch (const VmError&) {
+      // Not needed for user-mode code; the paging-based KVM here refuses it (see above).
+    }
+  }
+  static const kvm::System& system() {
+    static const kvm::System& s = *new kvm::System();  // one /dev/kvm fd per process
+    return s;
+  }
+  kvm::Machine m;
+  kvm::Vcpu* cpu;
+};
+
 // A bare microVM, step by step: run() until the program exits, or until it makes the syscall
 // BareOptions::pause_syscall (it then returns false; the syscall returns 0 when the VM goes on).
 // Between runs the VM can be saved (save) and started again from the file, in this process or
 // another (restore): the program continues exactly where it paused.
 class BareVm {
  public:
-  BareVm(const code::Image& img, BareOptions opt) : opt_(std::move(opt)), m_(system(), opt_.memory) {
+  BareVm(const code::Image& img, BareOptions opt)
+      : opt_(std::move(opt)), shell_(std::make_unique<BareShell>(opt_.memory)), m_(shell_->m) {
     using namespace bare;
     const std::uint64_t image_end = image + img.bss_offset + img.bss_size;
     if (img.bss_size && img.bss_offset < img.bytes.size()) throw ConfigError("malformed image: bss overlaps the code");
@@ -227,7 +248,7 @@ class BareVm {
     // The heap (mmap) ends 8 MiB below the stack top, or where the program ends if there is less room.
     stack_floor_ = stack_top > image_end + (8 << 20) ? stack_top - (8 << 20) : image_end;
     heap_ = (image_end + 0xfff) & ~std::uint64_t{0xfff};
-    cpu_ = &new_vcpu();
+    cpu_ = shell_->cpu;
     bare_detail::enter_user_mode(*cpu_, image + img.entry, stack_top, argv.size(), argv_at, envp_at);
     hardware_path_ = bare_detail::set_syscall_msrs(*cpu_);
     if (!hardware_path_) bare_detail::user_page_zero(m_);
@@ -261,11 +282,19 @@ class BareVm {
   }
 
   // A VM that continues from a snapshot (`opt` gives the sinks, handlers and timeout; its memory
-  // size and arguments are the snapshot's).
-  static std::unique_ptr<BareVm> restore(const std::filesystem::path& file, BareOptions opt) {
+  // size and arguments are the snapshot's). With a shell of the same memory size, the snapshot
+  // goes into it; otherwise into a new VM.
+  static std::unique_ptr<BareVm> restore(const std::filesystem::path& file, BareOptions opt, std::unique_ptr<BareShell> shell = {}) {
     snapshot::Loaded l = snapshot::read(file);
     opt.memory = l.memory_size;
-    std::unique_ptr<BareVm> vm(new BareVm(std::move(opt), l));
+    if (!shell || shell->m.memory_size() != l.memory_size) {
+      shell.reset();
+      shell = std::make_unique<BareShell>(l.memory_size);
+      shell->m.remap(l.memory_fd);
+    } else {
+      shell->m.remap(l.memory_fd);
+    }
+    std::unique_ptr<BareVm> vm(new BareVm(std::move(opt), l, std::move(shell)));
     return vm;
   }
 
@@ -275,7 +304,8 @@ class BareVm {
     std::uint32_t hardware_path;
   };
 
-  BareVm(BareOptions opt, snapshot::Loaded& l) : opt_(std::move(opt)), m_(system(), l.memory_size, l.memory_fd) {
+  BareVm(BareOptions opt, snapshot::Loaded& l, std::unique_ptr<BareShell> shell)
+      : opt_(std::move(opt)), shell_(std::move(shell)), m_(shell_->m) {
     ::close(l.memory_fd);
     const Host h = snapshot::get<Host>(l.sections, "bare.host");
     heap_ = h.heap;
@@ -287,37 +317,24 @@ class BareVm {
     result_.out.assign(out.begin(), out.end());
     result_.err.assign(err.begin(), err.end());
     if (heap_ > stack_floor_ || stack_floor_ > m_.memory_size()) throw SnapshotError("snapshot has an impossible heap");
-    cpu_ = &new_vcpu();
+    cpu_ = shell_->cpu;
     snapshot::restore_vcpu(*cpu_, l.sections);
     if (hardware_path_ && !bare_detail::set_syscall_msrs(*cpu_)) throw SnapshotError("snapshot needs MSRs this host's KVM refuses");
     connect();
   }
 
-  static const kvm::System& system() {
-    static const kvm::System& s = *new kvm::System();  // one /dev/kvm fd per process
-    return s;
-  }
-
-  kvm::Vcpu& new_vcpu() {
-    kvm::Vcpu& cpu = m_.add_vcpu();
-    try {
-      cpu.set_cpuid(system().supported_cpuid());
-    } catch (const VmError&) {
-      // Not needed for user-mode code; the paging-based KVM here refuses it (see above).
-    }
-    return cpu;
-  }
-
   void connect() {
     cpu_->on_io = [this](kvm::IoExit& io) {
-      if (hardware_path_ && io.port == bare::syscall_port && io.out) syscall();
+      if (hardware_path_ && io.port == bare::syscall_port && io.out) syscall(nullptr);
     };
     cpu_->on_mmio = [this](kvm::MmioExit& e) {
-      if (!hardware_path_ && e.address == bare::doorbell && e.write) syscall();
+      if (!hardware_path_ && e.address == bare::doorbell && !e.write && e.size == 8) syscall(e.data);
     };
   }
 
-  void syscall() {
+  // Handles the syscall in the registers; the result goes into `answer` (the doorbell load's
+  // data) or, on the hardware path, into rax after the exit.
+  void syscall(std::uint8_t* answer) {
     kvm::Vcpu& cpu = *cpu_;
     kvm::Machine& m = m_;
     kvm_regs r = cpu.regs();
@@ -325,7 +342,7 @@ class BareVm {
     ++result_.syscalls;
     std::int64_t ret = -ENOSYS;
     if (opt_.pause_syscall && a.nr == *opt_.pause_syscall) {
-      ret = 0;
+      ret = 0;  // run() completes the exit before it returns, so a saved VM resumes after the syscall
       paused_ = true;
       cpu.stop();
     } else if (auto h = opt_.syscalls.find(a.nr); h != opt_.syscalls.end()) {
@@ -369,6 +386,10 @@ class BareVm {
         ret = static_cast<std::int64_t>(a.a[1]);
       }
     }
+    if (answer) {
+      std::memcpy(answer, &ret, 8);
+      return;
+    }
     cpu.after_exit([&cpu, ret] {
       kvm_regs now = cpu.regs();
       now.rax = static_cast<std::uint64_t>(ret);
@@ -377,7 +398,8 @@ class BareVm {
   }
 
   BareOptions opt_;
-  kvm::Machine m_;
+  std::unique_ptr<BareShell> shell_;
+  kvm::Machine& m_;
   kvm::Vcpu* cpu_ = nullptr;
   bool hardware_path_ = false, done_ = false, paused_ = false;
   std::uint64_t heap_ = 0, stack_floor_ = 0;

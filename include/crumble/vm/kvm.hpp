@@ -310,6 +310,14 @@ class Machine {
     if (mem_) ::munmap(mem_, size_);
   }
 
+  // Replaces guest RAM with `memory_file` mapped MAP_PRIVATE over the same host range: the memory
+  // slot stays, KVM drops its stale mappings, the guest sees the file. A restore into a VM made
+  // ahead of time costs this mmap instead of a new VM and memory slot.
+  void remap(int memory_file) {
+    void* p = ::mmap(mem_, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, memory_file, 0);
+    if (p == MAP_FAILED) throw VmError(std::string("cannot map the memory file: ") + std::strerror(errno));
+  }
+
   const System& system() const { return kvm_; }
   int fd() const { return fd_.get(); }
   std::uint64_t memory_size() const { return size_; }
@@ -476,16 +484,19 @@ inline Exit Vcpu::run(std::chrono::steady_clock::time_point deadline) {
                          dump());
       default: throw GuestCrash("unexpected KVM exit reason " + std::to_string(run_->exit_reason), dump());
     }
-    if (after_) {
-      // Complete the exit without running the guest (immediate_exit), then let the handler in.
+    if (after_ || stop_) {
+      // Complete the exit without running the guest (immediate_exit): registers are consistent
+      // only then, for a handler that changes them and for a caller that saves the vCPU.
       run_->immediate_exit = 1;
       int c;
       do c = ::ioctl(fd_.get(), KVM_RUN, 0);
       while (c == 0);
       run_->immediate_exit = 0;
-      auto f = std::move(after_);
-      after_ = {};
-      f();
+      if (after_) {
+        auto f = std::move(after_);
+        after_ = {};
+        f();
+      }
     }
     if (stop_) return Exit::stopped;
     if (std::chrono::steady_clock::now() >= deadline) throw GuestTimeout("the guest ran past its time limit\n" + dump());
