@@ -8,6 +8,7 @@
 #include <crumble/crumble.hpp>
 #include <crumble/vm/bare.hpp>
 #include <crumble/vm/process.hpp>
+#include <crumble/vm/snapshot_cache.hpp>
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -194,4 +195,63 @@ TEST_CASE("snapshot: damaged files are refused, each with its reason", "[vm][sna
       CHECK_THAT(e.what(), Catch::Contains(row.reason));
     }
   }
+}
+
+TEST_CASE("snapshot cache: a miss boots cold and saves, a hit restores, a corrupt one is replaced", "[vm][snapshot][cache]") {
+  kvm_or_skip();
+  crumble::vm::TempDir dir("crumble-cache-");
+  crumble::vm::SnapshotCache cache(dir.path() / "snapshots");
+  const auto img = crumble::assemble<crumble::arch::amd64>(with_pause(400, 200));
+  const auto want = straight(img);
+  const std::string key = crumble::vm::SnapshotCache::key(
+      {"bare", "amd64", std::string_view(reinterpret_cast<const char*>(img.bytes.data()), img.bytes.size())});
+  CHECK(key.size() == 32);
+  CHECK(key != crumble::vm::SnapshotCache::key({"bare", "arm64"}));
+  CHECK(crumble::vm::SnapshotCache::key({"ab", "c"}) != crumble::vm::SnapshotCache::key({"a", "bc"}));
+
+  auto finish = [&](std::unique_ptr<crumble::vm::BareVm> vm) {
+    while (!vm->run()) {
+    }
+    CHECK(vm->result().out == want.out);
+    CHECK(vm->result().status == want.status);
+  };
+  struct Step {
+    const char* what;
+    std::function<void()> before;
+    bool expect_restored;
+  };
+  auto corrupt = [&] {
+    std::string s = read_file(cache.path(key));
+    s[s.size() / 2] ^= 1;
+    write_file(cache.path(key), s);
+  };
+  const std::vector<Step> steps = {
+      {"first use: a miss, cold boot, saved", [] {}, false},
+      {"second use: a hit", [] {}, true},
+      {"a corrupt snapshot: deleted, cold boot, saved again", corrupt, false},
+      {"and then a hit again", [] {}, true},
+  };
+  for (const Step& step : steps) {
+    INFO(step.what);
+    step.before();
+    bool restored = false;
+    finish(crumble::vm::bare_from_cache(cache, key, img, options(true), false, &restored));
+    CHECK(restored == step.expect_restored);
+    CHECK(cache.is_valid(key));
+  }
+  // Strict mode: a corrupt snapshot is an error, not a cold boot.
+  corrupt();
+  CHECK_THROWS_AS(crumble::vm::bare_from_cache(cache, key, img, options(true), true), crumble::vm::SnapshotError);
+  // Older than its reference (the spec's rule: a kernel newer than the snapshot) is not valid.
+  cache.remove(key);
+  finish(crumble::vm::bare_from_cache(cache, key, img, options(true)));
+  const auto t = std::filesystem::last_write_time(cache.path(key));
+  CHECK(cache.is_valid(key, t - std::chrono::seconds(1)));
+  CHECK_FALSE(cache.is_valid(key, t + std::chrono::seconds(1)));
+  // list and clear
+  REQUIRE(cache.list().size() == 1);
+  CHECK(cache.list()[0].key == key);
+  CHECK(cache.clear() == 1);
+  CHECK(cache.list().empty());
+  CHECK_FALSE(cache.is_valid(key));
 }

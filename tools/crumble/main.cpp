@@ -4,11 +4,13 @@
 //   crumble bare [--timeout S] FILE.go [ARGS]  run an RTG program in a bare microVM (KVM, no kernel)
 //   crumble kernel fetch                       download Debian's cloud kernel into the cache
 //   crumble kernel path                        where the cached kernel is
+//   crumble snapshot list|clear                the snapshot cache
 //
 // Exit status of `run`: the command's (128+N when killed by signal N, 127 not found, 126 not
 // executable); 125 when crumble itself failed (bad options, no kernel, the VM did not boot).
 #include <crumble/vm/bare.hpp>
 #include <crumble/vm/session.hpp>
+#include <crumble/vm/snapshot_cache.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -42,6 +44,8 @@ constexpr const char* usage = R"(usage:
       the program's
   crumble kernel fetch    download Debian 12's cloud kernel into the cache (shows progress)
   crumble kernel path     print the cached kernel's path
+  crumble snapshot list   list the snapshot cache (~/.cache/crumble/snapshots)
+  crumble snapshot clear  empty it
 )";
 
 [[noreturn]] void die(const std::string& msg, bool show_usage = false) {
@@ -135,6 +139,21 @@ int bare_command(const std::vector<std::string>& args) {
   }
 }
 
+int snapshot_command(const std::vector<std::string>& args) {
+  crumble::vm::SnapshotCache cache;
+  if (args.size() == 1 && args[0] == "list") {
+    auto entries = cache.list();
+    for (const auto& e : entries) std::printf("%s  %8.1f MiB\n", e.key.c_str(), static_cast<double>(e.bytes) / (1 << 20));
+    std::fprintf(stderr, "%zu snapshot(s) in %s\n", entries.size(), cache.dir().c_str());
+    return 0;
+  }
+  if (args.size() == 1 && args[0] == "clear") {
+    std::fprintf(stderr, "removed %zu snapshot(s) from %s\n", cache.clear(), cache.dir().c_str());
+    return 0;
+  }
+  die("unknown snapshot command", true);
+}
+
 int run_command(const std::vector<std::string>& args) {
   crumble::vm::SessionConfig cfg;
   cfg.init = crumble::vm::init_elf();
@@ -225,5 +244,6 @@ int main(int argc, char** argv) {
   if (cmd == "run") return run_command(args);
   if (cmd == "kernel") return kernel_command(args);
   if (cmd == "bare") return bare_command(args);
+  if (cmd == "snapshot") return snapshot_command(args);
   die("unknown command \"" + cmd + "\"", true);
 }
