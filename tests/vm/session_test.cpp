@@ -678,7 +678,6 @@ TEST_CASE("configurations that cannot work are refused before boot") {
       {"no init", [](SessionConfig& c) { c.init = {}; }, {"no init program given"}},
       {"too little memory", [](SessionConfig& c) { c.memory_mib = 100; }, {"memory must be at least 192 MiB"}},
       {"no vCPUs", [](SessionConfig& c) { c.vcpus = 0; }, {"vcpus must be 1 to 64"}},
-      {"the KVM engine (not in this build)", [](SessionConfig& c) { c.engine = Engine::kvm; }, {"KVM engine is not part of this build"}},
       {"a rootfs that does not exist", [](SessionConfig& c) { c.rootfs = "/no/such/rootfs"; }, {"/no/such/rootfs", "not found"}},
   };
   for (const Refused& r : refused) {
