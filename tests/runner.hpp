@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -172,7 +173,7 @@ inline RunResult run_elf(const std::vector<std::uint8_t>& elf, const RunOptions&
 }
 
 // Bytes made readable for a test log: printable ASCII and '\n' as they are, anything else as \xNN.
-inline std::string escaped(const std::string& s) {
+inline std::string escaped(std::string_view s) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string o;
   for (unsigned char c : s) {

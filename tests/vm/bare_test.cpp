@@ -15,6 +15,8 @@
 // which ctest reports as skipped.
 #include <catch2/catch.hpp>
 #include <crumble/crumble.hpp>
+#include "../runner.hpp"
+#include "kvm_skip.hpp"
 #include <crumble/vm/bare.hpp>
 
 #include <fcntl.h>
@@ -53,30 +55,9 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using Clock = std::chrono::steady_clock;
 
-// /dev/kvm, opened once; without it the test is skipped (exit 4), never passed.
-const kvm::System& kvm_or_skip() {
-  static std::unique_ptr<kvm::System> sys = [] {
-    try {
-      return std::make_unique<kvm::System>();
-    } catch (const kvm::KvmUnavailable& e) {
-      std::fprintf(stderr, "SKIPPED: %s\n", e.what());
-      std::exit(4);
-    }
-  }();
-  return *sys;
-}
+using crumble::test::kvm_or_skip;
 
-// Bytes made readable for a test log: printable ASCII and '\n' as they are, anything else \xNN.
-std::string escaped(std::string_view s) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string o;
-  for (unsigned char c : s) {
-    if (c == '\n' || (c >= 0x20 && c < 0x7f && c != '\\')) o += static_cast<char>(c);
-    else if (c == '\\') o += "\\\\";
-    else o += std::string("\\x") + digits[c >> 4] + digits[c & 15];
-  }
-  return o;
-}
+using crumble::test::escaped;
 
 std::string hex(std::uint64_t v) {
   char b[32];

@@ -8,6 +8,7 @@
 // instructions). Malformed kernels are rejected with the reason before any VM exists.
 #include <catch2/catch.hpp>
 #include <crumble/crumble.hpp>
+#include "kvm_skip.hpp"
 #include <crumble/vm/kernel.hpp>
 #include <crumble/vm/linux_x86.hpp>
 #include <crumble/vm/i8042.hpp>
@@ -84,15 +85,7 @@ std::vector<std::uint8_t> synthetic_bzimage(std::uint16_t protocol = 0x020f) {
   return f;
 }
 
-crumble::vm::kvm::System& kvm_or_skip() {
-  try {
-    static crumble::vm::kvm::System kvm;
-    return kvm;
-  } catch (const crumble::vm::kvm::KvmUnavailable& e) {
-    std::cout << "SKIPPED: " << e.what() << "\n";
-    std::exit(4);
-  }
-}
+using crumble::test::kvm_or_skip;
 
 }  // namespace
 

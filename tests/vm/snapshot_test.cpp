@@ -6,6 +6,7 @@
 // that names the damage.
 #include <catch2/catch.hpp>
 #include <crumble/crumble.hpp>
+#include "kvm_skip.hpp"
 #include <crumble/vm/bare.hpp>
 #include <crumble/vm/process.hpp>
 #include <crumble/vm/snapshot_cache.hpp>
@@ -21,15 +22,7 @@ using namespace crumble::ir;
 
 namespace {
 
-crumble::vm::kvm::System& kvm_or_skip() {
-  try {
-    static crumble::vm::kvm::System kvm;
-    return kvm;
-  } catch (const crumble::vm::kvm::KvmUnavailable& e) {
-    std::cout << "SKIPPED: " << e.what() << "\n";
-    std::exit(4);
-  }
-}
+using crumble::test::kvm_or_skip;
 
 // xorshift over `rounds` rounds, a line of output every 10 rounds, a pause every `every` rounds,
 // a buffer in the heap (mmap) updated as it goes, so registers, stack and memory all carry state
