@@ -160,6 +160,9 @@ class Channel {
     return static_cast<std::int64_t>(load64(mb_ + protocol::mailbox::result));
   }
 
+  // After a restore: the guest's signals so far are history, go on from its current count.
+  void resync() { seq_ = load32(mb_ + protocol::mailbox::seq); }
+
   // Asks init to sync and power off.
   void poweroff() { store32(cfg_ + protocol::config::command, protocol::poweroff_magic); }
 

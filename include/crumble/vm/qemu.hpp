@@ -8,7 +8,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -23,6 +26,10 @@ namespace crumble::vm {
 
 struct QemuOptions : GuestOptions {
   std::string binary = "qemu-system-x86_64";
+  // Start from a snapshot QemuMachine::save wrote (the same kernel, initramfs and machine options
+  // must be given): QEMU takes its device state by incoming migration, guest RAM is a copy of the
+  // snapshot's RAM file.
+  std::filesystem::path restore_from;
   std::string accel = "tcg";              // "kvm" where the host has VMX/SVM
 };
 
@@ -47,18 +54,70 @@ class QemuMachine {
     fd_ = ::open(ram_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(ram)) != 0)
       throw VmError("cannot create guest RAM file " + ram_path_.string() + ": " + std::strerror(errno));
+    if (!o.restore_from.empty()) copy_sparse(ram_file(o.restore_from), fd_, ram);
     void* w = ::mmap(nullptr, protocol::window_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, protocol::window_base);
     if (w == MAP_FAILED) throw VmError(std::string("cannot map guest RAM: ") + std::strerror(errno));
     window_ = static_cast<std::uint8_t*>(w);
     channel_.emplace(window_ + (protocol::mailbox_phys - protocol::window_base), window_ + (protocol::config_phys - protocol::window_base),
                      [this] { check_alive(); });
-    channel_->write_clock();
+    if (o.restore_from.empty()) channel_->write_clock();
 
     qemu_.emplace(command_line(ram), qemu_log_);
+    if (!o.restore_from.empty()) {
+      qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
+      qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat '" + o.restore_from.string() + "'\"}}");
+      // Once the incoming migration has loaded the device state the guest is paused, as it was
+      // when saved: let it go on.
+      auto until = Clock::now() + std::chrono::seconds(60);
+      while (true) {
+        const std::string st = qmp("{\"execute\":\"query-status\"}");
+        if (st.find("\"status\": \"running\"") != std::string::npos) break;
+        if (st.find("\"status\": \"inmigrate\"") == std::string::npos) {
+          qmp("{\"execute\":\"cont\"}");
+          continue;
+        }
+        check_alive();
+        if (Clock::now() > until) throw GuestTimeout("QEMU did not resume from the snapshot within 60 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      channel_->resync();
+    }
   }
+
+  // Saves the running guest: QEMU's device state by migration to a file (guest RAM is not copied
+  // by QEMU: x-ignore-shared, the RAM file is shared), and a sparse copy of the RAM file beside it
+  // (NAME.ram). The guest is paused meanwhile and then goes on.
+  void save(const std::filesystem::path& state) {
+    qmp("{\"execute\":\"stop\"}");
+    qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
+    const std::string tmp = state.string() + ".tmp";
+    qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '" + tmp + "'\"}}");
+    auto until = Clock::now() + std::chrono::seconds(60);
+    while (true) {
+      std::string st = qmp("{\"execute\":\"query-migrate\"}");
+      if (st.find("\"completed\"") != std::string::npos) break;
+      if (st.find("\"failed\"") != std::string::npos) throw VmError("QEMU could not save the guest: " + st);
+      if (Clock::now() > until) throw GuestTimeout("QEMU did not finish saving the guest within 60 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const std::string ram_tmp = ram_file(state).string() + ".tmp";
+    {
+      int out = ::open(ram_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (out < 0) throw VmError("cannot create " + ram_tmp + ": " + std::strerror(errno));
+      copy_sparse(ram_path_, out, std::uint64_t{opt_.memory_mib} << 20);
+      ::fsync(out);
+      ::close(out);
+    }
+    std::filesystem::rename(ram_tmp, ram_file(state));
+    std::filesystem::rename(tmp, state);
+    qmp("{\"execute\":\"cont\"}");
+  }
+
+  static std::filesystem::path ram_file(const std::filesystem::path& state) { return state.string() + ".ram"; }
   QemuMachine(const QemuMachine&) = delete;
   QemuMachine& operator=(const QemuMachine&) = delete;
   ~QemuMachine() {
+    if (qmp_fd_ >= 0) ::close(qmp_fd_);
     qemu_.reset();  // kills QEMU if it is still running
     if (window_) ::munmap(window_, protocol::window_size);
     if (fd_ >= 0) ::close(fd_);
@@ -128,7 +187,12 @@ class QemuMachine {
              "-initrd", initrd_path_.string(),
              "-append", cmdline,
              "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-             "-serial", "file:" + serial_path_.string()};
+             "-serial", "file:" + serial_path_.string(),
+             "-qmp", "unix:" + qmp_path().string() + ",server=on,wait=off"};
+    if (!opt_.restore_from.empty()) {
+      argv_.push_back("-incoming");
+      argv_.push_back("defer");  // the capabilities must match the saving side's first
+    }
     return argv_;
   }
 
@@ -142,6 +206,84 @@ class QemuMachine {
     throw BootError("the VM stopped (QEMU " + (qemu_ ? qemu_->exit_status() : std::string("not started")) + ")" +
                     (qemu_out.empty() ? "" : "\nQEMU said: " + tail(qemu_out, 2000)) +
                     (log.empty() ? "\nthe kernel printed nothing" : "\nlast kernel messages:\n" + tail(log, 3000)));
+  }
+
+ public:
+  // One QMP command (a JSON line) and its answer (events in between are skipped). Connects on
+  // first use.
+  std::string qmp(const std::string& command) {
+    if (qmp_fd_ < 0) {
+      auto until = Clock::now() + std::chrono::seconds(10);
+      while (true) {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, qmp_path().c_str(), sizeof addr.sun_path - 1);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+          qmp_fd_ = fd;
+          break;
+        }
+        ::close(fd);
+        check_alive();
+        if (Clock::now() > until) throw VmError("cannot connect to QEMU's QMP socket " + qmp_path().string());
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      qmp_line();  // the greeting
+      qmp("{\"execute\":\"qmp_capabilities\"}");
+    }
+    const std::string line = command + "\n";
+    if (::write(qmp_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw VmError("QMP write failed");
+    while (true) {
+      std::string reply = qmp_line();
+      if (reply.find("\"event\"") != std::string::npos) continue;
+      if (reply.find("\"error\"") != std::string::npos) throw VmError("QEMU refused " + command + ": " + reply);
+      return reply;
+    }
+  }
+  std::string qmp_line() {
+    auto until = Clock::now() + std::chrono::seconds(30);
+    while (true) {
+      if (auto nl = qmp_buf_.find('\n'); nl != std::string::npos) {
+        std::string line = qmp_buf_.substr(0, nl);
+        qmp_buf_.erase(0, nl + 1);
+        return line;
+      }
+      pollfd p{qmp_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char buf[4096];
+        ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
+        if (n <= 0) throw VmError("QEMU closed its QMP socket");
+        qmp_buf_.append(buf, static_cast<std::size_t>(n));
+      }
+      check_alive();
+      if (Clock::now() > until) throw GuestTimeout("QEMU did not answer on QMP within 30 s");
+    }
+  }
+  std::filesystem::path qmp_path() const { return dir_.path() / "qmp.sock"; }
+
+ private:
+
+  // Copies a RAM image leaving zero pages as holes.
+  static void copy_sparse(const std::filesystem::path& from, int out, std::uint64_t size) {
+    int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) throw VmError("cannot open " + from.string() + ": " + std::strerror(errno));
+    std::vector<char> buf(1 << 20);
+    static const char zero[4096] = {};
+    for (std::uint64_t at = 0; at < size;) {
+      ssize_t n = ::pread(in, buf.data(), buf.size(), static_cast<off_t>(at));
+      if (n <= 0) break;
+      for (ssize_t k = 0; k < n; k += 4096) {
+        const std::size_t len = std::min<std::size_t>(4096, static_cast<std::size_t>(n - k));
+        if (std::memcmp(buf.data() + k, zero, len) != 0 &&
+            ::pwrite(out, buf.data() + k, len, static_cast<off_t>(at) + k) != static_cast<ssize_t>(len)) {
+          ::close(in);
+          throw VmError(std::string("cannot write a RAM copy: ") + std::strerror(errno));
+        }
+      }
+      at += static_cast<std::uint64_t>(n);
+    }
+    ::close(in);
+    if (::ftruncate(out, static_cast<off_t>(size)) != 0) throw VmError("cannot size a RAM copy");
   }
 
   static std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
@@ -165,6 +307,8 @@ class QemuMachine {
   std::optional<Channel> channel_;
   std::optional<ChildProcess> qemu_;
   std::vector<std::string> argv_;
+  int qmp_fd_ = -1;
+  std::string qmp_buf_;
 };
 
 }  // namespace crumble::vm
