@@ -38,6 +38,7 @@ const (
 	signalOutput      = runtime.Config("signal_output")
 	signalCommandDone = runtime.Config("signal_command_done")
 	signalFailed      = runtime.Config("signal_failed")
+	signalReseeded    = runtime.Config("signal_reseeded")
 
 	exitKindExited     = runtime.Config("exit_kind_exited")
 	exitKindSignaled   = runtime.Config("exit_kind_signaled")
@@ -57,11 +58,16 @@ const (
 	cfgClock           = runtime.Config("cfg_clock")
 	cfgClockSec        = runtime.Config("cfg_clock_sec")
 	cfgClockNsec       = runtime.Config("cfg_clock_nsec")
+	cfgReseed          = runtime.Config("cfg_reseed")
+	cfgReseedEntropy   = runtime.Config("cfg_reseed_entropy")
+	cfgReseedSec       = runtime.Config("cfg_reseed_sec")
+	cfgReseedNsec      = runtime.Config("cfg_reseed_nsec")
 
 	payloadMagic  = runtime.Config("payload_magic")
 	commandMagic  = runtime.Config("command_magic")
 	poweroffMagic = runtime.Config("poweroff_magic")
 	clockMagic    = runtime.Config("clock_magic")
+	reseedMagic   = runtime.Config("reseed_magic")
 )
 
 // Executable memory for payloads: code and bss.
@@ -251,6 +257,34 @@ func runPayload(mb uintptr, cfg uintptr, exec uintptr) {
 	runtime.Store64(mb, mbResult, result)
 	runtime.Store32(cfg, cfgPayload, 0)
 	signal(mb, signalPayloadDone)
+}
+
+// reseed runs after a restore: the host's entropy goes into the kernel's pool (RNDADDENTROPY,
+// credited), the CRNG is reseeded from it (RNDRESEEDCRNG) and the clock is set, so two VMs
+// restored from one snapshot do not share random numbers or a stale time.
+func reseed(mb uintptr, cfg uintptr) {
+	r := cfg + cfgReseed
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/dev/urandom", runtime.O_RDWR, 0)
+	if !failed(fd) {
+		// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+		var info [72]byte
+		runtime.Store32(&info, 0, 512)
+		runtime.Store32(&info, 4, 64)
+		i := uintptr(0)
+		for i < 64 {
+			runtime.Store64(&info, 8+i, runtime.Load64(r, cfgReseedEntropy+i))
+			i += 8
+		}
+		runtime.Syscall(runtime.SYS_IOCTL, fd, runtime.RNDADDENTROPY, &info)
+		runtime.Syscall(runtime.SYS_IOCTL, fd, runtime.RNDRESEEDCRNG, 0)
+		runtime.Syscall(runtime.SYS_CLOSE, fd)
+	}
+	var ts [16]byte
+	runtime.Store64(&ts, 0, runtime.Load64(r, cfgReseedSec))
+	runtime.Store64(&ts, 8, runtime.Load64(r, cfgReseedNsec))
+	runtime.Syscall(runtime.SYS_CLOCK_SETTIME, runtime.CLOCK_REALTIME, &ts)
+	runtime.Store32(r, 0, 0)
+	signal(mb, signalReseeded)
 }
 
 // waitAck waits until the host has consumed signal `seq`.
@@ -453,6 +487,10 @@ func main() {
 	for {
 		if runtime.Load32(cfg, cfgPayload) == payloadMagic {
 			runPayload(mb, cfg, uintptr(exec))
+			continue
+		}
+		if runtime.Load32(cfg, cfgReseed) == reseedMagic {
+			reseed(mb, cfg)
 			continue
 		}
 		m := runtime.Load32(cfg, cfgCommand)

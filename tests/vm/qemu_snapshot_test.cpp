@@ -12,6 +12,7 @@
 #include <crumble/vm/qemu.hpp>
 
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include "init_elf.hpp"
@@ -80,6 +81,12 @@ TEST_CASE("qemu snapshot: a booted guest saved, restored twice, each restore ind
   sh(a, "echo only-a > /tmp/marker");
   CHECK(sh(b, "cat /tmp/marker") == "before\n");  // b does not see a's write
   CHECK(sh(a, "cat /tmp/marker") == "only-a\n");
+  // Clones differ: each was reseeded with the host's entropy after the restore, and has the time.
+  const std::string ra = sh(a, "head -c 16 /dev/urandom | od -An -tx1"), rb = sh(b, "head -c 16 /dev/urandom | od -An -tx1");
+  INFO(ra << rb);
+  CHECK(ra != rb);
+  const long guest_time = std::stol(sh(a, "date +%s"));
+  CHECK(std::labs(guest_time - static_cast<long>(std::time(nullptr))) <= 5);
   std::cout << "qemu snapshot: cold boot " << boot_ms << " ms, save " << save_ms << " ms, restore to running " << restore_ms << " ms\n";
   a.shutdown();
   b.shutdown();

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -162,6 +163,25 @@ class Channel {
 
   // After a restore: the guest's signals so far are history, go on from its current count.
   void resync() { seq_ = load32(mb_ + protocol::mailbox::seq); }
+
+  // After a restore: fresh entropy and the wall clock for the guest, so clones of one snapshot
+  // differ (their CRNG state was copied with the memory) and know the time.
+  void reseed(Clock::time_point deadline) {
+    std::uint8_t* r = cfg_ + protocol::config::reseed;
+    std::random_device random;
+    for (int i = 0; i < 64; i += 4) {
+      const std::uint32_t v = random();
+      std::memcpy(r + protocol::config::reseed_entropy + i, &v, 4);
+    }
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    put64(r + protocol::config::reseed_sec, static_cast<std::uint64_t>(now.tv_sec));
+    put64(r + protocol::config::reseed_nsec, static_cast<std::uint64_t>(now.tv_nsec));
+    store32(r, protocol::reseed_magic);
+    const std::uint32_t s = next_signal(deadline, "reseed after restore");
+    if (s == protocol::signal_failed) throw init_failed();
+    if (s != protocol::signal_reseeded) throw GuestProtocolError("unexpected signal " + hex(s) + " after a reseed");
+  }
 
   // Asks init to sync and power off.
   void poweroff() { store32(cfg_ + protocol::config::command, protocol::poweroff_magic); }

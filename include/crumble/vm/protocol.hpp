@@ -54,6 +54,7 @@ inline constexpr std::uint32_t signal_payload_done = 0x600dca11;  // mailbox::re
 inline constexpr std::uint32_t signal_output = 0x0c4a9c00;        // a chunk waits at config::output; ack it
 inline constexpr std::uint32_t signal_command_done = 0xc0dedbad;  // exit_kind/code/exec_errno are set
 inline constexpr std::uint32_t signal_failed = 0xfa11ed00;        // phase/error are set; init powers off
+inline constexpr std::uint32_t signal_reseeded = 0x5eed5eed;      // the entropy and clock at config::reseed are taken
 
 inline constexpr std::uint32_t exit_kind_exited = 0;      // exit_code is the exit status
 inline constexpr std::uint32_t exit_kind_signaled = 1;    // exit_code is the signal number
@@ -83,6 +84,13 @@ inline constexpr std::uint32_t clock = 0x3ff000;
 inline constexpr std::uint32_t clock_magic_at = 0;  // u32 clock_magic (relative to `clock`)
 inline constexpr std::uint32_t clock_sec = 8;       // i64
 inline constexpr std::uint32_t clock_nsec = 16;     // i64
+// After a restore, so clones differ: magic, 64 bytes of entropy, the wall clock. Init adds the
+// entropy (RNDADDENTROPY), reseeds its CRNG (RNDRESEEDCRNG), sets the clock, clears the magic and
+// signals reseeded.
+inline constexpr std::uint32_t reseed = 0x3ff100;
+inline constexpr std::uint32_t reseed_entropy = 8;   // 64 bytes
+inline constexpr std::uint32_t reseed_sec = 72;      // i64
+inline constexpr std::uint32_t reseed_nsec = 80;     // i64
 }  // namespace config
 static_assert(config::output + config::output_max <= config::clock);
 
@@ -90,6 +98,7 @@ inline constexpr std::uint32_t payload_magic = 0xcafebabe;
 inline constexpr std::uint32_t command_magic = 0x434d4452;   // "CMDR"
 inline constexpr std::uint32_t poweroff_magic = 0x52574f50;  // "POWR" at config::command: sync, power off
 inline constexpr std::uint32_t clock_magic = 0x4b434c43;     // "CLCK"
+inline constexpr std::uint32_t reseed_magic = 0x44454553;    // "SEED"
 
 // Where each init phase is, for messages ("init phase 5 (map mailbox) failed: EPERM").
 inline constexpr const char* phase_names[] = {
@@ -113,7 +122,7 @@ inline std::vector<std::pair<std::string, std::string>> config_values() {
       {"mb_chunk_length", hex(mailbox::chunk_length)}, {"mb_host_ack", hex(mailbox::host_ack)},
       {"signal_ready", hex(signal_ready)}, {"signal_payload_done", hex(signal_payload_done)},
       {"signal_output", hex(signal_output)}, {"signal_command_done", hex(signal_command_done)},
-      {"signal_failed", hex(signal_failed)},
+      {"signal_failed", hex(signal_failed)}, {"signal_reseeded", hex(signal_reseeded)},
       {"exit_kind_exited", hex(exit_kind_exited)}, {"exit_kind_signaled", hex(exit_kind_signaled)},
       {"exit_kind_not_started", hex(exit_kind_not_started)},
       {"cfg_payload", hex(config::payload)}, {"cfg_payload_code_size", hex(config::payload_code_size)},
@@ -124,7 +133,9 @@ inline std::vector<std::pair<std::string, std::string>> config_values() {
       {"cfg_output", hex(config::output)}, {"cfg_output_max", hex(config::output_max)},
       {"cfg_clock", hex(config::clock)}, {"cfg_clock_sec", hex(config::clock_sec)}, {"cfg_clock_nsec", hex(config::clock_nsec)},
       {"payload_magic", hex(payload_magic)}, {"command_magic", hex(command_magic)},
-      {"poweroff_magic", hex(poweroff_magic)}, {"clock_magic", hex(clock_magic)},
+      {"poweroff_magic", hex(poweroff_magic)}, {"clock_magic", hex(clock_magic)}, {"reseed_magic", hex(reseed_magic)},
+      {"cfg_reseed", hex(config::reseed)}, {"cfg_reseed_entropy", hex(config::reseed_entropy)},
+      {"cfg_reseed_sec", hex(config::reseed_sec)}, {"cfg_reseed_nsec", hex(config::reseed_nsec)},
   };
   return v;
 }

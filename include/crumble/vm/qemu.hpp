@@ -81,6 +81,7 @@ class QemuMachine {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       channel_->resync();
+      channel_->reseed(Clock::now() + std::chrono::seconds(30));
     }
   }
 
