@@ -161,11 +161,11 @@ TEST_CASE("linux loader: malformed kernels are rejected with the reason", "[vm][
   std::vector<std::uint8_t> elf_arm64(64, 0);
   elf_arm64[0] = 0x7f, elf_arm64[1] = 'E', elf_arm64[2] = 'L', elf_arm64[3] = 'F', elf_arm64[4] = 2, elf_arm64[5] = 1, elf_arm64[18] = 183;
   const std::vector<Row> rows = {
-      {"empty", {}, "too small"},
+      {"empty", {}, "file is empty"},
       {"truncated", truncated, "truncated bzImage"},
       {"bad magic", with(0x202, 'X'), "no HdrS signature"},
       {"no boot signature", with(0x1fe, 0), "no boot sector signature"},
-      {"old protocol 2.11", synthetic_bzimage(0x020b), "too old"},
+      {"old protocol 2.11", synthetic_bzimage(0x020b), "older than 2.12"},
       {"no 64-bit entry", with(0x236, 0), "no 64-bit entry"},
       {"not relocatable", with(0x234, 0), "not relocatable"},
       {"ELF for another machine", elf_arm64, "not an x86-64"},

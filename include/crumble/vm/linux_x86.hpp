@@ -22,6 +22,7 @@
 #include <span>
 #include <sstream>
 
+#include "kernel_image.hpp"
 #include "kvm.hpp"
 
 namespace crumble::vm {
@@ -40,9 +41,9 @@ struct LinuxImage {
   // ELF vmlinux
   std::uint64_t elf_entry_phys = 0;
 
-  // Reads and validates a kernel: a bzImage with the 64-bit entry (protocol >= 2.12,
-  // XLF_KERNEL_64) or an ELF64 x86-64 vmlinux. Anything else, or a truncated file, throws
-  // ConfigError saying which check failed.
+  // Reads and validates a kernel (kernel_image.hpp: a bzImage with the 64-bit entry, or an ELF64
+  // x86-64 vmlinux). Anything else, or a truncated file, throws ConfigError saying which check
+  // failed.
   static LinuxImage read(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     if (!in) throw ConfigError("cannot open kernel " + p.string());
@@ -52,22 +53,27 @@ struct LinuxImage {
     return parse(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), p.string());
   }
 
+  // The fields the loader needs; the file is validated first (kernel_image.hpp), so these reads
+  // are in bounds.
   static LinuxImage parse(std::vector<std::uint8_t> f, const std::string& name = "kernel") {
+    KernelFormat format;
+    try {
+      format = check_kernel_bytes(f);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(name + ": " + e.what());
+    }
     auto u8 = [&](std::size_t o) -> std::uint64_t { return f[o]; };
     auto u16 = [&](std::size_t o) -> std::uint64_t { return f[o] | std::uint64_t{f[o + 1]} << 8; };
     auto u32 = [&](std::size_t o) -> std::uint64_t { return u16(o) | u16(o + 2) << 16; };
     auto u64 = [&](std::size_t o) -> std::uint64_t { return u32(o) | u32(o + 4) << 32; };
     LinuxImage k;
-    if (f.size() >= 64 && f[0] == 0x7f && f[1] == 'E' && f[2] == 'L' && f[3] == 'F') {
-      if (f[4] != 2 || f[5] != 1 || u16(18) != 62) throw ConfigError(name + ": an ELF file, but not an x86-64 one");
+    if (format == KernelFormat::elf) {
       const std::uint64_t phoff = u64(32), phnum = u16(56), phentsize = u16(54), entry = u64(24);
-      if (phentsize < 56 || phoff > f.size() || phnum * phentsize > f.size() - phoff) throw ConfigError(name + ": truncated ELF program headers");
       bool found = false;
       for (std::uint64_t i = 0; i < phnum; ++i) {
         const std::size_t ph = phoff + i * phentsize;
         if (u32(ph) != 1) continue;  // PT_LOAD
-        const std::uint64_t off = u64(ph + 8), vaddr = u64(ph + 16), paddr = u64(ph + 24), filesz = u64(ph + 32), memsz = u64(ph + 40);
-        if (off > f.size() || filesz > f.size() - off || filesz > memsz) throw ConfigError(name + ": truncated ELF segment");
+        const std::uint64_t vaddr = u64(ph + 16), paddr = u64(ph + 24), memsz = u64(ph + 40);
         // x86 vmlinux gives its entry as a physical address; other ELF kernels as a virtual one
         if (entry >= paddr && entry < paddr + memsz) {
           k.elf_entry_phys = entry;
@@ -82,28 +88,14 @@ struct LinuxImage {
       k.file = std::move(f);
       return k;
     }
-    if (f.size() < 0x264) throw ConfigError(name + ": not a Linux kernel (too small for a boot sector and setup header)");
-    if (u16(0x1fe) != 0xaa55) throw ConfigError(name + ": not a Linux kernel: no boot sector signature");
-    if (u32(0x202) != 0x53726448) throw ConfigError(name + ": not a Linux kernel: no HdrS signature");
     k.format = Format::bzimage;
     k.protocol = static_cast<std::uint16_t>(u16(0x206));
-    if (k.protocol < 0x020c)
-      throw ConfigError(name + ": boot protocol " + std::to_string(k.protocol >> 8) + "." + std::to_string(k.protocol & 0xff) +
-                        " is too old: the 64-bit entry needs 2.12 or later");
-    if (!(u16(0x236) & 1)) throw ConfigError(name + ": the kernel has no 64-bit entry point (XLF_KERNEL_64)");
-    if (!(u8(0x211) & 1)) throw ConfigError(name + ": the kernel is not loaded high (LOADED_HIGH)");
-    const std::uint64_t sects = u8(0x1f1) ? u8(0x1f1) : 4;
-    k.setup_bytes = static_cast<std::uint32_t>((sects + 1) * 512);
-    const std::uint64_t syssize = u32(0x1f4) * 16;
-    if (k.setup_bytes + syssize > f.size())
-      throw ConfigError(name + ": truncated bzImage: the header says " + std::to_string(k.setup_bytes + syssize) + " bytes, the file has " +
-                        std::to_string(f.size()));
+    k.setup_bytes = static_cast<std::uint32_t>(((u8(0x1f1) ? u8(0x1f1) : 4) + 1) * 512);
     k.alignment = static_cast<std::uint32_t>(u32(0x230));
-    if (!u8(0x234)) throw ConfigError(name + ": the kernel is not relocatable");
     if (k.alignment == 0 || (k.alignment & (k.alignment - 1))) throw ConfigError(name + ": bad kernel_alignment");
     k.cmdline_max = static_cast<std::uint32_t>(u32(0x238));
     k.initrd_max = static_cast<std::uint32_t>(u32(0x22c));
-    k.pref_address = u64(0x258);
+    k.pref_address = u64(0x258);  // a valid bzImage holds at least two sectors of setup: 0x264 is in
     k.init_size = static_cast<std::uint32_t>(u32(0x260));
     k.file = std::move(f);
     return k;
