@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   crumble::rtg::Options opt;
   crumble::rtg::HeaderInfo info;
   std::string input, output, emit;
-  bool timing = false, named = false, spaced = false;
+  bool timing = false, named = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
       if (eq == std::string::npos || eq == 0) usage_error("-c takes KEY=VALUE, got \"" + kv + "\"");
       opt.config[kv.substr(0, eq)] = kv.substr(eq + 1);
     } else if (a == "-name") info.function = value(), named = true;
-    else if (a == "-namespace") info.name_space = value(), spaced = true;
+    else if (a == "-namespace") info.name_space = value();
     else if (a == "-time") timing = true;
     else if (a == "-h" || a == "-help" || a == "--help") {
       std::cout << usage;
@@ -114,7 +114,6 @@ int main(int argc, char** argv) {
     else if (input.empty()) input = a;
     else usage_error("more than one input file");
   }
-  (void)spaced;
   if (input.empty()) usage_error("no input file");
   if (output.empty()) usage_error("no output file (-o)");
   if (opt.arch != "amd64" && opt.arch != "arm64" && opt.arch != "riscv64")

@@ -22,7 +22,7 @@ class Parser {
     end_statement();
     bool imported = false;
     while (is_keyword("import")) {
-      Pos at = next().pos;
+      next();
       if (accept_op("(")) {
         while (!is_op(")")) {
           import_spec(imported);
@@ -30,7 +30,6 @@ class Parser {
         }
         expect_op(")");
       } else import_spec(imported);
-      (void)at;
       end_statement();
     }
     while (peek().kind != Tok::eof) {

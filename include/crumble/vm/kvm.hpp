@@ -271,7 +271,6 @@ class Vcpu {
   }
 
  private:
-  Machine& m_;
   Fd fd_;
   kvm_run* run_ = nullptr;
   int run_size_ = 0;
@@ -369,7 +368,7 @@ class Machine {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
 };
 
-inline Vcpu::Vcpu(Machine& m, int id) : m_(m) {
+inline Vcpu::Vcpu(Machine& m, int id) {
   int fd;
   do fd = ::ioctl(m.fd(), KVM_CREATE_VCPU, id);
   while (fd < 0 && errno == EINTR);

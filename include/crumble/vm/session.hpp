@@ -144,13 +144,11 @@ class Session {
   std::invoke_result_t<F> guarded(F&& f) {
     try {
       return f();
-    } catch (const GuestTimeout&) {
-      log_ = machine_->kernel_log();
-      machine_.reset();
-      throw;
-    } catch (const GuestProtocolError&) {
-      log_ = machine_->kernel_log();
-      machine_.reset();
+    } catch (const VmError& e) {
+      if (dynamic_cast<const GuestTimeout*>(&e) || dynamic_cast<const GuestProtocolError*>(&e)) {
+        log_ = machine_->kernel_log();
+        machine_.reset();
+      }
       throw;
     }
   }
