@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -55,12 +56,64 @@ inline KernelFormat check_elf_kernel(const std::vector<unsigned char>& h, std::u
 }
 }  // namespace detail
 
+// The PVH entry of an ELF64 vmlinux built with CONFIG_PVH: Xen's XEN_ELFNOTE_PHYS32_ENTRY note
+// (name "Xen", type 18), a physical address to enter in 32-bit protected mode with paging off. Its
+// description is 4 bytes, or 8 where the kernel emits it as a pointer (x86-64 before 6.x). Every
+// PT_NOTE segment and every note in it is checked against the file, since each size comes from
+// the file: a note that runs past its segment, or a PVH note of another size or above 4 GiB,
+// throws std::invalid_argument saying so. Empty when there is no such note. The ELF header and
+// program headers must have passed check_kernel_bytes.
+inline std::optional<std::uint32_t> elf_pvh_entry(std::span<const unsigned char> file) {
+  const std::uint64_t size = file.size();
+  const std::uint64_t phoff = detail::le(&file[32], 8), phnum = detail::le(&file[56], 2);
+  std::optional<std::uint32_t> entry;
+  for (std::uint64_t i = 0; i < phnum; ++i) {
+    const unsigned char* ph = file.data() + phoff + i * 56;
+    if (detail::le(ph, 4) != 4) continue;  // PT_NOTE
+    const std::uint64_t off = detail::le(ph + 8, 8), filesz = detail::le(ph + 32, 8), align = detail::le(ph + 48, 8);
+    if (off > size || filesz > size - off) {
+      throw std::invalid_argument("truncated ELF: note segment " + std::to_string(i) + " (" + std::to_string(filesz) + " bytes at " +
+                                  std::to_string(off) + ") runs past the end of the file, which has " + std::to_string(size) + " bytes");
+    }
+    // A note's description and the next note start at its alignment from the note's start: 4
+    // bytes, or 8 in a segment aligned to 8 (as readelf reads them).
+    const std::uint64_t a = align == 8 ? 8 : 4;
+    auto pad = [a](std::uint64_t n) { return (n + a - 1) & ~(a - 1); };
+    for (std::uint64_t at = 0; at + 12 <= filesz;) {
+      const unsigned char* n = file.data() + off + at;
+      const std::uint64_t namesz = detail::le(n, 4), descsz = detail::le(n + 4, 4), type = detail::le(n + 8, 4);
+      const std::uint64_t desc_at = pad(12 + namesz);
+      if (desc_at > filesz - at || descsz > filesz - at - desc_at) {
+        throw std::invalid_argument("bad ELF note at byte " + std::to_string(at) + " of note segment " + std::to_string(i) + ": its name (" +
+                                    std::to_string(namesz) + " bytes) and description (" + std::to_string(descsz) +
+                                    " bytes) run past the segment's " + std::to_string(filesz) + " bytes");
+      }
+      if (namesz == 4 && std::memcmp(n + 12, "Xen", 4) == 0 && type == 18) {
+        if (descsz != 4 && descsz != 8) {
+          throw std::invalid_argument("bad PVH entry note (Xen PHYS32_ENTRY): a " + std::to_string(descsz) +
+                                      "-byte description, expected 4 or 8");
+        }
+        const std::uint64_t v = detail::le(n + desc_at, static_cast<int>(descsz));
+        if (v > 0xffffffff) {
+          char h[24];
+          std::snprintf(h, sizeof h, "0x%llx", static_cast<unsigned long long>(v));
+          throw std::invalid_argument(std::string("bad PVH entry note (Xen PHYS32_ENTRY): entry ") + h + " is not a 32-bit address");
+        }
+        if (!entry) entry = static_cast<std::uint32_t>(v);
+      }
+      at += desc_at + pad(descsz);
+    }
+  }
+  return entry;
+}
+
 
 // Checks a kernel image before a VM is made. A bzImage must have the boot sector signature, the
 // "HdrS" setup header with boot protocol >= 2.12 (64-bit entry: XLF_KERNEL_64), be loaded high,
 // relocatable, and the file must hold the setup sectors plus the syssize the header declares. An
-// ELF must be an ELF64 little-endian x86-64 executable whose program segments lie inside the
-// file. Anything else throws std::invalid_argument saying which check failed.
+// ELF must be an ELF64 little-endian x86-64 executable whose loadable and note segments lie inside
+// the file, with well-formed notes (elf_pvh_entry). Anything else throws std::invalid_argument
+// saying which check failed.
 inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
   const std::uint64_t size = file.size();
   std::vector<unsigned char> h(0x240, 0);
@@ -87,6 +140,7 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
                                     " bytes, file has " + std::to_string(size));
       }
     }
+    elf_pvh_entry(file);
     return KernelFormat::elf;
   }
 

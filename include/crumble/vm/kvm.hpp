@@ -2,7 +2,8 @@
 //
 //   kvm::System kvm;                              // opens /dev/kvm, checks the API version
 //   kvm::Machine vm(kvm, 64 << 20);               // a VM with 64 MiB of RAM at guest-physical 0
-//   auto mmio = vm.allocate_mmio("mailbox", 0x1000, 0x1000);
+//   auto mmio = vm.allocate_mmio("device", 0x1000, 0x1000);
+//   vm.punch_mmio_hole("mailbox", 0x08000000, 0x1000);  // a page inside RAM that traps as MMIO
 //   kvm::Vcpu& cpu = vm.add_vcpu();
 //   cpu.on_io = [](kvm::IoExit& io) { ... };      // port I/O exits
 //   kvm::Exit why = cpu.run(deadline);            // runs until HLT, shutdown, a handler stops it, or the deadline
@@ -23,6 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -208,6 +210,9 @@ class Vcpu {
     if (running_thread_) ::pthread_kill(*running_thread_, SIGUSR1);
   }
 
+  // For the ioctls whose argument has no fixed size (XSAVE, MSRs, CPUID: snapshot.hpp).
+  int fd() const { return fd_.get(); }
+
   std::uint64_t tsc_khz() const {
     int r = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
     return r > 0 ? static_cast<std::uint64_t>(r) : 0;
@@ -280,7 +285,8 @@ class Vcpu {
   std::optional<pthread_t> running_thread_;
 };
 
-// A VM: guest RAM at guest-physical 0 (one memory slot), MMIO regions above it, vCPUs.
+// A VM: guest RAM at guest-physical 0 (one memory slot, split around any MMIO holes), MMIO
+// regions above it, vCPUs.
 class Machine {
  public:
   // Guest RAM is fresh anonymous memory, or with `memory_file` (a snapshot's memory) that file
@@ -298,8 +304,8 @@ class Machine {
                                : ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw VmError(std::string("cannot allocate guest memory: ") + std::strerror(errno));
     mem_ = static_cast<std::uint8_t*>(p);
-    kvm_userspace_memory_region region{0, 0, 0, size_, reinterpret_cast<std::uint64_t>(mem_)};
-    ioctl_or_throw(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+    slots_.push_back(Slot{0, 0, size_});
+    set_slot(slots_.back());
     next_mmio_ = mmio_start;
   }
   Machine(const Machine&) = delete;
@@ -315,20 +321,51 @@ class Machine {
   void remap(int memory_file) {
     void* p = ::mmap(mem_, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, memory_file, 0);
     if (p == MAP_FAILED) throw VmError(std::string("cannot map the memory file: ") + std::strerror(errno));
+    for (const MmioRegion& h : holes_) protect_hole(h);  // the new mapping came without the guard pages
   }
 
   const System& system() const { return kvm_; }
   int fd() const { return fd_.get(); }
   std::uint64_t memory_size() const { return size_; }
+  // All of RAM, holes included: their pages fault (punch_mmio_hole); guest() checks for them.
   std::uint8_t* memory() { return mem_; }
   const std::uint8_t* memory() const { return mem_; }
 
-  // Host pointer to guest-physical [gpa, gpa+len) inside RAM, or null when any of it is outside:
-  // the one way guest addresses become host pointers.
+  // Host pointer to guest-physical [gpa, gpa+len) inside RAM, or null when any of it is outside
+  // or in an MMIO hole: the one way guest addresses become host pointers.
   std::uint8_t* guest(std::uint64_t gpa, std::uint64_t len) {
     if (gpa > size_ || len > size_ - gpa) return nullptr;
+    for (const MmioRegion& h : holes_)
+      if (gpa < h.base + h.size && h.base < gpa + len) return nullptr;
     return mem_ + gpa;
   }
+
+  // Takes the pages [gpa, gpa+size) of RAM out of the guest's memory slots, so that the guest's
+  // loads and stores there exit to on_mmio like any MMIO: a device register file the guest finds
+  // at a fixed address inside its RAM (the init protocol's mailbox). The slot around it is split
+  // in two; the host's pages behind the hole are made inaccessible, so that a stray host access
+  // through memory() faults instead of reading what the guest can never see. Call before the
+  // vCPUs run: for a moment the slot is gone.
+  MmioRegion punch_mmio_hole(std::string name, std::uint64_t gpa, std::uint64_t size) {
+    if (size == 0 || gpa % 4096 || size % 4096) throw ConfigError("MMIO hole " + name + ": address and size must be multiples of 4 KiB");
+    auto in = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) { return gpa >= s.gpa && gpa - s.gpa < s.size && size <= s.size - (gpa - s.gpa); });
+    if (in == slots_.end()) throw ConfigError("MMIO hole " + name + " must lie inside RAM and outside every other hole");
+    const Slot old = *in;
+    slots_.erase(in);
+    set_slot(Slot{old.id, old.gpa, 0});  // deleted: KVM cannot shrink a slot in place
+    if (gpa > old.gpa) {
+      slots_.push_back(Slot{old.id, old.gpa, gpa - old.gpa});
+      set_slot(slots_.back());
+    }
+    if (gpa + size < old.gpa + old.size) {
+      slots_.push_back(Slot{next_slot_++, gpa + size, old.gpa + old.size - gpa - size});
+      set_slot(slots_.back());
+    }
+    holes_.push_back(MmioRegion{std::move(name), gpa, size});
+    protect_hole(holes_.back());
+    return holes_.back();
+  }
+  const std::vector<MmioRegion>& mmio_holes() const { return holes_; }
 
   // Places an MMIO region of `size` bytes, aligned, above RAM and every earlier region (never
   // overlapping either), and remembers it by name.
@@ -350,6 +387,13 @@ class Machine {
     ioctl_or_throw(fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
   }
 
+  // Whether create_irqchip has run: KVM answers KVM_GET_IRQCHIP only then (ENXIO otherwise).
+  bool has_irqchip() const {
+    kvm_irqchip c{};
+    c.chip_id = KVM_IRQCHIP_PIC_MASTER;
+    return ::ioctl(fd_.get(), KVM_GET_IRQCHIP, &c) == 0;
+  }
+
   Vcpu& add_vcpu() {
     vcpus_.push_back(std::make_unique<Vcpu>(*this, static_cast<int>(vcpus_.size())));
     return *vcpus_.back();
@@ -359,10 +403,25 @@ class Machine {
   static constexpr std::uint64_t mmio_start = 0xd0000000, mmio_end = 0xfec00000;
 
  private:
+  struct Slot {
+    std::uint32_t id;
+    std::uint64_t gpa, size;  // size 0 deletes the slot
+  };
+  void set_slot(const Slot& s) {
+    kvm_userspace_memory_region region{s.id, 0, s.gpa, s.size, reinterpret_cast<std::uint64_t>(mem_ + s.gpa)};
+    ioctl_or_throw(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+  }
+  void protect_hole(const MmioRegion& h) {
+    if (::mprotect(mem_ + h.base, h.size, PROT_NONE) != 0) throw VmError(std::string("cannot protect MMIO hole ") + h.name + ": " + std::strerror(errno));
+  }
+
   const System& kvm_;
   Fd fd_;
   std::uint64_t size_;
   std::uint8_t* mem_ = nullptr;
+  std::vector<Slot> slots_;
+  std::uint32_t next_slot_ = 1;
+  std::vector<MmioRegion> holes_;
   std::vector<MmioRegion> mmio_;
   std::uint64_t next_mmio_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;

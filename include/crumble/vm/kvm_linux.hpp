@@ -7,11 +7,21 @@
 // reset line as reset, ACPI tables (acpi.hpp) describing the vCPUs and the UART, and the x86-64
 // boot protocol (linux_x86.hpp). One thread per vCPU.
 //
+// The protocol window is not all RAM here: the config region is (the host shares it, bulk data
+// goes through it at memory speed), but the mailbox page has no memory slot behind it and traps
+// as MMIO. Each guest load or store there exits to the vCPU's thread, which serves it from a
+// host-side page (MmioPage) that the Channel reads as its mailbox. A signal is a few stores, so
+// a trap each costs little; and what the guest can do to the mailbox is only ever what the
+// handler accepts, access by access. The init reaches it through /dev/mem as before.
+//
 // Where KVM cannot give a Linux guest the CPUID it needs (KVM_SET_CPUID2 refused, as by the
 // paging-based kvm_pvm on hosts without VMX/SVM), construction throws ConfigError saying so,
 // before any thread starts.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <memory>
 #include <thread>
 
 #include "acpi.hpp"
@@ -24,21 +34,73 @@
 
 namespace crumble::vm {
 
-using KvmLinuxOptions = GuestOptions;
+struct KvmLinuxOptions : GuestOptions {
+  // For synthetic kernels in tests only: skip KVM_SET_CPUID2 and run with KVM's default CPUID,
+  // so that the engine can be tested where KVM refuses it (kvm_pvm). No real Linux kernel starts
+  // that way: without SYSCALL in the CPUID, its first EFER write faults.
+  bool default_cpuid = false;
+};
+
+// A 4 KiB page of device registers behind an MMIO hole, as the guest's loads and stores see it
+// (whole accesses of 1, 2, 4 or 8 bytes inside the page; any other is ignored and reads 0) and as
+// the host reads and writes it: bytes() for the Channel. Accesses from vCPU threads and the host
+// are atomic 32-bit words, the Channel's own unit, a store with release order and a load with
+// acquire, so the host that sees the guest's `seq` bump also sees the fields stored before it.
+class MmioPage {
+ public:
+  static constexpr std::uint64_t size = 0x1000;
+  explicit MmioPage(std::uint64_t base) : base_(base) {}
+
+  std::uint8_t* bytes() { return reinterpret_cast<std::uint8_t*>(words_); }
+  std::uint64_t base() const { return base_; }
+
+  // Serves the exit if it is for this page; false otherwise.
+  bool handle(kvm::MmioExit& e) {
+    if (e.address < base_ || e.address - base_ >= size) return false;
+    const std::uint64_t off = e.address - base_;
+    if ((e.size != 1 && e.size != 2 && e.size != 4 && e.size != 8) || off + e.size > size) {
+      if (!e.write) std::memset(e.data, 0, e.size);
+      return true;
+    }
+    for (std::uint64_t w = off & ~std::uint64_t{3}; w < off + e.size; w += 4) {
+      std::atomic_ref<std::uint32_t> word(words_[w / 4]);
+      // the bytes of this word the access covers, and where they are in e.data
+      const std::uint64_t lo = std::max(w, off), hi = std::min(w + 4, off + e.size);
+      if (e.write) {
+        std::uint32_t old = word.load(std::memory_order_relaxed), v;
+        do {  // a compare-exchange: the host may store another part of the word (host_ack) meanwhile
+          v = old;
+          for (std::uint64_t a = lo; a < hi; ++a)
+            v = (v & ~(0xffu << 8 * (a - w))) | std::uint32_t{e.data[a - off]} << 8 * (a - w);
+        } while (!word.compare_exchange_weak(old, v, std::memory_order_release, std::memory_order_relaxed));
+      } else {
+        const std::uint32_t v = word.load(std::memory_order_acquire);
+        for (std::uint64_t a = lo; a < hi; ++a) e.data[a - off] = static_cast<std::uint8_t>(v >> 8 * (a - w));
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::uint64_t base_;
+  alignas(4096) std::uint32_t words_[size / 4] = {};
+};
 
 class KvmLinuxMachine {
  public:
   static constexpr std::uint64_t acpi_base = 0xe0000;
 
+  explicit KvmLinuxMachine(const GuestOptions& o) : KvmLinuxMachine(KvmLinuxOptions{o}) {}
   explicit KvmLinuxMachine(const KvmLinuxOptions& o) : kvm_(), vm_(kvm_, std::uint64_t{o.memory_mib} << 20) {
     if (o.memory_mib < 192) throw ConfigError("memory must be at least 192 MiB");
     LinuxImage image = LinuxImage::read(o.kernel);
+    vm_.punch_mmio_hole("mailbox", protocol::mailbox_phys, protocol::mailbox_size);
     vm_.create_irqchip();
-    std::vector<std::uint8_t> cpuid = kvm_.supported_cpuid();
+    std::vector<std::uint8_t> cpuid = o.default_cpuid ? std::vector<std::uint8_t>() : kvm_.supported_cpuid();
     for (int i = 0; i < o.vcpus; ++i) {
       kvm::Vcpu& cpu = vm_.add_vcpu();
       try {
-        cpu.set_cpuid(cpuid);
+        if (!o.default_cpuid) cpu.set_cpuid(cpuid);
       } catch (const VmError& e) {
         throw ConfigError(std::string("KVM cannot run a Linux guest on this host: ") + e.what() +
                           " (a kernel needs the guest CPUID KVM_SET_CPUID2 sets); use the QEMU engine");
@@ -54,10 +116,9 @@ class KvmLinuxMachine {
     linux_x86::put(vm_.memory() + b.boot_params + 0x070, acpi_base, 8);  // acpi_rsdp_addr
     enter_linux(*cpus_[0], b);
 
-    std::uint8_t* mb = vm_.guest(protocol::mailbox_phys, protocol::mailbox_size);
     std::uint8_t* cfg = vm_.guest(protocol::config_phys, protocol::config_size);
-    if (!mb || !cfg) throw ConfigError("the protocol window lies outside guest RAM");
-    channel_.emplace(mb, cfg, [this] { check_alive(); });
+    if (!cfg) throw ConfigError("the protocol window lies outside guest RAM");
+    channel_.emplace(mailbox_->bytes(), cfg, [this] { check_alive(); });
     channel_->write_clock();
     running_ = static_cast<int>(cpus_.size());
     for (kvm::Vcpu* cpu : cpus_) threads_.emplace_back([this, cpu] { vcpu_loop(*cpu); });
@@ -78,6 +139,8 @@ class KvmLinuxMachine {
   }
 
   Channel& channel() { return *channel_; }
+  // The VM as built, for its layout (the mailbox hole) in tests and diagnostics.
+  const kvm::Machine& machine() const { return vm_; }
   std::string kernel_log() const {
     std::lock_guard lock(mu_);
     return console_;
@@ -106,6 +169,7 @@ class KvmLinuxMachine {
       cpu.stop();
     });
     cpu.on_io = [&](kvm::IoExit& io) { uart.handle(io) || keyboard.handle(io); };
+    cpu.on_mmio = [this](kvm::MmioExit& e) { mailbox_->handle(e); };
     try {
       cpu.run(Clock::time_point::max());
     } catch (const std::exception& e) {
@@ -140,6 +204,7 @@ class KvmLinuxMachine {
 
   kvm::System kvm_;
   kvm::Machine vm_;
+  std::unique_ptr<MmioPage> mailbox_ = std::make_unique<MmioPage>(protocol::mailbox_phys);
   std::vector<kvm::Vcpu*> cpus_;
   std::optional<Channel> channel_;
   std::vector<std::thread> threads_;

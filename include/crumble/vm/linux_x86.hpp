@@ -13,12 +13,22 @@
 //   0xa000 command line (up to 4 KiB)   kernel at its preferred address   initrd at the top of RAM
 //
 // The e820 map says: RAM below 0x9fc00, reserved to 1 MiB (legacy BIOS area), RAM from 1 MiB to
-// the end of RAM, and every MMIO region of the machine reserved. The initrd lies in RAM and is
-// named by the boot_params ramdisk fields, as the protocol asks.
+// the end of RAM, and every MMIO region of the machine reserved, the holes punched into RAM
+// (kvm::Machine::punch_mmio_hole) too. The initrd lies in RAM and is named by the boot_params
+// ramdisk fields, as the protocol asks; nothing is loaded into a hole.
+//
+// An ELF vmlinux built with CONFIG_PVH also has a PVH entry (Xen's PHYS32_ENTRY note: 32-bit
+// protected mode, paging off, an hvm_start_info in ebx). The loader records it
+// (LinuxImage::pvh_entry) for hosts and loaders that want it, QEMU among them, which boots a
+// vmlinux only that way, but enters at the 64-bit entry for both formats: one boot protocol, one
+// zero page with the e820 map and command line, no start_info to build, and a kernel without PVH
+// boots the same way.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <span>
 #include <sstream>
 
@@ -40,6 +50,7 @@ struct LinuxImage {
   std::uint32_t initrd_max = 0x37ffffff;
   // ELF vmlinux
   std::uint64_t elf_entry_phys = 0;
+  std::optional<std::uint32_t> pvh_entry;  // recorded, not used: see the top of this file
 
   // Reads and validates a kernel (kernel_image.hpp: a bzImage with the 64-bit entry, or an ELF64
   // x86-64 vmlinux). Anything else, or a truncated file, throws ConfigError saying which check
@@ -84,6 +95,17 @@ struct LinuxImage {
         }
       }
       if (!found) throw ConfigError(name + ": the ELF entry point is in no loadable segment");
+      k.pvh_entry = elf_pvh_entry(f);  // its notes passed check_kernel_bytes
+      if (k.pvh_entry) {
+        bool loaded = false;
+        for (std::uint64_t i = 0; i < phnum && !loaded; ++i) {
+          const std::size_t ph = phoff + i * phentsize;
+          loaded = u32(ph) == 1 && *k.pvh_entry >= u64(ph + 24) && *k.pvh_entry - u64(ph + 24) < u64(ph + 40);
+        }
+        char h[16];
+        std::snprintf(h, sizeof h, "0x%x", *k.pvh_entry);
+        if (!loaded) throw ConfigError(name + ": the PVH entry note gives " + h + ", which is in no loadable segment");
+      }
       k.format = Format::elf;
       k.file = std::move(f);
       return k;
@@ -133,29 +155,39 @@ inline void put(std::uint8_t* p, std::uint64_t v, int bytes) {
 inline BootSetup load_linux(kvm::Machine& m, const LinuxImage& k, const LinuxBootOptions& o) {
   using namespace linux_x86;
   const std::uint64_t ram = m.memory_size();
-  std::uint8_t* mem = m.memory();
+  // Host pointers to guest RAM only through guest(): it knows the holes.
+  auto at = [&](std::uint64_t gpa, std::uint64_t len, const char* what) {
+    std::uint8_t* p = m.guest(gpa, len);
+    if (!p) {
+      char where[64];
+      std::snprintf(where, sizeof where, " [0x%llx, 0x%llx)", static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(gpa + len));
+      throw ConfigError(std::string(what) + where + " is not in the guest's RAM, or overlaps an MMIO hole: give the VM more memory");
+    }
+    return p;
+  };
   BootSetup b;
   b.boot_params = boot_params;
   b.cmdline = cmdline;
   if (o.cmdline.size() + 1 > cmdline_room || (k.format == LinuxImage::Format::bzimage && o.cmdline.size() > k.cmdline_max))
     throw ConfigError("kernel command line of " + std::to_string(o.cmdline.size()) + " bytes is too long for this kernel");
-  std::memset(mem + boot_params, 0, 0x1000);
-  std::memcpy(mem + cmdline, o.cmdline.c_str(), o.cmdline.size() + 1);
+  std::uint8_t* bp = at(boot_params, 0x1000, "the zero page");
+  std::memset(bp, 0, 0x1000);
+  std::memcpy(at(cmdline, o.cmdline.size() + 1, "the command line"), o.cmdline.c_str(), o.cmdline.size() + 1);
 
   if (k.format == LinuxImage::Format::bzimage) {
     const std::uint64_t align = k.alignment;
-    std::uint64_t at = k.pref_address ? k.pref_address : 0x1000000;
-    at = (at + align - 1) & ~(align - 1);
+    std::uint64_t base = k.pref_address ? k.pref_address : 0x1000000;
+    base = (base + align - 1) & ~(align - 1);
     const std::uint64_t payload = k.file.size() - k.setup_bytes;
     const std::uint64_t need = std::max<std::uint64_t>(payload, k.init_size);
-    if (at + need > ram) throw ConfigError("the kernel needs " + std::to_string((at + need) >> 20) + " MiB of RAM at least");
-    std::memcpy(mem + at, k.file.data() + k.setup_bytes, payload);
-    b.kernel = at;
-    b.kernel_end = at + need;
-    b.entry = at + 0x200;  // startup_64
+    if (base + need > ram) throw ConfigError("the kernel needs " + std::to_string((base + need) >> 20) + " MiB of RAM at least");
+    std::memcpy(at(base, need, "the kernel"), k.file.data() + k.setup_bytes, payload);
+    b.kernel = base;
+    b.kernel_end = base + need;
+    b.entry = base + 0x200;  // startup_64
     // The setup header goes into the zero page as the file has it (0x1f1 to its end).
     const std::size_t header_end = 0x202 + k.file[0x201];
-    std::memcpy(mem + boot_params + 0x1f1, k.file.data() + 0x1f1, std::min<std::size_t>(header_end, k.file.size()) - 0x1f1);
+    std::memcpy(bp + 0x1f1, k.file.data() + 0x1f1, std::min<std::size_t>(header_end, k.file.size()) - 0x1f1);
   } else {
     // ELF vmlinux: each loadable segment at its physical address.
     const auto& f = k.file;
@@ -172,33 +204,51 @@ inline BootSetup load_linux(kvm::Machine& m, const LinuxImage& k, const LinuxBoo
       if ((f[ph] | f[ph + 1] << 8) != 1) continue;
       const std::uint64_t off = u64(ph + 8), paddr = u64(ph + 24), filesz = u64(ph + 32), memsz = u64(ph + 40);
       if (paddr > ram || memsz > ram - paddr) throw ConfigError("a kernel segment lies outside the guest's RAM: give it more memory");
-      std::memcpy(mem + paddr, f.data() + off, filesz);
-      std::memset(mem + paddr + filesz, 0, memsz - filesz);
+      if (filesz > memsz) throw ConfigError("a kernel segment holds more bytes in the file than in memory");
+      std::uint8_t* p = at(paddr, memsz, "a kernel segment");
+      std::memcpy(p, f.data() + off, filesz);
+      std::memset(p + filesz, 0, memsz - filesz);
       b.kernel = std::min(b.kernel, paddr);
       b.kernel_end = std::max(b.kernel_end, paddr + memsz);
     }
     b.entry = k.elf_entry_phys;
     // A minimal header for a kernel that has no setup: boot flag, HdrS, protocol 2.15.
-    put(mem + boot_params + 0x1fe, 0xaa55, 2);
-    put(mem + boot_params + 0x202, 0x53726448, 4);
-    put(mem + boot_params + 0x206, 0x020f, 2);
+    put(bp + 0x1fe, 0xaa55, 2);
+    put(bp + 0x202, 0x53726448, 4);
+    put(bp + 0x206, 0x020f, 2);
   }
 
   // The initrd at the top of RAM (below the kernel's limit), page-aligned.
   if (!o.initrd.empty()) {
     const std::uint64_t limit = std::min<std::uint64_t>(ram, std::uint64_t{k.initrd_max} + 1);
-    const std::uint64_t at = (limit - o.initrd.size()) & ~std::uint64_t{0xfff};
-    if (o.initrd.size() > limit || at < b.kernel_end) throw ConfigError("the initrd does not fit in RAM above the kernel: give the VM more memory");
-    std::memcpy(mem + at, o.initrd.data(), o.initrd.size());
-    b.initrd = at;
+    const std::uint64_t base = (limit - o.initrd.size()) & ~std::uint64_t{0xfff};
+    if (o.initrd.size() > limit || base < b.kernel_end) throw ConfigError("the initrd does not fit in RAM above the kernel: give the VM more memory");
+    std::memcpy(at(base, o.initrd.size(), "the initrd"), o.initrd.data(), o.initrd.size());
+    b.initrd = base;
     b.initrd_size = o.initrd.size();
   }
 
-  // The e820 map.
-  b.e820 = {{0, 0x9fc00, 1}, {0x9fc00, 0x100000 - 0x9fc00, 2}, {0x100000, ram - 0x100000, 1}};
+  // The e820 map: RAM around the holes, the legacy area and each hole reserved, in address order;
+  // then the MMIO regions above RAM.
+  std::vector<BootSetup::E820> holes;
+  for (const kvm::MmioRegion& h : m.mmio_holes()) holes.push_back({h.base, h.size, 2});
+  std::sort(holes.begin(), holes.end(), [](const auto& x, const auto& y) { return x.addr < y.addr; });
+  for (BootSetup::E820 r : {BootSetup::E820{0, 0x9fc00, 1}, BootSetup::E820{0x100000, ram - 0x100000, 1}}) {
+    for (const BootSetup::E820& h : holes) {
+      if (h.addr + h.size <= r.addr || h.addr >= r.addr + r.size) continue;
+      if (h.addr > r.addr) b.e820.push_back({r.addr, h.addr - r.addr, 1});
+      const std::uint64_t end = r.addr + r.size;
+      r.addr = std::min(end, h.addr + h.size);
+      r.size = end - r.addr;
+    }
+    if (r.size) b.e820.push_back(r);
+  }
+  b.e820.push_back({0x9fc00, 0x100000 - 0x9fc00, 2});
+  b.e820.insert(b.e820.end(), holes.begin(), holes.end());
+  std::sort(b.e820.begin(), b.e820.end(), [](const auto& x, const auto& y) { return x.addr < y.addr; });
   for (const kvm::MmioRegion& r : m.mmio_regions()) b.e820.push_back({r.base, r.size, 2});
+  if (b.e820.size() > 128) throw ConfigError("the e820 map has more than 128 entries: too many MMIO holes");
 
-  std::uint8_t* bp = mem + boot_params;
   put(bp + 0x210, 0xff, 1);                       // type_of_loader: undefined
   put(bp + 0x211, bp[0x211] | 0x80 | 0x01, 1);    // loadflags: CAN_USE_HEAP, LOADED_HIGH
   put(bp + 0x224, 0xfe00, 2);                     // heap_end_ptr
@@ -208,19 +258,22 @@ inline BootSetup load_linux(kvm::Machine& m, const LinuxImage& k, const LinuxBoo
   put(bp + 0x0c0, b.initrd >> 32, 4);             // ext_ramdisk_image
   put(bp + 0x0c4, b.initrd_size >> 32, 4);        // ext_ramdisk_size
   put(bp + 0x1e8, b.e820.size(), 1);              // e820_entries
-  for (std::size_t i = 0; i < b.e820.size() && i < 128; ++i) {
+  for (std::size_t i = 0; i < b.e820.size(); ++i) {
     put(bp + 0x2d0 + 20 * i, b.e820[i].addr, 8);
     put(bp + 0x2d0 + 20 * i + 8, b.e820[i].size, 8);
     put(bp + 0x2d0 + 20 * i + 16, b.e820[i].type, 4);
   }
 
   // GDT: null, null, __BOOT_CS (64-bit code), __BOOT_DS.
-  put(mem + gdt + 0x10, 0x00af9a000000ffff, 8);
-  put(mem + gdt + 0x18, 0x00cf92000000ffff, 8);
+  std::uint8_t* g = at(gdt, 0x20, "the GDT");
+  put(g + 0x10, 0x00af9a000000ffff, 8);
+  put(g + 0x18, 0x00cf92000000ffff, 8);
   // Identity map of the first 4 GiB with 2 MiB pages.
-  put(mem + pml4, pdpt | 0x3, 8);
-  for (std::uint64_t i = 0; i < 4; ++i) put(mem + pdpt + 8 * i, (pd + 0x1000 * i) | 0x3, 8);
-  for (std::uint64_t i = 0; i < 4 * 512; ++i) put(mem + pd + 8 * i, (i << 21) | 0x83, 8);
+  put(at(pml4, 8, "the page tables"), pdpt | 0x3, 8);
+  std::uint8_t* pdp = at(pdpt, 32, "the page tables");
+  std::uint8_t* pds = at(pd, 4 * 0x1000, "the page tables");
+  for (std::uint64_t i = 0; i < 4; ++i) put(pdp + 8 * i, (pd + 0x1000 * i) | 0x3, 8);
+  for (std::uint64_t i = 0; i < 4 * 512; ++i) put(pds + 8 * i, (i << 21) | 0x83, 8);
   return b;
 }
 
