@@ -331,7 +331,7 @@ TEST_CASE("every record starts 4-byte aligned and the archive ends with the trai
   for (std::size_t i = 0; i < names.size(); ++i) CHECK(listed[i].name == names[i]);
 }
 
-TEST_CASE("parents come before their children, once; naming a directory again sets its mode") {
+TEST_CASE("parents come before their children, once, and naming a directory again sets its mode") {
   require_cpio();
   Cpio c;
   c.file("x/y/z", bytes("z"));
