@@ -5,6 +5,10 @@
 //   boot/plain_qemu         the same QEMU command line, kernel and busybox initramfs, with an init
 //                           that powers off at once: time until QEMU exits — the peer: what booting
 //                           this kernel costs without crumble's init and protocol
+//   session/true_cold       what `crumble run -- /bin/true` does in-process: a Session booted cold
+//                           (no snapshot), the command, shutdown
+//   session/true_snapshot   the same from a late snapshot in the cache (restore, reseed, command,
+//                           shutdown); the snapshot is made before timing starts
 //   roundtrip/true          one `/bin/true` command on a booted VM (fork, execve, wait4, reply)
 //   roundtrip/payload       one payload call (copy, relocate, call, reply) on a booted VM
 //
@@ -33,6 +37,7 @@ void boot_crumble(benchmark::State& state) {
   if (!have_kernel()) return state.SkipWithError("no kernel");
   crumble::vm::SessionConfig cfg;
   cfg.init = crumble::vm::init_elf();
+  cfg.snapshot = crumble::vm::SnapshotMode::off;
   for (auto _ : state) {
     std::optional<crumble::vm::Session> vm;
     vm.emplace(cfg);
@@ -61,11 +66,28 @@ void boot_plain_qemu(benchmark::State& state) {
   }
 }
 
+void session_true(benchmark::State& state) {
+  if (!have_kernel()) return state.SkipWithError("no kernel");
+  crumble::vm::TempDir snapshots("crumble-bench-");
+  crumble::vm::SessionConfig cfg;
+  cfg.init = crumble::vm::init_elf();
+  cfg.snapshot = state.range(0) ? crumble::vm::SnapshotMode::late : crumble::vm::SnapshotMode::off;
+  cfg.snapshot_dir = snapshots.path();
+  if (state.range(0)) crumble::vm::Session prime(cfg);  // boots cold and saves the snapshot
+  for (auto _ : state) {
+    crumble::vm::Session vm(cfg);
+    if (vm.run({"/bin/true"}).status() != 0) state.SkipWithError("true failed");
+    if (state.range(0) && !vm.restored()) state.SkipWithError(("not restored: " + vm.snapshot_note()).c_str());
+    vm.shutdown();
+  }
+}
+
 crumble::vm::Session* booted() {
   static std::optional<crumble::vm::Session> vm;
   if (!vm) {
     crumble::vm::SessionConfig cfg;
     cfg.init = crumble::vm::init_elf();
+    cfg.snapshot = crumble::vm::SnapshotMode::off;
     vm.emplace(cfg);
   }
   return &*vm;
@@ -92,6 +114,8 @@ void roundtrip_payload(benchmark::State& state) {
 
 BENCHMARK(boot_crumble)->Name("boot/crumble_to_ready")->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(boot_plain_qemu)->Name("boot/plain_qemu")->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(session_true)->Name("session/true_cold")->Arg(0)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(session_true)->Name("session/true_snapshot")->Arg(1)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(roundtrip_true)->Name("roundtrip/true")->Iterations(50)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(roundtrip_payload)->Name("roundtrip/payload")->Iterations(200)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -39,6 +39,7 @@ const (
 	signalCommandDone = runtime.Config("signal_command_done")
 	signalFailed      = runtime.Config("signal_failed")
 	signalReseeded    = runtime.Config("signal_reseeded")
+	signalHolding     = runtime.Config("signal_holding")
 
 	exitKindExited     = runtime.Config("exit_kind_exited")
 	exitKindSignaled   = runtime.Config("exit_kind_signaled")
@@ -62,12 +63,14 @@ const (
 	cfgReseedEntropy   = runtime.Config("cfg_reseed_entropy")
 	cfgReseedSec       = runtime.Config("cfg_reseed_sec")
 	cfgReseedNsec      = runtime.Config("cfg_reseed_nsec")
+	cfgHold            = runtime.Config("cfg_hold")
 
 	payloadMagic  = runtime.Config("payload_magic")
 	commandMagic  = runtime.Config("command_magic")
 	poweroffMagic = runtime.Config("poweroff_magic")
 	clockMagic    = runtime.Config("clock_magic")
 	reseedMagic   = runtime.Config("reseed_magic")
+	holdMagic     = runtime.Config("hold_magic")
 )
 
 // Executable memory for payloads: code and bss.
@@ -482,6 +485,14 @@ func main() {
 	}
 	// 6: clock
 	setClock(cfg)
+	// An early snapshot is taken here: the host asked us to hold, and lets us go on after it
+	// has saved the VM (and again after each restore).
+	if runtime.Load32(cfg, cfgHold) == holdMagic {
+		signal(mb, signalHolding)
+		for runtime.Load32(cfg, cfgHold) == holdMagic {
+			pause()
+		}
+	}
 	// 7: serve
 	signal(mb, signalReady)
 	for {

@@ -111,9 +111,11 @@ GuestKernel require_vm() {
   return *k;
 }
 
+// Cold boots: these tests are about the guest and the engine; the snapshot cache has its own.
 SessionConfig config() {
   SessionConfig c;
   c.init = init_elf();
+  c.snapshot = SnapshotMode::off;
   return c;
 }
 
@@ -803,9 +805,15 @@ TEST_CASE("the crumble CLI runs one command and exits with its status") {
     std::vector<std::string> err_has;  // pieces of stderr
   };
   const std::string not_kernel = fs::exists("/etc/hostname") ? "/etc/hostname" : "/etc/passwd";
+  TempDir snapshot_dir("snapshots-");
+  const std::string snapshots = snapshot_dir.path().string();
   const std::vector<CliCase> cases = {
-      {"a command's output and status", {"run", "--", "sh", "-c", "echo hi; exit 3"}, 3, "hi\n", {}},
-      {"a command that is not there", {"run", "--", "nonexistent"}, 127, "", {"nonexistent", "command not found"}},
+      {"a command's output and status; a snapshot saved", {"run", "--snapshot-dir", snapshots, "--verbose", "--", "sh", "-c", "echo hi; exit 3"},
+       3, "hi\n", {"cold boot; saved snapshot", "booted in"}},
+      {"a command that is not there, from the snapshot", {"run", "--snapshot-dir", snapshots, "-v", "--", "nonexistent"}, 127, "",
+       {"nonexistent", "command not found", "restored from snapshot", "restored in"}},
+      {"--no-snapshot boots cold", {"run", "--no-snapshot", "-v", "--", "true"}, 0, "", {"cold boot (snapshots off)"}},
+      {"--snapshot with a bad mode: a usage error", {"run", "--snapshot", "sometimes", "--", "true"}, 2, "", {"late, early or off", "usage:"}},
       {"too little memory: a usage error", {"run", "--memory", "10", "--", "true"}, 2, "", {"--memory", "192", "usage:"}},
       {"a file that is not a kernel", {"run", "--kernel", not_kernel, "--", "true"}, 125, "", {not_kernel, "not a Linux kernel"}},
   };
@@ -818,4 +826,146 @@ TEST_CASE("the crumble CLI runs one command and exits with its status") {
     for (const std::string& piece : c.err_has) CHECK_THAT(r.err, Contains(piece));
     CHECK(leftovers() == before);
   }
+}
+
+// ---- the snapshot cache --------------------------------------------------------------------------
+
+namespace {
+
+// The one snapshot in `dir` (its state file), or an empty path.
+fs::path only_snapshot(const fs::path& dir) {
+  SnapshotCache cache(dir);
+  auto entries = cache.list();
+  return entries.size() == 1 ? cache.path(entries[0].key) : fs::path();
+}
+
+void flip_byte(const fs::path& p, std::uintmax_t at) {
+  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekg(static_cast<std::streamoff>(at));
+  char c = 0;
+  f.read(&c, 1);
+  c ^= 0x20;
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(&c, 1);
+}
+
+std::string random_bytes(Session& vm) {
+  CommandResult r = vm.run({"sh", "-c", "head -c 16 /dev/urandom | od -An -tx1"});
+  REQUIRE(r.status() == 0);
+  return r.out;
+}
+
+}  // namespace
+
+TEST_CASE("snapshot cache: a miss boots cold and saves, a hit restores, a damaged one is replaced") {
+  const GuestKernel k = require_vm();
+  TempDir dir("snapshots-");
+  SessionConfig cfg = config();
+  cfg.snapshot = SnapshotMode::late;
+  cfg.snapshot_dir = dir.path();
+
+  auto t0 = Clock::now();
+  std::string cold_random;
+  {
+    Session vm(cfg);
+    INFO(vm.snapshot_note());
+    CHECK_FALSE(vm.restored());
+    CHECK_THAT(vm.snapshot_note(), Contains("cold boot; saved snapshot"));
+    CHECK(vm.run({"sh", "-c", "echo cold"}).out == "cold\n");
+    cold_random = random_bytes(vm);
+  }
+  const double cold_s = seconds_since(t0);
+  const fs::path state = only_snapshot(dir.path());
+  REQUIRE(!state.empty());
+
+  std::string a_random;
+  t0 = Clock::now();
+  {
+    Session vm(cfg);
+    INFO(vm.snapshot_note());
+    CHECK(vm.restored());
+    CHECK_THAT(vm.snapshot_note(), Contains("restored from snapshot"));
+    CHECK(vm.run({"sh", "-c", "echo warm; date +%s"}).status() == 0);
+    const long guest_time = std::stol(vm.run({"date", "+%s"}).out);
+    CHECK(std::labs(guest_time - static_cast<long>(std::time(nullptr))) <= 5);
+    a_random = random_bytes(vm);
+  }
+  const double warm_s = seconds_since(t0);
+  {
+    Session vm(cfg);
+    REQUIRE(vm.restored());
+    const std::string b_random = random_bytes(vm);
+    CHECK(b_random != a_random);  // two restores of one snapshot do not share random numbers
+    CHECK(b_random != cold_random);
+  }
+  std::printf("snapshot cache: cold boot + save + command %.2f s, restore + commands %.2f s\n", cold_s, warm_s);
+  CHECK(warm_s < cold_s);
+
+  // Each damage is found, the snapshot removed, the guest booted cold and a good one saved.
+  const fs::path mem = snapshot::memory_path(state);
+  struct Damage {
+    std::string what;
+    std::function<void()> apply;
+    std::string reason;
+  };
+  const std::vector<Damage> table = {
+      {"a corrupt byte in the state file", [&] { flip_byte(state, fs::file_size(state) / 2); }, "checksum mismatch"},
+      {"a truncated state file", [&] { fs::resize_file(state, fs::file_size(state) - 64); }, "truncated"},
+      {"a truncated memory file", [&] { fs::resize_file(mem, fs::file_size(mem) / 2); }, "memory file"},
+      {"a snapshot older than the kernel", [&] { fs::last_write_time(state, fs::last_write_time(k.image) - 1h); }, "older than the kernel"},
+  };
+  for (const Damage& d : table) {
+    d.apply();
+    INFO(d.what);
+    {
+      // Strict mode: the damage is an error, and the snapshot is left for inspection.
+      SessionConfig strict = cfg;
+      strict.snapshot_strict = true;
+      CHECK_THROWS_MATCHES(Session(strict), SnapshotError, WhatContains(d.reason));
+      CHECK(fs::exists(state));
+    }
+    Session vm(cfg);
+    INFO(vm.snapshot_note());
+    CHECK_FALSE(vm.restored());
+    CHECK_THAT(vm.snapshot_note(), Contains("removed snapshot") && Contains(d.reason) && Contains("saved snapshot"));
+    CHECK(vm.run({"true"}).status() == 0);
+    CHECK(only_snapshot(dir.path()) == state);  // the fresh one, under the same key
+  }
+  Session vm(cfg);
+  CHECK(vm.restored());
+}
+
+TEST_CASE("snapshot cache: early snapshots hold init after phase 6, off leaves the cache alone") {
+  require_vm();
+  TempDir dir("snapshots-");
+  SessionConfig cfg = config();
+  cfg.snapshot_dir = dir.path();
+  cfg.snapshot = SnapshotMode::off;
+  {
+    Session vm(cfg);
+    CHECK(vm.run({"true"}).status() == 0);
+  }
+  CHECK(SnapshotCache(dir.path()).list().empty());
+
+  cfg.snapshot = SnapshotMode::early;
+  {
+    Session vm(cfg);
+    INFO(vm.snapshot_note());
+    CHECK_FALSE(vm.restored());
+    CHECK_THAT(vm.snapshot_note(), Contains("saved snapshot"));
+    CHECK(vm.run({"sh", "-c", "echo cold"}).out == "cold\n");
+  }
+  {
+    Session vm(cfg);
+    INFO(vm.snapshot_note());
+    CHECK(vm.restored());
+    CHECK(vm.run({"sh", "-c", "echo early"}).out == "early\n");
+  }
+  // Early and late snapshots of one guest are different snapshots.
+  cfg.snapshot = SnapshotMode::late;
+  {
+    Session vm(cfg);
+    CHECK_FALSE(vm.restored());
+  }
+  CHECK(SnapshotCache(dir.path()).list().size() == 2);
 }

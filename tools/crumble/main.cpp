@@ -37,7 +37,14 @@ constexpr const char* usage = R"(usage:
       --boot-timeout S    give up booting after S seconds (default 60)
       --append ARGS       add to the kernel command line
       --kernel-log FILE   write the kernel's console output to FILE
-      --verbose           say which engine runs and why, and how long things took
+      --snapshot late|early
+                          where the cached snapshot catches init (default late: waiting for
+                          commands; early: right after its setup, phase 6)
+      --no-snapshot       boot cold; neither use nor save a snapshot
+      --snapshot-dir DIR  keep snapshots in DIR (default ~/.cache/crumble/snapshots)
+      --strict-snapshot   a snapshot that cannot be used is an error, not a cold boot
+      --verbose           say which engine runs and why, whether it was restored from a
+                          snapshot, and how long things took
   crumble bare [--timeout S] [-D FLAG] [-c KEY=VALUE] FILE.go [ARGS...]
       run an RTG program in a bare microVM: its own KVM VM, no kernel, the program in user mode,
       its syscalls answered by crumble (write, exit, mmap, getrandom, getpid); the exit status is
@@ -190,6 +197,15 @@ int run_command(const std::vector<std::string>& args) {
     else if (a == "--boot-timeout") cfg.boot_timeout = std::chrono::milliseconds(static_cast<long>(seconds_arg(a, value()) * 1000));
     else if (a == "--append") cfg.append = value();
     else if (a == "--kernel-log") kernel_log = value();
+    else if (a == "--snapshot") {
+      std::string m = value();
+      if (m == "late") cfg.snapshot = crumble::vm::SnapshotMode::late;
+      else if (m == "early") cfg.snapshot = crumble::vm::SnapshotMode::early;
+      else if (m == "off") cfg.snapshot = crumble::vm::SnapshotMode::off;
+      else die("--snapshot takes late, early or off, not \"" + m + "\"", true);
+    } else if (a == "--no-snapshot") cfg.snapshot = crumble::vm::SnapshotMode::off;
+    else if (a == "--strict-snapshot") cfg.snapshot_strict = true;
+    else if (a == "--snapshot-dir") cfg.snapshot_dir = value();
     else if (a == "--verbose" || a == "-v") verbose = true;
     else if (!a.empty() && a[0] == '-') die("unknown option " + a, true);
     else {
@@ -212,7 +228,8 @@ int run_command(const std::vector<std::string>& args) {
     vm.emplace(cfg);
     if (verbose) {
       std::fprintf(stderr, "crumble: engine: %s\n", vm->engine_reason().c_str());
-      std::fprintf(stderr, "crumble: booted in %.0f ms\n", ms(crumble::vm::Clock::now() - t0));
+      std::fprintf(stderr, "crumble: %s\n", vm->snapshot_note().c_str());
+      std::fprintf(stderr, "crumble: %s in %.0f ms\n", vm->restored() ? "restored" : "booted", ms(crumble::vm::Clock::now() - t0));
     }
     auto t1 = crumble::vm::Clock::now();
     crumble::vm::CommandResult r = vm->run(command, env, timeout);

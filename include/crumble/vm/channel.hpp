@@ -70,11 +70,13 @@ class Channel {
   }
 
   // Waits for init's ready signal; a failed phase becomes InitFailed.
-  void wait_ready(Clock::time_point deadline) {
-    const std::uint32_t s = next_signal(deadline, "boot (waiting for init to be ready)");
-    if (s == protocol::signal_failed) throw init_failed();
-    if (s != protocol::signal_ready) throw GuestProtocolError("init sent signal " + hex(s) + " before it was ready");
-  }
+  void wait_ready(Clock::time_point deadline) { expect(protocol::signal_ready, deadline, "boot (waiting for init to be ready)"); }
+
+  // Early snapshots (protocol::config::hold): before boot, ask init to hold after phase 6; wait
+  // until it does; let it go on.
+  void request_hold() { store32(cfg_ + protocol::config::hold, protocol::hold_magic); }
+  void wait_holding(Clock::time_point deadline) { expect(protocol::signal_holding, deadline, "boot (waiting for init to hold after phase 6)"); }
+  void release_hold() { store32(cfg_ + protocol::config::hold, 0); }
 
   // If the guest reported a failed phase (read after it stopped), the error for it.
   bool failed(InitFailed* out) const {
@@ -204,6 +206,12 @@ class Channel {
     char b[16];
     std::snprintf(b, sizeof b, "0x%08x", v);
     return b;
+  }
+
+  void expect(std::uint32_t wanted, Clock::time_point deadline, const char* what) {
+    const std::uint32_t s = next_signal(deadline, what);
+    if (s == protocol::signal_failed) throw init_failed();
+    if (s != wanted) throw GuestProtocolError("init sent signal " + hex(s) + " while the host waited for " + hex(wanted) + ": " + what);
   }
 
   InitFailed init_failed() const {

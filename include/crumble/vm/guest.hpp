@@ -8,6 +8,11 @@
 
 namespace crumble::vm {
 
+// Where a snapshot catches the guest's init (the spec's snapshot modes): `early` after phase 6,
+// before it signals ready; `late` waiting in its command loop, where commands arrive through the
+// config region. `off`: no snapshots.
+enum class SnapshotMode { off, early, late };
+
 struct GuestOptions {
   std::filesystem::path kernel;         // bzImage or vmlinux
   std::vector<std::uint8_t> initramfs;  // newc cpio

@@ -54,7 +54,8 @@ inline constexpr std::uint32_t signal_payload_done = 0x600dca11;  // mailbox::re
 inline constexpr std::uint32_t signal_output = 0x0c4a9c00;        // a chunk waits at config::output; ack it
 inline constexpr std::uint32_t signal_command_done = 0xc0dedbad;  // exit_kind/code/exec_errno are set
 inline constexpr std::uint32_t signal_failed = 0xfa11ed00;        // phase/error are set; init powers off
-inline constexpr std::uint32_t signal_reseeded = 0x5eed5eed;      // the entropy and clock at config::reseed are taken
+inline constexpr std::uint32_t signal_reseeded = 0x5eed5eed;
+inline constexpr std::uint32_t signal_holding = 0x401d0006;       // init holds after phase 6 (config::hold)      // the entropy and clock at config::reseed are taken
 
 inline constexpr std::uint32_t exit_kind_exited = 0;      // exit_code is the exit status
 inline constexpr std::uint32_t exit_kind_signaled = 1;    // exit_code is the signal number
@@ -91,6 +92,10 @@ inline constexpr std::uint32_t reseed = 0x3ff100;
 inline constexpr std::uint32_t reseed_entropy = 8;   // 64 bytes
 inline constexpr std::uint32_t reseed_sec = 72;      // i64
 inline constexpr std::uint32_t reseed_nsec = 80;     // i64
+// Early snapshots: the host sets hold_magic here before boot; init, after phase 6 and before it
+// signals ready, signals holding and waits while the magic stays. The host snapshots it there and
+// clears the magic to let it go on (also after every restore of such a snapshot).
+inline constexpr std::uint32_t hold = 0x3ff200;
 }  // namespace config
 static_assert(config::output + config::output_max <= config::clock);
 
@@ -99,6 +104,7 @@ inline constexpr std::uint32_t command_magic = 0x434d4452;   // "CMDR"
 inline constexpr std::uint32_t poweroff_magic = 0x52574f50;  // "POWR" at config::command: sync, power off
 inline constexpr std::uint32_t clock_magic = 0x4b434c43;     // "CLCK"
 inline constexpr std::uint32_t reseed_magic = 0x44454553;    // "SEED"
+inline constexpr std::uint32_t hold_magic = 0x444c4f48;      // "HOLD"
 
 // Where each init phase is, for messages ("init phase 5 (map mailbox) failed: EPERM").
 inline constexpr const char* phase_names[] = {
@@ -123,6 +129,7 @@ inline std::vector<std::pair<std::string, std::string>> config_values() {
       {"signal_ready", hex(signal_ready)}, {"signal_payload_done", hex(signal_payload_done)},
       {"signal_output", hex(signal_output)}, {"signal_command_done", hex(signal_command_done)},
       {"signal_failed", hex(signal_failed)}, {"signal_reseeded", hex(signal_reseeded)},
+      {"signal_holding", hex(signal_holding)}, {"cfg_hold", hex(config::hold)}, {"hold_magic", hex(hold_magic)},
       {"exit_kind_exited", hex(exit_kind_exited)}, {"exit_kind_signaled", hex(exit_kind_signaled)},
       {"exit_kind_not_started", hex(exit_kind_not_started)},
       {"cfg_payload", hex(config::payload)}, {"cfg_payload_code_size", hex(config::payload_code_size)},

@@ -10,9 +10,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <cpuid.h>
 
 #include <fstream>
 #include <optional>
@@ -21,15 +24,19 @@
 #include "channel.hpp"
 #include "guest.hpp"
 #include "process.hpp"
+#include "snapshot.hpp"
 
 namespace crumble::vm {
 
 struct QemuOptions : GuestOptions {
   std::string binary = "qemu-system-x86_64";
-  // Start from a snapshot QemuMachine::save wrote (the same kernel, initramfs and machine options
-  // must be given): QEMU takes its device state by incoming migration, guest RAM is a copy of the
-  // snapshot's RAM file.
+  // Start from a snapshot QemuMachine::save wrote, for the same kernel, initramfs and machine
+  // options (the snapshot cache keys on them): QEMU takes its device state by incoming migration,
+  // guest RAM is a copy of the snapshot's memory file. A snapshot that cannot be used (damaged,
+  // from another QEMU, refused by QEMU) is a SnapshotError.
   std::filesystem::path restore_from;
+  // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
+  bool hold_after_phase_6 = false;
   std::string accel = "tcg";              // "kvm" where the host has VMX/SVM
 };
 
@@ -50,79 +57,127 @@ class QemuMachine {
     serial_path_ = dir_.path() / "serial.log";
     qemu_log_ = dir_.path() / "qemu.log";
     write_file(initrd_path_, o.initramfs);
+    try {
+      start(ram);
+    } catch (...) {
+      release();  // the destructor does not run for a constructor that throws
+      throw;
+    }
+  }
 
+  ~QemuMachine() { release(); }
+  QemuMachine(const QemuMachine&) = delete;
+  QemuMachine& operator=(const QemuMachine&) = delete;
+
+ private:
+  void start(std::uint64_t ram) {
+    const QemuOptions& o = opt_;
     fd_ = ::open(ram_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(ram)) != 0)
       throw VmError("cannot create guest RAM file " + ram_path_.string() + ": " + std::strerror(errno));
-    if (!o.restore_from.empty()) copy_sparse(ram_file(o.restore_from), fd_, ram);
     void* w = ::mmap(nullptr, protocol::window_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, protocol::window_base);
     if (w == MAP_FAILED) throw VmError(std::string("cannot map guest RAM: ") + std::strerror(errno));
     window_ = static_cast<std::uint8_t*>(w);
     channel_.emplace(window_ + (protocol::mailbox_phys - protocol::window_base), window_ + (protocol::config_phys - protocol::window_base),
                      [this] { check_alive(); });
-    if (o.restore_from.empty()) channel_->write_clock();
-
-    qemu_.emplace(command_line(ram), qemu_log_);
-    if (!o.restore_from.empty()) {
-      qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
-      qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat '" + o.restore_from.string() + "'\"}}");
-      // Once the incoming migration has loaded the device state the guest is paused, as it was
-      // when saved: let it go on.
-      auto until = Clock::now() + std::chrono::seconds(60);
-      while (true) {
-        const std::string st = qmp("{\"execute\":\"query-status\"}");
-        if (st.find("\"status\": \"running\"") != std::string::npos) break;
-        if (st.find("\"status\": \"inmigrate\"") == std::string::npos) {
-          qmp("{\"execute\":\"cont\"}");
-          continue;
-        }
-        check_alive();
-        if (Clock::now() > until) throw GuestTimeout("QEMU did not resume from the snapshot within 60 s");
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-      channel_->resync();
-      channel_->reseed(Clock::now() + std::chrono::seconds(30));
+    if (o.restore_from.empty()) {
+      channel_->write_clock();
+      if (o.hold_after_phase_6) channel_->request_hold();
+      qemu_.emplace(command_line(), qemu_log_);
+      return;
+    }
+    try {
+      restore(o.restore_from);
+    } catch (const SnapshotError&) {
+      throw;
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const VmError& e) {
+      throw SnapshotError("cannot restore the snapshot " + o.restore_from.string() + ": " + e.what());
     }
   }
 
-  // Saves the running guest: QEMU's device state by migration to a file (guest RAM is not copied
-  // by QEMU: x-ignore-shared, the RAM file is shared), and a sparse copy of the RAM file beside it
-  // (NAME.ram). The guest is paused meanwhile and then goes on.
-  void save(const std::filesystem::path& state) {
+  void release() {
+    if (qmp_fd_ >= 0) ::close(qmp_fd_);
+    qmp_fd_ = -1;
+    qemu_.reset();  // kills QEMU if it is still running
+    if (window_) ::munmap(window_, protocol::window_size);
+    window_ = nullptr;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ public:
+
+  // Saves the running guest (paused meanwhile, then it goes on) in the snapshot format of
+  // snapshot.hpp: the state file holds QEMU's device state (migration with x-ignore-shared: QEMU
+  // does not copy RAM, which is the shared file) and the mode; guest RAM goes to the sparse
+  // memory file beside it. `mode` says where init is: holding after phase 6 (early) or waiting
+  // in its command loop (late).
+  void save(const std::filesystem::path& state, SnapshotMode mode) {
+    const std::filesystem::path stream = dir_.path() / "outgoing.migration";
     qmp("{\"execute\":\"stop\"}");
+    struct Resume {  // the guest goes on whatever happens
+      QemuMachine* m;
+      ~Resume() {
+        try {
+          m->qmp("{\"execute\":\"cont\"}");
+        } catch (...) {
+        }
+      }
+    } resume{this};
     qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
-    const std::string tmp = state.string() + ".tmp";
-    qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '" + tmp + "'\"}}");
-    auto until = Clock::now() + std::chrono::seconds(60);
+    qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '" + stream.string() + "'\"}}");
+    const auto until = Clock::now() + std::chrono::seconds(60);
     while (true) {
-      std::string st = qmp("{\"execute\":\"query-migrate\"}");
+      const std::string st = qmp("{\"execute\":\"query-migrate\"}");
       if (st.find("\"completed\"") != std::string::npos) break;
       if (st.find("\"failed\"") != std::string::npos) throw VmError("QEMU could not save the guest: " + st);
       if (Clock::now() > until) throw GuestTimeout("QEMU did not finish saving the guest within 60 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    const std::string ram_tmp = ram_file(state).string() + ".tmp";
-    {
-      int out = ::open(ram_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (out < 0) throw VmError("cannot create " + ram_tmp + ": " + std::strerror(errno));
-      copy_sparse(ram_path_, out, std::uint64_t{opt_.memory_mib} << 20);
-      ::fsync(out);
-      ::close(out);
+    snapshot::Sections sections;
+    sections["qemu.migration"] = read_bytes(stream);
+    std::filesystem::remove(stream);
+    const std::string m = mode == SnapshotMode::early ? "early" : "late";
+    sections["crumble.mode"].assign(m.begin(), m.end());
+    const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
+    void* p = ::mmap(nullptr, ram, PROT_READ, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) throw VmError(std::string("cannot map guest RAM to save it: ") + std::strerror(errno));
+    try {
+      snapshot::write(state, sections, static_cast<const std::uint8_t*>(p), ram, fingerprint(opt_));
+    } catch (...) {
+      ::munmap(p, ram);
+      throw;
     }
-    std::filesystem::rename(ram_tmp, ram_file(state));
-    std::filesystem::rename(tmp, state);
-    qmp("{\"execute\":\"cont\"}");
+    ::munmap(p, ram);
   }
 
-  static std::filesystem::path ram_file(const std::filesystem::path& state) { return state.string() + ".ram"; }
-  QemuMachine(const QemuMachine&) = delete;
-  QemuMachine& operator=(const QemuMachine&) = delete;
-  ~QemuMachine() {
-    if (qmp_fd_ >= 0) ::close(qmp_fd_);
-    qemu_.reset();  // kills QEMU if it is still running
-    if (window_) ::munmap(window_, protocol::window_size);
-    if (fd_ >= 0) ::close(fd_);
+  // What a QEMU snapshot depends on besides the guest (which the cache key covers): the QEMU
+  // binary (its path, size and time: an upgrade changes them), how it runs the guest, the CPU.
+  static std::string fingerprint(const QemuOptions& o) {
+    std::filesystem::path bin = o.binary;
+    if (o.binary.find('/') == std::string::npos) {
+      const char* path = std::getenv("PATH");
+      std::string dirs = path ? path : "/usr/bin:/bin";
+      for (std::size_t at = 0; at <= dirs.size();) {
+        const std::size_t end = std::min(dirs.find(':', at), dirs.size());
+        std::filesystem::path candidate = std::filesystem::path(dirs.substr(at, end - at)) / o.binary;
+        if (::access(candidate.c_str(), X_OK) == 0) {
+          bin = candidate;
+          break;
+        }
+        at = end + 1;
+      }
+    }
+    struct stat st {};
+    ::stat(bin.c_str(), &st);
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    __cpuid(1, a, b, c, d);
+    return "qemu " + bin.string() + " size " + std::to_string(st.st_size) + " mtime " + std::to_string(st.st_mtim.tv_sec) +
+           " machine microvm accel " + o.accel + " cpu-signature " + std::to_string(a);
   }
+
 
   Channel& channel() { return *channel_; }
 
@@ -173,8 +228,9 @@ class QemuMachine {
   }
 
  private:
-  std::vector<std::string> command_line(std::uint64_t ram) {
+  std::vector<std::string> command_line() {
     const std::string mib = std::to_string(opt_.memory_mib);
+    const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
     std::string cmdline = base_cmdline();
     if (!opt_.append.empty()) cmdline += " " + opt_.append;
     argv_ = {opt_.binary,
@@ -264,30 +320,79 @@ class QemuMachine {
 
  private:
 
-  // Copies a RAM image leaving zero pages as holes.
-  static void copy_sparse(const std::filesystem::path& from, int out, std::uint64_t size) {
-    int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0) throw VmError("cannot open " + from.string() + ": " + std::strerror(errno));
-    std::vector<char> buf(1 << 20);
-    static const char zero[4096] = {};
-    for (std::uint64_t at = 0; at < size;) {
-      ssize_t n = ::pread(in, buf.data(), buf.size(), static_cast<off_t>(at));
-      if (n <= 0) break;
-      for (ssize_t k = 0; k < n; k += 4096) {
-        const std::size_t len = std::min<std::size_t>(4096, static_cast<std::size_t>(n - k));
-        if (std::memcmp(buf.data() + k, zero, len) != 0 &&
-            ::pwrite(out, buf.data() + k, len, static_cast<off_t>(at) + k) != static_cast<ssize_t>(len)) {
-          ::close(in);
-          throw VmError(std::string("cannot write a RAM copy: ") + std::strerror(errno));
-        }
+  // Starts QEMU from a snapshot: RAM from its memory file, device state by incoming migration;
+  // then the guest goes on from where it was saved, with fresh entropy and the time.
+  void restore(const std::filesystem::path& state) {
+    snapshot::Loaded l = snapshot::read(state, fingerprint(opt_));
+    struct Close {
+      int fd;
+      ~Close() { ::close(fd); }
+    } close_memory{l.memory_fd};
+    const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
+    if (l.memory_size != ram)
+      throw SnapshotError("snapshot " + state.string() + " has " + std::to_string(l.memory_size >> 20) + " MiB of guest RAM, this VM " +
+                          std::to_string(opt_.memory_mib) + " MiB");
+    const auto stream = l.sections.find("qemu.migration");
+    const auto mode = l.sections.find("crumble.mode");
+    if (stream == l.sections.end() || mode == l.sections.end())
+      throw SnapshotError("snapshot " + state.string() + " is not a QEMU engine snapshot (no migration stream)");
+    const bool early = std::string(mode->second.begin(), mode->second.end()) == "early";
+    copy_data(l.memory_fd, fd_, ram);
+    const std::filesystem::path incoming = dir_.path() / "incoming.migration";
+    write_file(incoming, stream->second);
+    qemu_.emplace(command_line(), qemu_log_);
+    qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
+    qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat '" + incoming.string() + "'\"}}");
+    // Once the incoming migration has loaded the device state the guest is paused, as it was
+    // when saved: let it go on.
+    const auto until = Clock::now() + std::chrono::seconds(60);
+    while (true) {
+      const std::string st = qmp("{\"execute\":\"query-status\"}");
+      if (st.find("\"status\": \"running\"") != std::string::npos) break;
+      if (st.find("\"status\": \"inmigrate\"") == std::string::npos) {
+        qmp("{\"execute\":\"cont\"}");
+        continue;
       }
-      at += static_cast<std::uint64_t>(n);
+      check_alive();
+      if (Clock::now() > until) throw GuestTimeout("QEMU did not resume from the snapshot within 60 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    ::close(in);
-    if (::ftruncate(out, static_cast<off_t>(size)) != 0) throw VmError("cannot size a RAM copy");
+    std::filesystem::remove(incoming);
+    channel_->resync();
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    if (early) {
+      channel_->release_hold();
+      channel_->wait_ready(deadline);
+    }
+    channel_->reseed(deadline);
+  }
+
+  // Copies the data extents of a sparse file (SEEK_DATA/SEEK_HOLE), in the kernel
+  // (copy_file_range); holes stay holes, so only the pages the guest had written are copied.
+  static void copy_data(int in, int out, std::uint64_t size) {
+    off_t at = 0;
+    while (static_cast<std::uint64_t>(at) < size) {
+      off_t data = ::lseek(in, at, SEEK_DATA);
+      if (data < 0) break;  // ENXIO: only a hole is left
+      off_t hole = ::lseek(in, data, SEEK_HOLE);
+      if (hole < 0) hole = static_cast<off_t>(size);
+      hole = std::min<off_t>(hole, static_cast<off_t>(size));
+      off_t from = data, to = data;
+      while (from < hole) {
+        ssize_t n = ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw VmError(std::string("cannot copy the snapshot's guest RAM: ") + (n < 0 ? std::strerror(errno) : "short file"));
+      }
+      at = hole;
+    }
   }
 
   static std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
+  static std::vector<std::uint8_t> read_bytes(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) throw VmError("cannot read " + p.string());
+    return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
   static void write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& data) {
     std::ofstream out(p, std::ios::binary);
     out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));

@@ -22,6 +22,7 @@
 #include "kvm_linux.hpp"
 #include "modules.hpp"
 #include "qemu.hpp"
+#include "snapshot_cache.hpp"
 
 namespace crumble::vm {
 
@@ -38,6 +39,12 @@ struct SessionConfig {
   std::string append;                       // kernel command line additions
   std::chrono::milliseconds boot_timeout{60000};
   std::chrono::milliseconds command_timeout{600000};
+  // Start from the snapshot cache: restore a snapshot of this exact guest, or boot cold and save
+  // one (at the mode's point). A snapshot that is stale or cannot be used is removed and the
+  // guest boots cold, unless snapshot_strict, which makes that an error (SnapshotError).
+  SnapshotMode snapshot = SnapshotMode::late;
+  std::filesystem::path snapshot_dir;       // empty: ~/.cache/crumble/snapshots
+  bool snapshot_strict = false;
 };
 
 // The environment commands get unless the caller gives one.
@@ -86,21 +93,24 @@ class Session {
     choose_engine();
     GuestKernel k = kernel();
     GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append};
+    const auto deadline = Clock::now() + c.boot_timeout;
     if (use_kvm_) {
+      if (c.snapshot != SnapshotMode::off) snapshot_note_ = "no snapshot: the KVM engine does not snapshot Linux guests yet; ";
       machine_ = std::make_unique<EngineMachine<KvmLinuxMachine>>(g);
-    } else {
-      QemuOptions q{g};
-      q.accel = accel_;
+      boot([&] { machine_->channel().wait_ready(deadline); });
+      snapshot_note_ += "cold boot";
+      return;
+    }
+    QemuOptions q;
+    static_cast<GuestOptions&>(q) = g;
+    q.accel = accel_;
+    if (c.snapshot == SnapshotMode::off) {
       machine_ = std::make_unique<EngineMachine<QemuMachine>>(q);
+      boot([&] { machine_->channel().wait_ready(deadline); });
+      snapshot_note_ = "cold boot (snapshots off)";
+      return;
     }
-    try {
-      machine_->channel().wait_ready(Clock::now() + c.boot_timeout);
-    } catch (const GuestTimeout&) {
-      std::string log = machine_->kernel_log();
-      machine_->kill();
-      throw GuestTimeout("the guest did not reach init's main loop within " + std::to_string(c.boot_timeout.count() / 1000) +
-                         " s; last kernel messages:\n" + (log.size() > 3000 ? log.substr(log.size() - 3000) : log));
-    }
+    boot_qemu_from_cache(q, k, deadline);
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -132,6 +142,10 @@ class Session {
 
   std::string kernel_log() const { return machine_ ? machine_->kernel_log() : log_; }
   const std::string& engine_reason() const { return reason_; }
+  // How the guest started: restored from a snapshot or booted cold, and what happened to the
+  // cache ("restored from snapshot KEY", "cold boot; saved snapshot KEY", why one was dropped).
+  const std::string& snapshot_note() const { return snapshot_note_; }
+  bool restored() const { return restored_; }
 
  private:
   Channel& channel() {
@@ -173,6 +187,94 @@ class Session {
     }
   }
 
+  // Waits for the guest with `wait`; a guest that does not get there in time is stopped and the
+  // error carries the kernel's last messages.
+  template <class Wait>
+  void boot(Wait&& wait) {
+    try {
+      wait();
+    } catch (const GuestTimeout&) {
+      std::string log = machine_->kernel_log();
+      machine_->kill();
+      throw GuestTimeout("the guest did not reach init's main loop within " + std::to_string(cfg_.boot_timeout.count() / 1000) +
+                         " s; last kernel messages:\n" + (log.size() > 3000 ? log.substr(log.size() - 3000) : log));
+    }
+  }
+
+  // The QEMU engine through the snapshot cache: restore when a fresh snapshot of this guest is
+  // there; otherwise boot cold and save one at the mode's point (early: init holds after phase 6;
+  // late: init waits in its command loop).
+  void boot_qemu_from_cache(QemuOptions q, const GuestKernel& k, Clock::time_point deadline) {
+    SnapshotCache cache = cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir);
+    const std::string key = snapshot_key(q);
+    std::error_code ec;
+    const auto kernel_time = std::filesystem::last_write_time(k.image, ec);
+    if (std::filesystem::exists(cache.path(key), ec)) {
+      std::string problem;
+      if (!cache.fresh(key, kernel_time)) {
+        problem = "it is older than the kernel " + k.image.string();
+      } else {
+        q.restore_from = cache.path(key);
+        try {
+          machine_ = std::make_unique<EngineMachine<QemuMachine>>(q);
+          restored_ = true;
+          snapshot_note_ = "restored from snapshot " + key;
+          return;
+        } catch (const SnapshotError& e) {
+          problem = e.what();
+        }
+        q.restore_from.clear();
+      }
+      if (cfg_.snapshot_strict) throw SnapshotError("snapshot " + cache.path(key).string() + " cannot be used: " + problem);
+      cache.remove(key);
+      snapshot_note_ = "removed snapshot " + key + " (" + problem + "); ";
+    }
+    const bool early = cfg_.snapshot == SnapshotMode::early;
+    q.hold_after_phase_6 = early;
+    auto m = std::make_unique<EngineMachine<QemuMachine>>(q);
+    QemuMachine& qemu = m->get();
+    machine_ = std::move(m);
+    boot([&] {
+      if (early) machine_->channel().wait_holding(deadline);
+      else machine_->channel().wait_ready(deadline);
+    });
+    try {
+      qemu.save(cache.prepare(key), cfg_.snapshot);
+      snapshot_note_ += "cold boot; saved snapshot " + key;
+    } catch (const VmError& e) {
+      // The guest still runs (save resumes it); the user gets a working VM without a snapshot.
+      if (cfg_.snapshot_strict) throw SnapshotError(std::string("cannot save a snapshot: ") + e.what());
+      cache.remove(key);
+      snapshot_note_ += std::string("cold boot; could not save a snapshot: ") + e.what();
+    }
+    if (early) {
+      machine_->channel().release_hold();
+      boot([&] { machine_->channel().wait_ready(deadline); });
+    }
+  }
+
+  // Everything that determines the guest a snapshot holds: engine, architecture, memory, vCPUs,
+  // kernel and initramfs contents (init and modules are in it), command line, devices, mode.
+  std::string snapshot_key(const QemuOptions& q) const {
+    ContentHash h;
+    h.add(std::string_view("crumble qemu microvm serial qmp x86_64"));
+    h.add(q.accel);
+    h.add(std::to_string(q.memory_mib) + " MiB " + std::to_string(q.vcpus) + " vcpus");
+    h.add_file(q.kernel);
+    h.add(std::span<const std::uint8_t>(q.initramfs));
+    // The command line, with the host's TSC rate to the MHz: /proc/cpuinfo's figure wobbles in
+    // its last digits on some hosts, and the snapshot is bound to this host anyway.
+    std::string line = QemuMachine::base_cmdline();
+    if (auto at = line.find("tsc_early_khz="); at != std::string::npos) {
+      const auto end = line.find(' ', at);
+      const std::uint64_t khz = std::stoull(line.substr(at + 14, end - at - 14));
+      line.replace(at, end - at, "tsc_early_mhz=" + std::to_string((khz + 500) / 1000));
+    }
+    h.add(line + " " + q.append);
+    h.add(std::string_view(cfg_.snapshot == SnapshotMode::early ? "early" : "late"));
+    return h.hex();
+  }
+
   GuestKernel kernel() const {
     if (!cfg_.kernel.empty()) {
       if (!std::filesystem::exists(cfg_.kernel)) throw ConfigError("kernel " + cfg_.kernel.string() + " does not exist");
@@ -210,8 +312,8 @@ class Session {
   }
 
   SessionConfig cfg_;
-  std::string accel_ = "tcg", reason_, log_;
-  bool use_kvm_ = false;
+  std::string accel_ = "tcg", reason_, log_, snapshot_note_;
+  bool use_kvm_ = false, restored_ = false;
   std::unique_ptr<GuestMachine> machine_;
 };
 
