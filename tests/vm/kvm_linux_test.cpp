@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init_elf.hpp"
@@ -247,4 +248,161 @@ TEST_CASE("kvm engine: the mailbox is an MMIO hole, reserved in the e820 map, an
     if (e.addr == p::mailbox_phys && e.size == p::mailbox_size && e.type == 2) reserved = true;
   }
   CHECK(reserved);
+}
+
+// ---- snapshots of the engine, with a synthetic kernel ------------------------------------------
+
+namespace {
+
+// A kernel that does what init does around snapshots: if the host asked it to hold (config
+// `hold`), it signals holding and waits until released; then it signals ready and serves two
+// requests — reseed (clear the magic, print "reseeded" on the UART, signal reseeded) and poweroff
+// (the i8042 reset). Its registers carry the addresses it uses, so a restored vCPU whose
+// registers were not restored would fault or wander off.
+std::vector<std::uint8_t> snapshot_kernel() {
+  namespace p = crumble::vm::protocol;
+  std::vector<std::uint8_t> c;
+  auto emit = [&](std::initializer_list<std::uint8_t> b) { c.insert(c.end(), b); };
+  auto imm32 = [&](std::uint64_t v) {
+    for (int i = 0; i < 4; ++i) c.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  auto print = [&](const std::string& s) {
+    for (char ch : s) emit({0xb0, static_cast<std::uint8_t>(ch), 0xee});  // mov al, ch; out dx, al
+  };
+  auto signal = [&](std::uint32_t value) {
+    emit({0x8b, 0x43, static_cast<std::uint8_t>(p::mailbox::seq)});  // mov eax, [rbx+seq]
+    emit({0xff, 0xc0});                                               // inc eax
+    emit({0xc7, 0x03}), imm32(value);                                 // mov dword [rbx], value
+    emit({0x89, 0x43, static_cast<std::uint8_t>(p::mailbox::seq)});  // mov [rbx+seq], eax: last
+  };
+  auto jcc8 = [&](std::uint8_t op, std::size_t target) {  // a short jump back to target
+    const auto rel = static_cast<std::int64_t>(target) - static_cast<std::int64_t>(c.size() + 2);
+    REQUIRE(rel >= -128);
+    emit({op, static_cast<std::uint8_t>(rel)});
+  };
+  emit({0x66, 0xba, 0xf8, 0x03});                               // mov dx, 0x3f8
+  print("snapshot kernel: up\n");
+  emit({0xbb}), imm32(p::mailbox_phys);                         // mov ebx, mailbox
+  emit({0xbf}), imm32(p::config_phys + p::config::hold);        // mov edi, hold
+  emit({0x81, 0x3f}), imm32(p::hold_magic);                     // cmp dword [rdi], hold_magic
+  const std::size_t skip_hold = c.size();
+  emit({0x75, 0x00});                                           // jne after the hold (patched)
+  signal(p::signal_holding);
+  const std::size_t hold = c.size();
+  emit({0x81, 0x3f}), imm32(p::hold_magic);                     // 1: cmp dword [rdi], hold_magic
+  jcc8(0x74, hold);                                             // je 1b
+  c[skip_hold + 1] = static_cast<std::uint8_t>(c.size() - (skip_hold + 2));
+  signal(p::signal_ready);
+  emit({0xb9}), imm32(p::config_phys + p::config::command);     // mov ecx, command
+  emit({0xbe}), imm32(p::config_phys + p::config::reseed);      // mov esi, reseed
+  const std::size_t loop = c.size();
+  emit({0x81, 0x39}), imm32(p::poweroff_magic);                 // 2: cmp dword [rcx], poweroff_magic
+  const std::size_t to_reset = c.size();
+  emit({0x74, 0x00});                                           // je reset (patched)
+  emit({0x81, 0x3e}), imm32(p::reseed_magic);                   // cmp dword [rsi], reseed_magic
+  jcc8(0x75, loop);                                             // jne 2b
+  emit({0xc7, 0x06}), imm32(0);                                 // mov dword [rsi], 0
+  print("reseeded\n");                                          // before the signal: the host reads the log then
+  signal(p::signal_reseeded);
+  emit({0xe9}), imm32(static_cast<std::uint32_t>(static_cast<std::int64_t>(loop) - static_cast<std::int64_t>(c.size() + 4)));  // jmp 2b
+  c[to_reset + 1] = static_cast<std::uint8_t>(c.size() - (to_reset + 2));
+  emit({0xb0, 0xfe, 0xe6, 0x64, 0xf4});                         // reset: mov al, 0xfe; out 0x64, al; hlt
+  REQUIRE(c.size() - to_reset < 128);
+  return c;
+}
+
+std::size_t count(const std::string& s, const std::string& piece) {
+  std::size_t n = 0;
+  for (auto at = s.find(piece); at != std::string::npos; at = s.find(piece, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("kvm engine snapshots: saved and restored in new VMs and a new process, late and early", "[vm][kvm][linux][snapshot]") {
+  crumble::test::kvm_or_skip();
+  using namespace crumble::vm;
+  TempFile kernel(crumble::test::synthetic_bzimage(snapshot_kernel()));
+  TempDir dir("crumble-kvmsnap-");
+  KvmLinuxOptions o;
+  o.kernel = kernel.path;
+  o.memory_mib = 192;
+  o.default_cpuid = true;
+  const auto deadline = [] { return Clock::now() + std::chrono::seconds(20); };
+
+  struct Mode {
+    SnapshotMode mode;
+    const char* name;
+  };
+  for (const Mode m : {Mode{SnapshotMode::late, "late"}, Mode{SnapshotMode::early, "early"}}) {
+    INFO(m.name);
+    const auto state = dir.path() / m.name;
+    {
+      KvmLinuxOptions cold = o;
+      cold.hold_after_phase_6 = m.mode == SnapshotMode::early;
+      KvmLinuxMachine vm(cold);
+      if (m.mode == SnapshotMode::early) vm.channel().wait_holding(deadline());
+      else vm.channel().wait_ready(deadline());
+      const auto t0 = Clock::now();
+      vm.save(state, m.mode);
+      std::cout << "kvm engine snapshot (" << m.name << ", 192 MiB): save "
+                << std::chrono::duration<double, std::milli>(Clock::now() - t0).count() << " ms\n";
+      if (m.mode == SnapshotMode::early) {
+        vm.channel().release_hold();
+        vm.channel().wait_ready(deadline());
+      }
+      vm.channel().reseed(deadline());  // the original goes on after the save
+      CHECK(count(vm.kernel_log(), "reseeded") == 1);
+      vm.shutdown(std::chrono::milliseconds(10000));
+    }
+    // Two VMs from one snapshot at once: each goes on (its reseed was answered), each has only
+    // its own console, and each powers off when asked.
+    KvmLinuxOptions r = o;
+    r.restore_from = state;
+    const auto t1 = Clock::now();
+    KvmLinuxMachine a(r);
+    std::cout << "kvm engine snapshot (" << m.name << "): restore to reseeded "
+              << std::chrono::duration<double, std::milli>(Clock::now() - t1).count() << " ms\n";
+    KvmLinuxMachine b(r);
+    CHECK(a.kernel_log() == "reseeded\n");
+    CHECK(b.kernel_log() == "reseeded\n");
+    a.channel().reseed(deadline());
+    CHECK(a.kernel_log() == "reseeded\nreseeded\n");
+    CHECK(b.kernel_log() == "reseeded\n");
+    const auto t2 = Clock::now();
+    a.shutdown(std::chrono::milliseconds(10000));
+    b.shutdown(std::chrono::milliseconds(10000));
+    CHECK(Clock::now() - t2 < std::chrono::seconds(8));  // ended by their resets, not the grace time
+  }
+
+  // In a new process.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int status = 1;
+    try {
+      KvmLinuxOptions r = o;
+      r.restore_from = dir.path() / "late";
+      KvmLinuxMachine vm(r);
+      status = vm.kernel_log() == "reseeded\n" ? 0 : 2;
+      vm.shutdown(std::chrono::milliseconds(10000));
+    } catch (const std::exception& e) {
+      std::cerr << "child: " << e.what() << "\n";
+      status = 3;
+    }
+    ::_exit(status);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+
+  // A snapshot for another VM is refused before the guest runs.
+  KvmLinuxOptions bigger = o;
+  bigger.memory_mib = 256;
+  bigger.restore_from = dir.path() / "late";
+  CHECK_THROWS_MATCHES(KvmLinuxMachine(bigger), SnapshotError,
+                       Catch::Matchers::Predicate<SnapshotError>(
+                           [](const SnapshotError& e) { return std::string(e.what()).find("192 MiB of guest RAM") != std::string::npos; },
+                           "names the snapshot's RAM size"));
 }

@@ -203,6 +203,12 @@ class Vcpu {
   // runs again.
   void after_exit(std::function<void()> f) { after_ = std::move(f); }
 
+  // After a kick, before run() is called again: the vCPU may run once more.
+  void unkick() {
+    kicked_ = false;
+    run_->immediate_exit = 0;
+  }
+
   // From another thread: makes run() return Exit::stopped as soon as it can.
   void kick() {
     kicked_ = true;

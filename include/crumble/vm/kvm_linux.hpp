@@ -30,6 +30,7 @@
 #include "i8042.hpp"
 #include "linux_x86.hpp"
 #include "protocol.hpp"
+#include "snapshot.hpp"
 #include "uart.hpp"
 
 namespace crumble::vm {
@@ -39,6 +40,11 @@ struct KvmLinuxOptions : GuestOptions {
   // so that the engine can be tested where KVM refuses it (kvm_pvm). No real Linux kernel starts
   // that way: without SYSCALL in the CPUID, its first EFER write faults.
   bool default_cpuid = false;
+  // Start from a snapshot KvmLinuxMachine::save wrote (same kernel, initramfs, memory and vCPUs:
+  // the snapshot cache keys on them). A snapshot that cannot be used is a SnapshotError.
+  std::filesystem::path restore_from;
+  // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
+  bool hold_after_phase_6 = false;
 };
 
 // A 4 KiB page of device registers behind an MMIO hole, as the guest's loads and stores see it
@@ -90,7 +96,7 @@ class KvmLinuxMachine {
  public:
   static constexpr std::uint64_t acpi_base = 0xe0000;
 
-  explicit KvmLinuxMachine(const GuestOptions& o) : KvmLinuxMachine(KvmLinuxOptions{o}) {}
+  explicit KvmLinuxMachine(const GuestOptions& o) : KvmLinuxMachine(options(o)) {}
   explicit KvmLinuxMachine(const KvmLinuxOptions& o) : kvm_(), vm_(kvm_, std::uint64_t{o.memory_mib} << 20) {
     if (o.memory_mib < 192) throw ConfigError("memory must be at least 192 MiB");
     LinuxImage image = LinuxImage::read(o.kernel);
@@ -107,6 +113,28 @@ class KvmLinuxMachine {
       }
       cpus_.push_back(&cpu);
     }
+    std::uint8_t* cfg = vm_.guest(protocol::config_phys, protocol::config_size);
+    if (!cfg) throw ConfigError("the protocol window lies outside guest RAM");
+    channel_.emplace(mailbox_->bytes(), cfg, [this] { check_alive(); });
+    if (!o.restore_from.empty()) {
+      const bool early = restore(o.restore_from);
+      start();
+      try {
+        // The guest goes on where it was saved (an early one still holds after phase 6), then
+        // takes fresh entropy and the time.
+        const auto deadline = Clock::now() + std::chrono::seconds(30);
+        channel_->resync();
+        if (early) {
+          channel_->release_hold();
+          channel_->wait_ready(deadline);
+        }
+        channel_->reseed(deadline);
+      } catch (const VmError& e) {
+        stop();  // the destructor does not run for a constructor that throws
+        throw SnapshotError("the guest restored from " + o.restore_from.string() + " did not go on: " + e.what());
+      }
+      return;
+    }
     const std::uint64_t khz = cpus_[0]->tsc_khz();
     std::string cmdline = default_cmdline(khz);
     if (!o.append.empty()) cmdline += " " + o.append;
@@ -115,13 +143,32 @@ class KvmLinuxMachine {
     std::memcpy(vm_.memory() + acpi_base, tables.data(), tables.size());
     linux_x86::put(vm_.memory() + b.boot_params + 0x070, acpi_base, 8);  // acpi_rsdp_addr
     enter_linux(*cpus_[0], b);
-
-    std::uint8_t* cfg = vm_.guest(protocol::config_phys, protocol::config_size);
-    if (!cfg) throw ConfigError("the protocol window lies outside guest RAM");
-    channel_.emplace(mailbox_->bytes(), cfg, [this] { check_alive(); });
     channel_->write_clock();
-    running_ = static_cast<int>(cpus_.size());
-    for (kvm::Vcpu* cpu : cpus_) threads_.emplace_back([this, cpu] { vcpu_loop(*cpu); });
+    if (o.hold_after_phase_6) channel_->request_hold();
+    start();
+  }
+
+  // Saves the running guest (its vCPUs stop meanwhile, each after KVM has completed its last
+  // exit, then go on) in snapshot.hpp's format: VM state (irqchip, PIT, clock), every vCPU, the
+  // UART's registers, the mailbox page, `mode` (where init is), and RAM without the mailbox hole.
+  void save(const std::filesystem::path& state, SnapshotMode mode) {
+    pause();
+    struct Resume {
+      KvmLinuxMachine* m;
+      ~Resume() { m->start(); }
+    } resume{this};
+    snapshot::Sections s;
+    snapshot::save_vm(vm_, s);
+    for (std::size_t i = 0; i < cpus_.size(); ++i) snapshot::save_vcpu(*cpus_[i], s, "vcpu" + std::to_string(i) + ".", true);
+    {
+      std::lock_guard lock(mu_);
+      snapshot::put(s, "kvm.uart", uart_.state());
+    }
+    s["kvm.mailbox"].assign(mailbox_->bytes(), mailbox_->bytes() + MmioPage::size);
+    const std::string m = mode == SnapshotMode::early ? "early" : "late";
+    s["crumble.mode"].assign(m.begin(), m.end());
+    snapshot::put(s, "kvm.vcpus", static_cast<std::uint32_t>(cpus_.size()));
+    snapshot::write(state, s, vm_.memory(), vm_.memory_size(), snapshot::host_fingerprint(), vm_.mmio_holes());
   }
   KvmLinuxMachine(const KvmLinuxMachine&) = delete;
   KvmLinuxMachine& operator=(const KvmLinuxMachine&) = delete;
@@ -159,25 +206,76 @@ class KvmLinuxMachine {
   void kill() { stop(); }
 
  private:
+  static KvmLinuxOptions options(const GuestOptions& g) {
+    KvmLinuxOptions o;
+    static_cast<GuestOptions&>(o) = g;
+    return o;
+  }
+
   void vcpu_loop(kvm::Vcpu& cpu) {
-    Uart16550 uart([this](std::string_view s) {
-      std::lock_guard lock(mu_);
-      console_.append(s);
-    });
     I8042 keyboard([&] {  // the reset line: the guest rebooted, which for a microVM means it is done
       done_ = true;
       cpu.stop();
     });
-    cpu.on_io = [&](kvm::IoExit& io) { uart.handle(io) || keyboard.handle(io); };
+    cpu.on_io = [&](kvm::IoExit& io) {
+      if (keyboard.handle(io)) return;
+      std::lock_guard lock(mu_);  // one UART for all vCPUs
+      uart_.handle(io);
+    };
     cpu.on_mmio = [this](kvm::MmioExit& e) { mailbox_->handle(e); };
     try {
       cpu.run(Clock::time_point::max());
     } catch (const std::exception& e) {
       std::lock_guard lock(mu_);
       error_ = e.what();
+      done_ = true;
     }
-    done_ = true;
+    if (!pausing_) done_ = true;
     --running_;
+  }
+
+  // Starts (or restarts, after pause) a thread per vCPU.
+  void start() {
+    if (done_) return;
+    pausing_ = false;
+    running_ = static_cast<int>(cpus_.size());
+    for (kvm::Vcpu* cpu : cpus_) {
+      cpu->unkick();
+      threads_.emplace_back([this, cpu] { vcpu_loop(*cpu); });
+    }
+  }
+  // Stops every vCPU thread without ending the VM.
+  void pause() {
+    if (done_) throw VmError("the VM has stopped; there is nothing to save");
+    pausing_ = true;
+    join_vcpus();
+    if (done_) throw VmError("the VM stopped while it was being paused");
+  }
+
+  // Loads a snapshot into this VM (made as for a cold boot, nothing loaded yet): RAM mapped from
+  // the memory file (MAP_PRIVATE: pages load lazily, writes stay ours), then the VM's and each
+  // vCPU's state in snapshot.hpp's order. Whether init holds after phase 6 (an early snapshot).
+  bool restore(const std::filesystem::path& state) {
+    snapshot::Loaded l = snapshot::read(state);
+    struct Close {
+      int fd;
+      ~Close() { ::close(fd); }
+    } close_memory{l.memory_fd};
+    if (l.memory_size != vm_.memory_size())
+      throw SnapshotError("snapshot " + state.string() + " has " + std::to_string(l.memory_size >> 20) + " MiB of guest RAM, this VM " +
+                          std::to_string(vm_.memory_size() >> 20) + " MiB");
+    if (snapshot::get<std::uint32_t>(l.sections, "kvm.vcpus") != cpus_.size())
+      throw SnapshotError("snapshot " + state.string() + " has another number of vCPUs than this VM");
+    const auto mailbox = l.sections.find("kvm.mailbox");
+    const auto mode = l.sections.find("crumble.mode");
+    if (mailbox == l.sections.end() || mailbox->second.size() != MmioPage::size || mode == l.sections.end())
+      throw SnapshotError("snapshot " + state.string() + " is not a KVM engine snapshot of a Linux guest");
+    vm_.remap(l.memory_fd);
+    snapshot::restore_vm(vm_, l.sections);
+    for (std::size_t i = 0; i < cpus_.size(); ++i) snapshot::restore_vcpu(*cpus_[i], l.sections, "vcpu" + std::to_string(i) + ".");
+    uart_.set_state(snapshot::get<Uart16550::State>(l.sections, "kvm.uart"));
+    std::memcpy(mailbox_->bytes(), mailbox->second.data(), MmioPage::size);
+    return std::string(mode->second.begin(), mode->second.end()) == "early";
   }
 
   void check_alive() {
@@ -192,6 +290,10 @@ class KvmLinuxMachine {
   // Kicks every vCPU out of KVM_RUN until all threads have left it (a kick can land just before
   // a thread enters KVM_RUN, so one is not enough), then joins them.
   void stop() {
+    join_vcpus();
+    done_ = true;
+  }
+  void join_vcpus() {
     while (running_ > 0) {
       for (kvm::Vcpu* c : cpus_) c->kick();
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -199,18 +301,18 @@ class KvmLinuxMachine {
     for (std::thread& t : threads_)
       if (t.joinable()) t.join();
     threads_.clear();
-    done_ = true;
   }
 
   kvm::System kvm_;
   kvm::Machine vm_;
   std::unique_ptr<MmioPage> mailbox_ = std::make_unique<MmioPage>(protocol::mailbox_phys);
+  Uart16550 uart_{[this](std::string_view s) { console_.append(s); }};  // called under mu_
   std::vector<kvm::Vcpu*> cpus_;
   std::optional<Channel> channel_;
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
   std::string console_, error_;
-  std::atomic<bool> done_{false};
+  std::atomic<bool> done_{false}, pausing_{false};
   std::atomic<int> running_{0};
 };
 

@@ -95,22 +95,15 @@ class Session {
     GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append};
     const auto deadline = Clock::now() + c.boot_timeout;
     if (use_kvm_) {
-      if (c.snapshot != SnapshotMode::off) snapshot_note_ = "no snapshot: the KVM engine does not snapshot Linux guests yet; ";
-      machine_ = std::make_unique<EngineMachine<KvmLinuxMachine>>(g);
-      boot([&] { machine_->channel().wait_ready(deadline); });
-      snapshot_note_ += "cold boot";
-      return;
+      KvmLinuxOptions o;
+      static_cast<GuestOptions&>(o) = g;
+      start<KvmLinuxMachine>(o, k, deadline, "kvm " + KvmLinuxMachine::default_cmdline(0));
+    } else {
+      QemuOptions o;
+      static_cast<GuestOptions&>(o) = g;
+      o.accel = accel_;
+      start<QemuMachine>(o, k, deadline, "qemu microvm serial qmp accel " + o.accel + " " + tsc_to_mhz(QemuMachine::base_cmdline()));
     }
-    QemuOptions q;
-    static_cast<GuestOptions&>(q) = g;
-    q.accel = accel_;
-    if (c.snapshot == SnapshotMode::off) {
-      machine_ = std::make_unique<EngineMachine<QemuMachine>>(q);
-      boot([&] { machine_->channel().wait_ready(deadline); });
-      snapshot_note_ = "cold boot (snapshots off)";
-      return;
-    }
-    boot_qemu_from_cache(q, k, deadline);
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -201,12 +194,20 @@ class Session {
     }
   }
 
-  // The QEMU engine through the snapshot cache: restore when a fresh snapshot of this guest is
-  // there; otherwise boot cold and save one at the mode's point (early: init holds after phase 6;
-  // late: init waits in its command loop).
-  void boot_qemu_from_cache(QemuOptions q, const GuestKernel& k, Clock::time_point deadline) {
+  // Starts the engine's machine: cold when snapshots are off; otherwise through the snapshot
+  // cache — restore when a fresh snapshot of this guest is there, else boot cold and save one at
+  // the mode's point (early: init holds after phase 6; late: init waits in its command loop).
+  // `engine` names the engine and its base command line, for the key.
+  template <class M, class Options>
+  void start(Options o, const GuestKernel& k, Clock::time_point deadline, const std::string& engine) {
+    if (cfg_.snapshot == SnapshotMode::off) {
+      machine_ = std::make_unique<EngineMachine<M>>(o);
+      boot([&] { machine_->channel().wait_ready(deadline); });
+      snapshot_note_ = "cold boot (snapshots off)";
+      return;
+    }
     SnapshotCache cache = cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir);
-    const std::string key = snapshot_key(q);
+    const std::string key = snapshot_key(engine, o);
     std::error_code ec;
     const auto kernel_time = std::filesystem::last_write_time(k.image, ec);
     if (std::filesystem::exists(cache.path(key), ec)) {
@@ -214,32 +215,32 @@ class Session {
       if (!cache.fresh(key, kernel_time)) {
         problem = "it is older than the kernel " + k.image.string();
       } else {
-        q.restore_from = cache.path(key);
+        o.restore_from = cache.path(key);
         try {
-          machine_ = std::make_unique<EngineMachine<QemuMachine>>(q);
+          machine_ = std::make_unique<EngineMachine<M>>(o);
           restored_ = true;
           snapshot_note_ = "restored from snapshot " + key;
           return;
         } catch (const SnapshotError& e) {
           problem = e.what();
         }
-        q.restore_from.clear();
+        o.restore_from.clear();
       }
       if (cfg_.snapshot_strict) throw SnapshotError("snapshot " + cache.path(key).string() + " cannot be used: " + problem);
       cache.remove(key);
       snapshot_note_ = "removed snapshot " + key + " (" + problem + "); ";
     }
     const bool early = cfg_.snapshot == SnapshotMode::early;
-    q.hold_after_phase_6 = early;
-    auto m = std::make_unique<EngineMachine<QemuMachine>>(q);
-    QemuMachine& qemu = m->get();
+    o.hold_after_phase_6 = early;
+    auto m = std::make_unique<EngineMachine<M>>(o);
+    M& machine = m->get();
     machine_ = std::move(m);
     boot([&] {
       if (early) machine_->channel().wait_holding(deadline);
       else machine_->channel().wait_ready(deadline);
     });
     try {
-      qemu.save(cache.prepare(key), cfg_.snapshot);
+      machine.save(cache.prepare(key), cfg_.snapshot);
       snapshot_note_ += "cold boot; saved snapshot " + key;
     } catch (const VmError& e) {
       // The guest still runs (save resumes it); the user gets a working VM without a snapshot.
@@ -253,26 +254,30 @@ class Session {
     }
   }
 
-  // Everything that determines the guest a snapshot holds: engine, architecture, memory, vCPUs,
-  // kernel and initramfs contents (init and modules are in it), command line, devices, mode.
-  std::string snapshot_key(const QemuOptions& q) const {
+  // Everything that determines the guest a snapshot holds: the engine and its command line,
+  // memory, vCPUs, kernel and initramfs contents (init and modules are in it), the user's command
+  // line additions, the mode. (The host's part — CPU, QEMU binary, KVM — is the fingerprint's.)
+  std::string snapshot_key(const std::string& engine, const GuestOptions& g) const {
     ContentHash h;
-    h.add(std::string_view("crumble qemu microvm serial qmp x86_64"));
-    h.add(q.accel);
-    h.add(std::to_string(q.memory_mib) + " MiB " + std::to_string(q.vcpus) + " vcpus");
-    h.add_file(q.kernel);
-    h.add(std::span<const std::uint8_t>(q.initramfs));
-    // The command line, with the host's TSC rate to the MHz: /proc/cpuinfo's figure wobbles in
-    // its last digits on some hosts, and the snapshot is bound to this host anyway.
-    std::string line = QemuMachine::base_cmdline();
+    h.add(std::string_view("crumble x86_64"));
+    h.add(engine);
+    h.add(std::to_string(g.memory_mib) + " MiB " + std::to_string(g.vcpus) + " vcpus");
+    h.add_file(g.kernel);
+    h.add(std::span<const std::uint8_t>(g.initramfs));
+    h.add(g.append);
+    h.add(std::string_view(cfg_.snapshot == SnapshotMode::early ? "early" : "late"));
+    return h.hex();
+  }
+
+  // The host's TSC rate to the MHz: /proc/cpuinfo's figure wobbles in its last digits on some
+  // hosts, and would make every key new.
+  static std::string tsc_to_mhz(std::string line) {
     if (auto at = line.find("tsc_early_khz="); at != std::string::npos) {
-      const auto end = line.find(' ', at);
+      const auto end = std::min(line.find(' ', at), line.size());
       const std::uint64_t khz = std::stoull(line.substr(at + 14, end - at - 14));
       line.replace(at, end - at, "tsc_early_mhz=" + std::to_string((khz + 500) / 1000));
     }
-    h.add(line + " " + q.append);
-    h.add(std::string_view(cfg_.snapshot == SnapshotMode::early ? "early" : "late"));
-    return h.hex();
+    return line;
   }
 
   GuestKernel kernel() const {

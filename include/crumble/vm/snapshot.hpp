@@ -51,6 +51,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <random>
 #include <sstream>
 #include <string>
@@ -459,10 +460,13 @@ inline constexpr std::uint64_t memory_trailer = 4096;
 
 // Writes `size` bytes of guest RAM to the empty file `fd` (named `path` in errors) page by page,
 // leaving zero pages as holes, then sizes the file: a mostly idle guest's RAM takes little disk.
-inline void write_sparse(int fd, const std::uint8_t* memory, std::uint64_t size, const std::filesystem::path& path) {
+// Pages in `holes` (MMIO holes: not memory, and unreadable on the host) are left out.
+inline void write_sparse(int fd, const std::uint8_t* memory, std::uint64_t size, const std::filesystem::path& path,
+                         std::span<const kvm::MmioRegion> holes = {}) {
   static const std::uint8_t zero[4096] = {};
   for (std::uint64_t at = 0; at < size; at += 4096) {
     const std::uint64_t n = std::min<std::uint64_t>(4096, size - at);
+    if (std::any_of(holes.begin(), holes.end(), [&](const kvm::MmioRegion& h) { return at < h.base + h.size && h.base < at + n; })) continue;
     if (std::memcmp(memory + at, zero, n) != 0) detail::write_all(fd, memory + at, n, at, path);
   }
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw SnapshotError("cannot size " + path.string() + ": " + std::strerror(errno));
@@ -471,14 +475,14 @@ inline void write_sparse(int fd, const std::uint8_t* memory, std::uint64_t size,
 // Writes guest RAM sparsely and the state file, each atomically. `fingerprint` names what the
 // snapshot needs of the host that restores it (the QEMU engine passes its own).
 inline void write(const std::filesystem::path& state, const Sections& sections, const std::uint8_t* memory, std::uint64_t size,
-                  const std::string& fingerprint = host_fingerprint()) {
+                  const std::string& fingerprint = host_fingerprint(), std::span<const kvm::MmioRegion> holes = {}) {
   // The two files are renamed into place one after the other, so a reader can meet a state file
   // and a memory file from different saves (another process saving the same snapshot at the same
   // time): a random token in both ties them together; read() checks it.
   std::random_device random;
   const std::uint64_t token = (std::uint64_t{random()} << 32) | random();
   detail::atomic_file(memory_path(state), [&](int fd, const std::filesystem::path& p) {
-    write_sparse(fd, memory, size, p);
+    write_sparse(fd, memory, size, p, holes);
     std::uint8_t trailer[memory_trailer] = {};
     std::memcpy(trailer, memory_magic, 8);
     std::memcpy(trailer + 8, &token, 8);

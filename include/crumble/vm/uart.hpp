@@ -14,6 +14,13 @@ class Uart16550 {
  public:
   explicit Uart16550(std::function<void(std::string_view)> sink, std::uint16_t base = 0x3f8) : sink_(std::move(sink)), base_(base) {}
 
+  // The registers the guest set, for snapshots.
+  struct State {
+    std::uint8_t lcr, ier, mcr, scratch;
+  };
+  State state() const { return {lcr_, ier_, mcr_, scratch_}; }
+  void set_state(const State& s) { lcr_ = s.lcr, ier_ = s.ier, mcr_ = s.mcr, scratch_ = s.scratch; }
+
   // Handles the exit if it is for one of this UART's 8 ports; false otherwise.
   bool handle(kvm::IoExit& io) {
     if (io.port < base_ || io.port >= base_ + 8) return false;
