@@ -41,7 +41,8 @@ constexpr void phdr(std::vector<std::uint8_t>& v, std::uint32_t type, std::uint3
 // `img` must have been linked at image_address (Buffer::finish(entry, image_address)).
 constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t machine) {
   using detail::put;
-  enum : std::uint32_t { PT_LOAD = 1, PT_GNU_STACK = 0x6474e551, PF_X = 1, PF_W = 2, PF_R = 4 };
+  // Not the <elf.h> names: they are macros there, and a program may include both.
+  enum : std::uint32_t { pt_load = 1, pt_gnu_stack = 0x6474e551, pf_x = 1, pf_w = 2, pf_r = 4 };
   std::vector<std::uint8_t> v;
   v.reserve(image_offset + img.bytes.size());
   // e_ident: magic, 64-bit, little-endian, version 1, System V ABI
@@ -62,12 +63,12 @@ constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t m
   put(v, 0, 2);   // e_shnum
   put(v, 0, 2);   // e_shstrndx
   const std::uint64_t file_size = image_offset + img.bytes.size();
-  detail::phdr(v, PT_LOAD, PF_R | PF_X, 0, load_base, file_size, file_size, code::page_size);
+  detail::phdr(v, pt_load, pf_r | pf_x, 0, load_base, file_size, file_size, code::page_size);
   // bss: a separate page so it can be writable while the code is not. With no bss this is an
   // empty segment, which loaders accept and skip.
   const std::uint64_t bss = image_address + img.bss_offset;
-  detail::phdr(v, PT_LOAD, PF_R | PF_W, bss - load_base, bss, 0, img.bss_size, code::page_size);
-  detail::phdr(v, PT_GNU_STACK, PF_R | PF_W, 0, 0, 0, 0, 16);
+  detail::phdr(v, pt_load, pf_r | pf_w, bss - load_base, bss, 0, img.bss_size, code::page_size);
+  detail::phdr(v, pt_gnu_stack, pf_r | pf_w, 0, 0, 0, 0, 16);
   v.insert(v.end(), img.bytes.begin(), img.bytes.end());
   return v;
 }
