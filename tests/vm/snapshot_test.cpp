@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <random>
 
 using namespace crumble::ir;
 
@@ -620,4 +621,33 @@ TEST_CASE("snapshot: write_sparse leaves zero pages as holes", "[vm][snapshot]")
   CHECK(static_cast<std::size_t>(st.st_size) == ram.size());
   CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 < (1u << 20));
   CHECK(read_file(file) == std::string(ram.begin(), ram.end()));
+}
+
+TEST_CASE("snapshot cache keys: a file hashes as its bytes, and every byte and the length count", "[snapshot][cache]") {
+  crumble::vm::TempDir dir("crumble-hash-");
+  std::mt19937_64 random(7);
+  // sizes around the hash's 32-byte blocks and the file reader's 1 MiB chunks
+  for (std::size_t size : {0ul, 1ul, 31ul, 32ul, 33ul, 4095ul, (1ul << 20) - 1, 1ul << 20, (1ul << 20) + 17, (3ul << 20) + 5}) {
+    INFO("size " << size);
+    std::string bytes(size, '\0');
+    for (char& c : bytes) c = static_cast<char>(random());
+    const auto file = dir.path() / "f";
+    write_file(file, bytes);
+    auto hash = [](const std::string& b) {
+      crumble::vm::ContentHash h;
+      h.add(b);
+      return h.hex();
+    };
+    crumble::vm::ContentHash from_file;
+    from_file.add_file(file);
+    CHECK(from_file.hex() == hash(bytes));
+    CHECK(hash(bytes + '\0') != hash(bytes));  // a trailing zero byte is not padding
+    if (size) {
+      std::string flipped = bytes;
+      flipped[random() % size] ^= 1;
+      CHECK(hash(flipped) != hash(bytes));
+    }
+  }
+  crumble::vm::ContentHash missing;
+  CHECK_THROWS_AS(missing.add_file(dir.path() / "no-such-file"), crumble::vm::ConfigError);
 }

@@ -13,6 +13,10 @@
 //   auto vm = bare_from_cache(cache, key, img, opt);          // restore, or run to the pause and save
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <bit>
 #include <chrono>
 #include <optional>
@@ -26,26 +30,48 @@ namespace crumble::vm {
 
 // A fast 128-bit hash for cache keys: four independent 64-bit lanes over 32-byte blocks. Not
 // cryptographic — it keys a cache of the user's own inputs — but every byte counts, and a kernel
-// of 8 MiB hashes in a few milliseconds (FNV-1a, byte by byte, takes about 15).
+// of 14 MB hashes in a few milliseconds (FNV-1a, byte by byte, takes about 25).
 class ContentHash {
  public:
   void add(std::string_view bytes) {
-    const std::uint64_t n = bytes.size();
-    block(n, n ^ 0x5bd1e995, 0, 0);  // the length first: parts are self-delimiting
+    begin(bytes.size());
     const char* p = bytes.data();
     std::size_t left = bytes.size();
-    for (; left >= 32; p += 32, left -= 32) block(word(p), word(p + 8), word(p + 16), word(p + 24));
-    char tail[32] = {};
-    std::memcpy(tail, p, left);
-    block(word(tail), word(tail + 8), word(tail + 16), word(tail + 24));
+    for (; left >= 32; p += 32, left -= 32) block(p);
+    end(p, left);
   }
   void add(std::span<const std::uint8_t> bytes) { add(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())); }
-  // A whole file's contents (throws ConfigError when it cannot be read).
+  // A whole file's contents, the same as add() of them, read in large chunks (a 14 MB kernel:
+  // ~5 ms; through an istream iterator it took ~50). Throws ConfigError when it cannot be read.
   void add_file(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw ConfigError("cannot read " + file.string());
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    add(data);
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0) {
+      if (fd >= 0) ::close(fd);
+      throw ConfigError("cannot read " + file.string() + ": " + std::strerror(errno));
+    }
+    begin(static_cast<std::uint64_t>(st.st_size));
+    std::vector<char> buf(1 << 20);
+    std::size_t have = 0;  // bytes in buf not hashed yet (fewer than 32 after each pass)
+    std::uint64_t total = 0;
+    while (true) {
+      const ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ::close(fd);
+        throw ConfigError("cannot read " + file.string() + ": " + std::strerror(errno));
+      }
+      if (n == 0) break;
+      have += static_cast<std::size_t>(n);
+      total += static_cast<std::uint64_t>(n);
+      std::size_t at = 0;
+      for (; have - at >= 32; at += 32) block(buf.data() + at);
+      std::memmove(buf.data(), buf.data() + at, have - at);
+      have -= at;
+    }
+    ::close(fd);
+    if (total != static_cast<std::uint64_t>(st.st_size)) throw ConfigError(file.string() + " changed while it was read");
+    end(buf.data(), have);
   }
   std::string hex() const {
     const std::uint64_t x = fold(lane_[0], lane_[1]), y = fold(lane_[2], lane_[3]) ^ x;
@@ -69,6 +95,13 @@ class ContentHash {
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
     return h ^ (h >> 31);
+  }
+  void begin(std::uint64_t n) { block(n, n ^ 0x5bd1e995, 0, 0); }  // the length first: parts are self-delimiting
+  void block(const char* p) { block(word(p), word(p + 8), word(p + 16), word(p + 24)); }
+  void end(const char* p, std::size_t left) {
+    char tail[32] = {};
+    std::memcpy(tail, p, left);
+    block(tail);
   }
   void block(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
     lane_[0] = mix(lane_[0], a), lane_[1] = mix(lane_[1], b), lane_[2] = mix(lane_[2], c), lane_[3] = mix(lane_[3], d);
