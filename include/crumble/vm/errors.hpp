@@ -6,6 +6,7 @@
 //       InitFailed     init said which phase failed and why
 //     GuestTimeout     the guest did not answer in time; the VM has been stopped
 //     GuestProtocolError  the guest wrote something the host cannot accept (bounds, sequence)
+//     SnapshotError    a snapshot cannot be written, read or used (damaged, another host, refused)
 #pragma once
 
 #include <stdexcept>
@@ -31,6 +32,9 @@ struct GuestTimeout : VmError {
   using VmError::VmError;
 };
 struct GuestProtocolError : VmError {
+  using VmError::VmError;
+};
+struct SnapshotError : VmError {
   using VmError::VmError;
 };
 

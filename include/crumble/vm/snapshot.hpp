@@ -58,15 +58,10 @@
 #include <utility>
 #include <vector>
 
+#include "errors.hpp"
 #include "kvm.hpp"
 
-namespace crumble::vm {
-
-struct SnapshotError : VmError {
-  using VmError::VmError;
-};
-
-namespace snapshot {
+namespace crumble::vm::snapshot {
 
 inline constexpr char magic[8] = {'C', 'R', 'U', 'M', 'B', 'S', 'N', 'P'};
 inline constexpr std::uint32_t format_version = 1;
@@ -429,11 +424,12 @@ inline void write_all(int fd, const void* p, std::size_t n, std::uint64_t at, co
     c += w, n -= static_cast<std::size_t>(w), at += static_cast<std::uint64_t>(w);
   }
 }
-// Writes via path.tmp, fsync, rename.
+// Writes via a temporary file of its own (PATH.tmp.XXXXXX: two processes saving the same
+// snapshot never write into one file), fsync, rename.
 template <class Fill>
 void atomic_file(const std::filesystem::path& path, Fill&& fill) {
-  const std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::string tmp = path.string() + ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) throw SnapshotError("cannot create " + tmp + ": " + std::strerror(errno));
   try {
     fill(fd, std::filesystem::path(tmp));
@@ -520,8 +516,26 @@ struct Loaded {
   int memory_fd = -1;  // open on NAME.mem; the caller maps it and closes it
 };
 
-// Reads and checks a state file (made with `fingerprint`) and opens its memory file.
+namespace detail {
+// The memory file does not go with the state file: maybe another save is being renamed into place.
+struct MemoryMismatch : SnapshotError {
+  using SnapshotError::SnapshotError;
+};
+inline Loaded read_once(const std::filesystem::path& state, const std::string& fingerprint);
+}  // namespace detail
+
+// Reads and checks a state file (made with `fingerprint`) and opens its memory file. A memory
+// file from another save is looked at once more: a concurrent save renames its state file just
+// after its memory file.
 inline Loaded read(const std::filesystem::path& state, const std::string& fingerprint = host_fingerprint()) {
+  try {
+    return detail::read_once(state, fingerprint);
+  } catch (const detail::MemoryMismatch&) {
+    return detail::read_once(state, fingerprint);
+  }
+}
+
+inline Loaded detail::read_once(const std::filesystem::path& state, const std::string& fingerprint) {
   std::ifstream in(state, std::ios::binary);
   if (!in) throw SnapshotError("cannot open snapshot " + state.string());
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -595,11 +609,10 @@ inline Loaded read(const std::filesystem::path& state, const std::string& finger
       std::memcmp(trailer, memory_magic, 8) != 0 || token == l.sections.end() || token->second.size() != 8 ||
       std::memcmp(trailer + 8, token->second.data(), 8) != 0) {
     ::close(l.memory_fd);
-    throw SnapshotError("the snapshot's memory file " + mem.string() + " does not belong to its state file (another save's, or damaged)");
+    throw detail::MemoryMismatch("the snapshot's memory file " + mem.string() + " does not belong to its state file (another save's, or damaged)");
   }
   l.sections.erase("memory.token");
   return l;
 }
 
-}  // namespace snapshot
-}  // namespace crumble::vm
+}  // namespace crumble::vm::snapshot
