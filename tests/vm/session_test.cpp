@@ -968,4 +968,17 @@ TEST_CASE("snapshot cache: early snapshots hold init after phase 6, off leaves t
     CHECK_FALSE(vm.restored());
   }
   CHECK(SnapshotCache(dir.path()).list().size() == 2);
+
+  // A snapshot directory that cannot be made: the user still gets a working VM, and is told.
+  const fs::path not_a_dir = dir.path() / "a-file";
+  std::ofstream(not_a_dir) << "x";
+  cfg.snapshot_dir = not_a_dir / "snapshots";
+  {
+    Session vm(cfg);
+    INFO(vm.snapshot_note());
+    CHECK_THAT(vm.snapshot_note(), Contains("could not save a snapshot") && Contains("cannot create the snapshot directory"));
+    CHECK(vm.run({"true"}).status() == 0);
+  }
+  cfg.snapshot_strict = true;
+  CHECK_THROWS_MATCHES(Session(cfg), SnapshotError, WhatContains("cannot create the snapshot directory"));
 }

@@ -93,16 +93,15 @@ class Session {
     choose_engine();
     GuestKernel k = kernel();
     GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append};
-    const auto deadline = Clock::now() + c.boot_timeout;
     if (use_kvm_) {
       KvmLinuxOptions o;
       static_cast<GuestOptions&>(o) = g;
-      start<KvmLinuxMachine>(o, k, deadline, "kvm " + KvmLinuxMachine::default_cmdline(0));
+      start<KvmLinuxMachine>(o, k, "kvm " + KvmLinuxMachine::default_cmdline(0));
     } else {
       QemuOptions o;
       static_cast<GuestOptions&>(o) = g;
       o.accel = accel_;
-      start<QemuMachine>(o, k, deadline, "qemu microvm serial qmp accel " + o.accel + " " + tsc_to_mhz(QemuMachine::base_cmdline()));
+      start<QemuMachine>(o, k, "qemu microvm serial qmp accel " + o.accel + " " + without_tsc_rate(QemuMachine::base_cmdline()));
     }
   }
   Session(const Session&) = delete;
@@ -199,23 +198,30 @@ class Session {
   // the mode's point (early: init holds after phase 6; late: init waits in its command loop).
   // `engine` names the engine and its base command line, for the key.
   template <class M, class Options>
-  void start(Options o, const GuestKernel& k, Clock::time_point deadline, const std::string& engine) {
-    if (cfg_.snapshot == SnapshotMode::off) {
+  void start(Options o, const GuestKernel& k, const std::string& engine) {
+    auto cold = [&](const std::string& note) {
       machine_ = std::make_unique<EngineMachine<M>>(o);
+      const auto deadline = Clock::now() + cfg_.boot_timeout;
       boot([&] { machine_->channel().wait_ready(deadline); });
-      snapshot_note_ = "cold boot (snapshots off)";
-      return;
+      snapshot_note_ += note;
+    };
+    if (cfg_.snapshot == SnapshotMode::off) return cold("cold boot (snapshots off)");
+    std::optional<SnapshotCache> cache;
+    try {
+      cache.emplace(cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir));
+    } catch (const std::exception& e) {  // no cache directory (neither HOME nor XDG_CACHE_HOME)
+      if (cfg_.snapshot_strict) throw SnapshotError(std::string("no snapshot cache: ") + e.what());
+      return cold(std::string("cold boot; no snapshot cache: ") + e.what());
     }
-    SnapshotCache cache = cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir);
     const std::string key = snapshot_key(engine, o);
     std::error_code ec;
     const auto kernel_time = std::filesystem::last_write_time(k.image, ec);
-    if (std::filesystem::exists(cache.path(key), ec)) {
+    if (std::filesystem::exists(cache->path(key), ec)) {
       std::string problem;
-      if (!cache.fresh(key, kernel_time)) {
+      if (!cache->fresh(key, kernel_time)) {
         problem = "it is older than the kernel " + k.image.string();
       } else {
-        o.restore_from = cache.path(key);
+        o.restore_from = cache->path(key);
         try {
           machine_ = std::make_unique<EngineMachine<M>>(o);
           restored_ = true;
@@ -226,8 +232,8 @@ class Session {
         }
         o.restore_from.clear();
       }
-      if (cfg_.snapshot_strict) throw SnapshotError("snapshot " + cache.path(key).string() + " cannot be used: " + problem);
-      cache.remove(key);
+      if (cfg_.snapshot_strict) throw SnapshotError("snapshot " + cache->path(key).string() + " cannot be used: " + problem);
+      cache->remove(key);
       snapshot_note_ = "removed snapshot " + key + " (" + problem + "); ";
     }
     const bool early = cfg_.snapshot == SnapshotMode::early;
@@ -235,17 +241,24 @@ class Session {
     auto m = std::make_unique<EngineMachine<M>>(o);
     M& machine = m->get();
     machine_ = std::move(m);
+    const auto deadline = Clock::now() + cfg_.boot_timeout;  // a failed restore does not eat into the cold boot's time
     boot([&] {
       if (early) machine_->channel().wait_holding(deadline);
       else machine_->channel().wait_ready(deadline);
     });
     try {
-      machine.save(cache.prepare(key), cfg_.snapshot);
-      snapshot_note_ += "cold boot; saved snapshot " + key;
+      const auto held = cache->lock(key);
+      if (cache->fresh(key, kernel_time)) {
+        snapshot_note_ += "cold boot; snapshot " + key + " was saved meanwhile by another process";
+      } else {
+        machine.save(cache->path(key), cfg_.snapshot);
+        snapshot_note_ += "cold boot; saved snapshot " + key;
+      }
+    } catch (const BootError&) {
+      throw;  // the guest did not survive the save
     } catch (const VmError& e) {
       // The guest still runs (save resumes it); the user gets a working VM without a snapshot.
       if (cfg_.snapshot_strict) throw SnapshotError(std::string("cannot save a snapshot: ") + e.what());
-      cache.remove(key);
       snapshot_note_ += std::string("cold boot; could not save a snapshot: ") + e.what();
     }
     if (early) {
@@ -269,14 +282,10 @@ class Session {
     return h.hex();
   }
 
-  // The host's TSC rate to the MHz: /proc/cpuinfo's figure wobbles in its last digits on some
-  // hosts, and would make every key new.
-  static std::string tsc_to_mhz(std::string line) {
-    if (auto at = line.find("tsc_early_khz="); at != std::string::npos) {
-      const auto end = std::min(line.find(' ', at), line.size());
-      const std::uint64_t khz = std::stoull(line.substr(at + 14, end - at - 14));
-      line.replace(at, end - at, "tsc_early_mhz=" + std::to_string((khz + 500) / 1000));
-    }
+  // The command line without the host's TSC rate: /proc/cpuinfo's figure is the current clock on
+  // hosts that scale it and would make every key new; the snapshot's host is the fingerprint's.
+  static std::string without_tsc_rate(std::string line) {
+    if (auto at = line.find(" tsc_early_khz="); at != std::string::npos) line.erase(at, line.find(' ', at + 1) - at);
     return line;
   }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,11 +145,35 @@ class SnapshotCache {
     }
   }
 
-  // Where to save a snapshot for `key` (the directory exists afterwards).
+  // Where to save a snapshot for `key` (the directory exists afterwards); SnapshotError when the
+  // directory cannot be made.
   std::filesystem::path prepare(const std::string& key) const {
-    std::filesystem::create_directories(dir_);
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) throw SnapshotError("cannot create the snapshot directory " + dir_.string() + ": " + ec.message());
     return path(key);
   }
+
+  // Held while a snapshot for `key` is saved (flock on KEY.lock): of two processes that booted
+  // the same guest cold, one saves, the other finds its snapshot there and does not save again.
+  class Lock {
+   public:
+    explicit Lock(const std::filesystem::path& file) : fd_(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+      if (fd_ < 0) throw SnapshotError("cannot open " + file.string() + ": " + std::strerror(errno));
+      while (::flock(fd_, LOCK_EX) != 0)
+        if (errno != EINTR) {
+          ::close(fd_);
+          throw SnapshotError("cannot lock " + file.string() + ": " + std::strerror(errno));
+        }
+    }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+    ~Lock() { ::close(fd_); }
+
+   private:
+    int fd_;
+  };
+  Lock lock(const std::string& key) const { return Lock(prepare(key).string() + ".lock"); }
 
   void remove(const std::string& key) const {
     std::error_code ec;
@@ -175,9 +200,18 @@ class SnapshotCache {
     }
     return out;
   }
+  // Removes every snapshot, with what interrupted saves left (KEY.tmp.*, KEY.mem.tmp.*) and the
+  // lock files; how many snapshots there were.
   std::size_t clear() const {
-    std::size_t n = 0;
-    for (const Entry& e : list()) remove(e.key), ++n;
+    const std::size_t n = list().size();
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.size() >= 32 && name.find_first_not_of("0123456789abcdef") >= 32 && (name.size() == 32 || name[32] == '.'))
+        files.push_back(e.path());
+    }
+    for (const auto& f : files) std::filesystem::remove(f, ec);
     return n;
   }
 
@@ -195,7 +229,8 @@ inline std::unique_ptr<BareVm> bare_from_cache(const SnapshotCache& cache, const
                                                const BareOptions& opt, bool strict = false, bool* restored = nullptr) {
   if (!opt.pause_syscall) throw ConfigError("a cached bare VM needs BareOptions::pause_syscall: the point to snapshot at");
   if (restored) *restored = false;
-  if (std::filesystem::exists(cache.path(key))) {
+  std::error_code ec;
+  if (std::filesystem::exists(cache.path(key), ec)) {
     try {
       auto vm = BareVm::restore(cache.path(key), opt);
       if (restored) *restored = true;
@@ -207,7 +242,12 @@ inline std::unique_ptr<BareVm> bare_from_cache(const SnapshotCache& cache, const
   }
   auto vm = std::make_unique<BareVm>(img, opt);
   if (vm->run()) return vm;  // finished before pausing: nothing worth saving
-  vm->save(cache.prepare(key));
+  try {
+    auto held = cache.lock(key);
+    if (!cache.is_valid(key)) vm->save(cache.path(key));
+  } catch (const SnapshotError&) {
+    if (strict) throw;  // otherwise the VM runs on without a snapshot
+  }
   return vm;
 }
 
