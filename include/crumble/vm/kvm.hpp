@@ -214,6 +214,7 @@ class Vcpu {
   void kick() {
     kicked_ = true;
     run_->immediate_exit = 1;
+    std::lock_guard lock(thread_mu_);  // the thread is inside run() while it is named here
     if (running_thread_) ::pthread_kill(*running_thread_, SIGUSR1);
   }
 
@@ -289,7 +290,8 @@ class Vcpu {
   bool stop_ = false;
   std::function<void()> after_;
   std::atomic<bool> kicked_{false};
-  std::optional<pthread_t> running_thread_;
+  std::mutex thread_mu_;
+  std::optional<pthread_t> running_thread_;  // the thread in run(), under thread_mu_
 };
 
 // A VM: guest RAM at guest-physical 0 (one memory slot, split around any MMIO holes), MMIO
@@ -498,7 +500,17 @@ class Watchdog {
 inline Exit Vcpu::run(std::chrono::steady_clock::time_point deadline) {
   stop_ = false;
   detail::install_kick_handler();
-  running_thread_ = ::pthread_self();
+  struct InRun {  // names this thread for kick() while run() lasts, and only then
+    Vcpu* v;
+    explicit InRun(Vcpu* c) : v(c) {
+      std::lock_guard lock(v->thread_mu_);
+      v->running_thread_ = ::pthread_self();
+    }
+    ~InRun() {
+      std::lock_guard lock(v->thread_mu_);
+      v->running_thread_.reset();
+    }
+  } in_run(this);
   run_->immediate_exit = kicked_ ? 1 : 0;
   detail::Watchdog dog(deadline, run_);
   while (true) {

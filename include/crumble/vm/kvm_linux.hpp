@@ -117,7 +117,14 @@ class KvmLinuxMachine {
     if (!cfg) throw ConfigError("the protocol window lies outside guest RAM");
     channel_.emplace(mailbox_->bytes(), cfg, [this] { check_alive(); });
     if (!o.restore_from.empty()) {
-      const bool early = restore(o.restore_from);
+      bool early = false;
+      try {
+        early = restore(o.restore_from);
+      } catch (const SnapshotError&) {
+        throw;
+      } catch (const VmError& e) {  // KVM refused part of the state: the snapshot is no good here
+        throw SnapshotError("cannot restore the snapshot " + o.restore_from.string() + ": " + e.what());
+      }
       start();
       try {
         // The guest goes on where it was saved (an early one still holds after phase 6), then
@@ -132,6 +139,9 @@ class KvmLinuxMachine {
       } catch (const VmError& e) {
         stop();  // the destructor does not run for a constructor that throws
         throw SnapshotError("the guest restored from " + o.restore_from.string() + " did not go on: " + e.what());
+      } catch (...) {
+        stop();
+        throw;
       }
       return;
     }
@@ -155,7 +165,13 @@ class KvmLinuxMachine {
     pause();
     struct Resume {
       KvmLinuxMachine* m;
-      ~Resume() { m->start(); }
+      ~Resume() {
+        try {
+          m->start();
+        } catch (...) {  // no thread could be made: the VM cannot go on
+          m->stop();
+        }
+      }
     } resume{this};
     snapshot::Sections s;
     snapshot::save_vm(vm_, s);
@@ -238,10 +254,16 @@ class KvmLinuxMachine {
   void start() {
     if (done_) return;
     pausing_ = false;
-    running_ = static_cast<int>(cpus_.size());
     for (kvm::Vcpu* cpu : cpus_) {
       cpu->unkick();
-      threads_.emplace_back([this, cpu] { vcpu_loop(*cpu); });
+      ++running_;  // before the thread can end and count itself out
+      try {
+        threads_.emplace_back([this, cpu] { vcpu_loop(*cpu); });
+      } catch (...) {
+        --running_;
+        stop();
+        throw;
+      }
     }
   }
   // Stops every vCPU thread without ending the VM.

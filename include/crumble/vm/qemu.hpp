@@ -115,17 +115,31 @@ class QemuMachine {
   // memory file beside it. `mode` says where init is: holding after phase 6 (early) or waiting
   // in its command loop (late).
   void save(const std::filesystem::path& state, SnapshotMode mode) {
-    const std::filesystem::path stream = dir_.path() / "outgoing.migration";
     qmp("{\"execute\":\"stop\"}");
-    struct Resume {  // the guest goes on whatever happens
-      QemuMachine* m;
-      ~Resume() {
-        try {
-          m->qmp("{\"execute\":\"cont\"}");
-        } catch (...) {
-        }
-      }
-    } resume{this};
+    try {
+      save_stopped(state, mode);
+    } catch (...) {
+      resume_or_kill();
+      throw;
+    }
+    resume_or_kill();
+  }
+
+ private:
+  // The guest runs again after a save, or is gone (BootError): a guest left stopped would make
+  // the next command wait for its whole timeout.
+  void resume_or_kill() {
+    try {
+      qmp("{\"execute\":\"cont\"}");
+      if (qmp("{\"execute\":\"query-status\"}").find("\"status\": \"running\"") != std::string::npos) return;
+    } catch (const VmError&) {
+    }
+    kill();
+    throw BootError("the guest could not be resumed after a snapshot was saved; it has been stopped");
+  }
+
+  void save_stopped(const std::filesystem::path& state, SnapshotMode mode) {
+    const std::filesystem::path stream = dir_.path() / "outgoing.migration";
     qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
     qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '" + stream.string() + "'\"}}");
     const auto until = Clock::now() + std::chrono::seconds(60);
@@ -153,6 +167,7 @@ class QemuMachine {
     ::munmap(p, ram);
   }
 
+ public:
   // What a QEMU snapshot depends on besides the guest (which the cache key covers): the QEMU
   // binary (its path, size and time: an upgrade changes them), how it runs the guest, the CPU.
   static std::string fingerprint(const QemuOptions& o) {
@@ -170,6 +185,8 @@ class QemuMachine {
         at = end + 1;
       }
     }
+    std::error_code ec;
+    if (auto real = std::filesystem::canonical(bin, ec); !ec) bin = real;  // /bin and /usr/bin are one on merged-/usr hosts
     struct stat st {};
     ::stat(bin.c_str(), &st);
     unsigned a = 0, b = 0, c = 0, d = 0;
@@ -381,9 +398,29 @@ class QemuMachine {
       while (from < hole) {
         ssize_t n = ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+          copy_range(in, out, from, hole);  // across file systems (cache on disk, RAM file on tmpfs), or no support
+          break;
+        }
         if (n <= 0) throw VmError(std::string("cannot copy the snapshot's guest RAM: ") + (n < 0 ? std::strerror(errno) : "short file"));
       }
       at = hole;
+    }
+  }
+
+  static void copy_range(int in, int out, off_t from, off_t to) {
+    std::vector<char> buf(1 << 20);
+    while (from < to) {
+      const ssize_t n = ::pread(in, buf.data(), std::min<std::size_t>(buf.size(), static_cast<std::size_t>(to - from)), from);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw VmError(std::string("cannot read the snapshot's guest RAM: ") + (n < 0 ? std::strerror(errno) : "short file"));
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::pwrite(out, buf.data() + done, static_cast<std::size_t>(n - done), from + done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw VmError(std::string("cannot write the guest's RAM file: ") + std::strerror(errno));
+        done += w;
+      }
+      from += n;
     }
   }
 
