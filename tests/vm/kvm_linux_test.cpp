@@ -341,7 +341,7 @@ TEST_CASE("kvm engine snapshots: saved and restored in new VMs and a new process
       KvmLinuxOptions cold = o;
       cold.hold_after_phase_6 = m.mode == SnapshotMode::early;
       KvmLinuxMachine vm(cold);
-      if (m.mode == SnapshotMode::early) vm.channel().wait_holding(deadline());
+      if (m.mode == SnapshotMode::early) REQUIRE(vm.channel().wait_holding(deadline()));
       else vm.channel().wait_ready(deadline());
       const auto t0 = Clock::now();
       vm.save(state, m.mode);

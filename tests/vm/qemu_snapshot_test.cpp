@@ -201,7 +201,7 @@ TEST_CASE("qemu snapshot: early mode holds init after phase 6, a restore goes on
   {
     o.hold_after_phase_6 = true;
     QemuMachine m(o);
-    m.channel().wait_holding(Clock::now() + std::chrono::seconds(60));
+    REQUIRE(m.channel().wait_holding(Clock::now() + std::chrono::seconds(60)));
     m.save(state, SnapshotMode::early);
     m.channel().release_hold();
     m.channel().wait_ready(Clock::now() + std::chrono::seconds(30));

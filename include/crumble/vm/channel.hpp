@@ -75,7 +75,15 @@ class Channel {
   // Early snapshots (protocol::config::hold): before boot, ask init to hold after phase 6; wait
   // until it does; let it go on.
   void request_hold() { store32(cfg_ + protocol::config::hold, protocol::hold_magic); }
-  void wait_holding(Clock::time_point deadline) { expect(protocol::signal_holding, deadline, "boot (waiting for init to hold after phase 6)"); }
+  // True when init holds; false when it signalled ready instead (an init that does not know the
+  // hold request: it is ready, and there is no early point to snapshot).
+  bool wait_holding(Clock::time_point deadline) {
+    const std::uint32_t s = next_signal(deadline, "boot (waiting for init to hold after phase 6)");
+    if (s == protocol::signal_failed) throw init_failed();
+    if (s == protocol::signal_ready) return false;
+    if (s != protocol::signal_holding) throw GuestProtocolError("init sent signal " + hex(s) + " while the host waited for it to hold");
+    return true;
+  }
   void release_hold() { store32(cfg_ + protocol::config::hold, 0); }
 
   // If the guest reported a failed phase (read after it stopped), the error for it.

@@ -242,10 +242,16 @@ class Session {
     M& machine = m->get();
     machine_ = std::move(m);
     const auto deadline = Clock::now() + cfg_.boot_timeout;  // a failed restore does not eat into the cold boot's time
+    bool holding = false;
     boot([&] {
-      if (early) machine_->channel().wait_holding(deadline);
+      if (early) holding = machine_->channel().wait_holding(deadline);
       else machine_->channel().wait_ready(deadline);
     });
+    if (early && !holding) {  // an init without early snapshots (SessionConfig::init is the caller's)
+      if (cfg_.snapshot_strict) throw SnapshotError("init did not hold after phase 6: it cannot make early snapshots");
+      snapshot_note_ += "cold boot; no snapshot: init did not hold after phase 6 (an init without early snapshots)";
+      return;
+    }
     try {
       const auto held = cache->lock(key);
       if (cache->fresh(key, kernel_time)) {
