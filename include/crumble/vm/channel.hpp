@@ -20,6 +20,7 @@
 
 #include "../code/buffer.hpp"
 #include "errors.hpp"
+#include "guest.hpp"
 #include "protocol.hpp"
 
 namespace crumble::vm {
@@ -171,8 +172,17 @@ class Channel {
     return static_cast<std::int64_t>(load64(mb_ + protocol::mailbox::result));
   }
 
-  // After a restore: the guest's signals so far are history, go on from its current count.
-  void resync() { seq_ = load32(mb_ + protocol::mailbox::seq); }
+  // After a restore, for every engine: the guest's signals so far are history (go on from its
+  // count); an early snapshot's init still holds after phase 6 (release it, wait for ready);
+  // then fresh entropy and the time.
+  void go_on_after_restore(SnapshotMode saved_at, Clock::time_point deadline) {
+    seq_ = load32(mb_ + protocol::mailbox::seq);
+    if (saved_at == SnapshotMode::early) {
+      release_hold();
+      wait_ready(deadline);
+    }
+    reseed(deadline);
+  }
 
   // After a restore: fresh entropy and the wall clock for the guest, so clones of one snapshot
   // differ (their CRNG state was copied with the memory) and know the time.

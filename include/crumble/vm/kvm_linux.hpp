@@ -117,9 +117,9 @@ class KvmLinuxMachine {
     if (!cfg) throw ConfigError("the protocol window lies outside guest RAM");
     channel_.emplace(mailbox_->bytes(), cfg, [this] { check_alive(); });
     if (!o.restore_from.empty()) {
-      bool early = false;
+      SnapshotMode saved_at{};
       try {
-        early = restore(o.restore_from);
+        saved_at = restore(o.restore_from);
       } catch (const SnapshotError&) {
         throw;
       } catch (const VmError& e) {  // KVM refused part of the state: the snapshot is no good here
@@ -127,15 +127,7 @@ class KvmLinuxMachine {
       }
       start();
       try {
-        // The guest goes on where it was saved (an early one still holds after phase 6), then
-        // takes fresh entropy and the time.
-        const auto deadline = Clock::now() + std::chrono::seconds(30);
-        channel_->resync();
-        if (early) {
-          channel_->release_hold();
-          channel_->wait_ready(deadline);
-        }
-        channel_->reseed(deadline);
+        channel_->go_on_after_restore(saved_at, Clock::now() + std::chrono::seconds(30));
       } catch (const VmError& e) {
         stop();  // the destructor does not run for a constructor that throws
         throw SnapshotError("the guest restored from " + o.restore_from.string() + " did not go on: " + e.what());
@@ -181,8 +173,7 @@ class KvmLinuxMachine {
       snapshot::put(s, "kvm.uart", uart_.state());
     }
     s["kvm.mailbox"].assign(mailbox_->bytes(), mailbox_->bytes() + MmioPage::size);
-    const std::string m = mode == SnapshotMode::early ? "early" : "late";
-    s["crumble.mode"].assign(m.begin(), m.end());
+    snapshot::put_mode(s, mode);
     snapshot::put(s, "kvm.vcpus", static_cast<std::uint32_t>(cpus_.size()));
     snapshot::write(state, s, vm_.memory(), vm_.memory_size(), snapshot::host_fingerprint(), vm_.mmio_holes());
   }
@@ -277,7 +268,7 @@ class KvmLinuxMachine {
   // Loads a snapshot into this VM (made as for a cold boot, nothing loaded yet): RAM mapped from
   // the memory file (MAP_PRIVATE: pages load lazily, writes stay ours), then the VM's and each
   // vCPU's state in snapshot.hpp's order. Whether init holds after phase 6 (an early snapshot).
-  bool restore(const std::filesystem::path& state) {
+  SnapshotMode restore(const std::filesystem::path& state) {
     snapshot::Loaded l = snapshot::read(state);
     struct Close {
       int fd;
@@ -289,15 +280,15 @@ class KvmLinuxMachine {
     if (snapshot::get<std::uint32_t>(l.sections, "kvm.vcpus") != cpus_.size())
       throw SnapshotError("snapshot " + state.string() + " has another number of vCPUs than this VM");
     const auto mailbox = l.sections.find("kvm.mailbox");
-    const auto mode = l.sections.find("crumble.mode");
-    if (mailbox == l.sections.end() || mailbox->second.size() != MmioPage::size || mode == l.sections.end())
+    const SnapshotMode saved_at = snapshot::get_mode(l.sections, state);
+    if (mailbox == l.sections.end() || mailbox->second.size() != MmioPage::size)
       throw SnapshotError("snapshot " + state.string() + " is not a KVM engine snapshot of a Linux guest");
     vm_.remap(l.memory_fd);
     snapshot::restore_vm(vm_, l.sections);
     for (std::size_t i = 0; i < cpus_.size(); ++i) snapshot::restore_vcpu(*cpus_[i], l.sections, "vcpu" + std::to_string(i) + ".");
     uart_.set_state(snapshot::get<Uart16550::State>(l.sections, "kvm.uart"));
     std::memcpy(mailbox_->bytes(), mailbox->second.data(), MmioPage::size);
-    return std::string(mode->second.begin(), mode->second.end()) == "early";
+    return saved_at;
   }
 
   void check_alive() {

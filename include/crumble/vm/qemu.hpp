@@ -109,6 +109,10 @@ class QemuMachine {
 
  public:
 
+  // QEMU does not migrate guest RAM: it is the shared file, which the snapshot keeps itself.
+  static constexpr const char* ignore_shared_ram =
+      "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}";
+
   // Saves the running guest (paused meanwhile, then it goes on) in the snapshot format of
   // snapshot.hpp: the state file holds QEMU's device state (migration with x-ignore-shared: QEMU
   // does not copy RAM, which is the shared file) and the mode; guest RAM goes to the sparse
@@ -140,7 +144,7 @@ class QemuMachine {
 
   void save_stopped(const std::filesystem::path& state, SnapshotMode mode) {
     const std::filesystem::path stream = dir_.path() / "outgoing.migration";
-    qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
+    qmp(ignore_shared_ram);
     qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '" + stream.string() + "'\"}}");
     const auto until = Clock::now() + std::chrono::seconds(60);
     while (true) {
@@ -153,8 +157,7 @@ class QemuMachine {
     snapshot::Sections sections;
     sections["qemu.migration"] = read_bytes(stream);
     std::filesystem::remove(stream);
-    const std::string m = mode == SnapshotMode::early ? "early" : "late";
-    sections["crumble.mode"].assign(m.begin(), m.end());
+    snapshot::put_mode(sections, mode);
     const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
     void* p = ::mmap(nullptr, ram, PROT_READ, MAP_SHARED, fd_, 0);
     if (p == MAP_FAILED) throw VmError(std::string("cannot map guest RAM to save it: ") + std::strerror(errno));
@@ -350,15 +353,14 @@ class QemuMachine {
       throw SnapshotError("snapshot " + state.string() + " has " + std::to_string(l.memory_size >> 20) + " MiB of guest RAM, this VM " +
                           std::to_string(opt_.memory_mib) + " MiB");
     const auto stream = l.sections.find("qemu.migration");
-    const auto mode = l.sections.find("crumble.mode");
-    if (stream == l.sections.end() || mode == l.sections.end())
+    if (stream == l.sections.end())
       throw SnapshotError("snapshot " + state.string() + " is not a QEMU engine snapshot (no migration stream)");
-    const bool early = std::string(mode->second.begin(), mode->second.end()) == "early";
+    const SnapshotMode saved_at = snapshot::get_mode(l.sections, state);
     copy_data(l.memory_fd, fd_, ram);
     const std::filesystem::path incoming = dir_.path() / "incoming.migration";
     write_file(incoming, stream->second);
     qemu_.emplace(command_line(), qemu_log_);
-    qmp("{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}");
+    qmp(ignore_shared_ram);
     qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat '" + incoming.string() + "'\"}}");
     // Once the incoming migration has loaded the device state the guest is paused, as it was
     // when saved: let it go on.
@@ -366,22 +368,13 @@ class QemuMachine {
     while (true) {
       const std::string st = qmp("{\"execute\":\"query-status\"}");
       if (st.find("\"status\": \"running\"") != std::string::npos) break;
-      if (st.find("\"status\": \"inmigrate\"") == std::string::npos) {
-        qmp("{\"execute\":\"cont\"}");
-        continue;
-      }
       check_alive();
-      if (Clock::now() > until) throw GuestTimeout("QEMU did not resume from the snapshot within 60 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (Clock::now() > until) throw GuestTimeout("QEMU did not resume from the snapshot within 60 s: " + st);
+      if (st.find("\"status\": \"inmigrate\"") == std::string::npos) qmp("{\"execute\":\"cont\"}");  // loaded, paused
+      else std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     std::filesystem::remove(incoming);
-    channel_->resync();
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    if (early) {
-      channel_->release_hold();
-      channel_->wait_ready(deadline);
-    }
-    channel_->reseed(deadline);
+    channel_->go_on_after_restore(saved_at, Clock::now() + std::chrono::seconds(30));
   }
 
   // Copies the data extents of a sparse file (SEEK_DATA/SEEK_HOLE), in the kernel

@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "guest.hpp"
 #include "kvm.hpp"
 
 namespace crumble::vm::snapshot {
@@ -293,6 +294,19 @@ inline void set_msrs(int fd, const std::vector<std::uint8_t>& bytes) {
 
 // Saves a vCPU's state under `prefix`. `lapic`: the VM has an in-kernel irqchip
 // (kvm::Machine::has_irqchip()); KVM has no LAPIC state to give otherwise.
+// Where init was when the guest was saved (section "crumble.mode"), for the engines' restores.
+inline void put_mode(Sections& s, SnapshotMode mode) {
+  const std::string m = mode == SnapshotMode::early ? "early" : "late";
+  s["crumble.mode"].assign(m.begin(), m.end());
+}
+inline SnapshotMode get_mode(const Sections& s, const std::filesystem::path& state) {
+  const auto it = s.find("crumble.mode");
+  const std::string m = it == s.end() ? std::string() : std::string(it->second.begin(), it->second.end());
+  if (m == "early") return SnapshotMode::early;
+  if (m == "late") return SnapshotMode::late;
+  throw SnapshotError("snapshot " + state.string() + " does not say where its guest's init was (no crumble.mode)");
+}
+
 inline void save_vcpu(kvm::Vcpu& cpu, Sections& s, const std::string& prefix = "vcpu0.", bool lapic = false) {
   const KvmHost& h = kvm_host();
   if (h.cpuid) s[prefix + "cpuid"] = detail::get_cpuid(cpu.fd());
