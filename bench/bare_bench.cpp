@@ -1,4 +1,5 @@
-// bare_bench — bare microVMs (crumble/vm/bare.hpp) and the KVM exits under them (crumble/vm/kvm.hpp).
+// SPDX-License-Identifier: Apache-2.0
+// bare_bench — bare microVMs (crumble/vm/engine/kvm/bare.hpp) and the KVM exits under them (crumble/vm/engine/kvm/kvm.hpp).
 //
 //   bare/create_run/MiB         run_bare on a program that just returns: VM created (memory slot,
 //                               vCPU, page tables), entered at CPL3, one exit (exit_group), destroyed
@@ -21,7 +22,7 @@
 // Without /dev/kvm the benchmarks report an error and skip.
 #include <benchmark/benchmark.h>
 #include <crumble/crumble.hpp>
-#include <crumble/vm/bare.hpp>
+#include <crumble/vm/engine/kvm/bare.hpp>
 
 #include <spawn.h>
 #include <sys/stat.h>
@@ -33,7 +34,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <crumble/vm/process.hpp>
+#include <crumble/vm/host/process.hpp>
 
 extern char** environ;
 

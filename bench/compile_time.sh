@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # compile_time.sh — wall time and peak memory of compiling a ~500-statement init-like program
 # assembled in constexpr (bench/compile_time/init500.cpp), against the same file without the
 # constexpr assembly (the baseline: the cost of the headers and the program text).

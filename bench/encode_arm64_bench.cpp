@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // encode_arm64_bench — the same AArch64 instruction stream encoded by crumble and asmjit.
 //
 // A stream of 10,000 instructions is generated once (fixed seed): mov xd,xm / movz / movk /

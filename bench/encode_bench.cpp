@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // encode_bench — the same AMD64 instruction stream encoded by crumble, asmjit and xbyak.
 //
 // A stream of 10,000 instructions is generated once (fixed seed): mov reg,reg / mov reg,imm /

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lower_bench — run-time cost of crumble::assemble<Target>(program) for Target = arch::amd64,
 // arch::arm64 and arch::riscv64: lowering + encoding + linking (branch relaxation, relocations)
 // of one generated IR program. The program is architecture-neutral (its syscalls, write, getpid

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rtg_bench — how long the RTG front end takes (spec: "RTG compilation ~10 ms"; our target:
 // under 2 ms for an init program's source).
 //
@@ -13,8 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "rtg/emit_cpp.hpp"
-#include "rtg/translate.hpp"
+#include <crumble/rtg/emit_cpp.hpp>
+#include <crumble/rtg/translate.hpp>
 
 namespace {
 

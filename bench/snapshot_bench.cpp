@@ -1,5 +1,6 @@
-// snapshot_bench — KVM snapshots of bare microVMs (crumble/vm/bare.hpp: BareVm::save/restore,
-// BareShell; crumble/vm/snapshot.hpp): restore to the first guest instruction, the cost of each
+// SPDX-License-Identifier: Apache-2.0
+// snapshot_bench — KVM snapshots of bare microVMs (crumble/vm/engine/kvm/bare.hpp: BareVm::save/restore,
+// BareShell; crumble/vm/snapshot/format.hpp): restore to the first guest instruction, the cost of each
 // page a restored guest touches first, save time, and how many restored VMs fit.
 //
 //   snapshot/first_exit/<how>/MiB   a program paused at getppid whose next action is exit_group:
@@ -34,8 +35,8 @@
 // benchmarks report an error and skip.
 #include <benchmark/benchmark.h>
 #include <crumble/crumble.hpp>
-#include <crumble/vm/bare.hpp>
-#include <crumble/vm/process.hpp>
+#include <crumble/vm/engine/kvm/bare.hpp>
+#include <crumble/vm/host/process.hpp>
 
 #include <sys/resource.h>
 #include <sys/stat.h>

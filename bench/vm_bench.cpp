@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vm_bench — microVMs under the QEMU engine (software emulation on hosts without VMX/SVM).
 //
 //   boot/crumble_to_ready   Session constructed until init signals ready (kernel + init phases 1-7),

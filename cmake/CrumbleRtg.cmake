@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # crumble_add_rtg(<target> SOURCE file.go [ARCH amd64|arm64|riscv64] [NAME function]
 #                 [NAMESPACE ns] [DEFINES FLAG...] [CONFIG key=value...])
 #
@@ -35,8 +36,8 @@ function(crumble_add_rtg target)
   endforeach()
   add_custom_command(OUTPUT ${header}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
-    COMMAND $<TARGET_FILE:crumble-rtg> ${args} -o ${header} ${source}
-    DEPENDS ${source} crumble-rtg
+    COMMAND crumble::crumble-rtg ${args} -o ${header} ${source}
+    DEPENDS ${source} $<TARGET_FILE:crumble::crumble-rtg>
     COMMENT "RTG ${RTG_SOURCE} -> ${target}.hpp"
     VERBATIM)
   add_custom_target(${target}_rtg_header DEPENDS ${header})

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/fuzz-rtg.sh — builds the RTG libFuzzer target and runs it.
 #
 #   scripts/fuzz-rtg.sh [SECONDS] [libFuzzer flags...]   build, then fuzz SECONDS (default 300)
@@ -7,12 +8,12 @@
 #                 ASan+UBSan) and replay DIRs (default: the regression corpus tests/rtg/fuzz/,
 #                 the working corpus build-fuzz/corpus/, the seeds and tests/rtg/corpus/)
 #
-# The target, tools/rtg/fuzz/fuzz_rtg.cpp, feeds each input as an RTG source file through
-# translate, emit_cpp and amd64 assembly (tools/rtg/fuzz/fuzz_one.hpp); a crumble::rtg::Error
+# The target, tests/rtg/fuzzer/fuzz_rtg.cpp, feeds each input as an RTG source file through
+# translate, emit_cpp and amd64 assembly (tests/rtg/fuzzer/fuzz_one.hpp); a crumble::rtg::Error
 # or crumble::compile_error is a rejection, anything else (another exception, a crash, a
 # sanitizer report, a run over 5 s) is a finding. It runs single-process (the machine is
-# shared: no -jobs/-workers), with the dictionary tools/rtg/fuzz/rtg.dict, -max_len=4096 and
-# -timeout=5. The working corpus grows in build-fuzz/corpus/, seeded from tools/rtg/fuzz/seeds/ (snippets)
+# shared: no -jobs/-workers), with the dictionary tests/rtg/fuzzer/rtg.dict, -max_len=4096 and
+# -timeout=5. The working corpus grows in build-fuzz/corpus/, seeded from tests/rtg/fuzzer/seeds/ (snippets)
 # and tests/rtg/corpus/ (the RTG program corpus)
 # (and, with FUZZ_REGRESS=1, from tests/rtg/fuzz/ too — only once its findings are fixed: an
 # input there that still crashes stops the run at once). Crash, timeout, leak and oom inputs
@@ -39,9 +40,9 @@ BOOST_INCLUDE=${BOOST_INCLUDE:-/usr/include}
 out=build-fuzz
 bin=$out/fuzz_rtg
 regress=tests/rtg/fuzz
-seeds=tools/rtg/fuzz/seeds
-dict=tools/rtg/fuzz/rtg.dict
-frontend=(tools/rtg/lexer.cpp tools/rtg/parser.cpp tools/rtg/translate.cpp tools/rtg/emit_cpp.cpp)
+seeds=tests/rtg/fuzzer/seeds
+dict=tests/rtg/fuzzer/rtg.dict
+frontend=(src/rtg/lexer.cpp src/rtg/parser.cpp src/rtg/translate.cpp src/rtg/emit_cpp.cpp)
 
 if [ ! -f "$BOOST_INCLUDE/boost/hana.hpp" ]; then
   echo "fuzz-rtg: Boost.Hana not found under $BOOST_INCLUDE (set BOOST_INCLUDE; Debian: libboost-dev)" >&2
@@ -101,7 +102,7 @@ if grep -q 'Block else_body = {}' "$inc/crumble/ir/nodes.hpp"; then
   exit 2
 fi
 
-# The assembly step is compiled by GCC, in its own object (tools/rtg/fuzz/assemble_amd64.cpp:
+# The assembly step is compiled by GCC, in its own object (tests/rtg/fuzzer/assemble_amd64.cpp:
 # clang 14 cannot compile crumble/code/buffer.hpp, which captures a structured binding in a
 # lambda), and without sanitizers, since GCC's and clang's runtimes do not mix. It is not
 # coverage-guided either. `scripts/fuzz-rtg.sh replay` runs the corpus the fuzzer grew through
@@ -111,11 +112,11 @@ flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undef
 gcc_flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Iinclude -Itools "${boost[@]}")
 
 objs=()
-for src in "${frontend[@]}" tools/rtg/fuzz/fuzz_rtg.cpp tools/rtg/fuzz/assemble_amd64.cpp; do
+for src in "${frontend[@]}" tests/rtg/fuzzer/fuzz_rtg.cpp tests/rtg/fuzzer/assemble_amd64.cpp; do
   obj=$out/obj/$(basename "${src%.cpp}").o
   objs+=("$obj")
   if stale "$src" "$obj"; then
-    if [ "$src" = tools/rtg/fuzz/assemble_amd64.cpp ]; then
+    if [ "$src" = tests/rtg/fuzzer/assemble_amd64.cpp ]; then
       echo "fuzz-rtg: compiling $src (g++)" >&2
       "$GXX" "${gcc_flags[@]}" -c "$src" -o "$obj"
     else

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs everything crumble needs to build and test on Debian 12, idempotently.
 # Run as root (or with sudo available). Says what it does; fails loudly.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what is missing, then configures, builds and runs the whole test suite under ctest
 # (2 parallel jobs by default; JOBS=N to change).
 set -euo pipefail

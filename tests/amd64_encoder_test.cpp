@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AMD64 encoder against LLVM's assembler: every row pairs one encoder call with the AT&T text
 // that must assemble to the same bytes. The expected bytes come from llvm-mc (tests/oracle.hpp),
 // never from this file. Register and memory operands are swept over all 16 registers, so the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ARM64 encoder against LLVM's assembler: every row pairs one encoder call with the assembly text
 // that must assemble to the same word. The expected bytes come from llvm-mc (tests/oracle.hpp),
 // never from this file. Registers are swept over x0, x1, x15, x28, x30 and whichever of xzr/sp

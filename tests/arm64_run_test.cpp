@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ARM64 executables run under qemu-aarch64 (user mode): each test lowers an IR program with
 // crumble::executable<arch::arm64>, runs it, and compares its stdout and exit status with the same
 // computation done here in plain C++. Branch relaxation is checked at the code::Buffer level,

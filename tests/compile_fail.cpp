@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Built once per mistake with -DMISTAKE=<name>: assembling it in constant evaluation must stop
 // the build with "call to non-'constexpr' function 'void crumble::diagnostic::<name>()'".
 // With -DMISTAKE_CONTROL it assembles a correct program and must compile.

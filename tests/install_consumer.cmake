@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Installs crumble into a temporary prefix, builds examples/consumer against it with
 # find_package(crumble CONFIG REQUIRED), and runs the result. Invoked by ctest with -P.
 file(REMOVE_RECURSE ${WORK})

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IR construction: node kinds, constant folding of Int widths, kind dispatch.
 #include <catch2/catch.hpp>
 #include <crumble/ir/build.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Programs with one mistake each, and the error each must produce. Shared by mistakes_test.cpp
 // (run time: compile_error with this errc) and compile_fail.cpp (constant evaluation: the build
 // fails naming crumble::diagnostic::<kind>).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Each mistake is reported at run time as crumble::compile_error with its errc and a message
 // that names the offending thing.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/oracle.hpp — LLVM's assembler (llvm-mc) as an independent oracle for encoder tests.
 //
 // An encoder test builds a table of {our bytes, assembly text} and asks llvm-mc what the text

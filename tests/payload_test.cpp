@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Payloads: code assembled at run time, loaded at an arbitrary address by applying the
 // relocation table, and called in this process. Checks that absolute addresses (functions,
 // globals in bss, embedded bytes) are correct wherever the payload lands, and that the

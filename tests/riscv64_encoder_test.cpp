@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RISC-V RV64IM encoder against LLVM's assembler: every row pairs one encoder call with the
 // assembly text that must assemble to the same word. The expected bytes come from llvm-mc
 // (tests/oracle.hpp), never from this file. Registers are swept over the field edges and the

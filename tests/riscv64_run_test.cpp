@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RISC-V executables run under qemu-riscv64: each test builds a static ELF with
 // crumble::executable<crumble::arch::riscv64>, runs it with a fixed argv and environment and a
 // time limit, and compares its stdout and exit status with the same computation done here in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/runner.hpp — runs a static ELF executable made by crumble and captures what it did.
 //
 // The bytes go to a fresh temporary file (mkstemp, mode 0755), which is run — natively, or under

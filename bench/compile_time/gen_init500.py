@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes init500.cpp: an init-like IR program of ~500 statements, assembled in constexpr.
 
 The program looks like what a microVM's init does: main mounts file systems, creates device

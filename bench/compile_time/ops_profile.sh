@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ops_profile.sh — a sampling profiler for GCC's constant evaluator, made from its op limit.
 #
 # GCC stops a constant evaluation after -fconstexpr-ops-limit operations (every expression it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Assembles a small program at compile time against an installed crumble.
 #include <crumble/crumble.hpp>
 #include <cstdio>

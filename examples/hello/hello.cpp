@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // hello: an IR program compiled to a static AMD64 executable at compile time, then run.
 //
 // The program below becomes a std::array of ELF bytes while this file compiles; main() writes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // hello: the smallest useful RTG program — write a greeting, compute, print, exit with a status.
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // init_demo: the shape of an init program, with its addresses injected at translation time.
 //
 // As PID 1 it would mount devtmpfs, map the mailbox and report there; run as an ordinary

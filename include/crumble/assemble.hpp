@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/assemble.hpp — the front door: IR program in, machine code out.
 //
 //   code::Image img = crumble::assemble<crumble::arch::amd64>(program);      // run time

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/crumble.hpp — everything needed to build IR programs and assemble them.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/elf.hpp — a minimal static ELF64 executable around a linked image.
 //
 // File layout: ELF header, program headers, then the image (code + read-only data), all in one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/error.hpp — how crumble reports a mistake in a program it is asked to compile.
 //
 // The same code runs at compile time and at run time. At run time a mistake throws

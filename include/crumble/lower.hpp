@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/lower.hpp — lowers an IR program to machine code for a target architecture.
 //
 // The lowering is written once and templated on a Target policy (arch/<name>.hpp) that knows

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // The guest's init: brings up a minimal Linux userland, then serves the host through shared
 // memory — payloads (machine code to call) and commands (programs to run, output captured).
 //
-// Every address, offset, magic and signal comes from include/crumble/vm/protocol.hpp as a
+// Every address, offset, magic and signal comes from include/crumble/vm/protocol/layout.hpp as a
 // Config value (docs/protocol.md); this file hard-codes none. Phases, as the spec numbers them:
 //
 //	1 create /dev          2 mount devtmpfs, /dev/shm, /proc, /sys     3 load kernel modules

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // Package runtime is the RTG runtime as Go declarations, so that RTG programs open cleanly in
 // Go editors (completion, go to definition, type checking). crumble-rtg does not read this
-// file: it knows these names itself (tools/rtg/translate.cpp, tools/rtg/constants.hpp).
+// file: it knows these names itself (src/rtg/translate.cpp, include/crumble/rtg/constants.hpp).
 // Calling these functions from real Go panics; RTG programs are translated, not run by Go.
 //
-// Generated from include/crumble/ir/syscalls.hpp and tools/rtg/constants.hpp; a test checks it
+// Generated from include/crumble/ir/syscalls.hpp and include/crumble/rtg/constants.hpp; a test checks it
 // lists every name the translator knows.
 package runtime
 

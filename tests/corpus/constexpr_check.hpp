@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/constexpr_check.hpp — the compile-time half of the corpus tests.
 //
 // For a corpus program, crumble::executable<Arch>([] { return NAME(); }) runs entirely in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/corpus.hpp — the architecture-neutral program corpus.
 //
 // Every program is a `constexpr ir::Program NAME()` with an `Expected NAME_expected()` beside it

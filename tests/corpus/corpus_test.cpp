@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/corpus_test.cpp — every corpus program, assembled at run time for each
 // architecture and run: natively on AMD64, under qemu-aarch64 / qemu-riscv64 otherwise. The
 // expected output is the same for all three.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/programs_arith.hpp — exit status, arithmetic, overflow, division, shifts, bits.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/programs_calls.hpp — recursion, calls of every arity, argument permutations,
 // nested calls, deep expressions that spill, many live variables, indirect calls.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/programs_control.hpp — comparisons, conditions, short-circuit, CondValue, if/else,
 // loops with break/continue, labels and goto, return paths.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/programs_memory.hpp — loads and stores of every width on stack buffers and
 // globals, global layout, printf, syscalls, embedded bytes, argv/envp, small algorithms.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/corpus/support.hpp — what the corpus programs and their expectations share.
 //
 // A corpus program is a `constexpr ir::Program name()`; next to it, `Expected name_expected()`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Runs crumble-rtg with ARGS (a ;-list) in WORK and checks its exit status (EXPECT_RC) and that
 # stderr+stdout match REGEX. "RUN prog" at the end of ARGS runs the built program instead and
 # matches its output. REGEX "OUTPUT-ABSENT" checks that a failed run left no output file.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/rtg/corpus_test.cpp — the program corpus written in RTG (corpus/NAME.go) behaves exactly
 // like the C++-built IR corpus (tests/corpus): each file is translated at run time with the RTG
 // front end, assembled for each architecture and run (natively on AMD64, under qemu-user for
@@ -11,7 +12,7 @@
 
 #include "../corpus/corpus.hpp"
 #include "../runner.hpp"
-#include "rtg/translate.hpp"
+#include <crumble/rtg/translate.hpp>
 
 namespace crumble::rtg_test {
 

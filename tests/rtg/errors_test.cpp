@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/rtg/errors_test.cpp — RTG's rejections, one table row per mistake.
 //
 // Each row is a small complete program with one mistake (a lexer error, a Go construct RTG leaves
@@ -18,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "rtg/translate.hpp"
+#include <crumble/rtg/translate.hpp>
 
 namespace rtg = crumble::rtg;
 

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/rtg/fuzz_replay.cpp — replays the RTG fuzz regression corpus without libFuzzer.
 //
 //   fuzz_replay [-v] [-t SECONDS] DIR_OR_FILE...
 //
 // Runs every regular file under each DIR (recursively), and each FILE, through the fuzzer's
-// body (tools/rtg/fuzz/fuzz_one.hpp): translate, emit_cpp, amd64 assembly. Build it with
+// body (tests/rtg/fuzzer/fuzz_one.hpp): translate, emit_cpp, amd64 assembly. Build it with
 // -fsanitize=address,undefined so that a regression is a sanitizer report.
 //
 // Exit status: 0 every input ran (a rejection, rtg::Error or compile_error, is fine); 1 an input
@@ -25,7 +26,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "rtg/fuzz/fuzz_one.hpp"
+#include "fuzzer/fuzz_one.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Every RTG file in the repository (samples, corpus, the runtime stub) is valid Go and formatted
 # as gofmt formats it: gofmt -l -e lists nothing and reports no syntax error.
 file(GLOB_RECURSE files ${ROOT}/examples/rtg/*.go ${ROOT}/tests/rtg/corpus/*.go ${ROOT}/rtg/*.go)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Translates the sample SAMPLE (with FLAGS) to a header and an executable, runs the executable and
 # compares the header with GOLDEN/SAMPLE.hpp and its stdout with GOLDEN/SAMPLE.out. With
 # -DUPDATE=1 it rewrites the golden files instead (review the diff before committing).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/rtg/header_test.cpp — the C++ headers crumble-rtg writes rebuild the program exactly.
 //
 // Every corpus program is translated twice: at build time by crumble_add_rtg into a header
@@ -12,7 +13,7 @@
 #include "rtg_sample_hello.hpp"
 #include "rtg_sample_hello_arm64.hpp"
 #include "rtg_sample_init_demo.hpp"
-#include "rtg/translate.hpp"
+#include <crumble/rtg/translate.hpp>
 
 namespace {
 

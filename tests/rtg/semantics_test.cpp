@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/rtg/semantics_test.cpp — RTG's integers behave as Go's, checked against the host's C++.
 //
 // The test writes one RTG program: for each integer type T, a function that converts two int64
@@ -17,8 +18,8 @@
 #include <sstream>
 
 #include "../runner.hpp"
-#include "rtg/constants.hpp"
-#include "rtg/translate.hpp"
+#include <crumble/rtg/constants.hpp>
+#include <crumble/rtg/translate.hpp>
 
 namespace {
 

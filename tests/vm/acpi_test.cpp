@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/vm/acpi_test.cpp — the KVM engine's ACPI tables, checked by ACPICA's disassembler.
 //
 // Each table is written to a file and disassembled with `iasl -d` (acpica-tools, an independent
@@ -5,8 +6,8 @@
 // warnings, and the text must say what we meant (hardware-reduced FADT, one local APIC per vCPU,
 // the UART's PNP id, port range and IRQ). Missing iasl: skipped with a message.
 #include <catch2/catch.hpp>
-#include <crumble/vm/acpi.hpp>
-#include <crumble/vm/process.hpp>
+#include <crumble/vm/engine/kvm/acpi.hpp>
+#include <crumble/vm/host/process.hpp>
 
 #include <cstdio>
 #include <fstream>

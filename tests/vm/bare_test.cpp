@@ -1,4 +1,5 @@
-// Bare microVMs (crumble/vm/bare.hpp) and the KVM wrapper under them (crumble/vm/kvm.hpp).
+// SPDX-License-Identifier: Apache-2.0
+// Bare microVMs (crumble/vm/engine/kvm/bare.hpp) and the KVM wrapper under them (crumble/vm/engine/kvm/kvm.hpp).
 //
 //   bare/amd64: NAME      every corpus program (tests/corpus) in its own bare VM, with the corpus
 //                         runner's argv and environment: the same stdout bytes and exit status
@@ -17,7 +18,7 @@
 #include <crumble/crumble.hpp>
 #include "../runner.hpp"
 #include "kvm_skip.hpp"
-#include <crumble/vm/bare.hpp>
+#include <crumble/vm/engine/kvm/bare.hpp>
 
 #include <fcntl.h>
 #include <signal.h>

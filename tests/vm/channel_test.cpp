@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/vm/channel_test.cpp — the host's side of the init protocol (channel.hpp) against a guest
 // played by the test: the two regions are plain memory here, and a "guest" thread writes what an
 // init — well-behaved, confused or hostile — would. No VM: what is tested is that the host
 // accepts exactly what the protocol allows and gives a typed error, never a wrong answer or a
 // hang, for the rest.
 #include <catch2/catch.hpp>
-#include <crumble/vm/channel.hpp>
+#include <crumble/vm/protocol/channel.hpp>
 
 #include <atomic>
 #include <cstring>

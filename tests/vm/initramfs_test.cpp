@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // The initramfs builder, checked against GNU cpio (an independent reader of the newc format):
 // `cpio -itvn` lists what we wrote (names, types, modes, sizes, device numbers, symlink targets)
 // and `cpio -idm` extracts it for byte-for-byte comparison. A few checks read the bytes directly
 // against the format description (Documentation/driver-api/early-userspace/buffer-format.rst).
 // Without cpio (or, for the busybox layout, without /bin/busybox) a test is skipped loudly.
 #include <catch2/catch.hpp>
-#include <crumble/vm/initramfs.hpp>
+#include <crumble/vm/guest/initramfs.hpp>
 
 #include <sys/socket.h>
 #include <sys/un.h>

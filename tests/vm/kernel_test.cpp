@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Guest kernels: the cache directory, Debian's cloud kernel fetched once and reused, the image
 // check, and the module index with its load order.
 //
@@ -7,8 +8,8 @@
 // is fetched once (network); without network or apt, or without modinfo, the tests that need them
 // print SKIPPED and exit 4, which ctest reports as skipped.
 #include <catch2/catch.hpp>
-#include <crumble/vm/kernel.hpp>
-#include <crumble/vm/modules.hpp>
+#include <crumble/vm/guest/kernel.hpp>
+#include <crumble/vm/guest/modules.hpp>
 
 #include <unistd.h>
 

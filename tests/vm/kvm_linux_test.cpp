@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/vm/kvm_linux_test.cpp — the in-process KVM engine for Linux guests (kvm_linux.hpp).
 //
 // A full boot needs a host with VMX/SVM: there the real kernel boots to init ready and runs a

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/vm/kvm_skip.hpp — /dev/kvm for a test, opened once; without it the test is skipped
 // (exit 4, which ctest counts as skipped) with the reason, never passed.
 #pragma once
 
-#include <crumble/vm/kvm.hpp>
+#include <crumble/vm/engine/kvm/kvm.hpp>
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,4 +1,5 @@
-// tests/vm/linux_loader_test.cpp — the x86-64 Linux loader (crumble/vm/linux_x86.hpp) under KVM.
+// SPDX-License-Identifier: Apache-2.0
+// tests/vm/linux_loader_test.cpp — the x86-64 Linux loader (crumble/vm/engine/kvm/linux_x86.hpp) under KVM.
 //
 // The boot handoff is proven with a synthetic kernel: a file with a valid bzImage setup header
 // whose 64-bit entry is our own code (an IR program). It reads boot_params as a kernel would —
@@ -10,10 +11,10 @@
 #include <crumble/crumble.hpp>
 #include "kvm_skip.hpp"
 #include "synthetic_kernel.hpp"
-#include <crumble/vm/kernel.hpp>
-#include <crumble/vm/linux_x86.hpp>
-#include <crumble/vm/i8042.hpp>
-#include <crumble/vm/uart.hpp>
+#include <crumble/vm/guest/kernel.hpp>
+#include <crumble/vm/engine/kvm/linux_x86.hpp>
+#include <crumble/vm/engine/kvm/i8042.hpp>
+#include <crumble/vm/engine/kvm/uart.hpp>
 
 #include <cstdio>
 #include <cstdlib>

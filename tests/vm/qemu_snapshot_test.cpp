@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/vm/qemu_snapshot_test.cpp — snapshots of a booted Linux guest under the QEMU engine.
 //
 // QemuMachine::save pauses the guest, has QEMU migrate its device state (guest RAM is the shared
@@ -9,10 +10,10 @@
 // reseed. Damaged snapshots are refused before QEMU starts, each with its reason, and a migration
 // stream QEMU cannot load fails with QEMU's own words.
 #include <catch2/catch.hpp>
-#include <crumble/vm/initramfs.hpp>
-#include <crumble/vm/kernel.hpp>
-#include <crumble/vm/process.hpp>
-#include <crumble/vm/qemu.hpp>
+#include <crumble/vm/guest/initramfs.hpp>
+#include <crumble/vm/guest/kernel.hpp>
+#include <crumble/vm/host/process.hpp>
+#include <crumble/vm/engine/qemu/machine.hpp>
 
 #include <sys/mman.h>
 #include <sys/stat.h>

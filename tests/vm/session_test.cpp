@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sessions: real Linux (Debian's cloud kernel) booted in a microVM under QEMU, running payloads
 // assembled at run time and commands, with their failure paths and the `crumble` CLI.
 //

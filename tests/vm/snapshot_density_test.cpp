@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/vm/snapshot_density_test.cpp — many bare microVMs restored from one snapshot at once.
 //
 // One program fills 16 MiB of its heap with a pattern and pauses; that VM is saved once. Then 100
@@ -16,8 +17,8 @@
 #include <catch2/catch.hpp>
 #include <crumble/crumble.hpp>
 #include "kvm_skip.hpp"
-#include <crumble/vm/bare.hpp>
-#include <crumble/vm/process.hpp>
+#include <crumble/vm/engine/kvm/bare.hpp>
+#include <crumble/vm/host/process.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>

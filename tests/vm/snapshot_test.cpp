@@ -1,4 +1,5 @@
-// tests/vm/snapshot_test.cpp — snapshots of bare microVMs (vm/snapshot.hpp, BareVm::save/restore).
+// SPDX-License-Identifier: Apache-2.0
+// tests/vm/snapshot_test.cpp — snapshots of bare microVMs (vm/snapshot/format.hpp, BareVm::save/restore).
 //
 // The oracle is the uninterrupted run: a program paused mid-computation, saved, and continued from
 // the file — in a new VM, in a new process, or 100 times over — must end with exactly the output
@@ -9,9 +10,9 @@
 #include <catch2/catch.hpp>
 #include <crumble/crumble.hpp>
 #include "kvm_skip.hpp"
-#include <crumble/vm/bare.hpp>
-#include <crumble/vm/process.hpp>
-#include <crumble/vm/snapshot_cache.hpp>
+#include <crumble/vm/engine/kvm/bare.hpp>
+#include <crumble/vm/host/process.hpp>
+#include <crumble/vm/snapshot/cache.hpp>
 
 #include <fcntl.h>
 #include <sys/ioctl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/vm/synthetic_kernel.hpp — kernels made of our own code, for the loader and the KVM engine.
 //
 // A bzImage whose 64-bit entry jumps to code we give it: it passes every check a real one must

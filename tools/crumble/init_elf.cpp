@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // See init_elf.hpp. The bytes are made while this file compiles (crumble::executable in constant
 // evaluation), from headers make_init generates at build time.
 #include "init_elf.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble — boot a Linux microVM and run a command in it.
 //
 //   crumble run [options] -- CMD [ARGS...]     the command's stdout/stderr, and its exit status
@@ -8,9 +9,9 @@
 //
 // Exit status of `run`: the command's (128+N when killed by signal N, 127 not found, 126 not
 // executable); 125 when crumble itself failed (bad options, no kernel, the VM did not boot).
-#include <crumble/vm/bare.hpp>
+#include <crumble/vm/engine/kvm/bare.hpp>
 #include <crumble/vm/session.hpp>
-#include <crumble/vm/snapshot_cache.hpp>
+#include <crumble/vm/snapshot/cache.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -18,7 +19,7 @@
 #include <vector>
 
 #include "init_elf.hpp"
-#include "rtg/translate.hpp"
+#include <crumble/rtg/translate.hpp>
 
 namespace {
 

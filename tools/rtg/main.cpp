@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble-rtg — translates an RTG file to a C++ header (IR for constexpr assembly) or to a
 // static executable.
 //

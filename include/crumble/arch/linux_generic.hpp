@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/arch/linux_generic.hpp — syscall numbers of Linux's generic table
 // (include/uapi/asm-generic/unistd.h), used by ARM64 and RISC-V alike.
 //

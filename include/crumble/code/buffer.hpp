@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/code/buffer.hpp — the code buffer: bytes, labels, relaxable branches, relocations.
 //
 // Lowering appends encoded instructions to `bytes`. Anything whose encoding depends on where a

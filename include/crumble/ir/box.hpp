@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/ir/box.hpp — an owning, deep-copying pointer that works in constant evaluation.
 //
 // IR nodes hold their children by value semantics; a child of the same recursive type needs

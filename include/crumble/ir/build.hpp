@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/ir/build.hpp — shorthand for writing IR by hand: operators and small helpers.
 //
 //   Assign{Var{"x"}, Var{"x"} * 3 + 1}      If{Var{"x"} < 10, {...}, {...}}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/ir/node.hpp — NodeOf<Kinds...>: owns exactly one node of one of several kinds.
 //
 // It plays the role of std::variant<Kinds...> for the IR, without a union: GCC 12's constant

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/ir/nodes.hpp — the IR: node kinds as C++ types, a program as a tree of them.
 //
 // The node kinds mirror the spec's fragments (Var, GlobalVar, Int64, MemVar, If, Goto, Op,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/ir/printf.hpp — Printf's run-time half, written in IR.
 //
 // The lowering turns `Printf{fmt, args}` into stores of the arguments into a stack array and a

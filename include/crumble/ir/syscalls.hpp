@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/ir/syscalls.hpp — architecture-neutral syscall names.
 //
 // A program names a syscall; each architecture's target maps the name to its number

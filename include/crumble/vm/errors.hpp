@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/vm/errors.hpp — what can go wrong with a microVM, as types a caller can catch.
 //
 //   VmError            base: every failure of a VM, a kernel, a guest or the host side

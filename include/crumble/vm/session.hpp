@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/vm/session.hpp — the front door: a Linux microVM that runs commands and payloads.
 //
 //   crumble::vm::SessionConfig cfg;
@@ -17,12 +18,12 @@
 #include <memory>
 #include <optional>
 
-#include "initramfs.hpp"
-#include "kernel.hpp"
-#include "kvm_linux.hpp"
-#include "modules.hpp"
-#include "qemu.hpp"
-#include "snapshot_cache.hpp"
+#include "guest/initramfs.hpp"
+#include "guest/kernel.hpp"
+#include "engine/kvm/linux_machine.hpp"
+#include "guest/modules.hpp"
+#include "engine/qemu/machine.hpp"
+#include "snapshot/cache.hpp"
 
 namespace crumble::vm {
 

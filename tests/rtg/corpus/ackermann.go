@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ackermann: deeply nested recursion where a recursive call is the argument of another
 package main
 

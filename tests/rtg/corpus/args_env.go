@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // args_env: main(argc, argv, envp) with the runner's fixed arguments and environment
 package main
 

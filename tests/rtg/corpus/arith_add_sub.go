@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // arith_add_sub: add and subtract wrapping at the int64 boundaries, immediates of every size
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // arith_mul: multiplication wrapping at 64 bits, by registers and immediates of every size
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bitwise: & | ^ with registers and immediates of every size, and &= |= ^= in place
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // branch_relaxation: an if, a loop and a backward goto around bodies too long for short branches
 package main
 

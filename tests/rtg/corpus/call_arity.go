@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // call_arity: calls with 0 to 6 arguments, constant and variable arguments, an indirect call, calls as arguments
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // call_permute: arguments permuted into the argument registers (chains and cycles), plain and computed
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // calls_in_deep_expr: calls at the leaves of deep expressions, and deep expressions as call arguments
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // collatz: nested loops with a data-dependent branch, tracking the longest chain below 1000
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // compare_imm: the ten comparisons against constants of every size (zero, 32-bit, 64-bit), the constant on
 // either side; as ifs on the negated condition and as values
 package main

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // compare_matrix: the ten comparisons (signed and unsigned) on every pair of boundary values, as values and as ifs
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cond_logic: ==0, <0, !, && and || and their combinations, both as values and as if/else branches
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // condvalue: conditions used as values, in sums, byte stores, arguments and further comparisons
 package main
 

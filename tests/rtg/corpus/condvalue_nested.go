@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // condvalue_nested: comparison results used as values inside comparisons, nested seven deep, each level holding temporaries
 package main
 

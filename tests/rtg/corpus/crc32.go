@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crc32: bitwise CRC-32 of an embedded string
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // deep_expr_spill: expressions up to 128 leaves deep, left-deep, right-deep and balanced, that spill registers
 package main
 

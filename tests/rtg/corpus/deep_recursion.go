@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // deep_recursion: 10000 nested non-tail calls
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // div_signed: signed / and % with every sign, at the int64 boundaries; divisor in a register, constant divisor, constant dividend
 package main
 

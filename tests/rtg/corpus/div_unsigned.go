@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // div_unsigned: unsigned / and % on uint64, dividends and divisors with the top bit set; register and constant divisors
 package main
 

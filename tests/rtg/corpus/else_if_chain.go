@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // else_if_chain: an else-if ladder of 20 cases (a switch), each returning a letter
 package main
 

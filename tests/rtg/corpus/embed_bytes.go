@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // embed_bytes: embedded bytes read at every width, written with write(2), with and without a terminating NUL, and as a lookup table
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // exit_const: main returns a constant, which becomes the exit status
 package main
 

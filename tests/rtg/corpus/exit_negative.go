@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // exit_negative: a negative result of main exits with its low 8 bits (-7 -> 249)
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // exit_wrap: only the low 8 bits of main's result reach the parent
 package main
 

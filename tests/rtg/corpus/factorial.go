@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // factorial: recursive factorial, with results that overflow 64 bits printed as %d %u %x
 package main
 

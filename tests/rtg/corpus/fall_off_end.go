@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fall_off_end: falling off the end of main exits 0, falling off a function without a result returns
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fib_recursive: doubly recursive fib, counting its calls in a memory cell every call updates
 package main
 

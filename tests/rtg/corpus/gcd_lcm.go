@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // gcd_lcm: Euclid by tail recursion with signed remainder, and lcm calling it mid-expression
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // globals_layout: areas of several sizes and alignments (laid out in an mmap'd region, as the C++ globals are): aligned, zeroed, not overlapping
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // goto_loops: a loop made of a label and gotos, a goto out of two nested loops, forward gotos over code,
 // and the same label names in another function
 package main

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // hello_example: the example from crumble's documentation (a loop, every Printf conversion, a call)
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // indirect_calls: calls through function addresses held in a table, in variables and in parameters, with computed targets
 package main
 

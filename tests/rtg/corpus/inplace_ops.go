@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // inplace_ops: x = x op y (as op=) for every operator, in a function where x, y, r stay in registers and
 // in one where a hot loop pushes them to stack slots
 package main

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // int_widths: int8, int16 and int32 values from truncating conversions, sign-extended when widened
 package main
 

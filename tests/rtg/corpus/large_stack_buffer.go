@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // large_stack_buffer: a 64 KiB stack buffer, and recursion with a 16 KiB buffer in every frame
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // locals_zero_init: locals start at zero on every call, even after another call left garbage in
 // registers and on the stack
 package main

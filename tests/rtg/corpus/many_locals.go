@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // many_locals: 14 variables live across calls in a loop, more than the callee-saved registers, while callees use many of their own
 package main
 

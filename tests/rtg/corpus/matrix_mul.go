@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // matrix_mul: 4x4 integer matrix product in stack buffers, signed values
 package main
 

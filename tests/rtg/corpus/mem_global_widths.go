@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // mem_global_widths: loads and stores of every width on a global-like area (an mmap'd page laid out as the C++ globals pad, g, h)
 package main
 

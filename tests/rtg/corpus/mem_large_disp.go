@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // mem_large_disp: load and store displacements beyond 32 bits, positive and negative
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // mem_stack_widths: loads and stores of every width on a stack buffer, zero- and sign-extended
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // mutual_recursion: even and odd calling each other, declared in either order
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // nested_call_args: calls as arguments of calls, several levels deep, up to six arguments
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // nested_if_deep: a full binary tree of if/else seven deep (each level tests one bit of n in a different
 // way), and a ladder of ifs eight deep, some with else branches
 package main

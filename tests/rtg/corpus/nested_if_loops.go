@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // nested_if_loops: ifs nested five deep inside two nested loops, with break and continue taken at
 // several depths of both loops, printing a trace
 package main

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // params_on_stack: six parameters kept across a hot nested loop whose locals take the callee-saved registers
 package main
 

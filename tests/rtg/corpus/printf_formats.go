@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // printf_formats: every Printf conversion (%d %u %x %s %c %%) on edge values, empty formats and UTF-8 text
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // printf_long: output longer than the formatter's 256-byte buffer, lengths at its boundary, 40 and 30 arguments
 package main
 

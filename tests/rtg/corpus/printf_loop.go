@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // printf_loop: Printf with computed arguments in a loop of 100 iterations
 package main
 

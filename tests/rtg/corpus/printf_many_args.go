@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // printf_many_args: one Printf with 24 arguments of every kind, some of them calls that print themselves
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // printf_no_args: Printf without arguments (also an empty format, and %%), an indirect call
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // return_paths: returns from inside nested loops and nested ifs, several returns per function
 package main
 

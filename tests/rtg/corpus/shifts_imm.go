@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // shifts_imm: <<, logical >> (uint64) and arithmetic >> (int64) by constant counts; the corpus takes counts
 // modulo 64, so counts 64 and above (and -1) are written masked with &63
 package main

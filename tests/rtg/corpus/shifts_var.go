@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // shifts_var: <<, logical and arithmetic >> by counts held in variables, read from a stack buffer;
 // the corpus takes counts modulo 64 (also negative ones), written here as c&63
 package main

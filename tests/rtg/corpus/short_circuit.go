@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // short_circuit: && and || evaluate their right operand only when needed; bump appends its tag to a log
 // kept in main's buffer, so the log shows which calls ran, in order
 package main

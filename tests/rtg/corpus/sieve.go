@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sieve: the sieve of Eratosthenes below 1000 in a stack buffer
 package main
 

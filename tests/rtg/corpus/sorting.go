@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sorting: bubble sort (signed) of one array, insertion sort (unsigned) of a copy, both in stack buffers
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // string_ops: strlen, reversal and upper-casing into stack buffers, strcmp
 package main
 

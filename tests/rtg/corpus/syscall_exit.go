@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // syscall_exit: exit(2) ends the program at once, with its status; nothing after it runs
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // syscall_exit_nested: exit_group(2) from a nested call, with live frames below it
 package main
 

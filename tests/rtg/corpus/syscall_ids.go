@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // syscall_ids: getpid, getppid, gettid, clock_gettime into a stack buffer, getrandom
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // syscall_in_expr: syscalls as values inside expressions, with arguments that are calls
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // syscall_mmap: an anonymous read-write mapping (PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS), written, summed, unmapped; then one with every argument computed
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // syscall_write: write(2) of embedded bytes with a NUL and 0xff inside, short and empty writes, a bad fd, a stack buffer
 package main
 

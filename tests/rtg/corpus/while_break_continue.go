@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // while_break_continue: nested loops with break and continue in both, a constant-true loop left by
 // break, a loop that never runs
 package main

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // while_complex_cond: loop conditions made of && || ! and an unsigned range check
 package main
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // xorshift: xorshift64 with logical and arithmetic shifts and a multiplicative hash, all wrapping
 package main
 

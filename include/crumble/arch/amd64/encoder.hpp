@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/arch/amd64/encoder.hpp — AMD64 instruction encoder: one function per instruction form.
 //
 // Each function returns the encoded bytes of one instruction as an Inst (at most 15 bytes), so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/arch/amd64/target.hpp — the AMD64 target policy for the lowering (lower.hpp).
 //
 // Registers (System V):

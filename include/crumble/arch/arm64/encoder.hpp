@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/arch/arm64/encoder.hpp — AArch64 instruction encoder: one line per instruction form.
 //
 // Each form is written as its 32-bit pattern from the Arm ARM, bit 31 first: '0' and '1' are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/arch/arm64/target.hpp — the AArch64 target policy for the lowering (lower.hpp).
 //
 // Registers (AAPCS64):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/arch/riscv64/encoder.hpp — RV64IM instruction encoder: one function per instruction.
 //
 // Every instruction is one 32-bit little-endian word built by one of the six base formats of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crumble/arch/riscv64/target.hpp — the RISC-V RV64IM target policy for the lowering (lower.hpp).
 //
 // Registers (LP64 calling convention):

@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: Apache-2.0
+// crumble/vm/engine/qemu/machine.hpp — the QEMU engine: a microVM in a qemu-system-x86_64 process.
+//
+// Guest RAM is a file in a private temporary directory (memory-backend-file, share=on) that this
+// process maps too, so the protocol's regions are plain shared memory: the kernel command line
+// reserves them (memmap=) and init reaches them through /dev/mem. The kernel's serial console
+// goes to a log file. No network, no disks, no display. The temporary directory (RAM file,
+// initramfs, logs) goes away with the QemuMachine, and the QEMU process is killed if still alive.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cpuid.h>
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "../../protocol/channel.hpp"
+#include "../options.hpp"
+#include "../../host/process.hpp"
+#include "../../snapshot/format.hpp"
+
+namespace crumble::vm {
+
+struct QemuOptions : GuestOptions {
+  std::string binary = "qemu-system-x86_64";
+  // Start from a snapshot QemuMachine::save wrote, for the same kernel, initramfs and machine
+  // options (the snapshot cache keys on them): QEMU takes its device state by incoming migration,
+  // guest RAM is a copy of the snapshot's memory file. A snapshot that cannot be used (damaged,
+  // from another QEMU, refused by QEMU) is a SnapshotError.
+  std::filesystem::path restore_from;
+  // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
+  bool hold_after_phase_6 = false;
+  std::string accel = "tcg";              // "kvm" where the host has VMX/SVM
+};
+
+class QemuMachine {
+ public:
+  // The smallest guest RAM: the protocol window sits at 128 MiB and the initrd above it.
+  static constexpr std::uint32_t min_memory_mib = 192;
+
+  explicit QemuMachine(const QemuOptions& o) : opt_(o) {
+    if (o.memory_mib < min_memory_mib) throw ConfigError("memory must be at least " + std::to_string(min_memory_mib) + " MiB");
+    const std::uint64_t ram = std::uint64_t{o.memory_mib} << 20;
+    const std::uint64_t initrd_room = ram - (protocol::window_base + protocol::window_size);
+    if (o.initramfs.size() + (8 << 20) > initrd_room)
+      throw ConfigError("the initramfs (" + std::to_string(o.initramfs.size() >> 20) + " MiB) does not fit above the protocol window in " +
+                        std::to_string(o.memory_mib) + " MiB of RAM: give the VM more memory");
+    ram_path_ = dir_.path() / "ram";
+    initrd_path_ = dir_.path() / "initramfs.cpio";
+    serial_path_ = dir_.path() / "serial.log";
+    qemu_log_ = dir_.path() / "qemu.log";
+    write_file(initrd_path_, o.initramfs);
+    try {
+      start(ram);
+    } catch (...) {
+      release();  // the destructor does not run for a constructor that throws
+      throw;
+    }
+  }
+
+  ~QemuMachine() { release(); }
+  QemuMachine(const QemuMachine&) = delete;
+  QemuMachine& operator=(const QemuMachine&) = delete;
+
+ private:
+  void start(std::uint64_t ram) {
+    const QemuOptions& o = opt_;
+    fd_ = ::open(ram_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(ram)) != 0)
+      throw VmError("cannot create guest RAM file " + ram_path_.string() + ": " + std::strerror(errno));
+    void* w = ::mmap(nullptr, protocol::window_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, protocol::window_base);
+    if (w == MAP_FAILED) throw VmError(std::string("cannot map guest RAM: ") + std::strerror(errno));
+    window_ = static_cast<std::uint8_t*>(w);
+    channel_.emplace(window_ + (protocol::mailbox_phys - protocol::window_base), window_ + (protocol::config_phys - protocol::window_base),
+                     [this] { check_alive(); });
+    if (o.restore_from.empty()) {
+      channel_->write_clock();
+      if (o.hold_after_phase_6) channel_->request_hold();
+      qemu_.emplace(command_line(), qemu_log_);
+      return;
+    }
+    try {
+      restore(o.restore_from);
+    } catch (const SnapshotError&) {
+      throw;
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const VmError& e) {
+      throw SnapshotError("cannot restore the snapshot " + o.restore_from.string() + ": " + e.what());
+    }
+  }
+
+  void release() {
+    if (qmp_fd_ >= 0) ::close(qmp_fd_);
+    qmp_fd_ = -1;
+    qemu_.reset();  // kills QEMU if it is still running
+    if (window_) ::munmap(window_, protocol::window_size);
+    window_ = nullptr;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ public:
+
+  // QEMU does not migrate guest RAM: it is the shared file, which the snapshot keeps itself.
+  static constexpr const char* ignore_shared_ram =
+      "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}";
+
+  // Saves the running guest (paused meanwhile, then it goes on) in the snapshot format of
+  // snapshot.hpp: the state file holds QEMU's device state (migration with x-ignore-shared: QEMU
+  // does not copy RAM, which is the shared file) and the mode; guest RAM goes to the sparse
+  // memory file beside it. `mode` says where init is: holding after phase 6 (early) or waiting
+  // in its command loop (late).
+  void save(const std::filesystem::path& state, SnapshotMode mode) {
+    qmp("{\"execute\":\"stop\"}");
+    try {
+      save_stopped(state, mode);
+    } catch (...) {
+      resume_or_kill();
+      throw;
+    }
+    resume_or_kill();
+  }
+
+ private:
+  // The guest runs again after a save, or is gone (BootError): a guest left stopped would make
+  // the next command wait for its whole timeout.
+  void resume_or_kill() {
+    try {
+      qmp("{\"execute\":\"cont\"}");
+      if (qmp("{\"execute\":\"query-status\"}").find("\"status\": \"running\"") != std::string::npos) return;
+    } catch (const VmError&) {
+    }
+    kill();
+    throw BootError("the guest could not be resumed after a snapshot was saved; it has been stopped");
+  }
+
+  void save_stopped(const std::filesystem::path& state, SnapshotMode mode) {
+    const std::filesystem::path stream = dir_.path() / "outgoing.migration";
+    qmp(ignore_shared_ram);
+    qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '" + stream.string() + "'\"}}");
+    const auto until = Clock::now() + std::chrono::seconds(60);
+    while (true) {
+      const std::string st = qmp("{\"execute\":\"query-migrate\"}");
+      if (st.find("\"completed\"") != std::string::npos) break;
+      if (st.find("\"failed\"") != std::string::npos) throw VmError("QEMU could not save the guest: " + st);
+      if (Clock::now() > until) throw GuestTimeout("QEMU did not finish saving the guest within 60 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    snapshot::Sections sections;
+    sections["qemu.migration"] = read_bytes(stream);
+    std::filesystem::remove(stream);
+    snapshot::put_mode(sections, mode);
+    const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
+    void* p = ::mmap(nullptr, ram, PROT_READ, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) throw VmError(std::string("cannot map guest RAM to save it: ") + std::strerror(errno));
+    try {
+      snapshot::write(state, sections, static_cast<const std::uint8_t*>(p), ram, fingerprint(opt_));
+    } catch (...) {
+      ::munmap(p, ram);
+      throw;
+    }
+    ::munmap(p, ram);
+  }
+
+ public:
+  // What a QEMU snapshot depends on besides the guest (which the cache key covers): the QEMU
+  // binary (its path, size and time: an upgrade changes them), how it runs the guest, the CPU.
+  static std::string fingerprint(const QemuOptions& o) {
+    std::filesystem::path bin = o.binary;
+    if (o.binary.find('/') == std::string::npos) {
+      const char* path = std::getenv("PATH");
+      std::string dirs = path ? path : "/usr/bin:/bin";
+      for (std::size_t at = 0; at <= dirs.size();) {
+        const std::size_t end = std::min(dirs.find(':', at), dirs.size());
+        std::filesystem::path candidate = std::filesystem::path(dirs.substr(at, end - at)) / o.binary;
+        if (::access(candidate.c_str(), X_OK) == 0) {
+          bin = candidate;
+          break;
+        }
+        at = end + 1;
+      }
+    }
+    std::error_code ec;
+    if (auto real = std::filesystem::canonical(bin, ec); !ec) bin = real;  // /bin and /usr/bin are one on merged-/usr hosts
+    struct stat st {};
+    ::stat(bin.c_str(), &st);
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    __cpuid(1, a, b, c, d);
+    return "qemu " + bin.string() + " size " + std::to_string(st.st_size) + " mtime " + std::to_string(st.st_mtim.tv_sec) +
+           " machine microvm accel " + o.accel + " cpu-signature " + std::to_string(a);
+  }
+
+
+  Channel& channel() { return *channel_; }
+
+  // Asks init to power off and waits for QEMU to end; kills it after `grace`.
+  void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(5000)) {
+    if (!qemu_ || !qemu_->running()) return;
+    channel_->poweroff();
+    if (!qemu_->wait_for(grace)) qemu_->kill();
+  }
+  void kill() {
+    if (qemu_) qemu_->kill();
+  }
+  bool running() { return qemu_ && qemu_->running(); }
+
+  // What the kernel printed on the serial console so far.
+  std::string kernel_log() const { return read_file(serial_path_); }
+  const std::vector<std::string>& argv() const { return argv_; }
+  const std::filesystem::path& directory() const { return dir_.path(); }
+
+  // The kernel command line crumble boots with (before the user's additions).
+  static std::string base_cmdline() {
+    char window[64];
+    std::snprintf(window, sizeof window, "memmap=%lluM$0x%llx", static_cast<unsigned long long>(protocol::window_size >> 20),
+                  static_cast<unsigned long long>(protocol::window_base));
+    std::string line = std::string("console=ttyS0 reboot=k panic=-1 nokaslr quiet rdinit=/init ") + window;
+    // microvm has no reference clock the kernel can calibrate the TSC against; under software
+    // emulation the calibration then stalls the boot, often for good. The guest's TSC ticks at
+    // the host's rate (TCG reads the host's, KVM passes it through), so say what it is.
+    if (std::uint64_t khz = host_tsc_khz()) line += " tsc_early_khz=" + std::to_string(khz) + " tsc=reliable";
+    return line;
+  }
+
+  // The host's TSC rate in kHz, from /proc/cpuinfo ("cpu MHz"); 0 if unknown.
+  static std::uint64_t host_tsc_khz() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string l;
+    while (std::getline(in, l))
+      if (l.rfind("cpu MHz", 0) == 0) {
+        auto colon = l.find(':');
+        if (colon == std::string::npos) return 0;
+        try {
+          return static_cast<std::uint64_t>(std::stod(l.substr(colon + 1)) * 1000);
+        } catch (...) {
+          return 0;
+        }
+      }
+    return 0;
+  }
+
+ private:
+  std::vector<std::string> command_line() {
+    const std::string mib = std::to_string(opt_.memory_mib);
+    const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
+    std::string cmdline = base_cmdline();
+    if (!opt_.append.empty()) cmdline += " " + opt_.append;
+    argv_ = {opt_.binary,
+             "-M", "microvm,memory-backend=mem",
+             "-accel", opt_.accel,
+             "-cpu", opt_.accel == "kvm" ? "host" : "max",
+             "-smp", std::to_string(opt_.vcpus),
+             "-m", mib + "M",
+             "-object", "memory-backend-file,id=mem,size=" + std::to_string(ram >> 20) + "M,mem-path=" + ram_path_.string() + ",share=on",
+             "-kernel", opt_.kernel.string(),
+             "-initrd", initrd_path_.string(),
+             "-append", cmdline,
+             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+             "-serial", "file:" + serial_path_.string(),
+             "-qmp", "unix:" + qmp_path().string() + ",server=on,wait=off"};
+    if (!opt_.restore_from.empty()) {
+      argv_.push_back("-incoming");
+      argv_.push_back("defer");  // the capabilities must match the saving side's first
+    }
+    return argv_;
+  }
+
+  // Throws when QEMU has ended (before the guest said why, or with init's own report).
+  void check_alive() {
+    if (qemu_ && qemu_->running()) return;
+    InitFailed f(0, 0, "");
+    if (channel_->failed(&f)) throw f;
+    std::string log = kernel_log();
+    std::string qemu_out = read_file(qemu_log_);
+    throw BootError("the VM stopped (QEMU " + (qemu_ ? qemu_->exit_status() : std::string("not started")) + ")" +
+                    (qemu_out.empty() ? "" : "\nQEMU said: " + tail(qemu_out, 2000)) +
+                    (log.empty() ? "\nthe kernel printed nothing" : "\nlast kernel messages:\n" + tail(log, 3000)));
+  }
+
+ public:
+  // One QMP command (a JSON line) and its answer (events in between are skipped). Connects on
+  // first use.
+  std::string qmp(const std::string& command) {
+    if (qmp_fd_ < 0) {
+      auto until = Clock::now() + std::chrono::seconds(10);
+      while (true) {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, qmp_path().c_str(), sizeof addr.sun_path - 1);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+          qmp_fd_ = fd;
+          break;
+        }
+        ::close(fd);
+        check_alive();
+        if (Clock::now() > until) throw VmError("cannot connect to QEMU's QMP socket " + qmp_path().string());
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      qmp_line();  // the greeting
+      qmp("{\"execute\":\"qmp_capabilities\"}");
+    }
+    const std::string line = command + "\n";
+    if (::write(qmp_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw VmError("QMP write failed");
+    while (true) {
+      std::string reply = qmp_line();
+      if (reply.find("\"event\"") != std::string::npos) continue;
+      if (reply.find("\"error\"") != std::string::npos) throw VmError("QEMU refused " + command + ": " + reply);
+      return reply;
+    }
+  }
+  std::string qmp_line() {
+    auto until = Clock::now() + std::chrono::seconds(30);
+    while (true) {
+      if (auto nl = qmp_buf_.find('\n'); nl != std::string::npos) {
+        std::string line = qmp_buf_.substr(0, nl);
+        qmp_buf_.erase(0, nl + 1);
+        return line;
+      }
+      pollfd p{qmp_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char buf[4096];
+        ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
+        if (n <= 0) throw VmError("QEMU closed its QMP socket");
+        qmp_buf_.append(buf, static_cast<std::size_t>(n));
+      }
+      check_alive();
+      if (Clock::now() > until) throw GuestTimeout("QEMU did not answer on QMP within 30 s");
+    }
+  }
+  std::filesystem::path qmp_path() const { return dir_.path() / "qmp.sock"; }
+
+ private:
+
+  // Starts QEMU from a snapshot: RAM from its memory file, device state by incoming migration;
+  // then the guest goes on from where it was saved, with fresh entropy and the time.
+  void restore(const std::filesystem::path& state) {
+    snapshot::Loaded l = snapshot::read(state, fingerprint(opt_));
+    struct Close {
+      int fd;
+      ~Close() { ::close(fd); }
+    } close_memory{l.memory_fd};
+    const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
+    if (l.memory_size != ram)
+      throw SnapshotError("snapshot " + state.string() + " has " + std::to_string(l.memory_size >> 20) + " MiB of guest RAM, this VM " +
+                          std::to_string(opt_.memory_mib) + " MiB");
+    const auto stream = l.sections.find("qemu.migration");
+    if (stream == l.sections.end())
+      throw SnapshotError("snapshot " + state.string() + " is not a QEMU engine snapshot (no migration stream)");
+    const SnapshotMode saved_at = snapshot::get_mode(l.sections, state);
+    copy_data(l.memory_fd, fd_, ram);
+    const std::filesystem::path incoming = dir_.path() / "incoming.migration";
+    write_file(incoming, stream->second);
+    qemu_.emplace(command_line(), qemu_log_);
+    qmp(ignore_shared_ram);
+    qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat '" + incoming.string() + "'\"}}");
+    // Once the incoming migration has loaded the device state the guest is paused, as it was
+    // when saved: let it go on.
+    const auto until = Clock::now() + std::chrono::seconds(60);
+    while (true) {
+      const std::string st = qmp("{\"execute\":\"query-status\"}");
+      if (st.find("\"status\": \"running\"") != std::string::npos) break;
+      check_alive();
+      if (Clock::now() > until) throw GuestTimeout("QEMU did not resume from the snapshot within 60 s: " + st);
+      if (st.find("\"status\": \"inmigrate\"") == std::string::npos) qmp("{\"execute\":\"cont\"}");  // loaded, paused
+      else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::filesystem::remove(incoming);
+    channel_->go_on_after_restore(saved_at, Clock::now() + std::chrono::seconds(30));
+  }
+
+  // Copies the data extents of a sparse file (SEEK_DATA/SEEK_HOLE), in the kernel
+  // (copy_file_range); holes stay holes, so only the pages the guest had written are copied.
+  static void copy_data(int in, int out, std::uint64_t size) {
+    off_t at = 0;
+    while (static_cast<std::uint64_t>(at) < size) {
+      off_t data = ::lseek(in, at, SEEK_DATA);
+      if (data < 0) break;  // ENXIO: only a hole is left
+      off_t hole = ::lseek(in, data, SEEK_HOLE);
+      if (hole < 0) hole = static_cast<off_t>(size);
+      hole = std::min<off_t>(hole, static_cast<off_t>(size));
+      off_t from = data, to = data;
+      while (from < hole) {
+        ssize_t n = ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+          copy_range(in, out, from, hole);  // across file systems (cache on disk, RAM file on tmpfs), or no support
+          break;
+        }
+        if (n <= 0) throw VmError(std::string("cannot copy the snapshot's guest RAM: ") + (n < 0 ? std::strerror(errno) : "short file"));
+      }
+      at = hole;
+    }
+  }
+
+  static void copy_range(int in, int out, off_t from, off_t to) {
+    std::vector<char> buf(1 << 20);
+    while (from < to) {
+      const ssize_t n = ::pread(in, buf.data(), std::min<std::size_t>(buf.size(), static_cast<std::size_t>(to - from)), from);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw VmError(std::string("cannot read the snapshot's guest RAM: ") + (n < 0 ? std::strerror(errno) : "short file"));
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::pwrite(out, buf.data() + done, static_cast<std::size_t>(n - done), from + done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw VmError(std::string("cannot write the guest's RAM file: ") + std::strerror(errno));
+        done += w;
+      }
+      from += n;
+    }
+  }
+
+  static std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
+  static std::vector<std::uint8_t> read_bytes(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) throw VmError("cannot read " + p.string());
+    return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  static void write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& data) {
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    if (!out) throw VmError("cannot write " + p.string());
+  }
+  static std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  QemuOptions opt_;
+  TempDir dir_;
+  std::filesystem::path ram_path_, initrd_path_, serial_path_, qemu_log_;
+  int fd_ = -1;
+  std::uint8_t* window_ = nullptr;
+  std::optional<Channel> channel_;
+  std::optional<ChildProcess> qemu_;
+  std::vector<std::string> argv_;
+  int qmp_fd_ = -1;
+  std::string qmp_buf_;
+};
+
+}  // namespace crumble::vm

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: Apache-2.0
+// crumble/vm/guest/modules.hpp — the guest kernel's loadable modules and the order to load them in.
+//
+// Debian's kernel packages ship no modules.dep (depmod makes it at install time), so the
+// dependencies come from each module itself: the `.modinfo` ELF section is a run of NUL-separated
+// `key=value` strings, and `depends=a,b` names the modules that must be loaded first. The ELF64
+// section headers are parsed here with every offset and size checked against the file, so a
+// malformed .ko is an error naming it rather than a wild read.
+//
+//   ModuleIndex index(kernel.modules_dir);                  // every *.ko below it, by name
+//   auto mods = resolve_modules(index, {"virtio_blk"});    // virtio, virtio_ring, virtio_blk
+//
+// Names are the file stem with '-' read as '_' (as the kernel does); lookups normalise the same
+// way. Compressed modules (.ko.xz, .ko.zst, .ko.gz) are refused: their bytes would have to be
+// decompressed before an init program could hand them to finit_module.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace crumble::vm {
+
+struct KernelModule {
+  std::string name;                  // "virtio_blk"
+  std::filesystem::path path;        // .../kernel/drivers/block/virtio_blk.ko
+  std::vector<std::string> depends;  // from .modinfo depends=, in the order listed there
+};
+
+namespace detail {
+
+inline std::string module_name(std::string_view s) {
+  std::string n(s);
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+}
+
+// A file read piece by piece; read() refuses any range that is not wholly inside it.
+class BoundedFile {
+ public:
+  explicit BoundedFile(const std::filesystem::path& p) : path_(p), in_(p, std::ios::binary) {
+    std::error_code ec;
+    size_ = std::filesystem::file_size(p, ec);
+    if (!in_ || ec) throw std::runtime_error("cannot read kernel module " + p.string());
+  }
+  std::uint64_t size() const { return size_; }
+  std::string read(std::uint64_t offset, std::uint64_t count, std::string_view what) {
+    if (offset > size_ || count > size_ - offset) {
+      throw std::runtime_error("malformed kernel module " + path_.string() + ": " + std::string(what) + " (bytes " +
+                               std::to_string(offset) + "+" + std::to_string(count) + ") lies outside the file (" +
+                               std::to_string(size_) + " bytes)");
+    }
+    std::string buf(count, '\0');
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(offset));
+    in_.read(buf.data(), static_cast<std::streamsize>(count));
+    if (static_cast<std::uint64_t>(in_.gcount()) != count) throw std::runtime_error("cannot read kernel module " + path_.string());
+    return buf;
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::ifstream in_;
+  std::uint64_t size_ = 0;
+};
+
+inline std::uint64_t get_le(std::string_view b, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+
+}  // namespace detail
+
+// The `.modinfo` strings of an uncompressed ELF64 little-endian .ko, as key/value pairs in file
+// order. Throws std::runtime_error naming the file when it is not such a file, has no .modinfo,
+// or any header, table or string runs outside it.
+inline std::vector<std::pair<std::string, std::string>> read_modinfo(const std::filesystem::path& ko) {
+  auto bad = [&](const std::string& why) {
+    return std::runtime_error("malformed kernel module " + ko.string() + ": " + why);
+  };
+  detail::BoundedFile f(ko);
+  // ELF64 header: e_ident[16] e_type e_machine e_version e_entry e_phoff e_shoff e_flags
+  //               e_ehsize e_phentsize e_phnum e_shentsize e_shnum e_shstrndx
+  if (f.size() < 64) throw bad("shorter than an ELF64 header (" + std::to_string(f.size()) + " bytes)");
+  const std::string eh = f.read(0, 64, "ELF header");
+  if (eh.compare(0, 4, "\x7f" "ELF") != 0) throw bad("not an ELF file");
+  if (eh[4] != 2) throw bad("not ELF64");
+  if (eh[5] != 1) throw bad("not little-endian");
+  const std::uint64_t shoff = detail::get_le(eh, 0x28, 8);
+  const std::uint64_t shentsize = detail::get_le(eh, 0x3a, 2);
+  std::uint64_t shnum = detail::get_le(eh, 0x3c, 2);
+  std::uint64_t shstrndx = detail::get_le(eh, 0x3e, 2);
+  if (shoff == 0) throw bad("no section headers");
+  if (shentsize != 64) throw bad("section header size " + std::to_string(shentsize) + ", expected 64");
+  if (shnum == 0 || shstrndx == 0xffff) {  // extended numbering: the real values are in section 0
+    const std::string s0 = f.read(shoff, 64, "section header 0");
+    if (shnum == 0) shnum = detail::get_le(s0, 0x20, 8);       // sh_size
+    if (shstrndx == 0xffff) shstrndx = detail::get_le(s0, 0x28, 4);  // sh_link
+  }
+  if (shnum == 0) throw bad("no sections");
+  if (shnum > f.size() / 64) throw bad(std::to_string(shnum) + " section headers cannot fit in the file");
+  const std::string sh = f.read(shoff, shnum * 64, "section header table");
+  if (shstrndx >= shnum) throw bad("section name table index " + std::to_string(shstrndx) + " out of range");
+
+  // Section header: sh_name(4) sh_type(4) sh_flags(8) sh_addr(8) sh_offset(8) sh_size(8) ...
+  auto section_bytes = [&](std::uint64_t i, std::string_view what) {
+    const std::size_t at = static_cast<std::size_t>(i * 64);
+    if (detail::get_le(sh, at + 4, 4) == 8) throw bad(std::string(what) + " has no bytes in the file (SHT_NOBITS)");
+    return f.read(detail::get_le(sh, at + 0x18, 8), detail::get_le(sh, at + 0x20, 8), what);
+  };
+  const std::string names = section_bytes(shstrndx, "section name table");
+  std::uint64_t modinfo = 0;
+  for (std::uint64_t i = 1; i < shnum; ++i) {
+    std::uint64_t name = detail::get_le(sh, static_cast<std::size_t>(i * 64), 4);
+    if (name >= names.size()) throw bad("section " + std::to_string(i) + "'s name lies outside the name table");
+    std::size_t end = names.find('\0', static_cast<std::size_t>(name));
+    if (end == std::string::npos) throw bad("section " + std::to_string(i) + "'s name is not NUL-terminated");
+    if (std::string_view(names).substr(name, end - name) == ".modinfo") {
+      modinfo = i;
+      break;
+    }
+  }
+  if (modinfo == 0) throw bad("no .modinfo section");
+  const std::string info = section_bytes(modinfo, ".modinfo section");
+
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (std::size_t at = 0; at < info.size();) {
+    std::size_t end = info.find('\0', at);
+    if (end == std::string::npos) end = info.size();  // tolerate a last string without its NUL
+    std::string_view entry = std::string_view(info).substr(at, end - at);
+    at = end + 1;
+    if (entry.empty()) continue;  // padding between entries
+    std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) throw bad(".modinfo entry without '=': " + std::string(entry.substr(0, 80)));
+    kv.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return kv;
+}
+
+// Every module under a lib/modules/<ver> directory, by name, with its dependencies. All modules
+// are read when the index is made (only their headers and .modinfo: about a millisecond per
+// hundred), so any malformed one is reported at once. Where two files give the same name, the
+// first in path order is kept.
+class ModuleIndex {
+ public:
+  explicit ModuleIndex(const std::filesystem::path& modules_dir) : dir_(modules_dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir_, ec)) {
+      throw std::runtime_error("kernel modules directory " + dir_.string() + " does not exist");
+    }
+    std::vector<std::filesystem::path> files;
+    auto opts = std::filesystem::directory_options::skip_permission_denied;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir_, opts, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      const std::string file = it->path().filename().string();
+      for (const char* z : {".ko.xz", ".ko.zst", ".ko.gz"}) {
+        if (file.ends_with(z)) {
+          throw std::runtime_error("kernel module " + it->path().string() + " is compressed (" + (z + 3) +
+                                   "): compressed modules are not supported, only uncompressed .ko");
+        }
+      }
+      if (file.ends_with(".ko")) files.push_back(it->path());
+    }
+    if (ec) throw std::runtime_error("cannot list " + dir_.string() + ": " + ec.message());
+    std::sort(files.begin(), files.end());
+    for (const auto& p : files) {
+      std::string stem = p.filename().string();
+      stem.resize(stem.size() - 3);
+      KernelModule m{detail::module_name(stem), p, {}};
+      if (modules_.count(m.name)) continue;
+      for (const auto& [key, value] : read_modinfo(p)) {
+        if (key != "depends") continue;
+        for (std::size_t at = 0; at < value.size();) {
+          std::size_t comma = value.find(',', at);
+          if (comma == std::string::npos) comma = value.size();
+          if (comma > at) m.depends.push_back(detail::module_name(std::string_view(value).substr(at, comma - at)));
+          at = comma + 1;
+        }
+      }
+      std::string name = m.name;
+      modules_.emplace(std::move(name), std::move(m));
+    }
+  }
+
+  // The module called `name` ('-' and '_' alike), or nullptr.
+  const KernelModule* find(std::string_view name) const {
+    auto it = modules_.find(detail::module_name(name));
+    return it == modules_.end() ? nullptr : &it->second;
+  }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::size_t size() const { return modules_.size(); }
+  // All modules, ordered by name.
+  const std::map<std::string, KernelModule, std::less<>>& modules() const { return modules_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::map<std::string, KernelModule, std::less<>> modules_;
+};
+
+// The named modules and everything they depend on, each once, every module after its
+// dependencies; otherwise in the order requested (a depth-first post-order over the requests and,
+// within a module, its depends= order). A name that is not there throws std::runtime_error
+// "kernel module X not found in DIR" (with which module needed it, and the request that led
+// there); a dependency cycle throws naming it ("a -> b -> a").
+inline std::vector<KernelModule> resolve_modules(const ModuleIndex& index, const std::vector<std::string>& names) {
+  enum class Mark { visiting, done };
+  std::map<std::string, Mark, std::less<>> marks;
+  std::vector<KernelModule> order;
+  std::vector<std::string> path;  // the chain being visited, requested module first
+
+  auto visit = [&](auto& self, const std::string& name) -> void {
+    if (auto m = marks.find(name); m != marks.end()) {
+      if (m->second == Mark::done) return;
+      std::string cycle;
+      for (auto it = std::find(path.begin(), path.end(), name); it != path.end(); ++it) cycle += *it + " -> ";
+      throw std::runtime_error("kernel module dependency cycle: " + cycle + name);
+    }
+    const KernelModule* km = index.find(name);
+    if (!km) {
+      std::string msg = "kernel module " + name + " not found in " + index.dir().string();
+      if (!path.empty()) {
+        msg += " (needed by " + path.back();
+        if (path.size() > 1) msg += ", a dependency of requested module " + path.front();
+        else msg += ", requested";
+        msg += ")";
+      }
+      throw std::runtime_error(msg);
+    }
+    marks[name] = Mark::visiting;
+    path.push_back(name);
+    for (const auto& d : km->depends) self(self, d);
+    path.pop_back();
+    marks[name] = Mark::done;
+    order.push_back(*km);
+  };
+  for (const auto& n : names) visit(visit, detail::module_name(n));
+  return order;
+}
+
+}  // namespace crumble::vm

@@ -1,5 +1,0 @@
-package main
-
-import "crumble/rtg/runtime"
-
-func main() {}
