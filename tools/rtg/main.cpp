@@ -18,8 +18,8 @@
 
 #include <crumble/crumble.hpp>
 
-#include "emit_cpp.hpp"
-#include "translate.hpp"
+#include <crumble/rtg/emit_cpp.hpp>
+#include <crumble/rtg/translate.hpp>
 
 namespace {
 
