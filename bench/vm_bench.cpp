@@ -20,7 +20,6 @@
 
 #include <iostream>
 
-#include "init_elf.hpp"
 
 namespace {
 
@@ -37,7 +36,6 @@ bool have_kernel() {
 void boot_crumble(benchmark::State& state) {
   if (!have_kernel()) return state.SkipWithError("no kernel");
   crumble::vm::SessionConfig cfg;
-  cfg.init = crumble::vm::init_elf();
   cfg.snapshot = crumble::vm::SnapshotMode::off;
   for (auto _ : state) {
     std::optional<crumble::vm::Session> vm;
@@ -71,7 +69,6 @@ void session_true(benchmark::State& state) {
   if (!have_kernel()) return state.SkipWithError("no kernel");
   crumble::vm::TempDir snapshots("crumble-bench-");
   crumble::vm::SessionConfig cfg;
-  cfg.init = crumble::vm::init_elf();
   cfg.snapshot = state.range(0) ? crumble::vm::SnapshotMode::late : crumble::vm::SnapshotMode::off;
   cfg.snapshot_dir = snapshots.path();
   if (state.range(0)) crumble::vm::Session prime(cfg);  // boots cold and saves the snapshot
@@ -87,7 +84,6 @@ crumble::vm::Session* booted() {
   static std::optional<crumble::vm::Session> vm;
   if (!vm) {
     crumble::vm::SessionConfig cfg;
-    cfg.init = crumble::vm::init_elf();
     cfg.snapshot = crumble::vm::SnapshotMode::off;
     vm.emplace(cfg);
   }

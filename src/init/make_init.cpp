@@ -1,38 +1,85 @@
 // SPDX-License-Identifier: Apache-2.0
-// make_init — build step: translates the init program (rtg/init/init.go) with the protocol's
-// values (crumble/vm/protocol/layout.hpp, as Config) into a C++ header, so the protocol is defined once.
+// make_init — build step: translates the guest init (rtg/init/init.go) with the protocol's values
+// (crumble/vm/protocol/layout.hpp, as Config), so the protocol is defined once, and writes it as
 //
-//   make_init INIT.go OUT.hpp FUNCTION [-D FLAG]...
+//   make_init elf     INIT.go OUT.hpp [-D FLAG]...           the executable's bytes: the header the
+//                                                            package installs (default_init.hpp)
+//   make_init program INIT.go OUT.hpp FUNCTION [-D FLAG]...  the IR program as C++, for assembling it
+//                                                            in constant evaluation (tests: both agree)
+//
+// The bytes are assembled here, at build time, by the same lowering a constexpr build uses, so a
+// consumer gets the init without raised -fconstexpr-* limits or the compile time they cost.
 #include <crumble/vm/protocol/layout.hpp>
+
+#include <crumble/crumble.hpp>
+#include <crumble/rtg/emit_cpp.hpp>
+#include <crumble/rtg/translate.hpp>
 
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <set>
+#include <string>
 
-#include <crumble/rtg/emit_cpp.hpp>
-#include <crumble/rtg/translate.hpp>
+namespace {
+
+std::string bytes_header(const std::vector<std::uint8_t>& elf, const std::string& source, const std::set<std::string>& defines) {
+  std::string flags;
+  for (const auto& d : defines) flags += " -D " + d;
+  std::string s =
+      "// SPDX-License-Identifier: Apache-2.0\n"
+      "// crumble/vm/guest/default_init.hpp — the guest init SessionConfig{} boots. Generated at build time by\n"
+      "// make_init from " + source + flags + " with the values of crumble/vm/protocol/layout.hpp:\n"
+      "// do not edit; change the RTG source and rebuild.\n"
+      "#pragma once\n\n#include <cstdint>\n#include <span>\n\nnamespace crumble::vm {\n\n"
+      "// A static AMD64 ELF executable, " + std::to_string(elf.size()) + " bytes.\n"
+      "inline constexpr std::uint8_t default_init_elf[" + std::to_string(elf.size()) + "] = {\n";
+  char b[8];
+  for (std::size_t i = 0; i < elf.size(); ++i) {
+    std::snprintf(b, sizeof b, "%s0x%02x,", i % 16 == 0 ? "    " : " ", elf[i]);
+    s += b;
+    if (i % 16 == 15 || i + 1 == elf.size()) s += '\n';
+  }
+  s += "};\n\nconstexpr std::span<const std::uint8_t> default_init() { return default_init_elf; }\n\n}  // namespace crumble::vm\n";
+  return s;
+}
+
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write " + path);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::cerr << "usage: make_init INIT.go OUT.hpp FUNCTION [-D FLAG]...\n";
+  const std::string mode = argc > 1 ? argv[1] : "";
+  const int fixed = mode == "program" ? 5 : 4;  // arguments before the -D flags
+  if ((mode != "elf" && mode != "program") || argc < fixed) {
+    std::cerr << "usage: make_init elf INIT.go OUT.hpp [-D FLAG]...\n"
+                 "       make_init program INIT.go OUT.hpp FUNCTION [-D FLAG]...\n";
     return 2;
   }
   crumble::rtg::Options opt;
   for (auto& [k, v] : crumble::vm::protocol::config_values()) opt.config[k] = v;
-  for (int i = 4; i + 1 < argc; i += 2)
+  for (int i = fixed; i + 1 < argc; i += 2)
     if (std::string(argv[i]) == "-D") opt.defines.insert(argv[i + 1]);
   try {
-    crumble::rtg::Translation t = crumble::rtg::translate_file(argv[1], opt);
-    crumble::rtg::HeaderInfo info;
-    info.function = argv[3];
-    info.name_space = "crumble::vm::generated";
-    info.comment = std::string("the guest init, from ") + argv[1] + " with the values of crumble/vm/protocol/layout.hpp";
-    std::string text = crumble::rtg::emit_cpp(t.program, info);
-    std::string tmp = std::string(argv[2]) + ".tmp";
-    std::ofstream(tmp, std::ios::binary) << text;
-    if (std::rename(tmp.c_str(), argv[2]) != 0) throw std::runtime_error(std::string("cannot write ") + argv[2]);
+    const crumble::rtg::Translation t = crumble::rtg::translate_file(argv[2], opt);
+    const std::string source = std::filesystem::path(argv[2]).filename().string();
+    if (mode == "elf") {
+      write_atomically(argv[3], bytes_header(crumble::executable<crumble::arch::amd64>(t.program), "rtg/init/" + source, opt.defines));
+    } else {
+      crumble::rtg::HeaderInfo info;
+      info.function = argv[4];
+      info.name_space = "crumble::vm::generated";
+      info.comment = "the guest init, from " + source + " with the values of crumble/vm/protocol/layout.hpp";
+      write_atomically(argv[3], crumble::rtg::emit_cpp(t.program, info));
+    }
   } catch (const std::exception& e) {
-    std::cerr << e.what();
+    std::cerr << "make_init: " << e.what() << "\n";
     return 1;
   }
   return 0;

@@ -112,10 +112,12 @@ GuestKernel require_vm() {
   return *k;
 }
 
-// Cold boots: these tests are about the guest and the engine; the snapshot cache has its own.
+// Cold boots under QEMU: these tests are about the guest and the QEMU engine (they count QEMU
+// processes), whatever the host could run; the snapshot cache and the KVM engine have their own.
 SessionConfig config() {
   SessionConfig c;
   c.init = init_elf();
+  c.engine = Engine::qemu;
   c.snapshot = SnapshotMode::off;
   return c;
 }
@@ -354,6 +356,45 @@ CliResult run_cli(const std::vector<std::string>& args) {
 
 // ================================================================================================
 
+TEST_CASE("the package's default init is the init assembled in constant evaluation, byte for byte") {
+  // make_init assembles rtg/init/init.go at build time (crumble/vm/guest/default_init.hpp, what
+  // SessionConfig{} boots); init_elf() is the same source assembled by the compiler.
+  const std::span<const std::uint8_t> built = default_init(), constexpr_built = init_elf();
+  REQUIRE(built.size() == constexpr_built.size());
+  CHECK(std::equal(built.begin(), built.end(), constexpr_built.begin()));
+  CHECK(SessionConfig{}.init.data() == built.data());
+  CHECK(built.size() > 64);
+  CHECK(std::string_view(reinterpret_cast<const char*>(built.data()), 4) == "\x7f" "ELF");
+}
+
+TEST_CASE("the engine: KVM where the host has VMX/SVM, QEMU otherwise, and the reason says so") {
+  struct Case {
+    Engine requested;
+    bool dev_kvm, vmx;
+    bool kvm;                // the in-process KVM engine
+    const char* accel;       // QEMU's accelerator ("" for the KVM engine)
+    const char* reason;      // the reason starts with this
+  } cases[] = {
+      {Engine::automatic, true, true, true, "", "kvm: the host has VMX/SVM"},
+      {Engine::automatic, true, false, false, "tcg", "qemu with software emulation (TCG): this host has no VMX/SVM"},
+      {Engine::automatic, false, true, false, "tcg", "qemu with software emulation (TCG)"},
+      {Engine::automatic, false, false, false, "tcg", "qemu with software emulation (TCG)"},
+      {Engine::qemu, true, true, false, "kvm", "qemu (forced), with KVM acceleration"},
+      {Engine::qemu, true, false, false, "tcg", "qemu (forced), software emulation (TCG)"},
+      {Engine::qemu, false, false, false, "tcg", "qemu (forced), software emulation (TCG)"},
+      {Engine::kvm, true, true, true, "", "kvm (forced; the host has VMX/SVM)"},
+      {Engine::kvm, true, false, true, "", "kvm (forced, although this host has no VMX/SVM)"},
+  };
+  for (const Case& c : cases) {
+    INFO("requested " << static_cast<int>(c.requested) << ", /dev/kvm " << c.dev_kvm << ", VMX/SVM " << c.vmx);
+    const EngineChoice e = choose_engine(c.requested, c.dev_kvm, c.vmx);
+    CHECK(e.kvm == c.kvm);
+    if (!c.kvm) CHECK(e.accel == c.accel);
+    CHECK_THAT(e.reason, Catch::StartsWith(c.reason));
+  }
+  CHECK_THROWS_MATCHES(choose_engine(Engine::kvm, false, true), ConfigError, WhatContains("/dev/kvm cannot be opened"));
+}
+
 TEST_CASE("a session boots, calls payloads and runs commands") {
   const GuestKernel kernel = require_vm();
   const Leftovers before = leftovers();
@@ -361,7 +402,9 @@ TEST_CASE("a session boots, calls payloads and runs commands") {
   std::optional<Session> vm;
   vm.emplace(config());
   std::fprintf(stderr, "booted in %.2f s (%s)\n", seconds_since(t0), vm->engine_reason().c_str());
-  CHECK_FALSE(vm->engine_reason().empty());
+  CHECK(vm->engine_reason() == choose_engine(Engine::qemu, ::access("/dev/kvm", R_OK | W_OK) == 0,
+                                             host_has_hardware_virtualisation()).reason);
+  CHECK_THAT(vm->engine_reason(), Catch::StartsWith("qemu"));
   {
     INFO("while the VM runs its files are in the private TMPDIR and QEMU is our child");
     Leftovers during = leftovers();

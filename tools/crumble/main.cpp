@@ -18,8 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "init_elf.hpp"
 #include <crumble/rtg/translate.hpp>
+
+#include "version_line.hpp"
 
 namespace {
 
@@ -54,6 +55,7 @@ constexpr const char* usage = R"(usage:
   crumble kernel path     print the cached kernel's path
   crumble snapshot list   list the snapshot cache (~/.cache/crumble/snapshots)
   crumble snapshot clear  empty it
+  crumble --version       print the version (and the git revision it was built from)
 )";
 
 [[noreturn]] void die(const std::string& msg, bool show_usage = false) {
@@ -164,7 +166,6 @@ int snapshot_command(const std::vector<std::string>& args) {
 
 int run_command(const std::vector<std::string>& args) {
   crumble::vm::SessionConfig cfg;
-  cfg.init = crumble::vm::init_elf();
   std::vector<std::string> env;
   std::vector<std::string> command;
   std::string kernel_log;
@@ -256,6 +257,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     std::cout << usage;
     return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::cout << crumble::tools::version_line("crumble");
+    return 0;
   }
   std::string cmd = args[0];
   args.erase(args.begin());

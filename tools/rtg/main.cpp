@@ -21,6 +21,8 @@
 #include <crumble/rtg/emit_cpp.hpp>
 #include <crumble/rtg/translate.hpp>
 
+#include "version_line.hpp"
+
 namespace {
 
 constexpr const char* usage = R"(usage: crumble-rtg [options] FILE.go
@@ -32,6 +34,7 @@ constexpr const char* usage = R"(usage: crumble-rtg [options] FILE.go
   -name NAME        C++ function the header defines (default: the file name without .go)
   -namespace NS     C++ namespace of that function (default: crumble::rtg::programs)
   -time             print how long translation took, to stderr
+  --version         print the version and exit
 )";
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -108,7 +111,10 @@ int main(int argc, char** argv) {
     } else if (a == "-name") info.function = value(), named = true;
     else if (a == "-namespace") info.name_space = value();
     else if (a == "-time") timing = true;
-    else if (a == "-h" || a == "-help" || a == "--help") {
+    else if (a == "--version" || a == "-version") {
+      std::cout << crumble::tools::version_line("crumble-rtg");
+      return 0;
+    } else if (a == "-h" || a == "-help" || a == "--help") {
       std::cout << usage;
       return 0;
     } else if (!a.empty() && a[0] == '-' && a != "-") usage_error("unknown option " + a);

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // crumble/vm/session.hpp — the front door: a Linux microVM that runs commands and payloads.
 //
-//   crumble::vm::SessionConfig cfg;
-//   cfg.init = init_elf;                       // the init program (rtg/init/init.go), as ELF bytes
-//   crumble::vm::Session vm(cfg);              // finds the kernel, builds the initramfs, boots
+//   crumble::vm::Session vm({});               // finds the kernel, builds the initramfs, boots
+//                                              // (or restores its snapshot) with the default init
 //   auto r = vm.run({"uname", "-a"});          // r.out, r.err, r.status()
 //   std::int64_t v = vm.call(crumble::assemble<crumble::arch::amd64>(program));
 //   vm.shutdown();                             // or let it go out of scope
@@ -18,6 +17,7 @@
 #include <memory>
 #include <optional>
 
+#include <crumble/vm/guest/default_init.hpp>  // generated at build time (src/init)
 #include "guest/initramfs.hpp"
 #include "guest/kernel.hpp"
 #include "engine/kvm/linux_machine.hpp"
@@ -30,7 +30,9 @@ namespace crumble::vm {
 enum class Engine { automatic, qemu, kvm };
 
 struct SessionConfig {
-  std::span<const std::uint8_t> init;       // required: the init executable
+  // The init executable: the package's (rtg/init/init.go, made at build time), or the caller's own
+  // build of an init that speaks the protocol (docs/protocol.md).
+  std::span<const std::uint8_t> init = default_init();
   std::filesystem::path kernel;             // empty: the cached Debian kernel (crumble kernel fetch)
   std::filesystem::path rootfs;             // empty: busybox
   std::vector<std::string> modules;         // kernel modules to load at boot, by name (dependencies follow)
@@ -62,6 +64,27 @@ inline bool host_has_hardware_virtualisation() {
   return false;
 }
 
+// Which engine a Session starts, and why (Session::engine_reason): the in-process KVM engine where
+// the host has VMX/SVM and /dev/kvm opens; QEMU otherwise, with KVM acceleration where the host has
+// it and software emulation (TCG) where not. Forcing KVM without VMX/SVM is allowed (the engine
+// then says clearly that it cannot run a Linux guest here); forcing it without /dev/kvm is not.
+struct EngineChoice {
+  bool kvm = false;          // the in-process KVM engine; else QEMU
+  std::string accel = "tcg"; // QEMU's accelerator: kvm or tcg
+  std::string reason;
+};
+inline EngineChoice choose_engine(Engine requested, bool dev_kvm_opens, bool host_has_vmx_or_svm) {
+  const bool hw = host_has_vmx_or_svm && dev_kvm_opens;
+  if (requested == Engine::kvm) {
+    if (!dev_kvm_opens) throw ConfigError("--engine kvm: /dev/kvm cannot be opened (missing, or no permission: join the kvm group)");
+    return {true, "", hw ? "kvm (forced; the host has VMX/SVM)" : "kvm (forced, although this host has no VMX/SVM)"};
+  }
+  if (requested == Engine::automatic && hw) return {true, "", "kvm: the host has VMX/SVM and /dev/kvm opens"};
+  if (hw) return {false, "kvm", "qemu (forced), with KVM acceleration"};
+  return {false, "tcg", requested == Engine::qemu ? "qemu (forced), software emulation (TCG): this host has no VMX/SVM"
+                                                  : "qemu with software emulation (TCG): this host has no VMX/SVM, so KVM cannot run a kernel fast"};
+}
+
 // What Session needs of an engine's machine.
 class GuestMachine {
  public:
@@ -91,7 +114,7 @@ class Session {
   explicit Session(const SessionConfig& c) : cfg_(c) {
     if (c.init.empty()) throw ConfigError("no init program given (SessionConfig::init)");
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
-    choose_engine();
+    pick_engine();
     GuestKernel k = kernel();
     GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append};
     if (use_kvm_) {
@@ -160,24 +183,11 @@ class Session {
     }
   }
 
-  // KVM (in-process) where the host has VMX/SVM and /dev/kvm opens; QEMU otherwise. Forcing KVM
-  // elsewhere is allowed: the engine says clearly if KVM cannot run a Linux guest here.
-  void choose_engine() {
-    const bool dev = ::access("/dev/kvm", R_OK | W_OK) == 0;
-    const bool hw = host_has_hardware_virtualisation() && dev;
-    if (cfg_.engine == Engine::kvm) {
-      if (!dev) throw ConfigError("--engine kvm: /dev/kvm cannot be opened (missing, or no permission: join the kvm group)");
-      use_kvm_ = true;
-      reason_ = hw ? "kvm (forced; the host has VMX/SVM)" : "kvm (forced, although this host has no VMX/SVM)";
-    } else if (cfg_.engine == Engine::automatic && hw) {
-      use_kvm_ = true;
-      reason_ = "kvm: the host has VMX/SVM and /dev/kvm opens";
-    } else {
-      accel_ = hw ? "kvm" : "tcg";
-      reason_ = hw ? "qemu (forced), with KVM acceleration"
-                   : cfg_.engine == Engine::qemu ? "qemu (forced), software emulation (TCG): this host has no VMX/SVM"
-                                                 : "qemu with software emulation (TCG): this host has no VMX/SVM, so KVM cannot run a kernel fast";
-    }
+  void pick_engine() {
+    const EngineChoice c = vm::choose_engine(cfg_.engine, ::access("/dev/kvm", R_OK | W_OK) == 0, host_has_hardware_virtualisation());
+    use_kvm_ = c.kvm;
+    accel_ = c.accel;
+    reason_ = c.reason;
   }
 
   // Waits for the guest with `wait`; a guest that does not get there in time is stopped and the
