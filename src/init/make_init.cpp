@@ -16,6 +16,7 @@
 #include <crumble/rtg/translate.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -34,7 +35,7 @@ std::string bytes_header(const std::vector<std::uint8_t>& elf, const std::string
       "#pragma once\n\n#include <cstdint>\n#include <span>\n\nnamespace crumble::vm {\n\n"
       "// A static AMD64 ELF executable, " + std::to_string(elf.size()) + " bytes.\n"
       "inline constexpr std::uint8_t default_init_elf[" + std::to_string(elf.size()) + "] = {\n";
-  char b[8];
+  char b[16];
   for (std::size_t i = 0; i < elf.size(); ++i) {
     std::snprintf(b, sizeof b, "%s0x%02x,", i % 16 == 0 ? "    " : " ", elf[i]);
     s += b;
