@@ -110,7 +110,7 @@ func signal(mb uintptr, value uint64) uint32 {
 	return seq
 }
 
-// mapRegion maps guest-physical memory through /dev/mem; 0 on failure, with the errno in *err.
+// mapRegion maps guest-physical memory through /dev/mem; 0 on failure, with the errno in errBuf.
 func mapRegion(phys uint64, size uint64, errBuf uintptr) uintptr {
 	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/dev/mem", runtime.O_RDWR|runtime.O_SYNC, 0)
 	if failed(fd) {

@@ -214,7 +214,8 @@ static_assert(laid_out(config::command_header, area_bytes("cfg_command")), "comm
 static_assert(laid_out(config::clock_fields, area_bytes("cfg_clock")), "clock fields overlap or leave the clock area");
 static_assert(laid_out(config::reseed_fields, area_bytes("cfg_reseed")), "reseed fields overlap or leave the reseed area");
 
-// Where each init phase is, for messages ("init phase 5 (map mailbox) failed: EPERM").
+// Where each init phase is, for messages ("init phase 5 (map mailbox and config) failed: EPERM");
+// init.go numbers its phases the same way.
 inline constexpr const char* phase_names[] = {
     "", "create /dev", "mount filesystems", "load kernel modules", "console", "map mailbox and config",
     "set the clock", "main loop"};
