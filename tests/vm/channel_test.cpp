@@ -323,7 +323,7 @@ void play_command(Regions& r, SeenCommand& seen, const std::vector<Chunk>& chunk
 
 }  // namespace
 
-TEST_CASE("channel: a command runs; the host gets its output in order and how it ended", "[vm][channel]") {
+TEST_CASE("channel: a command runs, and the host gets its output in order and how it ended", "[vm][channel]") {
   using E = CommandResult::End;
   const std::string big(p::config::output_max, 'x');  // a chunk that fills the output area exactly
   struct Case {
@@ -370,7 +370,7 @@ TEST_CASE("channel: a command runs; the host gets its output in order and how it
   }
 }
 
-TEST_CASE("channel: a payload is called; the init reads its header and code, the host gets its result", "[vm][channel]") {
+TEST_CASE("channel: a payload is called, the init reads its header and code, the host gets its result", "[vm][channel]") {
   struct Seen {
     std::uint32_t code_size = 0, entry = 0, bss = 0;
     std::vector<std::uint8_t> code;

@@ -165,7 +165,7 @@ class Channel {
                         " relocations does not fit the config region's payload area (" +
                         std::to_string(protocol::config::payload_max) + " bytes)");
     if (img.bss_offset + img.bss_size > protocol::exec_size)
-      throw ConfigError("payload code and bss exceed the guest's executable region (" + std::to_string(protocol::exec_size) + " bytes)");
+      throw ConfigError("payload code and bss exceed the guest's " + std::to_string(protocol::exec_size >> 20) + " MiB executable region");
     if (img.entry >= img.bytes.size()) throw ConfigError("payload entry point lies outside its code");
     std::uint8_t* c = cfg_ + protocol::config::payload;
     std::memcpy(c + protocol::config::payload_code, img.bytes.data(), img.bytes.size());
