@@ -21,6 +21,7 @@ const (
 	mailboxSize = runtime.Config("mailbox_size")
 	configPhys  = runtime.Config("config_phys")
 	configSize  = runtime.Config("config_size")
+	execSize    = runtime.Config("exec_size") // executable memory for payloads: code and bss
 
 	mbSignal      = runtime.Config("mb_signal")
 	mbSeq         = runtime.Config("mb_seq")
@@ -45,8 +46,11 @@ const (
 	exitKindExited     = runtime.Config("exit_kind_exited")
 	exitKindSignaled   = runtime.Config("exit_kind_signaled")
 	exitKindNotStarted = runtime.Config("exit_kind_not_started")
+	streamStdout       = runtime.Config("stream_stdout")
+	streamStderr       = runtime.Config("stream_stderr")
 
 	cfgPayload         = runtime.Config("cfg_payload")
+	cfgPayloadMagicAt  = runtime.Config("cfg_payload_magic_at")
 	cfgPayloadCodeSize = runtime.Config("cfg_payload_code_size")
 	cfgPayloadRelocs   = runtime.Config("cfg_payload_relocs")
 	cfgPayloadEntry    = runtime.Config("cfg_payload_entry")
@@ -55,12 +59,18 @@ const (
 	cfgPayloadMax      = runtime.Config("cfg_payload_max")
 	cfgCommand         = runtime.Config("cfg_command")
 	cfgCommandMax      = runtime.Config("cfg_command_max")
+	cfgCommandMagicAt  = runtime.Config("cfg_command_magic_at")
+	cfgCommandArgc     = runtime.Config("cfg_command_argc")
+	cfgCommandEnvc     = runtime.Config("cfg_command_envc")
+	cfgCommandStrings  = runtime.Config("cfg_command_strings")
 	cfgOutput          = runtime.Config("cfg_output")
 	cfgOutputMax       = runtime.Config("cfg_output_max")
 	cfgClock           = runtime.Config("cfg_clock")
+	cfgClockMagicAt    = runtime.Config("cfg_clock_magic_at")
 	cfgClockSec        = runtime.Config("cfg_clock_sec")
 	cfgClockNsec       = runtime.Config("cfg_clock_nsec")
 	cfgReseed          = runtime.Config("cfg_reseed")
+	cfgReseedMagicAt   = runtime.Config("cfg_reseed_magic_at")
 	cfgReseedEntropy   = runtime.Config("cfg_reseed_entropy")
 	cfgReseedSec       = runtime.Config("cfg_reseed_sec")
 	cfgReseedNsec      = runtime.Config("cfg_reseed_nsec")
@@ -73,9 +83,6 @@ const (
 	reseedMagic   = runtime.Config("reseed_magic")
 	holdMagic     = runtime.Config("hold_magic")
 )
-
-// Executable memory for payloads: code and bss.
-const execSize = 0x400000
 
 // How long to sleep between looks at the shared memory (ns).
 const pollNs = 50000
@@ -103,7 +110,7 @@ func signal(mb uintptr, value uint64) uint32 {
 	return seq
 }
 
-// mapRegion maps guest-physical memory through /dev/mem; 0 on failure, with the errno in *err.
+// mapRegion maps guest-physical memory through /dev/mem; 0 on failure, with the errno in errBuf.
 func mapRegion(phys uint64, size uint64, errBuf uintptr) uintptr {
 	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/dev/mem", runtime.O_RDWR|runtime.O_SYNC, 0)
 	if failed(fd) {
@@ -211,13 +218,14 @@ func console() {
 // setClock sets the wall clock: the time the host wrote just before it started the VM, plus
 // how long the guest has been up since (CLOCK_BOOTTIME), so the boot itself is not lost.
 func setClock(cfg uintptr) {
-	if runtime.Load32(cfg, cfgClock) != clockMagic {
+	c := cfg + cfgClock
+	if runtime.Load32(c, cfgClockMagicAt) != clockMagic {
 		return
 	}
 	var up [16]byte
 	check(6, runtime.Syscall(runtime.SYS_CLOCK_GETTIME, runtime.CLOCK_BOOTTIME, &up), 0)
-	sec := int64(runtime.Load64(cfg, cfgClock+cfgClockSec)) + int64(runtime.Load64(&up, 0))
-	nsec := int64(runtime.Load64(cfg, cfgClock+cfgClockNsec)) + int64(runtime.Load64(&up, 8))
+	sec := int64(runtime.Load64(c, cfgClockSec)) + int64(runtime.Load64(&up, 0))
+	nsec := int64(runtime.Load64(c, cfgClockNsec)) + int64(runtime.Load64(&up, 8))
 	if nsec >= 1000000000 {
 		sec++
 		nsec -= 1000000000
@@ -230,16 +238,17 @@ func setClock(cfg uintptr) {
 
 // runPayload copies the payload to executable memory, relocates it, calls it and reports.
 func runPayload(mb uintptr, cfg uintptr, exec uintptr) {
-	size := uint64(runtime.Load32(cfg, cfgPayloadCodeSize))
-	relocs := uint64(runtime.Load32(cfg, cfgPayloadRelocs))
-	entry := uint64(runtime.Load32(cfg, cfgPayloadEntry))
-	bss := uint64(runtime.Load32(cfg, cfgPayloadBssSize))
+	p := cfg + cfgPayload
+	size := uint64(runtime.Load32(p, cfgPayloadCodeSize))
+	relocs := uint64(runtime.Load32(p, cfgPayloadRelocs))
+	entry := uint64(runtime.Load32(p, cfgPayloadEntry))
+	bss := uint64(runtime.Load32(p, cfgPayloadBssSize))
 	result := int64(-runtime.EINVAL)
 	// The host checks these too; the guest does not trust them to stay in bounds.
 	if size+bss <= execSize && entry < size && cfgPayloadCode+size+4*relocs <= cfgPayloadMax {
 		i := uint64(0)
 		for i < size {
-			runtime.Store64(exec, i, runtime.Load64(cfg, cfgPayloadCode+i))
+			runtime.Store64(exec, i, runtime.Load64(p, cfgPayloadCode+i))
 			i += 8
 		}
 		for i < size+bss {
@@ -248,7 +257,7 @@ func runPayload(mb uintptr, cfg uintptr, exec uintptr) {
 		}
 		k := uint64(0)
 		for k < relocs {
-			off := uint64(runtime.Load32(cfg, cfgPayloadCode+size+4*k))
+			off := uint64(runtime.Load32(p, cfgPayloadCode+size+4*k))
 			if off+8 <= size {
 				runtime.Store64(exec, off, runtime.Load64(exec, off)+uint64(exec))
 			}
@@ -259,7 +268,7 @@ func runPayload(mb uintptr, cfg uintptr, exec uintptr) {
 		result = runtime.Call(exec + uintptr(entry))
 	}
 	runtime.Store64(mb, mbResult, result)
-	runtime.Store32(cfg, cfgPayload, 0)
+	runtime.Store32(p, cfgPayloadMagicAt, 0)
 	signal(mb, signalPayloadDone)
 }
 
@@ -287,7 +296,7 @@ func reseed(mb uintptr, cfg uintptr) {
 	runtime.Store64(&ts, 0, runtime.Load64(r, cfgReseedSec))
 	runtime.Store64(&ts, 8, runtime.Load64(r, cfgReseedNsec))
 	runtime.Syscall(runtime.SYS_CLOCK_SETTIME, runtime.CLOCK_REALTIME, &ts)
-	runtime.Store32(r, 0, 0)
+	runtime.Store32(r, cfgReseedMagicAt, 0)
 	signal(mb, signalReseeded)
 }
 
@@ -391,8 +400,8 @@ func reapOrphans() {
 func runCommand(mb uintptr, cfg uintptr) {
 	base := cfg + cfgCommand
 	end := base + cfgCommandMax
-	argc := uint64(runtime.Load32(base, 8))
-	envc := uint64(runtime.Load32(base, 12))
+	argc := uint64(runtime.Load32(base, cfgCommandArgc))
+	envc := uint64(runtime.Load32(base, cfgCommandEnvc))
 	var ptrs [65536]byte
 	kind := uint64(exitKindExited)
 	code := uint64(0)
@@ -401,7 +410,7 @@ func runCommand(mb uintptr, cfg uintptr) {
 		kind = exitKindNotStarted
 		runtime.Store32(mb, mbExecErrno, runtime.E2BIG)
 	} else {
-		path := base + 16
+		path := base + cfgCommandStrings
 		p := path
 		// argv then envp: each string NUL-terminated, packed after the path
 		i := uint64(0)
@@ -445,13 +454,13 @@ func runCommand(mb uintptr, cfg uintptr) {
 				kind = exitKindSignaled
 				code = st & 0x7f
 			}
-			sendOutput(mb, cfg, "/dev/shm/.crumble-stdout", 1)
-			sendOutput(mb, cfg, "/dev/shm/.crumble-stderr", 2)
+			sendOutput(mb, cfg, "/dev/shm/.crumble-stdout", streamStdout)
+			sendOutput(mb, cfg, "/dev/shm/.crumble-stderr", streamStderr)
 		}
 	}
 	runtime.Store32(mb, mbExitKind, kind)
 	runtime.Store32(mb, mbExitCode, code)
-	runtime.Store32(cfg, cfgCommand, 0)
+	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCommandDone)
 }
 
@@ -497,15 +506,15 @@ func main() {
 	// 7: serve
 	signal(mb, signalReady)
 	for {
-		if runtime.Load32(cfg, cfgPayload) == payloadMagic {
+		if runtime.Load32(cfg, cfgPayload+cfgPayloadMagicAt) == payloadMagic {
 			runPayload(mb, cfg, uintptr(exec))
 			continue
 		}
-		if runtime.Load32(cfg, cfgReseed) == reseedMagic {
+		if runtime.Load32(cfg, cfgReseed+cfgReseedMagicAt) == reseedMagic {
 			reseed(mb, cfg)
 			continue
 		}
-		m := runtime.Load32(cfg, cfgCommand)
+		m := runtime.Load32(cfg, cfgCommand+cfgCommandMagicAt)
 		if m == commandMagic {
 			runCommand(mb, cfg)
 			continue

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// tests/vm/channel_test.cpp — the host's side of the init protocol (channel.hpp) against a guest
-// played by the test: the two regions are plain memory here, and a "guest" thread writes what an
-// init — well-behaved, confused or hostile — would. No VM: what is tested is that the host
-// accepts exactly what the protocol allows and gives a typed error, never a wrong answer or a
-// hang, for the rest.
+// tests/vm/channel_test.cpp — the protocol's one list (layout.hpp) and the host's side of the init
+// protocol (channel.hpp) against a guest played by the test: the two regions are plain memory
+// here, and a "guest" thread writes what an init — well-behaved, confused or hostile — would, and
+// reads what the host wrote as rtg/init/init.go parses it. No VM: what is tested is that the host
+// writes what the init reads, takes what it answers, and gives a typed error, never a wrong answer
+// or a hang, for the rest.
 #include <catch2/catch.hpp>
 #include <crumble/vm/protocol/channel.hpp>
 
 #include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +32,18 @@ struct Regions {
 
   void put32(std::vector<std::uint8_t>& r, std::uint32_t at, std::uint32_t v) {
     std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(r.data() + at)).store(v, std::memory_order_release);
+  }
+  static std::uint32_t get32(const std::vector<std::uint8_t>& r, std::uint32_t at) {
+    return std::atomic_ref<const std::uint32_t>(*reinterpret_cast<const std::uint32_t*>(r.data() + at)).load(std::memory_order_acquire);
+  }
+  // As init's main loop does: waits until the host has written `magic` at `at` (false after 5 s,
+  // so a host that never asks fails the test instead of hanging it).
+  static bool wait_for(const std::vector<std::uint8_t>& r, std::uint32_t at, std::uint32_t magic) {
+    for (auto end = Clock::now() + std::chrono::seconds(5); Clock::now() < end;) {
+      if (get32(r, at) == magic) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    return false;
   }
   // As init does: fields first, the signal, then seq last.
   void signal(std::uint32_t value, std::uint32_t seq_step = 1) {
@@ -120,4 +138,298 @@ TEST_CASE("channel: the hold request is set before boot and cleared to let init 
   CHECK(hold() == p::hold_magic);
   c.release_hold();
   CHECK(hold() == 0);
+}
+
+// ---- the one list (layout.hpp) ---------------------------------------------------------------
+
+TEST_CASE("layout: every C++ constant and the Config value the init gets for it agree", "[vm][channel][layout]") {
+  std::map<std::string, std::uint64_t> config;
+  for (const auto& [name, text] : p::config_values()) {
+    INFO(name << "=" << text);
+    CHECK(config.count(name) == 0);  // two rows with one Config name: the init would see only one
+    char* end = nullptr;
+    config[name] = std::strtoull(text.c_str(), &end, 0);
+    CHECK((end != text.c_str() && *end == '\0'));
+  }
+  // Each row once more, its C++ constant named in full: a row whose Config value is missing or
+  // differs, or a Config value without a row, fails here.
+  std::vector<std::pair<std::string, std::uint64_t>> rows;
+#define ROW(name, value, bytes) rows.emplace_back(#name, p::name);
+  CRUMBLE_PROTOCOL_WHERE(ROW) CRUMBLE_PROTOCOL_SIGNALS(ROW) CRUMBLE_PROTOCOL_MAGICS(ROW)
+#undef ROW
+#define ROW(name, value, bytes) rows.emplace_back("mb_" #name, p::mailbox::name);
+  CRUMBLE_PROTOCOL_MAILBOX(ROW)
+#undef ROW
+#define ROW(name, value, bytes) rows.emplace_back("cfg_" #name, p::config::name);
+  CRUMBLE_PROTOCOL_CONFIG(ROW)
+#undef ROW
+  CHECK(rows.size() == config.size());
+  for (const auto& [name, value] : rows) {
+    INFO(name);
+    REQUIRE(config.count(name) == 1);
+    CHECK(config[name] == value);
+  }
+}
+
+TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have", "[vm][channel][layout]") {
+  // An independent record of the protocol's bytes: changing one is a protocol change, to be made
+  // here, in docs/protocol.md and in every guest at once.
+  const std::vector<std::pair<const char*, std::uint64_t>> wire = {
+      {"mailbox_phys", 0x08000000},    {"config_phys", 0x08100000},        {"config_size", 0x400000},
+      {"mb_signal", 0},                {"mb_seq", 4},                      {"mb_phase", 8},
+      {"mb_error", 12},                {"mb_result", 16},                  {"mb_exit_kind", 24},
+      {"mb_exit_code", 28},            {"mb_exec_errno", 32},              {"mb_chunk_stream", 36},
+      {"mb_chunk_length", 40},         {"mb_host_ack", 48},
+      {"signal_ready", 0xdeadbeef},    {"signal_payload_done", 0x600dca11}, {"signal_output", 0x0c4a9c00},
+      {"signal_command_done", 0xc0dedbad}, {"signal_failed", 0xfa11ed00}, {"signal_reseeded", 0x5eed5eed},
+      {"signal_holding", 0x401d0006},  {"exit_kind_exited", 0},           {"exit_kind_signaled", 1},
+      {"exit_kind_not_started", 2},    {"stream_stdout", 1},              {"stream_stderr", 2},
+      {"payload_magic", 0xcafebabe},   {"command_magic", 0x434d4452},     {"poweroff_magic", 0x52574f50},
+      {"clock_magic", 0x4b434c43},     {"reseed_magic", 0x44454553},      {"hold_magic", 0x444c4f48},
+      {"cfg_payload", 0},              {"cfg_payload_code_size", 4},      {"cfg_payload_relocs", 8},
+      {"cfg_payload_entry", 12},       {"cfg_payload_bss_size", 16},      {"cfg_payload_code", 32},
+      {"cfg_payload_max", 0x100000},   {"exec_size", 0x400000},
+      {"cfg_command", 0x100000},       {"cfg_command_path_len", 4},       {"cfg_command_argc", 8},
+      {"cfg_command_envc", 12},        {"cfg_command_strings", 16},       {"cfg_command_max", 0x100000},
+      {"cfg_output", 0x200000},        {"cfg_output_max", 0x1ff000},
+      {"cfg_clock", 0x3ff000},         {"cfg_clock_sec", 8},              {"cfg_clock_nsec", 16},
+      {"cfg_reseed", 0x3ff100},        {"cfg_reseed_entropy", 8},         {"cfg_reseed_sec", 72},
+      {"cfg_reseed_nsec", 80},         {"cfg_hold", 0x3ff200},
+  };
+  const auto values = p::config_values();
+  std::map<std::string, std::string> config(values.begin(), values.end());
+  for (const auto& [name, value] : wire) {
+    INFO(name);
+    REQUIRE(config.count(name) == 1);
+    CHECK(std::strtoull(config[name].c_str(), nullptr, 0) == value);
+  }
+}
+
+TEST_CASE("layout: the fields of each region and area lie inside it, apart and aligned", "[vm][channel][layout]") {
+  // The tables the header checks with static_assert, once more where a failure names the field.
+  struct Region {
+    const char* what;
+    std::vector<p::Field> fields;
+    std::uint64_t size;
+  };
+  auto v = [](const auto& a) { return std::vector<p::Field>(std::begin(a), std::end(a)); };
+  const std::vector<Region> regions = {
+      {"mailbox", v(p::mailbox::fields), p::mailbox_size},
+      {"config region", v(p::config::areas), p::config_size},
+      {"payload header", v(p::config::payload_header), p::area_bytes("cfg_payload")},
+      {"command header", v(p::config::command_header), p::area_bytes("cfg_command")},
+      {"clock", v(p::config::clock_fields), p::area_bytes("cfg_clock")},
+      {"reseed", v(p::config::reseed_fields), p::area_bytes("cfg_reseed")},
+  };
+  for (const Region& r : regions) {
+    INFO(r.what);
+    CHECK(r.size > 0);
+    for (std::size_t i = 0; i < r.fields.size(); ++i) {
+      const p::Field& a = r.fields[i];
+      if (a.bytes == 0) continue;
+      INFO(a.name << " at " << a.at << ", " << a.bytes << " bytes");
+      CHECK(a.at + a.bytes <= r.size);
+      if (a.bytes == 4 || a.bytes == 8) CHECK(a.at % a.bytes == 0);
+      for (std::size_t j = i + 1; j < r.fields.size(); ++j) {
+        const p::Field& b = r.fields[j];
+        INFO("against " << b.name);
+        CHECK((b.bytes == 0 || a.at + a.bytes <= b.at || b.at + b.bytes <= a.at));
+      }
+    }
+  }
+  // The areas' sizes the host checks against are those of the rows.
+  CHECK(p::area_bytes("cfg_payload") == p::config::payload_max);
+  CHECK(p::area_bytes("cfg_command") == p::config::command_max);
+  CHECK(p::area_bytes("cfg_output") == p::config::output_max);
+}
+
+TEST_CASE("layout: laid_out refuses what breaks a layout", "[vm][channel][layout]") {
+  struct Case {
+    const char* what;
+    p::Field fields[2];
+    std::uint64_t size;
+    bool ok;
+  };
+  const Case cases[] = {
+      {"two fields side by side", {{"a", 0, 4}, {"b", 4, 4}}, 8, true},
+      {"a size row is no place", {{"a", 0, 8}, {"a_max", 4, 0}}, 8, true},
+      {"overlapping by a byte", {{"a", 0, 8}, {"b", 4, 4}}, 16, false},
+      {"one inside the other", {{"a", 0, 64}, {"b", 8, 8}}, 64, false},
+      {"past the end of the region", {{"a", 0, 4}, {"b", 8, 8}}, 12, false},
+      {"a u32 not aligned", {{"a", 0, 2}, {"b", 2, 4}}, 8, false},
+      {"a u64 on a 4-byte boundary", {{"a", 0, 4}, {"b", 4, 8}}, 16, false},
+      {"wrapping around", {{"a", 0, 4}, {"b", ~std::uint64_t{0} - 3, 8}}, 16, false},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    CHECK(p::laid_out(k.fields, k.size) == k.ok);
+  }
+}
+
+// ---- a successful command and payload, with a guest that plays rtg/init/init.go ----------------
+
+namespace {
+
+// What the played init read from a command the host wrote, as runCommand parses it: the path,
+// then argc arguments and envc environment strings, each NUL-terminated, after the header.
+struct SeenCommand {
+  std::string path;
+  std::uint32_t path_len = 0;
+  std::vector<std::string> argv, env;
+};
+
+struct Chunk {
+  std::uint32_t stream;
+  std::string bytes;
+};
+
+// How the played command ends: what init writes before it signals command done.
+struct End {
+  std::uint32_t kind, code, exec_errno;
+};
+
+// Plays init's runCommand and sendOutput: wait for the magic, parse, send the chunks one at a
+// time (each waits for the host's ack of its seq), then the end; the magic is cleared last.
+void play_command(Regions& r, SeenCommand& seen, const std::vector<Chunk>& chunks, End end) {
+  namespace cfg = p::config;
+  if (!Regions::wait_for(r.config, cfg::command + cfg::command_magic_at, p::command_magic)) return;
+  const std::uint8_t* base = r.config.data() + cfg::command;
+  const std::uint32_t argc = crumble::le::load<std::uint32_t>(base + cfg::command_argc);
+  const std::uint32_t envc = crumble::le::load<std::uint32_t>(base + cfg::command_envc);
+  seen.path_len = crumble::le::load<std::uint32_t>(base + cfg::command_path_len);
+  const char* s = reinterpret_cast<const char*>(base + cfg::command_strings);
+  auto next = [&] {
+    std::string v(s);
+    s += v.size() + 1;
+    return v;
+  };
+  seen.path = next();
+  for (std::uint32_t i = 0; i < argc; ++i) seen.argv.push_back(next());
+  for (std::uint32_t i = 0; i < envc; ++i) seen.env.push_back(next());
+  for (const Chunk& c : chunks) {
+    std::memcpy(r.config.data() + cfg::output, c.bytes.data(), c.bytes.size());
+    r.put32(r.mailbox, p::mailbox::chunk_stream, c.stream);
+    r.put32(r.mailbox, p::mailbox::chunk_length, static_cast<std::uint32_t>(c.bytes.size()));
+    r.signal(p::signal_output);
+    for (auto t = Clock::now() + std::chrono::seconds(5); Regions::get32(r.mailbox, p::mailbox::host_ack) != r.seq;)
+      if (Clock::now() > t) return;  // the host never acked: its run() fails on its own deadline
+  }
+  r.put32(r.mailbox, p::mailbox::exec_errno, end.exec_errno);
+  r.put32(r.mailbox, p::mailbox::exit_kind, end.kind);
+  r.put32(r.mailbox, p::mailbox::exit_code, end.code);
+  r.put32(r.config, cfg::command + cfg::command_magic_at, 0);
+  r.signal(p::signal_command_done);
+}
+
+}  // namespace
+
+TEST_CASE("channel: a command runs, and the host gets its output in order and how it ended", "[vm][channel]") {
+  using E = CommandResult::End;
+  const std::string big(p::config::output_max, 'x');  // a chunk that fills the output area exactly
+  struct Case {
+    std::string what;
+    std::vector<std::string> argv, env;
+    std::vector<Chunk> chunks;
+    End end;
+    // what run() returns
+    std::string out, err;
+    E kind;
+    int code, exec_errno, status;
+  };
+  const std::vector<Case> cases = {
+      {"exits 0 with output", {"echo", "hi"}, {"PATH=/bin"}, {{1, "hi\n"}}, {0, 0, 0}, "hi\n", "", E::exited, 0, 0, 0},
+      {"no output, no environment", {"/bin/true"}, {}, {}, {0, 0, 0}, "", "", E::exited, 0, 0, 0},
+      {"an exit status", {"sh", "-c", "exit 3"}, {}, {}, {0, 3, 0}, "", "", E::exited, 3, 0, 3},
+      {"stdout then stderr, in several chunks", {"sh", "-c", "x"}, {"A=1", "B="},
+       {{1, "ab"}, {1, "c"}, {2, "oops\n"}}, {0, 1, 0}, "abc", "oops\n", E::exited, 1, 0, 1},
+      {"a chunk as big as the output area", {"cat", "f"}, {}, {{1, big}, {1, "y"}}, {0, 0, 0}, big + "y", "", E::exited, 0, 0, 0},
+      {"killed by a signal", {"sleep", "9"}, {}, {{2, "bye"}}, {1, SIGKILL, 0}, "", "bye", E::signaled, SIGKILL, 0, 128 + SIGKILL},
+      {"not found", {"nosuch"}, {}, {}, {2, 127, ENOENT}, "", "", E::not_started, 0, ENOENT, 127},
+      {"not executable", {"/etc/passwd"}, {}, {}, {2, 127, EACCES}, "", "", E::not_started, 0, EACCES, 126},
+      {"empty arguments and an argument with spaces", {"printf", "", "a b"}, {"X=y z"}, {}, {0, 0, 0}, "", "", E::exited, 0, 0, 0},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenCommand seen;
+    CommandResult got;
+    play(r, [&](Regions& g) { play_command(g, seen, k.chunks, k.end); }, [&] { got = c.run(k.argv, k.env, soon()); });
+    // what the init read
+    CHECK(seen.path == k.argv[0]);
+    CHECK(seen.path_len == k.argv[0].size());
+    CHECK(seen.argv == k.argv);
+    CHECK(seen.env == k.env);
+    // what the host made of the answer
+    CHECK(got.out == k.out);
+    CHECK(got.err == k.err);
+    CHECK(got.end == k.kind);
+    CHECK(got.code == k.code);
+    CHECK(got.exec_errno == k.exec_errno);
+    CHECK(got.status() == k.status);
+  }
+}
+
+TEST_CASE("channel: a payload is called, the init reads its header and code, the host gets its result", "[vm][channel]") {
+  struct Seen {
+    std::uint32_t code_size = 0, entry = 0, bss = 0;
+    std::vector<std::uint8_t> code;
+    std::vector<std::uint32_t> relocs;
+  };
+  struct Case {
+    std::string what;
+    crumble::code::Image img;
+    std::uint32_t bss;      // what init must zero after the code: the gap to bss_offset and bss
+    std::int64_t result;    // what the payload returns
+  };
+  auto image = [](std::vector<std::uint8_t> bytes, std::vector<std::uint32_t> relocs, std::uint64_t entry,
+                  std::uint64_t bss_offset, std::uint64_t bss_size) {
+    crumble::code::Image i;
+    i.bytes = std::move(bytes);
+    i.relocs = std::move(relocs);
+    i.entry = entry;
+    i.code_size = i.bytes.size();
+    i.bss_offset = bss_offset;
+    i.bss_size = bss_size;
+    return i;
+  };
+  const std::vector<std::uint8_t> two_fields(24, 0x90);
+  const std::vector<Case> cases = {
+      {"one instruction, returns 42", image({0xc3}, {}, 0, 0, 0), 0, 42},
+      {"a negative result", image({0xc3}, {}, 0, 0, 0), 0, -1},
+      {"the largest result", image({0x90, 0xc3}, {}, 1, 0, 0), 0, INT64_MAX},
+      {"relocations and an entry inside", image(two_fields, {8, 16}, 4, 0, 0), 0, 7},
+      {"bss right after the code", image(std::vector<std::uint8_t>(16, 0xcc), {}, 0, 16, 32), 32, 0},
+      {"bss a page on: the gap is zeroed too", image(std::vector<std::uint8_t>(100, 0xcc), {}, 0, 4096, 8), 4096 + 8 - 100, 0},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    Seen seen;
+    std::int64_t got = 0;
+    // Plays init's runPayload: read the header, the code and the relocations after it, return.
+    auto guest = [&](Regions& g) {
+      namespace cfg = p::config;
+      if (!Regions::wait_for(g.config, cfg::payload + cfg::payload_magic_at, p::payload_magic)) return;
+      const std::uint8_t* h = g.config.data() + cfg::payload;
+      seen.code_size = crumble::le::load<std::uint32_t>(h + cfg::payload_code_size);
+      const std::uint32_t relocs = crumble::le::load<std::uint32_t>(h + cfg::payload_relocs);
+      seen.entry = crumble::le::load<std::uint32_t>(h + cfg::payload_entry);
+      seen.bss = crumble::le::load<std::uint32_t>(h + cfg::payload_bss_size);
+      seen.code.assign(h + cfg::payload_code, h + cfg::payload_code + seen.code_size);
+      for (std::uint32_t i = 0; i < relocs; ++i)
+        seen.relocs.push_back(crumble::le::load<std::uint32_t>(h + cfg::payload_code + seen.code_size + 4 * i));
+      crumble::le::store<std::uint64_t>(g.mailbox.data() + p::mailbox::result, static_cast<std::uint64_t>(k.result));
+      g.put32(g.config, cfg::payload + cfg::payload_magic_at, 0);
+      g.signal(p::signal_payload_done);
+    };
+    play(r, guest, [&] { got = c.call(k.img, soon()); });
+    CHECK(seen.code_size == k.img.bytes.size());
+    CHECK(seen.code == k.img.bytes);
+    CHECK(seen.relocs == k.img.relocs);
+    CHECK(seen.entry == k.img.entry);
+    CHECK(seen.bss == k.bss);
+    CHECK(got == k.result);
+  }
 }

@@ -1,24 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/vm/protocol/channel.hpp — the host's side of the init protocol (protocol.hpp), over the two
+// crumble/vm/protocol/channel.hpp — the host's side of the init protocol (layout.hpp), over the two
 // shared regions as the host maps them. Engine-independent: an engine gives the two pointers and
 // a way to tell whether the guest is still alive.
 //
 // Everything read from the guest is checked before use (signal values, lengths, stream numbers,
 // exit kinds): a confused or hostile guest gets a GuestProtocolError, never an out-of-bounds read.
+// Each guest field is read once, into a local, with an atomic load (guest_u32): the guest may
+// change it at any time, and a second read could see a value other than the one checked.
+// What the host writes for the guest (a request's header, the clock, entropy) goes through the
+// little-endian helpers (crumble/bytes.hpp) while the guest does not look; the magic that hands
+// it over, and host_ack, are atomic stores with release ordering (host_u32), written last.
 // Every wait has a deadline; on timeout the caller stops the VM.
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <iterator>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../../bytes.hpp"
 #include "../../code/buffer.hpp"
 #include "../errors.hpp"
 #include "../engine/options.hpp"
@@ -66,9 +74,9 @@ class Channel {
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
     std::uint8_t* c = cfg_ + protocol::config::clock;
-    put64(c + protocol::config::clock_sec, static_cast<std::uint64_t>(now.tv_sec));
-    put64(c + protocol::config::clock_nsec, static_cast<std::uint64_t>(now.tv_nsec));
-    store32(c + protocol::config::clock_magic_at, protocol::clock_magic);
+    le::store<std::uint64_t>(c + protocol::config::clock_sec, static_cast<std::uint64_t>(now.tv_sec));
+    le::store<std::uint64_t>(c + protocol::config::clock_nsec, static_cast<std::uint64_t>(now.tv_nsec));
+    host_u32(c + protocol::config::clock_magic_at, protocol::clock_magic);
   }
 
   // Waits for init's ready signal; a failed phase becomes InitFailed.
@@ -76,7 +84,7 @@ class Channel {
 
   // Early snapshots (protocol::config::hold): before boot, ask init to hold after phase 6; wait
   // until it does; let it go on.
-  void request_hold() { store32(cfg_ + protocol::config::hold, protocol::hold_magic); }
+  void request_hold() { host_u32(cfg_ + protocol::config::hold, protocol::hold_magic); }
   // True when init holds; false when it signalled ready instead (an init that does not know the
   // hold request: it is ready, and there is no early point to snapshot).
   bool wait_holding(Clock::time_point deadline) {
@@ -86,11 +94,11 @@ class Channel {
     if (s != protocol::signal_holding) throw GuestProtocolError("init sent signal " + hex(s) + " while the host waited for it to hold");
     return true;
   }
-  void release_hold() { store32(cfg_ + protocol::config::hold, 0); }
+  void release_hold() { host_u32(cfg_ + protocol::config::hold, 0); }
 
   // If the guest reported a failed phase (read after it stopped), the error for it.
   bool failed(InitFailed* out) const {
-    if (load32(mb_ + protocol::mailbox::signal) != protocol::signal_failed) return false;
+    if (guest_u32(mb_ + protocol::mailbox::signal) != protocol::signal_failed) return false;
     if (out) *out = init_failed();
     return true;
   }
@@ -108,31 +116,32 @@ class Channel {
     };
     for (std::size_t i = 0; i < argv.size(); ++i) add(argv[i], "argument", i);
     for (std::size_t i = 0; i < env.size(); ++i) add(env[i], "environment entry", i);
-    if (16 + strings.size() > protocol::config::command_max)
+    namespace config = protocol::config;
+    if (config::command_strings + strings.size() > config::command_max)
       throw ConfigError("command and environment take " + std::to_string(strings.size()) + " bytes; at most " +
-                        std::to_string(protocol::config::command_max - 16) + " fit the config region");
-    std::uint8_t* c = cfg_ + protocol::config::command;
-    std::memcpy(c + 16, strings.data(), strings.size());
-    put32(c + 4, static_cast<std::uint32_t>(argv[0].size()));
-    put32(c + 8, static_cast<std::uint32_t>(argv.size()));
-    put32(c + 12, static_cast<std::uint32_t>(env.size()));
-    store32(c, protocol::command_magic);  // last: the guest may start now
+                        std::to_string(config::command_max - config::command_strings) + " fit the config region");
+    std::uint8_t* c = cfg_ + config::command;
+    std::memcpy(c + config::command_strings, strings.data(), strings.size());
+    le::store<std::uint32_t>(c + config::command_path_len, static_cast<std::uint32_t>(argv[0].size()));
+    le::store<std::uint32_t>(c + config::command_argc, static_cast<std::uint32_t>(argv.size()));
+    le::store<std::uint32_t>(c + config::command_envc, static_cast<std::uint32_t>(env.size()));
+    host_u32(c + config::command_magic_at, protocol::command_magic);  // last: the guest may start now
 
     CommandResult r;
     while (true) {
       const std::uint32_t s = next_signal(deadline, "command " + argv[0]);
       if (s == protocol::signal_output) {
-        const std::uint32_t stream = load32(mb_ + protocol::mailbox::chunk_stream);
-        const std::uint32_t len = load32(mb_ + protocol::mailbox::chunk_length);
-        if ((stream != 1 && stream != 2) || len > protocol::config::output_max)
+        const std::uint32_t stream = guest_u32(mb_ + protocol::mailbox::chunk_stream);
+        const std::uint32_t len = guest_u32(mb_ + protocol::mailbox::chunk_length);
+        if ((stream != protocol::stream_stdout && stream != protocol::stream_stderr) || len > protocol::config::output_max)
           throw GuestProtocolError("guest sent an output chunk of " + std::to_string(len) + " bytes for stream " +
                                    std::to_string(stream));
-        (stream == 1 ? r.out : r.err).append(reinterpret_cast<const char*>(cfg_ + protocol::config::output), len);
-        store32(mb_ + protocol::mailbox::host_ack, seq_);
+        (stream == protocol::stream_stdout ? r.out : r.err).append(reinterpret_cast<const char*>(cfg_ + protocol::config::output), len);
+        host_u32(mb_ + protocol::mailbox::host_ack, seq_);
       } else if (s == protocol::signal_command_done) {
-        const std::uint32_t kind = load32(mb_ + protocol::mailbox::exit_kind);
-        const std::uint32_t code = load32(mb_ + protocol::mailbox::exit_code);
-        const std::uint32_t err = load32(mb_ + protocol::mailbox::exec_errno);
+        const std::uint32_t kind = guest_u32(mb_ + protocol::mailbox::exit_kind);
+        const std::uint32_t code = guest_u32(mb_ + protocol::mailbox::exit_code);
+        const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::exec_errno);
         if (kind > protocol::exit_kind_not_started || code > 255 || err > 4095)
           throw GuestProtocolError("guest reported an impossible command end (kind " + std::to_string(kind) + ", code " +
                                    std::to_string(code) + ")");
@@ -155,29 +164,32 @@ class Channel {
       throw ConfigError("payload of " + std::to_string(img.bytes.size()) + " bytes and " + std::to_string(img.relocs.size()) +
                         " relocations does not fit the config region's payload area (" +
                         std::to_string(protocol::config::payload_max) + " bytes)");
-    if (img.bss_offset + img.bss_size > 0x400000) throw ConfigError("payload code and bss exceed the guest's 4 MiB executable region");
+    if (img.bss_offset + img.bss_size > protocol::exec_size)
+      throw ConfigError("payload code and bss exceed the guest's " + std::to_string(protocol::exec_size >> 20) + " MiB executable region");
     if (img.entry >= img.bytes.size()) throw ConfigError("payload entry point lies outside its code");
     std::uint8_t* c = cfg_ + protocol::config::payload;
     std::memcpy(c + protocol::config::payload_code, img.bytes.data(), img.bytes.size());
-    std::memcpy(c + protocol::config::payload_code + img.bytes.size(), img.relocs.data(), 4 * img.relocs.size());
+    std::uint8_t* relocs = c + protocol::config::payload_code + img.bytes.size();
+    for (std::size_t i = 0; i < img.relocs.size(); ++i) le::store<std::uint32_t>(relocs + 4 * i, img.relocs[i]);
     // the guest zeroes bss after the code: cover the gap between code end and bss start too
     const std::uint64_t bss = img.bss_size ? img.bss_offset + img.bss_size - img.bytes.size() : 0;
-    put32(c + protocol::config::payload_code_size, static_cast<std::uint32_t>(img.bytes.size()));
-    put32(c + protocol::config::payload_relocs, static_cast<std::uint32_t>(img.relocs.size()));
-    put32(c + protocol::config::payload_entry, static_cast<std::uint32_t>(img.entry));
-    put32(c + protocol::config::payload_bss_size, static_cast<std::uint32_t>(bss));
-    store32(c + protocol::config::payload_magic_at, protocol::payload_magic);
+    le::store<std::uint32_t>(c + protocol::config::payload_code_size, static_cast<std::uint32_t>(img.bytes.size()));
+    le::store<std::uint32_t>(c + protocol::config::payload_relocs, static_cast<std::uint32_t>(img.relocs.size()));
+    le::store<std::uint32_t>(c + protocol::config::payload_entry, static_cast<std::uint32_t>(img.entry));
+    le::store<std::uint32_t>(c + protocol::config::payload_bss_size, static_cast<std::uint32_t>(bss));
+    host_u32(c + protocol::config::payload_magic_at, protocol::payload_magic);
     const std::uint32_t s = next_signal(deadline, "payload");
     if (s == protocol::signal_failed) throw init_failed();
     if (s != protocol::signal_payload_done) throw GuestProtocolError("unexpected signal " + hex(s) + " after a payload");
-    return static_cast<std::int64_t>(load64(mb_ + protocol::mailbox::result));
+    // read once and returned unchecked: any value is a possible result
+    return static_cast<std::int64_t>(le::load<std::uint64_t>(mb_ + protocol::mailbox::result));
   }
 
   // After a restore, for every engine: the guest's signals so far are history (go on from its
   // count); an early snapshot's init still holds after phase 6 (release it, wait for ready);
   // then fresh entropy and the time.
   void go_on_after_restore(SnapshotMode saved_at, Clock::time_point deadline) {
-    seq_ = load32(mb_ + protocol::mailbox::seq);
+    seq_ = guest_u32(mb_ + protocol::mailbox::seq);
     if (saved_at == SnapshotMode::early) {
       release_hold();
       wait_ready(deadline);
@@ -190,37 +202,34 @@ class Channel {
   void reseed(Clock::time_point deadline) {
     std::uint8_t* r = cfg_ + protocol::config::reseed;
     std::random_device random;
-    for (int i = 0; i < 64; i += 4) {
-      const std::uint32_t v = random();
-      std::memcpy(r + protocol::config::reseed_entropy + i, &v, 4);
-    }
+    for (int i = 0; i < 64; i += 4) le::store<std::uint32_t>(r + protocol::config::reseed_entropy + i, random());
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
-    put64(r + protocol::config::reseed_sec, static_cast<std::uint64_t>(now.tv_sec));
-    put64(r + protocol::config::reseed_nsec, static_cast<std::uint64_t>(now.tv_nsec));
-    store32(r, protocol::reseed_magic);
+    le::store<std::uint64_t>(r + protocol::config::reseed_sec, static_cast<std::uint64_t>(now.tv_sec));
+    le::store<std::uint64_t>(r + protocol::config::reseed_nsec, static_cast<std::uint64_t>(now.tv_nsec));
+    host_u32(r + protocol::config::reseed_magic_at, protocol::reseed_magic);
     const std::uint32_t s = next_signal(deadline, "reseed after restore");
     if (s == protocol::signal_failed) throw init_failed();
     if (s != protocol::signal_reseeded) throw GuestProtocolError("unexpected signal " + hex(s) + " after a reseed");
   }
 
   // Asks init to sync and power off.
-  void poweroff() { store32(cfg_ + protocol::config::command, protocol::poweroff_magic); }
+  void poweroff() { host_u32(cfg_ + protocol::config::command + protocol::config::command_magic_at, protocol::poweroff_magic); }
 
  private:
-  static std::uint32_t load32(const std::uint8_t* p) {
+  // The protocol is little-endian; these two are native 32-bit atomics (the fields are aligned:
+  // layout.hpp's laid_out), which equals little-endian on every host crumble runs on.
+  static_assert(std::endian::native == std::endian::little, "the channel's atomic fields assume a little-endian host");
+  // A field the guest writes: read once, with acquire ordering (after `seq`, it sees the fields
+  // the guest wrote before it).
+  static std::uint32_t guest_u32(const std::uint8_t* p) {
     return std::atomic_ref<const std::uint32_t>(*reinterpret_cast<const std::uint32_t*>(p)).load(std::memory_order_acquire);
   }
-  static std::uint64_t load64(const std::uint8_t* p) {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
-  static void store32(std::uint8_t* p, std::uint32_t v) {
+  // A word that hands something to the guest (a magic, host_ack): with release ordering, so
+  // the guest that sees it also sees what the host wrote before.
+  static void host_u32(std::uint8_t* p, std::uint32_t v) {
     std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(p)).store(v, std::memory_order_release);
   }
-  static void put32(std::uint8_t* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
-  static void put64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
   static std::string hex(std::uint32_t v) {
     char b[16];
     std::snprintf(b, sizeof b, "0x%08x", v);
@@ -234,9 +243,9 @@ class Channel {
   }
 
   InitFailed init_failed() const {
-    const std::uint32_t phase = load32(mb_ + protocol::mailbox::phase);
-    const std::uint32_t err = load32(mb_ + protocol::mailbox::error);
-    std::string name = phase >= 1 && phase <= 7 ? protocol::phase_names[phase] : "unknown phase";
+    const std::uint32_t phase = guest_u32(mb_ + protocol::mailbox::phase);
+    const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::error);
+    std::string name = phase >= 1 && phase < std::size(protocol::phase_names) ? protocol::phase_names[phase] : "unknown phase";
     std::string e = err > 0 && err < 4096 ? std::string(::strerrorname_np(static_cast<int>(err)) ? ::strerrorname_np(static_cast<int>(err)) : "?") +
                                                 " (" + std::strerror(static_cast<int>(err)) + ")"
                                           : "errno " + std::to_string(err);
@@ -247,11 +256,11 @@ class Channel {
   // Waits for the guest's next signal: polls `seq`, briefly spinning, then sleeping.
   std::uint32_t next_signal(Clock::time_point deadline, const std::string& what) {
     for (unsigned spins = 0;; ++spins) {
-      const std::uint32_t seq = load32(mb_ + protocol::mailbox::seq);
+      const std::uint32_t seq = guest_u32(mb_ + protocol::mailbox::seq);
       if (seq != seq_) {
         if (seq != seq_ + 1) throw GuestProtocolError("guest signal sequence jumped from " + std::to_string(seq_) + " to " + std::to_string(seq));
         seq_ = seq;
-        return load32(mb_ + protocol::mailbox::signal);
+        return guest_u32(mb_ + protocol::mailbox::signal);
       }
       if ((spins & 63) == 0) {
         alive_();

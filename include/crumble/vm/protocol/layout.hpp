@@ -8,143 +8,238 @@
 //   config  (4 MiB)   bulk data: a payload (code + relocations), a command, the boot clock, and the
 //                     chunks of a command's output on their way to the host
 //
-// The guest's init is RTG (rtg/init/init.go); it gets every address, offset, magic and signal
-// below as a compile-time Config value (config_values()), so nothing is written twice. All fields
-// are little-endian. The guest signals by filling the fields, writing `signal`, then bumping
-// `seq` last; the host watches `seq`, so it sees every signal, also one repeated, with its fields.
-// The host hands over a payload or a command by writing it whole, then its magic last.
+// Every address, offset, size, magic and signal is one row of a list below, and each list makes
+// both the C++ constants the host uses (protocol::mailbox::seq, protocol::config::command, ...)
+// and the Config values the guest's init is translated with (config_values(): runtime.Config
+// ("mb_seq") in rtg/init/init.go, by src/init/make_init.cpp). A row is X(name, value, bytes):
+//   name   the C++ name in the list's namespace; with the list's prefix ("", "mb_", "cfg_"), the
+//          init's Config name
+//   value  the number (an offset is from the start of its region or area)
+//   bytes  how much of its region or area a field takes (the Field tables below, checked here
+//          with static_assert and in tests/vm/channel_test.cpp); 0 for a number that is not a place
+// Comments inside a list are /* */: a // comment would swallow the rest of the macro.
+//
+// All fields are little-endian. The guest signals by filling the fields, writing `signal`, then
+// bumping `seq` last; the host watches `seq`, so it sees every signal, also one repeated, with
+// its fields. The host hands over a payload or a command by writing it whole, then its magic last.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
-
-namespace crumble::vm::protocol {
 
 // ---- where (QEMU engine: RAM reserved with memmap=, reached through /dev/mem) ---------------
 // A fixed guest-physical window: the init is compiled with these addresses. 128 MiB is above
 // where the kernel decompresses itself and below where QEMU puts the initrd (the top of RAM).
-inline constexpr std::uint64_t window_base = 0x08000000;
-inline constexpr std::uint64_t window_size = 0x00800000;  // 8 MiB reserved: memmap=8M$0x08000000
-inline constexpr std::uint64_t mailbox_phys = window_base;
-inline constexpr std::uint64_t mailbox_size = 0x1000;
-inline constexpr std::uint64_t config_phys = window_base + 0x100000;
-inline constexpr std::uint64_t config_size = 0x400000;
+// The payload's executable memory is the guest's own (an anonymous mapping), sized here because
+// the host checks a payload's code and bss against it before sending.
+#define CRUMBLE_PROTOCOL_WHERE(X)                                                     \
+  X(window_base, 0x08000000, 0)                                                       \
+  X(window_size, 0x00800000, 0) /* 8 MiB reserved: memmap=8M$0x08000000 */           \
+  X(mailbox_phys, window_base, 0)                                                     \
+  X(mailbox_size, 0x1000, 0)                                                          \
+  X(config_phys, window_base + 0x100000, 0)                                           \
+  X(config_size, 0x400000, 0)                                                         \
+  X(exec_size, 0x400000, 0) /* the guest's executable memory for a payload's code and bss */
+
+// ---- mailbox fields (byte offsets in the mailbox; Config prefix mb_) ------------------------
+#define CRUMBLE_PROTOCOL_MAILBOX(X)                                                            \
+  X(signal, 0, 4)        /* u32: the guest's last signal (below) */                            \
+  X(seq, 4, 4)           /* u32: bumped by the guest after each signal's fields and value */   \
+  X(phase, 8, 4)         /* u32: the init phase that failed (1-7) */                           \
+  X(error, 12, 4)        /* u32: its errno (positive) */                                       \
+  X(result, 16, 8)       /* i64: a payload's return value */                                   \
+  X(exit_kind, 24, 4)    /* u32: how a command ended (exit_kind_*) */                          \
+  X(exit_code, 28, 4)    /* u32: exit status, or the signal number */                          \
+  X(exec_errno, 32, 4)   /* u32: execve's errno when the command did not start */              \
+  X(chunk_stream, 36, 4) /* u32: stream_stdout or stream_stderr */                             \
+  X(chunk_length, 40, 4) /* u32: bytes of output at config::output */                          \
+  X(host_ack, 48, 4)     /* u32: written by the host: the seq it has consumed */
+
+// ---- what the guest says (values of mailbox fields) -----------------------------------------
+#define CRUMBLE_PROTOCOL_SIGNALS(X)                                                                  \
+  X(signal_ready, 0xdeadbeef, 0)        /* init is in its main loop */                               \
+  X(signal_payload_done, 0x600dca11, 0) /* mailbox::result is set */                                 \
+  X(signal_output, 0x0c4a9c00, 0)       /* a chunk waits at config::output; ack it (host_ack) */     \
+  X(signal_command_done, 0xc0dedbad, 0) /* exit_kind/code/exec_errno are set */                      \
+  X(signal_failed, 0xfa11ed00, 0)       /* phase/error are set; init powers off */                   \
+  X(signal_reseeded, 0x5eed5eed, 0)     /* the entropy and clock at config::reseed are taken */      \
+  X(signal_holding, 0x401d0006, 0)      /* init holds after phase 6, as asked (config::hold) */      \
+  X(exit_kind_exited, 0, 0)             /* exit_code is the exit status */                           \
+  X(exit_kind_signaled, 1, 0)           /* exit_code is the signal number */                         \
+  X(exit_kind_not_started, 2, 0)        /* execve failed: exec_errno says why */                     \
+  X(stream_stdout, 1, 0)                /* chunk_stream: the command's standard output */            \
+  X(stream_stderr, 2, 0)                /* chunk_stream: its standard error */
+
+// ---- what the host asks: the magics it writes last (config region) -------------------------
+#define CRUMBLE_PROTOCOL_MAGICS(X)                                                         \
+  X(payload_magic, 0xcafebabe, 0)                                                          \
+  X(command_magic, 0x434d4452, 0)  /* "CMDR" */                                            \
+  X(poweroff_magic, 0x52574f50, 0) /* "POWR" at config::command: sync, power off */        \
+  X(clock_magic, 0x4b434c43, 0)    /* "CLCK" */                                            \
+  X(reseed_magic, 0x44454553, 0)   /* "SEED" */                                            \
+  X(hold_magic, 0x444c4f48, 0)     /* "HOLD" */
+
+// ---- config region: its areas (byte offsets in the region; Config prefix cfg_) --------------
+// payload: a header, then code_size bytes of code (a code::Image's bytes), then reloc_count u32
+//   offsets of 64-bit fields to which the load address is added. The guest clears the magic when
+//   done. command: the spec's CMDR format (below); the guest clears the magic when the command has
+//   finished. output: the chunks of a running command's output, one at a time (signal_output,
+//   host_ack). clock: the wall clock at boot, written by the host before the guest starts.
+//   reseed: after a restore, so clones differ; init adds the entropy (RNDADDENTROPY), reseeds its
+//   CRNG (RNDRESEEDCRNG), sets the clock, clears the magic and signals reseeded. hold: early
+//   snapshots; the host sets hold_magic here before boot; init, after phase 6 and before it
+//   signals ready, signals holding and waits while the magic stays. The host snapshots it there
+//   and clears the magic to let it go on (also after every restore of such a snapshot).
+#define CRUMBLE_PROTOCOL_CONFIG_AREAS(X)                                      \
+  X(payload, 0, payload_max)                                                  \
+  X(payload_max, 0x100000, 0) /* header + code + relocations */               \
+  X(command, 0x100000, command_max)                                           \
+  X(command_max, 0x100000, 0) /* header + strings */                          \
+  X(output, 0x200000, output_max)                                             \
+  X(output_max, 0x1ff000, 0)                                                  \
+  X(clock, 0x3ff000, 24)                                                      \
+  X(reseed, 0x3ff100, 88)                                                     \
+  X(hold, 0x3ff200, 4) /* u32 hold_magic, or 0 */
+
+// Each area's header (byte offsets in the area; Config prefix cfg_, as the areas).
+#define CRUMBLE_PROTOCOL_PAYLOAD_HEADER(X)                                         \
+  X(payload_magic_at, 0, 4)                     /* u32 payload_magic */            \
+  X(payload_code_size, 4, 4)                    /* u32 */                          \
+  X(payload_relocs, 8, 4)                       /* u32 count */                    \
+  X(payload_entry, 12, 4)                       /* u32 offset of the entry point */ \
+  X(payload_bss_size, 16, 4)                    /* u32 bytes zeroed after the code */ \
+  X(payload_code, 32, payload_max - payload_code) /* the code, then the relocations */
+
+// magic, path_len, argc, envc, then path\0, argc args\0 (argv[0] first), envc "K=V"\0.
+#define CRUMBLE_PROTOCOL_COMMAND_HEADER(X)                                         \
+  X(command_magic_at, 0, 4) /* u32 command_magic (or poweroff_magic) */            \
+  X(command_path_len, 4, 4) /* u32 bytes of the path, without its NUL */           \
+  X(command_argc, 8, 4)     /* u32 */                                              \
+  X(command_envc, 12, 4)    /* u32 */                                              \
+  X(command_strings, 16, command_max - command_strings)
+
+#define CRUMBLE_PROTOCOL_CLOCK(X)                       \
+  X(clock_magic_at, 0, 4) /* u32 clock_magic */         \
+  X(clock_sec, 8, 8)      /* i64 */                     \
+  X(clock_nsec, 16, 8)    /* i64 */
+
+#define CRUMBLE_PROTOCOL_RESEED(X)                      \
+  X(reseed_magic_at, 0, 4) /* u32 reseed_magic */       \
+  X(reseed_entropy, 8, 64) /* bytes for RNDADDENTROPY */ \
+  X(reseed_sec, 72, 8)     /* i64 */                    \
+  X(reseed_nsec, 80, 8)    /* i64 */
+
+// Every list of the config namespace.
+#define CRUMBLE_PROTOCOL_CONFIG(X) \
+  CRUMBLE_PROTOCOL_CONFIG_AREAS(X) \
+  CRUMBLE_PROTOCOL_PAYLOAD_HEADER(X) \
+  CRUMBLE_PROTOCOL_COMMAND_HEADER(X) \
+  CRUMBLE_PROTOCOL_CLOCK(X)        \
+  CRUMBLE_PROTOCOL_RESEED(X)
+
+namespace crumble::vm::protocol {
+
+#define CRUMBLE_PROTOCOL_U64(name, value, bytes) inline constexpr std::uint64_t name = value;
+#define CRUMBLE_PROTOCOL_U32(name, value, bytes) inline constexpr std::uint32_t name = value;
+CRUMBLE_PROTOCOL_WHERE(CRUMBLE_PROTOCOL_U64)
+CRUMBLE_PROTOCOL_SIGNALS(CRUMBLE_PROTOCOL_U32)
+CRUMBLE_PROTOCOL_MAGICS(CRUMBLE_PROTOCOL_U32)
+namespace mailbox {
+CRUMBLE_PROTOCOL_MAILBOX(CRUMBLE_PROTOCOL_U32)
+}
+namespace config {
+CRUMBLE_PROTOCOL_CONFIG(CRUMBLE_PROTOCOL_U32)
+}
+#undef CRUMBLE_PROTOCOL_U64
+#undef CRUMBLE_PROTOCOL_U32
+
+static_assert(mailbox_phys + mailbox_size <= config_phys);
 static_assert(config_phys + config_size <= window_base + window_size);
 
-// ---- mailbox fields (byte offsets) -------------------------------------------------------
+// The places as data: one table per region and per area header, each row with its Config name.
+struct Field {
+  const char* name;    // the Config name
+  std::uint64_t at;    // offset in the region or area
+  std::uint64_t bytes; // 0: a number that is not a place (an area's size)
+};
+#define CRUMBLE_PROTOCOL_FIELD(prefix) CRUMBLE_PROTOCOL_FIELD_##prefix
+#define CRUMBLE_PROTOCOL_FIELD_mb(name, value, bytes) Field{"mb_" #name, name, bytes},
+#define CRUMBLE_PROTOCOL_FIELD_cfg(name, value, bytes) Field{"cfg_" #name, name, bytes},
 namespace mailbox {
-inline constexpr std::uint32_t signal = 0;        // u32: the guest's last signal (below)
-inline constexpr std::uint32_t seq = 4;           // u32: bumped by the guest before each signal
-inline constexpr std::uint32_t phase = 8;         // u32: the init phase that failed (1-7)
-inline constexpr std::uint32_t error = 12;        // u32: its errno (positive)
-inline constexpr std::uint32_t result = 16;       // i64: a payload's return value
-inline constexpr std::uint32_t exit_kind = 24;    // u32: how a command ended (exit_kind_*)
-inline constexpr std::uint32_t exit_code = 28;    // u32: exit status, or the signal number
-inline constexpr std::uint32_t exec_errno = 32;   // u32: execve's errno when the command did not start
-inline constexpr std::uint32_t chunk_stream = 36; // u32: 1 stdout, 2 stderr
-inline constexpr std::uint32_t chunk_length = 40; // u32: bytes of output at config::output
-inline constexpr std::uint32_t host_ack = 48;     // u32: written by the host: the seq it has consumed
-}  // namespace mailbox
-
-// Signals (guest -> host).
-inline constexpr std::uint32_t signal_ready = 0xdeadbeef;         // init is in its main loop
-inline constexpr std::uint32_t signal_payload_done = 0x600dca11;  // mailbox::result is set
-inline constexpr std::uint32_t signal_output = 0x0c4a9c00;        // a chunk waits at config::output; ack it
-inline constexpr std::uint32_t signal_command_done = 0xc0dedbad;  // exit_kind/code/exec_errno are set
-inline constexpr std::uint32_t signal_failed = 0xfa11ed00;        // phase/error are set; init powers off
-inline constexpr std::uint32_t signal_reseeded = 0x5eed5eed;
-inline constexpr std::uint32_t signal_holding = 0x401d0006;       // init holds after phase 6 (config::hold)      // the entropy and clock at config::reseed are taken
-
-inline constexpr std::uint32_t exit_kind_exited = 0;      // exit_code is the exit status
-inline constexpr std::uint32_t exit_kind_signaled = 1;    // exit_code is the signal number
-inline constexpr std::uint32_t exit_kind_not_started = 2; // execve failed: exec_errno says why
-
-// ---- config region (byte offsets) ----------------------------------------------------------
+inline constexpr Field fields[] = {CRUMBLE_PROTOCOL_MAILBOX(CRUMBLE_PROTOCOL_FIELD(mb))};
+}
 namespace config {
-// A payload: header, then code_size bytes of code (a code::Image's bytes), then reloc_count u32
-// offsets of 64-bit fields to which the load address is added. The guest clears `magic` when done.
-inline constexpr std::uint32_t payload = 0;
-inline constexpr std::uint32_t payload_magic_at = 0;   // u32 payload_magic
-inline constexpr std::uint32_t payload_code_size = 4;  // u32
-inline constexpr std::uint32_t payload_relocs = 8;     // u32 count
-inline constexpr std::uint32_t payload_entry = 12;     // u32 offset of the entry point
-inline constexpr std::uint32_t payload_bss_size = 16;  // u32 bytes zeroed after the code
-inline constexpr std::uint32_t payload_code = 32;      // the code starts here
-inline constexpr std::uint32_t payload_max = 0x100000; // header + code + relocations
-// A command (the spec's CMDR format): magic, path_len, argc, envc, then path\0, argc args\0
-// (argv[0] first), envc "K=V"\0. The guest clears the magic when the command has finished.
-inline constexpr std::uint32_t command = 0x100000;
-inline constexpr std::uint32_t command_max = 0x100000;
-// Output chunks of a running command travel here, one at a time (signal_output, host_ack).
-inline constexpr std::uint32_t output = 0x200000;
-inline constexpr std::uint32_t output_max = 0x1ff000;
-// The wall clock at boot, written by the host before the guest starts: magic, seconds, nanoseconds.
-inline constexpr std::uint32_t clock = 0x3ff000;
-inline constexpr std::uint32_t clock_magic_at = 0;  // u32 clock_magic (relative to `clock`)
-inline constexpr std::uint32_t clock_sec = 8;       // i64
-inline constexpr std::uint32_t clock_nsec = 16;     // i64
-// After a restore, so clones differ: magic, 64 bytes of entropy, the wall clock. Init adds the
-// entropy (RNDADDENTROPY), reseeds its CRNG (RNDRESEEDCRNG), sets the clock, clears the magic and
-// signals reseeded.
-inline constexpr std::uint32_t reseed = 0x3ff100;
-inline constexpr std::uint32_t reseed_entropy = 8;   // 64 bytes
-inline constexpr std::uint32_t reseed_sec = 72;      // i64
-inline constexpr std::uint32_t reseed_nsec = 80;     // i64
-// Early snapshots: the host sets hold_magic here before boot; init, after phase 6 and before it
-// signals ready, signals holding and waits while the magic stays. The host snapshots it there and
-// clears the magic to let it go on (also after every restore of such a snapshot).
-inline constexpr std::uint32_t hold = 0x3ff200;
+inline constexpr Field areas[] = {CRUMBLE_PROTOCOL_CONFIG_AREAS(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field payload_header[] = {CRUMBLE_PROTOCOL_PAYLOAD_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field command_header[] = {CRUMBLE_PROTOCOL_COMMAND_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field clock_fields[] = {CRUMBLE_PROTOCOL_CLOCK(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field reseed_fields[] = {CRUMBLE_PROTOCOL_RESEED(CRUMBLE_PROTOCOL_FIELD(cfg))};
 }  // namespace config
-static_assert(config::output + config::output_max <= config::clock);
+#undef CRUMBLE_PROTOCOL_FIELD_cfg
+#undef CRUMBLE_PROTOCOL_FIELD_mb
+#undef CRUMBLE_PROTOCOL_FIELD
 
-inline constexpr std::uint32_t payload_magic = 0xcafebabe;
-inline constexpr std::uint32_t command_magic = 0x434d4452;   // "CMDR"
-inline constexpr std::uint32_t poweroff_magic = 0x52574f50;  // "POWR" at config::command: sync, power off
-inline constexpr std::uint32_t clock_magic = 0x4b434c43;     // "CLCK"
-inline constexpr std::uint32_t reseed_magic = 0x44454553;    // "SEED"
-inline constexpr std::uint32_t hold_magic = 0x444c4f48;      // "HOLD"
+// True when the places of `fields` lie inside `size` bytes, none overlaps another, and each
+// field of 2, 4 or 8 bytes is aligned to its size (the host reads the mailbox with atomic
+// accesses, and the KVM engine serves it as MMIO, which takes whole aligned accesses only).
+template <std::size_t N>
+constexpr bool laid_out(const Field (&fields)[N], std::uint64_t size) {
+  for (std::size_t i = 0; i < N; ++i) {
+    const Field& a = fields[i];
+    if (a.bytes == 0) continue;
+    if (a.at + a.bytes > size || a.at + a.bytes < a.at) return false;
+    if ((a.bytes == 2 || a.bytes == 4 || a.bytes == 8) && a.at % a.bytes != 0) return false;
+    for (std::size_t j = i + 1; j < N; ++j) {
+      const Field& b = fields[j];
+      if (b.bytes != 0 && a.at < b.at + b.bytes && b.at < a.at + a.bytes) return false;
+    }
+  }
+  return true;
+}
+static_assert(laid_out(mailbox::fields, mailbox_size), "mailbox fields overlap or leave the mailbox");
+static_assert(laid_out(config::areas, config_size), "config areas overlap or leave the config region");
+// The size of the config area with this Config name; 0 for none.
+constexpr std::uint64_t area_bytes(std::string_view name) {
+  for (const Field& a : config::areas)
+    if (name == a.name) return a.bytes;
+  return 0;
+}
+static_assert(laid_out(config::payload_header, area_bytes("cfg_payload")), "payload header fields overlap or leave the area");
+static_assert(laid_out(config::command_header, area_bytes("cfg_command")), "command header fields overlap or leave the area");
+static_assert(laid_out(config::clock_fields, area_bytes("cfg_clock")), "clock fields overlap or leave the clock area");
+static_assert(laid_out(config::reseed_fields, area_bytes("cfg_reseed")), "reseed fields overlap or leave the reseed area");
 
-// Where each init phase is, for messages ("init phase 5 (map mailbox) failed: EPERM").
+// Where each init phase is, for messages ("init phase 5 (map mailbox and config) failed: EPERM");
+// init.go numbers its phases the same way.
 inline constexpr const char* phase_names[] = {
     "", "create /dev", "mount filesystems", "load kernel modules", "console", "map mailbox and config",
     "set the clock", "main loop"};
 
-// The Config values the init program is translated with (crumble-rtg -c key=value).
+// The Config values the init program is translated with (crumble-rtg -c key=value): every row of
+// every list above, its name with the list's prefix, its value in hex.
 inline std::vector<std::pair<std::string, std::string>> config_values() {
   auto hex = [](std::uint64_t v) {
     char b[24];
     std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
     return std::string(b);
   };
-  std::vector<std::pair<std::string, std::string>> v{
-      {"mailbox_phys", hex(mailbox_phys)}, {"mailbox_size", hex(mailbox_size)},
-      {"config_phys", hex(config_phys)}, {"config_size", hex(config_size)},
-      {"mb_signal", hex(mailbox::signal)}, {"mb_seq", hex(mailbox::seq)}, {"mb_phase", hex(mailbox::phase)},
-      {"mb_error", hex(mailbox::error)}, {"mb_result", hex(mailbox::result)},
-      {"mb_exit_kind", hex(mailbox::exit_kind)}, {"mb_exit_code", hex(mailbox::exit_code)},
-      {"mb_exec_errno", hex(mailbox::exec_errno)}, {"mb_chunk_stream", hex(mailbox::chunk_stream)},
-      {"mb_chunk_length", hex(mailbox::chunk_length)}, {"mb_host_ack", hex(mailbox::host_ack)},
-      {"signal_ready", hex(signal_ready)}, {"signal_payload_done", hex(signal_payload_done)},
-      {"signal_output", hex(signal_output)}, {"signal_command_done", hex(signal_command_done)},
-      {"signal_failed", hex(signal_failed)}, {"signal_reseeded", hex(signal_reseeded)},
-      {"signal_holding", hex(signal_holding)}, {"cfg_hold", hex(config::hold)}, {"hold_magic", hex(hold_magic)},
-      {"exit_kind_exited", hex(exit_kind_exited)}, {"exit_kind_signaled", hex(exit_kind_signaled)},
-      {"exit_kind_not_started", hex(exit_kind_not_started)},
-      {"cfg_payload", hex(config::payload)}, {"cfg_payload_code_size", hex(config::payload_code_size)},
-      {"cfg_payload_relocs", hex(config::payload_relocs)}, {"cfg_payload_entry", hex(config::payload_entry)},
-      {"cfg_payload_bss_size", hex(config::payload_bss_size)}, {"cfg_payload_code", hex(config::payload_code)},
-      {"cfg_payload_max", hex(config::payload_max)},
-      {"cfg_command", hex(config::command)}, {"cfg_command_max", hex(config::command_max)},
-      {"cfg_output", hex(config::output)}, {"cfg_output_max", hex(config::output_max)},
-      {"cfg_clock", hex(config::clock)}, {"cfg_clock_sec", hex(config::clock_sec)}, {"cfg_clock_nsec", hex(config::clock_nsec)},
-      {"payload_magic", hex(payload_magic)}, {"command_magic", hex(command_magic)},
-      {"poweroff_magic", hex(poweroff_magic)}, {"clock_magic", hex(clock_magic)}, {"reseed_magic", hex(reseed_magic)},
-      {"cfg_reseed", hex(config::reseed)}, {"cfg_reseed_entropy", hex(config::reseed_entropy)},
-      {"cfg_reseed_sec", hex(config::reseed_sec)}, {"cfg_reseed_nsec", hex(config::reseed_nsec)},
-  };
+  std::vector<std::pair<std::string, std::string>> v;
+#define CRUMBLE_PROTOCOL_VALUE(name, value, bytes) v.emplace_back(#name, hex(name));
+  CRUMBLE_PROTOCOL_WHERE(CRUMBLE_PROTOCOL_VALUE)
+  CRUMBLE_PROTOCOL_SIGNALS(CRUMBLE_PROTOCOL_VALUE)
+  CRUMBLE_PROTOCOL_MAGICS(CRUMBLE_PROTOCOL_VALUE)
+#undef CRUMBLE_PROTOCOL_VALUE
+#define CRUMBLE_PROTOCOL_VALUE(name, value, bytes) v.emplace_back("mb_" #name, hex(mailbox::name));
+  CRUMBLE_PROTOCOL_MAILBOX(CRUMBLE_PROTOCOL_VALUE)
+#undef CRUMBLE_PROTOCOL_VALUE
+#define CRUMBLE_PROTOCOL_VALUE(name, value, bytes) v.emplace_back("cfg_" #name, hex(config::name));
+  CRUMBLE_PROTOCOL_CONFIG(CRUMBLE_PROTOCOL_VALUE)
+#undef CRUMBLE_PROTOCOL_VALUE
   return v;
 }
 
