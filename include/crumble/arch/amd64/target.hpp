@@ -78,11 +78,9 @@ struct amd64 {
     namespace a = crumble::amd64;
     auto rel = disp - item_size(kind, form);
     auto cc = static_cast<a::Cc>(cond);
-    a::Inst i = kind == call_rel ? a::call_rel32(static_cast<std::int32_t>(rel))
-                : kind == jmp    ? (form == 0 ? a::jmp_rel8(static_cast<std::int8_t>(rel))
-                                              : a::jmp_rel32(static_cast<std::int32_t>(rel)))
-                                 : (form == 0 ? a::jcc_rel8(cc, static_cast<std::int8_t>(rel))
-                                              : a::jcc_rel32(cc, static_cast<std::int32_t>(rel)));
+    a::Inst i = kind == call_rel ? a::call_rel32(rel)
+                : kind == jmp    ? (form == 0 ? a::jmp_rel8(rel) : a::jmp_rel32(rel))
+                                 : (form == 0 ? a::jcc_rel8(cc, rel) : a::jcc_rel32(cc, rel));
     out.insert(out.end(), i.begin(), i.end());
   }
 
@@ -112,7 +110,7 @@ struct amd64 {
   static constexpr void swap(Buf& b, Gp x, Gp y) { b.put(crumble::amd64::xchg(x, y)); }
   // [base + disp] with any 64-bit disp: a disp beyond ±2 GiB is added in rax first.
   static constexpr crumble::amd64::Mem mem(Buf& b, Gp base, std::int64_t disp) {
-    if (crumble::amd64::fits32(disp)) return {base, static_cast<std::int32_t>(disp)};
+    if (crumble::amd64::fits32(disp)) return {base, disp};
     b.put(crumble::amd64::mov(Gp::rax, disp));
     b.put(crumble::amd64::alu(crumble::amd64::Alu::add, Gp::rax, base));
     return {Gp::rax, 0};
@@ -149,7 +147,7 @@ struct amd64 {
       case OpKind::Sub:
         if (imm32 && d != a) {  // lea d, [a ± imm]: one instruction, no copy
           if (k == OpKind::Add || o.imm != INT32_MIN) {
-            b.put(x::lea(d, {a, static_cast<std::int32_t>(k == OpKind::Add ? o.imm : -o.imm)}));
+            b.put(x::lea(d, {a, k == OpKind::Add ? o.imm : -o.imm}));
             return;
           }
         }
@@ -161,7 +159,7 @@ struct amd64 {
                     : k == OpKind::And ? x::Alu::and_ : k == OpKind::Or ? x::Alu::or_ : x::Alu::xor_;
         if (imm32) {
           mov(b, d, a);
-          b.put(x::alu(op, d, static_cast<std::int32_t>(o.imm)));
+          b.put(x::alu(op, d, o.imm));
         } else {
           Gp r = reg_of(b, o, Gp::rax);
           mov(b, d, a);
@@ -171,7 +169,7 @@ struct amd64 {
       }
       case OpKind::Mul:
         if (imm32) {
-          b.put(x::imul(d, a, static_cast<std::int32_t>(o.imm)));
+          b.put(x::imul(d, a, o.imm));
         } else {
           Gp r = reg_of(b, o, Gp::rax);
           mov(b, d, a);
@@ -196,7 +194,7 @@ struct amd64 {
         x::Shift s = k == OpKind::Shl ? x::Shift::shl : k == OpKind::Shr ? x::Shift::shr : x::Shift::sar;
         if (o.is_imm) {
           mov(b, d, a);
-          if (o.imm & 63) b.put(x::shift(s, d, static_cast<std::uint8_t>(o.imm & 63)));
+          if (o.imm & 63) b.put(x::shift(s, d, o.imm & 63));
         } else {
           b.put(x::mov(Gp::rcx, o.reg));
           mov(b, d, a);
@@ -218,7 +216,7 @@ struct amd64 {
   static constexpr void branch(Buf& b, ir::Cmp c, Gp a, const Operand& o, code::Label l) {
     namespace x = crumble::amd64;
     if (o.is_imm && o.imm == 0) b.put(x::test(a, a));  // same flags as cmp $0 for every condition
-    else if (o.is_imm && x::fits32(o.imm)) b.put(x::alu(x::Alu::cmp, a, static_cast<std::int32_t>(o.imm)));
+    else if (o.is_imm && x::fits32(o.imm)) b.put(x::alu(x::Alu::cmp, a, o.imm));
     else b.put(x::alu(x::Alu::cmp, a, reg_of(b, o, Gp::rax)));
     b.item(jcc, static_cast<std::uint8_t>(cc(c)), l);
   }

@@ -23,7 +23,6 @@
 #include <array>
 #include <bit>
 #include <cstdint>
-#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -74,7 +73,7 @@ struct riscv64 {
     auto put = [&](r::Inst i) { out.insert(out.end(), i.begin(), i.end()); };
     auto far = [&](Reg link, Reg via) {  // auipc via, hi; jalr link, lo(via)
       std::int64_t hi = (disp + 0x800) >> 12;
-      if (!r::detail::fits_signed(hi, 20)) r::diagnostic::immediate_out_of_range("far jump displacement", disp);
+      if (!r::detail::fits_signed(hi, 20)) r::detail::fail(errc::value_does_not_fit_its_field, "far jump displacement", disp);
       put(r::auipc(via, hi & 0xfffff));
       put(r::jalr(link, disp - hi * 4096, via));
     };
