@@ -437,40 +437,40 @@ TEST_CASE("arm64: branch items in every form", "[arm64][target][llvm-mc]") {
 
   Table t;
   for (std::int64_t d : {-134217728, -4, 0, 4, 134217724}) {
-    t.seq(enc(T::jump_, 0, 0, d), {"b " + imm(d)});
-    t.seq(enc(T::call_, 0, 0, d), {"bl " + imm(d)});
+    t.seq(enc(T::jump_item, 0, 0, d), {"b " + imm(d)});
+    t.seq(enc(T::call_item, 0, 0, d), {"bl " + imm(d)});
   }
   for (std::int64_t d : {std::int64_t{-134217732}, std::int64_t{134217728}, std::int64_t{-2147483648},
                          std::int64_t{2147483644}, std::int64_t{0x12340}, std::int64_t{-0x12340}}) {
-    t.seq(enc(T::jump_, 0, 1, d), far(d, "br"));
-    t.seq(enc(T::call_, 0, 1, d), far(d, "blr"));
+    t.seq(enc(T::jump_item, 0, 1, d), far(d, "br"));
+    t.seq(enc(T::call_item, 0, 1, d), far(d, "blr"));
   }
   for (std::int64_t d : {-1048576, 0, 1048572}) {
-    t.seq(enc(T::bcond, eq, 0, d), {"b.eq " + imm(d)});
-    t.seq(enc(T::bcond, hs, 0, d), {"b.hs " + imm(d)});
-    t.seq(enc(T::cbz_, x3, 0, d), {"cbz x3, " + imm(d)});
-    t.seq(enc(T::cbnz_, x3, 0, d), {"cbnz x3, " + imm(d)});
+    t.seq(enc(T::branch_item, eq, 0, d), {"b.eq " + imm(d)});
+    t.seq(enc(T::branch_item, hs, 0, d), {"b.hs " + imm(d)});
+    t.seq(enc(T::cbz_item, x3, 0, d), {"cbz x3, " + imm(d)});
+    t.seq(enc(T::cbnz_item, x3, 0, d), {"cbnz x3, " + imm(d)});
   }
   for (std::int64_t d : {std::int64_t{-1048580}, std::int64_t{1048576}, std::int64_t{-134217724}, std::int64_t{134217728}}) {
-    t.seq(enc(T::bcond, eq, 1, d), {"b.ne #8", "b " + imm(d - 4)});
-    t.seq(enc(T::bcond, hs, 1, d), {"b.lo #8", "b " + imm(d - 4)});
-    t.seq(enc(T::cbz_, x3, 1, d), {"cbnz x3, #8", "b " + imm(d - 4)});
-    t.seq(enc(T::cbnz_, x3, 1, d), {"cbz x3, #8", "b " + imm(d - 4)});
+    t.seq(enc(T::branch_item, eq, 1, d), {"b.ne #8", "b " + imm(d - 4)});
+    t.seq(enc(T::branch_item, hs, 1, d), {"b.lo #8", "b " + imm(d - 4)});
+    t.seq(enc(T::cbz_item, x3, 1, d), {"cbnz x3, #8", "b " + imm(d - 4)});
+    t.seq(enc(T::cbnz_item, x3, 1, d), {"cbz x3, #8", "b " + imm(d - 4)});
   }
   for (std::int64_t d : {std::int64_t{-134217728}, std::int64_t{134217732}, std::int64_t{-2147483644}, std::int64_t{2147483644}}) {
-    t.seq(enc(T::bcond, eq, 2, d), join({"b.ne #24"}, far(d - 4, "br")));
-    t.seq(enc(T::cbz_, x3, 2, d), join({"cbnz x3, #24"}, far(d - 4, "br")));
+    t.seq(enc(T::branch_item, eq, 2, d), join({"b.ne #24"}, far(d - 4, "br")));
+    t.seq(enc(T::cbz_item, x3, 2, d), join({"cbnz x3, #24"}, far(d - 4, "br")));
   }
   check_against_llvm_mc(aarch64, t.cases);
 
   // Reach of each form, just inside and just outside.
-  for (auto k : {T::jump_, T::call_}) {
+  for (auto k : {T::jump_item, T::call_item}) {
     CHECK(T::item_fits(k, 0, 134217724));
     CHECK(T::item_fits(k, 0, -134217728));
     CHECK_FALSE(T::item_fits(k, 0, 134217728));
     CHECK_FALSE(T::item_fits(k, 0, -134217732));
   }
-  for (auto k : {T::bcond, T::cbz_, T::cbnz_}) {
+  for (auto k : {T::branch_item, T::cbz_item, T::cbnz_item}) {
     CHECK(T::item_fits(k, 0, 1048572));
     CHECK(T::item_fits(k, 0, -1048576));
     CHECK_FALSE(T::item_fits(k, 0, 1048576));

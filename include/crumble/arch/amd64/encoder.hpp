@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 
+#include "../../bytes.hpp"
 #include "../../error.hpp"
 
 namespace crumble::amd64 {
@@ -52,11 +53,13 @@ struct Inst {
     return *this;
   }
   constexpr Inst& u32(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) u8(v >> (8 * i));
+    le::store(bytes.data() + size, v);
+    size += 4;
     return *this;
   }
   constexpr Inst& u64(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) u8(static_cast<std::uint32_t>(v >> (8 * i)));
+    le::store(bytes.data() + size, v);
+    size += 8;
     return *this;
   }
   constexpr const std::uint8_t* begin() const { return bytes.data(); }

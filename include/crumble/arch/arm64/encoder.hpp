@@ -28,6 +28,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../../bytes.hpp"
 #include "../../error.hpp"
 
 namespace crumble::arm64 {
@@ -132,11 +133,8 @@ struct Simm {  // a signed field
 // One encoded instruction: the word and its little-endian bytes (for code::Buffer::put).
 struct Inst {
   std::uint32_t word;
-  std::array<std::uint8_t, 4> bytes;
-  constexpr explicit Inst(std::uint32_t w)
-      : word(w),
-        bytes{static_cast<std::uint8_t>(w), static_cast<std::uint8_t>(w >> 8), static_cast<std::uint8_t>(w >> 16),
-              static_cast<std::uint8_t>(w >> 24)} {}
+  std::array<std::uint8_t, 4> bytes{};
+  constexpr explicit Inst(std::uint32_t w) : word(w) { le::store(bytes.data(), w); }
   constexpr const std::uint8_t* begin() const { return bytes.data(); }
   constexpr const std::uint8_t* end() const { return bytes.data() + 4; }
 };

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 
+#include "../../bytes.hpp"
 #include "../../error.hpp"
 
 namespace crumble::riscv64 {
@@ -29,13 +30,8 @@ enum class Reg : std::uint8_t {
 struct Inst {
   std::array<std::uint8_t, 4> bytes{};
 
-  constexpr explicit Inst(std::uint32_t w) {
-    for (int i = 0; i < 4; ++i) bytes[i] = static_cast<std::uint8_t>(w >> (8 * i));
-  }
-  constexpr std::uint32_t word() const {
-    return std::uint32_t{bytes[0]} | std::uint32_t{bytes[1]} << 8 | std::uint32_t{bytes[2]} << 16 |
-           std::uint32_t{bytes[3]} << 24;
-  }
+  constexpr explicit Inst(std::uint32_t w) { le::store(bytes.data(), w); }
+  constexpr std::uint32_t word() const { return le::load<std::uint32_t>(bytes.data()); }
   constexpr const std::uint8_t* begin() const { return bytes.data(); }
   constexpr const std::uint8_t* end() const { return bytes.data() + 4; }
 };

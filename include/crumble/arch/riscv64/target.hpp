@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/arch/riscv64/target.hpp — the RISC-V RV64IM target policy for the lowering (lower.hpp).
+// crumble/arch/riscv64/target.hpp — the RISC-V RV64IM target policy for the lowering (lower.hpp):
+// a TargetPolicy (arch/target_policy.hpp).
 //
 // Registers (LP64 calling convention):
 //   homes  s1..s11        callee-saved: variables live here
@@ -28,11 +29,11 @@
 
 #include "../../code/buffer.hpp"
 #include "../../ir/nodes.hpp"
+#include "../target_policy.hpp"
 #include "../linux_generic.hpp"
 #include "encoder.hpp"
 
 namespace crumble::arch {
-
 
 struct riscv64 {
   using Reg = crumble::riscv64::Reg;
@@ -316,5 +317,6 @@ struct riscv64 {
     b.put(r::ebreak());
   }
 };
+static_assert(TargetPolicy<riscv64>);
 
 }  // namespace crumble::arch
