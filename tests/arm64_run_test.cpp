@@ -497,8 +497,8 @@ Bytes forward(bool cbz, std::int64_t disp, crumble::code::Image* img) {
   b.bind(start);
   b.put(a::movz(Gp::x0, 0));
   b.put(a::subs(Gp::xzr, Gp::x0, 0u));
-  if (cbz) b.item(A::cbz_, static_cast<std::uint8_t>(Gp::x0), far);
-  else b.item(A::bcond, static_cast<std::uint8_t>(a::Cond::eq), far);
+  if (cbz) b.item(A::cbz_item, static_cast<std::uint8_t>(Gp::x0), far);
+  else b.item(A::branch_item, static_cast<std::uint8_t>(a::Cond::eq), far);
   exit_with(b, 1);                              // 12 bytes: movz x0; movz x8; svc
   gap(b, static_cast<int>((disp - 16) / 4));    // the item (4) + exit (12) + gap = disp
   b.bind(far);
@@ -510,15 +510,15 @@ Bytes backward(bool cbz, std::int64_t disp, crumble::code::Image* img) {
   Buf b;
   auto start = b.new_label(), far = b.new_label(), go = b.new_label();
   b.bind(start);
-  b.item(A::jump_, 0, go);
+  b.item(A::jump_item, 0, go);
   b.bind(far);
   exit_with(b, 42);                             // 12 bytes
   gap(b, static_cast<int>((-disp - 20) / 4));   // exit (12) + gap + movz, cmp (8) = -disp
   b.bind(go);
   b.put(a::movz(Gp::x0, 0));
   b.put(a::subs(Gp::xzr, Gp::x0, 0u));
-  if (cbz) b.item(A::cbz_, static_cast<std::uint8_t>(Gp::x0), far);
-  else b.item(A::bcond, static_cast<std::uint8_t>(a::Cond::eq), far);
+  if (cbz) b.item(A::cbz_item, static_cast<std::uint8_t>(Gp::x0), far);
+  else b.item(A::branch_item, static_cast<std::uint8_t>(a::Cond::eq), far);
   exit_with(b, 1);
   return elf_of(b, start, img);
 }
@@ -567,7 +567,7 @@ TEST_CASE("arm64 run: far jump, far call and far conditional branch execute", "[
     Buf b;
     auto start = b.new_label();
     b.bind(start);
-    b.put(raw(A::jump_, 0, 1, A::far_size + 12));
+    b.put(raw(A::jump_item, 0, 1, A::far_size + 12));
     exit_with(b, 1);
     exit_with(b, 42);
     CHECK(run(elf_of(b, start)).status == 42);
@@ -576,10 +576,10 @@ TEST_CASE("arm64 run: far jump, far call and far conditional branch execute", "[
     Buf b;
     auto start = b.new_label(), go = b.new_label();
     b.bind(start);
-    b.item(A::jump_, 0, go);
+    b.item(A::jump_item, 0, go);
     exit_with(b, 42);
     b.bind(go);
-    b.put(raw(A::jump_, 0, 1, -12));
+    b.put(raw(A::jump_item, 0, 1, -12));
     exit_with(b, 1);
     CHECK(run(elf_of(b, start)).status == 42);
   }
@@ -587,7 +587,7 @@ TEST_CASE("arm64 run: far jump, far call and far conditional branch execute", "[
     Buf b;
     auto start = b.new_label();
     b.bind(start);
-    b.put(raw(A::call_, 0, 1, A::far_size + 12));
+    b.put(raw(A::call_item, 0, 1, A::far_size + 12));
     b.put(a::add(Gp::x0, Gp::x0, 1u));
     A::syscall(b, 93);                             // 8 bytes
     b.put(a::movz(Gp::x0, 41));
@@ -600,7 +600,7 @@ TEST_CASE("arm64 run: far jump, far call and far conditional branch execute", "[
     b.bind(start);
     b.put(a::movz(Gp::x0, 0));
     b.put(a::subs(Gp::xzr, Gp::x0, 0u));
-    b.put(raw(A::bcond, static_cast<std::uint8_t>(c), 2, 4 + A::far_size + 12));
+    b.put(raw(A::branch_item, static_cast<std::uint8_t>(c), 2, 4 + A::far_size + 12));
     exit_with(b, 7);
     exit_with(b, 42);
     CHECK(run(elf_of(b, start)).status == expected);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "bytes.hpp"
 #include "code/buffer.hpp"
 
 namespace crumble::elf {
@@ -23,25 +24,21 @@ inline constexpr std::uint64_t image_offset = header_size + phdr_size * phdr_cou
 inline constexpr std::uint64_t image_address = load_base + image_offset;
 
 namespace detail {
-constexpr void put(std::vector<std::uint8_t>& v, std::uint64_t x, int bytes) {
-  for (int i = 0; i < bytes; ++i) v.push_back(static_cast<std::uint8_t>(x >> (8 * i)));
-}
 constexpr void phdr(std::vector<std::uint8_t>& v, std::uint32_t type, std::uint32_t flags, std::uint64_t offset,
                     std::uint64_t vaddr, std::uint64_t filesz, std::uint64_t memsz, std::uint64_t align) {
-  put(v, type, 4);
-  put(v, flags, 4);
-  put(v, offset, 8);
-  put(v, vaddr, 8);
-  put(v, vaddr, 8);  // p_paddr
-  put(v, filesz, 8);
-  put(v, memsz, 8);
-  put(v, align, 8);
+  le::append(v, type, 4);
+  le::append(v, flags, 4);
+  le::append(v, offset, 8);
+  le::append(v, vaddr, 8);
+  le::append(v, vaddr, 8);  // p_paddr
+  le::append(v, filesz, 8);
+  le::append(v, memsz, 8);
+  le::append(v, align, 8);
 }
 }  // namespace detail
 
 // `img` must have been linked at image_address (Buffer::finish(entry, image_address)).
 constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t machine) {
-  using detail::put;
   // Not the <elf.h> names: they are macros there, and a program may include both.
   enum : std::uint32_t { pt_load = 1, pt_gnu_stack = 0x6474e551, pf_x = 1, pf_w = 2, pf_r = 4 };
   std::vector<std::uint8_t> v;
@@ -49,20 +46,20 @@ constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t m
   // e_ident: magic, 64-bit, little-endian, version 1, System V ABI
   constexpr std::array<std::uint8_t, 8> ident{0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
   v.insert(v.end(), ident.begin(), ident.end());
-  put(v, 0, 8);
-  put(v, 2, 2);  // ET_EXEC
-  put(v, machine, 2);
-  put(v, 1, 4);  // EV_CURRENT
-  put(v, image_address + img.entry, 8);
-  put(v, header_size, 8);  // e_phoff
-  put(v, 0, 8);            // e_shoff: no sections
-  put(v, 0, 4);            // e_flags
-  put(v, header_size, 2);
-  put(v, phdr_size, 2);
-  put(v, phdr_count, 2);
-  put(v, 64, 2);  // e_shentsize
-  put(v, 0, 2);   // e_shnum
-  put(v, 0, 2);   // e_shstrndx
+  le::append(v, 0, 8);
+  le::append(v, 2, 2);  // ET_EXEC
+  le::append(v, machine, 2);
+  le::append(v, 1, 4);  // EV_CURRENT
+  le::append(v, image_address + img.entry, 8);
+  le::append(v, header_size, 8);  // e_phoff
+  le::append(v, 0, 8);            // e_shoff: no sections
+  le::append(v, 0, 4);            // e_flags
+  le::append(v, header_size, 2);
+  le::append(v, phdr_size, 2);
+  le::append(v, phdr_count, 2);
+  le::append(v, 64, 2);  // e_shentsize
+  le::append(v, 0, 2);   // e_shnum
+  le::append(v, 0, 2);   // e_shstrndx
   const std::uint64_t file_size = image_offset + img.bytes.size();
   detail::phdr(v, pt_load, pf_r | pf_x, 0, load_base, file_size, file_size, code::page_size);
   // bss: a separate page so it can be writable while the code is not. With no bss this is an

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // crumble/lower.hpp — lowers an IR program to machine code for a target architecture.
 //
-// The lowering is written once and templated on a Target policy (arch/<name>.hpp) that knows
-// the register file, the ABI, the syscall numbers and how to encode a handful of virtual
-// instructions (move, load, store, binop, compare-and-branch, call, syscall, frame set-up).
+// The lowering is written once and templated on a target policy (arch/<arch>/target.hpp) that
+// knows the register file, the ABI, the syscall numbers and how to encode a handful of virtual
+// instructions (move, load, store, binop, compare-and-branch, call, syscall, frame set-up); the
+// TargetPolicy concept (arch/target_policy.hpp) lists every member it must have.
 //
 // Register allocation, per function:
 //   - homes: every variable (parameters and assigned locals) gets a home. The most used ones
@@ -30,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "arch/target_policy.hpp"
 #include "code/buffer.hpp"
 #include "error.hpp"
 #include "ir/nodes.hpp"
@@ -40,13 +42,9 @@ namespace crumble::lower {
 using namespace crumble::ir;
 
 template <class T>
-struct Operand {
-  bool is_imm;
-  typename T::Reg reg;
-  std::int64_t imm;
-};
+using Operand = arch::Operand<typename T::Reg>;
 
-template <class T>
+template <arch::TargetPolicy T>
 class Lowering {
   using Reg = typename T::Reg;
   using Buf = code::Buffer<T>;

@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../bytes.hpp"
 #include "../error.hpp"
 
 namespace crumble::code {
@@ -108,9 +109,7 @@ class Buffer {
     else
       bytes.insert(bytes.end(), inst.begin(), inst.end());
   }
-  constexpr void put_u32(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
+  constexpr void put_u32(std::uint32_t v) { le::append(bytes, v, 4); }
   constexpr void item(std::uint8_t kind, std::uint32_t cond, Label target) {
     items.push_back(Item{here(), target.id, cond, kind, 0});
   }
@@ -223,7 +222,7 @@ class Buffer {
                             : r.section == Section::rodata ? rodata_at + r.target
                                                            : img.bss_offset + r.target;
       value += base;
-      for (int b = 0; b < 8; ++b) img.bytes[field + b] = static_cast<std::uint8_t>(value >> (8 * b));
+      le::store(img.bytes.data() + field, value);
       if (!apply) img.relocs.push_back(static_cast<std::uint32_t>(field));
     }
     return img;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/arch/amd64/target.hpp — the AMD64 target policy for the lowering (lower.hpp).
+// crumble/arch/amd64/target.hpp — the AMD64 target policy for the lowering (lower.hpp):
+// a TargetPolicy (arch/target_policy.hpp).
 //
 // Registers (System V):
 //   homes  rbx rbp r12 r13 r14 r15   callee-saved: variables live here
@@ -20,6 +21,7 @@
 
 #include "../../code/buffer.hpp"
 #include "../../ir/nodes.hpp"
+#include "../target_policy.hpp"
 #include "encoder.hpp"
 
 namespace crumble::arch {
@@ -62,27 +64,28 @@ struct amd64 {
     return ir::absent_syscall;
   }
 
-  // ---- relaxable items: jmp, jcc, call ------------------------------------------------------
-  enum : std::uint8_t { jmp, jcc, call_rel };
+  // ---- relaxable items (arch/target_policy.hpp) ------------------------------------------------
+  //   jump_item    form 0: jmp rel8    form 1: jmp rel32
+  //   branch_item  form 0: jcc rel8    form 1: jcc rel32     (cond: the Cc)
+  //   call_item    form 0: call rel32 (the only form)
+  enum : std::uint8_t { jump_item, branch_item, call_item };
   static constexpr std::uint32_t item_size(std::uint8_t kind, std::uint8_t form) {
-    if (kind == call_rel) return 5;
-    return form == 0 ? 2 : kind == jmp ? 5 : 6;
+    if (kind == call_item) return 5;
+    return form == 0 ? 2 : kind == jump_item ? 5 : 6;
   }
   // disp is measured from the start of the item; the CPU measures from its end.
   static constexpr bool item_fits(std::uint8_t kind, std::uint8_t form, std::int64_t disp) {
     std::int64_t rel = disp - item_size(kind, form);
-    return form == 0 && kind != call_rel ? crumble::amd64::fits8(rel) : crumble::amd64::fits32(rel);
+    return form == 0 && kind != call_item ? crumble::amd64::fits8(rel) : crumble::amd64::fits32(rel);
   }
   static constexpr void encode_item(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t cond,
                                     std::uint8_t form, std::int64_t disp) {
     namespace a = crumble::amd64;
     auto rel = disp - item_size(kind, form);
     auto cc = static_cast<a::Cc>(cond);
-    a::Inst i = kind == call_rel ? a::call_rel32(static_cast<std::int32_t>(rel))
-                : kind == jmp    ? (form == 0 ? a::jmp_rel8(static_cast<std::int8_t>(rel))
-                                              : a::jmp_rel32(static_cast<std::int32_t>(rel)))
-                                 : (form == 0 ? a::jcc_rel8(cc, static_cast<std::int8_t>(rel))
-                                              : a::jcc_rel32(cc, static_cast<std::int32_t>(rel)));
+    a::Inst i = kind == call_item ? a::call_rel32(rel)
+                : kind == jump_item ? (form == 0 ? a::jmp_rel8(rel) : a::jmp_rel32(rel))
+                                    : (form == 0 ? a::jcc_rel8(cc, rel) : a::jcc_rel32(cc, rel));
     out.insert(out.end(), i.begin(), i.end());
   }
 
@@ -112,7 +115,7 @@ struct amd64 {
   static constexpr void swap(Buf& b, Gp x, Gp y) { b.put(crumble::amd64::xchg(x, y)); }
   // [base + disp] with any 64-bit disp: a disp beyond ±2 GiB is added in rax first.
   static constexpr crumble::amd64::Mem mem(Buf& b, Gp base, std::int64_t disp) {
-    if (crumble::amd64::fits32(disp)) return {base, static_cast<std::int32_t>(disp)};
+    if (crumble::amd64::fits32(disp)) return {base, disp};
     b.put(crumble::amd64::mov(Gp::rax, disp));
     b.put(crumble::amd64::alu(crumble::amd64::Alu::add, Gp::rax, base));
     return {Gp::rax, 0};
@@ -149,7 +152,7 @@ struct amd64 {
       case OpKind::Sub:
         if (imm32 && d != a) {  // lea d, [a ± imm]: one instruction, no copy
           if (k == OpKind::Add || o.imm != INT32_MIN) {
-            b.put(x::lea(d, {a, static_cast<std::int32_t>(k == OpKind::Add ? o.imm : -o.imm)}));
+            b.put(x::lea(d, {a, k == OpKind::Add ? o.imm : -o.imm}));
             return;
           }
         }
@@ -161,7 +164,7 @@ struct amd64 {
                     : k == OpKind::And ? x::Alu::and_ : k == OpKind::Or ? x::Alu::or_ : x::Alu::xor_;
         if (imm32) {
           mov(b, d, a);
-          b.put(x::alu(op, d, static_cast<std::int32_t>(o.imm)));
+          b.put(x::alu(op, d, o.imm));
         } else {
           Gp r = reg_of(b, o, Gp::rax);
           mov(b, d, a);
@@ -171,7 +174,7 @@ struct amd64 {
       }
       case OpKind::Mul:
         if (imm32) {
-          b.put(x::imul(d, a, static_cast<std::int32_t>(o.imm)));
+          b.put(x::imul(d, a, o.imm));
         } else {
           Gp r = reg_of(b, o, Gp::rax);
           mov(b, d, a);
@@ -196,7 +199,7 @@ struct amd64 {
         x::Shift s = k == OpKind::Shl ? x::Shift::shl : k == OpKind::Shr ? x::Shift::shr : x::Shift::sar;
         if (o.is_imm) {
           mov(b, d, a);
-          if (o.imm & 63) b.put(x::shift(s, d, static_cast<std::uint8_t>(o.imm & 63)));
+          if (o.imm & 63) b.put(x::shift(s, d, o.imm & 63));
         } else {
           b.put(x::mov(Gp::rcx, o.reg));
           mov(b, d, a);
@@ -218,12 +221,12 @@ struct amd64 {
   static constexpr void branch(Buf& b, ir::Cmp c, Gp a, const Operand& o, code::Label l) {
     namespace x = crumble::amd64;
     if (o.is_imm && o.imm == 0) b.put(x::test(a, a));  // same flags as cmp $0 for every condition
-    else if (o.is_imm && x::fits32(o.imm)) b.put(x::alu(x::Alu::cmp, a, static_cast<std::int32_t>(o.imm)));
+    else if (o.is_imm && x::fits32(o.imm)) b.put(x::alu(x::Alu::cmp, a, o.imm));
     else b.put(x::alu(x::Alu::cmp, a, reg_of(b, o, Gp::rax)));
-    b.item(jcc, static_cast<std::uint8_t>(cc(c)), l);
+    b.item(branch_item, static_cast<std::uint8_t>(cc(c)), l);
   }
-  static constexpr void jump(Buf& b, code::Label l) { b.item(jmp, 0, l); }
-  static constexpr void call(Buf& b, code::Label l) { b.item(call_rel, 0, l); }
+  static constexpr void jump(Buf& b, code::Label l) { b.item(jump_item, 0, l); }
+  static constexpr void call(Buf& b, code::Label l) { b.item(call_item, 0, l); }
   static constexpr void call_indirect(Buf& b) { b.put(crumble::amd64::call(call_target)); }
   static constexpr void syscall(Buf& b, int nr) {
     b.put(crumble::amd64::mov(Gp::rax, std::int64_t{nr}));
@@ -249,5 +252,6 @@ struct amd64 {
     b.put(x::ud2());
   }
 };
+static_assert(TargetPolicy<amd64>);
 
 }  // namespace crumble::arch

@@ -9,9 +9,10 @@
 //
 // The pattern is parsed at compile time (layout_of): every field's position and width come from
 // the pattern, so encoding at run time is one range check and one shift per field, or-ed into the
-// fixed bits. A value that does not fit its field is never truncated: in constant evaluation it
-// is a compile error naming the problem (a call of a non-constexpr function in
-// arm64::diagnostic, as in crumble/error.hpp), at run time it throws arm64::encoding_error.
+// fixed bits. A value that does not fit its field is never truncated: as on every architecture,
+// in constant evaluation it is a compile error naming the problem (a call of a non-constexpr
+// function in crumble::diagnostic, e.g. value_does_not_fit_its_field), and at run time it throws
+// crumble::compile_error with that errc (crumble/error.hpp).
 // Fields are unsigned unless the operand is an Simm (two's complement, range -2^(w-1)..2^(w-1)-1).
 //
 // Registers: Gp names x0..x30, xzr and sp. Both xzr and sp encode as 31; which one a field means
@@ -24,10 +25,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
-#include <string>
 #include <type_traits>
 #include <utility>
+
+#include "../../bytes.hpp"
+#include "../../error.hpp"
 
 namespace crumble::arm64 {
 
@@ -44,21 +46,10 @@ constexpr Cond invert(Cond c) { return static_cast<Cond>(static_cast<std::uint8_
 // Shift types of the shifted-register forms (ror exists only for the logical ones).
 enum class Shift : std::uint8_t { lsl, lsr, asr, ror };
 
-class encoding_error : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-// Deliberately not constexpr: calling one in constant evaluation is a compile error whose text
-// names the mistake. Never called at run time.
+// Mistakes in a pattern itself, found while parsing it (so always at compile time). Deliberately
+// not constexpr: calling one in constant evaluation is a compile error whose text names the
+// mistake. A refused operand is reported as every encoder reports one (crumble/error.hpp).
 namespace diagnostic {
-inline void value_does_not_fit_its_field() {}
-inline void offset_is_not_a_multiple_of_its_scale() {}
-inline void sp_is_not_valid_in_this_operand() {}
-inline void xzr_is_not_valid_in_this_operand() {}
-inline void not_a_bitmask_immediate() {}
-inline void invalid_operand() {}
-// Mistakes in a pattern itself (found while parsing it, so always at compile time).
 inline void pattern_field_has_no_operand() {}
 inline void operand_letter_not_in_pattern() {}
 inline void pattern_field_bits_not_contiguous() {}
@@ -67,25 +58,8 @@ inline void pattern_has_a_bad_character() {}
 
 namespace detail {
 
-enum class problem { overflow, misaligned, sp, xzr, bitmask, operand };
-
-constexpr void fail(problem p) {
-  if (std::is_constant_evaluated()) {
-    switch (p) {
-      case problem::overflow: diagnostic::value_does_not_fit_its_field(); break;
-      case problem::misaligned: diagnostic::offset_is_not_a_multiple_of_its_scale(); break;
-      case problem::sp: diagnostic::sp_is_not_valid_in_this_operand(); break;
-      case problem::xzr: diagnostic::xzr_is_not_valid_in_this_operand(); break;
-      case problem::bitmask: diagnostic::not_a_bitmask_immediate(); break;
-      case problem::operand: diagnostic::invalid_operand(); break;
-    }
-  } else {
-    constexpr const char* what[] = {"value does not fit its field", "offset is not a multiple of its scale",
-                                    "sp is not valid in this operand", "xzr is not valid in this operand",
-                                    "not a bitmask immediate", "invalid operand"};
-    throw encoding_error(std::string("arm64 encoder: ") + what[static_cast<int>(p)]);
-  }
-}
+constexpr void fail(errc code) { crumble::detail::fail(code, {}, "an arm64 instruction"); }
+constexpr void fail(errc code, std::int64_t value) { crumble::detail::fail_operand(code, "arm64", "operand", value); }
 
 // A string literal as a template argument.
 template <std::size_t N>
@@ -143,13 +117,13 @@ inline constexpr Layout<F.size> layout_of = layout<P, F>();
 struct XReg {  // x0..x30, or xzr as 31
   std::uint8_t index;
   constexpr XReg(Gp r) : index(static_cast<std::uint8_t>(r)) {
-    if (r == Gp::sp) detail::fail(detail::problem::sp);
+    if (r == Gp::sp) detail::fail(errc::sp_is_not_valid_in_this_operand);
   }
 };
 struct XRegSp {  // x0..x30, or sp as 31
   std::uint8_t index;
   constexpr XRegSp(Gp r) : index(r == Gp::sp ? 31 : static_cast<std::uint8_t>(r)) {
-    if (r == Gp::xzr) detail::fail(detail::problem::xzr);
+    if (r == Gp::xzr) detail::fail(errc::xzr_is_not_valid_in_this_operand);
   }
 };
 struct Simm {  // a signed field
@@ -159,11 +133,8 @@ struct Simm {  // a signed field
 // One encoded instruction: the word and its little-endian bytes (for code::Buffer::put).
 struct Inst {
   std::uint32_t word;
-  std::array<std::uint8_t, 4> bytes;
-  constexpr explicit Inst(std::uint32_t w)
-      : word(w),
-        bytes{static_cast<std::uint8_t>(w), static_cast<std::uint8_t>(w >> 8), static_cast<std::uint8_t>(w >> 16),
-              static_cast<std::uint8_t>(w >> 24)} {}
+  std::array<std::uint8_t, 4> bytes{};
+  constexpr explicit Inst(std::uint32_t w) : word(w) { le::store(bytes.data(), w); }
   constexpr const std::uint8_t* begin() const { return bytes.data(); }
   constexpr const std::uint8_t* end() const { return bytes.data() + 4; }
 };
@@ -177,19 +148,19 @@ constexpr Simm operand(Simm s) { return s; }
 template <std::integral I>
 constexpr std::uint64_t operand(I v) {
   if constexpr (std::is_signed_v<I>)
-    if (v < 0) fail(problem::overflow);
+    if (v < 0) fail(errc::value_does_not_fit_its_field, v);
   return static_cast<std::uint64_t>(v);
 }
 
 template <Field f>
 constexpr std::uint32_t put(std::uint64_t v) {
-  if (v >> f.width) fail(problem::overflow);
+  if (v >> f.width) fail(errc::value_does_not_fit_its_field, static_cast<std::int64_t>(v));
   return static_cast<std::uint32_t>(v) << f.lsb;
 }
 template <Field f>
 constexpr std::uint32_t put(Simm s) {
   constexpr std::int64_t half = std::int64_t{1} << (f.width - 1);
-  if (s.value < -half || s.value >= half) fail(problem::overflow);
+  if (s.value < -half || s.value >= half) fail(errc::value_does_not_fit_its_field, s.value);
   return (static_cast<std::uint32_t>(s.value) & ((1u << f.width) - 1)) << f.lsb;
 }
 
@@ -203,12 +174,12 @@ constexpr Inst emit(const A&... a) {
 
 // A byte offset to a field counted in units of `scale` bytes.
 constexpr Simm scaled(std::int64_t offset, int scale) {
-  if (offset % scale) fail(problem::misaligned);
+  if (offset % scale) fail(errc::offset_is_not_a_multiple_of_its_scale, offset);
   return Simm{offset / scale};
 }
 constexpr std::uint64_t scaled_unsigned(std::int64_t offset, int scale) {
-  if (offset < 0) fail(problem::overflow);
-  if (offset % scale) fail(problem::misaligned);
+  if (offset < 0) fail(errc::value_does_not_fit_its_field, offset);
+  if (offset % scale) fail(errc::offset_is_not_a_multiple_of_its_scale, offset);
   return static_cast<std::uint64_t>(offset / scale);
 }
 }  // namespace detail
@@ -260,8 +231,8 @@ constexpr std::optional<BitImm> bitmask32(std::uint32_t v) {
   return b;
 }
 namespace detail {
-constexpr BitImm need_bitmask(std::optional<BitImm> b) {
-  if (!b) fail(problem::bitmask);
+constexpr BitImm need_bitmask(std::optional<BitImm> b, std::uint64_t v) {
+  if (!b) fail(errc::not_a_bitmask_immediate, static_cast<std::int64_t>(v));
   return b ? *b : BitImm{};
 }
 }  // namespace detail
@@ -287,7 +258,7 @@ constexpr Inst subs(XReg d, XRegSp n, std::uint32_t imm12, unsigned lsl12 = 0) {
 // Shifted register: m shifted by amount (0..63); ror is reserved here.
 namespace detail {
 constexpr Shift arith_shift(Shift s) {
-  if (s == Shift::ror) fail(problem::operand);
+  if (s == Shift::ror) fail(errc::invalid_operand);
   return s;
 }
 }  // namespace detail
@@ -303,12 +274,12 @@ constexpr Inst and_(XReg d, XReg n, XReg m, Shift s = Shift::lsl, unsigned amoun
 constexpr Inst orr(XReg d, XReg n, XReg m, Shift s = Shift::lsl, unsigned amount = 0) { return emit<"10101010ss0mmmmmiiiiiinnnnnddddd", "dnmsi">(d, n, m, s, amount); }
 constexpr Inst eor(XReg d, XReg n, XReg m, Shift s = Shift::lsl, unsigned amount = 0) { return emit<"11001010ss0mmmmmiiiiiinnnnnddddd", "dnmsi">(d, n, m, s, amount); }
 // Bitmask immediates; `v` must satisfy is_bitmask_immediate.
-constexpr Inst and_(XRegSp d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v)); return emit<"100100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
-constexpr Inst orr(XRegSp d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v)); return emit<"101100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
-constexpr Inst eor(XRegSp d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v)); return emit<"110100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
-constexpr Inst ands(XReg d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v)); return emit<"111100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
+constexpr Inst and_(XRegSp d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v), v); return emit<"100100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
+constexpr Inst orr(XRegSp d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v), v); return emit<"101100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
+constexpr Inst eor(XRegSp d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v), v); return emit<"110100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
+constexpr Inst ands(XReg d, XReg n, std::uint64_t v) { auto b = detail::need_bitmask(bitmask(v), v); return emit<"111100100Nrrrrrrssssssnnnnnddddd", "dnNrs">(d, n, b.n, b.immr, b.imms); }
 // orr wd, wn, #v (32-bit; clears bits 63:32 of d).
-constexpr Inst orr_w(XRegSp d, XReg n, std::uint32_t v) { auto b = detail::need_bitmask(bitmask32(v)); return emit<"0011001000rrrrrrssssssnnnnnddddd", "dnrs">(d, n, b.immr, b.imms); }
+constexpr Inst orr_w(XRegSp d, XReg n, std::uint32_t v) { auto b = detail::need_bitmask(bitmask32(v), v); return emit<"0011001000rrrrrrssssssnnnnnddddd", "dnrs">(d, n, b.immr, b.imms); }
 
 // ---- multiply, divide, shifts ---------------------------------------------------------------
 constexpr Inst madd(XReg d, XReg n, XReg m, XReg a) { return emit<"10011011000mmmmm0aaaaannnnnddddd", "dnma">(d, n, m, a); }  // a + n*m
@@ -325,7 +296,7 @@ constexpr Inst sbfm(XReg d, XReg n, unsigned immr, unsigned imms) { return emit<
 constexpr Inst ubfm(XReg d, XReg n, unsigned immr, unsigned imms) { return emit<"1101001101rrrrrrssssssnnnnnddddd", "dnrs">(d, n, immr, imms); }
 namespace detail {
 constexpr unsigned shift_amount(unsigned s) {
-  if (s > 63) fail(problem::overflow);
+  if (s > 63) fail(errc::value_does_not_fit_its_field, s);
   return s;
 }
 }  // namespace detail

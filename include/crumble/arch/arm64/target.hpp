@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/arch/arm64/target.hpp — the AArch64 target policy for the lowering (lower.hpp).
+// crumble/arch/arm64/target.hpp — the AArch64 target policy for the lowering (lower.hpp):
+// a TargetPolicy (arch/target_policy.hpp).
 //
 // Registers (AAPCS64):
 //   homes  x19..x28     callee-saved: variables live here
@@ -16,8 +17,9 @@
 // the locals, which lower.hpp addresses as [sp + offset]. sp stays 16-byte aligned throughout.
 //
 // Branches are code::Buffer items whose form grows when the target is out of reach:
-//   jump/call    form 0: b/bl (±128 MiB)   form 1: far (x17 = pc + disp; br/blr x17)
-//   b.cond/cbz   form 0: b.cc/cbz (±1 MiB) form 1: inverted test over a b   form 2: over a far
+//   jump_item/call_item            form 0: b/bl (±128 MiB)   form 1: far (x17 = pc + disp; br/blr x17)
+//   branch_item/cbz_item/cbnz_item form 0: b.cc/cbz (±1 MiB) form 1: inverted test over a b
+//                                  form 2: inverted test over a far jump
 #pragma once
 
 #include <array>
@@ -28,6 +30,7 @@
 
 #include "../../code/buffer.hpp"
 #include "../../ir/nodes.hpp"
+#include "../target_policy.hpp"
 #include "../linux_generic.hpp"
 #include "encoder.hpp"
 
@@ -53,11 +56,12 @@ struct arm64 {
   static constexpr int syscall_number(ir::Sys s) { return linux_generic_syscall_number(s); }
 
   // ---- relaxable items ----------------------------------------------------------------------
-  // kind jump/call: cond unused. bcond: cond is the Cond. cbz/cbnz: cond is the register number.
-  enum : std::uint8_t { jump_, call_, bcond, cbz_, cbnz_ };
+  // jump_item/call_item: cond unused. branch_item (b.cond): cond is the Cond. cbz_item/cbnz_item:
+  // cond is the register number.
+  enum : std::uint8_t { jump_item, call_item, branch_item, cbz_item, cbnz_item };
   static constexpr std::uint32_t far_size = 20;
   static constexpr std::uint32_t item_size(std::uint8_t kind, std::uint8_t form) {
-    if (kind == jump_ || kind == call_) return form == 0 ? 4 : far_size;
+    if (kind == jump_item || kind == call_item) return form == 0 ? 4 : far_size;
     return form == 0 ? 4 : form == 1 ? 8 : 4 + far_size;
   }
   static constexpr bool in_range(std::int64_t disp, int bits) {  // a signed word offset of `bits` bits
@@ -66,7 +70,7 @@ struct arm64 {
   // disp is measured from the start of the item, as the CPU measures from the instruction.
   static constexpr bool item_fits(std::uint8_t kind, std::uint8_t form, std::int64_t disp) {
     // The far forms reach ±2 GiB, all the code code::Buffer accepts (it rejects more after layout).
-    if (kind == jump_ || kind == call_) return form == 0 ? in_range(disp, 26) : true;
+    if (kind == jump_item || kind == call_item) return form == 0 ? in_range(disp, 26) : true;
     if (form == 0) return in_range(disp, 19);
     return form == 1 ? in_range(disp - 4, 26) : true;
   }
@@ -88,20 +92,20 @@ struct arm64 {
   static constexpr void encode_item(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t cond,
                                     std::uint8_t form, std::int64_t disp) {
     namespace a = crumble::arm64;
-    if (kind == jump_ || kind == call_) {
-      if (form == 0) put(out, kind == call_ ? a::bl(disp) : a::b(disp));
-      else far(out, kind == call_, disp);
+    if (kind == jump_item || kind == call_item) {
+      if (form == 0) put(out, kind == call_item ? a::bl(disp) : a::b(disp));
+      else far(out, kind == call_item, disp);
       return;
     }
     const auto c = static_cast<a::Cond>(cond);
     const auto r = static_cast<Gp>(cond);
     if (form == 0) {
-      put(out, kind == bcond ? a::b(c, disp) : kind == cbz_ ? a::cbz(r, disp) : a::cbnz(r, disp));
+      put(out, kind == branch_item ? a::b(c, disp) : kind == cbz_item ? a::cbz(r, disp) : a::cbnz(r, disp));
       return;
     }
     // The inverted test skips the long branch that follows it.
     const std::int64_t skip = static_cast<std::int64_t>(item_size(kind, form));
-    put(out, kind == bcond ? a::b(a::invert(c), skip) : kind == cbz_ ? a::cbnz(r, skip) : a::cbz(r, skip));
+    put(out, kind == branch_item ? a::b(a::invert(c), skip) : kind == cbz_item ? a::cbnz(r, skip) : a::cbz(r, skip));
     if (form == 1) put(out, a::b(disp - 4));
     else far(out, false, disp - 4);
   }
@@ -378,17 +382,17 @@ struct arm64 {
   static constexpr void branch(Buf& b, ir::Cmp c, Gp x, const Operand& o, code::Label l) {
     namespace a = crumble::arm64;
     if (o.is_imm && o.imm == 0 && (c == ir::Cmp::Eq || c == ir::Cmp::Ne)) {
-      b.item(c == ir::Cmp::Eq ? cbz_ : cbnz_, static_cast<std::uint8_t>(x), l);
+      b.item(c == ir::Cmp::Eq ? cbz_item : cbnz_item, static_cast<std::uint8_t>(x), l);
       return;
     }
     const std::int64_t v = o.imm;
     if (o.is_imm && v >= 0 && v < 4096) b.put(a::subs(Gp::xzr, x, static_cast<std::uint32_t>(v)));      // cmp
     else if (o.is_imm && v < 0 && v > -4096) b.put(a::adds(Gp::xzr, x, static_cast<std::uint32_t>(-v)));  // cmn
     else b.put(a::subs(Gp::xzr, x, reg_of(b, o, scratch)));
-    b.item(bcond, static_cast<std::uint8_t>(cond(c)), l);
+    b.item(branch_item, static_cast<std::uint8_t>(cond(c)), l);
   }
-  static constexpr void jump(Buf& b, code::Label l) { b.item(jump_, 0, l); }
-  static constexpr void call(Buf& b, code::Label l) { b.item(call_, 0, l); }
+  static constexpr void jump(Buf& b, code::Label l) { b.item(jump_item, 0, l); }
+  static constexpr void call(Buf& b, code::Label l) { b.item(call_item, 0, l); }
   static constexpr void call_indirect(Buf& b) { b.put(crumble::arm64::blr(call_target)); }
   static constexpr void syscall(Buf& b, int nr) {
     mov_imm(b, Gp::x8, nr);
@@ -434,5 +438,6 @@ struct arm64 {
     b.put(a::brk(0));
   }
 };
+static_assert(TargetPolicy<arm64>);
 
 }  // namespace crumble::arch

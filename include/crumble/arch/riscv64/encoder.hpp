@@ -6,15 +6,18 @@
 // and take operands in assembly order (`ld rd, imm(rs1)` is ld(rd, imm, rs1)). The encoder has
 // no state, so a test compares one call with one line of `llvm-mc`.
 //
-// Immediates are checked against their field: a value that does not fit is never truncated. It
-// reaches a non-constexpr function in crumble::riscv64::diagnostic, which the compiler names in
-// its error during constant evaluation and which throws std::out_of_range at run time.
+// Immediates are checked against their field: a value that does not fit is never truncated. As on
+// every architecture (crumble/error.hpp), in constant evaluation it is a compile error naming the
+// mistake (crumble::diagnostic::value_does_not_fit_its_field, or
+// offset_is_not_a_multiple_of_its_scale for an odd branch offset), and at run time it throws
+// crumble::compile_error with that errc.
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <stdexcept>
-#include <string>
+
+#include "../../bytes.hpp"
+#include "../../error.hpp"
 
 namespace crumble::riscv64 {
 
@@ -27,29 +30,15 @@ enum class Reg : std::uint8_t {
 struct Inst {
   std::array<std::uint8_t, 4> bytes{};
 
-  constexpr explicit Inst(std::uint32_t w) {
-    for (int i = 0; i < 4; ++i) bytes[i] = static_cast<std::uint8_t>(w >> (8 * i));
-  }
-  constexpr std::uint32_t word() const {
-    return std::uint32_t{bytes[0]} | std::uint32_t{bytes[1]} << 8 | std::uint32_t{bytes[2]} << 16 |
-           std::uint32_t{bytes[3]} << 24;
-  }
+  constexpr explicit Inst(std::uint32_t w) { le::store(bytes.data(), w); }
+  constexpr std::uint32_t word() const { return le::load<std::uint32_t>(bytes.data()); }
   constexpr const std::uint8_t* begin() const { return bytes.data(); }
   constexpr const std::uint8_t* end() const { return bytes.data() + 4; }
 };
 
-// Not constexpr: reaching one in constant evaluation is a compile error whose message names
-// it; at run time it throws.
-namespace diagnostic {
-[[noreturn]] inline void immediate_out_of_range(const char* what, std::int64_t v) {
-  throw std::out_of_range(std::string("riscv64: ") + what + " " + std::to_string(v) + " out of range");
-}
-[[noreturn]] inline void odd_branch_offset(const char* what, std::int64_t v) {
-  throw std::out_of_range(std::string("riscv64: ") + what + " " + std::to_string(v) + " is odd");
-}
-}  // namespace diagnostic
-
 namespace detail {
+// `what` names the operand in the run-time message: "riscv64 I-type immediate 4096".
+constexpr void fail(errc code, const char* what, std::int64_t v) { crumble::detail::fail_operand(code, "riscv64", what, v); }
 constexpr bool fits_signed(std::int64_t v, int bits) {
   return v >= -(std::int64_t{1} << (bits - 1)) && v < (std::int64_t{1} << (bits - 1));
 }
@@ -57,16 +46,16 @@ constexpr bool fits_unsigned(std::int64_t v, int bits) { return v >= 0 && v < (s
 
 // The low `bits` bits of v after checking that v fits them as a signed / unsigned number.
 constexpr std::uint32_t simm(std::int64_t v, int bits, const char* what) {
-  if (!fits_signed(v, bits)) diagnostic::immediate_out_of_range(what, v);
+  if (!fits_signed(v, bits)) fail(errc::value_does_not_fit_its_field, what, v);
   return static_cast<std::uint32_t>(v) & ((std::uint32_t{1} << bits) - 1);
 }
 constexpr std::uint32_t uimm(std::int64_t v, int bits, const char* what) {
-  if (!fits_unsigned(v, bits)) diagnostic::immediate_out_of_range(what, v);
+  if (!fits_unsigned(v, bits)) fail(errc::value_does_not_fit_its_field, what, v);
   return static_cast<std::uint32_t>(v);
 }
 // Branch and jump offsets count halfwords: bit 0 is implicit and must be 0.
 constexpr std::uint32_t offset(std::int64_t v, int bits, const char* what) {
-  if (v & 1) diagnostic::odd_branch_offset(what, v);
+  if (v & 1) fail(errc::offset_is_not_a_multiple_of_its_scale, what, v);
   return simm(v, bits, what);
 }
 constexpr std::uint32_t r(Reg x) { return static_cast<std::uint32_t>(x); }

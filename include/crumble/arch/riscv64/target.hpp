@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/arch/riscv64/target.hpp — the RISC-V RV64IM target policy for the lowering (lower.hpp).
+// crumble/arch/riscv64/target.hpp — the RISC-V RV64IM target policy for the lowering (lower.hpp):
+// a TargetPolicy (arch/target_policy.hpp).
 //
 // Registers (LP64 calling convention):
 //   homes  s1..s11        callee-saved: variables live here
@@ -23,17 +24,16 @@
 #include <array>
 #include <bit>
 #include <cstdint>
-#include <stdexcept>
 #include <string_view>
 #include <vector>
 
 #include "../../code/buffer.hpp"
 #include "../../ir/nodes.hpp"
+#include "../target_policy.hpp"
 #include "../linux_generic.hpp"
 #include "encoder.hpp"
 
 namespace crumble::arch {
-
 
 struct riscv64 {
   using Reg = crumble::riscv64::Reg;
@@ -74,7 +74,7 @@ struct riscv64 {
     auto put = [&](r::Inst i) { out.insert(out.end(), i.begin(), i.end()); };
     auto far = [&](Reg link, Reg via) {  // auipc via, hi; jalr link, lo(via)
       std::int64_t hi = (disp + 0x800) >> 12;
-      if (!r::detail::fits_signed(hi, 20)) r::diagnostic::immediate_out_of_range("far jump displacement", disp);
+      if (!r::detail::fits_signed(hi, 20)) r::detail::fail(errc::value_does_not_fit_its_field, "far jump displacement", disp);
       put(r::auipc(via, hi & 0xfffff));
       put(r::jalr(link, disp - hi * 4096, via));
     };
@@ -317,5 +317,6 @@ struct riscv64 {
     b.put(r::ebreak());
   }
 };
+static_assert(TargetPolicy<riscv64>);
 
 }  // namespace crumble::arch
