@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// tests/vm/snapshot_test.cpp — snapshots of bare microVMs (vm/snapshot/format.hpp, BareVm::save/restore).
+// tests/vm/snapshot_test.cpp — snapshots of bare microVMs (vm/snapshot/format.hpp and kvm_state.hpp, BareVm::save/restore).
 //
 // The oracle is the uninterrupted run: a program paused mid-computation, saved, and continued from
 // the file — in a new VM, in a new process, or 100 times over — must end with exactly the output

@@ -43,7 +43,7 @@
 #include "../../../assemble.hpp"
 #include "../../../arch/amd64/target.hpp"
 #include "kvm.hpp"
-#include "../../snapshot/format.hpp"
+#include "../../snapshot/kvm_state.hpp"
 
 namespace crumble::vm {
 

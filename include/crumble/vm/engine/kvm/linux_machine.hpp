@@ -31,7 +31,7 @@
 #include "i8042.hpp"
 #include "linux_x86.hpp"
 #include "../../protocol/layout.hpp"
-#include "../../snapshot/format.hpp"
+#include "../../snapshot/kvm_state.hpp"
 #include "uart.hpp"
 
 namespace crumble::vm {
@@ -152,7 +152,7 @@ class KvmLinuxMachine {
   }
 
   // Saves the running guest (its vCPUs stop meanwhile, each after KVM has completed its last
-  // exit, then go on) in snapshot.hpp's format: VM state (irqchip, PIT, clock), every vCPU, the
+  // exit, then go on) in the snapshot format (snapshot/format.hpp, state by snapshot/kvm_state.hpp): VM state (irqchip, PIT, clock), every vCPU, the
   // UART's registers, the mailbox page, `mode` (where init is), and RAM without the mailbox hole.
   void save(const std::filesystem::path& state, SnapshotMode mode) {
     pause();
@@ -176,7 +176,7 @@ class KvmLinuxMachine {
     s["kvm.mailbox"].assign(mailbox_->bytes(), mailbox_->bytes() + MmioPage::size);
     snapshot::put_mode(s, mode);
     snapshot::put(s, "kvm.vcpus", static_cast<std::uint32_t>(cpus_.size()));
-    snapshot::write(state, s, vm_.memory(), vm_.memory_size(), snapshot::host_fingerprint(), vm_.mmio_holes());
+    snapshot::write(state, s, vm_.memory(), vm_.memory_size(), snapshot::memory_holes(vm_));
   }
   KvmLinuxMachine(const KvmLinuxMachine&) = delete;
   KvmLinuxMachine& operator=(const KvmLinuxMachine&) = delete;
@@ -268,7 +268,7 @@ class KvmLinuxMachine {
 
   // Loads a snapshot into this VM (made as for a cold boot, nothing loaded yet): RAM mapped from
   // the memory file (MAP_PRIVATE: pages load lazily, writes stay ours), then the VM's and each
-  // vCPU's state in snapshot.hpp's order. Whether init holds after phase 6 (an early snapshot).
+  // vCPU's state in snapshot/kvm_state.hpp's order. Whether init holds after phase 6 (an early snapshot).
   SnapshotMode restore(const std::filesystem::path& state) {
     snapshot::Loaded l = snapshot::read(state);
     struct Close {

@@ -115,7 +115,7 @@ class QemuMachine {
       "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}";
 
   // Saves the running guest (paused meanwhile, then it goes on) in the snapshot format of
-  // snapshot.hpp: the state file holds QEMU's device state (migration with x-ignore-shared: QEMU
+  // snapshot/format.hpp: the state file holds QEMU's device state (migration with x-ignore-shared: QEMU
   // does not copy RAM, which is the shared file) and the mode; guest RAM goes to the sparse
   // memory file beside it. `mode` says where init is: holding after phase 6 (early) or waiting
   // in its command loop (late).
