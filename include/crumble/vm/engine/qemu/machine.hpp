@@ -9,11 +9,8 @@
 #pragma once
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cpuid.h>
@@ -25,6 +22,7 @@
 #include "../../protocol/channel.hpp"
 #include "../options.hpp"
 #include "../../host/process.hpp"
+#include "qmp.hpp"
 #include "../../snapshot/format.hpp"
 
 namespace crumble::vm {
@@ -99,8 +97,7 @@ class QemuMachine {
   }
 
   void release() {
-    if (qmp_fd_ >= 0) ::close(qmp_fd_);
-    qmp_fd_ = -1;
+    qmp_.close();
     qemu_.reset();  // kills QEMU if it is still running
     if (window_) ::munmap(window_, protocol::window_size);
     window_ = nullptr;
@@ -287,56 +284,8 @@ class QemuMachine {
   }
 
  public:
-  // One QMP command (a JSON line) and its answer (events in between are skipped). Connects on
-  // first use.
-  std::string qmp(const std::string& command) {
-    if (qmp_fd_ < 0) {
-      auto until = Clock::now() + std::chrono::seconds(10);
-      while (true) {
-        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, qmp_path().c_str(), sizeof addr.sun_path - 1);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-          qmp_fd_ = fd;
-          break;
-        }
-        ::close(fd);
-        check_alive();
-        if (Clock::now() > until) throw VmError("cannot connect to QEMU's QMP socket " + qmp_path().string());
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-      qmp_line();  // the greeting
-      qmp("{\"execute\":\"qmp_capabilities\"}");
-    }
-    const std::string line = command + "\n";
-    if (::write(qmp_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw VmError("QMP write failed");
-    while (true) {
-      std::string reply = qmp_line();
-      if (reply.find("\"event\"") != std::string::npos) continue;
-      if (reply.find("\"error\"") != std::string::npos) throw VmError("QEMU refused " + command + ": " + reply);
-      return reply;
-    }
-  }
-  std::string qmp_line() {
-    auto until = Clock::now() + std::chrono::seconds(30);
-    while (true) {
-      if (auto nl = qmp_buf_.find('\n'); nl != std::string::npos) {
-        std::string line = qmp_buf_.substr(0, nl);
-        qmp_buf_.erase(0, nl + 1);
-        return line;
-      }
-      pollfd p{qmp_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) > 0) {
-        char buf[4096];
-        ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
-        if (n <= 0) throw VmError("QEMU closed its QMP socket");
-        qmp_buf_.append(buf, static_cast<std::size_t>(n));
-      }
-      check_alive();
-      if (Clock::now() > until) throw GuestTimeout("QEMU did not answer on QMP within 30 s");
-    }
-  }
+  // One QMP command (a JSON line) and its answer (qmp.hpp).
+  std::string qmp(const std::string& command) { return qmp_.execute(command); }
   std::filesystem::path qmp_path() const { return dir_.path() / "qmp.sock"; }
 
  private:
@@ -444,8 +393,7 @@ class QemuMachine {
   std::optional<Channel> channel_;
   std::optional<ChildProcess> qemu_;
   std::vector<std::string> argv_;
-  int qmp_fd_ = -1;
-  std::string qmp_buf_;
+  QmpClient qmp_{qmp_path(), [this] { check_alive(); }};
 };
 
 }  // namespace crumble::vm
