@@ -50,6 +50,7 @@
 #include <system_error>
 #include <vector>
 
+#include "../host/cache_dir.hpp"
 #include "kernel_image.hpp"
 
 extern char** environ;
@@ -267,17 +268,6 @@ inline std::string trim(std::string_view s) {
 // The cache
 // ---------------------------------------------------------------------------------------------
 
-// $XDG_CACHE_HOME/crumble (when set to an absolute path, as the XDG spec asks), else
-// $HOME/.cache/crumble. Not created here.
-inline std::filesystem::path cache_dir() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  if (xdg && xdg[0] == '/') return std::filesystem::path(xdg) / "crumble";
-  const char* home = std::getenv("HOME");
-  if (home && home[0] != '\0') return std::filesystem::path(home) / ".cache" / "crumble";
-  throw std::runtime_error(
-      "crumble: no cache directory: neither XDG_CACHE_HOME (absolute path) nor HOME is set; "
-      "set one, e.g. XDG_CACHE_HOME=/var/cache");
-}
 
 struct GuestKernel {
   std::filesystem::path image;        // the bzImage (boot/vmlinuz-<ver>)

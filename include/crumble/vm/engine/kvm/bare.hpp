@@ -43,7 +43,9 @@
 #include "../../../assemble.hpp"
 #include "../../../arch/amd64/target.hpp"
 #include "kvm.hpp"
+#include "../../snapshot/cache.hpp"
 #include "../../snapshot/kvm_state.hpp"
+#include "../../snapshot/restore_or_boot.hpp"
 
 namespace crumble::vm {
 
@@ -406,6 +408,26 @@ class BareVm {
   std::uint64_t heap_ = 0, stack_floor_ = 0;
   BareResult result_;
 };
+
+// A bare VM through the snapshot cache (snapshot/restore_or_boot.hpp's rule): the program runs
+// cold until its first pause (its "boot": setup done, e.g. an init after phase 6) and is saved
+// there; later calls restore from that point. A snapshot that fails to restore is deleted and the
+// VM boots cold again, unless `strict`. `restored` says which happened.
+inline std::unique_ptr<BareVm> bare_from_cache(const SnapshotCache& cache, const std::string& key, const code::Image& img,
+                                               const BareOptions& opt, bool strict = false, bool* restored = nullptr) {
+  if (!opt.pause_syscall) throw ConfigError("a cached bare VM needs BareOptions::pause_syscall: the point to snapshot at");
+  std::unique_ptr<BareVm> vm;
+  const snapshot::StartOutcome out = snapshot::restore_or_boot(
+      cache, key, snapshot::StartRules{.strict = strict},
+      [&](const std::filesystem::path& file) { vm = BareVm::restore(file, opt); },
+      [&]() -> std::string {
+        vm = std::make_unique<BareVm>(img, opt);
+        return vm->run() ? "the program finished before it paused" : "";
+      },
+      [&](const std::filesystem::path& file) { vm->save(file); });
+  if (restored) *restored = out.restored;
+  return vm;
+}
 
 // Runs a payload image (crumble::assemble<crumble::arch::amd64>) as a program: main(argc, argv,
 // envp) is its entry; its result, or exit/exit_group's argument, is the status.
