@@ -82,6 +82,14 @@ inline constexpr std::uint16_t syscall_port = 0xe9;
 // 0x18 (sysret: user SS = 0x18+8 = 0x20, user CS = 0x18+16 = 0x28).
 inline constexpr std::uint16_t kernel_cs = 0x08, kernel_ss = 0x10, user_ss = 0x20 | 3, user_cs = 0x28 | 3, tss_sel = 0x30;
 inline constexpr std::uint32_t msr_star = 0xc0000081, msr_lstar = 0xc0000082, msr_fmask = 0xc0000084;
+
+// The syscalls the host serves, by the numbers the AMD64 target compiles them to.
+namespace nr {
+constexpr std::uint64_t of(ir::Sys s) { return static_cast<std::uint64_t>(arch::amd64::syscall_number(s)); }
+inline constexpr std::uint64_t write = of(ir::Sys::write), mmap = of(ir::Sys::mmap), munmap = of(ir::Sys::munmap),
+                               getpid = of(ir::Sys::getpid), gettid = of(ir::Sys::gettid), getppid = of(ir::Sys::getppid),
+                               exit = of(ir::Sys::exit), exit_group = of(ir::Sys::exit_group), getrandom = of(ir::Sys::getrandom);
+}  // namespace nr
 }  // namespace bare
 
 namespace bare_detail {
@@ -132,8 +140,9 @@ inline void build_system(kvm::Machine& m) {
                                doorbell >> 24 & 0xff, 0xff, 0xe1};
   std::memcpy(mem, bell, sizeof bell);
   put64(mem + pd + 8 * (doorbell >> 21), doorbell | 0x87);
-  // The user-mode stub main() returns to: mov edi, eax; mov eax, 231 (exit_group); syscall.
-  const std::uint8_t ex[] = {0x89, 0xc7, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x0f, 0x05};
+  // The user-mode stub main() returns to: mov edi, eax; mov eax, exit_group; syscall.
+  static_assert(nr::exit_group < 0x100);
+  const std::uint8_t ex[] = {0x89, 0xc7, 0xb8, static_cast<std::uint8_t>(nr::exit_group), 0x00, 0x00, 0x00, 0x0f, 0x05};
   std::memcpy(mem + exit_stub, ex, sizeof ex);
 }
 
@@ -350,7 +359,7 @@ class BareVm {
       cpu.stop();
     } else if (auto h = opt_.syscalls.find(a.nr); h != opt_.syscalls.end()) {
       ret = h->second(m, a);
-    } else if (a.nr == 1) {  // write
+    } else if (a.nr == bare::nr::write) {
       const std::uint8_t* p = m.guest(a.a[1], a.a[2]);
       if (a.a[0] != 1 && a.a[0] != 2) ret = -EBADF;
       else if (!p) ret = -EFAULT;
@@ -360,12 +369,12 @@ class BareVm {
         else (a.a[0] == 1 ? result_.out : result_.err).append(bytes);
         ret = static_cast<std::int64_t>(a.a[2]);
       }
-    } else if (a.nr == 60 || a.nr == 231) {  // exit, exit_group
+    } else if (a.nr == bare::nr::exit || a.nr == bare::nr::exit_group) {
       result_.status = static_cast<int>(a.a[0] & 0xff);
       done_ = true;
       cpu.stop();
       return;
-    } else if (a.nr == 9) {  // mmap: anonymous memory from the heap, zeroed
+    } else if (a.nr == bare::nr::mmap) {  // anonymous memory from the heap, zeroed
       const std::uint64_t len = (a.a[1] + 0xfff) & ~std::uint64_t{0xfff};  // 0 when a.a[1] is near 2^64: checked first
       if (a.a[0] != 0 || a.a[1] == 0 || !(a.a[3] & 0x20)) ret = -EINVAL;
       else if (a.a[1] > stack_floor_ || len > stack_floor_ || heap_ > stack_floor_ - len) ret = -ENOMEM;
@@ -374,13 +383,13 @@ class BareVm {
         ret = static_cast<std::int64_t>(heap_);
         heap_ += len;
       }
-    } else if (a.nr == 11) {  // munmap: the heap only grows
+    } else if (a.nr == bare::nr::munmap) {  // the heap only grows
       ret = 0;
-    } else if (a.nr == 39 || a.nr == 186) {  // getpid, gettid
+    } else if (a.nr == bare::nr::getpid || a.nr == bare::nr::gettid) {
       ret = 1;
-    } else if (a.nr == 110) {  // getppid
+    } else if (a.nr == bare::nr::getppid) {
       ret = 0;
-    } else if (a.nr == 318) {  // getrandom
+    } else if (a.nr == bare::nr::getrandom) {
       std::uint8_t* p = m.guest(a.a[0], a.a[1]);
       if (!p) ret = -EFAULT;
       else {
