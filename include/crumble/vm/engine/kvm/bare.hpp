@@ -42,6 +42,7 @@
 
 #include "../../../assemble.hpp"
 #include "../../../arch/amd64/target.hpp"
+#include "../../../bytes.hpp"
 #include "kvm.hpp"
 #include "../../snapshot/cache.hpp"
 #include "../../snapshot/kvm_state.hpp"
@@ -93,7 +94,6 @@ inline constexpr std::uint64_t write = of(ir::Sys::write), mmap = of(ir::Sys::mm
 }  // namespace bare
 
 namespace bare_detail {
-inline void put64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
 
 inline kvm_segment segment(std::uint16_t sel, std::uint8_t type, std::uint8_t dpl, bool code64) {
   kvm_segment s{};
@@ -118,19 +118,19 @@ inline void build_system(kvm::Machine& m) {
   // GDT: null, kernel code64, kernel data, user code32 (unused), user data, user code64, 64-bit
   // TSS (two slots).
   const std::uint64_t entries[] = {0, 0x00af9a000000ffff, 0x00cf92000000ffff, 0x00cffa000000ffff, 0x00cff2000000ffff, 0x00affa000000ffff};
-  for (std::size_t i = 0; i < std::size(entries); ++i) put64(mem + gdt + 8 * i, entries[i]);
+  for (std::size_t i = 0; i < std::size(entries); ++i) le::store<std::uint64_t>(mem + gdt + 8 * i, entries[i]);
   const std::uint64_t tss_limit = 0x67;
   std::uint64_t tss_low = (tss_limit & 0xffff) | ((tss & 0xffffff) << 16) | (std::uint64_t{0x89} << 40) | (((tss >> 24) & 0xff) << 56);
-  put64(mem + gdt + 0x30, tss_low);
-  put64(mem + gdt + 0x38, tss >> 32);
+  le::store<std::uint64_t>(mem + gdt + 0x30, tss_low);
+  le::store<std::uint64_t>(mem + gdt + 0x38, tss >> 32);
   mem[tss + 0x66] = 0x68;  // I/O map base past the limit: no bitmap
   // Page tables: PML4[0] -> PDPT, PDPT[0] -> PD (1 GiB), PD[0] -> PT (4 KiB pages, kernel only,
   // page 0 absent), PD[1..] 2 MiB user pages up to the end of RAM.
-  put64(mem + pml4, pdpt | 0x7);
-  put64(mem + pdpt, pd | 0x7);
-  put64(mem + pd, pt | 0x7);  // user bit here; each 4 KiB page says whether user code may touch it
-  for (std::uint64_t i = 0; i < 512; ++i) put64(mem + pt + 8 * i, (i << 12) | 0x3);
-  for (std::uint64_t i = 1; i < 512 && (i << 21) < size; ++i) put64(mem + pd + 8 * i, (i << 21) | 0x87);
+  le::store<std::uint64_t>(mem + pml4, pdpt | 0x7);
+  le::store<std::uint64_t>(mem + pdpt, pd | 0x7);
+  le::store<std::uint64_t>(mem + pd, pt | 0x7);  // user bit here; each 4 KiB page says whether user code may touch it
+  for (std::uint64_t i = 0; i < 512; ++i) le::store<std::uint64_t>(mem + pt + 8 * i, (i << 12) | 0x3);
+  for (std::uint64_t i = 1; i < 512 && (i << 21) < size; ++i) le::store<std::uint64_t>(mem + pd + 8 * i, (i << 21) | 0x87);
   // The kernel-mode stub: out 0xe9, al; sysretq.
   const std::uint8_t sys[] = {0xe6, static_cast<std::uint8_t>(syscall_port), 0x48, 0x0f, 0x07};
   std::memcpy(mem + syscall_stub, sys, sizeof sys);
@@ -139,7 +139,7 @@ inline void build_system(kvm::Machine& m) {
   const std::uint8_t bell[] = {0x48, 0x8b, 0x04, 0x25, doorbell & 0xff, doorbell >> 8 & 0xff, doorbell >> 16 & 0xff,
                                doorbell >> 24 & 0xff, 0xff, 0xe1};
   std::memcpy(mem, bell, sizeof bell);
-  put64(mem + pd + 8 * (doorbell >> 21), doorbell | 0x87);
+  le::store<std::uint64_t>(mem + pd + 8 * (doorbell >> 21), doorbell | 0x87);
   // The user-mode stub main() returns to: mov edi, eax; mov eax, exit_group; syscall.
   static_assert(nr::exit_group < 0x100);
   const std::uint8_t ex[] = {0x89, 0xc7, 0xb8, static_cast<std::uint8_t>(nr::exit_group), 0x00, 0x00, 0x00, 0x0f, 0x05};
@@ -186,7 +186,7 @@ inline void enter_user_mode(kvm::Vcpu& cpu, std::uint64_t rip, std::uint64_t rsp
   cpu.set_regs(r);
 }
 // Page 0 becomes a user page (read-only) for the doorbell stub (kvm_pvm).
-inline void user_page_zero(kvm::Machine& m) { put64(m.memory() + bare::pt, 0x5); }
+inline void user_page_zero(kvm::Machine& m) { le::store<std::uint64_t>(m.memory() + bare::pt, 0x5); }
 }  // namespace bare_detail
 
 // A VM with its vCPU made ahead of time: restoring a snapshot into one only maps the memory file
@@ -232,9 +232,7 @@ class BareVm {
     std::memcpy(mem + image, img.bytes.data(), img.bytes.size());
     for (std::uint32_t off : img.relocs) {
       if (std::uint64_t{off} + 8 > img.bytes.size()) throw ConfigError("relocation outside the program");
-      std::uint64_t v;
-      std::memcpy(&v, mem + image + off, 8);
-      bare_detail::put64(mem + image + off, v + image);
+      le::store<std::uint64_t>(mem + image + off, le::load<std::uint64_t>(mem + image + off) + image);
     }
     // argv and envp at the top of RAM, then the stack below them.
     std::vector<std::string> argv{"bare"};
@@ -254,9 +252,9 @@ class BareVm {
     top -= 8 * ptrs.size();
     top &= ~std::uint64_t{15};
     const std::uint64_t argv_at = top, envp_at = top + 8 * (argv.size() + 1);
-    for (std::size_t i = 0; i < ptrs.size(); ++i) bare_detail::put64(mem + top + 8 * i, ptrs[i]);
+    for (std::size_t i = 0; i < ptrs.size(); ++i) le::store<std::uint64_t>(mem + top + 8 * i, ptrs[i]);
     const std::uint64_t stack_top = top - 8;  // a return address slot, as after a call
-    bare_detail::put64(mem + stack_top, exit_stub);
+    le::store<std::uint64_t>(mem + stack_top, exit_stub);
     // The heap (mmap) ends 8 MiB below the stack top, or where the program ends if there is less room.
     stack_floor_ = stack_top > image_end + (8 << 20) ? stack_top - (8 << 20) : image_end;
     heap_ = (image_end + 0xfff) & ~std::uint64_t{0xfff};
@@ -399,7 +397,7 @@ class BareVm {
       }
     }
     if (answer) {
-      std::memcpy(answer, &ret, 8);
+      le::store<std::uint64_t>(answer, static_cast<std::uint64_t>(ret));
       return;
     }
     cpu.after_exit([&cpu, ret] {
