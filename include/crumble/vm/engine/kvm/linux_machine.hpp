@@ -100,7 +100,7 @@ class KvmLinuxMachine {
     BootSetup b = load_linux(vm_, image, {cmdline, o.initramfs});
     auto tables = acpi::build(acpi_base, o.vcpus, {{"COM1", "PNP0501", 0x3f8, 8, 4}});
     std::memcpy(vm_.memory() + acpi_base, tables.data(), tables.size());
-    linux_x86::put(vm_.memory() + b.boot_params + 0x070, acpi_base, 8);  // acpi_rsdp_addr
+    le::store<std::uint64_t>(vm_.memory() + b.boot_params + 0x070, acpi_base);  // acpi_rsdp_addr
     enter_linux(*cpus_[0], b);
     channel_->write_clock();
     if (o.hold_after_phase_6) channel_->request_hold();
