@@ -305,7 +305,7 @@ inline std::vector<std::string> busybox_applets(const std::filesystem::path& bus
   std::optional<ProcessResult> r;
   std::string why;
   try {
-    r = run_process({"busybox", "--list-full"}, {.timeout = std::chrono::seconds(60), .program = busybox});
+    r = run_process({"busybox", "--list-full"}, std::chrono::seconds(60), {}, busybox);
   } catch (const std::runtime_error& e) {  // it could not start at all
     why = std::string(": ") + e.what();
   }

@@ -124,7 +124,7 @@ inline std::optional<GuestKernel> kernel_in(const std::filesystem::path& root, c
 // The versioned package the metapackage depends on, or "" when apt-cache does not know it.
 inline std::string resolve_kernel_package() {
   std::vector<std::string> argv = {"apt-cache", "depends", std::string(kernel_metapackage)};
-  ProcessResult r = run_process(argv);
+  ProcessResult r = run_process(argv, std::chrono::seconds(60));
   if (r.status != 0) {
     // apt-cache says "E: No packages found" (exit 0 or 100, depending on the version) when the
     // lists do not have it; anything else is a real failure.
@@ -151,7 +151,7 @@ inline std::string resolve_kernel_package() {
 // apt's Size field for `pkg` at `version` (apt-cache show prints every known version).
 inline std::uint64_t apt_size(const std::string& pkg, const std::string& version) {
   std::vector<std::string> argv = {"apt-cache", "show", pkg};
-  ProcessResult r = run_process_checked(argv);
+  ProcessResult r = run_process_checked(argv, std::chrono::seconds(60));
   std::string cur_version, cur_size;
   auto finish = [&]() -> std::optional<std::uint64_t> {
     if (cur_version == version && !cur_size.empty()) return std::stoull(cur_size);
@@ -177,7 +177,7 @@ inline std::uint64_t apt_size(const std::string& pkg, const std::string& version
 }
 
 inline std::string field(const std::filesystem::path& deb, const char* name) {
-  return trim(run_process_checked({"dpkg-deb", "--field", deb.string(), name}).out);
+  return trim(run_process_checked({"dpkg-deb", "--field", deb.string(), name}, std::chrono::seconds(60)).out);
 }
 
 // Removes `.partial-*` directories a crashed fetch left behind (older than a day, so a fetch
@@ -232,7 +232,7 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
     pkg = detail::resolve_kernel_package();
     if (pkg.empty()) {
       say("apt-cache does not know " + std::string(detail::kernel_metapackage) + ": running apt-get update...");
-      run_process_checked({"apt-get", "update", "-q"}, {.timeout = 600s});
+      run_process_checked({"apt-get", "update", "-q"}, 600s);
       pkg = detail::resolve_kernel_package();
       if (pkg.empty()) {
         throw std::runtime_error("apt knows no package " + std::string(detail::kernel_metapackage) +
@@ -274,7 +274,7 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
   std::filesystem::create_directories(deb_dir, ec);
   if (ec) throw std::runtime_error("cannot create " + deb_dir.string() + ": " + ec.message());
   say("downloading " + pkg + " (apt-get download)...");
-  run_process_checked({"apt-get", "download", "-q", pkg}, {.timeout = 900s, .cwd = deb_dir});
+  run_process_checked({"apt-get", "download", "-q", pkg}, 900s, deb_dir);
   std::filesystem::path deb;
   for (auto& e : std::filesystem::directory_iterator(deb_dir)) {
     if (e.path().extension() == ".deb") {
@@ -285,7 +285,7 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
   if (deb.empty()) throw std::runtime_error("`apt-get download " + pkg + "` succeeded but left no .deb in " + deb_dir.string());
 
   say("verifying " + deb.filename().string() + "...");
-  run_process_checked({"dpkg-deb", "--info", deb.string()}, {.timeout = 60s});
+  run_process_checked({"dpkg-deb", "--info", deb.string()}, 60s);
   const std::string got_pkg = detail::field(deb, "Package"), deb_version = detail::field(deb, "Version");
   if (got_pkg != pkg) throw std::runtime_error(deb.string() + " is package " + got_pkg + ", expected " + pkg);
   const std::uint64_t expected = detail::apt_size(pkg, deb_version), actual = std::filesystem::file_size(deb);
@@ -295,7 +295,7 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
   }
 
   say("unpacking...");
-  run_process_checked({"dpkg-deb", "-x", deb.string(), root.string()}, {.timeout = 600s});
+  run_process_checked({"dpkg-deb", "-x", deb.string(), root.string()}, 600s);
   std::filesystem::remove_all(deb_dir, ec);  // the package is not kept, only what it holds
   auto k = detail::kernel_in(root, version);
   if (!k) {

@@ -53,7 +53,7 @@ inline std::filesystem::path extract_vmlinux(const std::filesystem::path& image,
   for (auto [at, f] : candidates) {
     std::vector<std::string> argv{"sh", "-c", "tail -c +$(($2 + 1)) \"$1\" | " + std::string(f->tool) + " -dc > \"$3\"", "sh",
                                   image.string(), std::to_string(at), tmp.string()};
-    run_process(argv, {.timeout = std::chrono::seconds(120)});
+    run_process(argv, std::chrono::seconds(120));
     if (is_elf(tmp) && fs::file_size(tmp) > (1 << 20)) {
       fs::rename(tmp, out);
       return out;

@@ -123,12 +123,6 @@ struct ProcessResult {
   std::string out, err;
 };
 
-struct RunOptions {
-  std::chrono::seconds timeout{60};
-  std::filesystem::path cwd;      // where it runs; empty: here
-  std::filesystem::path program;  // the file to execute; empty: argv[0], looked up in PATH
-};
-
 inline std::string command_text(const std::vector<std::string>& argv) {
   std::string s;
   for (const auto& a : argv) {
@@ -160,14 +154,13 @@ inline std::string describe_failure(const std::vector<std::string>& argv, const 
   return m;
 }
 
-// Runs argv (argv[0] looked up in PATH, or RunOptions::program) in its own process group, stdout
-// and stderr captured, stdin from /dev/null, LC_ALL=C. Past the timeout the whole group gets
-// SIGKILL and this throws. Failing to start it throws too ("cannot run X: reason"); a non-zero
-// exit is returned.
-inline ProcessResult run_process(const std::vector<std::string>& argv, const RunOptions& opt = {}) {
+// Runs argv in its own process group, in `cwd` (empty: ours), stdout and stderr captured, stdin
+// from /dev/null, LC_ALL=C. The file executed is `program`, or when that is empty argv[0] looked
+// up in PATH. Past `timeout` the whole group gets SIGKILL and this throws. Failing to start it
+// throws too ("cannot run X: reason"); a non-zero exit is returned.
+inline ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout, const std::filesystem::path& cwd = {},
+                                 const std::filesystem::path& program = {}) {
   if (argv.empty()) throw std::logic_error("run_process: empty argv");
-  const std::chrono::seconds timeout = opt.timeout;
-  const std::filesystem::path& cwd = opt.cwd;
   // Everything the child needs is built before fork(): afterwards only async-signal-safe calls.
   std::vector<std::string> env_s;
   for (char** e = environ; e && *e; ++e) {
@@ -182,7 +175,7 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, const Run
   std::vector<std::string> argv_s = argv;
   for (auto& s : argv_s) args.push_back(s.data());
   args.push_back(nullptr);
-  std::string cwd_s = cwd.string(), program_s = opt.program.string();
+  std::string cwd_s = cwd.string(), program_s = program.string();
 
   int out_pipe[2], err_pipe[2], exec_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2: " + std::string(std::strerror(errno)));
@@ -286,8 +279,9 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, const Run
 }
 
 // run_process, and a non-zero exit is an error too.
-inline ProcessResult run_process_checked(const std::vector<std::string>& argv, const RunOptions& opt = {}) {
-  ProcessResult r = run_process(argv, opt);
+inline ProcessResult run_process_checked(const std::vector<std::string>& argv, std::chrono::seconds timeout,
+                                         const std::filesystem::path& cwd = {}) {
+  ProcessResult r = run_process(argv, timeout, cwd);
   if (r.status != 0) {
     throw std::runtime_error(describe_failure(
         argv, r.status < 0 ? "was killed by signal " + std::to_string(r.signal) : "failed (exit status " + std::to_string(r.status) + ")",

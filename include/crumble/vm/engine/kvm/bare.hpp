@@ -423,9 +423,11 @@ class BareVm {
 inline std::unique_ptr<BareVm> bare_from_cache(const SnapshotCache& cache, const std::string& key, const code::Image& img,
                                                const BareOptions& opt, bool strict = false, bool* restored = nullptr) {
   if (!opt.pause_syscall) throw ConfigError("a cached bare VM needs BareOptions::pause_syscall: the point to snapshot at");
+  snapshot::StartRules rules;
+  rules.strict = strict;
   std::unique_ptr<BareVm> vm;
   const snapshot::StartOutcome out = snapshot::restore_or_boot(
-      cache, key, snapshot::StartRules{.strict = strict},
+      cache, key, rules,
       [&](const std::filesystem::path& file) { vm = BareVm::restore(file, opt); },
       [&]() -> std::string {
         vm = std::make_unique<BareVm>(img, opt);
