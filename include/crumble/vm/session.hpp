@@ -95,7 +95,7 @@ class Session {
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
     choose_engine();
     GuestKernel k = kernel();
-    GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append};
+    GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append, {}, false};  // cold; start() decides on snapshots
     if (use_kvm_) {
       KvmLinuxOptions o;
       static_cast<GuestOptions&>(o) = g;

@@ -42,11 +42,6 @@ struct KvmLinuxOptions : GuestOptions {
   // so that the engine can be tested where KVM refuses it (kvm_pvm). No real Linux kernel starts
   // that way: without SYSCALL in the CPUID, its first EFER write faults.
   bool default_cpuid = false;
-  // Start from a snapshot KvmLinuxMachine::save wrote (same kernel, initramfs, memory and vCPUs:
-  // the snapshot cache keys on them). A snapshot that cannot be used is a SnapshotError.
-  std::filesystem::path restore_from;
-  // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
-  bool hold_after_phase_6 = false;
 };
 
 class KvmLinuxMachine {
@@ -140,13 +135,10 @@ class KvmLinuxMachine {
 
   // The kernel command line for this engine (TSC rate from KVM_GET_TSC_KHZ, not a constant).
   static std::string default_cmdline(std::uint64_t tsc_khz) {
-    char window[64];
-    std::snprintf(window, sizeof window, "memmap=%lluM$0x%llx", static_cast<unsigned long long>(protocol::window_size >> 20),
-                  static_cast<unsigned long long>(protocol::window_base));
     std::string s = "console=ttyS0,115200n8 earlycon=uart8250,io,0x3f8 tsc=reliable reboot=k panic=-1 nokaslr pci=off quiet "
                     "rdinit=/init ";
     if (tsc_khz) s += "tsc_early_khz=" + std::to_string(tsc_khz) + " ";
-    return s + window;
+    return s + protocol_window_memmap();
   }
 
   Channel& channel() { return *channel_; }

@@ -27,15 +27,10 @@
 
 namespace crumble::vm {
 
+// GuestOptions::restore_from: QEMU takes the device state by incoming migration; guest RAM is a
+// copy of the snapshot's memory file.
 struct QemuOptions : GuestOptions {
   std::string binary = "qemu-system-x86_64";
-  // Start from a snapshot QemuMachine::save wrote, for the same kernel, initramfs and machine
-  // options (the snapshot cache keys on them): QEMU takes its device state by incoming migration,
-  // guest RAM is a copy of the snapshot's memory file. A snapshot that cannot be used (damaged,
-  // from another QEMU, refused by QEMU) is a SnapshotError.
-  std::filesystem::path restore_from;
-  // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
-  bool hold_after_phase_6 = false;
   std::string accel = "tcg";              // "kvm" where the host has VMX/SVM
 };
 
@@ -217,10 +212,7 @@ class QemuMachine {
 
   // The kernel command line crumble boots with (before the user's additions).
   static std::string base_cmdline() {
-    char window[64];
-    std::snprintf(window, sizeof window, "memmap=%lluM$0x%llx", static_cast<unsigned long long>(protocol::window_size >> 20),
-                  static_cast<unsigned long long>(protocol::window_base));
-    std::string line = std::string("console=ttyS0 reboot=k panic=-1 nokaslr quiet rdinit=/init ") + window;
+    std::string line = "console=ttyS0 reboot=k panic=-1 nokaslr quiet rdinit=/init " + protocol_window_memmap();
     // microvm has no reference clock the kernel can calibrate the TSC against; under software
     // emulation the calibration then stalls the boot, often for good. The guest's TSC ticks at
     // the host's rate (TCG reads the host's, KVM passes it through), so say what it is.
