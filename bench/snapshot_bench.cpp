@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // snapshot_bench — KVM snapshots of bare microVMs (crumble/vm/engine/kvm/bare.hpp: BareVm::save/restore,
-// BareShell; crumble/vm/snapshot/format.hpp): restore to the first guest instruction, the cost of each
+// BareShell; crumble/vm/snapshot/format.hpp, kvm_state.hpp): restore to the first guest instruction, the cost of each
 // page a restored guest touches first, save time, and how many restored VMs fit.
 //
 //   snapshot/first_exit/<how>/MiB   a program paused at getppid whose next action is exit_group:

@@ -161,8 +161,8 @@ struct RawGuest {
   }
   void map_high_mmio() {
     constexpr std::uint64_t pd3 = 0x8000;  // free: between the hardware syscall stub and 2 MiB
-    bare_detail::put64(m.memory() + bare::pdpt + 8 * 3, pd3 | 0x7);
-    for (std::uint64_t i = 0; i < 512; ++i) bare_detail::put64(m.memory() + pd3 + 8 * i, (0xc0000000 + (i << 21)) | 0x87);
+    crumble::le::store<std::uint64_t>(m.memory() + bare::pdpt + 8 * 3, pd3 | 0x7);
+    for (std::uint64_t i = 0; i < 512; ++i) crumble::le::store<std::uint64_t>(m.memory() + pd3 + 8 * i, (0xc0000000 + (i << 21)) | 0x87);
   }
   Clock::time_point in(std::chrono::milliseconds ms) const { return Clock::now() + ms; }
   kvm::Machine m;

@@ -2,7 +2,7 @@
 // tests/vm/qemu_snapshot_test.cpp — snapshots of a booted Linux guest under the QEMU engine.
 //
 // QemuMachine::save pauses the guest, has QEMU migrate its device state (guest RAM is the shared
-// file, not copied by QEMU: x-ignore-shared) into a snapshot state file (snapshot.hpp's format)
+// file, not copied by QEMU: x-ignore-shared) into a snapshot state file (snapshot/format.hpp)
 // and writes guest RAM to its sparse memory file; a new QemuMachine with restore_from starts from
 // them by incoming migration. The oracle is the guest's own file system: what a command wrote
 // before the snapshot is there after a restore, what the original wrote after it is not, and

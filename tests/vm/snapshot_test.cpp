@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// tests/vm/snapshot_test.cpp — snapshots of bare microVMs (vm/snapshot/format.hpp, BareVm::save/restore).
+// tests/vm/snapshot_test.cpp — snapshots of bare microVMs (vm/snapshot/format.hpp and kvm_state.hpp, BareVm::save/restore).
 //
 // The oracle is the uninterrupted run: a program paused mid-computation, saved, and continued from
 // the file — in a new VM, in a new process, or 100 times over — must end with exactly the output
@@ -246,7 +246,7 @@ TEST_CASE("snapshot cache: a miss boots cold and saves, a hit restores, a corrup
     bool restored = false;
     finish(crumble::vm::bare_from_cache(cache, key, img, options(true), false, &restored));
     CHECK(restored == step.expect_restored);
-    CHECK(cache.is_valid(key));
+    CHECK(cache.is_valid(key, crumble::vm::snapshot::host_fingerprint()));
   }
   // Strict mode: a corrupt snapshot is an error, not a cold boot.
   corrupt();
@@ -255,14 +255,14 @@ TEST_CASE("snapshot cache: a miss boots cold and saves, a hit restores, a corrup
   cache.remove(key);
   finish(crumble::vm::bare_from_cache(cache, key, img, options(true)));
   const auto t = std::filesystem::last_write_time(cache.path(key));
-  CHECK(cache.is_valid(key, t - std::chrono::seconds(1)));
-  CHECK_FALSE(cache.is_valid(key, t + std::chrono::seconds(1)));
+  CHECK(cache.is_valid(key, crumble::vm::snapshot::host_fingerprint(), t - std::chrono::seconds(1)));
+  CHECK_FALSE(cache.is_valid(key, crumble::vm::snapshot::host_fingerprint(), t + std::chrono::seconds(1)));
   // list and clear
   REQUIRE(cache.list().size() == 1);
   CHECK(cache.list()[0].key == key);
   CHECK(cache.clear() == 1);
   CHECK(cache.list().empty());
-  CHECK_FALSE(cache.is_valid(key));
+  CHECK_FALSE(cache.is_valid(key, crumble::vm::snapshot::host_fingerprint()));
 }
 
 // ---- The whole KVM state: in-kernel interrupt controllers, PIT, clock, LAPIC, vCPU ----

@@ -18,12 +18,15 @@
 #include <optional>
 
 #include <crumble/vm/guest/default_init.hpp>  // generated at build time (src/init)
+
+#include "engine/kvm/linux_machine.hpp"
+#include "engine/qemu/machine.hpp"
 #include "guest/initramfs.hpp"
 #include "guest/kernel.hpp"
-#include "engine/kvm/linux_machine.hpp"
 #include "guest/modules.hpp"
-#include "engine/qemu/machine.hpp"
 #include "snapshot/cache.hpp"
+#include "snapshot/content_hash.hpp"
+#include "snapshot/restore_or_boot.hpp"
 
 namespace crumble::vm {
 
@@ -116,7 +119,7 @@ class Session {
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
     pick_engine();
     GuestKernel k = kernel();
-    GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append};
+    GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append, {}, false};  // cold; start() decides on snapshots
     if (use_kvm_) {
       KvmLinuxOptions o;
       static_cast<GuestOptions&>(o) = g;
@@ -205,11 +208,12 @@ class Session {
   }
 
   // Starts the engine's machine: cold when snapshots are off; otherwise through the snapshot
-  // cache — restore when a fresh snapshot of this guest is there, else boot cold and save one at
-  // the mode's point (early: init holds after phase 6; late: init waits in its command loop).
-  // `engine` names the engine and its base command line, for the key.
+  // cache by snapshot::restore_or_boot's rule — restore when a fresh snapshot of this guest is
+  // there, else boot cold and save one at the mode's point (early: init holds after phase 6;
+  // late: init waits in its command loop). `engine` names the engine and its base command line,
+  // for the key.
   template <class M, class Options>
-  void start(Options o, const GuestKernel& k, const std::string& engine) {
+  void start(const Options& o, const GuestKernel& k, const std::string& engine) {
     auto cold = [&](const std::string& note) {
       machine_ = std::make_unique<EngineMachine<M>>(o);
       const auto deadline = Clock::now() + cfg_.boot_timeout;
@@ -224,61 +228,38 @@ class Session {
       if (cfg_.snapshot_strict) throw SnapshotError(std::string("no snapshot cache: ") + e.what());
       return cold(std::string("cold boot; no snapshot cache: ") + e.what());
     }
-    const std::string key = snapshot_key(engine, o);
-    std::error_code ec;
-    const auto kernel_time = std::filesystem::last_write_time(k.image, ec);
-    if (std::filesystem::exists(cache->path(key), ec)) {
-      std::string problem;
-      if (!cache->fresh(key, kernel_time)) {
-        problem = "it is older than the kernel " + k.image.string();
-      } else {
-        o.restore_from = cache->path(key);
-        try {
-          machine_ = std::make_unique<EngineMachine<M>>(o);
-          restored_ = true;
-          snapshot_note_ = "restored from snapshot " + key;
-          return;
-        } catch (const SnapshotError& e) {
-          problem = e.what();
-        }
-        o.restore_from.clear();
-      }
-      if (cfg_.snapshot_strict) throw SnapshotError("snapshot " + cache->path(key).string() + " cannot be used: " + problem);
-      cache->remove(key);
-      snapshot_note_ = "removed snapshot " + key + " (" + problem + "); ";
-    }
     const bool early = cfg_.snapshot == SnapshotMode::early;
-    o.hold_after_phase_6 = early;
-    auto m = std::make_unique<EngineMachine<M>>(o);
-    M& machine = m->get();
-    machine_ = std::move(m);
-    const auto deadline = Clock::now() + cfg_.boot_timeout;  // a failed restore does not eat into the cold boot's time
+    M* machine = nullptr;  // the cold-booted one, to save
     bool holding = false;
-    boot([&] {
-      if (early) holding = machine_->channel().wait_holding(deadline);
-      else machine_->channel().wait_ready(deadline);
-    });
-    if (early && !holding) {  // an init without early snapshots (SessionConfig::init is the caller's)
-      if (cfg_.snapshot_strict) throw SnapshotError("init did not hold after phase 6: it cannot make early snapshots");
-      snapshot_note_ += "cold boot; no snapshot: init did not hold after phase 6 (an init without early snapshots)";
-      return;
-    }
-    try {
-      const auto held = cache->lock(key);
-      if (cache->fresh(key, kernel_time)) {
-        snapshot_note_ += "cold boot; snapshot " + key + " was saved meanwhile by another process";
-      } else {
-        machine.save(cache->path(key), cfg_.snapshot);
-        snapshot_note_ += "cold boot; saved snapshot " + key;
-      }
-    } catch (const BootError&) {
-      throw;  // the guest did not survive the save
-    } catch (const VmError& e) {
-      // The guest still runs (save resumes it); the user gets a working VM without a snapshot.
-      if (cfg_.snapshot_strict) throw SnapshotError(std::string("cannot save a snapshot: ") + e.what());
-      snapshot_note_ += std::string("cold boot; could not save a snapshot: ") + e.what();
-    }
-    if (early) {
+    Clock::time_point deadline{};
+    const snapshot::StartOutcome out = snapshot::restore_or_boot(
+        *cache, snapshot_key(engine, o),
+        snapshot::StartRules{.newer_than = k.image, .newer_than_name = "the kernel " + k.image.string(), .strict = cfg_.snapshot_strict},
+        [&](const std::filesystem::path& file) {
+          Options r = o;
+          r.restore_from = file;
+          machine_ = std::make_unique<EngineMachine<M>>(r);
+        },
+        [&]() -> std::string {
+          Options c = o;
+          c.hold_after_phase_6 = early;
+          auto m = std::make_unique<EngineMachine<M>>(c);
+          machine = &m->get();
+          machine_ = std::move(m);
+          deadline = Clock::now() + cfg_.boot_timeout;  // a failed restore does not eat into the cold boot's time
+          boot([&] {
+            if (early) holding = machine_->channel().wait_holding(deadline);
+            else machine_->channel().wait_ready(deadline);
+          });
+          if (!early || holding) return "";
+          // an init without early snapshots (SessionConfig::init is the caller's)
+          if (cfg_.snapshot_strict) throw SnapshotError("init did not hold after phase 6: it cannot make early snapshots");
+          return "init did not hold after phase 6 (an init without early snapshots)";
+        },
+        [&](const std::filesystem::path& file) { machine->save(file, cfg_.snapshot); });
+    restored_ = out.restored;
+    snapshot_note_ += out.note;
+    if (!restored_ && holding) {  // saved or not, the early guest goes on to its command loop
       machine_->channel().release_hold();
       boot([&] { machine_->channel().wait_ready(deadline); });
     }

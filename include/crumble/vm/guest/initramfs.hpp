@@ -13,18 +13,18 @@
 
 #include <elf.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-extern char** environ;
+#include "../host/process.hpp"
 
 namespace crumble::vm {
 
@@ -300,37 +300,20 @@ inline void require_static(const std::vector<std::uint8_t>& elf, const std::file
 
 // `busybox --list-full`, run on the host: one applet path per line, relative to the root.
 inline std::vector<std::string> busybox_applets(const std::filesystem::path& busybox) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw errno_error("pipe2 for", busybox, errno);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
   // argv[0] picks the applet: "busybox" whatever the file is called.
-  std::string prog = busybox.string(), name = "busybox", flag = "--list-full";
-  char* argv[] = {name.data(), flag.data(), nullptr};
-  pid_t pid = -1;
-  int err = ::posix_spawn(&pid, prog.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipefd[1]);
-  std::string text;
-  if (err == 0) {
-    char chunk[4096];
-    for (;;) {
-      ssize_t n = ::read(pipefd[0], chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      text.append(chunk, static_cast<std::size_t>(n));
-    }
+  const std::string prog = busybox.string();
+  std::optional<ProcessResult> r;
+  std::string why;
+  try {
+    r = run_process({"busybox", "--list-full"}, std::chrono::seconds(60), {}, busybox);
+  } catch (const std::runtime_error& e) {  // it could not start at all
+    why = std::string(": ") + e.what();
   }
-  ::close(pipefd[0]);
-  int status = 0;
-  while (err == 0 && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (err != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("could not run '" + prog + " --list-full' on this host to list its applets" +
-                             (err ? std::string(": ") + std::strerror(err) : std::string()) +
+  if (!r || r->status != 0)
+    throw std::runtime_error("could not run '" + prog + " --list-full' on this host to list its applets" + why +
                              " (it must be a busybox for this host's architecture): apt-get install busybox-static, "
                              "or pass a rootfs directory");
+  const std::string& text = r->out;
   std::vector<std::string> applets;
   for (std::size_t at = 0; at < text.size();) {
     std::size_t end = std::min(text.find('\n', at), text.size());

@@ -18,15 +18,12 @@
 #include <string_view>
 #include <vector>
 
+#include "../../bytes.hpp"
+
 namespace crumble::vm {
 enum class KernelFormat { bzimage, elf };
 
 namespace detail {
-inline std::uint64_t le(const unsigned char* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
 
 inline std::string_view elf_machine_name(unsigned m) {
   switch (m) {
@@ -46,12 +43,12 @@ inline KernelFormat check_elf_kernel(const std::vector<unsigned char>& h, std::u
   }
   if (h[4] != 2) throw std::invalid_argument("not a 64-bit kernel: ELF class " + std::to_string(h[4]) + ", expected ELFCLASS64 (2)");
   if (h[5] != 1) throw std::invalid_argument("not an x86-64 kernel: ELF data encoding is not little-endian");
-  unsigned machine = static_cast<unsigned>(le(&h[18], 2));
+  unsigned machine = static_cast<unsigned>(le::load_n(&h[18], 2));
   if (machine != 62) {
     throw std::invalid_argument("not an x86-64 kernel: ELF machine " + std::to_string(machine) + " (" +
                                 std::string(elf_machine_name(machine)) + "), expected 62 (x86-64)");
   }
-  unsigned type = static_cast<unsigned>(le(&h[16], 2));
+  unsigned type = static_cast<unsigned>(le::load_n(&h[16], 2));
   if (type != 2) throw std::invalid_argument("not a vmlinux: ELF type " + std::to_string(type) + ", expected ET_EXEC (2)");
   return KernelFormat::elf;
 }
@@ -66,12 +63,12 @@ inline KernelFormat check_elf_kernel(const std::vector<unsigned char>& h, std::u
 // program headers must have passed check_kernel_bytes.
 inline std::optional<std::uint32_t> elf_pvh_entry(std::span<const unsigned char> file) {
   const std::uint64_t size = file.size();
-  const std::uint64_t phoff = detail::le(&file[32], 8), phnum = detail::le(&file[56], 2);
+  const std::uint64_t phoff = le::load_n(&file[32], 8), phnum = le::load_n(&file[56], 2);
   std::optional<std::uint32_t> entry;
   for (std::uint64_t i = 0; i < phnum; ++i) {
     const unsigned char* ph = file.data() + phoff + i * 56;
-    if (detail::le(ph, 4) != 4) continue;  // PT_NOTE
-    const std::uint64_t off = detail::le(ph + 8, 8), filesz = detail::le(ph + 32, 8), align = detail::le(ph + 48, 8);
+    if (le::load_n(ph, 4) != 4) continue;  // PT_NOTE
+    const std::uint64_t off = le::load_n(ph + 8, 8), filesz = le::load_n(ph + 32, 8), align = le::load_n(ph + 48, 8);
     if (off > size || filesz > size - off) {
       throw std::invalid_argument("truncated ELF: note segment " + std::to_string(i) + " (" + std::to_string(filesz) + " bytes at " +
                                   std::to_string(off) + ") runs past the end of the file, which has " + std::to_string(size) + " bytes");
@@ -82,7 +79,7 @@ inline std::optional<std::uint32_t> elf_pvh_entry(std::span<const unsigned char>
     auto pad = [a](std::uint64_t n) { return (n + a - 1) & ~(a - 1); };
     for (std::uint64_t at = 0; at + 12 <= filesz;) {
       const unsigned char* n = file.data() + off + at;
-      const std::uint64_t namesz = detail::le(n, 4), descsz = detail::le(n + 4, 4), type = detail::le(n + 8, 4);
+      const std::uint64_t namesz = le::load_n(n, 4), descsz = le::load_n(n + 4, 4), type = le::load_n(n + 8, 4);
       const std::uint64_t desc_at = pad(12 + namesz);
       if (desc_at > filesz - at || descsz > filesz - at - desc_at) {
         throw std::invalid_argument("bad ELF note at byte " + std::to_string(at) + " of note segment " + std::to_string(i) + ": its name (" +
@@ -94,7 +91,7 @@ inline std::optional<std::uint32_t> elf_pvh_entry(std::span<const unsigned char>
           throw std::invalid_argument("bad PVH entry note (Xen PHYS32_ENTRY): a " + std::to_string(descsz) +
                                       "-byte description, expected 4 or 8");
         }
-        const std::uint64_t v = detail::le(n + desc_at, static_cast<int>(descsz));
+        const std::uint64_t v = le::load_n(n + desc_at, static_cast<int>(descsz));
         if (v > 0xffffffff) {
           char h[24];
           std::snprintf(h, sizeof h, "0x%llx", static_cast<unsigned long long>(v));
@@ -125,7 +122,7 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
   if (got >= 4 && h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F') {
     detail::check_elf_kernel(h, size);
     // Program headers and the segments they describe must lie inside the file.
-    std::uint64_t phoff = detail::le(&h[32], 8), phentsize = detail::le(&h[54], 2), phnum = detail::le(&h[56], 2);
+    std::uint64_t phoff = le::load_n(&h[32], 8), phentsize = le::load_n(&h[54], 2), phnum = le::load_n(&h[56], 2);
     if (phnum == 0) throw std::invalid_argument("not a vmlinux: ELF has no program headers");
     if (phentsize != 56) throw std::invalid_argument("not a vmlinux: ELF program header size " + std::to_string(phentsize) + ", expected 56");
     if (phoff > size || phnum * 56 > size - phoff) {
@@ -134,8 +131,8 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
     }
     for (std::uint64_t i = 0; i < phnum; ++i) {
       const unsigned char* p = file.data() + phoff + i * 56;
-      if (detail::le(p, 4) != 1) continue;  // PT_LOAD
-      std::uint64_t off = detail::le(p + 8, 8), filesz = detail::le(p + 32, 8);
+      if (le::load_n(p, 4) != 1) continue;  // PT_LOAD
+      std::uint64_t off = le::load_n(p + 8, 8), filesz = le::load_n(p + 32, 8);
       if (off > size || filesz > size - off) {
         throw std::invalid_argument("truncated ELF: segment " + std::to_string(i) + " ends at " + std::to_string(off + filesz) +
                                     " bytes, file has " + std::to_string(size));
@@ -152,9 +149,9 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
                                 " bytes is too small for a boot sector and setup header (" +
                                 std::to_string(header_end) + ")");
   }
-  if (detail::le(&h[0x1fe], 2) != 0xAA55) throw std::invalid_argument("not a Linux kernel: no boot sector signature 0xAA55 at 510");
+  if (le::load_n(&h[0x1fe], 2) != 0xAA55) throw std::invalid_argument("not a Linux kernel: no boot sector signature 0xAA55 at 510");
   if (std::memcmp(&h[0x202], "HdrS", 4) != 0) throw std::invalid_argument("not a Linux kernel: no HdrS signature");
-  unsigned protocol = static_cast<unsigned>(detail::le(&h[0x206], 2));
+  unsigned protocol = static_cast<unsigned>(le::load_n(&h[0x206], 2));
   if (protocol < 0x020c) {
     char v[16];
     std::snprintf(v, sizeof v, "%u.%02u", protocol >> 8, protocol & 0xff);
@@ -162,10 +159,10 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
                                 " is older than 2.12 (needed for the 64-bit entry point)");
   }
   if (!(h[0x211] & 0x01)) throw std::invalid_argument("not a bzImage: a zImage (not LOADED_HIGH) is not supported");
-  if (!(detail::le(&h[0x236], 2) & 0x01)) throw std::invalid_argument("bzImage has no 64-bit entry point (XLF_KERNEL_64 not set)");
+  if (!(le::load_n(&h[0x236], 2) & 0x01)) throw std::invalid_argument("bzImage has no 64-bit entry point (XLF_KERNEL_64 not set)");
   if (h[0x234] == 0) throw std::invalid_argument("bzImage is not relocatable (relocatable_kernel is 0)");
   std::uint64_t setup_sects = h[0x1f1] ? h[0x1f1] : 4;
-  std::uint64_t syssize = detail::le(&h[0x1f4], 4);  // in 16-byte paragraphs
+  std::uint64_t syssize = le::load_n(&h[0x1f4], 4);  // in 16-byte paragraphs
   std::uint64_t declared = (setup_sects + 1) * 512 + syssize * 16;
   if (syssize == 0) throw std::invalid_argument("not a bzImage: syssize is 0");
   if (size < declared) {

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "../../bytes.hpp"
+
 namespace crumble::vm {
 
 struct KernelModule {
@@ -73,9 +75,7 @@ class BoundedFile {
 };
 
 inline std::uint64_t get_le(std::string_view b, std::size_t at, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
-  return v;
+  return le::load_n(reinterpret_cast<const std::uint8_t*>(b.data()) + at, bytes);
 }
 
 }  // namespace detail

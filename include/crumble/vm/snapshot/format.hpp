@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/vm/snapshot/format.hpp — saving a KVM guest and starting it again, in this process or another.
+// crumble/vm/snapshot/format.hpp — the snapshot file format: a guest saved to disk, read back intact.
 //
 // A snapshot is two files:
 //
@@ -12,208 +12,42 @@
 //               one trailer page with a random token the state file also holds, so a state file
 //               never goes with another save's memory (the two are renamed one after the other).
 //
-// A file from another architecture, an unknown version, a fingerprint that is not this host's, a
+// A file from another architecture, an unknown version, a fingerprint that is not the reader's, a
 // bad checksum or a truncated file (state or memory) is refused with SnapshotError saying which.
-// The QEMU engine writes the same format with its own fingerprint (write's and read's last
-// argument); only KVM snapshots use host_fingerprint(), which opens /dev/kvm.
-//
-// What is saved: per vCPU (save_vcpu, sections "vcpu0.*") CPUID, MP_STATE, REGS, SREGS, FPU,
-// XSAVE (sized by KVM_CAP_XSAVE2), XCRS, DEBUGREGS, LAPIC (VMs with an in-kernel irqchip), the
-// MSRs KVM_GET_MSR_INDEX_LIST names, VCPU_EVENTS; per VM (save_vm, "vm.*") the in-kernel PIC
-// master and slave and IOAPIC, PIT2, and the KVM clock. Some KVMs refuse part of this — the
-// paging-based kvm_pvm on this project's machines answers EINVAL to KVM_GET/SET_CPUID2,
-// KVM_GET_XSAVE(2), KVM_GET_MSR_INDEX_LIST and KVM_GET/SET_MSRS — so which of CPUID, XSAVE and
-// MSRs a host can save and load is probed once per process (kvm_host()) and written into the
-// fingerprint: a snapshot is only ever restored on a host that saves exactly the same parts, and a
-// section that the fingerprint promises but the file lacks is an error, not a silent reset.
-//
-// Restore order (restore_vm, then restore_vcpu for each vCPU):
-//   VM:   IRQCHIP (PIC master, PIC slave, IOAPIC), PIT2, CLOCK (flags cleared: the guest's clock
-//         continues from the saved value, as after a pause)
-//   vCPU: CPUID (first: KVM checks what the rest may hold against it), MP_STATE, REGS, SREGS,
-//         FPU, XSAVE, XCRS, DEBUGREGS, LAPIC (after SREGS, which carries the APIC base; before
-//         the MSRs, since KVM takes TSC_DEADLINE only from a LAPIC timer in deadline mode),
-//         MSRs (TSC first, TSC_DEADLINE last: the deadline is relative to the guest's TSC),
-//         VCPU_EVENTS (after REGS, which clears pending exceptions), then KVMCLOCK_CTRL (tells a
-//         kvmclock guest it was paused; EINVAL for a guest without kvmclock, ignored).
-// Save only after KVM has completed the last exit (Vcpu::run returns so).
+// The format knows nothing of what the sections hold, nor of KVM: each engine fills the sections
+// and names the host it needs with a fingerprint (write's and read's `fingerprint`) — the QEMU
+// engine its binary and accelerator, the KVM engines snapshot::host_fingerprint() (kvm_state.hpp,
+// which also saves and loads the KVM state itself).
 #pragma once
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cpuid.h>
-
 #include <algorithm>
-#include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <span>
 #include <random>
-#include <sstream>
+#include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "../errors.hpp"
+#include "../../bytes.hpp"
 #include "../engine/options.hpp"
-#include "../engine/kvm/kvm.hpp"
+#include "../errors.hpp"
 
 namespace crumble::vm::snapshot {
 
 inline constexpr char magic[8] = {'C', 'R', 'U', 'M', 'B', 'S', 'N', 'P'};
 inline constexpr std::uint32_t format_version = 1;
 inline constexpr char arch_name[] = "x86_64";
-inline constexpr std::uint32_t msr_tsc = 0x10, msr_tsc_deadline = 0x6e0;
 
 inline std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ull) {
   for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
   return h;
-}
-
-namespace detail {
-inline int xioctl(int fd, unsigned long req, void* arg) {
-  int r;
-  do r = ::ioctl(fd, req, arg);
-  while (r < 0 && errno == EINTR);
-  return r;
-}
-inline std::string hex(std::uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-}  // namespace detail
-
-// What this host's KVM can save and load, probed once per process on a throwaway VM (the
-// refusals show only on a real vCPU: kvm_pvm announces KVM_CAP_XSAVE2 and then refuses
-// KVM_GET_XSAVE2). A part counts only when both its GET and its SET work.
-struct KvmHost {
-  std::string unavailable;          // why /dev/kvm could not be probed; empty when it could
-  int api = 0;
-  std::uint32_t xsave_size = 0;     // 0: no XSAVE state
-  bool xsave2 = false;              // KVM_GET_XSAVE2 at xsave_size bytes; else KVM_GET_XSAVE, 4096
-  std::vector<std::uint32_t> msrs;  // KVM_GET_MSR_INDEX_LIST; empty when MSRs are refused
-  bool cpuid = false;               // KVM_GET_CPUID2 / KVM_SET_CPUID2
-  std::uint64_t tsc_khz = 0;        // KVM_GET_TSC_KHZ; 0 when refused
-};
-
-namespace detail {
-inline KvmHost probe_kvm(const char* path = "/dev/kvm") {
-  KvmHost h;
-  int raw = ::open(path, O_RDWR | O_CLOEXEC);
-  if (raw < 0) {
-    h.unavailable = std::string(path) + ": " + std::strerror(errno);
-    return h;
-  }
-  kvm::Fd sys(raw);
-  h.api = ::ioctl(sys.get(), KVM_GET_API_VERSION, 0);
-  std::vector<std::uint32_t> list(1, 0);  // nmsrs = 0: KVM answers E2BIG with the count
-  if (xioctl(sys.get(), KVM_GET_MSR_INDEX_LIST, list.data()) < 0 && errno == E2BIG) {
-    list.resize(1 + list[0]);
-    if (xioctl(sys.get(), KVM_GET_MSR_INDEX_LIST, list.data()) == 0) h.msrs.assign(list.begin() + 1, list.begin() + 1 + list[0]);
-  }
-  int vm_fd = xioctl(sys.get(), KVM_CREATE_VM, nullptr);
-  if (vm_fd < 0) {
-    h.unavailable = std::string("KVM_CREATE_VM: ") + std::strerror(errno);
-    return h;
-  }
-  kvm::Fd vm(vm_fd);
-  int cpu_fd = ::ioctl(vm.get(), KVM_CREATE_VCPU, 0);
-  if (cpu_fd < 0) {
-    h.unavailable = std::string("KVM_CREATE_VCPU: ") + std::strerror(errno);
-    return h;
-  }
-  kvm::Fd cpu(cpu_fd);
-  const int khz = ::ioctl(cpu.get(), KVM_GET_TSC_KHZ, 0);
-  h.tsc_khz = khz > 0 ? static_cast<std::uint64_t>(khz) : 0;
-
-  const int xsave2 = ::ioctl(vm.get(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
-  if (xsave2 >= static_cast<int>(sizeof(kvm_xsave))) {
-    std::vector<std::uint8_t> area(static_cast<std::size_t>(xsave2));
-    if (xioctl(cpu.get(), KVM_GET_XSAVE2, area.data()) == 0 && xioctl(cpu.get(), KVM_SET_XSAVE, area.data()) == 0)
-      h.xsave_size = static_cast<std::uint32_t>(xsave2), h.xsave2 = true;
-  }
-  if (!h.xsave_size && ::ioctl(vm.get(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0) {
-    std::vector<std::uint8_t> area(sizeof(kvm_xsave));
-    if (xioctl(cpu.get(), KVM_GET_XSAVE, area.data()) == 0 && xioctl(cpu.get(), KVM_SET_XSAVE, area.data()) == 0)
-      h.xsave_size = sizeof(kvm_xsave);
-  }
-
-  if (!h.msrs.empty()) {
-    const bool has_tsc = std::find(h.msrs.begin(), h.msrs.end(), msr_tsc) != h.msrs.end();
-    std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + sizeof(kvm_msr_entry));
-    auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-    m->nmsrs = 1;
-    m->entries[0].index = has_tsc ? msr_tsc : h.msrs[0];
-    if (xioctl(cpu.get(), KVM_GET_MSRS, m) != 1 || xioctl(cpu.get(), KVM_SET_MSRS, m) != 1) h.msrs.clear();
-  }
-
-  // A fresh vCPU has no CPUID: GET answers with none, SET takes an empty table.
-  std::vector<std::uint8_t> cpuid(sizeof(kvm_cpuid2) + 4 * sizeof(kvm_cpuid_entry2));
-  reinterpret_cast<kvm_cpuid2*>(cpuid.data())->nent = 4;
-  if (xioctl(cpu.get(), KVM_GET_CPUID2, cpuid.data()) == 0) {
-    reinterpret_cast<kvm_cpuid2*>(cpuid.data())->nent = 0;
-    h.cpuid = xioctl(cpu.get(), KVM_SET_CPUID2, cpuid.data()) == 0;
-  }
-  return h;
-}
-}  // namespace detail
-
-inline const KvmHost& kvm_host() {
-  static const KvmHost h = detail::probe_kvm();
-  return h;
-}
-
-// What a KVM snapshot depends on in the host: the CPU (vendor, family/model/stepping, a hash of
-// its feature leaves), the KVM API, the TSC frequency the guest's clocks were calibrated for,
-// and which optional state this host's KVM saves (kvm_host()), with the XSAVE area's size and a
-// hash of the MSR list. Computed once per process; needs /dev/kvm (says so when there is none).
-inline std::string host_fingerprint() {
-  static const std::string fp = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    __cpuid(0, a, b, c, d);
-    const unsigned max_basic = a;
-    char vendor[13] = {};
-    std::memcpy(vendor, &b, 4);
-    std::memcpy(vendor + 4, &d, 4);
-    std::memcpy(vendor + 8, &c, 4);
-    __cpuid(1, a, b, c, d);
-    const unsigned signature = a;
-    // Leaf 1's ebx holds the APIC ID of whichever core runs this: left out.
-    std::vector<unsigned> features{c, d};
-    if (max_basic >= 7) {
-      __cpuid_count(7, 0, a, b, c, d);
-      features.insert(features.end(), {b, c, d});
-    }
-    if (max_basic >= 0xd) {
-      __cpuid_count(0xd, 0, a, b, c, d);
-      features.insert(features.end(), {a, c, d});
-      __cpuid_count(0xd, 1, a, b, c, d);
-      features.push_back(a);
-    }
-    __cpuid(0x80000000, a, b, c, d);
-    if (a >= 0x80000001) {
-      __cpuid(0x80000001, a, b, c, d);
-      features.insert(features.end(), {c, d});
-    }
-    std::string s = std::string(vendor) + " signature=" + std::to_string(signature) + " features=" +
-                    detail::hex(fnv1a(reinterpret_cast<const std::uint8_t*>(features.data()), features.size() * sizeof(unsigned)) & 0xffffffff);
-    const KvmHost& h = kvm_host();
-    if (!h.unavailable.empty()) return s + " kvm=unavailable (" + h.unavailable + ")";
-    s += " kvm-api=" + std::to_string(h.api) + " tsc-khz=" + (h.tsc_khz ? std::to_string(h.tsc_khz) : "unknown");
-    s += " xsave=" + (h.xsave_size ? std::string(h.xsave2 ? "xsave2/" : "xsave/") + std::to_string(h.xsave_size) : "none");
-    s += " msrs=" + (h.msrs.empty() ? "none"
-                                     : std::to_string(h.msrs.size()) + "/" +
-                                           detail::hex(fnv1a(reinterpret_cast<const std::uint8_t*>(h.msrs.data()), h.msrs.size() * 4) & 0xffffffff));
-    s += std::string(" cpuid=") + (h.cpuid ? "saved" : "none");
-    return s + " state=mp+regs+sregs+fpu+xcrs+debugregs+lapic+events vm=irqchip+pit2+clock";
-  }();
-  return fp;
 }
 
 // A snapshot's sections, by tag.
@@ -236,65 +70,6 @@ T get(const Sections& s, const std::string& tag) {
   return v;
 }
 
-namespace detail {
-inline constexpr std::size_t msr_batch = 64;  // KVM takes fewer than 256 per call
-
-inline std::vector<std::uint8_t> get_cpuid(int fd) {
-  for (std::uint32_t n = 64;; n *= 2) {
-    std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-    c->nent = n;
-    if (xioctl(fd, KVM_GET_CPUID2, c) == 0) {
-      buf.resize(sizeof(kvm_cpuid2) + c->nent * sizeof(kvm_cpuid_entry2));
-      return buf;
-    }
-    if (errno != E2BIG || n >= 4096) throw VmError(std::string("KVM_GET_CPUID2 failed: ") + std::strerror(errno));
-  }
-}
-
-// KVM stops a batch at the first MSR it cannot read for this vCPU (one its CPUID lacks): that MSR
-// is not part of the vCPU's state, so it is skipped and the batch goes on after it.
-inline std::vector<std::uint8_t> get_msrs(int fd, const std::vector<std::uint32_t>& indices) {
-  std::vector<kvm_msr_entry> out;
-  std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msr_batch * sizeof(kvm_msr_entry));
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-  for (std::size_t at = 0; at < indices.size();) {
-    const std::size_t n = std::min(msr_batch, indices.size() - at);
-    m->nmsrs = static_cast<std::uint32_t>(n);
-    for (std::size_t i = 0; i < n; ++i) m->entries[i] = kvm_msr_entry{indices[at + i], 0, 0};
-    const int got = xioctl(fd, KVM_GET_MSRS, m);
-    if (got < 0) throw VmError(std::string("KVM_GET_MSRS failed: ") + std::strerror(errno));
-    out.insert(out.end(), m->entries, m->entries + got);
-    at += static_cast<std::size_t>(got) + (static_cast<std::size_t>(got) < n ? 1 : 0);
-  }
-  std::vector<std::uint8_t> bytes(out.size() * sizeof(kvm_msr_entry));
-  if (!out.empty()) std::memcpy(bytes.data(), out.data(), bytes.size());
-  return bytes;
-}
-
-inline void set_msrs(int fd, const std::vector<std::uint8_t>& bytes) {
-  if (bytes.size() % sizeof(kvm_msr_entry)) throw SnapshotError("snapshot section msrs has the wrong size");
-  std::vector<kvm_msr_entry> e(bytes.size() / sizeof(kvm_msr_entry));
-  if (!e.empty()) std::memcpy(e.data(), bytes.data(), bytes.size());
-  std::stable_partition(e.begin(), e.end(), [](const kvm_msr_entry& x) { return x.index == msr_tsc; });
-  std::stable_partition(e.begin(), e.end(), [](const kvm_msr_entry& x) { return x.index != msr_tsc_deadline; });
-  std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msr_batch * sizeof(kvm_msr_entry));
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-  for (std::size_t at = 0; at < e.size();) {
-    const std::size_t n = std::min(msr_batch, e.size() - at);
-    m->nmsrs = static_cast<std::uint32_t>(n);
-    std::copy(e.begin() + static_cast<std::ptrdiff_t>(at), e.begin() + static_cast<std::ptrdiff_t>(at + n), m->entries);
-    const int set = xioctl(fd, KVM_SET_MSRS, m);
-    if (set < 0) throw VmError(std::string("KVM_SET_MSRS failed: ") + std::strerror(errno));
-    if (static_cast<std::size_t>(set) < n)
-      throw SnapshotError("KVM refused the snapshot's MSR 0x" + hex(m->entries[set].index) + " (value 0x" + hex(m->entries[set].data) + ")");
-    at += n;
-  }
-}
-}  // namespace detail
-
-// Saves a vCPU's state under `prefix`. `lapic`: the VM has an in-kernel irqchip
-// (kvm::Machine::has_irqchip()); KVM has no LAPIC state to give otherwise.
 // Where init was when the guest was saved (section "crumble.mode"), for the engines' restores.
 inline void put_mode(Sections& s, SnapshotMode mode) {
   const std::string m = mode == SnapshotMode::early ? "early" : "late";
@@ -306,127 +81,6 @@ inline SnapshotMode get_mode(const Sections& s, const std::filesystem::path& sta
   if (m == "early") return SnapshotMode::early;
   if (m == "late") return SnapshotMode::late;
   throw SnapshotError("snapshot " + state.string() + " does not say where its guest's init was (no crumble.mode)");
-}
-
-inline void save_vcpu(kvm::Vcpu& cpu, Sections& s, const std::string& prefix = "vcpu0.", bool lapic = false) {
-  const KvmHost& h = kvm_host();
-  if (h.cpuid) s[prefix + "cpuid"] = detail::get_cpuid(cpu.fd());
-  put(s, prefix + "mp_state", cpu.get<kvm_mp_state>(KVM_GET_MP_STATE, "KVM_GET_MP_STATE"));
-  put(s, prefix + "regs", cpu.regs());
-  put(s, prefix + "sregs", cpu.sregs());
-  put(s, prefix + "fpu", cpu.get<kvm_fpu>(KVM_GET_FPU, "KVM_GET_FPU"));
-  if (h.xsave_size) {
-    std::vector<std::uint8_t> area(h.xsave_size);
-    if (detail::xioctl(cpu.fd(), h.xsave2 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, area.data()) < 0)
-      throw VmError(std::string(h.xsave2 ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE") + " failed: " + std::strerror(errno));
-    s[prefix + "xsave"] = std::move(area);
-  }
-  put(s, prefix + "xcrs", cpu.get<kvm_xcrs>(KVM_GET_XCRS, "KVM_GET_XCRS"));
-  put(s, prefix + "debugregs", cpu.get<kvm_debugregs>(KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS"));
-  if (lapic) put(s, prefix + "lapic", cpu.get<kvm_lapic_state>(KVM_GET_LAPIC, "KVM_GET_LAPIC"));
-  if (!h.msrs.empty()) s[prefix + "msrs"] = detail::get_msrs(cpu.fd(), h.msrs);
-  put(s, prefix + "events", cpu.get<kvm_vcpu_events>(KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS"));
-}
-
-// Loads a vCPU's state in the order at the top of this file. Each part is restored when its
-// section is there; one this host saves (kvm_host()) but the snapshot lacks is an error, and so is
-// one this host cannot load.
-inline void restore_vcpu(kvm::Vcpu& cpu, const Sections& s, const std::string& prefix = "vcpu0.") {
-  const KvmHost& h = kvm_host();
-  auto optional = [&](const char* part, bool host_saves) -> const std::vector<std::uint8_t>* {
-    auto it = s.find(prefix + part);
-    if (it == s.end() && host_saves) throw SnapshotError("snapshot has no " + prefix + part + " section, which this host's KVM saves");
-    if (it != s.end() && !host_saves) throw SnapshotError("snapshot has " + prefix + part + " state, which this host's KVM cannot load");
-    return it == s.end() ? nullptr : &it->second;
-  };
-  if (const auto* c = optional("cpuid", h.cpuid)) {
-    const auto* t = reinterpret_cast<const kvm_cpuid2*>(c->data());
-    if (c->size() < sizeof(kvm_cpuid2) || c->size() != sizeof(kvm_cpuid2) + std::size_t{t->nent} * sizeof(kvm_cpuid_entry2))
-      throw SnapshotError("snapshot section " + prefix + "cpuid has the wrong size");
-    // A vCPU that never had a CPUID table is saved with an empty one: it stays without.
-    if (t->nent) {
-      std::vector<std::uint8_t> copy(*c);
-      if (detail::xioctl(cpu.fd(), KVM_SET_CPUID2, copy.data()) < 0)
-        throw SnapshotError(std::string("KVM refused the snapshot's CPUID (KVM_SET_CPUID2: ") + std::strerror(errno) + ")");
-    }
-  }
-  cpu.set(KVM_SET_MP_STATE, get<kvm_mp_state>(s, prefix + "mp_state"), "KVM_SET_MP_STATE");
-  cpu.set_regs(get<kvm_regs>(s, prefix + "regs"));
-  cpu.set_sregs(get<kvm_sregs>(s, prefix + "sregs"));
-  cpu.set(KVM_SET_FPU, get<kvm_fpu>(s, prefix + "fpu"), "KVM_SET_FPU");
-  if (const auto* x = optional("xsave", h.xsave_size != 0)) {
-    if (x->size() != h.xsave_size) throw SnapshotError("snapshot section " + prefix + "xsave has the wrong size");
-    std::vector<std::uint8_t> copy(*x);
-    if (detail::xioctl(cpu.fd(), KVM_SET_XSAVE, copy.data()) < 0)
-      throw SnapshotError(std::string("KVM refused the snapshot's XSAVE state (KVM_SET_XSAVE: ") + std::strerror(errno) + ")");
-  }
-  cpu.set(KVM_SET_XCRS, get<kvm_xcrs>(s, prefix + "xcrs"), "KVM_SET_XCRS");
-  cpu.set(KVM_SET_DEBUGREGS, get<kvm_debugregs>(s, prefix + "debugregs"), "KVM_SET_DEBUGREGS");
-  if (s.count(prefix + "lapic")) {
-    const auto lapic = get<kvm_lapic_state>(s, prefix + "lapic");
-    if (detail::xioctl(cpu.fd(), KVM_SET_LAPIC, const_cast<kvm_lapic_state*>(&lapic)) < 0)
-      throw SnapshotError(std::string("KVM refused the snapshot's LAPIC state (KVM_SET_LAPIC: ") + std::strerror(errno) +
-                          "); a vCPU with a LAPIC goes into a VM with an in-kernel irqchip");
-  }
-  if (const auto* m = optional("msrs", !h.msrs.empty())) detail::set_msrs(cpu.fd(), *m);
-  cpu.set(KVM_SET_VCPU_EVENTS, get<kvm_vcpu_events>(s, prefix + "events"), "KVM_SET_VCPU_EVENTS");
-  if (detail::xioctl(cpu.fd(), KVM_KVMCLOCK_CTRL, nullptr) < 0 && errno != EINVAL)
-    throw VmError(std::string("KVM_KVMCLOCK_CTRL failed: ") + std::strerror(errno));
-}
-
-namespace detail {
-inline constexpr std::pair<std::uint32_t, const char*> irqchips[] = {
-    {KVM_IRQCHIP_PIC_MASTER, "pic_master"}, {KVM_IRQCHIP_PIC_SLAVE, "pic_slave"}, {KVM_IRQCHIP_IOAPIC, "ioapic"}};
-}  // namespace detail
-
-// Saves the VM's own state under `prefix`: the in-kernel PICs, IOAPIC and PIT when it has them,
-// and the KVM clock. Call with the vCPUs stopped.
-inline void save_vm(kvm::Machine& vm, Sections& s, const std::string& prefix = "vm.") {
-  if (vm.has_irqchip()) {
-    for (auto [id, tag] : detail::irqchips) {
-      kvm_irqchip c{};
-      c.chip_id = id;
-      kvm::ioctl_or_throw(vm.fd(), KVM_GET_IRQCHIP, &c, "KVM_GET_IRQCHIP");
-      put(s, prefix + tag, c);
-    }
-    kvm_pit_state2 pit{};
-    if (detail::xioctl(vm.fd(), KVM_GET_PIT2, &pit) == 0) put(s, prefix + "pit2", pit);
-    else if (errno != ENXIO) throw VmError(std::string("KVM_GET_PIT2 failed: ") + std::strerror(errno));  // ENXIO: no PIT
-  }
-  kvm_clock_data clock{};
-  kvm::ioctl_or_throw(vm.fd(), KVM_GET_CLOCK, &clock, "KVM_GET_CLOCK");
-  put(s, prefix + "clock", clock);
-}
-
-// Loads what save_vm saved, before the vCPUs (restore_vcpu). The VM must be made like the saved
-// one: with an in-kernel irqchip and PIT exactly when the snapshot has their state.
-inline void restore_vm(kvm::Machine& vm, const Sections& s, const std::string& prefix = "vm.") {
-  const bool saved_chip = s.count(prefix + "pic_master") != 0, chip = vm.has_irqchip();
-  if (saved_chip != chip)
-    throw SnapshotError(saved_chip ? "snapshot is of a VM with an in-kernel irqchip; this VM has none (kvm::Machine::create_irqchip)"
-                                   : "snapshot is of a VM without an in-kernel irqchip; this VM has one");
-  if (chip) {
-    for (auto [id, tag] : detail::irqchips) {
-      auto c = get<kvm_irqchip>(s, prefix + tag);
-      if (c.chip_id != id) throw SnapshotError("snapshot section " + prefix + tag + " holds another chip");
-      kvm::ioctl_or_throw(vm.fd(), KVM_SET_IRQCHIP, &c, "KVM_SET_IRQCHIP");
-    }
-    kvm_pit_state2 now{};
-    const bool pit = detail::xioctl(vm.fd(), KVM_GET_PIT2, &now) == 0;
-    if (s.count(prefix + "pit2") != (pit ? 1u : 0u))
-      throw SnapshotError(pit ? "snapshot is of a VM without a PIT; this VM has one" : "snapshot is of a VM with a PIT; this VM has none");
-    if (pit) {
-      auto p = get<kvm_pit_state2>(s, prefix + "pit2");
-      kvm::ioctl_or_throw(vm.fd(), KVM_SET_PIT2, &p, "KVM_SET_PIT2");
-    }
-  }
-  // KVM_GET_CLOCK's flags describe the reading (TSC_STABLE, REALTIME, HOST_TSC); KVM_SET_CLOCK
-  // before Linux 5.16 takes none, and REALTIME would advance the clock by the time the snapshot
-  // spent on disk. Without flags the guest's clock goes on from where it was saved.
-  auto clock = get<kvm_clock_data>(s, prefix + "clock");
-  clock.flags = 0;
-  clock.realtime = clock.host_tsc = 0;
-  kvm::ioctl_or_throw(vm.fd(), KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK");
 }
 
 namespace detail {
@@ -469,15 +123,20 @@ inline std::filesystem::path memory_path(const std::filesystem::path& state) { r
 inline constexpr char memory_magic[8] = {'C', 'R', 'U', 'M', 'B', 'M', 'E', 'M'};
 inline constexpr std::uint64_t memory_trailer = 4096;
 
+// A guest-physical range that is not memory (an MMIO hole): unreadable on the host, never saved.
+struct MemoryHole {
+  std::uint64_t base, size;
+};
+
 // Writes `size` bytes of guest RAM to the empty file `fd` (named `path` in errors) page by page,
 // leaving zero pages as holes, then sizes the file: a mostly idle guest's RAM takes little disk.
 // Pages in `holes` (MMIO holes: not memory, and unreadable on the host) are left out.
 inline void write_sparse(int fd, const std::uint8_t* memory, std::uint64_t size, const std::filesystem::path& path,
-                         std::span<const kvm::MmioRegion> holes = {}) {
+                         std::span<const MemoryHole> holes = {}) {
   static const std::uint8_t zero[4096] = {};
   for (std::uint64_t at = 0; at < size; at += 4096) {
     const std::uint64_t n = std::min<std::uint64_t>(4096, size - at);
-    if (std::any_of(holes.begin(), holes.end(), [&](const kvm::MmioRegion& h) { return at < h.base + h.size && h.base < at + n; })) continue;
+    if (std::any_of(holes.begin(), holes.end(), [&](const MemoryHole& h) { return at < h.base + h.size && h.base < at + n; })) continue;
     if (std::memcmp(memory + at, zero, n) != 0) detail::write_all(fd, memory + at, n, at, path);
   }
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw SnapshotError("cannot size " + path.string() + ": " + std::strerror(errno));
@@ -486,7 +145,7 @@ inline void write_sparse(int fd, const std::uint8_t* memory, std::uint64_t size,
 // Writes guest RAM sparsely and the state file, each atomically. `fingerprint` names what the
 // snapshot needs of the host that restores it (the QEMU engine passes its own).
 inline void write(const std::filesystem::path& state, const Sections& sections, const std::uint8_t* memory, std::uint64_t size,
-                  const std::string& fingerprint = host_fingerprint(), std::span<const kvm::MmioRegion> holes = {}) {
+                  const std::string& fingerprint, std::span<const MemoryHole> holes = {}) {
   // The two files are renamed into place one after the other, so a reader can meet a state file
   // and a memory file from different saves (another process saving the same snapshot at the same
   // time): a random token in both ties them together; read() checks it.
@@ -503,8 +162,8 @@ inline void write(const std::filesystem::path& state, const Sections& sections, 
   put(with_token, "memory.token", token);
   std::vector<std::uint8_t> out(magic, magic + 8);
   out.resize(16);  // the file's length, filled in below
-  auto u32 = [&](std::uint32_t v) { for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i))); };
-  auto u64 = [&](std::uint64_t v) { for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i))); };
+  auto u32 = [&](std::uint32_t v) { le::append(out, v, 4); };
+  auto u64 = [&](std::uint64_t v) { le::append(out, v, 8); };
   auto str = [&](const std::string& s) {
     u32(static_cast<std::uint32_t>(s.size()));
     out.insert(out.end(), s.begin(), s.end());
@@ -520,7 +179,7 @@ inline void write(const std::filesystem::path& state, const Sections& sections, 
     out.insert(out.end(), bytes.begin(), bytes.end());
   }
   const std::uint64_t length = out.size() + 8;
-  for (int i = 0; i < 8; ++i) out[8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(length >> (8 * i));
+  le::store<std::uint64_t>(out.data() + 8, length);
   u64(fnv1a(out.data(), out.size()));
   detail::atomic_file(state, [&](int fd, const std::filesystem::path& p) { detail::write_all(fd, out.data(), out.size(), 0, p); });
 }
@@ -542,7 +201,7 @@ inline Loaded read_once(const std::filesystem::path& state, const std::string& f
 // Reads and checks a state file (made with `fingerprint`) and opens its memory file. A memory
 // file from another save is looked at once more: a concurrent save renames its state file just
 // after its memory file.
-inline Loaded read(const std::filesystem::path& state, const std::string& fingerprint = host_fingerprint()) {
+inline Loaded read(const std::filesystem::path& state, const std::string& fingerprint) {
   try {
     return detail::read_once(state, fingerprint);
   } catch (const detail::MemoryMismatch&) {
@@ -561,13 +220,15 @@ inline Loaded detail::read_once(const std::filesystem::path& state, const std::s
   };
   auto u32 = [&] {
     need(4);
-    std::uint32_t v = b[at] | b[at + 1] << 8 | b[at + 2] << 16 | static_cast<std::uint32_t>(b[at + 3]) << 24;
+    const auto v = le::load<std::uint32_t>(b + at);
     at += 4;
     return v;
   };
   auto u64 = [&] {
-    std::uint64_t lo = u32();
-    return lo | static_cast<std::uint64_t>(u32()) << 32;
+    need(8);
+    const auto v = le::load<std::uint64_t>(b + at);
+    at += 8;
+    return v;
   };
   auto str = [&](std::size_t max) {
     std::uint32_t n = u32();
@@ -586,8 +247,7 @@ inline Loaded detail::read_once(const std::filesystem::path& state, const std::s
                                                 std::to_string(length) + " bytes)");
   if (data.size() > length || length < 24) throw SnapshotError("snapshot " + state.string() + " is corrupt (wrong length)");
   const std::size_t body = data.size() - 8;
-  std::uint64_t sum = 0;
-  std::memcpy(&sum, b + body, 8);
+  const auto sum = le::load<std::uint64_t>(b + body);
   if (fnv1a(b, body) != sum) throw SnapshotError("snapshot " + state.string() + " is corrupt (checksum mismatch)");
   const std::uint32_t version = u32();
   if (version != format_version)

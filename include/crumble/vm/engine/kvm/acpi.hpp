@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "../../../bytes.hpp"
+
 namespace crumble::vm::acpi {
 
 // A device in the DSDT: a name, a PNP id, one I/O port range and one legacy IRQ.
@@ -29,9 +31,6 @@ struct Layout {
 };
 
 namespace detail {
-inline void put(std::vector<std::uint8_t>& b, std::size_t at, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
-}
 inline std::uint8_t checksum(const std::uint8_t* p, std::size_t n) {
   std::uint8_t s = 0;
   for (std::size_t i = 0; i < n; ++i) s = static_cast<std::uint8_t>(s + p[i]);
@@ -44,13 +43,13 @@ inline std::vector<std::uint8_t> header(const char sig[4], std::uint8_t revision
   t[8] = revision;
   std::memcpy(t.data() + 10, "CRUMBL", 6);    // OEM id
   std::memcpy(t.data() + 16, "CRUMBLVM", 8);  // OEM table id
-  put(t, 24, 1, 4);                           // OEM revision
+  le::put(t, 24, 1, 4);                           // OEM revision
   std::memcpy(t.data() + 28, "CRMB", 4);      // creator id
-  put(t, 32, 1, 4);                           // creator revision
+  le::put(t, 32, 1, 4);                           // creator revision
   return t;
 }
 inline void finish(std::vector<std::uint8_t>& t) {
-  put(t, 4, t.size(), 4);
+  le::put(t, 4, t.size(), 4);
   t[9] = 0;
   t[9] = checksum(t.data(), t.size());
 }
@@ -93,7 +92,7 @@ inline std::vector<std::uint8_t> device(const LegacyDevice& d) {
   // Name (_HID, EisaId (...))
   append(body, {0x08, '_', 'H', 'I', 'D', 0x0c});
   const std::uint32_t hid = eisa_id(d.hid);
-  for (int i = 0; i < 4; ++i) body.push_back(static_cast<std::uint8_t>(hid >> (8 * i)));
+  le::append(body, hid, 4);
   // Name (_UID, Zero)
   append(body, {0x08, '_', 'U', 'I', 'D', 0x00});
   // Name (_CRS, ResourceTemplate () { IO (Decode16, base, base, 1, len) IRQNoFlags () {irq} })
@@ -126,8 +125,8 @@ inline std::vector<std::uint8_t> build(std::uint64_t base, int vcpus, const std:
   // MADT: local APIC address, PCAT_COMPAT, one local APIC per vCPU, the IOAPIC.
   std::vector<std::uint8_t> madt = header("APIC", 5);
   madt.resize(44, 0);
-  put(madt, 36, 0xfee00000, 4);
-  put(madt, 40, 1, 4);
+  le::put(madt, 36, 0xfee00000, 4);
+  le::put(madt, 40, 1, 4);
   for (int i = 0; i < vcpus; ++i) append(madt, {0, 8, static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i), 1, 0, 0, 0});
   append(madt, {1, 12, static_cast<std::uint8_t>(vcpus), 0, 0x00, 0x00, 0xc0, 0xfe, 0, 0, 0, 0});
   finish(madt);
@@ -146,25 +145,25 @@ inline std::vector<std::uint8_t> build(std::uint64_t base, int vcpus, const std:
   // FADT revision 6: hardware-reduced ACPI, the DSDT (both pointers), minor version 4.
   std::vector<std::uint8_t> fadt = header("FACP", 6);
   fadt.resize(fadt_size, 0);
-  put(fadt, 40, l.dsdt, 4);                 // DSDT
-  put(fadt, 112, 1u << 20, 4);              // Flags: HW_REDUCED_ACPI
-  put(fadt, 131, 4, 1);                     // FADT minor version
-  put(fadt, 140, l.dsdt, 8);                // X_DSDT
+  le::put(fadt, 40, l.dsdt, 4);                 // DSDT
+  le::put(fadt, 112, 1u << 20, 4);              // Flags: HW_REDUCED_ACPI
+  le::put(fadt, 131, 4, 1);                     // FADT minor version
+  le::put(fadt, 140, l.dsdt, 8);                // X_DSDT
   std::memcpy(fadt.data() + 268, "CRUMBLVM", 8);  // hypervisor vendor identity
   finish(fadt);
 
   std::vector<std::uint8_t> xsdt = header("XSDT", 1);
   xsdt.resize(xsdt_size, 0);
-  put(xsdt, 36, l.fadt, 8);
-  put(xsdt, 44, l.madt, 8);
+  le::put(xsdt, 36, l.fadt, 8);
+  le::put(xsdt, 44, l.madt, 8);
   finish(xsdt);
 
   std::vector<std::uint8_t> rsdp(36, 0);
   std::memcpy(rsdp.data(), "RSD PTR ", 8);
   std::memcpy(rsdp.data() + 9, "CRUMBL", 6);
   rsdp[15] = 2;                // revision: ACPI 2.0+
-  put(rsdp, 20, 36, 4);        // length
-  put(rsdp, 24, l.xsdt, 8);
+  le::put(rsdp, 20, 36, 4);        // length
+  le::put(rsdp, 24, l.xsdt, 8);
   rsdp[8] = checksum(rsdp.data(), 20);
   rsdp[32] = checksum(rsdp.data(), 36);
 

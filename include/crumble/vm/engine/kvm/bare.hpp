@@ -42,8 +42,11 @@
 
 #include "../../../assemble.hpp"
 #include "../../../arch/amd64/target.hpp"
+#include "../../../bytes.hpp"
 #include "kvm.hpp"
-#include "../../snapshot/format.hpp"
+#include "../../snapshot/cache.hpp"
+#include "../../snapshot/kvm_state.hpp"
+#include "../../snapshot/restore_or_boot.hpp"
 
 namespace crumble::vm {
 
@@ -80,10 +83,17 @@ inline constexpr std::uint16_t syscall_port = 0xe9;
 // 0x18 (sysret: user SS = 0x18+8 = 0x20, user CS = 0x18+16 = 0x28).
 inline constexpr std::uint16_t kernel_cs = 0x08, kernel_ss = 0x10, user_ss = 0x20 | 3, user_cs = 0x28 | 3, tss_sel = 0x30;
 inline constexpr std::uint32_t msr_star = 0xc0000081, msr_lstar = 0xc0000082, msr_fmask = 0xc0000084;
+
+// The syscalls the host serves, by the numbers the AMD64 target compiles them to.
+namespace nr {
+constexpr std::uint64_t of(ir::Sys s) { return static_cast<std::uint64_t>(arch::amd64::syscall_number(s)); }
+inline constexpr std::uint64_t write = of(ir::Sys::write), mmap = of(ir::Sys::mmap), munmap = of(ir::Sys::munmap),
+                               getpid = of(ir::Sys::getpid), gettid = of(ir::Sys::gettid), getppid = of(ir::Sys::getppid),
+                               exit = of(ir::Sys::exit), exit_group = of(ir::Sys::exit_group), getrandom = of(ir::Sys::getrandom);
+}  // namespace nr
 }  // namespace bare
 
 namespace bare_detail {
-inline void put64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
 
 inline kvm_segment segment(std::uint16_t sel, std::uint8_t type, std::uint8_t dpl, bool code64) {
   kvm_segment s{};
@@ -108,19 +118,19 @@ inline void build_system(kvm::Machine& m) {
   // GDT: null, kernel code64, kernel data, user code32 (unused), user data, user code64, 64-bit
   // TSS (two slots).
   const std::uint64_t entries[] = {0, 0x00af9a000000ffff, 0x00cf92000000ffff, 0x00cffa000000ffff, 0x00cff2000000ffff, 0x00affa000000ffff};
-  for (std::size_t i = 0; i < std::size(entries); ++i) put64(mem + gdt + 8 * i, entries[i]);
+  for (std::size_t i = 0; i < std::size(entries); ++i) le::store<std::uint64_t>(mem + gdt + 8 * i, entries[i]);
   const std::uint64_t tss_limit = 0x67;
   std::uint64_t tss_low = (tss_limit & 0xffff) | ((tss & 0xffffff) << 16) | (std::uint64_t{0x89} << 40) | (((tss >> 24) & 0xff) << 56);
-  put64(mem + gdt + 0x30, tss_low);
-  put64(mem + gdt + 0x38, tss >> 32);
+  le::store<std::uint64_t>(mem + gdt + 0x30, tss_low);
+  le::store<std::uint64_t>(mem + gdt + 0x38, tss >> 32);
   mem[tss + 0x66] = 0x68;  // I/O map base past the limit: no bitmap
   // Page tables: PML4[0] -> PDPT, PDPT[0] -> PD (1 GiB), PD[0] -> PT (4 KiB pages, kernel only,
   // page 0 absent), PD[1..] 2 MiB user pages up to the end of RAM.
-  put64(mem + pml4, pdpt | 0x7);
-  put64(mem + pdpt, pd | 0x7);
-  put64(mem + pd, pt | 0x7);  // user bit here; each 4 KiB page says whether user code may touch it
-  for (std::uint64_t i = 0; i < 512; ++i) put64(mem + pt + 8 * i, (i << 12) | 0x3);
-  for (std::uint64_t i = 1; i < 512 && (i << 21) < size; ++i) put64(mem + pd + 8 * i, (i << 21) | 0x87);
+  le::store<std::uint64_t>(mem + pml4, pdpt | 0x7);
+  le::store<std::uint64_t>(mem + pdpt, pd | 0x7);
+  le::store<std::uint64_t>(mem + pd, pt | 0x7);  // user bit here; each 4 KiB page says whether user code may touch it
+  for (std::uint64_t i = 0; i < 512; ++i) le::store<std::uint64_t>(mem + pt + 8 * i, (i << 12) | 0x3);
+  for (std::uint64_t i = 1; i < 512 && (i << 21) < size; ++i) le::store<std::uint64_t>(mem + pd + 8 * i, (i << 21) | 0x87);
   // The kernel-mode stub: out 0xe9, al; sysretq.
   const std::uint8_t sys[] = {0xe6, static_cast<std::uint8_t>(syscall_port), 0x48, 0x0f, 0x07};
   std::memcpy(mem + syscall_stub, sys, sizeof sys);
@@ -129,9 +139,10 @@ inline void build_system(kvm::Machine& m) {
   const std::uint8_t bell[] = {0x48, 0x8b, 0x04, 0x25, doorbell & 0xff, doorbell >> 8 & 0xff, doorbell >> 16 & 0xff,
                                doorbell >> 24 & 0xff, 0xff, 0xe1};
   std::memcpy(mem, bell, sizeof bell);
-  put64(mem + pd + 8 * (doorbell >> 21), doorbell | 0x87);
-  // The user-mode stub main() returns to: mov edi, eax; mov eax, 231 (exit_group); syscall.
-  const std::uint8_t ex[] = {0x89, 0xc7, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x0f, 0x05};
+  le::store<std::uint64_t>(mem + pd + 8 * (doorbell >> 21), doorbell | 0x87);
+  // The user-mode stub main() returns to: mov edi, eax; mov eax, exit_group; syscall.
+  static_assert(nr::exit_group < 0x100);
+  const std::uint8_t ex[] = {0x89, 0xc7, 0xb8, static_cast<std::uint8_t>(nr::exit_group), 0x00, 0x00, 0x00, 0x0f, 0x05};
   std::memcpy(mem + exit_stub, ex, sizeof ex);
 }
 
@@ -175,7 +186,7 @@ inline void enter_user_mode(kvm::Vcpu& cpu, std::uint64_t rip, std::uint64_t rsp
   cpu.set_regs(r);
 }
 // Page 0 becomes a user page (read-only) for the doorbell stub (kvm_pvm).
-inline void user_page_zero(kvm::Machine& m) { put64(m.memory() + bare::pt, 0x5); }
+inline void user_page_zero(kvm::Machine& m) { le::store<std::uint64_t>(m.memory() + bare::pt, 0x5); }
 }  // namespace bare_detail
 
 // A VM with its vCPU made ahead of time: restoring a snapshot into one only maps the memory file
@@ -221,9 +232,7 @@ class BareVm {
     std::memcpy(mem + image, img.bytes.data(), img.bytes.size());
     for (std::uint32_t off : img.relocs) {
       if (std::uint64_t{off} + 8 > img.bytes.size()) throw ConfigError("relocation outside the program");
-      std::uint64_t v;
-      std::memcpy(&v, mem + image + off, 8);
-      bare_detail::put64(mem + image + off, v + image);
+      le::store<std::uint64_t>(mem + image + off, le::load<std::uint64_t>(mem + image + off) + image);
     }
     // argv and envp at the top of RAM, then the stack below them.
     std::vector<std::string> argv{"bare"};
@@ -243,9 +252,9 @@ class BareVm {
     top -= 8 * ptrs.size();
     top &= ~std::uint64_t{15};
     const std::uint64_t argv_at = top, envp_at = top + 8 * (argv.size() + 1);
-    for (std::size_t i = 0; i < ptrs.size(); ++i) bare_detail::put64(mem + top + 8 * i, ptrs[i]);
+    for (std::size_t i = 0; i < ptrs.size(); ++i) le::store<std::uint64_t>(mem + top + 8 * i, ptrs[i]);
     const std::uint64_t stack_top = top - 8;  // a return address slot, as after a call
-    bare_detail::put64(mem + stack_top, exit_stub);
+    le::store<std::uint64_t>(mem + stack_top, exit_stub);
     // The heap (mmap) ends 8 MiB below the stack top, or where the program ends if there is less room.
     stack_floor_ = stack_top > image_end + (8 << 20) ? stack_top - (8 << 20) : image_end;
     heap_ = (image_end + 0xfff) & ~std::uint64_t{0xfff};
@@ -348,7 +357,7 @@ class BareVm {
       cpu.stop();
     } else if (auto h = opt_.syscalls.find(a.nr); h != opt_.syscalls.end()) {
       ret = h->second(m, a);
-    } else if (a.nr == 1) {  // write
+    } else if (a.nr == bare::nr::write) {
       const std::uint8_t* p = m.guest(a.a[1], a.a[2]);
       if (a.a[0] != 1 && a.a[0] != 2) ret = -EBADF;
       else if (!p) ret = -EFAULT;
@@ -358,12 +367,12 @@ class BareVm {
         else (a.a[0] == 1 ? result_.out : result_.err).append(bytes);
         ret = static_cast<std::int64_t>(a.a[2]);
       }
-    } else if (a.nr == 60 || a.nr == 231) {  // exit, exit_group
+    } else if (a.nr == bare::nr::exit || a.nr == bare::nr::exit_group) {
       result_.status = static_cast<int>(a.a[0] & 0xff);
       done_ = true;
       cpu.stop();
       return;
-    } else if (a.nr == 9) {  // mmap: anonymous memory from the heap, zeroed
+    } else if (a.nr == bare::nr::mmap) {  // anonymous memory from the heap, zeroed
       const std::uint64_t len = (a.a[1] + 0xfff) & ~std::uint64_t{0xfff};  // 0 when a.a[1] is near 2^64: checked first
       if (a.a[0] != 0 || a.a[1] == 0 || !(a.a[3] & 0x20)) ret = -EINVAL;
       else if (a.a[1] > stack_floor_ || len > stack_floor_ || heap_ > stack_floor_ - len) ret = -ENOMEM;
@@ -372,13 +381,13 @@ class BareVm {
         ret = static_cast<std::int64_t>(heap_);
         heap_ += len;
       }
-    } else if (a.nr == 11) {  // munmap: the heap only grows
+    } else if (a.nr == bare::nr::munmap) {  // the heap only grows
       ret = 0;
-    } else if (a.nr == 39 || a.nr == 186) {  // getpid, gettid
+    } else if (a.nr == bare::nr::getpid || a.nr == bare::nr::gettid) {
       ret = 1;
-    } else if (a.nr == 110) {  // getppid
+    } else if (a.nr == bare::nr::getppid) {
       ret = 0;
-    } else if (a.nr == 318) {  // getrandom
+    } else if (a.nr == bare::nr::getrandom) {
       std::uint8_t* p = m.guest(a.a[0], a.a[1]);
       if (!p) ret = -EFAULT;
       else {
@@ -388,7 +397,7 @@ class BareVm {
       }
     }
     if (answer) {
-      std::memcpy(answer, &ret, 8);
+      le::store<std::uint64_t>(answer, static_cast<std::uint64_t>(ret));
       return;
     }
     cpu.after_exit([&cpu, ret] {
@@ -406,6 +415,28 @@ class BareVm {
   std::uint64_t heap_ = 0, stack_floor_ = 0;
   BareResult result_;
 };
+
+// A bare VM through the snapshot cache (snapshot/restore_or_boot.hpp's rule): the program runs
+// cold until its first pause (its "boot": setup done, e.g. an init after phase 6) and is saved
+// there; later calls restore from that point. A snapshot that fails to restore is deleted and the
+// VM boots cold again, unless `strict`. `restored` says which happened.
+inline std::unique_ptr<BareVm> bare_from_cache(const SnapshotCache& cache, const std::string& key, const code::Image& img,
+                                               const BareOptions& opt, bool strict = false, bool* restored = nullptr) {
+  if (!opt.pause_syscall) throw ConfigError("a cached bare VM needs BareOptions::pause_syscall: the point to snapshot at");
+  snapshot::StartRules rules;
+  rules.strict = strict;
+  std::unique_ptr<BareVm> vm;
+  const snapshot::StartOutcome out = snapshot::restore_or_boot(
+      cache, key, rules,
+      [&](const std::filesystem::path& file) { vm = BareVm::restore(file, opt); },
+      [&]() -> std::string {
+        vm = std::make_unique<BareVm>(img, opt);
+        return vm->run() ? "the program finished before it paused" : "";
+      },
+      [&](const std::filesystem::path& file) { vm->save(file); });
+  if (restored) *restored = out.restored;
+  return vm;
+}
 
 // Runs a payload image (crumble::assemble<crumble::arch::amd64>) as a program: main(argc, argv,
 // envp) is its entry; its result, or exit/exit_group's argument, is the status.

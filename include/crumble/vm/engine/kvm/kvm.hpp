@@ -219,7 +219,7 @@ class Vcpu {
     if (running_thread_) ::pthread_kill(*running_thread_, SIGUSR1);
   }
 
-  // For the ioctls whose argument has no fixed size (XSAVE, MSRs, CPUID: snapshot.hpp).
+  // For the ioctls whose argument has no fixed size (XSAVE, MSRs, CPUID: snapshot/kvm_state.hpp).
   int fd() const { return fd_.get(); }
 
   std::uint64_t tsc_khz() const {
@@ -242,7 +242,7 @@ class Vcpu {
   void set_cpuid(const std::vector<std::uint8_t>& cpuid) {
     ioctl_or_throw(fd_.get(), KVM_SET_CPUID2, cpuid.data(), "KVM_SET_CPUID2");
   }
-  // The rest of a vCPU's architectural state, for snapshots (snapshot.hpp).
+  // The rest of a vCPU's architectural state, for snapshots (snapshot/kvm_state.hpp).
   template <class T>
   T get(unsigned long req, const char* what) const {
     T v{};

@@ -30,8 +30,9 @@
 #include "../options.hpp"
 #include "i8042.hpp"
 #include "linux_x86.hpp"
+#include "mmio_page.hpp"
 #include "../../protocol/layout.hpp"
-#include "../../snapshot/format.hpp"
+#include "../../snapshot/kvm_state.hpp"
 #include "uart.hpp"
 
 namespace crumble::vm {
@@ -41,56 +42,6 @@ struct KvmLinuxOptions : GuestOptions {
   // so that the engine can be tested where KVM refuses it (kvm_pvm). No real Linux kernel starts
   // that way: without SYSCALL in the CPUID, its first EFER write faults.
   bool default_cpuid = false;
-  // Start from a snapshot KvmLinuxMachine::save wrote (same kernel, initramfs, memory and vCPUs:
-  // the snapshot cache keys on them). A snapshot that cannot be used is a SnapshotError.
-  std::filesystem::path restore_from;
-  // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
-  bool hold_after_phase_6 = false;
-};
-
-// A 4 KiB page of device registers behind an MMIO hole, as the guest's loads and stores see it
-// (whole accesses of 1, 2, 4 or 8 bytes inside the page; any other is ignored and reads 0) and as
-// the host reads and writes it: bytes() for the Channel. Accesses from vCPU threads and the host
-// are atomic 32-bit words, the Channel's own unit, a store with release order and a load with
-// acquire, so the host that sees the guest's `seq` bump also sees the fields stored before it.
-class MmioPage {
- public:
-  static constexpr std::uint64_t size = 0x1000;
-  explicit MmioPage(std::uint64_t base) : base_(base) {}
-
-  std::uint8_t* bytes() { return reinterpret_cast<std::uint8_t*>(words_); }
-  std::uint64_t base() const { return base_; }
-
-  // Serves the exit if it is for this page; false otherwise.
-  bool handle(kvm::MmioExit& e) {
-    if (e.address < base_ || e.address - base_ >= size) return false;
-    const std::uint64_t off = e.address - base_;
-    if ((e.size != 1 && e.size != 2 && e.size != 4 && e.size != 8) || off + e.size > size) {
-      if (!e.write) std::memset(e.data, 0, e.size);
-      return true;
-    }
-    for (std::uint64_t w = off & ~std::uint64_t{3}; w < off + e.size; w += 4) {
-      std::atomic_ref<std::uint32_t> word(words_[w / 4]);
-      // the bytes of this word the access covers, and where they are in e.data
-      const std::uint64_t lo = std::max(w, off), hi = std::min(w + 4, off + e.size);
-      if (e.write) {
-        std::uint32_t old = word.load(std::memory_order_relaxed), v;
-        do {  // a compare-exchange: the host may store another part of the word (host_ack) meanwhile
-          v = old;
-          for (std::uint64_t a = lo; a < hi; ++a)
-            v = (v & ~(0xffu << 8 * (a - w))) | std::uint32_t{e.data[a - off]} << 8 * (a - w);
-        } while (!word.compare_exchange_weak(old, v, std::memory_order_release, std::memory_order_relaxed));
-      } else {
-        const std::uint32_t v = word.load(std::memory_order_acquire);
-        for (std::uint64_t a = lo; a < hi; ++a) e.data[a - off] = static_cast<std::uint8_t>(v >> 8 * (a - w));
-      }
-    }
-    return true;
-  }
-
- private:
-  std::uint64_t base_;
-  alignas(4096) std::uint32_t words_[size / 4] = {};
 };
 
 class KvmLinuxMachine {
@@ -144,7 +95,7 @@ class KvmLinuxMachine {
     BootSetup b = load_linux(vm_, image, {cmdline, o.initramfs});
     auto tables = acpi::build(acpi_base, o.vcpus, {{"COM1", "PNP0501", 0x3f8, 8, 4}});
     std::memcpy(vm_.memory() + acpi_base, tables.data(), tables.size());
-    linux_x86::put(vm_.memory() + b.boot_params + 0x070, acpi_base, 8);  // acpi_rsdp_addr
+    le::store<std::uint64_t>(vm_.memory() + b.boot_params + 0x070, acpi_base);  // acpi_rsdp_addr
     enter_linux(*cpus_[0], b);
     channel_->write_clock();
     if (o.hold_after_phase_6) channel_->request_hold();
@@ -152,7 +103,7 @@ class KvmLinuxMachine {
   }
 
   // Saves the running guest (its vCPUs stop meanwhile, each after KVM has completed its last
-  // exit, then go on) in snapshot.hpp's format: VM state (irqchip, PIT, clock), every vCPU, the
+  // exit, then go on) in the snapshot format (snapshot/format.hpp, state by snapshot/kvm_state.hpp): VM state (irqchip, PIT, clock), every vCPU, the
   // UART's registers, the mailbox page, `mode` (where init is), and RAM without the mailbox hole.
   void save(const std::filesystem::path& state, SnapshotMode mode) {
     pause();
@@ -176,7 +127,7 @@ class KvmLinuxMachine {
     s["kvm.mailbox"].assign(mailbox_->bytes(), mailbox_->bytes() + MmioPage::size);
     snapshot::put_mode(s, mode);
     snapshot::put(s, "kvm.vcpus", static_cast<std::uint32_t>(cpus_.size()));
-    snapshot::write(state, s, vm_.memory(), vm_.memory_size(), snapshot::host_fingerprint(), vm_.mmio_holes());
+    snapshot::write(state, s, vm_.memory(), vm_.memory_size(), snapshot::memory_holes(vm_));
   }
   KvmLinuxMachine(const KvmLinuxMachine&) = delete;
   KvmLinuxMachine& operator=(const KvmLinuxMachine&) = delete;
@@ -184,13 +135,10 @@ class KvmLinuxMachine {
 
   // The kernel command line for this engine (TSC rate from KVM_GET_TSC_KHZ, not a constant).
   static std::string default_cmdline(std::uint64_t tsc_khz) {
-    char window[64];
-    std::snprintf(window, sizeof window, "memmap=%lluM$0x%llx", static_cast<unsigned long long>(protocol::window_size >> 20),
-                  static_cast<unsigned long long>(protocol::window_base));
     std::string s = "console=ttyS0,115200n8 earlycon=uart8250,io,0x3f8 tsc=reliable reboot=k panic=-1 nokaslr pci=off quiet "
                     "rdinit=/init ";
     if (tsc_khz) s += "tsc_early_khz=" + std::to_string(tsc_khz) + " ";
-    return s + window;
+    return s + protocol_window_memmap();
   }
 
   Channel& channel() { return *channel_; }
@@ -268,7 +216,7 @@ class KvmLinuxMachine {
 
   // Loads a snapshot into this VM (made as for a cold boot, nothing loaded yet): RAM mapped from
   // the memory file (MAP_PRIVATE: pages load lazily, writes stay ours), then the VM's and each
-  // vCPU's state in snapshot.hpp's order. Whether init holds after phase 6 (an early snapshot).
+  // vCPU's state in snapshot/kvm_state.hpp's order. Whether init holds after phase 6 (an early snapshot).
   SnapshotMode restore(const std::filesystem::path& state) {
     snapshot::Loaded l = snapshot::read(state);
     struct Close {

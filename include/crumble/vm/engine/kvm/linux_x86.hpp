@@ -33,6 +33,7 @@
 #include <span>
 #include <sstream>
 
+#include "../../../bytes.hpp"
 #include "../../guest/kernel_image.hpp"
 #include "kvm.hpp"
 
@@ -75,9 +76,9 @@ struct LinuxImage {
       throw ConfigError(name + ": " + e.what());
     }
     auto u8 = [&](std::size_t o) -> std::uint64_t { return f[o]; };
-    auto u16 = [&](std::size_t o) -> std::uint64_t { return f[o] | std::uint64_t{f[o + 1]} << 8; };
-    auto u32 = [&](std::size_t o) -> std::uint64_t { return u16(o) | u16(o + 2) << 16; };
-    auto u64 = [&](std::size_t o) -> std::uint64_t { return u32(o) | u32(o + 4) << 32; };
+    auto u16 = [&](std::size_t o) -> std::uint64_t { return le::load<std::uint16_t>(f.data() + o); };
+    auto u32 = [&](std::size_t o) -> std::uint64_t { return le::load<std::uint32_t>(f.data() + o); };
+    auto u64 = [&](std::size_t o) -> std::uint64_t { return le::load<std::uint64_t>(f.data() + o); };
     LinuxImage k;
     if (format == KernelFormat::elf) {
       const std::uint64_t phoff = u64(32), phnum = u16(56), phentsize = u16(54), entry = u64(24);
@@ -148,133 +149,152 @@ namespace linux_x86 {
 inline constexpr std::uint64_t gdt = 0x1000, pml4 = 0x2000, pdpt = 0x3000, pd = 0x4000, stack_top = 0x8ff0, boot_params = 0x9000,
                                 cmdline = 0xa000, cmdline_room = 0x1000;
 inline constexpr std::uint16_t boot_cs = 0x10, boot_ds = 0x18;  // __BOOT_CS, __BOOT_DS
-inline void put(std::uint8_t* p, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+
+// A host pointer to guest RAM [gpa, gpa + len), only through kvm::Machine::guest(): it knows the
+// holes. `what` names the range in the error.
+inline std::uint8_t* guest_range(kvm::Machine& m, std::uint64_t gpa, std::uint64_t len, const char* what) {
+  std::uint8_t* p = m.guest(gpa, len);
+  if (!p) {
+    char where[64];
+    std::snprintf(where, sizeof where, " [0x%llx, 0x%llx)", static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(gpa + len));
+    throw ConfigError(std::string(what) + where + " is not in the guest's RAM, or overlaps an MMIO hole: give the VM more memory");
+  }
+  return p;
 }
-}  // namespace linux_x86
 
-inline BootSetup load_linux(kvm::Machine& m, const LinuxImage& k, const LinuxBootOptions& o) {
-  using namespace linux_x86;
+// A bzImage: its 64-bit kernel at the preferred (aligned) address, with room for init_size, and
+// its setup header copied into the zero page `bp` as the file has it (0x1f1 to its end).
+inline void place_bzimage(kvm::Machine& m, const LinuxImage& k, std::uint8_t* bp, BootSetup& b) {
+  const std::uint64_t align = k.alignment;
+  std::uint64_t base = k.pref_address ? k.pref_address : 0x1000000;
+  base = (base + align - 1) & ~(align - 1);
+  const std::uint64_t payload = k.file.size() - k.setup_bytes;
+  const std::uint64_t need = std::max<std::uint64_t>(payload, k.init_size);
+  if (base + need > m.memory_size()) throw ConfigError("the kernel needs " + std::to_string((base + need) >> 20) + " MiB of RAM at least");
+  std::memcpy(guest_range(m, base, need, "the kernel"), k.file.data() + k.setup_bytes, payload);
+  b.kernel = base;
+  b.kernel_end = base + need;
+  b.entry = base + 0x200;  // startup_64
+  const std::size_t header_end = 0x202 + k.file[0x201];
+  std::memcpy(bp + 0x1f1, k.file.data() + 0x1f1, std::min<std::size_t>(header_end, k.file.size()) - 0x1f1);
+}
+
+// An ELF vmlinux: each loadable segment at its physical address, and a minimal setup header in
+// the zero page for a kernel that has none: boot flag, HdrS, protocol 2.15.
+inline void place_elf(kvm::Machine& m, const LinuxImage& k, std::uint8_t* bp, BootSetup& b) {
   const std::uint64_t ram = m.memory_size();
-  // Host pointers to guest RAM only through guest(): it knows the holes.
-  auto at = [&](std::uint64_t gpa, std::uint64_t len, const char* what) {
-    std::uint8_t* p = m.guest(gpa, len);
-    if (!p) {
-      char where[64];
-      std::snprintf(where, sizeof where, " [0x%llx, 0x%llx)", static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(gpa + len));
-      throw ConfigError(std::string(what) + where + " is not in the guest's RAM, or overlaps an MMIO hole: give the VM more memory");
-    }
-    return p;
-  };
-  BootSetup b;
-  b.boot_params = boot_params;
-  b.cmdline = cmdline;
-  if (o.cmdline.size() + 1 > cmdline_room || (k.format == LinuxImage::Format::bzimage && o.cmdline.size() > k.cmdline_max))
-    throw ConfigError("kernel command line of " + std::to_string(o.cmdline.size()) + " bytes is too long for this kernel");
-  std::uint8_t* bp = at(boot_params, 0x1000, "the zero page");
-  std::memset(bp, 0, 0x1000);
-  std::memcpy(at(cmdline, o.cmdline.size() + 1, "the command line"), o.cmdline.c_str(), o.cmdline.size() + 1);
-
-  if (k.format == LinuxImage::Format::bzimage) {
-    const std::uint64_t align = k.alignment;
-    std::uint64_t base = k.pref_address ? k.pref_address : 0x1000000;
-    base = (base + align - 1) & ~(align - 1);
-    const std::uint64_t payload = k.file.size() - k.setup_bytes;
-    const std::uint64_t need = std::max<std::uint64_t>(payload, k.init_size);
-    if (base + need > ram) throw ConfigError("the kernel needs " + std::to_string((base + need) >> 20) + " MiB of RAM at least");
-    std::memcpy(at(base, need, "the kernel"), k.file.data() + k.setup_bytes, payload);
-    b.kernel = base;
-    b.kernel_end = base + need;
-    b.entry = base + 0x200;  // startup_64
-    // The setup header goes into the zero page as the file has it (0x1f1 to its end).
-    const std::size_t header_end = 0x202 + k.file[0x201];
-    std::memcpy(bp + 0x1f1, k.file.data() + 0x1f1, std::min<std::size_t>(header_end, k.file.size()) - 0x1f1);
-  } else {
-    // ELF vmlinux: each loadable segment at its physical address.
-    const auto& f = k.file;
-    auto u16 = [&](std::size_t o) -> std::uint64_t { return f[o] | std::uint64_t{f[o + 1]} << 8; };
-    auto u64 = [&](std::size_t o) -> std::uint64_t {
-      std::uint64_t v = 0;
-      for (int i = 7; i >= 0; --i) v = v << 8 | f[o + static_cast<std::size_t>(i)];
-      return v;
-    };
-    const std::uint64_t phoff = u64(32), phnum = u16(56), phentsize = u16(54);
-    b.kernel = ~std::uint64_t{0};
-    for (std::uint64_t i = 0; i < phnum; ++i) {
-      const std::size_t ph = phoff + i * phentsize;
-      if ((f[ph] | f[ph + 1] << 8) != 1) continue;
-      const std::uint64_t off = u64(ph + 8), paddr = u64(ph + 24), filesz = u64(ph + 32), memsz = u64(ph + 40);
-      if (paddr > ram || memsz > ram - paddr) throw ConfigError("a kernel segment lies outside the guest's RAM: give it more memory");
-      if (filesz > memsz) throw ConfigError("a kernel segment holds more bytes in the file than in memory");
-      std::uint8_t* p = at(paddr, memsz, "a kernel segment");
-      std::memcpy(p, f.data() + off, filesz);
-      std::memset(p + filesz, 0, memsz - filesz);
-      b.kernel = std::min(b.kernel, paddr);
-      b.kernel_end = std::max(b.kernel_end, paddr + memsz);
-    }
-    b.entry = k.elf_entry_phys;
-    // A minimal header for a kernel that has no setup: boot flag, HdrS, protocol 2.15.
-    put(bp + 0x1fe, 0xaa55, 2);
-    put(bp + 0x202, 0x53726448, 4);
-    put(bp + 0x206, 0x020f, 2);
+  const std::uint8_t* f = k.file.data();
+  const std::uint64_t phoff = le::load<std::uint64_t>(f + 32), phnum = le::load<std::uint16_t>(f + 56),
+                      phentsize = le::load<std::uint16_t>(f + 54);
+  b.kernel = ~std::uint64_t{0};
+  for (std::uint64_t i = 0; i < phnum; ++i) {
+    const std::uint8_t* ph = f + phoff + i * phentsize;
+    if (le::load<std::uint16_t>(ph) != 1) continue;  // PT_LOAD
+    const std::uint64_t off = le::load<std::uint64_t>(ph + 8), paddr = le::load<std::uint64_t>(ph + 24),
+                        filesz = le::load<std::uint64_t>(ph + 32), memsz = le::load<std::uint64_t>(ph + 40);
+    if (paddr > ram || memsz > ram - paddr) throw ConfigError("a kernel segment lies outside the guest's RAM: give it more memory");
+    if (filesz > memsz) throw ConfigError("a kernel segment holds more bytes in the file than in memory");
+    std::uint8_t* p = guest_range(m, paddr, memsz, "a kernel segment");
+    std::memcpy(p, f + off, filesz);
+    std::memset(p + filesz, 0, memsz - filesz);
+    b.kernel = std::min(b.kernel, paddr);
+    b.kernel_end = std::max(b.kernel_end, paddr + memsz);
   }
+  b.entry = k.elf_entry_phys;
+  le::store<std::uint16_t>(bp + 0x1fe, 0xaa55);
+  le::store<std::uint32_t>(bp + 0x202, 0x53726448);
+  le::store<std::uint16_t>(bp + 0x206, 0x020f);
+}
 
-  // The initrd at the top of RAM (below the kernel's limit), page-aligned.
-  if (!o.initrd.empty()) {
-    const std::uint64_t limit = std::min<std::uint64_t>(ram, std::uint64_t{k.initrd_max} + 1);
-    const std::uint64_t base = (limit - o.initrd.size()) & ~std::uint64_t{0xfff};
-    if (o.initrd.size() > limit || base < b.kernel_end) throw ConfigError("the initrd does not fit in RAM above the kernel: give the VM more memory");
-    std::memcpy(at(base, o.initrd.size(), "the initrd"), o.initrd.data(), o.initrd.size());
-    b.initrd = base;
-    b.initrd_size = o.initrd.size();
-  }
+// The initrd at the top of RAM (below the kernel's limit), page-aligned.
+inline void place_initrd(kvm::Machine& m, const LinuxImage& k, std::span<const std::uint8_t> initrd, BootSetup& b) {
+  if (initrd.empty()) return;
+  const std::uint64_t limit = std::min<std::uint64_t>(m.memory_size(), std::uint64_t{k.initrd_max} + 1);
+  const std::uint64_t base = (limit - initrd.size()) & ~std::uint64_t{0xfff};
+  if (initrd.size() > limit || base < b.kernel_end) throw ConfigError("the initrd does not fit in RAM above the kernel: give the VM more memory");
+  std::memcpy(guest_range(m, base, initrd.size(), "the initrd"), initrd.data(), initrd.size());
+  b.initrd = base;
+  b.initrd_size = initrd.size();
+}
 
-  // The e820 map: RAM around the holes, the legacy area and each hole reserved, in address order;
-  // then the MMIO regions above RAM.
-  std::vector<BootSetup::E820> holes;
+// The e820 map: RAM around the holes, the legacy area and each hole reserved, in address order;
+// then the MMIO regions above RAM.
+inline std::vector<BootSetup::E820> e820_map(const kvm::Machine& m) {
+  const std::uint64_t ram = m.memory_size();
+  std::vector<BootSetup::E820> map, holes;
   for (const kvm::MmioRegion& h : m.mmio_holes()) holes.push_back({h.base, h.size, 2});
   std::sort(holes.begin(), holes.end(), [](const auto& x, const auto& y) { return x.addr < y.addr; });
   for (BootSetup::E820 r : {BootSetup::E820{0, 0x9fc00, 1}, BootSetup::E820{0x100000, ram - 0x100000, 1}}) {
     for (const BootSetup::E820& h : holes) {
       if (h.addr + h.size <= r.addr || h.addr >= r.addr + r.size) continue;
-      if (h.addr > r.addr) b.e820.push_back({r.addr, h.addr - r.addr, 1});
+      if (h.addr > r.addr) map.push_back({r.addr, h.addr - r.addr, 1});
       const std::uint64_t end = r.addr + r.size;
       r.addr = std::min(end, h.addr + h.size);
       r.size = end - r.addr;
     }
-    if (r.size) b.e820.push_back(r);
+    if (r.size) map.push_back(r);
   }
-  b.e820.push_back({0x9fc00, 0x100000 - 0x9fc00, 2});
-  b.e820.insert(b.e820.end(), holes.begin(), holes.end());
-  std::sort(b.e820.begin(), b.e820.end(), [](const auto& x, const auto& y) { return x.addr < y.addr; });
-  for (const kvm::MmioRegion& r : m.mmio_regions()) b.e820.push_back({r.base, r.size, 2});
-  if (b.e820.size() > 128) throw ConfigError("the e820 map has more than 128 entries: too many MMIO holes");
+  map.push_back({0x9fc00, 0x100000 - 0x9fc00, 2});
+  map.insert(map.end(), holes.begin(), holes.end());
+  std::sort(map.begin(), map.end(), [](const auto& x, const auto& y) { return x.addr < y.addr; });
+  for (const kvm::MmioRegion& r : m.mmio_regions()) map.push_back({r.base, r.size, 2});
+  if (map.size() > 128) throw ConfigError("the e820 map has more than 128 entries: too many MMIO holes");
+  return map;
+}
 
-  put(bp + 0x210, 0xff, 1);                       // type_of_loader: undefined
-  put(bp + 0x211, bp[0x211] | 0x80 | 0x01, 1);    // loadflags: CAN_USE_HEAP, LOADED_HIGH
-  put(bp + 0x224, 0xfe00, 2);                     // heap_end_ptr
-  put(bp + 0x228, cmdline, 4);                    // cmd_line_ptr
-  put(bp + 0x218, b.initrd & 0xffffffff, 4);      // ramdisk_image
-  put(bp + 0x21c, b.initrd_size & 0xffffffff, 4); // ramdisk_size
-  put(bp + 0x0c0, b.initrd >> 32, 4);             // ext_ramdisk_image
-  put(bp + 0x0c4, b.initrd_size >> 32, 4);        // ext_ramdisk_size
-  put(bp + 0x1e8, b.e820.size(), 1);              // e820_entries
+// The boot_params fields the loader owns: loader type and flags, heap, command line, ramdisk,
+// and the e820 table.
+inline void fill_boot_params(std::uint8_t* bp, const BootSetup& b) {
+  bp[0x210] = 0xff;                                           // type_of_loader: undefined
+  bp[0x211] |= 0x80 | 0x01;                                   // loadflags: CAN_USE_HEAP, LOADED_HIGH
+  le::store<std::uint16_t>(bp + 0x224, 0xfe00);               // heap_end_ptr
+  le::store<std::uint32_t>(bp + 0x228, cmdline);              // cmd_line_ptr
+  le::store_n(bp + 0x218, b.initrd & 0xffffffff, 4);          // ramdisk_image
+  le::store_n(bp + 0x21c, b.initrd_size & 0xffffffff, 4);     // ramdisk_size
+  le::store_n(bp + 0x0c0, b.initrd >> 32, 4);                 // ext_ramdisk_image
+  le::store_n(bp + 0x0c4, b.initrd_size >> 32, 4);            // ext_ramdisk_size
+  bp[0x1e8] = static_cast<std::uint8_t>(b.e820.size());       // e820_entries
   for (std::size_t i = 0; i < b.e820.size(); ++i) {
-    put(bp + 0x2d0 + 20 * i, b.e820[i].addr, 8);
-    put(bp + 0x2d0 + 20 * i + 8, b.e820[i].size, 8);
-    put(bp + 0x2d0 + 20 * i + 16, b.e820[i].type, 4);
+    std::uint8_t* e = bp + 0x2d0 + 20 * i;
+    le::store<std::uint64_t>(e, b.e820[i].addr);
+    le::store<std::uint64_t>(e + 8, b.e820[i].size);
+    le::store<std::uint32_t>(e + 16, b.e820[i].type);
   }
+}
 
-  // GDT: null, null, __BOOT_CS (64-bit code), __BOOT_DS.
-  std::uint8_t* g = at(gdt, 0x20, "the GDT");
-  put(g + 0x10, 0x00af9a000000ffff, 8);
-  put(g + 0x18, 0x00cf92000000ffff, 8);
-  // Identity map of the first 4 GiB with 2 MiB pages.
-  put(at(pml4, 8, "the page tables"), pdpt | 0x3, 8);
-  std::uint8_t* pdp = at(pdpt, 32, "the page tables");
-  std::uint8_t* pds = at(pd, 4 * 0x1000, "the page tables");
-  for (std::uint64_t i = 0; i < 4; ++i) put(pdp + 8 * i, (pd + 0x1000 * i) | 0x3, 8);
-  for (std::uint64_t i = 0; i < 4 * 512; ++i) put(pds + 8 * i, (i << 21) | 0x83, 8);
+// The GDT (null, null, __BOOT_CS 64-bit code, __BOOT_DS) and an identity map of the first 4 GiB
+// with 2 MiB pages, for enter_linux.
+inline void build_page_tables_and_gdt(kvm::Machine& m) {
+  std::uint8_t* g = guest_range(m, gdt, 0x20, "the GDT");
+  le::store<std::uint64_t>(g + 0x10, 0x00af9a000000ffff);
+  le::store<std::uint64_t>(g + 0x18, 0x00cf92000000ffff);
+  le::store<std::uint64_t>(guest_range(m, pml4, 8, "the page tables"), pdpt | 0x3);
+  std::uint8_t* pdp = guest_range(m, pdpt, 32, "the page tables");
+  std::uint8_t* pds = guest_range(m, pd, 4 * 0x1000, "the page tables");
+  for (std::uint64_t i = 0; i < 4; ++i) le::store<std::uint64_t>(pdp + 8 * i, (pd + 0x1000 * i) | 0x3);
+  for (std::uint64_t i = 0; i < 4 * 512; ++i) le::store<std::uint64_t>(pds + 8 * i, (i << 21) | 0x83);
+}
+}  // namespace linux_x86
+
+// Loads the kernel, command line and initrd into guest RAM and builds the zero page, the e820 map,
+// the GDT and page tables: everything enter_linux needs. Throws ConfigError when something does
+// not fit.
+inline BootSetup load_linux(kvm::Machine& m, const LinuxImage& k, const LinuxBootOptions& o) {
+  using namespace linux_x86;
+  BootSetup b;
+  b.boot_params = boot_params;
+  b.cmdline = cmdline;
+  if (o.cmdline.size() + 1 > cmdline_room || (k.format == LinuxImage::Format::bzimage && o.cmdline.size() > k.cmdline_max))
+    throw ConfigError("kernel command line of " + std::to_string(o.cmdline.size()) + " bytes is too long for this kernel");
+  std::uint8_t* bp = guest_range(m, boot_params, 0x1000, "the zero page");
+  std::memset(bp, 0, 0x1000);
+  std::memcpy(guest_range(m, cmdline, o.cmdline.size() + 1, "the command line"), o.cmdline.c_str(), o.cmdline.size() + 1);
+  if (k.format == LinuxImage::Format::bzimage) place_bzimage(m, k, bp, b);
+  else place_elf(m, k, bp, b);
+  place_initrd(m, k, o.initrd, b);
+  b.e820 = e820_map(m);
+  fill_boot_params(bp, b);
+  build_page_tables_and_gdt(m);
   return b;
 }
 

@@ -9,11 +9,8 @@
 #pragma once
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cpuid.h>
@@ -25,19 +22,15 @@
 #include "../../protocol/channel.hpp"
 #include "../options.hpp"
 #include "../../host/process.hpp"
+#include "qmp.hpp"
 #include "../../snapshot/format.hpp"
 
 namespace crumble::vm {
 
+// GuestOptions::restore_from: QEMU takes the device state by incoming migration; guest RAM is a
+// copy of the snapshot's memory file.
 struct QemuOptions : GuestOptions {
   std::string binary = "qemu-system-x86_64";
-  // Start from a snapshot QemuMachine::save wrote, for the same kernel, initramfs and machine
-  // options (the snapshot cache keys on them): QEMU takes its device state by incoming migration,
-  // guest RAM is a copy of the snapshot's memory file. A snapshot that cannot be used (damaged,
-  // from another QEMU, refused by QEMU) is a SnapshotError.
-  std::filesystem::path restore_from;
-  // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
-  bool hold_after_phase_6 = false;
   std::string accel = "tcg";              // "kvm" where the host has VMX/SVM
 };
 
@@ -99,8 +92,7 @@ class QemuMachine {
   }
 
   void release() {
-    if (qmp_fd_ >= 0) ::close(qmp_fd_);
-    qmp_fd_ = -1;
+    qmp_.close();
     qemu_.reset();  // kills QEMU if it is still running
     if (window_) ::munmap(window_, protocol::window_size);
     window_ = nullptr;
@@ -115,7 +107,7 @@ class QemuMachine {
       "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}";
 
   // Saves the running guest (paused meanwhile, then it goes on) in the snapshot format of
-  // snapshot.hpp: the state file holds QEMU's device state (migration with x-ignore-shared: QEMU
+  // snapshot/format.hpp: the state file holds QEMU's device state (migration with x-ignore-shared: QEMU
   // does not copy RAM, which is the shared file) and the mode; guest RAM goes to the sparse
   // memory file beside it. `mode` says where init is: holding after phase 6 (early) or waiting
   // in its command loop (late).
@@ -220,10 +212,7 @@ class QemuMachine {
 
   // The kernel command line crumble boots with (before the user's additions).
   static std::string base_cmdline() {
-    char window[64];
-    std::snprintf(window, sizeof window, "memmap=%lluM$0x%llx", static_cast<unsigned long long>(protocol::window_size >> 20),
-                  static_cast<unsigned long long>(protocol::window_base));
-    std::string line = std::string("console=ttyS0 reboot=k panic=-1 nokaslr quiet rdinit=/init ") + window;
+    std::string line = "console=ttyS0 reboot=k panic=-1 nokaslr quiet rdinit=/init " + protocol_window_memmap();
     // microvm has no reference clock the kernel can calibrate the TSC against; under software
     // emulation the calibration then stalls the boot, often for good. The guest's TSC ticks at
     // the host's rate (TCG reads the host's, KVM passes it through), so say what it is.
@@ -287,56 +276,8 @@ class QemuMachine {
   }
 
  public:
-  // One QMP command (a JSON line) and its answer (events in between are skipped). Connects on
-  // first use.
-  std::string qmp(const std::string& command) {
-    if (qmp_fd_ < 0) {
-      auto until = Clock::now() + std::chrono::seconds(10);
-      while (true) {
-        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, qmp_path().c_str(), sizeof addr.sun_path - 1);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-          qmp_fd_ = fd;
-          break;
-        }
-        ::close(fd);
-        check_alive();
-        if (Clock::now() > until) throw VmError("cannot connect to QEMU's QMP socket " + qmp_path().string());
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-      qmp_line();  // the greeting
-      qmp("{\"execute\":\"qmp_capabilities\"}");
-    }
-    const std::string line = command + "\n";
-    if (::write(qmp_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw VmError("QMP write failed");
-    while (true) {
-      std::string reply = qmp_line();
-      if (reply.find("\"event\"") != std::string::npos) continue;
-      if (reply.find("\"error\"") != std::string::npos) throw VmError("QEMU refused " + command + ": " + reply);
-      return reply;
-    }
-  }
-  std::string qmp_line() {
-    auto until = Clock::now() + std::chrono::seconds(30);
-    while (true) {
-      if (auto nl = qmp_buf_.find('\n'); nl != std::string::npos) {
-        std::string line = qmp_buf_.substr(0, nl);
-        qmp_buf_.erase(0, nl + 1);
-        return line;
-      }
-      pollfd p{qmp_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) > 0) {
-        char buf[4096];
-        ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
-        if (n <= 0) throw VmError("QEMU closed its QMP socket");
-        qmp_buf_.append(buf, static_cast<std::size_t>(n));
-      }
-      check_alive();
-      if (Clock::now() > until) throw GuestTimeout("QEMU did not answer on QMP within 30 s");
-    }
-  }
+  // One QMP command (a JSON line) and its answer (qmp.hpp).
+  std::string qmp(const std::string& command) { return qmp_.execute(command); }
   std::filesystem::path qmp_path() const { return dir_.path() / "qmp.sock"; }
 
  private:
@@ -444,8 +385,7 @@ class QemuMachine {
   std::optional<Channel> channel_;
   std::optional<ChildProcess> qemu_;
   std::vector<std::string> argv_;
-  int qmp_fd_ = -1;
-  std::string qmp_buf_;
+  QmpClient qmp_{qmp_path(), [this] { check_alive(); }};
 };
 
 }  // namespace crumble::vm
