@@ -28,7 +28,8 @@ constexpr int crumble_failed = 125;
 
 constexpr const char* usage = R"(usage:
   crumble run [options] -- CMD [ARGS...]
-      --engine qemu|kvm   force an engine (default: KVM where the host has VMX/SVM, else QEMU)
+      --engine qemu|kvm   force an engine (default: QEMU, with KVM acceleration where the host
+                          has VMX/SVM and QEMU can use it; kvm: the in-process KVM engine)
       --kernel PATH       boot this kernel (bzImage or vmlinux) instead of the fetched one
       --rootfs DIR        the guest's root filesystem (default: busybox)
       --module NAME       load a kernel module at boot, with its dependencies (repeatable)

@@ -7,8 +7,9 @@
 //   std::int64_t v = vm.call(crumble::assemble<crumble::arch::amd64>(program));
 //   vm.shutdown();                             // or let it go out of scope
 //
-// The engine is chosen when the session starts: the in-process KVM engine where the host has
-// VMX/SVM and it is built in, QEMU otherwise (engine_reason() says which and why). Every wait on the
+// The engine is chosen when the session starts (choose_engine): QEMU, with KVM acceleration where
+// the host has VMX/SVM and QEMU can use it, else software emulation; the in-process KVM engine when
+// asked for (engine_reason() says which and why). Every wait on the
 // guest has a deadline; a guest that hangs is stopped and reported as GuestTimeout.
 #pragma once
 
@@ -20,6 +21,7 @@
 #include <crumble/vm/guest/default_init.hpp>  // generated at build time (src/init)
 
 #include "engine/kvm/linux_machine.hpp"
+#include "engine/qemu/kvm_probe.hpp"
 #include "engine/qemu/machine.hpp"
 #include "guest/initramfs.hpp"
 #include "guest/kernel.hpp"
@@ -67,25 +69,31 @@ inline bool host_has_hardware_virtualisation() {
   return false;
 }
 
-// Which engine a Session starts, and why (Session::engine_reason): the in-process KVM engine where
-// the host has VMX/SVM and /dev/kvm opens; QEMU otherwise, with KVM acceleration where the host has
-// it and software emulation (TCG) where not. Forcing KVM without VMX/SVM is allowed (the engine
-// then says clearly that it cannot run a Linux guest here); forcing it without /dev/kvm is not.
+// Which engine a Session starts, and why (Session::engine_reason). Automatic selection runs QEMU:
+// with KVM acceleration (-accel kvm -cpu host) where the host has VMX/SVM, /dev/kvm opens and QEMU
+// says it can use KVM (`qemu_kvm_problem`, asked only then: nullopt for yes, else QEMU's reason),
+// with software emulation (TCG) otherwise. The in-process KVM engine runs only when asked for
+// (Engine::kvm): it has not yet booted a real kernel on hardware (no machine of ours has VMX/SVM),
+// so it is not the default until its full-boot test has passed there. Forcing it without
+// VMX/SVM is allowed (the engine then says it cannot run a Linux guest here); without /dev/kvm not.
 struct EngineChoice {
   bool kvm = false;          // the in-process KVM engine; else QEMU
   std::string accel = "tcg"; // QEMU's accelerator: kvm or tcg
   std::string reason;
 };
-inline EngineChoice choose_engine(Engine requested, bool dev_kvm_opens, bool host_has_vmx_or_svm) {
-  const bool hw = host_has_vmx_or_svm && dev_kvm_opens;
+template <class Probe>
+EngineChoice choose_engine(Engine requested, bool dev_kvm_opens, bool host_has_vmx_or_svm, Probe&& qemu_kvm_problem) {
   if (requested == Engine::kvm) {
     if (!dev_kvm_opens) throw ConfigError("--engine kvm: /dev/kvm cannot be opened (missing, or no permission: join the kvm group)");
-    return {true, "", hw ? "kvm (forced; the host has VMX/SVM)" : "kvm (forced, although this host has no VMX/SVM)"};
+    return {true, "", host_has_vmx_or_svm ? "kvm (forced; the host has VMX/SVM)" : "kvm (forced, although this host has no VMX/SVM)"};
   }
-  if (requested == Engine::automatic && hw) return {true, "", "kvm: the host has VMX/SVM and /dev/kvm opens"};
-  if (hw) return {false, "kvm", "qemu (forced), with KVM acceleration"};
-  return {false, "tcg", requested == Engine::qemu ? "qemu (forced), software emulation (TCG): this host has no VMX/SVM"
-                                                  : "qemu with software emulation (TCG): this host has no VMX/SVM, so KVM cannot run a kernel fast"};
+  const std::string who = requested == Engine::qemu ? "qemu (forced)" : "qemu";
+  if (!host_has_vmx_or_svm) return {false, "tcg", who + " with software emulation (TCG): this host has no VMX/SVM"};
+  if (!dev_kvm_opens) return {false, "tcg", who + " with software emulation (TCG): the host has VMX/SVM but /dev/kvm cannot be opened"};
+  if (const std::optional<std::string> problem = qemu_kvm_problem())
+    return {false, "tcg", who + " with software emulation (TCG): QEMU cannot use KVM here (" + *problem + ")"};
+  return {false, "kvm", who + " with KVM acceleration: the host has VMX/SVM (the in-process KVM engine runs only with --engine kvm "
+                              "until it has booted Linux on such a host)"};
 }
 
 // What Session needs of an engine's machine.
@@ -187,7 +195,8 @@ class Session {
   }
 
   void pick_engine() {
-    const EngineChoice c = vm::choose_engine(cfg_.engine, ::access("/dev/kvm", R_OK | W_OK) == 0, host_has_hardware_virtualisation());
+    const EngineChoice c = vm::choose_engine(cfg_.engine, ::access("/dev/kvm", R_OK | W_OK) == 0, host_has_hardware_virtualisation(),
+                                             [] { return qemu::kvm_problem(); });
     use_kvm_ = c.kvm;
     accel_ = c.accel;
     reason_ = c.reason;
