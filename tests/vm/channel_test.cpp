@@ -175,6 +175,7 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
   // An independent record of the protocol's bytes: changing one is a protocol change, to be made
   // here, in docs/protocol.md and in every guest at once.
   const std::vector<std::pair<const char*, std::uint64_t>> wire = {
+      {"window_base", 0x08000000},     {"window_size", 0x00800000},        {"mailbox_size", 0x1000},
       {"mailbox_phys", 0x08000000},    {"config_phys", 0x08100000},        {"config_size", 0x400000},
       {"mb_signal", 0},                {"mb_seq", 4},                      {"mb_phase", 8},
       {"mb_error", 12},                {"mb_result", 16},                  {"mb_exit_kind", 24},
@@ -186,6 +187,8 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"exit_kind_not_started", 2},    {"stream_stdout", 1},              {"stream_stderr", 2},
       {"payload_magic", 0xcafebabe},   {"command_magic", 0x434d4452},     {"poweroff_magic", 0x52574f50},
       {"clock_magic", 0x4b434c43},     {"reseed_magic", 0x44454553},      {"hold_magic", 0x444c4f48},
+      {"cfg_payload_magic_at", 0},     {"cfg_command_magic_at", 0},       {"cfg_clock_magic_at", 0},
+      {"cfg_reseed_magic_at", 0},      {"cfg_reseed_entropy_bytes", 64},
       {"cfg_payload", 0},              {"cfg_payload_code_size", 4},      {"cfg_payload_relocs", 8},
       {"cfg_payload_entry", 12},       {"cfg_payload_bss_size", 16},      {"cfg_payload_code", 32},
       {"cfg_payload_max", 0x100000},   {"exec_size", 0x400000},
@@ -198,6 +201,7 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
   };
   const auto values = p::config_values();
   std::map<std::string, std::string> config(values.begin(), values.end());
+  CHECK(wire.size() == config.size());  // every value the init gets is recorded here
   for (const auto& [name, value] : wire) {
     INFO(name);
     REQUIRE(config.count(name) == 1);

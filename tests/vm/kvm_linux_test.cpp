@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// tests/vm/kvm_linux_test.cpp — the in-process KVM engine for Linux guests (kvm_linux.hpp).
+// tests/vm/kvm_linux_test.cpp — the in-process KVM engine for Linux guests (engine/kvm/linux_machine.hpp).
 //
 // A full boot needs a host with VMX/SVM: there the real kernel boots to init ready and runs a
 // command; elsewhere that test is skipped with the reason. Where /dev/kvm exists without VMX/SVM

@@ -222,7 +222,7 @@ class Session {
   // late: init waits in its command loop). `engine` names the engine and its base command line,
   // for the key.
   template <class M, class Options>
-  void start(const Options& o, const GuestKernel& k, const std::string& engine) {
+  void start(Options o, const GuestKernel& k, const std::string& engine) {
     auto cold = [&](const std::string& note) {
       machine_ = std::make_unique<EngineMachine<M>>(o);
       const auto deadline = Clock::now() + cfg_.boot_timeout;
@@ -245,14 +245,17 @@ class Session {
         *cache, snapshot_key(engine, o),
         snapshot::StartRules{.newer_than = k.image, .newer_than_name = "the kernel " + k.image.string(), .strict = cfg_.snapshot_strict},
         [&](const std::filesystem::path& file) {
-          Options r = o;
-          r.restore_from = file;
-          machine_ = std::make_unique<EngineMachine<M>>(r);
+          // o in place, not a copy: it holds the initramfs (megabytes with modules)
+          struct Cold {
+            Options& o;
+            ~Cold() { o.restore_from.clear(); }  // a failed restore is followed by a cold boot
+          } cold{o};
+          o.restore_from = file;
+          machine_ = std::make_unique<EngineMachine<M>>(o);
         },
         [&]() -> std::string {
-          Options c = o;
-          c.hold_after_phase_6 = early;
-          auto m = std::make_unique<EngineMachine<M>>(c);
+          o.hold_after_phase_6 = early;
+          auto m = std::make_unique<EngineMachine<M>>(o);
           machine = &m->get();
           machine_ = std::move(m);
           deadline = Clock::now() + cfg_.boot_timeout;  // a failed restore does not eat into the cold boot's time

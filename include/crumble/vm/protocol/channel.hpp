@@ -202,7 +202,7 @@ class Channel {
   void reseed(Clock::time_point deadline) {
     std::uint8_t* r = cfg_ + protocol::config::reseed;
     std::random_device random;
-    for (int i = 0; i < 64; i += 4) le::store<std::uint32_t>(r + protocol::config::reseed_entropy + i, random());
+    for (std::uint32_t i = 0; i < protocol::config::reseed_entropy_bytes; i += 4) le::store<std::uint32_t>(r + protocol::config::reseed_entropy + i, random());
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
     le::store<std::uint64_t>(r + protocol::config::reseed_sec, static_cast<std::uint64_t>(now.tv_sec));

@@ -130,7 +130,8 @@
 
 #define CRUMBLE_PROTOCOL_RESEED(X)                      \
   X(reseed_magic_at, 0, 4) /* u32 reseed_magic */       \
-  X(reseed_entropy, 8, 64) /* bytes for RNDADDENTROPY */ \
+  X(reseed_entropy_bytes, 64, 0) /* how many */          \
+  X(reseed_entropy, 8, reseed_entropy_bytes) /* for RNDADDENTROPY */ \
   X(reseed_sec, 72, 8)     /* i64 */                    \
   X(reseed_nsec, 80, 8)    /* i64 */
 

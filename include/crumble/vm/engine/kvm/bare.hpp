@@ -423,6 +423,7 @@ class BareVm {
 inline std::unique_ptr<BareVm> bare_from_cache(const SnapshotCache& cache, const std::string& key, const code::Image& img,
                                                const BareOptions& opt, bool strict = false, bool* restored = nullptr) {
   if (!opt.pause_syscall) throw ConfigError("a cached bare VM needs BareOptions::pause_syscall: the point to snapshot at");
+  if (restored) *restored = false;
   snapshot::StartRules rules;
   rules.strict = strict;
   std::unique_ptr<BareVm> vm;
