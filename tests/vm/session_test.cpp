@@ -367,7 +367,7 @@ TEST_CASE("the package's default init is the init assembled in constant evaluati
   CHECK(std::string_view(reinterpret_cast<const char*>(built.data()), 4) == "\x7f" "ELF");
 }
 
-TEST_CASE("the engine: QEMU with KVM where the host has VMX/SVM and QEMU can use it, else TCG; in-process KVM when asked") {
+TEST_CASE("the engine: QEMU with KVM where the host has VMX/SVM and QEMU can use it, else TCG, and in-process KVM when asked") {
   const std::optional<std::string> yes, no = std::string("QEMU exited with status 134: failed to set MSR 0x10a");
   struct Case {
     Engine requested;
