@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "../host/input_file.hpp"
 #include "../host/process.hpp"
 
 namespace crumble::vm {
@@ -50,28 +51,16 @@ struct Fd {
   }
 };
 
+// A file copied into the archive (a module, busybox, a rootfs file), through
+// host/input_file.hpp: a FIFO or device is refused at once instead of blocking the host, and the
+// size is checked before reading: a newc size field is 8 hex digits, and reading a huge file
+// first would only fail later, after using the memory.
 inline std::vector<std::uint8_t> read_file(const std::filesystem::path& p, std::uint64_t limit) {
-  Fd f{::open(p.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) throw errno_error("cannot read", p, errno);
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) throw errno_error("cannot stat", p, errno);
-  if (!S_ISREG(st.st_mode)) throw std::runtime_error(p.string() + " is not a regular file");
-  auto size = static_cast<std::uint64_t>(st.st_size);
-  // Checked before reading: a newc size field is 8 hex digits, and reading a huge file first
-  // would only fail later, after using the memory.
-  if (size > limit)
-    throw std::runtime_error(p.string() + " is " + std::to_string(size) + " bytes; a newc cpio entry holds at most " +
+  const InputFile f = open_input<std::runtime_error>(p, "file", {});
+  if (f.size() > limit)
+    throw std::runtime_error(p.string() + " is " + std::to_string(f.size()) + " bytes; a newc cpio entry holds at most " +
                              std::to_string(limit) + " (4 GiB - 1)");
-  std::vector<std::uint8_t> data(size);
-  std::size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = ::read(f.fd, data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw errno_error("cannot read", p, errno);
-    if (n == 0) throw std::runtime_error(p.string() + " shrank while it was being read");
-    got += static_cast<std::size_t>(n);
-  }
-  return data;
+  return f.read_all<std::runtime_error>();
 }
 
 }  // namespace detail

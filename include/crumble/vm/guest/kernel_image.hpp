@@ -9,8 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "../../bytes.hpp"
+#include "../host/input_file.hpp"
 
 namespace crumble::vm {
 enum class KernelFormat { bzimage, elf };
@@ -54,57 +53,117 @@ inline KernelFormat check_elf_kernel(const std::vector<unsigned char>& h, std::u
 }
 }  // namespace detail
 
-// The PVH entry of an ELF64 vmlinux built with CONFIG_PVH: Xen's XEN_ELFNOTE_PHYS32_ENTRY note
-// (name "Xen", type 18), a physical address to enter in 32-bit protected mode with paging off. Its
-// description is 4 bytes, or 8 where the kernel emits it as a pointer (x86-64 before 6.x). Every
-// PT_NOTE segment and every note in it is checked against the file, since each size comes from
-// the file: a note that runs past its segment, or a PVH note of another size or above 4 GiB,
-// throws std::invalid_argument saying so. Empty when there is no such note. The ELF header and
-// program headers must have passed check_kernel_bytes.
-inline std::optional<std::uint32_t> elf_pvh_entry(std::span<const unsigned char> file) {
+// A loadable segment (PT_LOAD) of an ELF vmlinux, checked to lie inside the file: the loader
+// (engine/kvm/linux_x86.hpp) copies these and nothing else, so the checker's notion of "loadable"
+// is the loader's.
+struct ElfSegment {
+  std::uint64_t offset, filesz, vaddr, paddr, memsz;
+};
+
+// What the loader needs of an ELF64 x86-64 vmlinux, read once by parse_elf_kernel.
+struct ElfKernel {
+  std::uint64_t entry = 0;          // e_entry as the file gives it
+  std::vector<ElfSegment> loads;    // every PT_LOAD, in header order, each inside the file
+  // The PVH entry of a vmlinux built with CONFIG_PVH: Xen's XEN_ELFNOTE_PHYS32_ENTRY note (name
+  // "Xen", type 18), a physical address to enter in 32-bit protected mode with paging off. Its
+  // description is 4 bytes, or 8 where the kernel emits it as a pointer (x86-64 before 6.x).
+  // Empty when there is no such note.
+  std::optional<std::uint32_t> pvh_entry;
+};
+
+namespace detail {
+inline constexpr std::uint32_t pt_load = 1, pt_note = 4;
+
+// Reads the notes of one PT_NOTE segment [off, off + filesz) (inside the file) for the PVH entry;
+// a note that runs past its segment, or a PVH note of another size or above 4 GiB, throws.
+inline void scan_notes(std::span<const unsigned char> file, std::uint64_t i, std::uint64_t off, std::uint64_t filesz,
+                       std::uint64_t align, std::optional<std::uint32_t>& entry) {
+  // A note's description and the next note start at its alignment from the note's start: 4
+  // bytes, or 8 in a segment aligned to 8 (as readelf reads them).
+  const std::uint64_t a = align == 8 ? 8 : 4;
+  auto pad = [a](std::uint64_t n) { return (n + a - 1) & ~(a - 1); };
+  for (std::uint64_t at = 0; at + 12 <= filesz;) {
+    const unsigned char* n = file.data() + off + at;
+    const std::uint64_t namesz = le::load_n(n, 4), descsz = le::load_n(n + 4, 4), type = le::load_n(n + 8, 4);
+    const std::uint64_t desc_at = pad(12 + namesz);
+    if (desc_at > filesz - at || descsz > filesz - at - desc_at) {
+      throw std::invalid_argument("bad ELF note at byte " + std::to_string(at) + " of note segment " + std::to_string(i) + ": its name (" +
+                                  std::to_string(namesz) + " bytes) and description (" + std::to_string(descsz) +
+                                  " bytes) run past the segment's " + std::to_string(filesz) + " bytes");
+    }
+    if (namesz == 4 && std::memcmp(n + 12, "Xen", 4) == 0 && type == 18) {
+      if (descsz != 4 && descsz != 8) {
+        throw std::invalid_argument("bad PVH entry note (Xen PHYS32_ENTRY): a " + std::to_string(descsz) +
+                                    "-byte description, expected 4 or 8");
+      }
+      const std::uint64_t v = le::load_n(n + desc_at, static_cast<int>(descsz));
+      if (v > 0xffffffff) {
+        char h[24];
+        std::snprintf(h, sizeof h, "0x%llx", static_cast<unsigned long long>(v));
+        throw std::invalid_argument(std::string("bad PVH entry note (Xen PHYS32_ENTRY): entry ") + h + " is not a 32-bit address");
+      }
+      if (!entry) entry = static_cast<std::uint32_t>(v);
+    }
+    at += desc_at + pad(descsz);
+  }
+}
+}  // namespace detail
+
+// Parses and checks an ELF64 x86-64 vmlinux in one pass over its program headers: the ELF header,
+// the program header table, every PT_LOAD and PT_NOTE segment inside the file (p_type compared
+// whole: 0x00010001 is not PT_LOAD), and every note well-formed. Work is linear in the file: the
+// note segments together may not hold more bytes than the file (a real vmlinux has one; many
+// headers over one run of notes would otherwise be scanned once per header). Anything wrong
+// throws std::invalid_argument saying which check failed.
+inline ElfKernel parse_elf_kernel(std::span<const unsigned char> file) {
   const std::uint64_t size = file.size();
-  const std::uint64_t phoff = le::load_n(&file[32], 8), phnum = le::load_n(&file[56], 2);
-  std::optional<std::uint32_t> entry;
+  std::vector<unsigned char> h(64, 0);
+  std::copy_n(file.begin(), std::min<std::uint64_t>(size, h.size()), h.begin());
+  detail::check_elf_kernel(h, size);
+  ElfKernel k;
+  k.entry = le::load_n(&h[24], 8);
+  // Program headers and the segments they describe must lie inside the file.
+  const std::uint64_t phoff = le::load_n(&h[32], 8), phentsize = le::load_n(&h[54], 2), phnum = le::load_n(&h[56], 2);
+  if (phnum == 0) throw std::invalid_argument("not a vmlinux: ELF has no program headers");
+  if (phentsize != 56) throw std::invalid_argument("not a vmlinux: ELF program header size " + std::to_string(phentsize) + ", expected 56");
+  if (phoff > size || phnum * 56 > size - phoff) {
+    throw std::invalid_argument("truncated ELF: program headers end at " + std::to_string(phoff + phnum * 56) + " bytes, file has " +
+                                std::to_string(size));
+  }
+  std::uint64_t note_bytes = 0;
   for (std::uint64_t i = 0; i < phnum; ++i) {
-    const unsigned char* ph = file.data() + phoff + i * 56;
-    if (le::load_n(ph, 4) != 4) continue;  // PT_NOTE
-    const std::uint64_t off = le::load_n(ph + 8, 8), filesz = le::load_n(ph + 32, 8), align = le::load_n(ph + 48, 8);
+    const unsigned char* p = file.data() + phoff + i * 56;
+    const std::uint64_t type = le::load_n(p, 4);
+    if (type != detail::pt_load && type != detail::pt_note) continue;
+    const std::uint64_t off = le::load_n(p + 8, 8), filesz = le::load_n(p + 32, 8);
+    if (type == detail::pt_load) {
+      if (off > size || filesz > size - off) {
+        throw std::invalid_argument("truncated ELF: segment " + std::to_string(i) + " ends at " + std::to_string(off + filesz) +
+                                    " bytes, file has " + std::to_string(size));
+      }
+      const std::uint64_t memsz = le::load_n(p + 40, 8);
+      if (filesz > memsz)
+        throw std::invalid_argument("bad ELF: segment " + std::to_string(i) + " holds more bytes in the file (" + std::to_string(filesz) +
+                                    ") than in memory (" + std::to_string(memsz) + ")");
+      k.loads.push_back({off, filesz, le::load_n(p + 16, 8), le::load_n(p + 24, 8), memsz});
+      continue;
+    }
     if (off > size || filesz > size - off) {
       throw std::invalid_argument("truncated ELF: note segment " + std::to_string(i) + " (" + std::to_string(filesz) + " bytes at " +
                                   std::to_string(off) + ") runs past the end of the file, which has " + std::to_string(size) + " bytes");
     }
-    // A note's description and the next note start at its alignment from the note's start: 4
-    // bytes, or 8 in a segment aligned to 8 (as readelf reads them).
-    const std::uint64_t a = align == 8 ? 8 : 4;
-    auto pad = [a](std::uint64_t n) { return (n + a - 1) & ~(a - 1); };
-    for (std::uint64_t at = 0; at + 12 <= filesz;) {
-      const unsigned char* n = file.data() + off + at;
-      const std::uint64_t namesz = le::load_n(n, 4), descsz = le::load_n(n + 4, 4), type = le::load_n(n + 8, 4);
-      const std::uint64_t desc_at = pad(12 + namesz);
-      if (desc_at > filesz - at || descsz > filesz - at - desc_at) {
-        throw std::invalid_argument("bad ELF note at byte " + std::to_string(at) + " of note segment " + std::to_string(i) + ": its name (" +
-                                    std::to_string(namesz) + " bytes) and description (" + std::to_string(descsz) +
-                                    " bytes) run past the segment's " + std::to_string(filesz) + " bytes");
-      }
-      if (namesz == 4 && std::memcmp(n + 12, "Xen", 4) == 0 && type == 18) {
-        if (descsz != 4 && descsz != 8) {
-          throw std::invalid_argument("bad PVH entry note (Xen PHYS32_ENTRY): a " + std::to_string(descsz) +
-                                      "-byte description, expected 4 or 8");
-        }
-        const std::uint64_t v = le::load_n(n + desc_at, static_cast<int>(descsz));
-        if (v > 0xffffffff) {
-          char h[24];
-          std::snprintf(h, sizeof h, "0x%llx", static_cast<unsigned long long>(v));
-          throw std::invalid_argument(std::string("bad PVH entry note (Xen PHYS32_ENTRY): entry ") + h + " is not a 32-bit address");
-        }
-        if (!entry) entry = static_cast<std::uint32_t>(v);
-      }
-      at += desc_at + pad(descsz);
+    note_bytes += filesz;  // each filesz <= size: no wrap before the check below trips
+    if (note_bytes > size) {
+      throw std::invalid_argument("bad ELF: the note segments (through segment " + std::to_string(i) + ") hold " + std::to_string(note_bytes) +
+                                  " bytes, more than the file's " + std::to_string(size) + ": they overlap");
     }
+    detail::scan_notes(file, i, off, filesz, le::load_n(p + 48, 8), k.pvh_entry);
   }
-  return entry;
+  return k;
 }
 
+// The PVH entry alone (parse_elf_kernel's), for callers that want only that.
+inline std::optional<std::uint32_t> elf_pvh_entry(std::span<const unsigned char> file) { return parse_elf_kernel(file).pvh_entry; }
 
 // Checks a kernel image before a VM is made. A bzImage must have the boot sector signature, the
 // "HdrS" setup header with boot protocol >= 2.12 (64-bit entry: XLF_KERNEL_64), be loaded high,
@@ -120,25 +179,7 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
 
   if (size == 0) throw std::invalid_argument("not a Linux kernel: file is empty");
   if (got >= 4 && h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F') {
-    detail::check_elf_kernel(h, size);
-    // Program headers and the segments they describe must lie inside the file.
-    std::uint64_t phoff = le::load_n(&h[32], 8), phentsize = le::load_n(&h[54], 2), phnum = le::load_n(&h[56], 2);
-    if (phnum == 0) throw std::invalid_argument("not a vmlinux: ELF has no program headers");
-    if (phentsize != 56) throw std::invalid_argument("not a vmlinux: ELF program header size " + std::to_string(phentsize) + ", expected 56");
-    if (phoff > size || phnum * 56 > size - phoff) {
-      throw std::invalid_argument("truncated ELF: program headers end at " + std::to_string(phoff + phnum * 56) +
-                                  " bytes, file has " + std::to_string(size));
-    }
-    for (std::uint64_t i = 0; i < phnum; ++i) {
-      const unsigned char* p = file.data() + phoff + i * 56;
-      if (le::load_n(p, 4) != 1) continue;  // PT_LOAD
-      std::uint64_t off = le::load_n(p + 8, 8), filesz = le::load_n(p + 32, 8);
-      if (off > size || filesz > size - off) {
-        throw std::invalid_argument("truncated ELF: segment " + std::to_string(i) + " ends at " + std::to_string(off + filesz) +
-                                    " bytes, file has " + std::to_string(size));
-      }
-    }
-    elf_pvh_entry(file);
+    parse_elf_kernel(file);
     return KernelFormat::elf;
   }
 
@@ -172,17 +213,17 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
   return KernelFormat::bzimage;
 }
 
-// The same checks for a file, read whole (a kernel is a few MiB).
-inline KernelFormat check_kernel_image(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw std::invalid_argument("not a Linux kernel: " + path.string() + " is not a regular file");
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::invalid_argument("cannot open kernel image " + path.string());
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw std::invalid_argument("cannot read kernel image " + path.string());
-  return check_kernel_bytes(bytes);
+// The largest kernel file read: a vmlinux with debug info is a few hundred MiB; anything larger
+// (a 16 GiB sparse file) is refused before a byte is read.
+inline constexpr std::uint64_t max_kernel_bytes = std::uint64_t{1} << 30;
+
+// A kernel file read whole, through host/input_file.hpp (a FIFO, a device or a file over
+// max_kernel_bytes is refused at once); std::invalid_argument when it cannot be.
+inline std::vector<unsigned char> read_kernel_file(const std::filesystem::path& path) {
+  return open_input<std::invalid_argument>(path, "kernel image", {.max_size = max_kernel_bytes}).read_all<std::invalid_argument>();
 }
+
+// The same checks for a file, read whole (a kernel is a few MiB).
+inline KernelFormat check_kernel_image(const std::filesystem::path& path) { return check_kernel_bytes(read_kernel_file(path)); }
 
 }  // namespace crumble::vm

@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "../../bytes.hpp"
+#include "../host/input_file.hpp"
 
 namespace crumble::vm {
 
@@ -45,33 +45,25 @@ inline std::string module_name(std::string_view s) {
   return n;
 }
 
-// A file read piece by piece; read() refuses any range that is not wholly inside it.
+// A file read piece by piece; read() refuses any range that is not wholly inside it. Opened
+// through host/input_file.hpp: a FIFO or device named as a module is refused, never waited on.
 class BoundedFile {
  public:
-  explicit BoundedFile(const std::filesystem::path& p) : path_(p), in_(p, std::ios::binary) {
-    std::error_code ec;
-    size_ = std::filesystem::file_size(p, ec);
-    if (!in_ || ec) throw std::runtime_error("cannot read kernel module " + p.string());
-  }
-  std::uint64_t size() const { return size_; }
+  explicit BoundedFile(const std::filesystem::path& p) : file_(open_input<std::runtime_error>(p, "kernel module")) {}
+  std::uint64_t size() const { return file_.size(); }
   std::string read(std::uint64_t offset, std::uint64_t count, std::string_view what) {
-    if (offset > size_ || count > size_ - offset) {
-      throw std::runtime_error("malformed kernel module " + path_.string() + ": " + std::string(what) + " (bytes " +
+    if (offset > size() || count > size() - offset) {
+      throw std::runtime_error("malformed kernel module " + file_.path().string() + ": " + std::string(what) + " (bytes " +
                                std::to_string(offset) + "+" + std::to_string(count) + ") lies outside the file (" +
-                               std::to_string(size_) + " bytes)");
+                               std::to_string(size()) + " bytes)");
     }
     std::string buf(count, '\0');
-    in_.clear();
-    in_.seekg(static_cast<std::streamoff>(offset));
-    in_.read(buf.data(), static_cast<std::streamsize>(count));
-    if (static_cast<std::uint64_t>(in_.gcount()) != count) throw std::runtime_error("cannot read kernel module " + path_.string());
+    file_.read_at<std::runtime_error>(offset, buf.data(), count);
     return buf;
   }
 
  private:
-  std::filesystem::path path_;
-  std::ifstream in_;
-  std::uint64_t size_ = 0;
+  InputFile file_;
 };
 
 inline std::uint64_t get_le(std::string_view b, std::size_t at, int bytes) {

@@ -8,15 +8,15 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "../host/input_file.hpp"
 #include "../host/process.hpp"
+#include "kernel_image.hpp"
 
 namespace crumble::vm {
 
@@ -28,16 +28,23 @@ namespace crumble::vm {
 // ELF. Kept: a second call with the same `out` returns at once.
 inline std::filesystem::path extract_vmlinux(const std::filesystem::path& image, const std::filesystem::path& out) {
   namespace fs = std::filesystem;
+  // Both files through host/input_file.hpp: a FIFO at either path is refused, never waited on.
   auto is_elf = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
     unsigned char h[20] = {};
-    in.read(reinterpret_cast<char*>(h), sizeof h);
-    return in.gcount() == sizeof h && h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F' && h[4] == 2 && h[18] == 62;
+    try {
+      const InputFile f = open_input<std::runtime_error>(p, "vmlinux");
+      if (f.size() < sizeof h) return false;
+      f.read_at<std::runtime_error>(0, h, sizeof h);
+    } catch (const std::runtime_error&) {
+      return false;
+    }
+    return h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F' && h[4] == 2 && h[18] == 62;
   };
   if (fs::exists(out) && is_elf(out)) return out;
-  std::ifstream in(image, std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.empty()) throw std::runtime_error("cannot read " + image.string());
+  const std::vector<std::uint8_t> bytes =
+      open_input<std::runtime_error>(image, "kernel image", {.max_size = max_kernel_bytes}).read_all<std::runtime_error>();
+  const std::string data(bytes.begin(), bytes.end());
+  if (data.empty()) throw std::runtime_error("cannot read " + image.string() + ": it is empty");
   struct Format {
     std::string_view magic;
     const char* tool;

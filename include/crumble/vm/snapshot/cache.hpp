@@ -20,12 +20,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "../host/cache_dir.hpp"
@@ -80,15 +82,36 @@ class SnapshotCache {
 
   // Held while a snapshot for `key` is saved (flock on KEY.lock): of two processes that booted
   // the same guest cold, one saves, the other finds its snapshot there and does not save again.
+  // The lock file is opened without following a symlink (one planted in the cache would have us
+  // create or lock a file elsewhere), and the wait has a deadline: a process that hangs holding
+  // the lock costs the others their snapshot save (SnapshotError, which restore_or_boot turns into
+  // a cold boot without saving), never their run.
   class Lock {
    public:
-    explicit Lock(const std::filesystem::path& file) : fd_(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-      if (fd_ < 0) throw SnapshotError("cannot open " + file.string() + ": " + std::strerror(errno));
-      while (::flock(fd_, LOCK_EX) != 0)
-        if (errno != EINTR) {
+    explicit Lock(const std::filesystem::path& file, std::chrono::milliseconds wait = default_lock_wait)
+        : fd_(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600)) {
+      if (fd_ < 0) {
+        const int e = errno;
+        throw SnapshotError("cannot open the lock file " + file.string() + ": " +
+                            (e == ELOOP ? std::string("it is a symbolic link (refused)") : std::strerror(e)));
+      }
+      struct stat st {};
+      if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd_);
+        throw SnapshotError("the lock file " + file.string() + " is not a regular file");
+      }
+      const auto deadline = std::chrono::steady_clock::now() + wait;
+      while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        if (e == EINTR) continue;
+        if (e != EWOULDBLOCK || std::chrono::steady_clock::now() >= deadline) {
           ::close(fd_);
-          throw SnapshotError("cannot lock " + file.string() + ": " + std::strerror(errno));
+          throw SnapshotError(e == EWOULDBLOCK ? "gave up waiting for the lock " + file.string() + " after " + std::to_string(wait.count()) +
+                                                     " ms: another process holds it"
+                                               : "cannot lock " + file.string() + ": " + std::strerror(e));
         }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
     }
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
@@ -97,7 +120,11 @@ class SnapshotCache {
    private:
     int fd_;
   };
-  Lock lock(const std::string& key) const { return Lock(prepare(key).string() + ".lock"); }
+  // Longer than any save takes (a few seconds for a 3 GiB guest's memory file).
+  static constexpr std::chrono::milliseconds default_lock_wait{60000};
+  Lock lock(const std::string& key) const { return Lock(prepare(key).string() + ".lock", lock_wait_); }
+  // How long lock() waits for another process's save (tests make it short).
+  void set_lock_wait(std::chrono::milliseconds wait) { lock_wait_ = wait; }
 
   void remove(const std::string& key) const {
     std::error_code ec;
@@ -143,6 +170,7 @@ class SnapshotCache {
 
  private:
   std::filesystem::path dir_;
+  std::chrono::milliseconds lock_wait_ = default_lock_wait;
 };
 
 }  // namespace crumble::vm

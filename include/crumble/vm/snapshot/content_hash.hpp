@@ -20,6 +20,7 @@
 
 #include "../../bytes.hpp"
 #include "../errors.hpp"
+#include "../host/input_file.hpp"
 
 namespace crumble::vm {
 
@@ -37,15 +38,13 @@ class ContentHash {
   }
   void add(std::span<const std::uint8_t> bytes) { add(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())); }
   // A whole file's contents, the same as add() of them, read in large chunks (a 14 MB kernel:
-  // ~5 ms; through an istream iterator it took ~50). Throws ConfigError when it cannot be read.
+  // ~5 ms; through an istream iterator it took ~50). Throws ConfigError when it cannot be read, or
+  // is not a regular file (host/input_file.hpp: a FIFO would block here forever).
   void add_file(const std::filesystem::path& file) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (fd < 0 || ::fstat(fd, &st) != 0) {
-      if (fd >= 0) ::close(fd);
-      throw ConfigError("cannot read " + file.string() + ": " + std::strerror(errno));
-    }
-    begin(static_cast<std::uint64_t>(st.st_size));
+    InputFile in = open_input<ConfigError>(file, "file");
+    const std::uint64_t size = in.size();
+    const int fd = in.release();
+    begin(size);
     std::vector<char> buf(1 << 20);
     std::size_t have = 0;  // bytes in buf not hashed yet (fewer than 32 after each pass)
     std::uint64_t total = 0;
@@ -65,7 +64,7 @@ class ContentHash {
       have -= at;
     }
     ::close(fd);
-    if (total != static_cast<std::uint64_t>(st.st_size)) throw ConfigError(file.string() + " changed while it was read");
+    if (total != size) throw ConfigError(file.string() + " changed while it was read");
     end(buf.data(), have);
   }
   std::string hex() const {

@@ -13,7 +13,11 @@
 //               never goes with another save's memory (the two are renamed one after the other).
 //
 // A file from another architecture, an unknown version, a fingerprint that is not the reader's, a
-// bad checksum or a truncated file (state or memory) is refused with SnapshotError saying which.
+// bad checksum or a truncated file (state or memory) is refused with SnapshotError saying which;
+// so is anything a hostile cache directory could hold: a FIFO, device or symlink at either path
+// (host/input_file.hpp), a state file over max_state_bytes (checked with fstat and its header
+// before it is read), and a memory size that is not whole pages up to max_memory_bytes (the
+// checksum proves only that the file was not damaged by accident).
 // The format knows nothing of what the sections hold, nor of KVM: each engine fills the sections
 // and names the host it needs with a fingerprint (write's and read's `fingerprint`) — the QEMU
 // engine its binary and accelerator, the KVM engines snapshot::host_fingerprint() (kvm_state.hpp,
@@ -38,6 +42,7 @@
 #include "../../bytes.hpp"
 #include "../engine/options.hpp"
 #include "../errors.hpp"
+#include "../host/input_file.hpp"
 
 namespace crumble::vm::snapshot {
 
@@ -184,6 +189,14 @@ inline void write(const std::filesystem::path& state, const Sections& sections, 
   detail::atomic_file(state, [&](int fd, const std::filesystem::path& p) { detail::write_all(fd, out.data(), out.size(), 0, p); });
 }
 
+// A state file holds vCPU and device state (QEMU's without RAM: x-ignore-shared), the memory
+// token and what a bare program wrote so far: kilobytes to a few MiB. Larger is refused before
+// it is read.
+inline constexpr std::uint64_t max_state_bytes = std::uint64_t{256} << 20;
+// Guest RAM as the format allows it: far above any engine's limit (kvm::Machine: 3 GiB), far below
+// where memory_size + memory_trailer could wrap.
+inline constexpr std::uint64_t max_memory_bytes = std::uint64_t{1} << 40;
+
 struct Loaded {
   Sections sections;
   std::uint64_t memory_size = 0;
@@ -210,10 +223,26 @@ inline Loaded read(const std::filesystem::path& state, const std::string& finger
 }
 
 inline Loaded detail::read_once(const std::filesystem::path& state, const std::string& fingerprint) {
-  std::ifstream in(state, std::ios::binary);
-  if (!in) throw SnapshotError("cannot open snapshot " + state.string());
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto* b = reinterpret_cast<const std::uint8_t*>(data.data());
+  // The file is looked at before it is read: a regular file (host/input_file.hpp: a FIFO or a
+  // symlink planted in the cache is refused at once), with the magic and a length that is the
+  // file's own and at most max_state_bytes. Only then is it read, exactly that many bytes.
+  const InputFile file = open_input<SnapshotError>(state, "snapshot", {.follow = false});
+  std::uint8_t head[16] = {};
+  if (file.size() < sizeof head) throw SnapshotError("snapshot " + state.string() + " is truncated (" + std::to_string(file.size()) + " bytes)");
+  file.read_at<SnapshotError>(0, head, sizeof head);
+  if (std::memcmp(head, magic, 8) != 0) throw SnapshotError(state.string() + " is not a crumble snapshot (bad magic)");
+  {
+    const std::uint64_t length = le::load<std::uint64_t>(head + 8);
+    if (file.size() < length)
+      throw SnapshotError("snapshot " + state.string() + " is truncated (" + std::to_string(file.size()) + " of " + std::to_string(length) +
+                          " bytes)");
+    if (file.size() > length || length < 24) throw SnapshotError("snapshot " + state.string() + " is corrupt (wrong length)");
+    if (length > max_state_bytes)
+      throw SnapshotError("snapshot " + state.string() + " is " + std::to_string(length) + " bytes, more than a state file may be (" +
+                          std::to_string(max_state_bytes) + ")");
+  }
+  const std::vector<std::uint8_t> data = file.read_all<SnapshotError>();
+  const auto* b = data.data();
   std::size_t at = 0;
   auto need = [&](std::size_t n) {
     if (n > data.size() || at > data.size() - n) throw SnapshotError("snapshot " + state.string() + " is truncated");
@@ -234,18 +263,13 @@ inline Loaded detail::read_once(const std::filesystem::path& state, const std::s
     std::uint32_t n = u32();
     if (n > max) throw SnapshotError("snapshot " + state.string() + " is corrupt (a field of " + std::to_string(n) + " bytes)");
     need(n);
-    std::string s(data, at, n);
+    std::string s(reinterpret_cast<const char*>(b + at), n);
     at += n;
     return s;
   };
   // Checked in this order, so the message names the first thing wrong: what the file is, its
   // length, its checksum, then whether this crumble and this host can use it.
-  if (data.size() < 8 || std::memcmp(b, magic, 8) != 0) throw SnapshotError(state.string() + " is not a crumble snapshot (bad magic)");
-  at = 8;
-  const std::uint64_t length = u64();
-  if (data.size() < length) throw SnapshotError("snapshot " + state.string() + " is truncated (" + std::to_string(data.size()) + " of " +
-                                                std::to_string(length) + " bytes)");
-  if (data.size() > length || length < 24) throw SnapshotError("snapshot " + state.string() + " is corrupt (wrong length)");
+  at = 16;  // magic and length: checked above
   const std::size_t body = data.size() - 8;
   const auto sum = le::load<std::uint64_t>(b + body);
   if (fnv1a(b, body) != sum) throw SnapshotError("snapshot " + state.string() + " is corrupt (checksum mismatch)");
@@ -269,24 +293,26 @@ inline Loaded detail::read_once(const std::filesystem::path& state, const std::s
     at += n;
   }
   if (at != body) throw SnapshotError("snapshot " + state.string() + " is corrupt (trailing bytes)");
+  // The memory size comes from the file: a checksum proves only that it was not damaged by
+  // accident. Whole pages (every engine maps the file), and small enough that adding the trailer
+  // cannot wrap.
+  if (l.memory_size == 0 || l.memory_size % 4096 || l.memory_size > max_memory_bytes)
+    throw SnapshotError("snapshot " + state.string() + " is corrupt (a guest memory size of " + std::to_string(l.memory_size) +
+                        " bytes: not a whole number of 4 KiB pages from 4 KiB to " + std::to_string(max_memory_bytes >> 30) + " GiB)");
   const auto mem = memory_path(state);
-  l.memory_fd = ::open(mem.c_str(), O_RDONLY | O_CLOEXEC);
-  if (l.memory_fd < 0) throw SnapshotError("cannot open the snapshot's memory file " + mem.string() + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(l.memory_fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != l.memory_size + memory_trailer) {
-    ::close(l.memory_fd);
-    throw SnapshotError("the snapshot's memory file " + mem.string() + " is truncated (" + std::to_string(st.st_size) + " of " +
+  InputFile memory = open_input<SnapshotError>(mem, "the snapshot's memory file", {.follow = false});
+  if (memory.size() != l.memory_size + memory_trailer)
+    throw SnapshotError("the snapshot's memory file " + mem.string() + " is truncated (" + std::to_string(memory.size()) + " of " +
                         std::to_string(l.memory_size + memory_trailer) + " bytes)");
-  }
   std::uint8_t trailer[16] = {};
   const auto token = l.sections.find("memory.token");
-  if (::pread(l.memory_fd, trailer, sizeof trailer, static_cast<off_t>(l.memory_size)) != sizeof trailer ||
+  if (::pread(memory.fd(), trailer, sizeof trailer, static_cast<off_t>(l.memory_size)) != sizeof trailer ||
       std::memcmp(trailer, memory_magic, 8) != 0 || token == l.sections.end() || token->second.size() != 8 ||
       std::memcmp(trailer + 8, token->second.data(), 8) != 0) {
-    ::close(l.memory_fd);
     throw detail::MemoryMismatch("the snapshot's memory file " + mem.string() + " does not belong to its state file (another save's, or damaged)");
   }
   l.sections.erase("memory.token");
+  l.memory_fd = memory.release();  // the caller's from here: nothing above can leave it open
   return l;
 }
 

@@ -296,16 +296,29 @@ class BareVm {
   // goes into it; otherwise into a new VM.
   static std::unique_ptr<BareVm> restore(const std::filesystem::path& file, BareOptions opt, std::unique_ptr<BareShell> shell = {}) {
     snapshot::Loaded l = snapshot::read(file);
+    // Closed on every way out: the memory file's descriptor is ours from here (remap keeps its
+    // own reference through the mapping).
+    struct Close {
+      int fd;
+      ~Close() { ::close(fd); }
+    } close_memory{l.memory_fd};
+    // Everything below comes from the file: a memory size this engine cannot make is the
+    // snapshot's fault (SnapshotError, so the cache boots cold), not the caller's (ConfigError).
+    if (l.memory_size % (2 << 20) || l.memory_size > bare::doorbell)
+      throw SnapshotError("snapshot " + file.string() + " has " + std::to_string(l.memory_size) +
+                          " bytes of guest memory, which no bare VM has (a multiple of 2 MiB, at most " + std::to_string(bare::doorbell >> 20) +
+                          " MiB)");
     opt.memory = l.memory_size;
     if (!shell || shell->m.memory_size() != l.memory_size) {
       shell.reset();
-      shell = std::make_unique<BareShell>(l.memory_size);
-      shell->m.remap(l.memory_fd);
-    } else {
-      shell->m.remap(l.memory_fd);
+      try {
+        shell = std::make_unique<BareShell>(l.memory_size);
+      } catch (const ConfigError& e) {
+        throw SnapshotError("snapshot " + file.string() + ": " + e.what());
+      }
     }
-    std::unique_ptr<BareVm> vm(new BareVm(std::move(opt), l, std::move(shell)));
-    return vm;
+    shell->m.remap(l.memory_fd);
+    return std::unique_ptr<BareVm>(new BareVm(std::move(opt), l, std::move(shell)));
   }
 
  private:
@@ -316,7 +329,6 @@ class BareVm {
 
   BareVm(BareOptions opt, snapshot::Loaded& l, std::unique_ptr<BareShell> shell)
       : opt_(std::move(opt)), shell_(std::move(shell)), m_(shell_->m) {
-    ::close(l.memory_fd);
     const Host h = snapshot::get<Host>(l.sections, "bare.host");
     heap_ = h.heap;
     stack_floor_ = h.stack_floor;

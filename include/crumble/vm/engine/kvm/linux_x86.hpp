@@ -28,10 +28,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <span>
-#include <sstream>
 
 #include "../../../bytes.hpp"
 #include "../../guest/kernel_image.hpp"
@@ -52,26 +50,31 @@ struct LinuxImage {
   std::uint32_t initrd_max = 0x37ffffff;
   // ELF vmlinux
   std::uint64_t elf_entry_phys = 0;
+  std::vector<ElfSegment> segments;        // the checked PT_LOAD segments: all place_elf copies
   std::optional<std::uint32_t> pvh_entry;  // recorded, not used: see the top of this file
 
   // Reads and validates a kernel (kernel_image.hpp: a bzImage with the 64-bit entry, or an ELF64
   // x86-64 vmlinux). Anything else, or a truncated file, throws ConfigError saying which check
   // failed.
   static LinuxImage read(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw ConfigError("cannot open kernel " + p.string());
-    std::ostringstream s;
-    s << in.rdbuf();
-    std::string bytes = s.str();
-    return parse(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), p.string());
+    std::vector<std::uint8_t> bytes;
+    try {
+      bytes = read_kernel_file(p);  // a regular file, at most max_kernel_bytes (host/input_file.hpp)
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());
+    }
+    return parse(std::move(bytes), p.string());
   }
 
-  // The fields the loader needs; the file is validated first (kernel_image.hpp), so these reads
-  // are in bounds.
+  // The fields the loader needs; the file is checked and, for an ELF, parsed once
+  // (kernel_image.hpp), so these reads are in bounds and the segments are the checked ones.
   static LinuxImage parse(std::vector<std::uint8_t> f, const std::string& name = "kernel") {
     KernelFormat format;
+    std::optional<ElfKernel> elf;
     try {
-      format = check_kernel_bytes(f);
+      const bool is_elf = f.size() >= 4 && f[0] == 0x7f && f[1] == 'E' && f[2] == 'L' && f[3] == 'F';
+      if (is_elf) elf = parse_elf_kernel(f);
+      format = is_elf ? KernelFormat::elf : check_kernel_bytes(f);
     } catch (const std::invalid_argument& e) {
       throw ConfigError(name + ": " + e.what());
     }
@@ -81,33 +84,28 @@ struct LinuxImage {
     auto u64 = [&](std::size_t o) -> std::uint64_t { return le::load<std::uint64_t>(f.data() + o); };
     LinuxImage k;
     if (format == KernelFormat::elf) {
-      const std::uint64_t phoff = u64(32), phnum = u16(56), phentsize = u16(54), entry = u64(24);
+      const std::uint64_t entry = elf->entry;
       bool found = false;
-      for (std::uint64_t i = 0; i < phnum; ++i) {
-        const std::size_t ph = phoff + i * phentsize;
-        if (u32(ph) != 1) continue;  // PT_LOAD
-        const std::uint64_t vaddr = u64(ph + 16), paddr = u64(ph + 24), memsz = u64(ph + 40);
+      for (const ElfSegment& s : elf->loads) {
         // x86 vmlinux gives its entry as a physical address; other ELF kernels as a virtual one
-        if (entry >= paddr && entry < paddr + memsz) {
+        if (entry >= s.paddr && entry - s.paddr < s.memsz) {
           k.elf_entry_phys = entry;
           found = true;
-        } else if (!found && entry >= vaddr && entry < vaddr + memsz) {
-          k.elf_entry_phys = entry - vaddr + paddr;
+        } else if (!found && entry >= s.vaddr && entry - s.vaddr < s.memsz) {
+          k.elf_entry_phys = entry - s.vaddr + s.paddr;
           found = true;
         }
       }
       if (!found) throw ConfigError(name + ": the ELF entry point is in no loadable segment");
-      k.pvh_entry = elf_pvh_entry(f);  // its notes passed check_kernel_bytes
+      k.pvh_entry = elf->pvh_entry;
       if (k.pvh_entry) {
-        bool loaded = false;
-        for (std::uint64_t i = 0; i < phnum && !loaded; ++i) {
-          const std::size_t ph = phoff + i * phentsize;
-          loaded = u32(ph) == 1 && *k.pvh_entry >= u64(ph + 24) && *k.pvh_entry - u64(ph + 24) < u64(ph + 40);
-        }
+        const bool loaded = std::any_of(elf->loads.begin(), elf->loads.end(),
+                                        [&](const ElfSegment& s) { return *k.pvh_entry >= s.paddr && *k.pvh_entry - s.paddr < s.memsz; });
         char h[16];
         std::snprintf(h, sizeof h, "0x%x", *k.pvh_entry);
         if (!loaded) throw ConfigError(name + ": the PVH entry note gives " + h + ", which is in no loadable segment");
       }
+      k.segments = std::move(elf->loads);
       k.format = Format::elf;
       k.file = std::move(f);
       return k;
@@ -183,22 +181,14 @@ inline void place_bzimage(kvm::Machine& m, const LinuxImage& k, std::uint8_t* bp
 // the zero page for a kernel that has none: boot flag, HdrS, protocol 2.15.
 inline void place_elf(kvm::Machine& m, const LinuxImage& k, std::uint8_t* bp, BootSetup& b) {
   const std::uint64_t ram = m.memory_size();
-  const std::uint8_t* f = k.file.data();
-  const std::uint64_t phoff = le::load<std::uint64_t>(f + 32), phnum = le::load<std::uint16_t>(f + 56),
-                      phentsize = le::load<std::uint16_t>(f + 54);
   b.kernel = ~std::uint64_t{0};
-  for (std::uint64_t i = 0; i < phnum; ++i) {
-    const std::uint8_t* ph = f + phoff + i * phentsize;
-    if (le::load<std::uint16_t>(ph) != 1) continue;  // PT_LOAD
-    const std::uint64_t off = le::load<std::uint64_t>(ph + 8), paddr = le::load<std::uint64_t>(ph + 24),
-                        filesz = le::load<std::uint64_t>(ph + 32), memsz = le::load<std::uint64_t>(ph + 40);
-    if (paddr > ram || memsz > ram - paddr) throw ConfigError("a kernel segment lies outside the guest's RAM: give it more memory");
-    if (filesz > memsz) throw ConfigError("a kernel segment holds more bytes in the file than in memory");
-    std::uint8_t* p = guest_range(m, paddr, memsz, "a kernel segment");
-    std::memcpy(p, f + off, filesz);
-    std::memset(p + filesz, 0, memsz - filesz);
-    b.kernel = std::min(b.kernel, paddr);
-    b.kernel_end = std::max(b.kernel_end, paddr + memsz);
+  for (const ElfSegment& s : k.segments) {  // checked against the file by parse_elf_kernel
+    if (s.paddr > ram || s.memsz > ram - s.paddr) throw ConfigError("a kernel segment lies outside the guest's RAM: give it more memory");
+    std::uint8_t* p = guest_range(m, s.paddr, s.memsz, "a kernel segment");
+    std::memcpy(p, k.file.data() + s.offset, s.filesz);
+    std::memset(p + s.filesz, 0, s.memsz - s.filesz);
+    b.kernel = std::min(b.kernel, s.paddr);
+    b.kernel_end = std::max(b.kernel_end, s.paddr + s.memsz);
   }
   b.entry = k.elf_entry_phys;
   le::store<std::uint16_t>(bp + 0x1fe, 0xaa55);
