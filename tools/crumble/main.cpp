@@ -251,9 +251,18 @@ int run_command(const std::vector<std::string>& args) {
   }
 }
 
+// Before anything else (no thread may start first): SIGTERM, SIGINT and SIGHUP stop the VM,
+// remove its temporary directory and exit 128+N; engine processes die with crumble even on
+// SIGKILL (host/process.hpp), and what a SIGKILL'ed run left in $TMPDIR this run removes.
+void prepare_host() {
+  crumble::vm::stop_cleanly_on_signals();
+  crumble::vm::reclaim_stale_temp_dirs();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  prepare_host();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     std::cout << usage;

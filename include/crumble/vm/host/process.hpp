@@ -2,13 +2,17 @@
 // crumble/vm/host/process.hpp — child processes on the host, the one place crumble starts them: a
 // long-running child (QEMU) that is always reaped, killed if need be (ChildProcess); a command run
 // to its end with a deadline and its output captured (run_process: apt, dpkg-deb, decompressors,
-// busybox); and a private temporary directory (TempDir).
+// busybox); a private temporary directory (TempDir) and the reclaim of those a killed process
+// left (reclaim_stale_temp_dirs); and a clean exit on SIGTERM/SIGINT/SIGHUP for the CLIs
+// (stop_cleanly_on_signals). No child outlives crumble, however crumble ends.
 #pragma once
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +22,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,20 +39,96 @@ extern char** environ;
 
 namespace crumble::vm {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it when this goes.
+// What a signal-driven exit must clean up: every live TempDir and ChildProcess registers here, so
+// stop_cleanly_on_signals() can kill the children and remove the directories before the process
+// exits. Children are reaped under the lock, so a pid in the list is never one the kernel has
+// already given to another process.
+namespace host_detail {
+struct Registry {
+  std::mutex lock;
+  std::set<std::string> dirs;
+  std::set<pid_t> children;
+  bool ending = false;  // a signal arrived: nothing new may start
+};
+inline Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+// The first steps of every child, between fork() and exec (async-signal-safe calls only): its
+// own process group (a terminal's Ctrl-C reaches crumble, which decides), killed when its parent
+// dies, no signal blocked (the mask survives exec; stop_cleanly_on_signals blocks three), and
+// every descriptor of ours above 2 closed at exec (an iostream or socket opened without
+// O_CLOEXEC would otherwise leak into QEMU). Returns 0, or 3 when the parent is already gone.
+inline int enter_child(pid_t parent) {
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) return 3;  // it died before the prctl: no signal will come
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);  // fails harmlessly on kernels before 5.11
+  return 0;
+}
+}  // namespace host_detail
+
+// A process's start time in clock ticks since boot (/proc/PID/stat, field 22): with the pid it
+// names one process for good, as pids are reused. Empty when there is no such process.
+inline std::string process_start_time(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(in, s)) return {};
+  const auto paren = s.rfind(')');  // the name (field 2) may hold spaces and parentheses
+  if (paren == std::string::npos) return {};
+  std::istringstream fields(s.substr(paren + 1));
+  std::string f;
+  for (int i = 3; i <= 22 && (fields >> f); ++i) {
+  }
+  return f;
+}
+
+// The file in each crumble temporary directory that names its owner ("PID START-TIME"), so a
+// later run can tell a directory left by a process killed with SIGKILL from one still in use.
+inline constexpr const char* owner_mark = ".crumble-owner";
+
+// $TMPDIR, or /tmp.
+inline std::filesystem::path temp_root() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+// A fresh directory under $TMPDIR (or /tmp), marked with its owner and removed with everything
+// in it when this goes (or, after a SIGKILL, by the next reclaim_stale_temp_dirs()).
 class TempDir {
  public:
   explicit TempDir(const char* prefix = "crumble-") {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/" + prefix + "XXXXXX";
+    std::string tmpl = (temp_root() / (std::string(prefix) + "XXXXXX")).string();
+    auto& reg = host_detail::registry();
+    std::lock_guard<std::mutex> held(reg.lock);
+    if (reg.ending) throw VmError("crumble is stopping (signal): no new temporary directory");
     if (!::mkdtemp(tmpl.data())) throw VmError("cannot create a temporary directory in " + tmpl + ": " + std::strerror(errno));
     path_ = tmpl;
+    const std::string mark = std::to_string(::getpid()) + " " + process_start_time(::getpid()) + "\n";
+    const int fd = ::open((path_ / owner_mark).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const bool written = fd >= 0 && ::write(fd, mark.data(), mark.size()) == static_cast<ssize_t>(mark.size());
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+      throw VmError("cannot write in the temporary directory " + path_.string() + ": " + std::strerror(err) +
+                    " (is TMPDIR's file system full? set TMPDIR to another directory)");
+    }
+    reg.dirs.insert(path_.string());
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   ~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
+    auto& reg = host_detail::registry();
+    std::lock_guard<std::mutex> held(reg.lock);
+    reg.dirs.erase(path_.string());
   }
   const std::filesystem::path& path() const { return path_; }
 
@@ -52,22 +136,90 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A child process; stdin from /dev/null, stdout and stderr to `log` (appended). The destructor
-// kills (SIGKILL) and reaps it if it is still running, so no process outlives its owner.
+// Removes the crumble-* directories under $TMPDIR whose owner (the mark TempDir writes) has
+// ended: a process killed with SIGKILL cannot remove its own, and a QEMU guest's holds its whole
+// RAM file. Directories without a mark (being created this instant, or not crumble's) stay.
+// Returns how many were removed.
+inline std::size_t reclaim_stale_temp_dirs() {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(temp_root(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("crumble-", 0) != 0 || !it->is_directory(ec)) continue;
+    std::ifstream in(it->path() / owner_mark);
+    long pid = 0;
+    std::string start;
+    if (!(in >> pid >> start) || pid <= 0) continue;
+    if (pid == ::getpid() || process_start_time(static_cast<pid_t>(pid)) == start) continue;  // its owner lives
+    std::error_code rm;
+    if (std::filesystem::remove_all(it->path(), rm) > 0 && !rm) ++removed;
+  }
+  return removed;
+}
+
+// A child process; stdin from /dev/null, stdout and stderr to `log` (appended), run in `cwd`
+// (empty: ours), in its own process group, with no descriptor of ours but those three. It dies
+// with us: the destructor kills (SIGKILL) and reaps it if it is still running, and the kernel
+// kills it (PR_SET_PDEATHSIG) if we die without running destructors (SIGKILL, a crash). The
+// death signal follows the *thread* that started it: start a child from a thread that outlives it.
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log, const std::filesystem::path& cwd = {}) {
+    if (argv.empty()) throw std::logic_error("ChildProcess: empty argv");
+    // Everything the child needs is made before fork(): afterwards only async-signal-safe calls.
+    std::vector<std::string> argv_s = argv;
     std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (std::string& a : argv_s) args.push_back(a.data());
     args.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw BootError("cannot start " + argv[0] + ": " + std::strerror(rc));
+    const std::string cwd_s = cwd.string();
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log_fd < 0) throw BootError("cannot start " + argv[0] + ": cannot open " + log.string() + ": " + std::strerror(errno));
+    int exec_pipe[2];
+    if (::pipe2(exec_pipe, O_CLOEXEC) != 0) {
+      ::close(log_fd);
+      throw BootError("cannot start " + argv[0] + ": pipe2: " + std::strerror(errno));
+    }
+    const pid_t parent = ::getpid();
+    auto& reg = host_detail::registry();
+    {
+      std::lock_guard<std::mutex> held(reg.lock);
+      if (reg.ending) {
+        ::close(log_fd), ::close(exec_pipe[0]), ::close(exec_pipe[1]);
+        throw BootError("crumble is stopping (signal): " + argv[0] + " not started");
+      }
+      pid_ = ::fork();
+      if (pid_ == 0) {
+        int stage = host_detail::enter_child(parent);
+        if (stage == 0) {
+          int null = ::open("/dev/null", O_RDONLY);
+          if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0) stage = 2;
+        }
+        if (stage == 0 && !cwd_s.empty() && ::chdir(cwd_s.c_str()) != 0) stage = 1;
+        if (stage == 0) ::execvp(args[0], args.data());
+        int report[2] = {stage, errno};
+        ssize_t ignored = ::write(exec_pipe[1], report, sizeof report);
+        (void)ignored;
+        ::_exit(127);
+      }
+      if (pid_ > 0) reg.children.insert(pid_);
+    }
+    const int fork_errno = errno;
+    ::close(log_fd);
+    ::close(exec_pipe[1]);
+    if (pid_ < 0) {
+      ::close(exec_pipe[0]);
+      throw BootError("cannot start " + argv[0] + ": fork: " + std::strerror(fork_errno));
+    }
+    int report[2] = {0, 0};
+    ssize_t got;
+    while ((got = ::read(exec_pipe[0], report, sizeof report)) < 0 && errno == EINTR) {
+    }
+    ::close(exec_pipe[0]);
+    if (got == static_cast<ssize_t>(sizeof report)) {  // the exec did not happen
+      kill();
+      throw BootError("cannot start " + argv[0] + ": " + (report[0] == 1 ? "chdir to " + cwd_s + ": " : std::string()) +
+                      std::strerror(report[1]));
+    }
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -76,9 +228,12 @@ class ChildProcess {
   // True while it runs; once it has ended, exit_status() says how.
   bool running() {
     if (pid_ <= 0) return false;
+    auto& reg = host_detail::registry();
+    std::lock_guard<std::mutex> held(reg.lock);
     int st = 0;
     pid_t r = ::waitpid(pid_, &st, WNOHANG);
     if (r == pid_ || (r < 0 && errno == ECHILD)) {
+      reg.children.erase(pid_);
       pid_ = -1;
       status_ = st;
       return false;
@@ -96,11 +251,15 @@ class ChildProcess {
   }
   void kill() {
     if (pid_ <= 0) return;
+    auto& reg = host_detail::registry();
+    std::lock_guard<std::mutex> held(reg.lock);
+    ::kill(-pid_, SIGKILL);  // its group: helpers it started (QEMU's exec: migration) go too
     ::kill(pid_, SIGKILL);
     int st = 0;
     while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
     }
     status_ = st;
+    reg.children.erase(pid_);
     pid_ = -1;
   }
   // How it ended, in words ("exited with status 1", "killed by signal 9").
@@ -115,6 +274,40 @@ class ChildProcess {
   pid_t pid_ = -1;
   int status_ = 0;
 };
+
+// SIGTERM, SIGINT and SIGHUP end the process cleanly: children (QEMU) killed, temporary
+// directories removed, then exit with 128+N, as a shell reports a command killed by signal N.
+// A thread waits for the signals (blocked everywhere else), so the cleanup may take locks and
+// free memory, which a signal handler may not. Call it first in main(), before any thread starts:
+// threads inherit the blocked mask. What the process had buffered for stdout is not written.
+inline void stop_cleanly_on_signals() {
+  sigset_t set;
+  ::sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaddset(&set, s);
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set] {
+    int sig = 0;
+    while (::sigwait(&set, &sig) != 0) {
+    }
+    auto& reg = host_detail::registry();
+    reg.lock.lock();  // held until _exit: nothing starts, nothing is reaped behind our back
+    reg.ending = true;
+    for (pid_t p : reg.children) ::kill(-p, SIGKILL), ::kill(p, SIGKILL);
+    // Reaped (bounded) before the directories go, so no dying child writes into them after.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (pid_t p : reg.children)
+      while (::waitpid(p, nullptr, WNOHANG) == 0 && std::chrono::steady_clock::now() < until) ::usleep(1000);
+    for (const std::string& d : reg.dirs) {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+    const char* name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP";
+    const std::string msg = std::string("crumble: stopped by ") + name + "\n";
+    ssize_t ignored = ::write(2, msg.data(), msg.size());
+    (void)ignored;
+    ::_exit(128 + sig);
+  }).detach();
+}
 
 // How a process run to its end ended, and what it wrote.
 struct ProcessResult {
@@ -189,6 +382,7 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, std::chro
     ::close(out_pipe[0]), ::close(out_pipe[1]), ::close(err_pipe[0]), ::close(err_pipe[1]);
     throw std::runtime_error("pipe2: " + std::string(std::strerror(e)));
   }
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     int e = errno;
@@ -196,7 +390,8 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, std::chro
     throw std::runtime_error("fork: " + std::string(std::strerror(e)));
   }
   if (pid == 0) {
-    ::setpgid(0, 0);  // its own process group, so a timeout kills apt's helpers too
+    // its own process group (a timeout kills apt's helpers too), dies with us (enter_child)
+    if (host_detail::enter_child(parent) != 0) ::_exit(127);
     int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) ::dup2(null, 0);
     ::dup2(out_pipe[1], 1);

@@ -6,11 +6,17 @@
 // reserves them (memmap=) and init reaches them through /dev/mem. The kernel's serial console
 // goes to a log file. No network, no disks, no display. The temporary directory (RAM file,
 // initramfs, logs) goes away with the QemuMachine, and the QEMU process is killed if still alive.
+//
+// QEMU runs *in* that directory and is told only names relative to it ("ram", "qmp.sock"): the
+// directory's path ($TMPDIR) never goes into QEMU's comma-separated options, a shell command or
+// JSON, so no character in it can break them. Migration streams pass as file descriptors (QMP
+// getfd), so QEMU itself reports a failed write (a full disk) instead of a shell's `cat`.
 #pragma once
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cpuid.h>
@@ -66,9 +72,21 @@ class QemuMachine {
  private:
   void start(std::uint64_t ram) {
     const QemuOptions& o = opt_;
+    // The RAM file is sparse: the guest fills it as it touches its memory. On a file system
+    // without room for it QEMU dies of SIGBUS mid-run; say so before the boot instead.
+    struct statvfs fs {};
+    if (::statvfs(dir_.path().c_str(), &fs) == 0 && std::uint64_t{fs.f_bavail} * fs.f_frsize < ram)
+      throw ConfigError("the guest's RAM file needs " + std::to_string(ram >> 20) + " MiB but " + temp_root().string() + " has " +
+                        std::to_string((std::uint64_t{fs.f_bavail} * fs.f_frsize) >> 20) +
+                        " MiB free: set TMPDIR to a directory with more room, or give the VM less memory");
     fd_ = ::open(ram_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(ram)) != 0)
       throw VmError("cannot create guest RAM file " + ram_path_.string() + ": " + std::strerror(errno));
+    // The pages this process writes (the protocol window) get their disk space now: a write to a
+    // shared mapping of a hole the file system cannot fill is a SIGBUS in *this* process.
+    if (int e = ::posix_fallocate(fd_, static_cast<off_t>(protocol::window_base), static_cast<off_t>(protocol::window_size)); e != 0)
+      throw ConfigError("cannot reserve the protocol window in the guest's RAM file " + ram_path_.string() + ": " + std::strerror(e) +
+                        " (set TMPDIR to a directory with more room)");
     void* w = ::mmap(nullptr, protocol::window_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, protocol::window_base);
     if (w == MAP_FAILED) throw VmError(std::string("cannot map guest RAM: ") + std::strerror(errno));
     window_ = static_cast<std::uint8_t*>(w);
@@ -77,7 +95,7 @@ class QemuMachine {
     if (o.restore_from.empty()) {
       channel_->write_clock();
       if (o.hold_after_phase_6) channel_->request_hold();
-      qemu_.emplace(command_line(), qemu_log_);
+      qemu_.emplace(command_line(), qemu_log_, dir_.path());
       return;
     }
     try {
@@ -137,19 +155,31 @@ class QemuMachine {
 
   void save_stopped(const std::filesystem::path& state, SnapshotMode mode) {
     const std::filesystem::path stream = dir_.path() / "outgoing.migration";
+    // QEMU writes the stream into a file we opened and hand over, so a failed write (ENOSPC) is
+    // QEMU's own error and ends the migration as "failed"; a shell pipe would hide it.
+    struct Fd {
+      int fd;
+      ~Fd() { if (fd >= 0) ::close(fd); }
+    } out{::open(stream.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+    if (out.fd < 0) throw VmError("cannot create " + stream.string() + ": " + std::strerror(errno));
     qmp(ignore_shared_ram);
-    qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '" + stream.string() + "'\"}}");
+    qmp_.execute_with_fd("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"outgoing\"}}", out.fd);
+    qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"fd:outgoing\"}}");
     const auto until = Clock::now() + std::chrono::seconds(60);
     while (true) {
       const std::string st = qmp("{\"execute\":\"query-migrate\"}");
       if (st.find("\"completed\"") != std::string::npos) break;
-      if (st.find("\"failed\"") != std::string::npos) throw VmError("QEMU could not save the guest: " + st);
+      if (st.find("\"failed\"") != std::string::npos) {
+        std::filesystem::remove(stream);
+        throw VmError("QEMU could not save the guest: " + st);
+      }
       if (Clock::now() > until) throw GuestTimeout("QEMU did not finish saving the guest within 60 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     snapshot::Sections sections;
     sections["qemu.migration"] = read_bytes(stream);
     std::filesystem::remove(stream);
+    if (sections["qemu.migration"].empty()) throw VmError("QEMU reported the save complete but wrote no migration stream");
     snapshot::put_mode(sections, mode);
     const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
     void* p = ::mmap(nullptr, ram, PROT_READ, MAP_SHARED, fd_, 0);
@@ -249,18 +279,26 @@ class QemuMachine {
              "-cpu", opt_.accel == "kvm" ? "host" : "max",
              "-smp", std::to_string(opt_.vcpus),
              "-m", mib + "M",
-             "-object", "memory-backend-file,id=mem,size=" + std::to_string(ram >> 20) + "M,mem-path=" + ram_path_.string() + ",share=on",
-             "-kernel", opt_.kernel.string(),
-             "-initrd", initrd_path_.string(),
+             "-object", "memory-backend-file,id=mem,size=" + std::to_string(ram >> 20) + "M,mem-path=ram,share=on",
+             "-kernel", kernel_arg(),
+             "-initrd", "initramfs.cpio",
              "-append", cmdline,
              "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-             "-serial", "file:" + serial_path_.string(),
-             "-qmp", "unix:" + qmp_path().string() + ",server=on,wait=off"};
+             "-serial", "file:serial.log",
+             "-qmp", "unix:qmp.sock,server=on,wait=off"};
     if (!opt_.restore_from.empty()) {
       argv_.push_back("-incoming");
       argv_.push_back("defer");  // the capabilities must match the saving side's first
     }
     return argv_;
+  }
+
+  // The kernel's path for QEMU, which runs in our directory: absolute. -kernel is a plain file
+  // name, but QEMU would still read a comma as an option separator in it; refuse one.
+  std::string kernel_arg() const {
+    const std::string k = std::filesystem::absolute(opt_.kernel).string();
+    if (k.find(',') != std::string::npos) throw ConfigError("the kernel's path has a comma, which QEMU cannot take: " + k);
+    return k;
   }
 
   // Throws when QEMU has ended (before the guest said why, or with init's own report).
@@ -301,9 +339,17 @@ class QemuMachine {
     copy_data(l.memory_fd, fd_, ram);
     const std::filesystem::path incoming = dir_.path() / "incoming.migration";
     write_file(incoming, stream->second);
-    qemu_.emplace(command_line(), qemu_log_);
+    qemu_.emplace(command_line(), qemu_log_, dir_.path());
     qmp(ignore_shared_ram);
-    qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat '" + incoming.string() + "'\"}}");
+    {
+      struct Fd {
+        int fd;
+        ~Fd() { if (fd >= 0) ::close(fd); }
+      } in{::open(incoming.c_str(), O_RDONLY | O_CLOEXEC)};
+      if (in.fd < 0) throw VmError("cannot open " + incoming.string() + ": " + std::strerror(errno));
+      qmp_.execute_with_fd("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"incoming\"}}", in.fd);
+    }
+    qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"fd:incoming\"}}");
     // Once the incoming migration has loaded the device state the guest is paused, as it was
     // when saved: let it go on.
     const auto until = Clock::now() + std::chrono::seconds(60);
@@ -366,9 +412,25 @@ class QemuMachine {
     return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
   static void write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& data) {
-    std::ofstream out(p, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-    if (!out) throw VmError("cannot write " + p.string());
+    // Checked after the close: a full disk shows at the flush, not at write() into the buffer.
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw VmError("cannot create " + p.string() + ": " + std::strerror(errno));
+    for (std::size_t done = 0; done < data.size();) {
+      const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int e = n < 0 ? errno : ENOSPC;
+        ::close(fd);
+        std::filesystem::remove(p);
+        throw VmError("cannot write " + p.string() + ": " + std::strerror(e));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) {
+      const int e = errno;
+      std::filesystem::remove(p);
+      throw VmError("cannot write " + p.string() + ": " + std::strerror(e));
+    }
   }
   static std::string read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
