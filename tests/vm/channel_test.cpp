@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -29,6 +30,7 @@ struct Regions {
   std::vector<std::uint8_t> mailbox = std::vector<std::uint8_t>(p::mailbox_size);
   std::vector<std::uint8_t> config = std::vector<std::uint8_t>(p::config_size);
   std::uint32_t seq = 0;
+  std::chrono::milliseconds ack_wait{5000};  // how long the played init waits for the host's ack of a chunk
 
   void put32(std::vector<std::uint8_t>& r, std::uint32_t at, std::uint32_t v) {
     std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(r.data() + at)).store(v, std::memory_order_release);
@@ -292,6 +294,20 @@ struct End {
   std::uint32_t kind, code, exec_errno;
 };
 
+// Plays one output chunk of sendOutput: the bytes, the stream and length, the signal; then waits
+// for the host's ack of its seq. False when the host never acked (its run() then fails on its
+// own deadline).
+bool send_chunk(Regions& r, std::uint32_t stream, std::string_view bytes) {
+  std::memcpy(r.config.data() + p::config::output, bytes.data(), bytes.size());
+  r.put32(r.mailbox, p::mailbox::chunk_stream, stream);
+  r.put32(r.mailbox, p::mailbox::chunk_length, static_cast<std::uint32_t>(bytes.size()));
+  r.signal(p::signal_output);
+  for (auto t = Clock::now() + r.ack_wait; Regions::get32(r.mailbox, p::mailbox::host_ack) != r.seq;)
+    if (Clock::now() > t) return false;
+  return true;
+}
+void end_command(Regions& r, End end);
+
 // Plays init's runCommand and sendOutput: wait for the magic, parse, send the chunks one at a
 // time (each waits for the host's ack of its seq), then the end; the magic is cleared last.
 void play_command(Regions& r, SeenCommand& seen, const std::vector<Chunk>& chunks, End end) {
@@ -310,14 +326,14 @@ void play_command(Regions& r, SeenCommand& seen, const std::vector<Chunk>& chunk
   seen.path = next();
   for (std::uint32_t i = 0; i < argc; ++i) seen.argv.push_back(next());
   for (std::uint32_t i = 0; i < envc; ++i) seen.env.push_back(next());
-  for (const Chunk& c : chunks) {
-    std::memcpy(r.config.data() + cfg::output, c.bytes.data(), c.bytes.size());
-    r.put32(r.mailbox, p::mailbox::chunk_stream, c.stream);
-    r.put32(r.mailbox, p::mailbox::chunk_length, static_cast<std::uint32_t>(c.bytes.size()));
-    r.signal(p::signal_output);
-    for (auto t = Clock::now() + std::chrono::seconds(5); Regions::get32(r.mailbox, p::mailbox::host_ack) != r.seq;)
-      if (Clock::now() > t) return;  // the host never acked: its run() fails on its own deadline
-  }
+  for (const Chunk& c : chunks)
+    if (!send_chunk(r, c.stream, c.bytes)) return;
+  end_command(r, end);
+}
+
+// Plays the end of runCommand: how the command ended, the magic cleared, command done.
+void end_command(Regions& r, End end) {
+  namespace cfg = p::config;
   r.put32(r.mailbox, p::mailbox::exec_errno, end.exec_errno);
   r.put32(r.mailbox, p::mailbox::exit_kind, end.kind);
   r.put32(r.mailbox, p::mailbox::exit_code, end.code);
@@ -436,4 +452,129 @@ TEST_CASE("channel: a payload is called, the init reads its header and code, the
     CHECK(seen.bss == k.bss);
     CHECK(got == k.result);
   }
+}
+
+// ---- output that does not fit: the limit of the one-shot run(), and the sink -------------------
+
+namespace {
+
+// The resident set of this process now, from /proc/self/statm (in bytes).
+std::size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  unsigned long pages = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// A guest that floods: `chunks` full chunks on each stream in turn (stdout, then stderr, ...),
+// each filled with one letter per chunk, then exit 0. It samples the process's resident set
+// after every chunk the host has acked (the host has then taken it) into `peak`.
+void play_flood(Regions& r, std::size_t chunks, std::size_t& peak) {
+  if (!Regions::wait_for(r.config, p::config::command + p::config::command_magic_at, p::command_magic)) return;
+  std::string bytes(p::config::output_max, 'a');
+  for (std::size_t i = 0; i < chunks; ++i) {
+    std::fill(bytes.begin(), bytes.end(), static_cast<char>('a' + i % 26));
+    if (!send_chunk(r, i % 2 ? p::stream_stderr : p::stream_stdout, bytes)) return;
+    peak = std::max(peak, resident_bytes());
+  }
+  end_command(r, {0, 0, 0});
+}
+
+}  // namespace
+
+TEST_CASE("channel: the one-shot run() keeps at most its limit of each stream, says so, and drains the rest", "[vm][channel]") {
+  const std::size_t chunk = p::config::output_max;
+  struct Case {
+    std::string what;
+    std::size_t limit;
+    std::vector<Chunk> chunks;
+    std::string out, err;  // what run() keeps
+    bool out_truncated, err_truncated;
+  };
+  const std::vector<Case> cases = {
+      {"under the limit", 10, {{1, "abc"}, {2, "de"}}, "abc", "de", false, false},
+      {"exactly the limit", 3, {{1, "abc"}, {2, "def"}}, "abc", "def", false, false},
+      {"one byte over, on stdout only", 3, {{1, "ab"}, {1, "cd"}, {2, "x"}}, "abc", "x", true, false},
+      {"over on stderr only", 2, {{1, "ok"}, {2, "errors"}}, "ok", "er", false, true},
+      {"limit 0 keeps nothing", 0, {{1, "a"}, {2, "b"}}, "", "", true, true},
+      {"limit 0 and no output: nothing truncated", 0, {}, "", "", false, false},
+      {"chunks after the limit are still taken", 4, {{1, "abcdef"}, {1, "ghi"}, {1, "jkl"}, {2, "z"}}, "abcd", "z", true, false},
+      {"full chunks, cut inside the third", 2 * chunk + 1, {{1, std::string(chunk, 'x')}, {1, std::string(chunk, 'y')}, {1, std::string(chunk, 'z')}},
+       std::string(chunk, 'x') + std::string(chunk, 'y') + "z", "", true, false},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenCommand seen;
+    CommandResult got;
+    play(r, [&](Regions& g) { play_command(g, seen, k.chunks, {0, 0, 0}); }, [&] { got = c.run({"x"}, {}, soon(), k.limit); });
+    CHECK(got.out == k.out);
+    CHECK(got.err == k.err);
+    CHECK(got.out_truncated == k.out_truncated);
+    CHECK(got.err_truncated == k.err_truncated);
+    CHECK(got.status() == 0);
+    // the rest was drained: the guest finished, and the channel takes the next command
+    SeenCommand next;
+    CommandResult again;
+    play(r, [&](Regions& g) { play_command(g, next, {{1, "next"}}, {0, 4, 0}); }, [&] { again = c.run({"y"}, {}, soon(), k.limit); });
+    CHECK(next.path == "y");
+    CHECK(again.status() == 4);
+    CHECK(again.out == std::string("next").substr(0, k.limit));
+  }
+}
+
+TEST_CASE("channel: a guest that floods run() with 512 MiB leaves the host's memory bounded", "[vm][channel]") {
+  // 256 chunks of 2 MiB, alternating stdout and stderr: 256 MiB of each; the limit keeps 1 MiB.
+  // Before the limit existed, run() returned all 512 MiB (the host's resident set grew by as much).
+  const std::size_t chunks = 256, limit = 1 << 20;
+  Regions r;
+  Channel c(r.mailbox.data(), r.config.data(), [] {});
+  const std::size_t before = resident_bytes();
+  std::size_t peak = before;
+  CommandResult got;
+  const auto t0 = Clock::now();
+  play(r, [&](Regions& g) { play_flood(g, chunks, peak); }, [&] { got = c.run({"flood"}, {}, Clock::now() + std::chrono::seconds(60), limit); });
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  INFO("resident before " << (before >> 20) << " MiB, peak " << (peak >> 20) << " MiB; " << chunks * 2 << " MiB in " << seconds << " s");
+  CHECK(got.out == std::string(limit, 'a'));
+  CHECK(got.err == std::string(limit, 'b'));
+  CHECK(got.out_truncated);
+  CHECK(got.err_truncated);
+  CHECK(got.status() == 0);
+  CHECK(peak - before < (32u << 20));  // the two kept MiB, and allocator slack
+  std::printf("flood through the channel: %zu MiB sent in %.2f s; resident set grew by %zu MiB\n", chunks * 2, seconds, (peak - before) >> 20);
+}
+
+TEST_CASE("channel: run() with a sink hands on every chunk in order and keeps nothing", "[vm][channel]") {
+  const std::vector<Chunk> chunks = {{1, "one "}, {2, "warn\n"}, {1, std::string(p::config::output_max, 'x')}, {1, "two\n"}, {2, ""}};
+  Regions r;
+  Channel c(r.mailbox.data(), r.config.data(), [] {});
+  SeenCommand seen;
+  std::vector<std::pair<Stream, std::string>> got;
+  CommandResult end;
+  play(r, [&](Regions& g) { play_command(g, seen, chunks, {0, 2, 0}); },
+       [&] { end = c.run({"x"}, {}, soon(), [&](Stream s, std::string_view b) { got.emplace_back(s, std::string(b)); }); });
+  REQUIRE(got.size() == chunks.size());
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    INFO("chunk " << i);
+    CHECK(got[i].first == (chunks[i].stream == 1 ? Stream::out : Stream::err));
+    CHECK(got[i].second == chunks[i].bytes);
+  }
+  CHECK(end.out.empty());
+  CHECK(end.err.empty());
+  CHECK_FALSE(end.out_truncated);
+  CHECK(end.status() == 2);
+  // a sink that throws stops run() with its exception; no sink at all is refused before the guest sees anything
+  Regions r2;
+  r2.ack_wait = std::chrono::milliseconds(100);  // the ack never comes
+  Channel c2(r2.mailbox.data(), r2.config.data(), [] {});
+  SeenCommand seen2;
+  CHECK_THROWS_WITH(play(r2, [&](Regions& g) { play_command(g, seen2, {{1, "x"}}, {0, 0, 0}); },
+                         [&] { c2.run({"x"}, {}, soon(), [](Stream, std::string_view) { throw std::runtime_error("disk full"); }); }),
+                    "disk full");
+  CHECK_THROWS_WITH(c2.run({"x"}, {}, soon(), OutputSink()), Catch::Contains("no output sink"));
 }

@@ -290,12 +290,25 @@ std::size_t payload_bytes(const crumble::code::Image& img) {
 struct CliResult {
   int status = -1;  // exit status, or -1 if it did not exit normally
   std::string out, err;
+  // With count_stdout: stdout is counted, not kept (it may be larger than the test should hold).
+  std::uint64_t out_bytes = 0, out_zero_bytes = 0;
+  long peak_rss_kib = 0;  // the CLI's VmHWM (/proc/PID/status), sampled while it runs
 };
 
-// Runs the crumble CLI with `args`, stdin from /dev/null, collecting stdout and stderr.
-CliResult run_cli(const std::vector<std::string>& args) {
+// The high-water mark of a process's resident set (VmHWM, KiB); 0 once it has exited.
+long peak_rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind("VmHWM:", 0) == 0) return std::atol(l.c_str() + 6);
+  return 0;
+}
+
+// Runs the crumble CLI with `args`, stdin from /dev/null, collecting stdout (or, with
+// count_stdout, counting it) and stderr.
+CliResult run_cli(const std::vector<std::string>& args, bool count_stdout = false) {
 #ifndef CRUMBLE_CLI
   (void)args;
+  (void)count_stdout;
   FAIL("CRUMBLE_CLI is not defined: the test was built without the crumble CLI");
   return {};
 #else
@@ -335,7 +348,11 @@ CliResult run_cli(const std::vector<std::string>& args) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[65536];
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) sinks[i]->append(buf, static_cast<std::size_t>(n));
+      if (n > 0 && i == 0 && count_stdout) {
+        r.out_bytes += static_cast<std::uint64_t>(n);
+        r.out_zero_bytes += static_cast<std::uint64_t>(std::count(buf, buf + n, '\0'));
+        r.peak_rss_kib = std::max(r.peak_rss_kib, peak_rss_kib(pid));
+      } else if (n > 0) sinks[i]->append(buf, static_cast<std::size_t>(n));
       else if (n == 0 || errno != EINTR) {
         ::close(fds[i].fd);
         fds[i].fd = -1;
@@ -344,6 +361,7 @@ CliResult run_cli(const std::vector<std::string>& args) {
     }
   }
   int st = 0;
+  r.peak_rss_kib = std::max(r.peak_rss_kib, peak_rss_kib(pid));  // a zombie has none: then the samples stand
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -425,7 +443,9 @@ TEST_CASE("a session boots, calls payloads and runs commands") {
   const Leftovers before = leftovers();
   const auto t0 = Clock::now();
   std::optional<Session> vm;
-  vm.emplace(config());
+  SessionConfig cfg = config();
+  cfg.output_limit = 7 << 20;  // above every output case below but the one that tests the limit
+  vm.emplace(cfg);
   std::fprintf(stderr, "booted in %.2f s (%s)\n", seconds_since(t0), vm->engine_reason().c_str());
   CHECK(vm->engine_reason() == choose_engine(Engine::qemu, ::access("/dev/kvm", R_OK | W_OK) == 0,
                                              host_has_hardware_virtualisation(), [] { return qemu::kvm_problem(); })
@@ -654,6 +674,32 @@ TEST_CASE("a session boots, calls payloads and runs commands") {
     CHECK(r.out.size() == want_out.size());
     CHECK((r.out == want_out));
     CHECK(r.err == want_err);
+
+    // More than the session's output_limit: run() keeps the first limit bytes and says it cut the
+    // stream; the rest is drained, so the next command runs. Through a sink, all of it arrives.
+    const std::vector<std::string> over = {"sh", "-c", "head -c 9000000 /dev/zero | tr '\\0' y; echo e >&2"};
+    CommandResult cut = vm->run(over);
+    INFO("over the limit: " << cut.describe() << ", kept " << cut.out.size() << " + " << cut.err.size() << " bytes");
+    CHECK(cut.status() == 0);
+    CHECK(cut.out.size() == cfg.output_limit);
+    CHECK(std::count(cut.out.begin(), cut.out.end(), 'y') == static_cast<std::ptrdiff_t>(cfg.output_limit));
+    CHECK(cut.out_truncated);
+    CHECK(cut.err == "e\n");
+    CHECK_FALSE(cut.err_truncated);
+    CHECK(vm->run({"echo", "next"}).out == "next\n");
+    std::uint64_t ys = 0, others = 0;
+    std::string err;
+    CommandResult sunk = vm->run(over, [&](Stream st, std::string_view b) {
+      if (st == Stream::err) return err.append(b), void();
+      ys += static_cast<std::uint64_t>(std::count(b.begin(), b.end(), 'y'));
+      others += b.size() - static_cast<std::uint64_t>(std::count(b.begin(), b.end(), 'y'));
+    });
+    CHECK(sunk.status() == 0);
+    CHECK(ys == 9000000);
+    CHECK(others == 0);
+    CHECK(err == "e\n");
+    CHECK(sunk.out.empty());
+    CHECK_FALSE(sunk.out_truncated);
   }
 
   {  // command config errors
@@ -894,6 +940,43 @@ TEST_CASE("the crumble CLI runs one command and exits with its status") {
     CHECK(r.status == c.status);
     CHECK(r.out == c.out);
     for (const std::string& piece : c.err_has) CHECK_THAT(r.err, Contains(piece));
+    CHECK(leftovers() == before);
+  }
+}
+
+TEST_CASE("a guest that floods its output and its console at once: the CLI streams it in bounded memory") {
+  // `crumble run` hands each chunk of output on as it arrives (it used to collect the whole output
+  // first), and the console log it writes is the bounded head and tail (ConsoleLog; it used to read
+  // QEMU's serial.log whole). 200 MB of stdout while the guest writes ~400 KB to its console, more
+  // than the log keeps: every byte arrives, the CLI's peak resident set stays far below the size.
+  require_vm();
+  const Leftovers before = leftovers();
+  TempDir dir("flood-");
+  const fs::path log = dir.path() / "kernel.log";
+  struct FloodCase {
+    std::string what;
+    std::string script;
+    std::uint64_t out_bytes;
+  };
+  const std::vector<FloodCase> cases = {
+      {"200 MB of stdout, 400 KB to the console", "head -c 400000 /dev/zero | tr '\\0' c > /dev/console & dd if=/dev/zero bs=1000000 count=200 2>/dev/null; wait",
+       200000000},
+  };
+  for (const FloodCase& c : cases) {
+    const auto t = Clock::now();
+    CliResult r = run_cli({"run", "--no-snapshot", "--memory", "512", "--kernel-log", log.string(), "--", "sh", "-c", c.script}, true);
+    const std::string kept = read_text(log);
+    INFO(c.what << ": status " << r.status << " in " << seconds_since(t) << " s, " << r.out_bytes << " bytes of stdout, CLI peak RSS "
+                << r.peak_rss_kib << " KiB, kernel log " << kept.size() << " bytes\nstderr: " << r.err);
+    std::fprintf(stderr, "%s: %.1f s, CLI peak RSS %ld KiB for %llu bytes of stdout; kernel log kept %zu bytes\n", c.what.c_str(),
+                 seconds_since(t), r.peak_rss_kib, static_cast<unsigned long long>(r.out_bytes), kept.size());
+    CHECK(r.status == 0);
+    CHECK(r.out_bytes == c.out_bytes);
+    CHECK(r.out_zero_bytes == c.out_bytes);
+    CHECK(r.peak_rss_kib > 0);
+    CHECK(r.peak_rss_kib < 64 * 1024);  // the CLI binary, the 8 MiB protocol window, one chunk: not the output
+    CHECK_THAT(kept, Contains("bytes of console output dropped here"));
+    CHECK(kept.size() < ConsoleLog::default_head + ConsoleLog::default_tail + 200);
     CHECK(leftovers() == before);
   }
 }

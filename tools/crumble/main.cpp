@@ -13,8 +13,13 @@
 #include <crumble/vm/session.hpp>
 #include <crumble/vm/snapshot/cache.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -165,6 +170,20 @@ int snapshot_command(const std::vector<std::string>& args) {
   die("unknown snapshot command", true);
 }
 
+// Writes a chunk of the command's output to crumble's own stdout or stderr, whole (write(2)
+// directly: no stdio buffer holds it, so stdout and stderr keep the order the guest sent them in).
+void write_output(crumble::vm::Stream s, std::string_view bytes) {
+  const int fd = s == crumble::vm::Stream::out ? STDOUT_FILENO : STDERR_FILENO;
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw std::runtime_error(std::string("cannot write the command's ") + (fd == STDOUT_FILENO ? "stdout" : "stderr") + ": " +
+                               std::strerror(n < 0 ? errno : EIO));
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
 int run_command(const std::vector<std::string>& args) {
   crumble::vm::SessionConfig cfg;
   std::vector<std::string> env;
@@ -235,17 +254,16 @@ int run_command(const std::vector<std::string>& args) {
       std::fprintf(stderr, "crumble: %s in %.0f ms\n", vm->restored() ? "restored" : "booted", ms(crumble::vm::Clock::now() - t0));
     }
     auto t1 = crumble::vm::Clock::now();
-    crumble::vm::CommandResult r = vm->run(command, env, timeout);
+    // The output goes out chunk by chunk as the guest sends it, so that crumble's memory does not
+    // grow with it (a command may write gigabytes) and a reader sees it while the command ends.
+    crumble::vm::CommandResult r = vm->run(command, write_output, env, timeout);
     if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", command[0].c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
-    std::fwrite(r.out.data(), 1, r.out.size(), stdout);
-    std::fflush(stdout);
-    std::fwrite(r.err.data(), 1, r.err.size(), stderr);
     if (r.end == crumble::vm::CommandResult::End::not_started)
       std::fprintf(stderr, "crumble: %s: %s\n", command[0].c_str(), r.describe().c_str());
     vm->shutdown();
     save_log();
     return r.status();
-  } catch (const crumble::vm::VmError& e) {
+  } catch (const std::exception& e) {  // VmError, or the output could not be written
     save_log();
     die(e.what());
   }

@@ -4,6 +4,8 @@
 //   crumble::vm::Session vm({});               // finds the kernel, builds the initramfs, boots
 //                                              // (or restores its snapshot) with the default init
 //   auto r = vm.run({"uname", "-a"});          // r.out, r.err, r.status()
+//   vm.run({"cat", "big"}, [](crumble::vm::Stream s, std::string_view bytes) { ... });
+//                                              // output of any size, chunk by chunk
 //   std::int64_t v = vm.call(crumble::assemble<crumble::arch::amd64>(program));
 //   vm.shutdown();                             // or let it go out of scope
 //
@@ -47,6 +49,9 @@ struct SessionConfig {
   std::string append;                       // kernel command line additions
   std::chrono::milliseconds boot_timeout{60000};
   std::chrono::milliseconds command_timeout{600000};
+  // How much of each stream run() keeps (CommandResult::out_truncated says when it dropped the
+  // rest). Output of any size: run() with a sink.
+  std::size_t output_limit = default_output_limit;
   // Start from the snapshot cache: restore a snapshot of this exact guest, or boot cold and save
   // one (at the mode's point). A snapshot that is stale or cannot be used is removed and the
   // guest boots cold, unless snapshot_strict, which makes that an error (SnapshotError).
@@ -148,10 +153,24 @@ class Session {
     }
   }
 
-  // Runs a command to its end; `timeout` defaults to the config's command_timeout.
+  // Runs a command to its end; `timeout` defaults to the config's command_timeout. Keeps at most
+  // the config's output_limit of each stream (CommandResult::out_truncated, err_truncated).
   CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = default_environment(),
                     std::optional<std::chrono::milliseconds> timeout = {}) {
-    return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout)); });
+    return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout), cfg_.output_limit); });
+  }
+
+  // The same, the output handed to `sink` chunk by chunk as it arrives (Channel's OutputSink:
+  // sink(Stream, std::string_view)), in memory that does not grow with its size; the result's out
+  // and err stay empty. A sink that throws stops the command and the VM (the guest waits for an
+  // ack that will not come), and the exception goes on to the caller. (A template, so that
+  // run(argv, {}) still means "no environment".)
+  template <class Sink>
+    requires std::is_invocable_v<Sink&, Stream, std::string_view>
+  CommandResult run(const std::vector<std::string>& argv, Sink&& sink, const std::vector<std::string>& env = default_environment(),
+                    std::optional<std::chrono::milliseconds> timeout = {}) {
+    const OutputSink to = std::ref(sink);
+    return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout), to); });
   }
 
   // Calls a payload (code::Image from crumble::assemble) inside the guest; its return value.
@@ -180,16 +199,23 @@ class Session {
     return machine_->channel();
   }
 
-  // A guest that does not answer is stopped; the session is then unusable.
+  // A guest that does not answer is stopped; the session is then unusable. So is one left in the
+  // middle of a command by anything else that is not the VM's own error (an output sink that
+  // threw, no memory): it waits for an ack that will not come.
   template <class F>
   std::invoke_result_t<F> guarded(F&& f) {
+    auto stop = [&] {
+      if (!machine_) return;
+      log_ = machine_->kernel_log();
+      machine_.reset();
+    };
     try {
       return f();
     } catch (const VmError& e) {
-      if (dynamic_cast<const GuestTimeout*>(&e) || dynamic_cast<const GuestProtocolError*>(&e)) {
-        log_ = machine_->kernel_log();
-        machine_.reset();
-      }
+      if (dynamic_cast<const GuestTimeout*>(&e) || dynamic_cast<const GuestProtocolError*>(&e)) stop();
+      throw;
+    } catch (...) {
+      stop();
       throw;
     }
   }

@@ -11,8 +11,15 @@
 // little-endian helpers (crumble/bytes.hpp) while the guest does not look; the magic that hands
 // it over, and host_ack, are atomic stores with release ordering (host_u32), written last.
 // Every wait has a deadline; on timeout the caller stops the VM.
+//
+// A command's output is bounded per chunk (the output area) but not in total: a guest may send
+// chunks until the deadline. So the host never has to hold it: run() with a sink hands each chunk
+// on as it arrives (the CLI writes it out), and the one-shot run() built on it keeps at most a
+// limit per stream, says that it truncated, and drains the rest (acks it unread), so the guest
+// finishes and the channel is ready for the next command.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -23,6 +30,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -42,7 +50,9 @@ struct CommandResult {
   End end = End::exited;
   int code = 0;        // exit status (exited) or signal number (signaled); 0 when not started
   int exec_errno = 0;  // why execve failed (not_started): ENOENT, EACCES, ENOEXEC, ...
-  std::string out, err;
+  std::string out, err;  // empty when the output went to a sink
+  // The one-shot run() kept the first `limit` bytes of the stream and dropped (drained) the rest.
+  bool out_truncated = false, err_truncated = false;
 
   // The status a shell would give: the exit status; 128+N for signal N; 127 when the command was
   // not found, 126 when it could not be executed.
@@ -62,6 +72,17 @@ struct CommandResult {
     }
   }
 };
+
+// Which of a command's streams an output chunk belongs to (the protocol's chunk_stream values).
+enum class Stream : std::uint32_t { out = protocol::stream_stdout, err = protocol::stream_stderr };
+
+// Receives a command's output chunk by chunk, in the order the guest sends it (each chunk at most
+// protocol::config::output_max bytes). The bytes are valid only during the call: they lie in the
+// shared region, which the guest overwrites with its next chunk.
+using OutputSink = std::function<void(Stream, std::string_view)>;
+
+// How much of each stream the one-shot run() keeps by default (SessionConfig::output_limit).
+inline constexpr std::size_t default_output_limit = std::size_t{64} << 20;
 
 class Channel {
  public:
@@ -104,8 +125,35 @@ class Channel {
   }
 
   // Runs argv (argv[0] is the program: a path, or a name looked up in /bin, /sbin, /usr/bin,
-  // /usr/sbin) with exactly the environment `env` ("K=V" strings).
-  CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline) {
+  // /usr/sbin) with exactly the environment `env` ("K=V" strings) and keeps at most `limit` bytes
+  // of each stream; what is past the limit is drained and CommandResult::*_truncated says so.
+  CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
+                    std::size_t limit = default_output_limit) {
+    std::string out, err;
+    bool out_cut = false, err_cut = false;
+    CommandResult r = run(argv, env, deadline, [&](Stream s, std::string_view bytes) {
+      std::string& to = s == Stream::out ? out : err;
+      const std::size_t room = limit - std::min(limit, to.size());
+      if (bytes.size() > room) {
+        (s == Stream::out ? out_cut : err_cut) = true;
+        bytes = bytes.substr(0, room);
+      }
+      to.append(bytes);
+    });
+    r.out = std::move(out);
+    r.err = std::move(err);
+    r.out_truncated = out_cut;
+    r.err_truncated = err_cut;
+    return r;
+  }
+
+  // The same, each chunk of output handed to `sink` as it arrives and acked after the sink
+  // returns (so a slow sink slows the guest, and the host holds one chunk at a time); the
+  // result's out and err stay empty. A sink that throws abandons the command midway: the guest
+  // still waits for the ack, so the channel cannot be used again (Session stops the VM).
+  CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
+                    const OutputSink& sink) {
+    if (!sink) throw ConfigError("no output sink given for the command's output");
     if (argv.empty() || argv[0].empty()) throw ConfigError("no command to run");
     std::string strings = argv[0] + '\0';
     auto add = [&](const std::string& s, const char* what, std::size_t i) {
@@ -136,7 +184,7 @@ class Channel {
         if ((stream != protocol::stream_stdout && stream != protocol::stream_stderr) || len > protocol::config::output_max)
           throw GuestProtocolError("guest sent an output chunk of " + std::to_string(len) + " bytes for stream " +
                                    std::to_string(stream));
-        (stream == protocol::stream_stdout ? r.out : r.err).append(reinterpret_cast<const char*>(cfg_ + protocol::config::output), len);
+        sink(static_cast<Stream>(stream), std::string_view(reinterpret_cast<const char*>(cfg_ + protocol::config::output), len));
         host_u32(mb_ + protocol::mailbox::host_ack, seq_);
       } else if (s == protocol::signal_command_done) {
         const std::uint32_t kind = guest_u32(mb_ + protocol::mailbox::exit_kind);

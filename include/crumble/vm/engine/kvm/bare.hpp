@@ -19,7 +19,7 @@
 //
 // write(1|2) goes to the result's out/err (or a sink), exit/exit_group ends the run, mmap hands
 // out zeroed memory above the program (munmap succeeds and frees nothing), getpid and gettid are
-// 1, getppid 0, getrandom reads the host's random device; anything else is -ENOSYS unless the
+// 1, getppid 0, getrandom reads the host's random device (at most 32 MiB - 1 a call, as Linux); anything else is -ENOSYS unless the
 // embedding program registers a handler. Every guest address is bounds-checked against guest
 // RAM. On kvm_pvm the doorbell address is reserved: a program's own load from it is a syscall.
 //
@@ -34,6 +34,9 @@
 // with the registers.
 #pragma once
 
+#include <sys/random.h>
+
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
@@ -91,6 +94,9 @@ inline constexpr std::uint64_t write = of(ir::Sys::write), mmap = of(ir::Sys::mm
                                getpid = of(ir::Sys::getpid), gettid = of(ir::Sys::gettid), getppid = of(ir::Sys::getppid),
                                exit = of(ir::Sys::exit), exit_group = of(ir::Sys::exit_group), getrandom = of(ir::Sys::getrandom);
 }  // namespace nr
+// The most getrandom gives in one call, as Linux documents for its urandom source (getrandom(2)):
+// 32 MiB - 1. Larger requests get a short count.
+inline constexpr std::uint64_t getrandom_max = (std::uint64_t{32} << 20) - 1;
 }  // namespace bare
 
 namespace bare_detail {
@@ -400,13 +406,12 @@ class BareVm {
     } else if (a.nr == bare::nr::getppid) {
       ret = 0;
     } else if (a.nr == bare::nr::getrandom) {
-      std::uint8_t* p = m.guest(a.a[0], a.a[1]);
+      // As Linux does for large requests, at most getrandom_max bytes per call (a short count; the
+      // program asks again for the rest), so that one call's work is bounded whatever the length.
+      const std::uint64_t n = std::min(a.a[1], bare::getrandom_max);
+      std::uint8_t* p = m.guest(a.a[0], n);
       if (!p) ret = -EFAULT;
-      else {
-        std::random_device random;
-        for (std::uint64_t i = 0; i < a.a[1]; ++i) p[i] = static_cast<std::uint8_t>(random());
-        ret = static_cast<std::int64_t>(a.a[1]);
-      }
+      else ret = host_random(p, n);
     }
     if (answer) {
       le::store<std::uint64_t>(answer, static_cast<std::uint64_t>(ret));
@@ -417,6 +422,18 @@ class BareVm {
       now.rax = static_cast<std::uint64_t>(ret);
       cpu.set_regs(now);
     });
+  }
+
+  // Fills p with n bytes from the host's getrandom (in bulk: each host call gives up to 32 MiB);
+  // n, or -errno if the host has no random bytes to give.
+  static std::int64_t host_random(std::uint8_t* p, std::uint64_t n) {
+    for (std::uint64_t done = 0; done < n;) {
+      const ssize_t got = ::getrandom(p + done, n - done, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return got < 0 ? -errno : -EIO;
+      done += static_cast<std::uint64_t>(got);
+    }
+    return static_cast<std::int64_t>(n);
   }
 
   BareOptions opt_;

@@ -27,6 +27,7 @@
 
 #include "acpi.hpp"
 #include "../../protocol/channel.hpp"
+#include "../console_log.hpp"
 #include "../options.hpp"
 #include "i8042.hpp"
 #include "linux_x86.hpp"
@@ -144,9 +145,10 @@ class KvmLinuxMachine {
   Channel& channel() { return *channel_; }
   // The VM as built, for its layout (the mailbox hole) in tests and diagnostics.
   const kvm::Machine& machine() const { return vm_; }
+  // The console as kept: its head and tail (ConsoleLog), however much the guest wrote.
   std::string kernel_log() const {
     std::lock_guard lock(mu_);
-    return console_;
+    return console_.text();
   }
 
   // Asks init to power off, waits up to `grace` for the kernel to say so, then stops the vCPUs.
@@ -154,7 +156,7 @@ class KvmLinuxMachine {
     if (!done_) {
       channel_->poweroff();
       auto until = Clock::now() + grace;
-      while (Clock::now() < until && !done_ && kernel_log().find("reboot: Power down") == std::string::npos)
+      while (Clock::now() < until && !done_ && console_tail(4096).find("reboot: Power down") == std::string::npos)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     stop();
@@ -162,6 +164,11 @@ class KvmLinuxMachine {
   void kill() { stop(); }
 
  private:
+  std::string console_tail(std::size_t n) const {
+    std::lock_guard lock(mu_);
+    return console_.tail(n);
+  }
+
   static KvmLinuxOptions options(const GuestOptions& g) {
     KvmLinuxOptions o;
     static_cast<GuestOptions&>(o) = g;
@@ -245,8 +252,7 @@ class KvmLinuxMachine {
     InitFailed f(0, 0, "");
     if (channel_->failed(&f)) throw f;
     std::lock_guard lock(mu_);
-    throw BootError("the VM stopped" + (error_.empty() ? std::string() : ": " + error_) + "\nlast kernel messages:\n" +
-                    (console_.size() > 3000 ? console_.substr(console_.size() - 3000) : console_));
+    throw BootError("the VM stopped" + (error_.empty() ? std::string() : ": " + error_) + "\nlast kernel messages:\n" + console_.tail(3000));
   }
 
   // Kicks every vCPU out of KVM_RUN until all threads have left it (a kick can land just before
@@ -268,12 +274,15 @@ class KvmLinuxMachine {
   kvm::System kvm_;
   kvm::Machine vm_;
   std::unique_ptr<MmioPage> mailbox_ = std::make_unique<MmioPage>(protocol::mailbox_phys);
+  // The console: a guest may write to it for as long as it runs, so only its head and tail are
+  // kept (ConsoleLog), not all of it.
   Uart16550 uart_{[this](std::string_view s) { console_.append(s); }};  // called under mu_
   std::vector<kvm::Vcpu*> cpus_;
   std::optional<Channel> channel_;
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
-  std::string console_, error_;
+  ConsoleLog console_;
+  std::string error_;
   std::atomic<bool> done_{false}, pausing_{false};
   std::atomic<int> running_{0};
 };

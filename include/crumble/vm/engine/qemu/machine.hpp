@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "../../protocol/channel.hpp"
+#include "../console_log.hpp"
 #include "../options.hpp"
 #include "../../host/process.hpp"
 #include "qmp.hpp"
@@ -235,8 +236,11 @@ class QemuMachine {
   }
   bool running() { return qemu_ && qemu_->running(); }
 
-  // What the kernel printed on the serial console so far.
-  std::string kernel_log() const { return read_file(serial_path_); }
+  // What the kernel printed on the serial console so far: the head and tail of serial.log
+  // (ConsoleLog::read_file), never the whole file, which grows for as long as the guest writes.
+  // (QEMU's file chardev has no size limit, so the file itself is bounded only by the guest's
+  // lifetime: a guest that floods its console under TCG writes a few MB/s to the TMPDIR.)
+  std::string kernel_log() const { return ConsoleLog::read_file(serial_path_).text(); }
   const std::vector<std::string>& argv() const { return argv_; }
   const std::filesystem::path& directory() const { return dir_.path(); }
 
