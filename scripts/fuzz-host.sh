@@ -10,6 +10,7 @@
 #   snapshot  snapshot::read on a state file (with a memory file beside it)
 #   modinfo   read_modinfo on a .ko
 #   cpio      the initramfs cpio writer's inputs (names, targets, modes, data)
+#   channel   the host's side of the init protocol against a guest played by the input
 # An exception of the reader's own error type is a rejection; anything else (another exception, a
 # crash, a sanitizer report, a run over 5 s) is a finding. Single process (the machine is shared:
 # no -jobs/-workers), -max_len=65536, -timeout=5. The working corpus grows in
@@ -27,7 +28,7 @@ cd "$root"
 
 CXX=${CXX:-clang++-14}
 out=build-fuzz-host
-targets=(kernel snapshot modinfo cpio)
+targets=(kernel snapshot modinfo cpio channel)
 
 if ! command -v "$CXX" >/dev/null; then
   echo "fuzz-host: $CXX not found (Debian: apt-get install clang-14 libclang-rt-14-dev)" >&2

@@ -75,17 +75,17 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGALRM, on_alarm);
   if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(on_death);
-  int failed = 0, per_target[4] = {};
+  int failed = 0, per_target[5] = {};
   for (const auto& f : files) {
     current = f.string();
     const std::string target = f.parent_path().filename().string();
     const auto body = crumble::vm::fuzz::body(target);
     if (!body) {
-      std::cerr << "vm_fuzz_replay: " << current << ": not under a directory named for a target (kernel, snapshot, modinfo, cpio)\n";
+      std::cerr << "vm_fuzz_replay: " << current << ": not under a directory named for a target (kernel, snapshot, modinfo, cpio, channel)\n";
       ++failed;
       continue;
     }
-    ++per_target[target == "kernel" ? 0 : target == "snapshot" ? 1 : target == "modinfo" ? 2 : 3];
+    ++per_target[target == "kernel" ? 0 : target == "snapshot" ? 1 : target == "modinfo" ? 2 : target == "cpio" ? 3 : 4];
     std::ifstream in(f, std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (verbose) std::cerr << "vm_fuzz_replay: " << current << "\n";
@@ -99,6 +99,6 @@ int main(int argc, char** argv) {
     ::alarm(0);
   }
   std::cout << "vm_fuzz_replay: " << files.size() << " inputs (kernel " << per_target[0] << ", snapshot " << per_target[1] << ", modinfo "
-            << per_target[2] << ", cpio " << per_target[3] << "), " << failed << " failed\n";
+            << per_target[2] << ", cpio " << per_target[3] << ", channel " << per_target[4] << "), " << failed << " failed\n";
   return failed ? 1 : 0;
 }

@@ -189,7 +189,9 @@ class Buffer {
  private:
   constexpr Image link(Label entry, std::uint64_t base, bool apply) const {
     const std::size_t n = items.size();
-    const auto [start, form] = layout();
+    const Layout laid = layout();
+    const auto& start = laid.start;  // not a structured binding: Clang 14 cannot capture one
+    const auto& form = laid.form;
     auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
 
     Image img;

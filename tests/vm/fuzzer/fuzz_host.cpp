@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // tests/vm/fuzzer/fuzz_host.cpp — a libFuzzer target for one reader of untrusted host files,
-// chosen at compile time: -DCRUMBLE_FUZZ_TARGET=kernel|snapshot|modinfo|cpio (fuzz_one.hpp).
+// chosen at compile time: -DCRUMBLE_FUZZ_TARGET=kernel|snapshot|modinfo|cpio|channel (fuzz_one.hpp).
 //
 // Build and run with scripts/fuzz-host.sh. Found inputs are kept in tests/vm/fuzz/TARGET/ and
 // replayed by tests/vm/fuzz_replay.cpp (which shares the bodies).

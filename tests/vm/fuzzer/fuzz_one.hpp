@@ -14,9 +14,14 @@
 //   modinfo   read_modinfo on the input as a .ko.
 //   cpio      Cpio's writer driven by the input: a little program of add-entry operations with
 //             names, targets, modes and data taken from the bytes.
+//   channel   the host's side of the init protocol against a guest played by the input: each
+//             time the host waits, the input writes bytes into the shared mailbox and config
+//             region (fields, output chunks, signals, sequence numbers) as a hostile init could,
+//             while the host boots, runs commands and calls a payload.
 #pragma once
 
 #include <crumble/vm/engine/kvm/linux_x86.hpp>
+#include <crumble/vm/protocol/channel.hpp>
 #include <crumble/vm/guest/initramfs.hpp>
 #include <crumble/vm/guest/modules.hpp>
 #include <crumble/vm/snapshot/format.hpp>
@@ -135,6 +140,76 @@ inline int cpio(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+// A guest played by the bytes. The host calls `alive` while it waits for a signal; each call is one
+// turn of the guest: operations (one byte each, then their arguments) until one that signals. The
+// host must refuse what it cannot accept with a VmError, and hold at most its output limit.
+inline int channel(const std::uint8_t* data, std::size_t size) {
+  namespace p = protocol;
+  static std::vector<std::uint8_t> mailbox(p::mailbox_size), config(p::config_size);
+  std::fill(mailbox.begin(), mailbox.end(), 0);
+  std::fill(config.begin(), config.end(), 0);
+  std::size_t at = 0;
+  auto byte = [&]() -> std::uint8_t { return at < size ? data[at++] : 0; };
+  auto u32 = [&] { return std::uint32_t{byte()} | std::uint32_t{byte()} << 8 | std::uint32_t{byte()} << 16 | std::uint32_t{byte()} << 24; };
+  constexpr std::uint32_t signals[] = {p::signal_ready, p::signal_payload_done, p::signal_output, p::signal_command_done,
+                                       p::signal_failed, p::signal_reseeded, p::signal_holding};
+  auto signal = [&](std::uint32_t s, std::uint32_t step) {
+    le::store<std::uint32_t>(mailbox.data() + p::mailbox::signal, s);
+    const std::uint32_t seq = le::load<std::uint32_t>(mailbox.data() + p::mailbox::seq);
+    le::store<std::uint32_t>(mailbox.data() + p::mailbox::seq, seq + step);
+  };
+  auto turn = [&] {
+    if (at >= size) throw BootError("the played guest is out of input");
+    while (at < size) {
+      switch (byte() % 8) {
+        case 0: le::store<std::uint32_t>(mailbox.data() + (byte() * 4u) % p::mailbox_size, u32()); break;
+        case 1: le::store<std::uint64_t>(mailbox.data() + p::mailbox::result, std::uint64_t{u32()} << 32 | u32()); break;
+        case 2: {  // bytes into the config region (output area, magics, anywhere)
+          const std::uint32_t to = u32() % p::config_size;
+          const std::size_t n = std::min<std::size_t>({byte(), size - std::min(at, size), p::config_size - to});
+          std::copy(data + at, data + at + n, config.begin() + to);
+          at += n;
+          break;
+        }
+        case 3: le::store<std::uint32_t>(config.data() + (u32() % (p::config_size / 4)) * 4, u32()); break;
+        case 4: {  // an output chunk: stream, length (often sane, sometimes not), then the signal
+          le::store<std::uint32_t>(mailbox.data() + p::mailbox::chunk_stream, byte() % 4);
+          const std::uint32_t n = byte() & 1 ? u32() : std::uint32_t{byte()} << 12;
+          le::store<std::uint32_t>(mailbox.data() + p::mailbox::chunk_length, n);
+          return signal(p::signal_output, 1);
+        }
+        case 5: {  // a command or payload done, as the init ends one: its magic cleared first
+          le::store<std::uint32_t>(config.data() + p::config::command, 0);
+          le::store<std::uint32_t>(config.data() + p::config::payload, 0);
+          le::store<std::uint32_t>(mailbox.data() + p::mailbox::exit_kind, byte() % 4);
+          le::store<std::uint32_t>(mailbox.data() + p::mailbox::exit_code, u32());
+          return signal(byte() & 1 ? p::signal_command_done : p::signal_payload_done, 1);
+        }
+        case 6: return signal(signals[byte() % std::size(signals)], 1);
+        case 7: return signal(u32(), byte() % 3);  // any signal; the sequence may stand still or jump
+      }
+    }
+  };
+  Channel ch(mailbox.data(), config.data(), turn);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  static const code::Image payload = [] {  // mov eax, 7; ret (never run: the guest is played)
+    code::Image img;
+    img.bytes = {0xb8, 7, 0, 0, 0, 0xc3};
+    img.code_size = img.bytes.size();
+    return img;
+  }();
+  try {
+    ch.wait_ready(deadline);
+    for (int i = 0; i < 3; ++i) {
+      const CommandResult r = ch.run({"sh", "-c", "true"}, {"A=B"}, deadline, 1 << 16);
+      if (r.out.size() > (1 << 16) || r.err.size() > (1 << 16)) std::abort();  // the limit holds
+      (void)ch.call(payload, deadline);
+    }
+  } catch (const VmError&) {
+  }
+  return 0;
+}
+
 // The body named `target`, or null.
 using Body = int (*)(const std::uint8_t*, std::size_t);
 inline Body body(std::string_view target) {
@@ -142,6 +217,7 @@ inline Body body(std::string_view target) {
   if (target == "snapshot") return snapshot;
   if (target == "modinfo") return modinfo;
   if (target == "cpio") return cpio;
+  if (target == "channel") return channel;
   return nullptr;
 }
 
