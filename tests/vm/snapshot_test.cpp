@@ -13,6 +13,7 @@
 #include <crumble/vm/engine/kvm/bare.hpp>
 #include <crumble/vm/host/process.hpp>
 #include <crumble/vm/snapshot/cache.hpp>
+#include <crumble/vm/snapshot/restore_or_boot.hpp>
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -26,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <set>
 
 using namespace crumble::ir;
 
@@ -697,8 +699,38 @@ TEST_CASE("snapshot files: two processes saving one snapshot at once never leave
     }
   }
   std::cout << "concurrent saves: " << accepted << " accepted whole, " << refused << " refused as mixed\n";
-  // no temporary files are left behind
-  std::size_t files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++files;
-  CHECK(files == 2);
+  // no temporary files are left behind: the state and memory files (and TempDir's owner mark)
+  std::set<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files.insert(e.path().filename().string());
+  CHECK(files == std::set<std::string>{"shared", "shared.mem", crumble::vm::owner_mark});
+}
+
+TEST_CASE("snapshot cache: a save killed midway leaves temporary files that the next save of the key removes", "[snapshot][cache]") {
+  namespace snap = crumble::vm::snapshot;
+  crumble::vm::TempDir dir("crumble-leftovers-");
+  const crumble::vm::SnapshotCache cache(dir.path());
+  const std::string key = crumble::vm::SnapshotCache::key({"leftovers"}), other = crumble::vm::SnapshotCache::key({"other"});
+  struct File {
+    std::string name;
+    bool removed;  // by the next save of `key`
+  } files[] = {
+      {key + ".tmp.a1B2c3", true},  {key + ".mem.tmp.Zx9y8w", true}, {key + ".lock", false},
+      {other + ".tmp.q1w2e3", false}, {other + ".mem.tmp.r4t5y6", false}, {other, false},
+  };
+  cache.prepare(key);
+  for (const File& f : files) std::ofstream(dir.path() / f.name) << "left by a killed save";
+  bool saved = false;
+  const snap::StartOutcome out = snap::restore_or_boot(
+      cache, key, snap::StartRules{}, [](const std::filesystem::path&) { FAIL("nothing to restore"); }, [] { return std::string(); },
+      [&](const std::filesystem::path& file) {
+        saved = true;
+        std::ofstream(file) << "a snapshot";
+      });
+  CHECK(saved);
+  CHECK_FALSE(out.restored);
+  for (const File& f : files) {
+    INFO(f.name);
+    CHECK(std::filesystem::exists(dir.path() / f.name) == !f.removed);
+  }
+  CHECK(std::filesystem::exists(cache.path(key)));
 }

@@ -151,6 +151,19 @@ class SnapshotCache {
     }
     return out;
   }
+  // Removes what saves of `key` that never finished left (KEY.tmp.*, KEY.mem.tmp.*: a process
+  // killed while saving). Call it holding lock(key): every save of a key holds its lock, so a
+  // temporary file of the key found then is no running save's.
+  void remove_interrupted_saves(const std::string& key) const {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.starts_with(key + ".tmp.") || name.starts_with(key + ".mem.tmp.")) files.push_back(e.path());
+    }
+    for (const auto& f : files) std::filesystem::remove(f, ec);
+  }
+
   // Removes every snapshot, with what interrupted saves left (KEY.tmp.*, KEY.mem.tmp.*) and the
   // lock files; how many snapshots there were.
   std::size_t clear() const {

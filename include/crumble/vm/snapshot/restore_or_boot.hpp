@@ -79,6 +79,7 @@ StartOutcome restore_or_boot(const SnapshotCache& cache, const std::string& key,
   }
   try {
     const auto held = cache.lock(key);  // of two processes that booted cold, one saves
+    cache.remove_interrupted_saves(key);  // a save killed midway (SIGKILL) left its temporary files
     if (cache.fresh(key, reference)) {
       out.note += "cold boot; snapshot " + key + " was saved meanwhile by another process";
     } else {
