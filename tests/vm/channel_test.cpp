@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 #include <crumble/vm/protocol/channel.hpp>
 
+#include "guest_skip.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -458,16 +460,7 @@ TEST_CASE("channel: a payload is called, the init reads its header and code, the
 
 namespace {
 
-// The resident set of this process now, from /proc/self/statm (in bytes).
-std::size_t resident_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  unsigned long pages = 0, resident = 0;
-  if (f) {
-    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
+using crumble::test::resident_bytes;
 
 // A guest that floods: `chunks` full chunks on each stream in turn (stdout, then stderr, ...),
 // each filled with one letter per chunk, then exit 0. It samples the process's resident set

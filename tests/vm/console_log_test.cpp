@@ -4,6 +4,8 @@
 // than it keeps; and QEMU's serial.log read from a huge sparse file. No VM.
 #include <catch2/catch.hpp>
 #include <crumble/vm/engine/console_log.hpp>
+
+#include "guest_skip.hpp"
 #include <crumble/vm/engine/kvm/uart.hpp>
 
 #include <fcntl.h>
@@ -21,16 +23,7 @@ using crumble::vm::ConsoleLog;
 
 namespace {
 
-// The resident set of this process now, from /proc/self/statm (bytes).
-std::size_t resident_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  unsigned long pages = 0, resident = 0;
-  if (f) {
-    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
+using crumble::test::resident_bytes;
 
 // What a log of (head, tail) must keep of `all`, written independently of the ring: the first
 // `head` bytes, the last `tail` of the rest, and whether anything between was dropped.

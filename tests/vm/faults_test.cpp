@@ -16,6 +16,8 @@
 #include <crumble/vm/guest/kernel.hpp>
 #include <crumble/vm/host/process.hpp>
 
+#include "guest_skip.hpp"
+
 #include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -32,21 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-void skip_without_guest() {
-  std::optional<GuestKernel> k;
-  try {
-    k = cached_kernel();
-  } catch (const std::exception&) {
-  }
-  if (!k) {
-    std::cout << "SKIPPED: no cached kernel (run `crumble kernel fetch`)\n";
-    std::exit(4);
-  }
-  if (std::system("command -v qemu-system-x86_64 > /dev/null 2>&1") != 0) {
-    std::cout << "SKIPPED: qemu-system-x86_64 not found (apt-get install qemu-system-x86)\n";
-    std::exit(4);
-  }
-}
+void skip_without_guest() { (void)crumble::test::guest_kernel_or_skip(); }
 
 std::string cli_path() {
   if (const char* c = std::getenv("CRUMBLE_CLI_UNDER_TEST"); c && *c) return c;

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <thread>
 
+#include "guest_skip.hpp"
 #include "init_elf.hpp"
 
 using namespace crumble::vm;
@@ -35,19 +36,11 @@ using namespace crumble::vm;
 namespace {
 
 QemuOptions options_or_skip() {
-  auto k = cached_kernel();
-  if (!k) {
-    std::cout << "SKIPPED: no cached kernel (run `crumble kernel fetch`)\n";
-    std::exit(4);
-  }
-  if (std::system("command -v qemu-system-x86_64 > /dev/null 2>&1") != 0) {
-    std::cout << "SKIPPED: qemu-system-x86_64 not found (apt-get install qemu-system-x86)\n";
-    std::exit(4);
-  }
+  const GuestKernel k = crumble::test::guest_kernel_or_skip();
   InitramfsSpec spec;
   spec.init = init_elf();
   QemuOptions o;
-  o.kernel = k->image;
+  o.kernel = k.image;
   o.initramfs = build_initramfs(spec);
   return o;
 }
