@@ -231,6 +231,25 @@ TEST_CASE("faults: SIGTERM, SIGINT, SIGHUP during a command: exit 128+N, VM stop
   }
 }
 
+TEST_CASE("faults: a reader that goes away (crumble run ... | head): a clear error, VM stopped, temp dir removed", "[vm][faults]") {
+  // Before SIGPIPE was blocked, the write killed crumble on the spot (status 141, no message) and
+  // its directory with the guest's RAM file stayed until the next run.
+  skip_without_guest();
+  Scene s;
+  make_snapshot(s);
+  const fs::path script = s.root.path() / "pipe.sh", status = s.root.path() / "status", err = s.root.path() / "err";
+  std::ofstream(script) << "TMPDIR='" << s.tmp.string() << "' '" << cli_path() << "' run --snapshot-dir '" << s.snapshots.string()
+                        << "' -- dd if=/dev/zero bs=1000000 count=50 2>'" << err.string() << "' | head -c 10 > /dev/null\n"
+                        << "echo ${PIPESTATUS[0]} > '" << status.string() << "'\n";
+  REQUIRE(std::system(("timeout 120 bash '" + script.string() + "'").c_str()) == 0);
+  INFO("stderr: " << slurp(err));
+  CHECK(slurp(status) == "125\n");
+  CHECK_THAT(slurp(err), Catch::Contains("Broken pipe"));
+  check_no_qemu(s);
+  INFO("left in TMPDIR: " << joined(entries(s.tmp)));
+  CHECK(entries(s.tmp).empty());
+}
+
 TEST_CASE("faults: SIGKILL during a command: QEMU dies with the CLI, the next run removes the temp dir", "[vm][faults]") {
   skip_without_guest();
   Scene s;

@@ -284,7 +284,13 @@ inline void stop_cleanly_on_signals() {
   sigset_t set;
   ::sigemptyset(&set);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaddset(&set, s);
-  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // SIGPIPE is blocked too, but not waited for: a write to a reader that went away (`crumble run
+  // ... | head`) then fails with EPIPE, an error the normal path reports and cleans up after,
+  // instead of killing crumble on the spot with the VM's directory left behind. (Children start
+  // with no signal blocked: enter_child.)
+  sigset_t blocked = set;
+  ::sigaddset(&blocked, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   std::thread([set] {
     int sig = 0;
     while (::sigwait(&set, &sig) != 0) {
