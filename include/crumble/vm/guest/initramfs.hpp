@@ -43,14 +43,6 @@ inline std::runtime_error errno_error(const std::string& what, const std::filesy
   return std::runtime_error(what + " " + p.string() + ": " + std::strerror(err));
 }
 
-// A file descriptor closed on every path out, so errors can simply throw.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 // A file copied into the archive (a module, busybox, a rootfs file), through
 // host/input_file.hpp: a FIFO or device is refused at once instead of blocking the host, and the
 // size is checked before reading: a newc size field is 8 hex digits, and reading a huge file

@@ -83,7 +83,7 @@ inline KvmHost probe_kvm(const char* path = "/dev/kvm") {
     h.unavailable = std::string(path) + ": " + std::strerror(errno);
     return h;
   }
-  kvm::Fd sys(raw);
+  Fd sys(raw);
   h.api = ::ioctl(sys.get(), KVM_GET_API_VERSION, 0);
   std::vector<std::uint32_t> list(1, 0);  // nmsrs = 0: KVM answers E2BIG with the count
   if (xioctl(sys.get(), KVM_GET_MSR_INDEX_LIST, list.data()) < 0 && errno == E2BIG) {
@@ -95,13 +95,13 @@ inline KvmHost probe_kvm(const char* path = "/dev/kvm") {
     h.unavailable = std::string("KVM_CREATE_VM: ") + std::strerror(errno);
     return h;
   }
-  kvm::Fd vm(vm_fd);
+  Fd vm(vm_fd);
   int cpu_fd = ::ioctl(vm.get(), KVM_CREATE_VCPU, 0);
   if (cpu_fd < 0) {
     h.unavailable = std::string("KVM_CREATE_VCPU: ") + std::strerror(errno);
     return h;
   }
-  kvm::Fd cpu(cpu_fd);
+  Fd cpu(cpu_fd);
   const int khz = ::ioctl(cpu.get(), KVM_GET_TSC_KHZ, 0);
   h.tsc_khz = khz > 0 ? static_cast<std::uint64_t>(khz) : 0;
 

@@ -304,10 +304,7 @@ class BareVm {
     snapshot::Loaded l = snapshot::read(file);
     // Closed on every way out: the memory file's descriptor is ours from here (remap keeps its
     // own reference through the mapping).
-    struct Close {
-      int fd;
-      ~Close() { ::close(fd); }
-    } close_memory{l.memory_fd};
+    const Fd memory{l.memory_fd};
     // Everything below comes from the file: a memory size this engine cannot make is the
     // snapshot's fault (SnapshotError, so the cache boots cold), not the caller's (ConfigError).
     if (l.memory_size % (2 << 20) || l.memory_size > bare::doorbell)

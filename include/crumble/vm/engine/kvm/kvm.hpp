@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "../../errors.hpp"
+#include "../../host/fd.hpp"
 
 namespace crumble::vm::kvm {
 
@@ -52,25 +53,6 @@ struct KvmUnavailable : VmError {
 struct GuestCrash : VmError {
   GuestCrash(const std::string& what, std::string regs) : VmError(what + "\n" + regs), registers(std::move(regs)) {}
   std::string registers;
-};
-
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
 };
 
 template <class Arg>

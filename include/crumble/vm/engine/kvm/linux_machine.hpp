@@ -226,10 +226,7 @@ class KvmLinuxMachine {
   // vCPU's state in snapshot/kvm_state.hpp's order. Whether init holds after phase 6 (an early snapshot).
   SnapshotMode restore(const std::filesystem::path& state) {
     snapshot::Loaded l = snapshot::read(state);
-    struct Close {
-      int fd;
-      ~Close() { ::close(fd); }
-    } close_memory{l.memory_fd};
+    const Fd memory{l.memory_fd};
     if (l.memory_size != vm_.memory_size())
       throw SnapshotError("snapshot " + state.string() + " has " + std::to_string(l.memory_size >> 20) + " MiB of guest RAM, this VM " +
                           std::to_string(vm_.memory_size() >> 20) + " MiB");

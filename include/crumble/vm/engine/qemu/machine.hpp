@@ -28,6 +28,7 @@
 #include "../../protocol/channel.hpp"
 #include "../console_log.hpp"
 #include "../options.hpp"
+#include "../../host/fd.hpp"
 #include "../../host/process.hpp"
 #include "qmp.hpp"
 #include "../../snapshot/format.hpp"
@@ -158,13 +159,10 @@ class QemuMachine {
     const std::filesystem::path stream = dir_.path() / "outgoing.migration";
     // QEMU writes the stream into a file we opened and hand over, so a failed write (ENOSPC) is
     // QEMU's own error and ends the migration as "failed"; a shell pipe would hide it.
-    struct Fd {
-      int fd;
-      ~Fd() { if (fd >= 0) ::close(fd); }
-    } out{::open(stream.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-    if (out.fd < 0) throw VmError("cannot create " + stream.string() + ": " + std::strerror(errno));
+    const Fd out{::open(stream.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+    if (out.get() < 0) throw VmError("cannot create " + stream.string() + ": " + std::strerror(errno));
     qmp(ignore_shared_ram);
-    qmp_.execute_with_fd("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"outgoing\"}}", out.fd);
+    qmp_.execute_with_fd("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"outgoing\"}}", out.get());
     qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"fd:outgoing\"}}");
     const auto until = Clock::now() + std::chrono::seconds(60);
     while (true) {
@@ -328,10 +326,7 @@ class QemuMachine {
   // then the guest goes on from where it was saved, with fresh entropy and the time.
   void restore(const std::filesystem::path& state) {
     snapshot::Loaded l = snapshot::read(state, fingerprint(opt_));
-    struct Close {
-      int fd;
-      ~Close() { ::close(fd); }
-    } close_memory{l.memory_fd};
+    const Fd memory{l.memory_fd};
     const std::uint64_t ram = std::uint64_t{opt_.memory_mib} << 20;
     if (l.memory_size != ram)
       throw SnapshotError("snapshot " + state.string() + " has " + std::to_string(l.memory_size >> 20) + " MiB of guest RAM, this VM " +
@@ -346,12 +341,9 @@ class QemuMachine {
     qemu_.emplace(command_line(), qemu_log_, dir_.path());
     qmp(ignore_shared_ram);
     {
-      struct Fd {
-        int fd;
-        ~Fd() { if (fd >= 0) ::close(fd); }
-      } in{::open(incoming.c_str(), O_RDONLY | O_CLOEXEC)};
-      if (in.fd < 0) throw VmError("cannot open " + incoming.string() + ": " + std::strerror(errno));
-      qmp_.execute_with_fd("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"incoming\"}}", in.fd);
+      const Fd in{::open(incoming.c_str(), O_RDONLY | O_CLOEXEC)};
+      if (in.get() < 0) throw VmError("cannot open " + incoming.string() + ": " + std::strerror(errno));
+      qmp_.execute_with_fd("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"incoming\"}}", in.get());
     }
     qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"fd:incoming\"}}");
     // Once the incoming migration has loaded the device state the guest is paused, as it was
