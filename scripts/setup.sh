@@ -7,8 +7,9 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake ninja-build make
-  # library dependencies (header-only Boost.Hana, libfdt for device trees)
-  libboost-dev libfdt-dev
+  # library dependencies (header-only Boost.Hana, libfdt for device trees; for containers:
+  # libarchive for tar, nlohmann-json for the image JSON, libcrypto for sha256)
+  libboost-dev libfdt-dev libarchive-dev nlohmann-json3-dev libssl-dev
   # tests and benchmarks
   catch2 libbenchmark-dev libasmjit-dev libxbyak-dev
   # oracles: encoders against LLVM's assembler; foreign code under qemu-user; cpio archives
@@ -18,6 +19,10 @@ packages=(
   golang-go
   # microVMs: the QEMU engine, and the guest's default root filesystem
   qemu-system-x86 busybox-static
+  # containers: root images (erofs), volumes (virtiofsd comes with qemu-system-common), foreign
+  # binaries (qemu-user-static for binfmt_misc); the tools that make test images (the oracles of
+  # the formats) and the peers the benchmarks compare with
+  erofs-utils e2fsprogs qemu-user-static umoci skopeo podman runc crun
 )
 
 missing=()
