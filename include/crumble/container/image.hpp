@@ -135,8 +135,12 @@ inline ArchiveReader open_tar(const std::filesystem::path& path) {
   if (!a) throw ImageError("libarchive: out of memory");
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
-    throw ImageError("cannot read image " + path.string() + ": " + archive_error_string(a.get()));
+  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) {
+    const char* msg = archive_error_string(a.get());
+    if (archive_errno(a.get()) == EILSEQ)  // libarchive's ARCHIVE_ERRNO_FILE_FORMAT on Linux
+      throw ImageError("not an image: " + path.string() + " is not a tar archive (" + (msg ? msg : "?") + ")");
+    throw ImageError("cannot read image " + path.string() + ": " + (msg ? msg : "?"));
+  }
   return a;
 }
 
