@@ -149,8 +149,8 @@ TEST_CASE("reading an image is cheap: JSON only, however large the layers") {
 TEST_CASE("an index with amd64 and arm64 manifests gives the one the guest needs") {
   crumble::vm::TempDir dir("crumble-img-");
   const auto lay = dir.path() / "multi";
-  const std::string amd = make_tar({file("amd64-file", "x")});
-  const std::string arm = make_tar({file("arm64-file", "y")});
+  const std::string amd = make_tar({file_entry("amd64-file", "x")});
+  const std::string arm = make_tar({file_entry("arm64-file", "y")});
   json m_amd = put_manifest(lay, {{amd}, "gzip", "amd64"});
   json m_arm = put_manifest(lay, {{arm}, "gzip", "arm64"});
   m_amd["platform"] = {{"architecture", "amd64"}, {"os", "linux"}};
@@ -189,7 +189,7 @@ TEST_CASE("an index with amd64 and arm64 manifests gives the one the guest needs
 
 TEST_CASE("an image only for arm64 says which architecture it is for and which was wanted") {
   crumble::vm::TempDir dir("crumble-img-");
-  const auto lay = make_layout(dir.path() / "arm", {{make_tar({file("f", "x")})}, "gzip", "arm64"});
+  const auto lay = make_layout(dir.path() / "arm", {{make_tar({file_entry("f", "x")})}, "gzip", "arm64"});
   const std::string msg = image_error([&] { read_image(lay, "amd64"); });
   CHECK_THAT(msg, Catch::Contains("is for linux/arm64") && Catch::Contains("not for linux/amd64") && Catch::Contains(lay.string()));
   CHECK(read_image(lay, "arm64").layers.size() == 1);
@@ -198,7 +198,7 @@ TEST_CASE("an image only for arm64 says which architecture it is for and which w
 TEST_CASE("an index that points to a nested index (as skopeo may write) is followed") {
   crumble::vm::TempDir dir("crumble-img-");
   const auto lay = dir.path() / "nested";
-  const std::string tar = make_tar({file("f", "x")});
+  const std::string tar = make_tar({file_entry("f", "x")});
   json m = put_manifest(lay, {{tar}});
   const json inner{{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"}, {"manifests", json::array({m})}};
   put_index(lay, json::array({put_blob(lay, inner.dump(), "application/vnd.oci.image.index.v1+json")}));
@@ -209,7 +209,7 @@ TEST_CASE("an index that points to a nested index (as skopeo may write) is follo
 
 TEST_CASE("docker-archives: <id>/layer.tar files (older docker) and symlinks to <hex>.tar") {
   crumble::vm::TempDir dir("crumble-img-");
-  const std::string tar1 = make_tar({file("one", "1")}), tar2 = make_tar({file("two", "2")});
+  const std::string tar1 = make_tar({file_entry("one", "1")}), tar2 = make_tar({file_entry("two", "2")});
   const json config{{"architecture", "amd64"}, {"os", "linux"}, {"config", {{"Cmd", {"/two"}}}},
                     {"rootfs", {{"type", "layers"}, {"diff_ids", {digest_of(tar1), digest_of(tar2)}}}}};
   const std::string chex = digest_of(config.dump()).substr(7);
@@ -234,7 +234,7 @@ TEST_CASE("docker-archives: <id>/layer.tar files (older docker) and symlinks to 
 TEST_CASE("bad images are ImageErrors that name the problem") {
   crumble::vm::TempDir dir("crumble-img-");
   const auto base = dir.path();
-  const std::string tar = make_tar({file("f", "x")});
+  const std::string tar = make_tar({file_entry("f", "x")});
   // A good layout to break in one place each.
   auto good = [&](const std::string& name) { return make_layout(base / name, {{tar}}); };
   auto manifest_of = [](const std::filesystem::path& lay) {

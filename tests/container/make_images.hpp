@@ -177,13 +177,13 @@ struct TarEntry {
   int uid = 0, gid = 0;
 };
 
-inline TarEntry file(std::string name, std::string data, int mode = 0644, int uid = 0, int gid = 0) {
+inline TarEntry file_entry(std::string name, std::string data, int mode = 0644, int uid = 0, int gid = 0) {
   return {std::move(name), 'f', std::move(data), "", mode, uid, gid};
 }
-inline TarEntry dir(std::string name, int mode = 0755) { return {std::move(name), 'd', "", "", mode, 0, 0}; }
-inline TarEntry symlink(std::string name, std::string target) { return {std::move(name), 'l', "", std::move(target), 0777, 0, 0}; }
-inline TarEntry hardlink(std::string name, std::string target) { return {std::move(name), 'h', "", std::move(target), 0644, 0, 0}; }
-inline TarEntry node(std::string name, char type) { return {std::move(name), type, "", "", 0644, 0, 0}; }
+inline TarEntry dir_entry(std::string name, int mode = 0755) { return {std::move(name), 'd', "", "", mode, 0, 0}; }
+inline TarEntry symlink_entry(std::string name, std::string target) { return {std::move(name), 'l', "", std::move(target), 0777, 0, 0}; }
+inline TarEntry hardlink_entry(std::string name, std::string target) { return {std::move(name), 'h', "", std::move(target), 0644, 0, 0}; }
+inline TarEntry node_entry(std::string name, char type) { return {std::move(name), type, "", "", 0644, 0, 0}; }
 
 // A tar (pax) of the entries, written by libarchive exactly as given (no name is cleaned).
 inline std::string make_tar(const std::vector<TarEntry>& entries) {
@@ -297,7 +297,7 @@ inline fs::path make_layout(const fs::path& layout, const ManifestSpec& spec) {
 inline void make_archive(const fs::path& tar_file, const std::vector<std::pair<std::string, std::string>>& members) {
   std::vector<TarEntry> entries;
   for (const auto& [name, bytes] : members) {
-    entries.push_back(bytes.starts_with("->") ? symlink(name, bytes.substr(2)) : file(name, bytes));
+    entries.push_back(bytes.starts_with("->") ? symlink_entry(name, bytes.substr(2)) : file_entry(name, bytes));
   }
   write_file(tar_file, make_tar(entries));
 }
@@ -317,7 +317,7 @@ inline std::map<std::string, std::string> tree(const fs::path& root) {
     else if (S_ISREG(st.st_mode)) d = std::string("file ") + mode + " " + std::to_string(st.st_size) + " " + crumble::container::sha256_file(it->path()).substr(0, 16);
     else d = "other";
     d += " " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
-    out[fs::relative(it->path(), root).string()] = d;
+    out[it->path().lexically_relative(root).string()] = d;
   }
   return out;
 }

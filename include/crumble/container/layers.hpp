@@ -231,24 +231,84 @@ struct BlobReader {
 
 // The uncompressed stream of a layer (libarchive's "raw" format under all its filters), hashed as
 // the tar reader above it consumes it: the diff_id is computed in the same read as the scan.
+// A stream that ends inside a 512-byte block gets zeros up to the block's end (not hashed): umoci
+// 0.4.7's `insert` writes layers that stop right after the last file's data, without its padding
+// or the end-of-archive blocks; GNU tar, Go's archive/tar and umoci itself read them.
 struct StreamReader {
   struct archive* inner = nullptr;
-  Sha256 hash;
+  Sha256* hash = nullptr;
+  std::uint64_t bytes = 0;  // real bytes handed out
+  std::size_t pad = 0;      // zeros still to hand out at the end
+  bool ended = false;
+  static constexpr char zeros[512] = {};
+
   static la_ssize_t read(struct archive* a, void* self, const void** out) {
     auto* r = static_cast<StreamReader*>(self);
+    if (r->ended) {
+      const std::size_t n = r->pad;
+      r->pad = 0;
+      *out = zeros;
+      return static_cast<la_ssize_t>(n);
+    }
     const void* buf = nullptr;
     std::size_t size = 0;
     la_int64_t offset = 0;
     const int rc = archive_read_data_block(r->inner, &buf, &size, &offset);
-    if (rc == ARCHIVE_EOF) return 0;
+    if (rc == ARCHIVE_EOF) {
+      r->ended = true;
+      r->pad = (512 - r->bytes % 512) % 512;
+      return read(a, self, out);
+    }
     if (rc < ARCHIVE_OK) {
       const char* msg = archive_error_string(r->inner);
       archive_set_error(a, archive_errno(r->inner), "%s", msg ? msg : "cannot decompress");
       return -1;
     }
-    r->hash.update(buf, size);
+    if (r->hash) r->hash->update(buf, size);
+    r->bytes += size;
     *out = buf;
     return static_cast<la_ssize_t>(size);
+  }
+};
+
+// A layer opened for reading as a tar: the file (BlobReader) -> libarchive's filters ("raw") ->
+// StreamReader -> libarchive's tar reader (`tar`).
+struct LayerStream {
+  BlobReader blob;
+  StreamReader stream;
+  ArchiveReader raw, tar;
+
+  LayerStream(int fd, const std::string& layer, Sha256* diff_hash, std::function<void(std::uint64_t)> on_bytes) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) throw ImageError(layer + ": cannot rewind: " + errno_text(errno));
+    blob.fd = fd;
+    blob.on_bytes = std::move(on_bytes);
+    raw.reset(archive_read_new());
+    archive_read_support_filter_all(raw.get());
+    archive_read_support_format_raw(raw.get());
+    if (archive_read_open(raw.get(), &blob, nullptr, &BlobReader::read, nullptr) != ARCHIVE_OK)
+      throw ImageError(layer + ": cannot read: " + error_of(raw.get()));
+    struct archive_entry* e = nullptr;
+    if (archive_read_next_header(raw.get(), &e) != ARCHIVE_OK) throw ImageError(layer + ": cannot read: " + error_of(raw.get()));
+    stream.inner = raw.get();
+    stream.hash = diff_hash;
+    tar.reset(archive_read_new());
+    archive_read_support_format_tar(tar.get());
+    if (archive_read_open(tar.get(), &stream, nullptr, &StreamReader::read, nullptr) != ARCHIVE_OK)
+      throw ImageError(layer + ": not a tar archive: " + error_of(tar.get()));
+  }
+  LayerStream(const LayerStream&) = delete;
+  LayerStream& operator=(const LayerStream&) = delete;
+
+  // The rest of the uncompressed stream (what follows the end of the tar is part of the diff_id).
+  void drain() {
+    const void* out = nullptr;
+    while (!stream.ended && StreamReader::read(tar.get(), &stream, &out) > 0) {
+    }
+  }
+
+  static std::string error_of(struct archive* a) {
+    const char* m = archive_error_string(a);
+    return m ? m : "empty or unreadable";
   }
 };
 
@@ -265,29 +325,17 @@ inline constexpr std::string_view whiteout_prefix = ".wh.";
 inline constexpr std::string_view opaque_marker = ".wh..wh..opq";
 
 // Scan: reads every header (and hashes every byte) of the layer; writes nothing.
-inline LayerPlan scan_layer(int fd, const std::string& layer, const std::function<void(std::uint64_t)>& on_bytes) {
-  BlobReader blob{fd, nullptr, 0, on_bytes};
-  ArchiveReader raw(archive_read_new());
-  archive_read_support_filter_all(raw.get());
-  archive_read_support_format_raw(raw.get());
-  if (archive_read_open(raw.get(), &blob, nullptr, &BlobReader::read, nullptr) != ARCHIVE_OK)
-    throw ImageError(layer + ": cannot read: " + archive_error_string(raw.get()));
+inline LayerPlan scan_layer(int fd, const std::string& layer) {
+  Sha256 diff_hash;
+  LayerStream in(fd, layer, &diff_hash, {});
+  struct archive* const tar = in.tar.get();
   struct archive_entry* e = nullptr;
-  if (archive_read_next_header(raw.get(), &e) != ARCHIVE_OK)
-    throw ImageError(layer + ": cannot read: " + std::string(archive_error_string(raw.get()) ? archive_error_string(raw.get()) : "empty"));
-  StreamReader stream;
-  stream.inner = raw.get();
-  ArchiveReader tar(archive_read_new());
-  archive_read_support_format_tar(tar.get());
-  if (archive_read_open(tar.get(), &stream, nullptr, &StreamReader::read, nullptr) != ARCHIVE_OK)
-    throw ImageError(layer + ": not a tar archive: " + std::string(archive_error_string(tar.get()) ? archive_error_string(tar.get()) : "?"));
-
   LayerPlan plan;
   for (;;) {
-    const int r = archive_read_next_header(tar.get(), &e);
+    const int r = archive_read_next_header(tar, &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
-      const char* msg = archive_error_string(tar.get());
+      const char* msg = archive_error_string(tar);
       throw ImageError(layer + ": cannot read the layer (corrupt or truncated): " + (msg ? msg : "?"));
     }
     const char* raw_name = archive_entry_pathname(e);
@@ -326,11 +374,8 @@ inline LayerPlan scan_layer(int fd, const std::string& layer, const std::functio
         throw ImageError(shown + " has a file type we do not unpack (" + std::to_string(type) + ")");
     }
   }
-  // The rest of the uncompressed stream (padding after the end of the tar) is part of the diff_id.
-  const void* out = nullptr;
-  while (StreamReader::read(tar.get(), &stream, &out) > 0) {
-  }
-  plan.diff_id = sha256_digest(stream.hash.hex());
+  in.drain();
+  plan.diff_id = sha256_digest(diff_hash.hex());
   return plan;
 }
 
@@ -437,20 +482,15 @@ inline void keep_safe_xattrs(struct archive_entry* e) {
 
 // Extract: the layer's entries (whiteouts skipped) into the current directory, the root.
 inline void extract_layer(int fd, const std::string& layer, const std::function<void(std::uint64_t)>& on_bytes) {
-  if (::lseek(fd, 0, SEEK_SET) != 0) throw ImageError(layer + ": cannot rewind: " + errno_text(errno));
-  BlobReader blob{fd, nullptr, 0, on_bytes};
-  ArchiveReader r(archive_read_new());
-  archive_read_support_filter_all(r.get());
-  archive_read_support_format_tar(r.get());
-  if (archive_read_open(r.get(), &blob, nullptr, &BlobReader::read, nullptr) != ARCHIVE_OK)
-    throw ImageError(layer + ": cannot read: " + archive_error_string(r.get()));
+  LayerStream in(fd, layer, nullptr, on_bytes);
+  struct archive* const r = in.tar.get();
   std::unique_ptr<struct archive, WriterCloser> w(archive_write_disk_new());
   archive_write_disk_set_options(w.get(), extract_flags);  // numeric ids: no user-name lookups
   struct archive_entry* e = nullptr;
   for (;;) {
-    const int rc = archive_read_next_header(r.get(), &e);
+    const int rc = archive_read_next_header(r, &e);
     if (rc == ARCHIVE_EOF) break;
-    if (rc < ARCHIVE_WARN) throw ImageError(layer + ": cannot read the layer: " + std::string(archive_error_string(r.get())));
+    if (rc < ARCHIVE_WARN) throw ImageError(layer + ": cannot read the layer: " + std::string(archive_error_string(r)));
     const char* raw_name = archive_entry_pathname(e);
     const std::string raw(raw_name ? raw_name : "");
     const std::string path = entry_path(raw, layer);
@@ -458,27 +498,31 @@ inline void extract_layer(int fd, const std::string& layer, const std::function<
     archive_entry_set_pathname(e, path.c_str());
     if (const char* hl = archive_entry_hardlink(e)) archive_entry_set_hardlink(e, entry_path(hl, layer, "hardlink target").c_str());
     keep_safe_xattrs(e);
-    if (archive_write_header(w.get(), e) < ARCHIVE_WARN) write_failed(w.get(), layer, raw);
+    // libarchive answers ARCHIVE_WARN both for a metadata it could not restore (an xattr the file
+    // system does not support: accepted) and for a failed write of data (never accepted)
+    auto failed = [&](la_ssize_t rc) { return rc < ARCHIVE_WARN || (rc == ARCHIVE_WARN && disk_full(archive_errno(w.get()))); };
+    if (failed(archive_write_header(w.get(), e))) write_failed(w.get(), layer, raw);
     if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0) {
       for (;;) {
         const void* buf = nullptr;
         std::size_t size = 0;
         la_int64_t offset = 0;
-        const int d = archive_read_data_block(r.get(), &buf, &size, &offset);
+        const int d = archive_read_data_block(r, &buf, &size, &offset);
         if (d == ARCHIVE_EOF) break;
-        if (d < ARCHIVE_WARN) throw ImageError(layer + ": cannot read entry " + quote_untrusted(raw) + ": " + archive_error_string(r.get()));
-        if (archive_write_data_block(w.get(), buf, size, offset) < ARCHIVE_WARN) write_failed(w.get(), layer, raw);
+        if (d < ARCHIVE_WARN) throw ImageError(layer + ": cannot read entry " + quote_untrusted(raw) + ": " + archive_error_string(r));
+        if (archive_write_data_block(w.get(), buf, size, offset) != ARCHIVE_OK) write_failed(w.get(), layer, raw);
       }
     }
-    if (archive_write_finish_entry(w.get()) < ARCHIVE_WARN) write_failed(w.get(), layer, raw);
+    if (failed(archive_write_finish_entry(w.get()))) write_failed(w.get(), layer, raw);
   }
-  if (archive_write_close(w.get()) < ARCHIVE_WARN) write_failed(w.get(), layer, "(directory modes and times)");
+  const int closed = archive_write_close(w.get());
+  if (closed < ARCHIVE_WARN || (closed == ARCHIVE_WARN && disk_full(archive_errno(w.get())))) write_failed(w.get(), layer, "(directory modes and times)");
 }
 
 // One layer: scan, check, remove, extract. Runs inside the confined thread (cwd = root).
 inline void apply_open_layer(int fd, int root, const std::string& layer, const std::string& expected_diff_id,
                              const std::function<void(std::uint64_t)>& on_bytes) {
-  LayerPlan plan = scan_layer(fd, layer, {});
+  LayerPlan plan = scan_layer(fd, layer);
   if (!expected_diff_id.empty() && plan.diff_id != expected_diff_id)
     throw ImageError(layer + ": its uncompressed contents do not match the diff_id " + expected_diff_id + " (sha256 " + plan.diff_id + ")");
   check_no_symlink_on_the_way(plan, root, layer);
