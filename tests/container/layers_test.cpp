@@ -354,3 +354,18 @@ TEST_CASE("a full disk while unpacking is an ImageError that says so") {
   const std::string msg = image_error([&] { unpack_image(read_image(images.layout), u.work, u.rootfs); });
   CHECK_THAT(msg, Catch::Contains("the disk is full") && Catch::Contains("layer 1") && Catch::Contains("bin/busybox"));
 }
+
+TEST_CASE("without the scan's checks, the extraction's own walls still keep writes inside the root") {
+  // The second wall on its own: libarchive's SECURE_SYMLINKS and the chroot of the confined thread.
+  Unpack u;
+  write_file(u.dir.path() / "evil.tar", make_tar({symlink_entry("evil", u.canary.string()), file_entry("evil/file", "x")}));
+  const layers_detail::OwnedFd fd(::open((u.dir.path() / "evil.tar").c_str(), O_RDONLY | O_CLOEXEC));
+  const layers_detail::OwnedFd root = layers_detail::open_root(u.rootfs);
+  layers_detail::ConfinedWorker worker;
+  const std::string msg = image_error([&] { worker.run(root.get(), [&] { layers_detail::extract_layer(fd.get(), "evil.tar", {}); }, {}); });
+  INFO(msg);
+  CHECK(!fs::exists(u.canary / "file"));
+  CHECK(u.canary_tree().size() == 1);
+  // refused by libarchive, or else written under the root's own copy of the path: never outside
+  CHECK((!msg.empty() || fs::exists(u.rootfs / u.canary.relative_path() / "file")));
+}
