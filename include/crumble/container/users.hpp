@@ -37,7 +37,7 @@ namespace crumble::container {
 struct User {
   std::uint32_t uid = 0, gid = 0;
   std::vector<std::uint32_t> groups;  // supplementary groups, the primary gid first
-  std::string home = "/";             // from passwd; "/" when the user has no entry
+  std::string home = "/";             // from passwd (empty if its entry's is); "/" when the user has no entry
 };
 
 namespace users_detail {
@@ -124,7 +124,7 @@ inline User resolve_user(std::string_view spec, const std::filesystem::path& pas
       matched = true;
       matched_name = pw.pw_name ? pw.pw_name : "";
       u.uid = pw.pw_uid, u.gid = pw.pw_gid;
-      u.home = pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/";
+      u.home = pw.pw_dir ? pw.pw_dir : "";  // an entry's empty home stays empty (HOME=), as with runc
       return true;
     });
   }
