@@ -253,6 +253,8 @@ TEST_CASE("directory key: changes with every change to the tree, and with nothin
   seen.insert(key);
   CHECK(key.size() == 64);
   CHECK(key.find_first_not_of("0123456789abcdef") == std::string::npos);
+  fs::create_symlink(t, tmp.path() / "via-link");  // `--rootfs ./link`: the link to the root is followed
+  CHECK(directory_key(tmp.path() / "via-link") == key);
 
   // None of these changes what an image of the tree would hold.
   const std::pair<const char*, std::function<void()>> unchanged[] = {

@@ -69,7 +69,7 @@ struct RootInfo {
 };
 
 // What a build is doing, for progress output (RootCache::on_build). `elapsed` counts from the
-// start of the build; at `done` it is the whole build's time.
+// acquire's start while waiting, then from the build's start: at `done` it is the build's time.
 struct RootBuildProgress {
   enum class Step {
     waiting,         // another process is building this key (or removing it): this one waits

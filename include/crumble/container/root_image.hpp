@@ -160,8 +160,8 @@ inline std::uint64_t build_erofs(const std::filesystem::path& dir, const std::fi
 // container's root has no mounts of its own on the host. ImageError names the entry it cannot read.
 inline std::string directory_key(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  struct stat root_st {};
-  if (::lstat(dir.c_str(), &root_st) != 0) throw ImageError("cannot read the root directory " + dir.string() + ": " + std::strerror(errno));
+  struct stat root_st {};  // `dir` itself may be a symlink to the root (`--rootfs ./current`): followed
+  if (::stat(dir.c_str(), &root_st) != 0) throw ImageError("cannot read the root directory " + dir.string() + ": " + std::strerror(errno));
   if (!S_ISDIR(root_st.st_mode)) throw ImageError("the root " + dir.string() + " is not a directory");
 
   auto record = [&](const std::string& rel, const fs::path& p, const struct stat& s) {
