@@ -68,8 +68,8 @@ std::string read(const fs::path& p) {
 }
 
 std::string key_of(const std::string& s) {
-  crumble::container::root_image_detail::Sha256 h;
-  h.add(s);
+  crumble::container::Sha256 h;
+  h.update(s);
   return h.hex();
 }
 

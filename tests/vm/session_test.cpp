@@ -926,9 +926,9 @@ TEST_CASE("the crumble CLI runs one command and exits with its status") {
   const std::vector<CliCase> cases = {
       {"a command's output and status; a snapshot saved", {"run", "--snapshot-dir", snapshots, "--verbose", "--", "sh", "-c", "echo hi; exit 3"},
        3, "hi\n", {"cold boot; saved snapshot", "booted in"}},
-      {"a command that is not there, from the snapshot", {"run", "--snapshot-dir", snapshots, "-v", "--", "nonexistent"}, 127, "",
+      {"a command that is not there, from the snapshot", {"run", "--snapshot-dir", snapshots, "--verbose", "--", "nonexistent"}, 127, "",
        {"nonexistent", "command not found", "restored from snapshot", "restored in"}},
-      {"--no-snapshot boots cold", {"run", "--no-snapshot", "-v", "--", "true"}, 0, "", {"cold boot (snapshots off)"}},
+      {"--no-snapshot boots cold", {"run", "--no-snapshot", "--verbose", "--", "true"}, 0, "", {"cold boot (snapshots off)"}},
       {"--snapshot with a bad mode: a usage error", {"run", "--snapshot", "sometimes", "--", "true"}, 2, "", {"late, early or off", "usage:"}},
       {"too little memory: a usage error", {"run", "--memory", "10", "--", "true"}, 2, "", {"--memory", "192", "usage:"}},
       {"a file that is not a kernel", {"run", "--kernel", not_kernel, "--", "true"}, 125, "", {not_kernel, "not a Linux kernel"}},

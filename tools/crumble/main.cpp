@@ -2,13 +2,19 @@
 // crumble — boot a Linux microVM and run a command in it.
 //
 //   crumble run [options] -- CMD [ARGS...]     the command's stdout/stderr, and its exit status
-//   crumble bare [--timeout S] FILE.go [ARGS]  run an RTG program in a bare microVM (KVM, no kernel)
+//   crumble run --image PATH [options] [-- CMD] a container: an OCI image (or --rootfs DIR) as root
+//   crumble image list|rm|prune                the cache of root images
+//   crumble image list      the root image cache: key, size, last use, source
+  crumble image rm KEY... remove cached root images (a key prefix of 4+ characters)
+  crumble image prune     remove every cached root image that no run is using
+  crumble bare [--timeout S] FILE.go [ARGS]  run an RTG program in a bare microVM (KVM, no kernel)
 //   crumble kernel fetch                       download Debian's cloud kernel into the cache
 //   crumble kernel path                        where the cached kernel is
 //   crumble snapshot list|clear                the snapshot cache
 //
 // Exit status of `run`: the command's (128+N when killed by signal N, 127 not found, 126 not
 // executable); 125 when crumble itself failed (bad options, no kernel, the VM did not boot).
+#include <crumble/container/container.hpp>
 #include <crumble/vm/engine/kvm/bare.hpp>
 #include <crumble/vm/session.hpp>
 #include <crumble/vm/snapshot/cache.hpp>
@@ -36,11 +42,31 @@ constexpr const char* usage = R"(usage:
       --engine qemu|kvm   force an engine (default: QEMU, with KVM acceleration where the host
                           has VMX/SVM and QEMU can use it; kvm: the in-process KVM engine)
       --kernel PATH       boot this kernel (bzImage or vmlinux) instead of the fetched one
-      --rootfs DIR        the guest's root filesystem (default: busybox)
+  containers (the command after -- replaces the image's Cmd; flags as in docker/podman run):
+      --image PATH        run in this image: an OCI layout directory, an OCI archive or a
+                          docker-archive (podman save, skopeo copy, docker save); unpacked once
+                          into the root image cache, then reused
+      --rootfs DIR        run with this directory as the root; writes go to a layer that is
+                          thrown away with the VM
+      --rootfs-rw         write through to the --rootfs directory instead (boots cold)
+      -v, --volume HOST:CONTAINER[:ro]
+                          share a host directory (repeatable; boots cold: QEMU 7.2 cannot
+                          snapshot shared directories)
+      -w, --workdir DIR   working directory in the container (default: the image's, or /)
+      -u, --user USER     name, uid, name:group or uid:gid (default: the image's, or root)
+      --hostname NAME     the container's hostname (default: random, as docker)
+      --entrypoint CMD    replace the image's entrypoint
+      --platform linux/ARCH
+                          the image's architecture (default amd64); arm64, riscv64 and arm
+                          binaries run under qemu-user (binfmt_misc) in the amd64 guest
+      --security-opt no-new-privileges=false
+                          let setuid programs raise privileges (default: they do not)
+  microVM:
       --module NAME       load a kernel module at boot, with its dependencies (repeatable)
       --memory MiB        guest memory (default 256)
       --cpus N            virtual CPUs (default 1)
-      --env K=V           set an environment variable (repeatable; default PATH, HOME, TERM)
+      -e, --env K=V       set an environment variable (repeatable; default PATH, HOME, TERM,
+                          or the image's)
       --timeout S         stop the command after S seconds (default 600)
       --boot-timeout S    give up booting after S seconds (default 60)
       --append ARGS       add to the kernel command line
@@ -53,6 +79,9 @@ constexpr const char* usage = R"(usage:
       --strict-snapshot   a snapshot that cannot be used is an error, not a cold boot
       --verbose           say which engine runs and why, whether it was restored from a
                           snapshot, and how long things took
+  crumble image list      the root image cache: key, size, last use, source
+  crumble image rm KEY... remove cached root images (a key prefix of 4+ characters)
+  crumble image prune     remove every cached root image that no run is using
   crumble bare [--timeout S] [-D FLAG] [-c KEY=VALUE] FILE.go [ARGS...]
       run an RTG program in a bare microVM: its own KVM VM, no kernel, the program in user mode,
       its syscalls answered by crumble (write, exit, mmap, getrandom, getpid); the exit status is
@@ -184,12 +213,45 @@ void write_output(crumble::vm::Stream s, std::string_view bytes) {
   }
 }
 
+// Progress of an image unpack and root image build: on a terminal, one line rewritten in place;
+// otherwise nothing until the end, when the root note says what was built and how long it took.
+struct Progress {
+  bool tty = ::isatty(STDERR_FILENO) == 1;
+  bool shown = false;
+  void operator()(std::string_view what) {
+    if (!tty) return;
+    std::fprintf(stderr, "\r\033[Kcrumble: %.*s", static_cast<int>(what.size()), what.data());
+    shown = true;
+  }
+  void done() {
+    if (shown) std::fprintf(stderr, "\r\033[K");
+    shown = false;
+  }
+};
+
+// HOST:CONTAINER[:ro|:rw], as docker's -v.
+crumble::container::Volume volume_arg(const std::string& v) {
+  crumble::container::Volume vol;
+  std::string rest = v;
+  if (rest.size() > 3 && (rest.ends_with(":ro") || rest.ends_with(":rw"))) {
+    vol.read_only = rest.ends_with(":ro");
+    rest.resize(rest.size() - 3);
+  }
+  const auto colon = rest.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size() || rest.find(':', colon + 1) != std::string::npos)
+    die("-v takes HOST:CONTAINER[:ro], not \"" + v + "\"", true);
+  vol.host = rest.substr(0, colon);
+  vol.guest = rest.substr(colon + 1);
+  return vol;
+}
+
 int run_command(const std::vector<std::string>& args) {
-  crumble::vm::SessionConfig cfg;
+  crumble::container::Spec spec;
+  crumble::vm::SessionConfig& cfg = spec.vm;
   std::vector<std::string> env;
   std::vector<std::string> command;
   std::string kernel_log;
-  bool verbose = false;
+  bool verbose = false, container_flags = false;
   std::optional<std::chrono::milliseconds> timeout;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -207,13 +269,34 @@ int run_command(const std::vector<std::string>& args) {
       else if (e == "kvm") cfg.engine = crumble::vm::Engine::kvm;
       else die("--engine takes qemu or kvm, not \"" + e + "\"", true);
     } else if (a == "--kernel") cfg.kernel = value();
-    else if (a == "--rootfs") cfg.rootfs = value();
-    else if (a == "--module") cfg.modules.push_back(value());
+    else if (a == "--image") spec.image = value();
+    else if (a == "--rootfs") spec.rootfs = value();
+    else if (a == "--rootfs-rw") spec.rootfs_rw = true;
+    else if (a == "-v" || a == "--volume") spec.volumes.push_back(volume_arg(value())), container_flags = true;
+    else if (a == "-w" || a == "--workdir") spec.workdir = value(), container_flags = true;
+    else if (a == "-u" || a == "--user") spec.user = value(), container_flags = true;
+    else if (a == "--hostname") spec.hostname = value(), container_flags = true;
+    else if (a == "--entrypoint") {
+      const std::string e = value();
+      spec.entrypoint = e.empty() ? std::vector<std::string>{} : std::vector<std::string>{e};
+      container_flags = true;
+    } else if (a == "--platform") {
+      std::string p = value();
+      if (p.rfind("linux/", 0) != 0 || p.size() == 6) die("--platform takes linux/ARCH, not \"" + p + "\"", true);
+      spec.platform_arch = p.substr(6);
+      container_flags = true;
+    } else if (a == "--security-opt") {
+      const std::string o = value();
+      if (o == "no-new-privileges=false") spec.no_new_privs = false;
+      else if (o == "no-new-privileges" || o == "no-new-privileges=true") spec.no_new_privs = true;
+      else die("--security-opt takes no-new-privileges[=true|false], not \"" + o + "\"", true);
+      container_flags = true;
+    } else if (a == "--module") cfg.modules.push_back(value());
     else if (a == "--memory") cfg.memory_mib = static_cast<std::uint32_t>(int_arg(a, value(), 192, 65536));
     else if (a == "--cpus") cfg.vcpus = static_cast<int>(int_arg(a, value(), 1, 64));
-    else if (a == "--env") {
+    else if (a == "-e" || a == "--env") {
       std::string kv = value();
-      if (kv.find('=') == std::string::npos || kv[0] == '=') die("--env takes KEY=VALUE, not \"" + kv + "\"", true);
+      if (kv.find('=') == std::string::npos || kv[0] == '=') die(a + " takes KEY=VALUE, not \"" + kv + "\"", true);
       env.push_back(kv);
     } else if (a == "--timeout") timeout = std::chrono::milliseconds(static_cast<long>(seconds_arg(a, value()) * 1000));
     else if (a == "--boot-timeout") cfg.boot_timeout = std::chrono::milliseconds(static_cast<long>(seconds_arg(a, value()) * 1000));
@@ -228,45 +311,114 @@ int run_command(const std::vector<std::string>& args) {
     } else if (a == "--no-snapshot") cfg.snapshot = crumble::vm::SnapshotMode::off;
     else if (a == "--strict-snapshot") cfg.snapshot_strict = true;
     else if (a == "--snapshot-dir") cfg.snapshot_dir = value();
-    else if (a == "--verbose" || a == "-v") verbose = true;
+    else if (a == "--verbose") verbose = true;
     else if (!a.empty() && a[0] == '-') die("unknown option " + a, true);
     else {
       command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
       break;
     }
   }
-  if (command.empty()) die("no command given: crumble run [options] -- CMD [ARGS...]", true);
-  if (env.empty()) env = crumble::vm::default_environment();
+  const bool container = !spec.image.empty() || !spec.rootfs.empty();
+  if (!container && (container_flags || spec.rootfs_rw))
+    die("-v, -w, -u, --hostname, --entrypoint, --platform and --rootfs-rw are for containers: add --image PATH or --rootfs DIR", true);
+  if (!spec.image.empty() && !spec.rootfs.empty()) die("--image and --rootfs cannot be used together", true);
+  if (command.empty() && spec.image.empty()) die("no command given: crumble run [options] -- CMD [ARGS...]", true);
 
   auto t0 = crumble::vm::Clock::now();
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   std::optional<crumble::vm::Session> vm;
+  std::optional<crumble::container::Container> box;
   auto save_log = [&] {
     if (kernel_log.empty()) return;
     std::ofstream out(kernel_log, std::ios::binary);
-    out << (vm ? vm->kernel_log() : std::string());
+    out << (box ? box->kernel_log() : vm ? vm->kernel_log() : std::string());
   };
+  Progress progress;
   try {
-    vm.emplace(cfg);
-    if (verbose) {
-      std::fprintf(stderr, "crumble: engine: %s\n", vm->engine_reason().c_str());
-      std::fprintf(stderr, "crumble: %s\n", vm->snapshot_note().c_str());
-      std::fprintf(stderr, "crumble: %s in %.0f ms\n", vm->restored() ? "restored" : "booted", ms(crumble::vm::Clock::now() - t0));
+    crumble::vm::CommandResult r;
+    std::string name = command.empty() ? std::string() : command[0];
+    if (container) {
+      spec.env = env;
+      spec.progress = std::ref(progress);
+      box.emplace(spec);
+      progress.done();
+      if (verbose || box->root_note().find(" built ") != std::string::npos) std::fprintf(stderr, "crumble: %s\n", box->root_note().c_str());
+      if (verbose) {
+        std::fprintf(stderr, "crumble: engine: %s\n", box->engine_reason().c_str());
+        std::fprintf(stderr, "crumble: %s\n", box->snapshot_note().c_str());
+        std::fprintf(stderr, "crumble: container ready (%s) in %.0f ms\n", box->restored() ? "restored" : "booted", ms(crumble::vm::Clock::now() - t0));
+      }
+      name = box->argv(command)[0];
+      auto t1 = crumble::vm::Clock::now();
+      r = box->run(command, write_output, timeout);
+      if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", name.c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
+    } else {
+      if (env.empty()) env = crumble::vm::default_environment();
+      vm.emplace(cfg);
+      if (verbose) {
+        std::fprintf(stderr, "crumble: engine: %s\n", vm->engine_reason().c_str());
+        std::fprintf(stderr, "crumble: %s\n", vm->snapshot_note().c_str());
+        std::fprintf(stderr, "crumble: %s in %.0f ms\n", vm->restored() ? "restored" : "booted", ms(crumble::vm::Clock::now() - t0));
+      }
+      auto t1 = crumble::vm::Clock::now();
+      // The output goes out chunk by chunk as the guest sends it, so that crumble's memory does not
+      // grow with it (a command may write gigabytes) and a reader sees it while the command ends.
+      r = vm->run(command, write_output, env, timeout);
+      if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", name.c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
     }
-    auto t1 = crumble::vm::Clock::now();
-    // The output goes out chunk by chunk as the guest sends it, so that crumble's memory does not
-    // grow with it (a command may write gigabytes) and a reader sees it while the command ends.
-    crumble::vm::CommandResult r = vm->run(command, write_output, env, timeout);
-    if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", command[0].c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
-    if (r.end == crumble::vm::CommandResult::End::not_started)
-      std::fprintf(stderr, "crumble: %s: %s\n", command[0].c_str(), r.describe().c_str());
-    vm->shutdown();
+    if (r.end == crumble::vm::CommandResult::End::not_started) std::fprintf(stderr, "crumble: %s: %s\n", name.c_str(), r.describe().c_str());
+    if (box) box->shutdown();
+    if (vm) vm->shutdown();
     save_log();
     return r.status();
-  } catch (const std::exception& e) {  // VmError, or the output could not be written
+  } catch (const std::exception& e) {  // VmError, ImageError, ContainerError, or the output could not be written
+    progress.done();
     save_log();
     die(e.what());
   }
+}
+
+int image_command(const std::vector<std::string>& args) {
+  crumble::container::RootCache cache;
+  auto when = [](std::filesystem::file_time_type t) {
+    const auto sys = std::chrono::clock_cast<std::chrono::system_clock>(t);
+    const std::time_t tt = std::chrono::system_clock::to_time_t(sys);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", std::localtime(&tt));
+    return std::string(buf);
+  };
+  auto report = [&](const crumble::container::RootCache::Removed& r) {
+    for (const std::string& k : r.removed) std::printf("removed %s\n", k.c_str());
+    for (const std::string& k : r.in_use) std::fprintf(stderr, "crumble: %s is in use by a running container: kept\n", k.c_str());
+    return r.in_use.empty() ? 0 : 1;
+  };
+  if (args.size() == 1 && args[0] == "list") {
+    const auto entries = cache.list();
+    std::printf("%-12s  %10s  %-16s  %s\n", "KEY", "SIZE", "LAST USED", "SOURCE");
+    for (const auto& e : entries)
+      std::printf("%-12s  %6.1f MiB  %-16s  %s\n", e.key.substr(0, 12).c_str(), static_cast<double>(e.bytes) / (1 << 20), when(e.last_used).c_str(),
+                  e.source.c_str());
+    std::fprintf(stderr, "%zu root image(s) in %s\n", entries.size(), cache.dir().c_str());
+    return 0;
+  }
+  try {
+    if (args.size() >= 2 && args[0] == "rm") {
+      int status = 0;
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        const auto r = cache.remove(args[i]);
+        if (r.removed.empty() && r.in_use.empty()) {
+          std::fprintf(stderr, "crumble: no cached root image %s\n", args[i].c_str());
+          status = 1;
+        }
+        status |= report(r);
+      }
+      return status;
+    }
+    if (args.size() == 1 && args[0] == "prune") return report(cache.prune());
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  die("unknown image command", true);
 }
 
 // Before anything else (no thread may start first): SIGTERM, SIGINT and SIGHUP stop the VM,
@@ -294,6 +446,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "run") return run_command(args);
   if (cmd == "kernel") return kernel_command(args);
+  if (cmd == "image") return image_command(args);
   if (cmd == "bare") return bare_command(args);
   if (cmd == "snapshot") return snapshot_command(args);
   die("unknown command \"" + cmd + "\"", true);

@@ -12,7 +12,6 @@
 // no root on the host. root_cache.hpp keeps the images by content.
 #pragma once
 
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,33 +30,11 @@
 
 #include "../vm/host/process.hpp"
 #include "errors.hpp"
+#include "sha256.hpp"
 
 namespace crumble::container {
 
 namespace root_image_detail {
-
-// SHA-256 through OpenSSL's EVP interface, fed piece by piece, read out as lowercase hex.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw ImageError("sha256: OpenSSL could not start a digest");
-  }
-  void add(std::string_view bytes) {
-    if (EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()) != 1) throw ImageError("sha256: OpenSSL digest update failed");
-  }
-  std::string hex() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int n = 0;
-    if (EVP_DigestFinal_ex(ctx_.get(), md.data(), &n) != 1) throw ImageError("sha256: OpenSSL digest final failed");
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string s;
-    for (unsigned int i = 0; i < n; ++i) s += digits[md[i] >> 4], s += digits[md[i] & 15];
-    return s;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-};
 
 // Whether this mkfs.erofs has `--mkfs-time` (erofs-utils 1.8+), asked once per process.
 inline bool mkfs_has_mkfs_time() {
@@ -195,11 +172,11 @@ inline std::string directory_key(const std::filesystem::path& dir) {
   }
   if (ec) throw ImageError("cannot walk the root directory " + dir.string() + ": " + ec.message());
   std::sort(records.begin(), records.end());
-  root_image_detail::Sha256 h;
-  h.add("crumble directory_key 1\n");  // a version: a change to what is hashed changes every key
+  Sha256 h;
+  h.update("crumble directory_key 1\n");  // a version: a change to what is hashed changes every key
   for (const std::string& r : records) {
-    h.add(std::to_string(r.size()) + ":");  // length-prefixed: no record can pose as two
-    h.add(r);
+    h.update(std::to_string(r.size()) + ":");  // length-prefixed: no record can pose as two
+    h.update(r);
   }
   return h.hex();
 }

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+// crumble/container/container.hpp — a container in a microVM: an OCI image or a host directory as
+// the root, volumes, user, working directory, environment and hostname, as `docker run` takes them.
+//
+//   crumble::container::Spec spec;
+//   spec.image = "busybox.oci.tar";                       // or spec.rootfs = "/srv/root"
+//   spec.volumes = {{"/home/me/data", "/data"}};
+//   crumble::container::Container box(spec);              // root image from the cache (unpacked
+//                                                         // and built once), VM from its snapshot
+//   auto r = box.run({"ls", "/data"});                    // r.out, r.status(); the image's
+//                                                         // Entrypoint/Env/User/WorkingDir apply
+//
+// How the root gets into the guest (issue 14; ENVIRONMENT.md says why): an image's unpacked layers,
+// or the user's directory, become an erofs image (root_cache.hpp: built once, cached by content)
+// that the guest sees as a read-only virtio block device under a tmpfs overlay, so a run writes
+// into its own VM's memory and the cached image never changes. That device is attached *after* a
+// snapshot restore: one snapshot serves every image. Volumes and --rootfs-rw need live sharing,
+// which is virtio-fs — and QEMU 7.2 cannot snapshot a VM with virtio-fs, so those runs boot cold
+// (Container::snapshot_note says so).
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../vm/session.hpp"
+#include "errors.hpp"
+#include "image.hpp"
+#include "layers.hpp"
+#include "root_cache.hpp"
+#include "users.hpp"
+
+namespace crumble::container {
+
+struct Volume {
+  std::filesystem::path host;  // a directory that exists
+  std::string guest;           // an absolute path in the container
+  bool read_only = false;
+};
+
+// What a run asks for. Empty fields take the image's defaults (its config), then docker's.
+struct Spec {
+  std::filesystem::path image;   // an OCI layout, OCI archive or docker-archive (image.hpp)
+  std::filesystem::path rootfs;  // or: a host directory as the root
+  bool rootfs_rw = false;        // rootfs: write through to the directory (virtio-fs; cold boot)
+  std::vector<Volume> volumes;
+  std::string user;              // -u: name, uid, name:group, uid:gid (users.hpp)
+  std::string workdir;           // -w: absolute
+  std::vector<std::string> env;  // -e K=V, over the image's Env
+  std::string hostname;          // empty: a random 12-hex name, as docker does
+  std::optional<std::vector<std::string>> entrypoint;  // replaces the image's Entrypoint
+  std::string platform_arch;     // GOARCH of the image to pick (empty: the guest's, amd64); another
+                                 // architecture's binaries run under qemu-user (binfmt_misc)
+  bool no_new_privs = true;      // PR_SET_NO_NEW_PRIVS for every command (setuid binaries do not
+                                 // raise privileges: the issue's container init asks for it)
+  std::filesystem::path root_cache_dir;  // empty: ~/.cache/crumble/roots
+  vm::SessionConfig vm;          // memory, CPUs, engine, kernel, snapshots, timeouts
+  // Told what the image unpack and the root image build are doing (only when they happen).
+  std::function<void(std::string_view)> progress;
+};
+
+// The guest's architecture (GOARCH names); the only one booted so far.
+inline constexpr std::string_view guest_architecture = "amd64";
+
+// The qemu-user interpreter and its binfmt_misc registration for running `arch` binaries in an
+// amd64 guest: Debian's qemu-user-static and the magic/mask it registers (/usr/share/binfmts).
+struct ForeignArch {
+  std::string qemu_name;               // aarch64, riscv64, arm
+  std::filesystem::path interpreter;   // on the host: /usr/bin/qemu-aarch64-static
+  std::string guest_path;              // in the initramfs: /crumble/binfmt/qemu-aarch64-static
+  std::string registration;            // :qemu-aarch64:M:0:magic:mask:/crumble/binfmt/...:F
+};
+inline ForeignArch foreign_arch(std::string_view goarch) {
+  static const std::map<std::string, std::string, std::less<>> qemu{{"arm64", "aarch64"}, {"riscv64", "riscv64"}, {"arm", "arm"}};
+  auto it = qemu.find(goarch);
+  if (it == qemu.end()) throw ContainerError("no emulation for " + std::string(goarch) + " binaries (arm64, riscv64 and arm run under qemu-user)");
+  ForeignArch f;
+  f.qemu_name = it->second;
+  f.interpreter = "/usr/bin/qemu-" + f.qemu_name + "-static";
+  f.guest_path = "/crumble/binfmt/qemu-" + f.qemu_name + "-static";
+  if (!std::filesystem::exists(f.interpreter))
+    throw ContainerError(std::string(goarch) + " binaries need " + f.interpreter.string() + " (Debian's qemu-user-static)");
+  const std::filesystem::path rules = "/usr/share/binfmts/qemu-" + f.qemu_name;
+  std::ifstream in(rules);
+  std::string line, magic, mask, offset = "0";
+  while (std::getline(in, line)) {
+    auto value = [&](std::string_view key) -> std::optional<std::string> {
+      if (line.rfind(std::string(key) + " ", 0) != 0) return std::nullopt;
+      return line.substr(key.size() + 1);
+    };
+    if (auto v = value("magic")) magic = *v;
+    else if (auto v = value("mask")) mask = *v;
+    else if (auto v = value("offset")) offset = *v;
+  }
+  if (magic.empty()) throw ContainerError("cannot read the binfmt_misc magic of " + f.qemu_name + " from " + rules.string());
+  f.registration = ":qemu-" + f.qemu_name + ":M:" + offset + ":" + magic + ":" + mask + ":" + f.guest_path + ":F";
+  return f;
+}
+
+namespace detail {
+
+inline std::string random_hostname() {
+  std::random_device rd;
+  char buf[13];
+  std::snprintf(buf, sizeof buf, "%06x%06x", rd() & 0xffffff, rd() & 0xffffff);
+  return buf;
+}
+
+// docker's rule: -e K=V replaces the image's K; K alone is rejected here (no host leak by accident).
+inline std::vector<std::string> merge_env(std::vector<std::string> base, const std::vector<std::string>& over) {
+  for (const std::string& kv : over) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw ContainerError("an environment variable is KEY=VALUE, not \"" + kv + "\"");
+    const std::string key = kv.substr(0, eq + 1);
+    std::erase_if(base, [&](const std::string& b) { return b.rfind(key, 0) == 0; });
+    base.push_back(kv);
+  }
+  return base;
+}
+inline bool has_env(const std::vector<std::string>& env, std::string_view key) {
+  for (const std::string& kv : env)
+    if (kv.size() > key.size() && kv.compare(0, key.size(), key) == 0 && kv[key.size()] == '=') return true;
+  return false;
+}
+
+}  // namespace detail
+
+class Container {
+ public:
+  explicit Container(Spec spec) : spec_(std::move(spec)) {
+    if (spec_.image.empty() == spec_.rootfs.empty()) throw ContainerError("a container needs either an image or a root directory (not both)");
+    if (spec_.rootfs_rw && spec_.rootfs.empty()) throw ContainerError("--rootfs-rw needs --rootfs DIR");
+    if (!spec_.workdir.empty() && spec_.workdir[0] != '/') throw ContainerError("the working directory must be absolute, not \"" + spec_.workdir + "\"");
+    for (const Volume& v : spec_.volumes) check_volume(v);
+    prepare_root();
+    start_vm();
+  }
+
+  // Runs `command` (replacing the image's Cmd; empty: the image's Cmd) after the Entrypoint, as
+  // docker does, with the image's and the spec's environment, user and working directory.
+  vm::CommandResult run(const std::vector<std::string>& command = {}, std::optional<std::chrono::milliseconds> timeout = {}) {
+    return vm_->run(argv(command), env_, timeout, options_);
+  }
+  template <class Sink>
+    requires std::is_invocable_v<Sink&, vm::Stream, std::string_view>
+  vm::CommandResult run(const std::vector<std::string>& command, Sink&& sink, std::optional<std::chrono::milliseconds> timeout = {}) {
+    return vm_->run(argv(command), std::forward<Sink>(sink), env_, timeout, options_);
+  }
+
+  // The argv a run of `command` executes (Entrypoint + command, or + the image's Cmd).
+  std::vector<std::string> argv(const std::vector<std::string>& command) const {
+    std::vector<std::string> a = spec_.entrypoint ? *spec_.entrypoint : config_.entrypoint;
+    const std::vector<std::string>& cmd = command.empty() ? config_.cmd : command;
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    if (a.empty()) throw ContainerError("no command to run: the image has no Entrypoint or Cmd; give one after --");
+    return a;
+  }
+
+  const std::vector<std::string>& environment() const { return env_; }
+  const vm::CommandOptions& command_options() const { return options_; }
+  const std::string& hostname() const { return hostname_; }
+  // "root image: reused KEY" / "root image: built KEY in 1.2 s", and the VM's snapshot note.
+  const std::string& root_note() const { return root_note_; }
+  std::string snapshot_note() const { return vm_->snapshot_note(); }
+  bool restored() const { return vm_->restored(); }
+  const std::string& engine_reason() const { return vm_->engine_reason(); }
+  std::string kernel_log() const { return vm_ ? vm_->kernel_log() : std::string(); }
+  void shutdown() {
+    if (vm_) vm_->shutdown();
+  }
+
+ private:
+  static void check_volume(const Volume& v) {
+    if (v.guest.empty() || v.guest[0] != '/') throw ContainerError("a volume's container path must be absolute, not \"" + v.guest + "\"");
+    if (v.guest == "/") throw ContainerError("a volume cannot replace the container's root (use --rootfs DIR)");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(v.host, ec))
+      throw ContainerError("volume source " + v.host.string() + (std::filesystem::exists(v.host, ec) ? " is not a directory" : " does not exist"));
+  }
+
+  // The root image (from the cache, built when missing), the image's config, the user.
+  void prepare_root() {
+    RootCache cache = spec_.root_cache_dir.empty() ? RootCache() : RootCache(spec_.root_cache_dir);
+    const auto t0 = vm::Clock::now();
+    std::filesystem::path passwd, group;
+    if (!spec_.image.empty()) {
+      Image image = read_image(spec_.image, spec_.platform_arch.empty() ? guest_architecture : std::string_view(spec_.platform_arch));
+      config_ = image.config;
+      if (!spec_.platform_arch.empty() && spec_.platform_arch != guest_architecture) foreign_ = foreign_arch(spec_.platform_arch);
+      else if (!config_.architecture.empty() && config_.architecture != guest_architecture) foreign_ = foreign_arch(config_.architecture);
+      lease_.emplace(cache.acquire(image.root_key(), spec_.image.string(), [&](const std::filesystem::path& rootfs) {
+        if (spec_.progress) spec_.progress("unpacking " + spec_.image.string() + " (" + std::to_string(image.layers.size()) + " layers)");
+        const std::filesystem::path work = rootfs.parent_path() / "work";
+        std::filesystem::create_directories(work);
+        unpack_image(image, work, rootfs, [&](const UnpackProgress& p) {
+          if (spec_.progress)
+            spec_.progress("layer " + std::to_string(p.layer) + "/" + std::to_string(p.layers) + ": " + std::string(p.what) + " " +
+                           std::to_string(p.bytes >> 20) + "/" + std::to_string(p.total_bytes >> 20) + " MiB");
+        });
+        std::filesystem::remove_all(work);
+        if (spec_.progress) spec_.progress("building the root image");
+      }));
+      passwd = lease_->kept("etc/passwd");
+      group = lease_->kept("etc/group");
+    } else if (!spec_.rootfs_rw) {
+      if (!std::filesystem::is_directory(spec_.rootfs)) throw ContainerError("root directory " + spec_.rootfs.string() + " does not exist");
+      if (spec_.progress) spec_.progress("checking " + spec_.rootfs.string());
+      lease_.emplace(cache.acquire_directory(spec_.rootfs));
+      if (!spec_.platform_arch.empty() && spec_.platform_arch != guest_architecture) foreign_ = foreign_arch(spec_.platform_arch);
+    }
+    if (!spec_.rootfs.empty()) {  // a directory's own files, never through a symlink out of it
+      passwd = inside(spec_.rootfs, "etc/passwd");
+      group = inside(spec_.rootfs, "etc/group");
+    }
+    if (lease_) {
+      const double s = std::chrono::duration<double>(vm::Clock::now() - t0).count();
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " in %.2f s", s);
+      root_note_ = std::string("root image ") + (lease_->built() ? "built" : "reused") + " " + lease_->key().substr(0, 12) + (lease_->built() ? buf : "");
+    } else {
+      root_note_ = "root: " + spec_.rootfs.string() + " shared read-write (virtio-fs)";
+    }
+
+    const User u = resolve_user(spec_.user.empty() ? config_.user : spec_.user, passwd, group);
+    options_.uid = u.uid;
+    options_.gid = u.gid;
+    options_.groups = u.groups;
+    options_.no_new_privs = spec_.no_new_privs;
+    options_.cwd = !spec_.workdir.empty() ? spec_.workdir : !config_.working_dir.empty() ? config_.working_dir : "/";
+    if (options_.cwd[0] != '/') throw ContainerError("the image's working directory is not absolute: \"" + options_.cwd + "\"");
+    hostname_ = spec_.hostname.empty() ? detail::random_hostname() : spec_.hostname;
+    env_ = detail::merge_env(config_.env, spec_.env);
+    if (!detail::has_env(env_, "PATH")) env_.insert(env_.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    if (!detail::has_env(env_, "HOSTNAME")) env_.push_back("HOSTNAME=" + hostname_);
+    if (!detail::has_env(env_, "HOME")) env_.push_back("HOME=" + (u.home.empty() ? std::string("/") : u.home));
+  }
+
+  // dir/relative if it is a regular file inside dir (no symlink on the way), else empty.
+  static std::filesystem::path inside(const std::filesystem::path& dir, const std::string& relative) {
+    std::filesystem::path p = dir;
+    std::error_code ec;
+    std::filesystem::path rel(relative);
+    for (auto it = rel.begin(); it != rel.end(); ++it) {
+      p /= *it;
+      const auto st = std::filesystem::symlink_status(p, ec);
+      if (ec || std::filesystem::is_symlink(st)) return {};
+    }
+    return std::filesystem::is_regular_file(p, ec) ? p : std::filesystem::path();
+  }
+
+  void start_vm() {
+    vm::SessionConfig c = spec_.vm;
+    if (c.engine == vm::Engine::kvm)
+      throw ContainerError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
+    c.engine = vm::Engine::qemu;
+    c.container_devices = true;
+    vm::ContainerRequest req;
+    req.hostname = hostname_;
+    if (lease_) {
+      c.root_disk = lease_->image();
+      req.root_kind = vm::ContainerRequest::RootKind::block;
+      req.root_source = "/dev/vda";
+      req.root_fstype = "erofs";
+    } else {
+      c.shares.push_back({"root", spec_.rootfs, false});
+      req.root_kind = vm::ContainerRequest::RootKind::virtiofs;
+      req.root_source = "root";
+      req.root_fstype = "virtiofs";
+    }
+    for (std::size_t i = 0; i < spec_.volumes.size(); ++i) {
+      const std::string tag = "vol" + std::to_string(i);
+      c.shares.push_back({tag, spec_.volumes[i].host, spec_.volumes[i].read_only});
+      req.volumes.push_back({tag, spec_.volumes[i].guest, spec_.volumes[i].read_only});
+    }
+    if (foreign_) {
+      c.initramfs_files.emplace_back(foreign_->guest_path, foreign_->interpreter);
+      req.binfmt.push_back(foreign_->registration);
+    }
+    vm_.emplace(c);
+    vm_->setup_container(req);
+  }
+
+  Spec spec_;
+  ImageConfig config_;
+  std::optional<RootLease> lease_;
+  std::optional<ForeignArch> foreign_;
+  std::vector<std::string> env_;
+  vm::CommandOptions options_;
+  std::string hostname_, root_note_;
+  std::optional<vm::Session> vm_;
+};
+
+}  // namespace crumble::container
