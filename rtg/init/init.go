@@ -690,7 +690,10 @@ func underRoot(buf uintptr, path uintptr) bool {
 // for its node: the driver was loaded just now (the modules step), and the disk appears
 // asynchronously. 0 or the negative errno.
 func mountBlockRoot(source uintptr, fstype uintptr) int64 {
-	r := makeDir(uintptr("/crumble/lower"))
+	r := makeDir(uintptr("/crumble")) // there only when the initramfs has modules
+	if !failed(r) {
+		r = makeDir(uintptr("/crumble/lower"))
+	}
 	waited := int64(0)
 	for !failed(r) || r == -runtime.ENOENT || r == -runtime.ENXIO {
 		r = runtime.Syscall(runtime.SYS_MOUNT, source, "/crumble/lower", fstype, runtime.MS_RDONLY, 0)
@@ -862,9 +865,12 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 		}
 		fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/proc/sys/fs/binfmt_misc/register", runtime.O_WRONLY|runtime.O_CLOEXEC, 0)
 		r = fd
-		for index < binfmts && !failed(r) {
+		for index < binfmts && !failed(fd) {
 			next := stringAfter(p, end)
 			r = runtime.Syscall(runtime.SYS_WRITE, fd, p, next-p-1)
+			if failed(r) {
+				break
+			}
 			p = next
 			index++
 		}
@@ -872,7 +878,6 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 			runtime.Syscall(runtime.SYS_CLOSE, fd)
 		}
 		if failed(r) {
-			index--
 			goto failed
 		}
 	}

@@ -7,8 +7,10 @@
 // /etc/passwd and /etc/group with a user 1000, a marker file). The host asks init to make /ctr
 // the root (a `dir` root, hostname "box"); the oracles are the guest kernel's own views, read by
 // the container's busybox: /proc/self/mountinfo, /proc/self/status (ids, capabilities,
-// NoNewPrivs), /proc/sys/kernel/cap_last_cap, hostname, pwd, id. Block and virtio-fs roots need
-// QEMU devices this test does not attach.
+// NoNewPrivs), /proc/sys/kernel/cap_last_cap, hostname, pwd, id. The request also registers
+// Debian's qemu-user-static for AArch64 with binfmt_misc (the interpreter in the initramfs, the
+// 'F' flag): an AArch64 program made by crumble-rtg then runs in the amd64 guest's container.
+// Block and virtio-fs roots need QEMU devices this test does not attach.
 //
 // Each boot costs seconds under software emulation, so every TEST_CASE here shares one VM,
 // booted when the first needs it, and the file runs as one ctest (tests/vm/CMakeLists.txt). A
@@ -18,10 +20,13 @@
 #include <crumble/vm/engine/qemu/machine.hpp>
 #include <crumble/vm/guest/default_init.hpp>
 #include <crumble/vm/guest/initramfs.hpp>
+#include <crumble/vm/guest/modules.hpp>
 #include <crumble/vm/host/process.hpp>
 
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -48,23 +53,42 @@ void write(const fs::path& file, const std::string& text) {
 void busybox_root(const fs::path& root) {
   fs::create_directories(root / "bin");
   fs::copy_file("/bin/busybox", root / "bin/busybox");
-  for (const char* applet : {"sh", "id", "hostname", "cat", "grep", "pwd", "test", "stat", "ls", "touch", "mkdir"})
+  for (const char* applet : {"sh", "id", "hostname", "cat", "grep", "pwd", "test", "stat", "ls", "touch", "mkdir", "uname"})
     fs::create_symlink("busybox", root / "bin" / applet);
 }
 
-// The guest's initramfs root: busybox at /bin, the container's root at /ctr.
+const char* const qemu_aarch64 = "/usr/bin/qemu-aarch64-static";
+// Debian's registration for qemu-user-static (binfmts/qemu-aarch64), its interpreter where the
+// initramfs has it; F: the kernel opens it now, so it need not be in the container's root.
+const char* const aarch64_binfmt =
+    R"(:qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:)"
+    R"(\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/libexec/qemu-aarch64:F)";
+
+// The guest's initramfs root: busybox at /bin, the container's root at /ctr, qemu-aarch64.
 QemuOptions options_or_skip(const fs::path& rootfs) {
   const GuestKernel k = crumble::test::guest_kernel_or_skip();
+  if (!fs::exists(qemu_aarch64)) {
+    std::cout << "SKIPPED: " << qemu_aarch64 << " not found (apt-get install qemu-user-static)\n";
+    std::exit(4);
+  }
   busybox_root(rootfs);
   const fs::path ctr = rootfs / "ctr";
   busybox_root(ctr);
   write(ctr / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n");
   write(ctr / "etc/group", "root:x:0:\nsudo:x:27:user\nuser:x:1000:\n");
   write(ctr / "marker", "only in /ctr\n");
-  fs::create_directories(ctr / "etc/empty");
+  // binfmt_misc: the interpreter stays in the initramfs; the program is only in the container
+  fs::create_directories(rootfs / "usr/libexec");
+  fs::copy_file(qemu_aarch64, rootfs / "usr/libexec/qemu-aarch64");
+  const fs::path hello = rootfs.parent_path() / "hello.go";
+  write(hello, "package main\n\nimport \"crumble/rtg/runtime\"\n\nfunc main() {\n"
+               "\tp, n := runtime.EmbedString(\"hello from arm64\\n\")\n\truntime.Syscall(runtime.SYS_WRITE, 1, p, n)\n}\n");
+  const std::string make = std::string(CRUMBLE_RTG) + " -arch arm64 -o " + (ctr / "hello-arm64").string() + " " + hello.string();
+  REQUIRE(std::system(make.c_str()) == 0);
   InitramfsSpec spec;
   spec.init = default_init();
   spec.rootfs = rootfs;
+  for (const KernelModule& m : resolve_modules(ModuleIndex(k.modules_dir), {"binfmt_misc"})) spec.modules.emplace_back(m.name, m.path);
   QemuOptions o;
   o.kernel = k.image;
   o.initramfs = build_initramfs(spec);
@@ -76,6 +100,7 @@ ContainerRequest ctr_root() {
   q.root_kind = ContainerRequest::RootKind::dir;
   q.root_source = "/ctr";
   q.hostname = "box";
+  q.binfmt = {aarch64_binfmt};
   return q;
 }
 
@@ -268,4 +293,10 @@ TEST_CASE("container init: a root that is not there fails at its step, and init 
   CHECK(r.status() == 0);
   r = m.channel().run({"hostname"}, {"PATH=/bin"}, in(60));
   CHECK(r.out != "box\n");
+}
+
+TEST_CASE("container init: an AArch64 program runs in the amd64 guest through binfmt_misc", "[vm][container]") {
+  CHECK(out({"uname", "-m"}) == "x86_64\n");
+  CHECK(out({"/hello-arm64"}) == "hello from arm64\n");
+  CHECK(out({"/hello-arm64"}, {1000, 1000, {}, "/tmp", true}) == "hello from arm64\n");  // as a user, no_new_privs
 }
