@@ -67,6 +67,7 @@ const (
 	rootVirtiofs   = runtime.Config("container_root_virtiofs")
 	volumeReadOnly = runtime.Config("volume_flag_read_only")
 
+	stageExecve     = runtime.Config("exec_stage_execve")
 	stageChdir      = runtime.Config("exec_stage_chdir")
 	stageSetgroups  = runtime.Config("exec_stage_setgroups")
 	stageSetgid     = runtime.Config("exec_stage_setgid")
@@ -571,7 +572,7 @@ func child(mb uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, c
 			}
 		}
 	}
-	childFails(mb, 0, r) // exec_stage_execve
+	childFails(mb, stageExecve, r)
 }
 
 // reapOrphans collects processes a command left behind (they become init's children when
@@ -673,7 +674,7 @@ func stringAfter(p uintptr, end uintptr) uintptr {
 
 // underRoot writes "/mnt" + path into buf (4096 bytes); false when it does not fit.
 func underRoot(buf uintptr, path uintptr) bool {
-	runtime.Store32(buf, 0, 0x746e6d2f) // "/mnt"
+	runtime.Store32(buf, 0, runtime.Load32(uintptr("/mnt"), 0))
 	i := uintptr(0)
 	for runtime.Load8(path, i) != 0 {
 		if i >= 4090 {
