@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The guest's init: brings up a minimal Linux userland, then serves the host through shared
-// memory — payloads (machine code to call) and commands (programs to run, output captured).
+// memory — payloads (machine code to call) and commands (programs to run, output captured) — and,
+// when the host asks once, moves into a container's root and serves on from inside it.
 //
 // Every address, offset, magic and signal comes from include/crumble/vm/protocol/layout.hpp as a
 // Config value (docs/protocol.md); this file hard-codes none. Phases, as the spec numbers them:
@@ -8,6 +9,12 @@
 //	1 create /dev          2 mount devtmpfs, /dev/shm, /proc, /sys     3 load kernel modules
 //	4 console, session     5 map mailbox, config, executable memory     6 set the clock
 //	7 main loop: signal ready, then serve payloads and commands until told to power off
+//
+// The container (the spec's "Container Init", a request in the main loop, not a second init):
+// load the container's modules, mount its root at /mnt (a guest directory, a block device under a
+// tmpfs overlay, or a virtio-fs tag), its volumes, register binfmt_misc interpreters, mount what a
+// container expects inside it, switch into it, set the hostname; commands then run inside, each
+// with its own uid, gid, groups, working directory and no_new_privs (child).
 //
 // A phase that fails says so on the console and, when the mailbox can be mapped, to the host
 // (phase and errno), then powers the machine off: the host reports "init phase N failed", never
@@ -34,6 +41,7 @@ const (
 	mbChunkStream = runtime.Config("mb_chunk_stream")
 	mbChunkLength = runtime.Config("mb_chunk_length")
 	mbHostAck     = runtime.Config("mb_host_ack")
+	mbExecStage   = runtime.Config("mb_exec_stage")
 
 	signalReady       = runtime.Config("signal_ready")
 	signalPayloadDone = runtime.Config("signal_payload_done")
@@ -42,6 +50,33 @@ const (
 	signalFailed      = runtime.Config("signal_failed")
 	signalReseeded    = runtime.Config("signal_reseeded")
 	signalHolding     = runtime.Config("signal_holding")
+	signalCtrReady    = runtime.Config("signal_container_ready")
+	signalCtrFailed   = runtime.Config("signal_container_failed")
+
+	stepModules    = runtime.Config("container_step_modules")
+	stepRoot       = runtime.Config("container_step_root")
+	stepOverlay    = runtime.Config("container_step_overlay")
+	stepVolume     = runtime.Config("container_step_volume")
+	stepMounts     = runtime.Config("container_step_mounts")
+	stepSwitchRoot = runtime.Config("container_step_switch_root")
+	stepHostname   = runtime.Config("container_step_hostname")
+	stepBinfmt     = runtime.Config("container_step_binfmt")
+	stepRequest    = runtime.Config("container_step_request")
+	rootDir        = runtime.Config("container_root_dir")
+	rootBlock      = runtime.Config("container_root_block")
+	rootVirtiofs   = runtime.Config("container_root_virtiofs")
+	volumeReadOnly = runtime.Config("volume_flag_read_only")
+
+	stageExecve     = runtime.Config("exec_stage_execve")
+	stageChdir      = runtime.Config("exec_stage_chdir")
+	stageSetgroups  = runtime.Config("exec_stage_setgroups")
+	stageSetgid     = runtime.Config("exec_stage_setgid")
+	stageSetuid     = runtime.Config("exec_stage_setuid")
+	stageNoNewPrivs = runtime.Config("exec_stage_no_new_privs")
+	stageCaps       = runtime.Config("exec_stage_capabilities")
+	flagSetIds      = runtime.Config("command_flag_set_ids")
+	flagNoNewPrivs  = runtime.Config("command_flag_no_new_privs")
+	flagChdir       = runtime.Config("command_flag_chdir")
 
 	exitKindExited     = runtime.Config("exit_kind_exited")
 	exitKindSignaled   = runtime.Config("exit_kind_signaled")
@@ -63,6 +98,19 @@ const (
 	cfgCommandArgc        = runtime.Config("cfg_command_argc")
 	cfgCommandEnvc        = runtime.Config("cfg_command_envc")
 	cfgCommandStrings     = runtime.Config("cfg_command_strings")
+	cfgCommandUid         = runtime.Config("cfg_command_uid")
+	cfgCommandGid         = runtime.Config("cfg_command_gid")
+	cfgCommandFlags       = runtime.Config("cfg_command_flags")
+	cfgCommandNgroups     = runtime.Config("cfg_command_ngroups")
+	cfgCommandGroups      = runtime.Config("cfg_command_groups")
+	cfgCommandGroupsMax   = runtime.Config("cfg_command_groups_max")
+	cfgCtrRootKind        = runtime.Config("cfg_container_root_kind")
+	cfgCtrVolumes         = runtime.Config("cfg_container_volumes")
+	cfgCtrBinfmts         = runtime.Config("cfg_container_binfmts")
+	cfgCtrVolumesMax      = runtime.Config("cfg_container_volumes_max")
+	cfgCtrBinfmtsMax      = runtime.Config("cfg_container_binfmts_max")
+	cfgCtrVolumeFlags     = runtime.Config("cfg_container_volume_flags")
+	cfgCtrStrings         = runtime.Config("cfg_container_strings")
 	cfgOutput             = runtime.Config("cfg_output")
 	cfgOutputMax          = runtime.Config("cfg_output_max")
 	cfgClock              = runtime.Config("cfg_clock")
@@ -83,6 +131,22 @@ const (
 	clockMagic    = runtime.Config("clock_magic")
 	reseedMagic   = runtime.Config("reseed_magic")
 	holdMagic     = runtime.Config("hold_magic")
+	ctrMagic      = runtime.Config("container_magic")
+)
+
+// prctl(2) options: Linux's values, the same on every architecture.
+const (
+	prCapbsetDrop     = 24
+	prSetNoNewPrivs   = 38
+	prCapAmbient      = 47
+	prCapAmbientClear = 4 // PR_CAP_AMBIENT_CLEAR_ALL
+)
+
+// How long a block root's device node may take to appear after its driver loads (ns), and how
+// long to wait between tries.
+const (
+	deviceWaitNs = 2000000000
+	deviceTryNs  = 10000000
 )
 
 // How long to sleep between looks at the shared memory (ns).
@@ -96,11 +160,16 @@ func failed(r int64) bool {
 	return r < 0 && r > -4096
 }
 
+// sleep sleeps for ns nanoseconds (less than a second).
+func sleep(ns int64) {
+	var ts [16]byte
+	runtime.Store64(&ts, 8, ns)
+	runtime.Syscall(runtime.SYS_NANOSLEEP, &ts, 0)
+}
+
 // pause sleeps for pollNs.
 func pause() {
-	var ts [16]byte
-	runtime.Store64(&ts, 8, pollNs)
-	runtime.Syscall(runtime.SYS_NANOSLEEP, &ts, 0)
+	sleep(pollNs)
 }
 
 // signal hands the host a signal: the fields are already written; seq goes last.
@@ -155,27 +224,69 @@ func check(phase int64, r int64, allowed int64) {
 	}
 }
 
-func mkdir(phase int64, path string) {
-	check(phase, runtime.Syscall(runtime.SYS_MKDIRAT, runtime.AT_FDCWD, path, 0755), runtime.EEXIST)
-}
-
-func mount(phase int64, source string, target string, fstype string, flags int64) {
-	mkdir(phase, target)
-	check(phase, runtime.Syscall(runtime.SYS_MOUNT, source, target, fstype, flags, 0), runtime.EBUSY)
-}
-
-// loadModules loads the modules listed, NUL-separated and in order, in /crumble/modules.list.
-func loadModules() {
-	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/crumble/modules.list", runtime.O_RDONLY, 0)
-	if fd == -runtime.ENOENT {
-		return
+// makeDir makes the directory path (0755); 0 when it is there, else the negative errno.
+func makeDir(path uintptr) int64 {
+	r := runtime.Syscall(runtime.SYS_MKDIRAT, runtime.AT_FDCWD, path, 0755)
+	if r == -runtime.EEXIST {
+		return 0
 	}
-	check(3, fd, 0)
-	var list [65536]byte
+	return r
+}
+
+// makeDirs makes path and the directories on the way (mkdir -p); path is a writable buffer.
+func makeDirs(path uintptr) int64 {
+	i := uintptr(1)
+	for runtime.Load8(path, i) != 0 {
+		if runtime.Load8(path, i) == '/' {
+			runtime.Store8(path, i, 0)
+			r := makeDir(path)
+			runtime.Store8(path, i, '/')
+			if failed(r) {
+				return r
+			}
+		}
+		i++
+	}
+	return makeDir(path)
+}
+
+// mountOn makes the directory target and mounts there; 0, or the negative errno.
+func mountOn(source uintptr, target uintptr, fstype uintptr, flags int64, data uintptr) int64 {
+	r := makeDir(target)
+	if failed(r) {
+		return r
+	}
+	return runtime.Syscall(runtime.SYS_MOUNT, source, target, fstype, flags, data)
+}
+
+// mkdir is init phase 1's.
+func mkdir(phase int64, path string) {
+	check(phase, makeDir(uintptr(path)), 0)
+}
+
+// mount is init phase 2's: a filesystem already there (EBUSY) is fine.
+func mount(phase int64, source string, target string, fstype string, flags int64) {
+	check(phase, mountOn(uintptr(source), uintptr(target), uintptr(fstype), flags, 0), runtime.EBUSY)
+}
+
+// loadModules loads the modules listed in the file `list` (absolute paths, each NUL-terminated,
+// in order); a missing list means none, a module already loaded is fine. 0 or the negative errno.
+func loadModules(list string) int64 {
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, list, runtime.O_RDONLY|runtime.O_CLOEXEC, 0)
+	if fd == -runtime.ENOENT {
+		return 0
+	}
+	if failed(fd) {
+		return fd
+	}
+	var names [65536]byte
 	n := int64(0)
-	for n < int64(len(list)) {
-		r := runtime.Syscall(runtime.SYS_READ, fd, &list[n], int64(len(list))-n)
-		check(3, r, 0)
+	for n < int64(len(names)) {
+		r := runtime.Syscall(runtime.SYS_READ, fd, &names[n], int64(len(names))-n)
+		if failed(r) {
+			runtime.Syscall(runtime.SYS_CLOSE, fd)
+			return r
+		}
 		if r == 0 {
 			break
 		}
@@ -185,17 +296,23 @@ func loadModules() {
 	start := int64(0)
 	i := int64(0)
 	for i < n {
-		if list[i] == 0 {
+		if names[i] == 0 {
 			if i > start {
-				m := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, &list[start], runtime.O_RDONLY|runtime.O_CLOEXEC, 0)
-				check(3, m, 0)
-				check(3, runtime.Syscall(runtime.SYS_FINIT_MODULE, m, "", 0), runtime.EEXIST)
+				m := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, &names[start], runtime.O_RDONLY|runtime.O_CLOEXEC, 0)
+				if failed(m) {
+					return m
+				}
+				r := runtime.Syscall(runtime.SYS_FINIT_MODULE, m, "", 0)
 				runtime.Syscall(runtime.SYS_CLOSE, m)
+				if failed(r) && r != -runtime.EEXIST {
+					return r
+				}
 			}
 			start = i + 1
 		}
 		i++
 	}
+	return 0
 }
 
 // console makes /dev/console init's controlling terminal and its fds 0, 1 and 2.
@@ -336,13 +453,87 @@ func redirect(path string, flags int64, target int64) {
 	}
 }
 
-// child runs in the forked process: output to files the parent sends on, then execve. A name
-// without a slash is looked for in /bin, /sbin, /usr/bin and /usr/sbin. Only if every execve
-// fails does it get here: it leaves the errno in the mailbox (a shared mapping) and exits 127.
-func child(mb uintptr, path uintptr, argv uintptr, envp uintptr) {
+// childFails leaves why the child could not start the command in the mailbox (a shared mapping):
+// the step before execve (exec_stage) and the errno; then exits 127.
+func childFails(mb uintptr, stage int64, r int64) {
+	runtime.Store32(mb, mbExecStage, stage)
+	runtime.Store32(mb, mbExecErrno, -r)
+	runtime.Syscall(runtime.SYS_EXIT_GROUP, 127)
+}
+
+// asUser applies the command's options (the header at base) in this order: the working directory
+// (made as root when missing, as docker makes a missing WorkingDir), the supplementary groups, the
+// gid, for a non-root uid no capabilities (bounding set and ambient; setuid then clears the
+// effective and permitted ones), the uid, no_new_privs. A failed step ends the child.
+func asUser(mb uintptr, base uintptr, cwd uintptr) {
+	flags := runtime.Load32(base, cfgCommandFlags)
+	if flags&flagChdir != 0 {
+		var dir [4096]byte
+		n := int64(0)
+		for n < 4095 && cwd+uintptr(n) < base+cfgCommandMax && runtime.Load8(cwd, n) != 0 {
+			dir[n] = runtime.Load8(cwd, n)
+			n++
+		}
+		r := int64(-runtime.ENAMETOOLONG)
+		if cwd+uintptr(n) < base+cfgCommandMax && runtime.Load8(cwd, n) == 0 {
+			r = makeDirs(&dir)
+			if !failed(r) {
+				r = runtime.Syscall(runtime.SYS_CHDIR, &dir)
+			}
+		}
+		if failed(r) {
+			childFails(mb, stageChdir, r)
+		}
+	}
+	if flags&flagSetIds != 0 {
+		uid := runtime.Load32(base, cfgCommandUid)
+		r := runtime.Syscall(runtime.SYS_SETGROUPS, runtime.Load32(base, cfgCommandNgroups), base+cfgCommandGroups)
+		if failed(r) {
+			childFails(mb, stageSetgroups, r)
+		}
+		r = runtime.Syscall(runtime.SYS_SETGID, runtime.Load32(base, cfgCommandGid))
+		if failed(r) {
+			childFails(mb, stageSetgid, r)
+		}
+		if uid != 0 {
+			bit := int64(0)
+			for bit < 64 {
+				r = runtime.Syscall(runtime.SYS_PRCTL, prCapbsetDrop, bit, 0, 0, 0)
+				if r == -runtime.EINVAL {
+					break // past the last capability this kernel knows
+				}
+				if failed(r) {
+					childFails(mb, stageCaps, r)
+				}
+				bit++
+			}
+			r = runtime.Syscall(runtime.SYS_PRCTL, prCapAmbient, prCapAmbientClear, 0, 0, 0)
+			if failed(r) {
+				childFails(mb, stageCaps, r)
+			}
+		}
+		r = runtime.Syscall(runtime.SYS_SETUID, uid)
+		if failed(r) {
+			childFails(mb, stageSetuid, r)
+		}
+	}
+	if flags&flagNoNewPrivs != 0 {
+		r := runtime.Syscall(runtime.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0)
+		if failed(r) {
+			childFails(mb, stageNoNewPrivs, r)
+		}
+	}
+}
+
+// child runs in the forked process: output to files the parent sends on, the command's options
+// (asUser), then execve. A name without a slash is looked for in /bin, /sbin, /usr/bin and
+// /usr/sbin. Only if every execve fails does it get here: it leaves the errno in the mailbox and
+// exits 127.
+func child(mb uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, cwd uintptr) {
 	redirect("/dev/null", runtime.O_RDONLY, 0)
 	redirect("/dev/shm/.crumble-stdout", runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC, 1)
 	redirect("/dev/shm/.crumble-stderr", runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC, 2)
+	asUser(mb, base, cwd)
 	slash := false
 	n := uintptr(0)
 	for runtime.Load8(path, n) != 0 {
@@ -381,8 +572,7 @@ func child(mb uintptr, path uintptr, argv uintptr, envp uintptr) {
 			}
 		}
 	}
-	runtime.Store32(mb, mbExecErrno, -r)
-	runtime.Syscall(runtime.SYS_EXIT_GROUP, 127)
+	childFails(mb, stageExecve, r)
 }
 
 // reapOrphans collects processes a command left behind (they become init's children when
@@ -407,13 +597,18 @@ func runCommand(mb uintptr, cfg uintptr) {
 	kind := uint64(exitKindExited)
 	code := uint64(0)
 	runtime.Store32(mb, mbExecErrno, 0)
+	runtime.Store32(mb, mbExecStage, 0)
 	if argc+envc+2 > maxArgs {
 		kind = exitKindNotStarted
 		runtime.Store32(mb, mbExecErrno, runtime.E2BIG)
+	} else if uint64(runtime.Load32(base, cfgCommandNgroups)) > cfgCommandGroupsMax {
+		kind = exitKindNotStarted
+		runtime.Store32(mb, mbExecStage, stageSetgroups)
+		runtime.Store32(mb, mbExecErrno, runtime.EINVAL)
 	} else {
 		path := base + cfgCommandStrings
 		p := path
-		// argv then envp: each string NUL-terminated, packed after the path
+		// argv, envp, then the working directory: each string NUL-terminated, packed after the path
 		i := uint64(0)
 		for i <= argc+envc && p < end {
 			for p < end && runtime.Load8(p, 0) != 0 {
@@ -433,7 +628,7 @@ func runCommand(mb uintptr, cfg uintptr) {
 		runtime.Store64(&ptrs, (argc+1+envc)*8, 0)
 		pid := runtime.Syscall(runtime.SYS_CLONE, runtime.SIGCHLD, 0, 0, 0, 0)
 		if pid == 0 {
-			child(mb, path, &ptrs, &ptrs[(argc+1)*8])
+			child(mb, base, path, &ptrs, &ptrs[(argc+1)*8], p)
 		}
 		if failed(pid) {
 			kind = exitKindNotStarted
@@ -465,6 +660,258 @@ func runCommand(mb uintptr, cfg uintptr) {
 	signal(mb, signalCommandDone)
 }
 
+// stringAfter gives the address just past the NUL of the string at p: the next string; 0 when
+// the string has no NUL before end (or p is 0).
+func stringAfter(p uintptr, end uintptr) uintptr {
+	for p != 0 && p < end {
+		if runtime.Load8(p, 0) == 0 {
+			return p + 1
+		}
+		p++
+	}
+	return 0
+}
+
+// underRoot writes "/mnt" + path into buf (4096 bytes); false when it does not fit.
+func underRoot(buf uintptr, path uintptr) bool {
+	runtime.Store32(buf, 0, runtime.Load32(uintptr("/mnt"), 0))
+	i := uintptr(0)
+	for runtime.Load8(path, i) != 0 {
+		if i >= 4090 {
+			return false
+		}
+		runtime.Store8(buf, 4+i, runtime.Load8(path, i))
+		i++
+	}
+	runtime.Store8(buf, 4+i, 0)
+	return true
+}
+
+// mountBlockRoot mounts the block device `source` (fstype) read-only at /crumble/lower, waiting
+// for its node: the driver was loaded just now (the modules step), and the disk appears
+// asynchronously. 0 or the negative errno.
+func mountBlockRoot(source uintptr, fstype uintptr) int64 {
+	r := makeDir(uintptr("/crumble")) // there only when the initramfs has modules
+	if !failed(r) {
+		r = makeDir(uintptr("/crumble/lower"))
+	}
+	waited := int64(0)
+	for !failed(r) || r == -runtime.ENOENT || r == -runtime.ENXIO {
+		r = runtime.Syscall(runtime.SYS_MOUNT, source, "/crumble/lower", fstype, runtime.MS_RDONLY, 0)
+		if (r != -runtime.ENOENT && r != -runtime.ENXIO) || waited >= deviceWaitNs {
+			return r
+		}
+		sleep(deviceTryNs)
+		waited += deviceTryNs
+	}
+	return r
+}
+
+// containerMounts mounts inside the new root what a container expects; 0 or the negative errno.
+func containerMounts() int64 {
+	r := mountOn(uintptr("proc"), uintptr("/mnt/proc"), uintptr("proc"), runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC, 0)
+	if !failed(r) {
+		r = mountOn(uintptr("sysfs"), uintptr("/mnt/sys"), uintptr("sysfs"), runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC, 0)
+	}
+	if !failed(r) {
+		r = mountOn(uintptr("devtmpfs"), uintptr("/mnt/dev"), uintptr("devtmpfs"), runtime.MS_NOSUID, 0)
+	}
+	if !failed(r) {
+		r = mountOn(uintptr("devpts"), uintptr("/mnt/dev/pts"), uintptr("devpts"), runtime.MS_NOSUID|runtime.MS_NOEXEC,
+			uintptr("newinstance,ptmxmode=0666,mode=0620"))
+	}
+	if !failed(r) {
+		r = mountOn(uintptr("shm"), uintptr("/mnt/dev/shm"), uintptr("tmpfs"), runtime.MS_NOSUID|runtime.MS_NODEV, uintptr("mode=1777"))
+	}
+	if !failed(r) {
+		r = mountOn(uintptr("tmpfs"), uintptr("/mnt/tmp"), uintptr("tmpfs"), runtime.MS_NOSUID|runtime.MS_NODEV, uintptr("mode=1777"))
+	}
+	if !failed(r) {
+		r = mountOn(uintptr("tmpfs"), uintptr("/mnt/run"), uintptr("tmpfs"), runtime.MS_NOSUID|runtime.MS_NODEV, uintptr("mode=0755"))
+	}
+	return r
+}
+
+// switchRoot makes /mnt the root: pivot_root, the old root unmounted; where pivot_root is refused
+// (EINVAL: the root is the initramfs itself, always ours) the fallback, as switch_root does:
+// move /mnt onto / and chroot into it. 0 or the negative errno.
+func switchRoot() int64 {
+	r := makeDir(uintptr("/mnt/.crumble-old"))
+	if failed(r) {
+		return r
+	}
+	r = runtime.Syscall(runtime.SYS_PIVOT_ROOT, "/mnt", "/mnt/.crumble-old")
+	if !failed(r) {
+		runtime.Syscall(runtime.SYS_CHDIR, "/")
+		r = runtime.Syscall(runtime.SYS_UMOUNT2, "/.crumble-old", runtime.MNT_DETACH)
+		runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/.crumble-old", runtime.AT_REMOVEDIR)
+		return r
+	}
+	runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/mnt/.crumble-old", runtime.AT_REMOVEDIR)
+	if r != -runtime.EINVAL {
+		return r
+	}
+	r = runtime.Syscall(runtime.SYS_CHDIR, "/mnt")
+	if !failed(r) {
+		r = runtime.Syscall(runtime.SYS_MOUNT, ".", "/", 0, runtime.MS_MOVE, 0)
+	}
+	if !failed(r) {
+		r = runtime.Syscall(runtime.SYS_CHROOT, ".")
+	}
+	if !failed(r) {
+		r = runtime.Syscall(runtime.SYS_CHDIR, "/")
+	}
+	return r
+}
+
+// setupContainer serves the container request (config::command, container_magic): the steps in
+// order, the first that fails reported with its errno (and which volume or registration) in
+// signal_container_failed; init then serves on where it is. `again`: a request came before
+// (one per boot, whatever became of it).
+func setupContainer(mb uintptr, cfg uintptr, again bool) {
+	base := cfg + cfgCommand
+	end := base + cfgCommandMax
+	kind := runtime.Load32(base, cfgCtrRootKind)
+	volumes := uint64(runtime.Load32(base, cfgCtrVolumes))
+	binfmts := uint64(runtime.Load32(base, cfgCtrBinfmts))
+	step := int64(stepRequest)
+	r := int64(-runtime.EBUSY)
+	index := uint64(0)
+	var path [4096]byte
+	// the request: every string inside the area, the counts within bounds
+	source := base + cfgCtrStrings
+	fstype := stringAfter(source, end)
+	hostname := stringAfter(fstype, end)
+	p := stringAfter(hostname, end)
+	volumeStrings := p
+	i := uint64(0)
+	if again {
+		goto failed
+	}
+	r = -runtime.EINVAL
+	if (kind != rootDir && kind != rootBlock && kind != rootVirtiofs) || volumes > cfgCtrVolumesMax || binfmts > cfgCtrBinfmtsMax {
+		goto failed
+	}
+	for i < 2*volumes+binfmts {
+		p = stringAfter(p, end)
+		i++
+	}
+	if p == 0 || volumeStrings-hostname > 65 { // HOST_NAME_MAX 64
+		goto failed
+	}
+	step = stepModules
+	r = loadModules("/crumble/container-modules.list")
+	if failed(r) {
+		goto failed
+	}
+	// the root at /mnt
+	step = stepRoot
+	if kind == rootDir {
+		r = mountOn(source, uintptr("/mnt"), 0, runtime.MS_BIND|runtime.MS_REC, 0)
+	} else if kind == rootVirtiofs {
+		r = mountOn(source, uintptr("/mnt"), uintptr("virtiofs"), 0, 0)
+	} else {
+		r = mountBlockRoot(source, fstype)
+		if failed(r) {
+			goto failed
+		}
+		// the writes go to a tmpfs over it, thrown away with the VM
+		step = stepOverlay
+		r = mountOn(uintptr("tmpfs"), uintptr("/crumble/rw"), uintptr("tmpfs"), 0, uintptr("mode=0755"))
+		if !failed(r) {
+			r = makeDir(uintptr("/crumble/rw/upper"))
+		}
+		if !failed(r) {
+			r = makeDir(uintptr("/crumble/rw/work"))
+		}
+		if !failed(r) {
+			r = mountOn(uintptr("overlay"), uintptr("/mnt"), uintptr("overlay"), 0,
+				uintptr("lowerdir=/crumble/lower,upperdir=/crumble/rw/upper,workdir=/crumble/rw/work"))
+		}
+	}
+	if failed(r) {
+		goto failed
+	}
+	// the volumes: virtio-fs tags at their paths in the root
+	step = stepVolume
+	p = volumeStrings
+	for index < volumes {
+		target := stringAfter(p, end)
+		r = -runtime.ENAMETOOLONG
+		if !underRoot(&path, target) {
+			goto failed
+		}
+		r = makeDirs(&path)
+		if !failed(r) {
+			flags := int64(0)
+			if runtime.Load32(base, cfgCtrVolumeFlags+4*index)&volumeReadOnly != 0 {
+				flags = runtime.MS_RDONLY
+			}
+			r = runtime.Syscall(runtime.SYS_MOUNT, p, &path, "virtiofs", flags, 0)
+		}
+		if failed(r) {
+			goto failed
+		}
+		p = stringAfter(target, end)
+		index++
+	}
+	// binfmt_misc, while the interpreters (in the initramfs) are in reach: the 'F' flag makes the
+	// kernel open each at registration
+	step = stepBinfmt
+	index = 0
+	if binfmts > 0 {
+		r = mountOn(uintptr("binfmt_misc"), uintptr("/proc/sys/fs/binfmt_misc"), uintptr("binfmt_misc"), 0, 0)
+		if failed(r) && r != -runtime.EBUSY {
+			goto failed
+		}
+		fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/proc/sys/fs/binfmt_misc/register", runtime.O_WRONLY|runtime.O_CLOEXEC, 0)
+		r = fd
+		for index < binfmts && !failed(fd) {
+			next := stringAfter(p, end)
+			r = runtime.Syscall(runtime.SYS_WRITE, fd, p, next-p-1)
+			if failed(r) {
+				break
+			}
+			p = next
+			index++
+		}
+		if !failed(fd) {
+			runtime.Syscall(runtime.SYS_CLOSE, fd)
+		}
+		if failed(r) {
+			goto failed
+		}
+	}
+	index = 0
+	step = stepMounts
+	r = containerMounts()
+	if failed(r) {
+		goto failed
+	}
+	step = stepSwitchRoot
+	r = switchRoot()
+	if failed(r) {
+		goto failed
+	}
+	step = stepHostname
+	if volumeStrings-hostname > 1 { // none given: the guest's stays
+		r = runtime.Syscall(runtime.SYS_SETHOSTNAME, hostname, volumeStrings-hostname-1)
+	}
+	if failed(r) {
+		goto failed
+	}
+	runtime.Store32(base, cfgCommandMagicAt, 0)
+	signal(mb, signalCtrReady)
+	return
+failed:
+	runtime.Printf("crumble-init: container step %d failed: errno %d\n", step, -r)
+	runtime.Store32(mb, mbPhase, step)
+	runtime.Store32(mb, mbError, -r)
+	runtime.Store32(mb, mbExitCode, index)
+	runtime.Store32(base, cfgCommandMagicAt, 0)
+	signal(mb, signalCtrFailed)
+}
+
 func main() {
 	// 1: /dev and the node to reach physical memory
 	mkdir(1, "/dev")
@@ -475,7 +922,7 @@ func main() {
 	mount(2, "proc", "/proc", "proc", runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC)
 	mount(2, "sysfs", "/sys", "sysfs", runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC)
 	// 3: kernel modules
-	loadModules()
+	check(3, loadModules("/crumble/modules.list"), 0)
 	// 4: console
 	console()
 	// 5: shared memory with the host, and memory to run payloads in
@@ -506,6 +953,7 @@ func main() {
 	}
 	// 7: serve
 	signal(mb, signalReady)
+	inContainer := false
 	for {
 		if runtime.Load32(cfg, cfgPayload+cfgPayloadMagicAt) == payloadMagic {
 			runPayload(mb, cfg, uintptr(exec))
@@ -518,6 +966,11 @@ func main() {
 		m := runtime.Load32(cfg, cfgCommand+cfgCommandMagicAt)
 		if m == commandMagic {
 			runCommand(mb, cfg)
+			continue
+		}
+		if m == ctrMagic {
+			setupContainer(mb, cfg, inContainer)
+			inContainer = true
 			continue
 		}
 		if m == poweroffMagic {

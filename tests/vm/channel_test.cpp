@@ -159,7 +159,7 @@ TEST_CASE("layout: every C++ constant and the Config value the init gets for it 
   // differs, or a Config value without a row, fails here.
   std::vector<std::pair<std::string, std::uint64_t>> rows;
 #define ROW(name, value, bytes) rows.emplace_back(#name, p::name);
-  CRUMBLE_PROTOCOL_WHERE(ROW) CRUMBLE_PROTOCOL_SIGNALS(ROW) CRUMBLE_PROTOCOL_MAGICS(ROW)
+  CRUMBLE_PROTOCOL_WHERE(ROW) CRUMBLE_PROTOCOL_SIGNALS(ROW) CRUMBLE_PROTOCOL_MAGICS(ROW) CRUMBLE_PROTOCOL_STEPS(ROW)
 #undef ROW
 #define ROW(name, value, bytes) rows.emplace_back("mb_" #name, p::mailbox::name);
   CRUMBLE_PROTOCOL_MAILBOX(ROW)
@@ -184,20 +184,35 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"mb_signal", 0},                {"mb_seq", 4},                      {"mb_phase", 8},
       {"mb_error", 12},                {"mb_result", 16},                  {"mb_exit_kind", 24},
       {"mb_exit_code", 28},            {"mb_exec_errno", 32},              {"mb_chunk_stream", 36},
-      {"mb_chunk_length", 40},         {"mb_host_ack", 48},
+      {"mb_chunk_length", 40},         {"mb_exec_stage", 44},              {"mb_host_ack", 48},
       {"signal_ready", 0xdeadbeef},    {"signal_payload_done", 0x600dca11}, {"signal_output", 0x0c4a9c00},
       {"signal_command_done", 0xc0dedbad}, {"signal_failed", 0xfa11ed00}, {"signal_reseeded", 0x5eed5eed},
       {"signal_holding", 0x401d0006},  {"exit_kind_exited", 0},           {"exit_kind_signaled", 1},
+      {"signal_container_ready", 0xc7a1ead7}, {"signal_container_failed", 0xc7afa11d},
       {"exit_kind_not_started", 2},    {"stream_stdout", 1},              {"stream_stderr", 2},
       {"payload_magic", 0xcafebabe},   {"command_magic", 0x434d4452},     {"poweroff_magic", 0x52574f50},
       {"clock_magic", 0x4b434c43},     {"reseed_magic", 0x44454553},      {"hold_magic", 0x444c4f48},
+      {"container_magic", 0x524e5443},
+      {"container_step_modules", 1},   {"container_step_root", 2},        {"container_step_overlay", 3},
+      {"container_step_volume", 4},    {"container_step_mounts", 5},      {"container_step_switch_root", 6},
+      {"container_step_hostname", 7},  {"container_step_binfmt", 8},      {"container_step_request", 9},
+      {"exec_stage_execve", 0},        {"exec_stage_chdir", 1},           {"exec_stage_setgroups", 2},
+      {"exec_stage_setgid", 3},        {"exec_stage_setuid", 4},          {"exec_stage_no_new_privs", 5},
+      {"exec_stage_capabilities", 6},  {"container_root_dir", 1},         {"container_root_block", 2},
+      {"container_root_virtiofs", 3},  {"command_flag_set_ids", 1},       {"command_flag_no_new_privs", 2},
+      {"command_flag_chdir", 4},       {"volume_flag_read_only", 1},
       {"cfg_payload_magic_at", 0},     {"cfg_command_magic_at", 0},       {"cfg_clock_magic_at", 0},
       {"cfg_reseed_magic_at", 0},      {"cfg_reseed_entropy_bytes", 64},
       {"cfg_payload", 0},              {"cfg_payload_code_size", 4},      {"cfg_payload_relocs", 8},
       {"cfg_payload_entry", 12},       {"cfg_payload_bss_size", 16},      {"cfg_payload_code", 32},
       {"cfg_payload_max", 0x100000},   {"exec_size", 0x400000},
       {"cfg_command", 0x100000},       {"cfg_command_path_len", 4},       {"cfg_command_argc", 8},
-      {"cfg_command_envc", 12},        {"cfg_command_strings", 16},       {"cfg_command_max", 0x100000},
+      {"cfg_command_envc", 12},        {"cfg_command_uid", 16},           {"cfg_command_gid", 20},
+      {"cfg_command_flags", 24},       {"cfg_command_ngroups", 28},       {"cfg_command_groups_max", 32},
+      {"cfg_command_groups", 32},      {"cfg_command_strings", 160},      {"cfg_command_max", 0x100000},
+      {"cfg_container_magic_at", 0},   {"cfg_container_root_kind", 4},    {"cfg_container_flags", 8},
+      {"cfg_container_volumes", 12},   {"cfg_container_binfmts", 16},     {"cfg_container_volumes_max", 32},
+      {"cfg_container_binfmts_max", 16}, {"cfg_container_volume_flags", 32}, {"cfg_container_strings", 160},
       {"cfg_output", 0x200000},        {"cfg_output_max", 0x1ff000},
       {"cfg_clock", 0x3ff000},         {"cfg_clock_sec", 8},              {"cfg_clock_nsec", 16},
       {"cfg_reseed", 0x3ff100},        {"cfg_reseed_entropy", 8},         {"cfg_reseed_sec", 72},
@@ -226,6 +241,7 @@ TEST_CASE("layout: the fields of each region and area lie inside it, apart and a
       {"config region", v(p::config::areas), p::config_size},
       {"payload header", v(p::config::payload_header), p::area_bytes("cfg_payload")},
       {"command header", v(p::config::command_header), p::area_bytes("cfg_command")},
+      {"container header", v(p::config::container_header), p::area_bytes("cfg_command")},
       {"clock", v(p::config::clock_fields), p::area_bytes("cfg_clock")},
       {"reseed", v(p::config::reseed_fields), p::area_bytes("cfg_reseed")},
   };
@@ -284,6 +300,9 @@ struct SeenCommand {
   std::string path;
   std::uint32_t path_len = 0;
   std::vector<std::string> argv, env;
+  std::string cwd;  // the string after the environment
+  std::uint32_t uid = 0, gid = 0, flags = 0;
+  std::vector<std::uint32_t> groups;
 };
 
 struct Chunk {
@@ -293,7 +312,7 @@ struct Chunk {
 
 // How the played command ends: what init writes before it signals command done.
 struct End {
-  std::uint32_t kind, code, exec_errno;
+  std::uint32_t kind, code, exec_errno, exec_stage = 0;
 };
 
 // Plays one output chunk of sendOutput: the bytes, the stream and length, the signal; then waits
@@ -328,6 +347,13 @@ void play_command(Regions& r, SeenCommand& seen, const std::vector<Chunk>& chunk
   seen.path = next();
   for (std::uint32_t i = 0; i < argc; ++i) seen.argv.push_back(next());
   for (std::uint32_t i = 0; i < envc; ++i) seen.env.push_back(next());
+  seen.cwd = next();
+  seen.uid = crumble::le::load<std::uint32_t>(base + cfg::command_uid);
+  seen.gid = crumble::le::load<std::uint32_t>(base + cfg::command_gid);
+  seen.flags = crumble::le::load<std::uint32_t>(base + cfg::command_flags);
+  const std::uint32_t ngroups = crumble::le::load<std::uint32_t>(base + cfg::command_ngroups);
+  for (std::uint32_t i = 0; i < ngroups && i < cfg::command_groups_max; ++i)
+    seen.groups.push_back(crumble::le::load<std::uint32_t>(base + cfg::command_groups + 4 * i));
   for (const Chunk& c : chunks)
     if (!send_chunk(r, c.stream, c.bytes)) return;
   end_command(r, end);
@@ -337,6 +363,7 @@ void play_command(Regions& r, SeenCommand& seen, const std::vector<Chunk>& chunk
 void end_command(Regions& r, End end) {
   namespace cfg = p::config;
   r.put32(r.mailbox, p::mailbox::exec_errno, end.exec_errno);
+  r.put32(r.mailbox, p::mailbox::exec_stage, end.exec_stage);
   r.put32(r.mailbox, p::mailbox::exit_kind, end.kind);
   r.put32(r.mailbox, p::mailbox::exit_code, end.code);
   r.put32(r.config, cfg::command + cfg::command_magic_at, 0);
@@ -382,6 +409,8 @@ TEST_CASE("channel: a command runs, and the host gets its output in order and ho
     CHECK(seen.path_len == k.argv[0].size());
     CHECK(seen.argv == k.argv);
     CHECK(seen.env == k.env);
+    CHECK(seen.cwd.empty());  // no options: none asked for
+    CHECK(seen.flags == 0);
     // what the host made of the answer
     CHECK(got.out == k.out);
     CHECK(got.err == k.err);
@@ -570,4 +599,339 @@ TEST_CASE("channel: run() with a sink hands on every chunk in order and keeps no
                          [&] { c2.run({"x"}, {}, soon(), [](Stream, std::string_view) { throw std::runtime_error("disk full"); }); }),
                     "disk full");
   CHECK_THROWS_WITH(c2.run({"x"}, {}, soon(), OutputSink()), Catch::Contains("no output sink"));
+}
+
+// ---- command options: who a command runs as, and where --------------------------------------
+
+TEST_CASE("channel: a command's options land in the header and after the environment, as init reads them", "[vm][channel][options]") {
+  const std::uint32_t ids = p::command_flag_set_ids, nnp = p::command_flag_no_new_privs, cd = p::command_flag_chdir;
+  struct Case {
+    std::string what;
+    CommandOptions options;
+    // what the played init read
+    std::uint32_t uid, gid, flags;
+    std::vector<std::uint32_t> groups;
+    std::string cwd;
+  };
+  std::vector<std::uint32_t> most(p::config::command_groups_max);
+  for (std::size_t i = 0; i < most.size(); ++i) most[i] = static_cast<std::uint32_t>(1000 + i);
+  const std::vector<Case> cases = {
+      {"none", {}, 0, 0, 0, {}, ""},
+      {"a user and group", {1000, 1000, {}, "", false}, 1000, 1000, ids, {}, ""},
+      {"a user alone: group 0", {1000, std::nullopt, {}, "", false}, 1000, 0, ids, {}, ""},
+      {"groups alone: root with them", {std::nullopt, std::nullopt, {27}, "", false}, 0, 0, ids, {27}, ""},
+      {"uid 0 asked for explicitly", {0, 0, {}, "", false}, 0, 0, ids, {}, ""},
+      {"the largest ids", {4294967294u, 4294967294u, {4294967294u}, "", false}, 4294967294u, 4294967294u, ids, {4294967294u}, ""},
+      {"every group that fits", {1000, 1000, most, "", false}, 1000, 1000, ids, most, ""},
+      {"a working directory", {std::nullopt, std::nullopt, {}, "/work/dir", false}, 0, 0, cd, {}, "/work/dir"},
+      {"no_new_privs", {std::nullopt, std::nullopt, {}, "", true}, 0, 0, nnp, {}, ""},
+      {"all of them", {1000, 100, {1000, 27}, "/home/u", true}, 1000, 100, ids | nnp | cd, {1000, 27}, "/home/u"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenCommand seen;
+    play(r, [&](Regions& g) { play_command(g, seen, {}, {0, 0, 0}); },
+         [&] { c.run({"id", "-a"}, {"A=1"}, soon(), default_output_limit, k.options); });
+    CHECK(seen.argv == std::vector<std::string>{"id", "-a"});
+    CHECK(seen.env == std::vector<std::string>{"A=1"});
+    CHECK(seen.uid == k.uid);
+    CHECK(seen.gid == k.gid);
+    CHECK(seen.flags == k.flags);
+    CHECK(seen.groups == k.groups);
+    CHECK(seen.cwd == k.cwd);
+  }
+}
+
+TEST_CASE("channel: a command stopped before execve says which step failed and what it was about", "[vm][channel][options]") {
+  struct Case {
+    std::uint32_t stage, err;
+    CommandOptions options;
+    std::string describe;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {p::exec_stage_execve, ENOENT, {}, "command not found", 127},
+      {p::exec_stage_execve, EACCES, {1000, 1000, {}, "", false}, "command could not be executed: Permission denied", 126},
+      {p::exec_stage_chdir, ENOENT, {std::nullopt, std::nullopt, {}, "/x", false},
+       "cannot change to working directory /x: No such file or directory", 127},
+      {p::exec_stage_chdir, ENOTDIR, {std::nullopt, std::nullopt, {}, "/etc/passwd", false},
+       "cannot change to working directory /etc/passwd: Not a directory", 126},
+      {p::exec_stage_setgroups, EPERM, {1, 2, {3, 4}, "", false}, "cannot set supplementary groups [3,4]: Operation not permitted", 126},
+      {p::exec_stage_setgid, EINVAL, {1, 2, {}, "", false}, "cannot set group id 2: Invalid argument", 126},
+      {p::exec_stage_setuid, EAGAIN, {1000, 1000, {}, "", false}, "cannot set user id 1000: Resource temporarily unavailable", 126},
+      {p::exec_stage_no_new_privs, EINVAL, {std::nullopt, std::nullopt, {}, "", true}, "cannot set no_new_privs: Invalid argument", 126},
+      {p::exec_stage_capabilities, EPERM, {7, 7, {}, "", false}, "cannot drop the capabilities of user 7: Operation not permitted", 126},
+  };
+  for (const Case& k : cases) {
+    INFO(k.describe);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenCommand seen;
+    CommandResult got;
+    play(r, [&](Regions& g) { play_command(g, seen, {}, {p::exit_kind_not_started, 127, k.err, k.stage}); },
+         [&] { got = c.run({"x"}, {}, soon(), default_output_limit, k.options); });
+    CHECK(got.end == CommandResult::End::not_started);
+    CHECK(got.exec_stage == static_cast<int>(k.stage));
+    CHECK(got.exec_errno == static_cast<int>(k.err));
+    CHECK(got.describe() == k.describe);
+    CHECK(got.status() == k.status);
+  }
+  // a stage the protocol does not have
+  Regions r;
+  Channel c(r.mailbox.data(), r.config.data(), [] {});
+  SeenCommand seen;
+  CHECK_THROWS_AS(play(r, [&](Regions& g) { play_command(g, seen, {}, {p::exit_kind_not_started, 127, EPERM, 7}); },
+                       [&] { c.run({"x"}, {}, soon()); }),
+                  GuestProtocolError);
+}
+
+TEST_CASE("channel: options init could not apply are refused before the guest sees the command", "[vm][channel][options]") {
+  struct Case {
+    std::string what;
+    CommandOptions options;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"a relative working directory", {std::nullopt, std::nullopt, {}, "work", false}, "working directory work is not an absolute path"},
+      {"a working directory with ..", {std::nullopt, std::nullopt, {}, "/a/../b", false}, "\"..\" component"},
+      {"a working directory with a NUL", {std::nullopt, std::nullopt, {}, std::string("/a\0b", 4), false}, "NUL"},
+      {"a working directory too long", {std::nullopt, std::nullopt, {}, "/" + std::string(5000, 'a'), false}, "at most 4000"},
+      {"one group too many", {1, 1, std::vector<std::uint32_t>(p::config::command_groups_max + 1, 5), "", false},
+       "at most 32 supplementary groups, not 33"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    CHECK_THROWS_WITH(c.run({"x"}, {}, soon(), default_output_limit, k.options), Catch::Contains(k.error));
+    CHECK(Regions::get32(r.config, p::config::command + p::config::command_magic_at) == 0);  // nothing handed over
+  }
+}
+
+// ---- the container request -------------------------------------------------------------------
+
+namespace {
+
+// What the played init read from a container request, as setupContainer parses it.
+struct SeenContainer {
+  std::uint32_t magic = 0, kind = 0, flags = 0;
+  std::string source, fstype, hostname;
+  struct Volume {
+    std::string tag, path;
+    std::uint32_t flags;
+    bool operator==(const Volume&) const = default;
+  };
+  std::vector<Volume> volumes;
+  std::vector<std::string> binfmt;
+};
+
+// Plays setupContainer's parsing, then answers with `answer` (ready, or failed with the mailbox's
+// phase, error and exit_code as given).
+void play_container(Regions& r, SeenContainer& seen, std::uint32_t answer, std::uint32_t step = 0, std::uint32_t err = 0,
+                    std::uint32_t index = 0) {
+  namespace cfg = p::config;
+  if (!Regions::wait_for(r.config, cfg::command + cfg::container_magic_at, p::container_magic)) return;
+  const std::uint8_t* base = r.config.data() + cfg::command;
+  seen.magic = crumble::le::load<std::uint32_t>(base + cfg::container_magic_at);
+  seen.kind = crumble::le::load<std::uint32_t>(base + cfg::container_root_kind);
+  seen.flags = crumble::le::load<std::uint32_t>(base + cfg::container_flags);
+  const std::uint32_t volumes = crumble::le::load<std::uint32_t>(base + cfg::container_volumes);
+  const std::uint32_t binfmts = crumble::le::load<std::uint32_t>(base + cfg::container_binfmts);
+  const char* s = reinterpret_cast<const char*>(base + cfg::container_strings);
+  auto next = [&] {
+    std::string v(s);
+    s += v.size() + 1;
+    return v;
+  };
+  seen.source = next();
+  seen.fstype = next();
+  seen.hostname = next();
+  for (std::uint32_t i = 0; i < volumes && i < cfg::container_volumes_max; ++i) {
+    std::string tag = next();
+    std::string path = next();
+    seen.volumes.push_back({tag, path, crumble::le::load<std::uint32_t>(base + cfg::container_volume_flags + 4 * i)});
+  }
+  for (std::uint32_t i = 0; i < binfmts; ++i) seen.binfmt.push_back(next());
+  r.put32(r.mailbox, p::mailbox::phase, step);
+  r.put32(r.mailbox, p::mailbox::error, err);
+  r.put32(r.mailbox, p::mailbox::exit_code, index);
+  r.put32(r.config, cfg::command + cfg::command_magic_at, 0);
+  r.signal(answer);
+}
+
+ContainerRequest request_with_everything() {
+  ContainerRequest q;
+  q.root_kind = ContainerRequest::RootKind::block;
+  q.root_source = "/dev/vda";
+  q.root_fstype = "erofs";
+  q.hostname = "box";
+  q.volumes = {{"vol0", "/data", false}, {"vol1", "/srv/ro", true}};
+  q.binfmt = {":qemu-aarch64:M::\\x7fELF\\x02\\x01\\x01:\\xff\\xff\\xff:/crumble/qemu-aarch64:F"};
+  return q;
+}
+
+}  // namespace
+
+TEST_CASE("channel: a container request lands where layout.hpp says, as init reads it", "[vm][channel][container]") {
+  using Kind = ContainerRequest::RootKind;
+  struct Case {
+    std::string what;
+    ContainerRequest request;
+    std::uint32_t kind;
+  };
+  ContainerRequest dir;
+  dir.root_source = "/ctr";
+  ContainerRequest fs;
+  fs.root_kind = Kind::virtiofs;
+  fs.root_source = "rootfs";
+  fs.hostname = std::string(64, 'h');
+  ContainerRequest many = dir;
+  for (std::uint32_t i = 0; i < p::config::container_volumes_max; ++i) many.volumes.push_back({"t" + std::to_string(i), "/v/" + std::to_string(i), i % 2 == 1});
+  const std::vector<Case> cases = {
+      {"a directory root, nothing else", dir, p::container_root_dir},
+      {"a block root with volumes and a registration", request_with_everything(), p::container_root_block},
+      {"a virtio-fs root, the longest hostname", fs, p::container_root_virtiofs},
+      {"every volume that fits", many, p::container_root_dir},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenContainer seen;
+    play(r, [&](Regions& g) { play_container(g, seen, p::signal_container_ready); }, [&] { c.setup_container(k.request, soon()); });
+    CHECK(seen.magic == p::container_magic);
+    CHECK(seen.kind == k.kind);
+    CHECK(seen.flags == 0);
+    CHECK(seen.source == k.request.root_source);
+    CHECK(seen.fstype == k.request.root_fstype);
+    CHECK(seen.hostname == k.request.hostname);
+    REQUIRE(seen.volumes.size() == k.request.volumes.size());
+    for (std::size_t i = 0; i < seen.volumes.size(); ++i) {
+      CHECK(seen.volumes[i].tag == k.request.volumes[i].tag);
+      CHECK(seen.volumes[i].path == k.request.volumes[i].guest_path);
+      CHECK(seen.volumes[i].flags == (k.request.volumes[i].read_only ? p::volume_flag_read_only : 0));
+    }
+    CHECK(seen.binfmt == k.request.binfmt);
+  }
+}
+
+TEST_CASE("channel: a failed container step becomes ContainerSetupError naming the step, the errno and the volume", "[vm][channel][container]") {
+  struct Case {
+    std::uint32_t step, err, index;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {p::container_step_modules, ENOENT, 0, "cannot load container modules: ENOENT (No such file or directory)"},
+      {p::container_step_root, ENXIO, 0, "cannot mount the root /dev/vda: ENXIO"},
+      {p::container_step_overlay, EINVAL, 0, "cannot mount the overlay /dev/vda: EINVAL (Invalid argument)"},
+      {p::container_step_volume, ENOENT, 0, "cannot mount a volume /data (virtio-fs tag vol0): ENOENT"},
+      {p::container_step_volume, EROFS, 1, "cannot mount a volume /srv/ro (virtio-fs tag vol1): EROFS"},
+      {p::container_step_mounts, ENODEV, 0, "cannot mount the container's filesystems: ENODEV"},
+      {p::container_step_switch_root, EPERM, 0, "cannot switch to the root: EPERM"},
+      {p::container_step_hostname, EINVAL, 0, "cannot set the hostname box: EINVAL"},
+      {p::container_step_binfmt, ENOEXEC, 0, "cannot register binfmt_misc interpreters (registration 0): ENOEXEC"},
+      {p::container_step_request, EBUSY, 0, "cannot read the request: EBUSY (Device or resource busy)"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.message);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenContainer seen;
+    try {
+      play(r, [&](Regions& g) { play_container(g, seen, p::signal_container_failed, k.step, k.err, k.index); },
+           [&] { c.setup_container(request_with_everything(), soon()); });
+      FAIL("accepted");
+    } catch (const ContainerSetupError& e) {
+      CHECK_THAT(e.what(), Catch::StartsWith("container setup failed: ") && Catch::Contains(k.message));
+      CHECK(e.step == static_cast<int>(k.step));
+      CHECK(e.error == static_cast<int>(k.err));
+    }
+  }
+}
+
+TEST_CASE("channel: a guest answering a container request with nonsense gets a GuestProtocolError", "[vm][channel][container]") {
+  struct Case {
+    std::string what;
+    std::uint32_t answer, step, err, index;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"step 0", p::signal_container_failed, 0, EPERM, 0, "impossible container failure (step 0"},
+      {"a step past the last", p::signal_container_failed, p::container_step_request + 1, EPERM, 0, "impossible container failure (step 10"},
+      {"a huge step", p::signal_container_failed, 0xffffffff, EPERM, 0, "impossible container failure"},
+      {"errno 0", p::signal_container_failed, p::container_step_root, 0, 0, "errno 0"},
+      {"errno past 4095", p::signal_container_failed, p::container_step_root, 5000, 0, "errno 5000"},
+      {"a volume the request does not have", p::signal_container_failed, p::container_step_volume, ENOENT, 2, "index 2"},
+      {"a registration the request does not have", p::signal_container_failed, p::container_step_binfmt, ENOENT, 1, "index 1"},
+      {"the signal of a command", p::signal_command_done, 0, 0, 0, "unexpected signal 0xc0dedbad after a container request"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenContainer seen;
+    try {
+      play(r, [&](Regions& g) { play_container(g, seen, k.answer, k.step, k.err, k.index); },
+           [&] { c.setup_container(request_with_everything(), soon()); });
+      FAIL("accepted");
+    } catch (const GuestProtocolError& e) {
+      CHECK_THAT(e.what(), Catch::Contains(k.error));
+    }
+  }
+  // an init phase that failed meanwhile is InitFailed, as everywhere
+  Regions r;
+  Channel c(r.mailbox.data(), r.config.data(), [] {});
+  CHECK_THROWS_AS(play(r, [&](Regions& g) {
+                    g.put32(g.mailbox, p::mailbox::phase, 7);
+                    g.put32(g.mailbox, p::mailbox::error, EIO);
+                    g.signal(p::signal_failed);
+                  }, [&] { c.setup_container(request_with_everything(), soon()); }),
+                  InitFailed);
+}
+
+TEST_CASE("channel: a container request init could not carry out is refused before anything is written", "[vm][channel][container]") {
+  using Kind = ContainerRequest::RootKind;
+  struct Case {
+    std::string what;
+    std::function<void(ContainerRequest&)> change;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"a relative volume path", [](ContainerRequest& q) { q.volumes[0].guest_path = "data"; }, "volume 0's guest path data is not an absolute path"},
+      {"a volume path with ..", [](ContainerRequest& q) { q.volumes[1].guest_path = "/srv/../../etc"; }, "volume 1's guest path /srv/../../etc has a \"..\" component"},
+      {"a volume on the root itself", [](ContainerRequest& q) { q.volumes[0].guest_path = "//"; }, "is the root itself"},
+      {"a volume path too long", [](ContainerRequest& q) { q.volumes[0].guest_path = "/" + std::string(4000, 'p'); }, "4001 bytes long; at most 4000"},
+      {"a volume without a tag", [](ContainerRequest& q) { q.volumes[0].tag = ""; }, "volume 0's virtio-fs tag is empty"},
+      {"a tag too long for virtio-fs", [](ContainerRequest& q) { q.volumes[0].tag = std::string(37, 't'); }, "37 bytes long; at most 36"},
+      {"too many volumes", [](ContainerRequest& q) { q.volumes.resize(p::config::container_volumes_max + 1, {"t", "/v", false}); }, "33 volumes; at most 32"},
+      {"a hostname too long", [](ContainerRequest& q) { q.hostname = std::string(65, 'h'); }, "the hostname is 65 bytes long; at most 64"},
+      {"a hostname with a NUL", [](ContainerRequest& q) { q.hostname = std::string("a\0b", 3); }, "the hostname contains a NUL byte"},
+      {"a block root without a file system type", [](ContainerRequest& q) { q.root_fstype = ""; }, "the root's file system type is empty"},
+      {"a relative block device", [](ContainerRequest& q) { q.root_source = "vda"; }, "the root's block device vda is not an absolute path"},
+      {"a relative root directory", [](ContainerRequest& q) { q.root_kind = Kind::dir; q.root_source = "ctr"; }, "the root directory ctr is not an absolute path"},
+      {"a virtio-fs root without a tag", [](ContainerRequest& q) { q.root_kind = Kind::virtiofs; q.root_source = ""; }, "the root's virtio-fs tag is empty"},
+      {"an empty registration", [](ContainerRequest& q) { q.binfmt.push_back(""); }, "binfmt_misc registration 1 is empty"},
+      {"a registration too long", [](ContainerRequest& q) { q.binfmt[0] = std::string(1921, ':'); }, "1921 bytes long; at most 1920"},
+      {"too many registrations", [](ContainerRequest& q) { q.binfmt.resize(p::config::container_binfmts_max + 1, ":x:E::x::/x:"); }, "17 binfmt_misc registrations; at most 16"},
+  };
+  // (The largest request the limits allow, 32 volumes and 16 registrations at their longest,
+  // takes about 160 KiB: it always fits the area, whose size check is only a guard.)
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    ContainerRequest q = request_with_everything();
+    k.change(q);
+    try {
+      c.setup_container(q, soon());
+      FAIL("accepted");
+    } catch (const ConfigError& e) {
+      CHECK_THAT(e.what(), Catch::Contains(k.error));
+    }
+    // nothing was written: no magic, no strings
+    CHECK(Regions::get32(r.config, p::config::command + p::config::command_magic_at) == 0);
+    CHECK(r.config[p::config::command + p::config::container_strings] == 0);
+  }
 }

@@ -17,6 +17,10 @@
 // on as it arrives (the CLI writes it out), and the one-shot run() built on it keeps at most a
 // limit per stream, says that it truncated, and drains the rest (acks it unread), so the guest
 // finishes and the channel is ready for the next command.
+//
+// A command may run as another user (CommandOptions: uid, gid, groups, working directory,
+// no_new_privs), and once per boot the guest can be asked to move into a container's root
+// (setup_container, ContainerRequest): the requests are checked here, before anything is written.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +32,7 @@
 #include <ctime>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -50,6 +55,11 @@ struct CommandResult {
   End end = End::exited;
   int code = 0;        // exit status (exited) or signal number (signaled); 0 when not started
   int exec_errno = 0;  // why execve failed (not_started): ENOENT, EACCES, ENOEXEC, ...
+  // Not started before execve: the step that failed (protocol::exec_stage_*: chdir, setgroups,
+  // setgid, setuid, no_new_privs, capabilities; exec_stage_execve for execve itself), and what it
+  // was about (the working directory, the user or group ids), for describe().
+  int exec_stage = protocol::exec_stage_execve;
+  std::string exec_target;
   std::string out, err;  // empty when the output went to a sink
   // The one-shot run() kept the first `limit` bytes of the stream and dropped (drained) the rest.
   bool out_truncated = false, err_truncated = false;
@@ -67,10 +77,59 @@ struct CommandResult {
     switch (end) {
       case End::exited: return "exited with status " + std::to_string(code);
       case End::signaled: return std::string("killed by signal ") + std::to_string(code) + " (" + ::strsignal(code) + ")";
-      default:
-        return exec_errno == ENOENT ? "command not found" : std::string("command could not be executed: ") + std::strerror(exec_errno);
+      default: break;
+    }
+    const std::string why = std::strerror(exec_errno);
+    switch (exec_stage) {
+      case protocol::exec_stage_chdir: return "cannot change to working directory " + exec_target + ": " + why;
+      case protocol::exec_stage_setgroups: return "cannot set supplementary groups " + exec_target + ": " + why;
+      case protocol::exec_stage_setgid: return "cannot set group id " + exec_target + ": " + why;
+      case protocol::exec_stage_setuid: return "cannot set user id " + exec_target + ": " + why;
+      case protocol::exec_stage_no_new_privs: return "cannot set no_new_privs: " + why;
+      case protocol::exec_stage_capabilities: return "cannot drop the capabilities of user " + exec_target + ": " + why;
+      default: return exec_errno == ENOENT ? "command not found" : "command could not be executed: " + why;
     }
   }
+};
+
+// Who a command runs as, and where. Ids are set when any of uid, gid or groups is given (a
+// missing uid or gid is 0, root; groups is the whole supplementary list, empty: none); a non-root
+// uid loses every capability. cwd (absolute; empty: the guest's current directory, /) is made,
+// as root, when missing, as docker makes a missing WorkingDir. no_new_privs: PR_SET_NO_NEW_PRIVS.
+struct CommandOptions {
+  std::optional<std::uint32_t> uid, gid;
+  std::vector<std::uint32_t> groups;
+  std::string cwd;
+  bool no_new_privs = false;
+};
+
+// What the guest's init mounts as the container's root and around it (setup_container).
+struct ContainerRequest {
+  enum class RootKind {
+    dir,       // root_source: a directory already in the guest (the initramfs), bind-mounted
+    block,     // root_source: a block device (/dev/vda) of root_fstype (erofs, ext4), read-only,
+               // under a tmpfs overlay: the container writes, the writes go with the VM
+    virtiofs,  // root_source: a virtio-fs tag, mounted read-write as the root, no overlay
+  };
+  RootKind root_kind = RootKind::dir;
+  std::string root_source, root_fstype, hostname;  // hostname empty: the guest's stays
+  struct Volume {
+    std::string tag, guest_path;  // a virtio-fs tag, and where it appears (absolute, in the root)
+    bool read_only = false;
+  };
+  std::vector<Volume> volumes;
+  // binfmt_misc registrations (":name:type:offset:magic:mask:interpreter:flags"), written as they
+  // are before the root is switched: the interpreter is a path in the initramfs, which the 'F'
+  // flag makes the kernel open at registration.
+  std::vector<std::string> binfmt;
+};
+
+// The guest could not set up the container: which step (protocol::container_step_*), its errno,
+// and the message naming both (and the volume's guest path for a volume).
+struct ContainerSetupError : VmError {
+  ContainerSetupError(int step_, int errno_, const std::string& what) : VmError(what), step(step_), error(errno_) {}
+  int step;
+  int error;
 };
 
 // Which of a command's streams an output chunk belongs to (the protocol's chunk_stream values).
@@ -128,10 +187,10 @@ class Channel {
   // /usr/sbin) with exactly the environment `env` ("K=V" strings) and keeps at most `limit` bytes
   // of each stream; what is past the limit is drained and CommandResult::*_truncated says so.
   CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
-                    std::size_t limit = default_output_limit) {
+                    std::size_t limit = default_output_limit, const CommandOptions& options = {}) {
     std::string out, err;
     bool out_cut = false, err_cut = false;
-    CommandResult r = run(argv, env, deadline, [&](Stream s, std::string_view bytes) {
+    const OutputSink keep = [&](Stream s, std::string_view bytes) {
       std::string& to = s == Stream::out ? out : err;
       const std::size_t room = limit - std::min(limit, to.size());
       if (bytes.size() > room) {
@@ -139,7 +198,8 @@ class Channel {
         bytes = bytes.substr(0, room);
       }
       to.append(bytes);
-    });
+    };
+    CommandResult r = run(argv, env, deadline, keep, options);
     r.out = std::move(out);
     r.err = std::move(err);
     r.out_truncated = out_cut;
@@ -152,9 +212,10 @@ class Channel {
   // result's out and err stay empty. A sink that throws abandons the command midway: the guest
   // still waits for the ack, so the channel cannot be used again (Session stops the VM).
   CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
-                    const OutputSink& sink) {
+                    const OutputSink& sink, const CommandOptions& options = {}) {
     if (!sink) throw ConfigError("no output sink given for the command's output");
     if (argv.empty() || argv[0].empty()) throw ConfigError("no command to run");
+    check_options(options);
     std::string strings = argv[0] + '\0';
     auto add = [&](const std::string& s, const char* what, std::size_t i) {
       if (s.find('\0') != std::string::npos)
@@ -164,6 +225,8 @@ class Channel {
     };
     for (std::size_t i = 0; i < argv.size(); ++i) add(argv[i], "argument", i);
     for (std::size_t i = 0; i < env.size(); ++i) add(env[i], "environment entry", i);
+    strings += options.cwd;
+    strings += '\0';
     namespace config = protocol::config;
     if (config::command_strings + strings.size() > config::command_max)
       throw ConfigError("command and environment take " + std::to_string(strings.size()) + " bytes; at most " +
@@ -173,6 +236,14 @@ class Channel {
     le::store<std::uint32_t>(c + config::command_path_len, static_cast<std::uint32_t>(argv[0].size()));
     le::store<std::uint32_t>(c + config::command_argc, static_cast<std::uint32_t>(argv.size()));
     le::store<std::uint32_t>(c + config::command_envc, static_cast<std::uint32_t>(env.size()));
+    const bool set_ids = options.uid || options.gid || !options.groups.empty();
+    le::store<std::uint32_t>(c + config::command_uid, options.uid.value_or(0));
+    le::store<std::uint32_t>(c + config::command_gid, options.gid.value_or(0));
+    le::store<std::uint32_t>(c + config::command_flags, (set_ids ? protocol::command_flag_set_ids : 0) |
+                                                            (options.no_new_privs ? protocol::command_flag_no_new_privs : 0) |
+                                                            (options.cwd.empty() ? 0 : protocol::command_flag_chdir));
+    le::store<std::uint32_t>(c + config::command_ngroups, static_cast<std::uint32_t>(options.groups.size()));
+    for (std::size_t i = 0; i < options.groups.size(); ++i) le::store<std::uint32_t>(c + config::command_groups + 4 * i, options.groups[i]);
     host_u32(c + config::command_magic_at, protocol::command_magic);  // last: the guest may start now
 
     CommandResult r;
@@ -190,12 +261,17 @@ class Channel {
         const std::uint32_t kind = guest_u32(mb_ + protocol::mailbox::exit_kind);
         const std::uint32_t code = guest_u32(mb_ + protocol::mailbox::exit_code);
         const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::exec_errno);
-        if (kind > protocol::exit_kind_not_started || code > 255 || err > 4095)
+        const std::uint32_t stage = guest_u32(mb_ + protocol::mailbox::exec_stage);
+        if (kind > protocol::exit_kind_not_started || code > 255 || err > 4095 || stage >= std::size(protocol::exec_stage_names))
           throw GuestProtocolError("guest reported an impossible command end (kind " + std::to_string(kind) + ", code " +
-                                   std::to_string(code) + ")");
+                                   std::to_string(code) + ", stage " + std::to_string(stage) + ")");
         r.end = static_cast<CommandResult::End>(kind);
         r.code = kind == protocol::exit_kind_not_started ? 0 : static_cast<int>(code);
         r.exec_errno = static_cast<int>(err);
+        if (kind == protocol::exit_kind_not_started) {
+          r.exec_stage = static_cast<int>(stage);
+          r.exec_target = stage_target(options, r.exec_stage);
+        }
         return r;
       } else if (s == protocol::signal_failed) {
         throw init_failed();
@@ -203,6 +279,50 @@ class Channel {
         throw GuestProtocolError("unexpected signal " + hex(s) + " while running a command");
       }
     }
+  }
+
+  // Asks init, once per boot, to move into the container's root (ContainerRequest): checks the
+  // request (ConfigError, before anything is written), writes it, waits. Init's failed step
+  // becomes ContainerSetupError; init then still serves, where it was (the caller should stop the
+  // VM: a step may have left mounts behind).
+  void setup_container(const ContainerRequest& request, Clock::time_point deadline) {
+    namespace config = protocol::config;
+    const std::string strings = container_strings(request);
+    if (config::container_strings + strings.size() > config::command_max)
+      throw ConfigError("container request takes " + std::to_string(strings.size()) + " bytes; at most " +
+                        std::to_string(config::command_max - config::container_strings) + " fit the config region");
+    std::uint8_t* c = cfg_ + config::command;
+    std::memcpy(c + config::container_strings, strings.data(), strings.size());
+    using Kind = ContainerRequest::RootKind;
+    le::store<std::uint32_t>(c + config::container_root_kind, request.root_kind == Kind::dir      ? protocol::container_root_dir
+                                                              : request.root_kind == Kind::block ? protocol::container_root_block
+                                                                                                 : protocol::container_root_virtiofs);
+    le::store<std::uint32_t>(c + config::container_flags, 0);
+    le::store<std::uint32_t>(c + config::container_volumes, static_cast<std::uint32_t>(request.volumes.size()));
+    le::store<std::uint32_t>(c + config::container_binfmts, static_cast<std::uint32_t>(request.binfmt.size()));
+    for (std::size_t i = 0; i < request.volumes.size(); ++i)
+      le::store<std::uint32_t>(c + config::container_volume_flags + 4 * i, request.volumes[i].read_only ? protocol::volume_flag_read_only : 0);
+    host_u32(c + config::container_magic_at, protocol::container_magic);  // last
+
+    const std::uint32_t s = next_signal(deadline, "container setup");
+    if (s == protocol::signal_container_ready) return;
+    if (s == protocol::signal_failed) throw init_failed();
+    if (s != protocol::signal_container_failed) throw GuestProtocolError("unexpected signal " + hex(s) + " after a container request");
+    const std::uint32_t step = guest_u32(mb_ + protocol::mailbox::phase);
+    const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::error);
+    const std::uint32_t index = guest_u32(mb_ + protocol::mailbox::exit_code);
+    const bool indexed = step == protocol::container_step_volume || step == protocol::container_step_binfmt;
+    const std::size_t count = step == protocol::container_step_volume ? request.volumes.size() : request.binfmt.size();
+    if (step < 1 || step >= std::size(protocol::container_step_names) || err < 1 || err > 4095 || (indexed && index >= count))
+      throw GuestProtocolError("guest reported an impossible container failure (step " + std::to_string(step) + ", errno " +
+                               std::to_string(err) + ", index " + std::to_string(index) + ")");
+    std::string what = protocol::container_step_names[step];
+    if (step == protocol::container_step_root || step == protocol::container_step_overlay) what += " " + request.root_source;
+    if (step == protocol::container_step_volume)
+      what += " " + request.volumes[index].guest_path + " (virtio-fs tag " + request.volumes[index].tag + ")";
+    if (step == protocol::container_step_binfmt) what += " (registration " + std::to_string(index) + ")";
+    if (step == protocol::container_step_hostname) what += " " + request.hostname;
+    throw ContainerSetupError(static_cast<int>(step), static_cast<int>(err), "container setup failed: cannot " + what + ": " + errno_text(err));
   }
 
   // Copies a payload into the guest, which relocates and calls it; its return value.
@@ -290,15 +410,94 @@ class Channel {
     if (s != wanted) throw GuestProtocolError("init sent signal " + hex(s) + " while the host waited for " + hex(wanted) + ": " + what);
   }
 
+  // "ENOENT (No such file or directory)"; the number for one out of range.
+  static std::string errno_text(std::uint32_t err) {
+    if (err == 0 || err >= 4096) return "errno " + std::to_string(err);
+    const char* name = ::strerrorname_np(static_cast<int>(err));
+    return std::string(name ? name : "?") + " (" + std::strerror(static_cast<int>(err)) + ")";
+  }
+
   InitFailed init_failed() const {
     const std::uint32_t phase = guest_u32(mb_ + protocol::mailbox::phase);
     const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::error);
     std::string name = phase >= 1 && phase < std::size(protocol::phase_names) ? protocol::phase_names[phase] : "unknown phase";
-    std::string e = err > 0 && err < 4096 ? std::string(::strerrorname_np(static_cast<int>(err)) ? ::strerrorname_np(static_cast<int>(err)) : "?") +
-                                                " (" + std::strerror(static_cast<int>(err)) + ")"
-                                          : "errno " + std::to_string(err);
     return InitFailed(static_cast<int>(phase), static_cast<int>(err),
-                      "init phase " + std::to_string(phase) + " (" + name + ") failed: " + e);
+                      "init phase " + std::to_string(phase) + " (" + name + ") failed: " + errno_text(err));
+  }
+
+  // The longest path init takes (its buffers are 4096 bytes, "/mnt" included), and Linux's limits
+  // for a hostname (HOST_NAME_MAX), a virtio-fs tag (the device's config field) and a binfmt_misc
+  // registration (MAX_REGISTER_LENGTH).
+  static constexpr std::size_t path_max = 4000, hostname_max = 64, tag_max = 36, register_max = 1920;
+
+  static void check_string(const std::string& s, const std::string& what, std::size_t max, bool required) {
+    if (s.find('\0') != std::string::npos) throw ConfigError(what + " contains a NUL byte");
+    if (required && s.empty()) throw ConfigError(what + " is empty");
+    if (s.size() > max) throw ConfigError(what + " is " + std::to_string(s.size()) + " bytes long; at most " + std::to_string(max));
+  }
+  // An absolute path without "." or ".." components: a volume's guest path must stay in the root.
+  static void check_path(const std::string& path, const std::string& what) {
+    check_string(path, what, path_max, true);
+    if (path[0] != '/') throw ConfigError(what + " " + path + " is not an absolute path");
+    for (std::size_t at = 1; at <= path.size();) {
+      std::size_t end = path.find('/', at);
+      if (end == std::string::npos) end = path.size();
+      const std::string_view part(path.data() + at, end - at);
+      if (part == "." || part == "..") throw ConfigError(what + " " + path + " has a \"" + std::string(part) + "\" component");
+      at = end + 1;
+    }
+  }
+
+  static void check_options(const CommandOptions& o) {
+    if (o.groups.size() > protocol::config::command_groups_max)
+      throw ConfigError("a command can have at most " + std::to_string(protocol::config::command_groups_max) + " supplementary groups, not " +
+                        std::to_string(o.groups.size()));
+    if (!o.cwd.empty()) check_path(o.cwd, "working directory");
+  }
+
+  // What a failed step before execve was about, for CommandResult::describe().
+  static std::string stage_target(const CommandOptions& o, int stage) {
+    switch (stage) {
+      case protocol::exec_stage_chdir: return o.cwd;
+      case protocol::exec_stage_setgid: return std::to_string(o.gid.value_or(0));
+      case protocol::exec_stage_setuid:
+      case protocol::exec_stage_capabilities: return std::to_string(o.uid.value_or(0));
+      case protocol::exec_stage_setgroups: {
+        std::string list;
+        for (std::uint32_t g : o.groups) list += (list.empty() ? "" : ",") + std::to_string(g);
+        return "[" + list + "]";
+      }
+      default: return "";
+    }
+  }
+
+  // The request's strings as init reads them (layout.hpp, CONTAINER_HEADER), once checked.
+  static std::string container_strings(const ContainerRequest& r) {
+    using Kind = ContainerRequest::RootKind;
+    if (r.root_kind != Kind::dir && r.root_kind != Kind::block && r.root_kind != Kind::virtiofs) throw ConfigError("unknown container root kind");
+    if (r.root_kind == Kind::virtiofs) check_string(r.root_source, "the root's virtio-fs tag", tag_max, true);
+    else check_path(r.root_source, r.root_kind == Kind::dir ? "the root directory" : "the root's block device");
+    if (r.root_kind == Kind::block) check_string(r.root_fstype, "the root's file system type", 64, true);
+    else check_string(r.root_fstype, "the root's file system type", 64, false);
+    check_string(r.hostname, "the hostname", hostname_max, false);
+    if (r.volumes.size() > protocol::config::container_volumes_max)
+      throw ConfigError(std::to_string(r.volumes.size()) + " volumes; at most " + std::to_string(protocol::config::container_volumes_max));
+    if (r.binfmt.size() > protocol::config::container_binfmts_max)
+      throw ConfigError(std::to_string(r.binfmt.size()) + " binfmt_misc registrations; at most " +
+                        std::to_string(protocol::config::container_binfmts_max));
+    std::string s = r.root_source + '\0' + r.root_fstype + '\0' + r.hostname + '\0';
+    for (std::size_t i = 0; i < r.volumes.size(); ++i) {
+      const std::string which = "volume " + std::to_string(i);
+      check_string(r.volumes[i].tag, which + "'s virtio-fs tag", tag_max, true);
+      check_path(r.volumes[i].guest_path, which + "'s guest path");
+      if (r.volumes[i].guest_path.find_first_not_of('/') == std::string::npos) throw ConfigError(which + "'s guest path is the root itself");
+      s += r.volumes[i].tag + '\0' + r.volumes[i].guest_path + '\0';
+    }
+    for (std::size_t i = 0; i < r.binfmt.size(); ++i) {
+      check_string(r.binfmt[i], "binfmt_misc registration " + std::to_string(i), register_max, true);
+      s += r.binfmt[i] + '\0';
+    }
+    return s;
   }
 
   // Waits for the guest's next signal: polls `seq`, briefly spinning, then sleeping.

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,14 +51,15 @@
 #define CRUMBLE_PROTOCOL_MAILBOX(X)                                                            \
   X(signal, 0, 4)        /* u32: the guest's last signal (below) */                            \
   X(seq, 4, 4)           /* u32: bumped by the guest after each signal's fields and value */   \
-  X(phase, 8, 4)         /* u32: the init phase that failed (1-7) */                           \
+  X(phase, 8, 4)         /* u32: the init phase that failed (1-7), or the container step */    \
   X(error, 12, 4)        /* u32: its errno (positive) */                                       \
   X(result, 16, 8)       /* i64: a payload's return value */                                   \
   X(exit_kind, 24, 4)    /* u32: how a command ended (exit_kind_*) */                          \
-  X(exit_code, 28, 4)    /* u32: exit status, or the signal number */                          \
+  X(exit_code, 28, 4)    /* u32: exit status, or the signal number; the failed volume's index */ \
   X(exec_errno, 32, 4)   /* u32: execve's errno when the command did not start */              \
   X(chunk_stream, 36, 4) /* u32: stream_stdout or stream_stderr */                             \
   X(chunk_length, 40, 4) /* u32: bytes of output at config::output */                          \
+  X(exec_stage, 44, 4)   /* u32: which step before execve failed (exec_stage_*), with exec_errno */ \
   X(host_ack, 48, 4)     /* u32: written by the host: the seq it has consumed */
 
 // ---- what the guest says (values of mailbox fields) -----------------------------------------
@@ -73,7 +75,38 @@
   X(exit_kind_signaled, 1, 0)           /* exit_code is the signal number */                         \
   X(exit_kind_not_started, 2, 0)        /* execve failed: exec_errno says why */                     \
   X(stream_stdout, 1, 0)                /* chunk_stream: the command's standard output */            \
-  X(stream_stderr, 2, 0)                /* chunk_stream: its standard error */
+  X(stream_stderr, 2, 0)                /* chunk_stream: its standard error */                       \
+  X(signal_container_ready, 0xc7a1ead7, 0) /* init now serves inside the container's root */         \
+  X(signal_container_failed, 0xc7afa11d, 0) /* phase = the step (container_step_*), error = errno,   \
+                                               exit_code = the volume's index; init serves on */
+
+// ---- a container request's steps (mailbox phase of signal_container_failed), in the order init
+// takes them save binfmt, which comes before mounts; and the steps before a command's execve
+// (mailbox exec_stage when the command did not start; 0: execve itself)
+#define CRUMBLE_PROTOCOL_STEPS(X)                                                                    \
+  X(container_step_modules, 1, 0)     /* load /crumble/container-modules.list */                    \
+  X(container_step_root, 2, 0)        /* mount the root (the block device, the virtio-fs tag) */    \
+  X(container_step_overlay, 3, 0)     /* the tmpfs and the overlay over a block root */             \
+  X(container_step_volume, 4, 0)     /* a volume (mailbox exit_code: which) */                     \
+  X(container_step_mounts, 5, 0)      /* proc, sysfs, /dev, /dev/pts, /dev/shm, /tmp, /run */       \
+  X(container_step_switch_root, 6, 0) /* pivot_root, or the move-and-chroot fallback */             \
+  X(container_step_hostname, 7, 0)    /* sethostname */                                             \
+  X(container_step_binfmt, 8, 0)      /* mount binfmt_misc and register (exit_code: which) */       \
+  X(container_step_request, 9, 0)     /* the request itself: malformed (EINVAL), a second (EBUSY) */ \
+  X(exec_stage_execve, 0, 0)                                                                         \
+  X(exec_stage_chdir, 1, 0)                                                                          \
+  X(exec_stage_setgroups, 2, 0)                                                                      \
+  X(exec_stage_setgid, 3, 0)                                                                         \
+  X(exec_stage_setuid, 4, 0)                                                                         \
+  X(exec_stage_no_new_privs, 5, 0)                                                                   \
+  X(exec_stage_capabilities, 6, 0) /* dropping the bounding set or the ambient capabilities */       \
+  X(container_root_dir, 1, 0)      /* root kinds: a directory already in the guest */                \
+  X(container_root_block, 2, 0)    /* a block device, read-only, under a tmpfs overlay */            \
+  X(container_root_virtiofs, 3, 0) /* a virtio-fs tag, read-write, no overlay */                     \
+  X(command_flag_set_ids, 1, 0)      /* command flags: setgroups, setgid, setuid to the header's */  \
+  X(command_flag_no_new_privs, 2, 0) /* PR_SET_NO_NEW_PRIVS */                                       \
+  X(command_flag_chdir, 4, 0)        /* change to the working directory (made when missing) */       \
+  X(volume_flag_read_only, 1, 0)     /* a volume's flags: mounted MS_RDONLY */
 
 // ---- what the host asks: the magics it writes last (config region) -------------------------
 #define CRUMBLE_PROTOCOL_MAGICS(X)                                                         \
@@ -82,7 +115,8 @@
   X(poweroff_magic, 0x52574f50, 0) /* "POWR" at config::command: sync, power off */        \
   X(clock_magic, 0x4b434c43, 0)    /* "CLCK" */                                            \
   X(reseed_magic, 0x44454553, 0)   /* "SEED" */                                            \
-  X(hold_magic, 0x444c4f48, 0)     /* "HOLD" */
+  X(hold_magic, 0x444c4f48, 0)     /* "HOLD" */                                            \
+  X(container_magic, 0x524e5443, 0) /* "CTNR" at config::command: set up the container's root */
 
 // ---- config region: its areas (byte offsets in the region; Config prefix cfg_) --------------
 // payload: a header, then code_size bytes of code (a code::Image's bytes), then reloc_count u32
@@ -115,13 +149,37 @@
   X(payload_bss_size, 16, 4)                    /* u32 bytes zeroed after the code */ \
   X(payload_code, 32, payload_max - payload_code) /* the code, then the relocations */
 
-// magic, path_len, argc, envc, then path\0, argc args\0 (argv[0] first), envc "K=V"\0.
+// magic, path_len, argc, envc, the options (uid, gid, flags, groups), then path\0, argc args\0
+// (argv[0] first), envc "K=V"\0, and the working directory\0 (empty without command_flag_chdir).
 #define CRUMBLE_PROTOCOL_COMMAND_HEADER(X)                                         \
-  X(command_magic_at, 0, 4) /* u32 command_magic (or poweroff_magic) */            \
+  X(command_magic_at, 0, 4) /* u32 command_magic (or poweroff_magic, container_magic) */ \
   X(command_path_len, 4, 4) /* u32 bytes of the path, without its NUL */           \
   X(command_argc, 8, 4)     /* u32 */                                              \
   X(command_envc, 12, 4)    /* u32 */                                              \
-  X(command_strings, 16, command_max - command_strings)
+  X(command_uid, 16, 4)     /* u32, with command_flag_set_ids */                   \
+  X(command_gid, 20, 4)     /* u32, with command_flag_set_ids */                   \
+  X(command_flags, 24, 4)   /* u32 command_flag_* */                               \
+  X(command_ngroups, 28, 4) /* u32 supplementary groups, at most command_groups_max */ \
+  X(command_groups_max, 32, 0)                                                     \
+  X(command_groups, 32, 4 * command_groups_max) /* u32 each */                     \
+  X(command_strings, 160, command_max - command_strings)
+
+// A container request, in the command area (container_magic): the root's kind (container_root_*),
+// a flags word (none defined yet: 0), how many volumes and binfmt_misc registrations, each
+// volume's flags (volume_flag_*), then the strings, each NUL-terminated: the root's source (a
+// guest directory, a device, a virtio-fs tag), its fstype (block roots), the hostname, each
+// volume's virtio-fs tag and absolute guest path, each registration as written to
+// /proc/sys/fs/binfmt_misc/register.
+#define CRUMBLE_PROTOCOL_CONTAINER_HEADER(X)                                        \
+  X(container_magic_at, 0, 4) /* u32 container_magic, at command_magic_at */        \
+  X(container_root_kind, 4, 4) /* u32 container_root_* */                           \
+  X(container_flags, 8, 4)     /* u32, 0 */                                         \
+  X(container_volumes, 12, 4)  /* u32, at most container_volumes_max */             \
+  X(container_binfmts, 16, 4)  /* u32, at most container_binfmts_max */            \
+  X(container_volumes_max, 32, 0)                                                   \
+  X(container_binfmts_max, 16, 0)                                                   \
+  X(container_volume_flags, 32, 4 * container_volumes_max) /* u32 each */           \
+  X(container_strings, 160, command_max - container_strings)
 
 #define CRUMBLE_PROTOCOL_CLOCK(X)                       \
   X(clock_magic_at, 0, 4) /* u32 clock_magic */         \
@@ -140,6 +198,7 @@
   CRUMBLE_PROTOCOL_CONFIG_AREAS(X) \
   CRUMBLE_PROTOCOL_PAYLOAD_HEADER(X) \
   CRUMBLE_PROTOCOL_COMMAND_HEADER(X) \
+  CRUMBLE_PROTOCOL_CONTAINER_HEADER(X) \
   CRUMBLE_PROTOCOL_CLOCK(X)        \
   CRUMBLE_PROTOCOL_RESEED(X)
 
@@ -150,6 +209,7 @@ namespace crumble::vm::protocol {
 CRUMBLE_PROTOCOL_WHERE(CRUMBLE_PROTOCOL_U64)
 CRUMBLE_PROTOCOL_SIGNALS(CRUMBLE_PROTOCOL_U32)
 CRUMBLE_PROTOCOL_MAGICS(CRUMBLE_PROTOCOL_U32)
+CRUMBLE_PROTOCOL_STEPS(CRUMBLE_PROTOCOL_U32)
 namespace mailbox {
 CRUMBLE_PROTOCOL_MAILBOX(CRUMBLE_PROTOCOL_U32)
 }
@@ -178,6 +238,7 @@ namespace config {
 inline constexpr Field areas[] = {CRUMBLE_PROTOCOL_CONFIG_AREAS(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field payload_header[] = {CRUMBLE_PROTOCOL_PAYLOAD_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field command_header[] = {CRUMBLE_PROTOCOL_COMMAND_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field container_header[] = {CRUMBLE_PROTOCOL_CONTAINER_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field clock_fields[] = {CRUMBLE_PROTOCOL_CLOCK(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field reseed_fields[] = {CRUMBLE_PROTOCOL_RESEED(CRUMBLE_PROTOCOL_FIELD(cfg))};
 }  // namespace config
@@ -212,6 +273,7 @@ constexpr std::uint64_t area_bytes(std::string_view name) {
 }
 static_assert(laid_out(config::payload_header, area_bytes("cfg_payload")), "payload header fields overlap or leave the area");
 static_assert(laid_out(config::command_header, area_bytes("cfg_command")), "command header fields overlap or leave the area");
+static_assert(laid_out(config::container_header, area_bytes("cfg_command")), "container header fields overlap or leave the area");
 static_assert(laid_out(config::clock_fields, area_bytes("cfg_clock")), "clock fields overlap or leave the clock area");
 static_assert(laid_out(config::reseed_fields, area_bytes("cfg_reseed")), "reseed fields overlap or leave the reseed area");
 
@@ -220,6 +282,14 @@ static_assert(laid_out(config::reseed_fields, area_bytes("cfg_reseed")), "reseed
 inline constexpr const char* phase_names[] = {
     "", "create /dev", "mount filesystems", "load kernel modules", "console", "map mailbox and config",
     "set the clock", "main loop"};
+// The container request's steps (container_step_*) and the steps before a command's execve
+// (exec_stage_*), by number, for messages.
+inline constexpr const char* container_step_names[] = {
+    "", "load container modules", "mount the root", "mount the overlay", "mount a volume", "mount the container's filesystems",
+    "switch to the root", "set the hostname", "register binfmt_misc interpreters", "read the request"};
+inline constexpr const char* exec_stage_names[] = {"execve", "chdir", "setgroups", "setgid", "setuid", "no_new_privs", "drop capabilities"};
+static_assert(std::size(container_step_names) == container_step_request + 1);
+static_assert(std::size(exec_stage_names) == exec_stage_capabilities + 1);
 
 // The Config values the init program is translated with (crumble-rtg -c key=value): every row of
 // every list above, its name with the list's prefix, its value in hex.
@@ -234,6 +304,7 @@ inline std::vector<std::pair<std::string, std::string>> config_values() {
   CRUMBLE_PROTOCOL_WHERE(CRUMBLE_PROTOCOL_VALUE)
   CRUMBLE_PROTOCOL_SIGNALS(CRUMBLE_PROTOCOL_VALUE)
   CRUMBLE_PROTOCOL_MAGICS(CRUMBLE_PROTOCOL_VALUE)
+  CRUMBLE_PROTOCOL_STEPS(CRUMBLE_PROTOCOL_VALUE)
 #undef CRUMBLE_PROTOCOL_VALUE
 #define CRUMBLE_PROTOCOL_VALUE(name, value, bytes) v.emplace_back("mb_" #name, hex(mailbox::name));
   CRUMBLE_PROTOCOL_MAILBOX(CRUMBLE_PROTOCOL_VALUE)
