@@ -110,6 +110,10 @@ const (
 	SYS_SYNC           SyscallName = 45
 	SYS_RT_SIGACTION   SyscallName = 46
 	SYS_RT_SIGPROCMASK SyscallName = 47
+	SYS_SETUID         SyscallName = 48
+	SYS_SETGID         SyscallName = 49
+	SYS_SETGROUPS      SyscallName = 50
+	SYS_PRCTL          SyscallName = 51
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).

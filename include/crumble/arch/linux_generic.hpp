@@ -27,7 +27,8 @@ constexpr int linux_generic_syscall_number(ir::Sys s) {
     case getppid: return 173;        case gettid: return 178;       case brk: return 214;
     case munmap: return 215;         case clone: return 220;        case execve: return 221;
     case mmap: return 222;           case wait4: return 260;        case finit_module: return 273;
-    case getrandom: return 278;
+    case getrandom: return 278;      case setgid: return 144;       case setuid: return 146;
+    case setgroups: return 159;      case prctl: return 167;
     case open: case dup2: case fork: case mkdir: case mknod: break;
   }
   return ir::absent_syscall;

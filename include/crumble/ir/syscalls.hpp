@@ -19,7 +19,8 @@ namespace crumble::ir {
   X(fork) X(execve) X(exit) X(exit_group) X(wait4) X(kill) X(uname) X(chdir) X(chroot)         \
   X(mkdir) X(mkdirat) X(mknod) X(mknodat) X(unlinkat) X(symlinkat) X(mount) X(umount2)         \
   X(pivot_root) X(setsid) X(sethostname) X(reboot) X(init_module) X(finit_module)              \
-  X(clock_gettime) X(clock_settime) X(getrandom) X(sync) X(rt_sigaction) X(rt_sigprocmask)
+  X(clock_gettime) X(clock_settime) X(getrandom) X(sync) X(rt_sigaction) X(rt_sigprocmask)       \
+  X(setuid) X(setgid) X(setgroups) X(prctl)
 
 enum class Sys : std::uint8_t {
 #define CRUMBLE_ENUM(n) n,
