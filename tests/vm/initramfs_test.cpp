@@ -526,6 +526,60 @@ TEST_CASE("build_initramfs with busybox: /init, applets, directories, console an
         "/crumble/modules/00-virtio_ring.ko\0/crumble/modules/01-virtio.ko\0"s);
 }
 
+TEST_CASE("container modules are stored apart, with their own list, and extra files are copied in") {
+  require_cpio();
+  TempDir dir;
+  write_file(dir / "root/init", bytes("own init"), fs::perms(0755));
+  write_file(dir / "overlay.ko", pattern(300, 3));
+  write_file(dir / "virtio_mmio.ko", pattern(501, 4));
+  write_file(dir / "virtio_blk.ko", pattern(502, 5));
+  write_file(dir / "qemu-aarch64", pattern(7000, 6), fs::perms(0700));
+  write_file(dir / "config", bytes("k=v\n"));
+  InitramfsSpec spec;
+  spec.rootfs = dir / "root";
+  spec.modules = {{"overlay", dir / "overlay.ko"}};
+  spec.container_modules = {{"virtio_mmio", dir / "virtio_mmio.ko"}, {"virtio_blk", dir / "virtio_blk.ko"}};
+  spec.extra_files = {{"/crumble/qemu-aarch64", dir / "qemu-aarch64", 0755}, {"/etc/crumble/config", dir / "config", 0640}};
+  const Bytes archive = build_initramfs(spec);
+  CHECK(build_initramfs(spec) == archive);
+
+  auto list = cpio_list(archive);
+  struct Row {
+    const char* name;
+    const char* perms;
+    const char* size;
+  };
+  const Row rows[] = {
+      {"crumble/modules/00-overlay.ko", "-rw-r--r--", "300"},
+      {"crumble/container-modules/00-virtio_mmio.ko", "-rw-r--r--", "501"},
+      {"crumble/container-modules/01-virtio_blk.ko", "-rw-r--r--", "502"},
+      {"crumble/qemu-aarch64", "-rwxr-xr-x", "7000"},  // the mode given, not the host file's
+      {"etc/crumble/config", "-rw-r-----", "4"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.name);
+    const Listed& l = find(list, r.name);
+    CHECK(l.perms == r.perms);
+    CHECK(l.size == r.size);
+  }
+
+  TempDir out;
+  cpio_extract(archive, out.path, {"dev/console"});
+  using namespace std::string_literals;
+  CHECK(text(read_file(out / "crumble/modules.list")) == "/crumble/modules/00-overlay.ko\0"s);
+  CHECK(text(read_file(out / "crumble/container-modules.list")) ==
+        "/crumble/container-modules/00-virtio_mmio.ko\0/crumble/container-modules/01-virtio_blk.ko\0"s);
+  CHECK(read_file(out / "crumble/container-modules/01-virtio_blk.ko") == pattern(502, 5));
+  CHECK(read_file(out / "crumble/qemu-aarch64") == pattern(7000, 6));
+  CHECK(read_file(out / "etc/crumble/config") == bytes("k=v\n"));
+
+  // Without container modules the list is there and empty.
+  spec.container_modules.clear();
+  TempDir out2;
+  cpio_extract(build_initramfs(spec), out2.path, {"dev/console"});
+  CHECK(read_file(out2 / "crumble/container-modules.list").empty());
+}
+
 TEST_CASE("build_initramfs copies a rootfs directory whole, in sorted order") {
   require_cpio();
   TempDir dir;
@@ -600,13 +654,14 @@ TEST_CASE("build_initramfs copies a rootfs directory whole, in sorted order") {
            {"dev/console", "crw-------", "5,1"},
            {"crumble", "drwxr-xr-x", "0"},
            {"crumble/modules.list", "-rw-r--r--", "0"},
+           {"crumble/container-modules.list", "-rw-r--r--", "0"},
        })
     rows.push_back(r);
 
   REQUIRE(list.size() == rows.size());  // the fifo and the socket are skipped
   for (std::size_t i = 0; i < rows.size(); ++i) {
     INFO(rows[i].name);
-    CHECK(list[i].name == rows[i].name);  // sorted, then /init, the console and the module list
+    CHECK(list[i].name == rows[i].name);  // sorted, then /init, the console and the module lists
     CHECK(list[i].perms == rows[i].perms);
     CHECK((list[i].perms[0] == 'l' ? list[i].target : list[i].size) == rows[i].size_or_target);
   }
@@ -638,7 +693,8 @@ TEST_CASE("a rootfs may bring its own /init and /dev/console") {
   auto records = walk(build_initramfs(spec));
   std::vector<std::string> names;
   for (const auto& r : records) names.push_back(r.name);
-  CHECK(names == std::vector<std::string>{"init", "dev", "dev/console", "crumble", "crumble/modules.list", "TRAILER!!!"});
+  CHECK(names == std::vector<std::string>{"init", "dev", "dev/console", "crumble", "crumble/modules.list",
+                                          "crumble/container-modules.list", "TRAILER!!!"});
 
   if (::mknod((dir / "root/console").c_str(), S_IFCHR | 0600, makedev(5, 1)) == 0) {
     fs::create_directories(dir / "root/dev");
@@ -685,6 +741,14 @@ TEST_CASE("build_initramfs errors name the path and what to do") {
       {"module name with '/'", [&](auto& s) { s.init = {}; s.rootfs = d + "/root"; s.modules = {{"a/b", d + "/mod.ko"}}; },
        {"kernel module name 'a/b'"}},
       {"init twice", [&](auto& s) { s.rootfs = d + "/root"; }, {"init is already in the archive"}},
+      {"missing container module", [&](auto& s) { s.container_modules = {{"virtio_blk", d + "/nope.ko"}}; },
+       {"kernel module virtio_blk not found at " + d + "/nope.ko"}},
+      {"relative extra file", [&](auto& s) { s.rootfs = d + "/root"; s.init = {}; s.extra_files = {{"crumble/x", d + "/mod.ko", 0755}}; },
+       {"initramfs file " + d + "/mod.ko: its guest path 'crumble/x' must be absolute"}},
+      {"missing extra file", [&](auto& s) { s.rootfs = d + "/root"; s.init = {}; s.extra_files = {{"/crumble/x", d + "/nope", 0755}}; },
+       {"initramfs file " + d + "/nope (for /crumble/x) not found"}},
+      {"extra file over /init", [&](auto& s) { s.rootfs = d + "/root"; s.init = {}; s.extra_files = {{"/init", d + "/mod.ko", 0755}}; },
+       {"init is already in the archive"}},
   };
   for (const Row& r : rows) {
     INFO(r.what);

@@ -58,7 +58,29 @@ struct SessionConfig {
   SnapshotMode snapshot = SnapshotMode::late;
   std::filesystem::path snapshot_dir;       // empty: ~/.cache/crumble/snapshots
   bool snapshot_strict = false;
+  // Containers (the QEMU engine only). container_devices: a read-only virtio-blk root disk slot
+  // and the modules a container root needs — those that bind no device load at boot, so they are
+  // in the snapshot (container_boot_modules); the virtio transport waits in
+  // /crumble/container-modules.list for init's container request (container_deferred_modules).
+  // The snapshot does not depend on root_disk: one snapshot serves every image.
+  bool container_devices = false;
+  std::filesystem::path root_disk;          // an erofs image; empty: a 1 MiB placeholder
+  // virtio-fs volumes. A session with shares boots cold and saves nothing: QEMU 7.2 cannot
+  // snapshot vhost-user-fs devices.
+  std::vector<Share> shares;
+  // (absolute guest path, host file): copied into the initramfs, executable (qemu-user
+  // interpreters for binfmt_misc); part of the snapshot's key, by content.
+  std::vector<std::pair<std::string, std::filesystem::path>> initramfs_files;
 };
+
+// The container modules loaded at boot. They bind no device until a virtio transport exists, so
+// having them in the snapshot costs nothing and saves init their insmod on every container start:
+// file systems (overlay, erofs, fuse), binfmt_misc, and the virtio drivers with no transport to
+// bind to yet (virtio_blk, virtiofs). Their dependencies (virtio, virtio_ring, libcrc32c) follow.
+inline const std::vector<std::string> container_boot_modules = {"overlay", "erofs", "fuse", "binfmt_misc", "virtio_blk", "virtiofs"};
+// Deferred to the container request: virtio_mmio probes microvm's transports and so binds the
+// disk; bound before a snapshot, the guest would keep the placeholder's size after a restore.
+inline const std::vector<std::string> container_deferred_modules = {"virtio_mmio"};
 
 // The environment commands get unless the caller gives one.
 inline std::vector<std::string> default_environment() {
@@ -131,8 +153,19 @@ class Session {
     if (c.init.empty()) throw ConfigError("no init program given (SessionConfig::init)");
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
     pick_engine();
+    if (use_kvm_ && (c.container_devices || !c.root_disk.empty() || !c.shares.empty()))
+      throw ConfigError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
+    if (!c.root_disk.empty() && !c.container_devices) throw ConfigError("a root disk needs container_devices (the disk slot)");
     GuestKernel k = kernel();
-    GuestOptions g{k.image, initramfs(k), c.memory_mib, c.vcpus, c.append, {}, false};  // cold; start() decides on snapshots
+    GuestOptions g;  // cold; start() decides on snapshots
+    g.kernel = k.image;
+    g.initramfs = initramfs(k);
+    g.memory_mib = c.memory_mib;
+    g.vcpus = c.vcpus;
+    g.append = c.append;
+    g.root_disk_slot = c.container_devices;
+    g.root_disk = c.root_disk;
+    g.shares = c.shares;
     if (use_kvm_) {
       KvmLinuxOptions o;
       static_cast<GuestOptions&>(o) = g;
@@ -176,6 +209,14 @@ class Session {
   // Calls a payload (code::Image from crumble::assemble) inside the guest; its return value.
   std::int64_t call(const code::Image& payload, std::optional<std::chrono::milliseconds> timeout = {}) {
     return guarded([&] { return channel().call(payload, Clock::now() + timeout.value_or(cfg_.command_timeout)); });
+  }
+
+  // Runs f(Channel&) on the guest's protocol channel (a request the session has no method for:
+  // the container request) under the same rule as run(): a guest that does not answer, or an
+  // exception that leaves it mid-request, stops the session.
+  template <class F>
+  decltype(auto) with_channel(F&& f) {
+    return guarded([&]() -> decltype(auto) { return f(channel()); });
   }
 
   // Powers the guest off (waits a few seconds, then kills it) and removes its files.
@@ -256,6 +297,7 @@ class Session {
       snapshot_note_ += note;
     };
     if (cfg_.snapshot == SnapshotMode::off) return cold("cold boot (snapshots off)");
+    if (!o.shares.empty()) return cold("cold boot: virtio-fs volumes cannot be snapshotted with QEMU 7.2");
     std::optional<SnapshotCache> cache;
     try {
       cache.emplace(cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir));
@@ -315,6 +357,11 @@ class Session {
     h.add(std::span<const std::uint8_t>(g.initramfs));
     h.add(g.append);
     h.add(std::string_view(cfg_.snapshot == SnapshotMode::early ? "early" : "late"));
+    // The disk slot changes the machine (its device list, hence the migration stream); the disk in
+    // it does not: any root_disk restores into a snapshot saved with the placeholder. The
+    // container modules and extra files are in the initramfs, hashed above. (Added only when on,
+    // so the keys of sessions without containers stay what they were.)
+    if (g.root_disk_slot) h.add(std::string_view("container devices: root disk slot"));
     return h.hex();
   }
 
@@ -335,6 +382,8 @@ class Session {
       }
       if (!cfg_.modules.empty())
         throw ConfigError("modules can be loaded only with the fetched Debian kernel (its lib/modules); drop --kernel or the modules");
+      if (cfg_.container_devices)
+        throw ConfigError("container devices need the fetched Debian kernel (their modules come from its lib/modules); drop --kernel");
       return GuestKernel{cfg_.kernel, {}, {}};
     }
     std::optional<GuestKernel> k = cached_kernel();
@@ -346,14 +395,21 @@ class Session {
     InitramfsSpec spec;
     spec.init = cfg_.init;
     spec.rootfs = cfg_.rootfs;
-    if (!cfg_.modules.empty()) {
+    std::vector<std::string> boot = cfg_.modules;
+    if (cfg_.container_devices) boot.insert(boot.end(), container_boot_modules.begin(), container_boot_modules.end());
+    if (!boot.empty()) {
       try {
         ModuleIndex index(k.modules_dir);
-        for (const KernelModule& m : resolve_modules(index, cfg_.modules)) spec.modules.emplace_back(m.name, m.path);
+        for (const KernelModule& m : resolve_modules(index, boot)) spec.modules.emplace_back(m.name, m.path);
+        if (cfg_.container_devices)
+          for (const KernelModule& m : resolve_modules(index, container_deferred_modules))
+            if (std::none_of(spec.modules.begin(), spec.modules.end(), [&](const auto& b) { return b.first == m.name; }))
+              spec.container_modules.emplace_back(m.name, m.path);  // virtio and virtio_ring are loaded at boot already
       } catch (const std::exception& e) {
         throw ConfigError(e.what());
       }
     }
+    for (const auto& [guest, host] : cfg_.initramfs_files) spec.extra_files.push_back({guest, host, 0755});
     try {
       return build_initramfs(spec);
     } catch (const std::exception& e) {

@@ -18,6 +18,14 @@ namespace crumble::vm {
 // config region. `off`: no snapshots.
 enum class SnapshotMode { off, early, late };
 
+// A host directory the guest mounts by virtio-fs (`mount -t virtiofs TAG DIR`). Read-only is
+// enforced on the host (the file server sees a read-only mount), not only by the guest's flags.
+struct Share {
+  std::string tag;                 // 1 to 36 of [A-Za-z0-9_.-]: the guest names the share by it
+  std::filesystem::path host_dir;
+  bool read_only = false;
+};
+
 struct GuestOptions {
   std::filesystem::path kernel;         // bzImage or vmlinux
   std::vector<std::uint8_t> initramfs;  // newc cpio
@@ -30,6 +38,15 @@ struct GuestOptions {
   std::filesystem::path restore_from;
   // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
   bool hold_after_phase_6 = false;
+  // Devices for containers (the QEMU engine only; the in-process KVM engine has no virtio devices).
+  // A virtio-blk disk, read-only: `root_disk` (an erofs image), or when that is empty a 1 MiB
+  // placeholder of zeros. A snapshot saved with the placeholder restores with any root_disk, as
+  // long as the guest had not bound the disk's driver (virtio_mmio) before the save.
+  bool root_disk_slot = false;
+  std::filesystem::path root_disk;
+  // virtio-fs shares, one file server (virtiofsd, run as root) each. A machine with shares can be
+  // neither saved nor restored: QEMU 7.2 refuses to migrate a vhost-user-fs device.
+  std::vector<Share> shares;
 };
 
 // The kernel command-line argument that reserves the protocol window (memmap=SIZE$BASE): the

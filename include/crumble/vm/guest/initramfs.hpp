@@ -4,7 +4,8 @@
 // `Cpio` writes the "newc" cpio format exactly as the kernel's unpacker reads it
 // (Documentation/driver-api/early-userspace/buffer-format.rst, init/initramfs.c).
 // `build_initramfs` lays out a guest: /init, then either a copied root directory or a busybox
-// userland, then kernel modules in load order with a list init can read without readdir.
+// userland, then kernel modules in load order with a list init can read without readdir (those
+// loaded at boot, and those loaded only for a container), then any extra host files.
 //
 // Output is reproducible: mtimes are 0, owners are root, inode numbers count up from 1 in the
 // order entries were added, and directories are copied in sorted order. Everything that goes
@@ -223,6 +224,19 @@ struct InitramfsSpec {
   // (name, .ko path) in load order, stored as /crumble/modules/NN-name.ko, and listed in
   // /crumble/modules.list (absolute paths, each NUL-terminated) so init needs no readdir.
   std::vector<std::pair<std::string, std::filesystem::path>> modules;
+  // (name, .ko path) in load order, stored as /crumble/container-modules/NN-name.ko and listed in
+  // /crumble/container-modules.list (same format). Init loads these only when asked to set up a
+  // container, never at boot: a virtio transport bound before a snapshot would probe the
+  // placeholder disk and keep its size after a restore with the real one.
+  std::vector<std::pair<std::string, std::filesystem::path>> container_modules;
+  // Host files copied in as they are (qemu-user interpreters for binfmt_misc, ...): the guest path
+  // must be absolute, and may not name anything the layout above already holds.
+  struct File {
+    std::string guest_path;
+    std::filesystem::path host_file;
+    std::uint32_t mode = 0755;
+  };
+  std::vector<File> extra_files;
 };
 
 namespace detail {
@@ -318,6 +332,28 @@ inline void add_busybox(Cpio& out, const std::filesystem::path& busybox) {
     if (applet != "bin/busybox") out.symlink(applet, "/bin/busybox");  // the list names the binary itself
 }
 
+// Modules in load order under `dir` ("crumble/modules" -> crumble/modules/NN-name.ko) and the
+// list `dir`.list naming them: absolute paths, each NUL-terminated, so init needs no readdir.
+inline void add_modules(Cpio& out, const std::vector<std::pair<std::string, std::filesystem::path>>& modules, const std::string& dir) {
+  std::error_code ec;
+  std::string list;
+  const std::size_t width = std::max<std::size_t>(2, std::to_string(modules.size()).size());
+  for (std::size_t i = 0; i < modules.size(); ++i) {
+    const auto& [name, ko] = modules[i];
+    if (name.empty() || name.find_first_of(std::string_view("/\0", 2)) != std::string::npos)
+      throw std::runtime_error("kernel module name '" + name + "' must be non-empty without '/' or NUL");
+    if (!std::filesystem::exists(ko, ec))
+      throw std::runtime_error("kernel module " + name + " not found at " + ko.string() +
+                               ": extract the guest kernel's package (dpkg-deb -x) and pass the .ko path");
+    std::string number = std::to_string(i);
+    std::string stored = dir + "/" + std::string(width - number.size(), '0') + number + "-" + name + ".ko";
+    out.file_from_disk(stored, ko, 0644);
+    list += "/" + stored;  // absolute, so init can open it from any working directory
+    list += '\0';
+  }
+  out.file(dir + ".list", std::span(reinterpret_cast<const std::uint8_t*>(list.data()), list.size()), 0644);
+}
+
 }  // namespace detail
 
 inline std::vector<std::uint8_t> build_initramfs(const InitramfsSpec& spec) {
@@ -344,23 +380,16 @@ inline std::vector<std::uint8_t> build_initramfs(const InitramfsSpec& spec) {
   // the node init starts with no standard streams.
   if (!rootfs_has("dev/console")) out.char_device("dev/console", 0600, 5, 1);
 
-  std::string list;
-  const std::size_t width = std::max<std::size_t>(2, std::to_string(spec.modules.size()).size());
-  for (std::size_t i = 0; i < spec.modules.size(); ++i) {
-    const auto& [name, ko] = spec.modules[i];
-    if (name.empty() || name.find_first_of(std::string_view("/\0", 2)) != std::string::npos)
-      throw std::runtime_error("kernel module name '" + name + "' must be non-empty without '/' or NUL");
-    if (!std::filesystem::exists(ko, ec))
-      throw std::runtime_error("kernel module " + name + " not found at " + ko.string() +
-                               ": extract the guest kernel's package (dpkg-deb -x) and pass the .ko path");
-    std::string number = std::to_string(i);
-    std::string stored = "crumble/modules/" + std::string(width - number.size(), '0') + number + "-" + name + ".ko";
-    out.file_from_disk(stored, ko, 0644);
-    list += "/" + stored;  // absolute, so init can open it from any working directory
-    list += '\0';
+  // Both lists are always present, empty when there are no modules: init needs no special case.
+  detail::add_modules(out, spec.modules, "crumble/modules");
+  detail::add_modules(out, spec.container_modules, "crumble/container-modules");
+  for (const InitramfsSpec::File& f : spec.extra_files) {
+    if (f.guest_path.empty() || f.guest_path[0] != '/')
+      throw std::runtime_error("initramfs file " + f.host_file.string() + ": its guest path '" + f.guest_path + "' must be absolute");
+    if (!std::filesystem::exists(f.host_file, ec))
+      throw std::runtime_error("initramfs file " + f.host_file.string() + " (for " + f.guest_path + ") not found");
+    out.file_from_disk(f.guest_path, f.host_file, f.mode);
   }
-  // Always present, empty when there are no modules: init needs no special case.
-  out.file("crumble/modules.list", std::span(reinterpret_cast<const std::uint8_t*>(list.data()), list.size()), 0644);
   return out.finish();
 }
 

@@ -4,7 +4,9 @@
 // Guest RAM is a file in a private temporary directory (memory-backend-file, share=on) that this
 // process maps too, so the protocol's regions are plain shared memory: the kernel command line
 // reserves them (memmap=) and init reaches them through /dev/mem. The kernel's serial console
-// goes to a log file. No network, no disks, no display. The temporary directory (RAM file,
+// goes to a log file. No network, no display; for containers (GuestOptions::root_disk_slot,
+// shares) a read-only virtio-blk disk and virtio-fs shares, each served by a virtiofsd
+// (virtiofsd.hpp) that lives and dies with the machine. The temporary directory (RAM file,
 // initramfs, logs) goes away with the QemuMachine, and the QEMU process is killed if still alive.
 //
 // QEMU runs *in* that directory and is told only names relative to it ("ram", "qmp.sock"): the
@@ -22,6 +24,7 @@
 #include <cpuid.h>
 
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -31,6 +34,7 @@
 #include "../../host/fd.hpp"
 #include "../../host/process.hpp"
 #include "qmp.hpp"
+#include "virtiofsd.hpp"
 #include "../../snapshot/format.hpp"
 
 namespace crumble::vm {
@@ -40,12 +44,15 @@ namespace crumble::vm {
 struct QemuOptions : GuestOptions {
   std::string binary = "qemu-system-x86_64";
   std::string accel = "tcg";              // "kvm" where the host has VMX/SVM
+  std::string virtiofsd = default_virtiofsd;  // the file server for GuestOptions::shares
 };
 
 class QemuMachine {
  public:
   // The smallest guest RAM: the protocol window sits at 128 MiB and the initrd above it.
   static constexpr std::uint32_t min_memory_mib = 192;
+  // The disk in the root slot when GuestOptions::root_disk is empty: zeros.
+  static constexpr off_t placeholder_disk_bytes = 1 << 20;
 
   explicit QemuMachine(const QemuOptions& o) : opt_(o) {
     if (o.memory_mib < min_memory_mib) throw ConfigError("memory must be at least " + std::to_string(min_memory_mib) + " MiB");
@@ -59,7 +66,15 @@ class QemuMachine {
     serial_path_ = dir_.path() / "serial.log";
     qemu_log_ = dir_.path() / "qemu.log";
     write_file(initrd_path_, o.initramfs);
+    if (!o.shares.empty() && !o.restore_from.empty())
+      throw ConfigError("a machine with virtio-fs shares cannot be restored from a snapshot: QEMU 7.2 cannot migrate vhost-user-fs devices");
+    for (std::size_t i = 0; i < o.shares.size(); ++i) {
+      check_share(o.shares[i], o.virtiofsd);
+      for (std::size_t j = 0; j < i; ++j)
+        if (o.shares[j].tag == o.shares[i].tag) throw ConfigError("two virtio-fs shares have the tag '" + o.shares[i].tag + "'");
+    }
     try {
+      attach_root_disk();
       start(ram);
     } catch (...) {
       release();  // the destructor does not run for a constructor that throws
@@ -97,6 +112,8 @@ class QemuMachine {
     if (o.restore_from.empty()) {
       channel_->write_clock();
       if (o.hold_after_phase_6) channel_->request_hold();
+      for (std::size_t i = 0; i < o.shares.size(); ++i)
+        virtiofsd_.push_back(std::make_unique<Virtiofsd>(o.shares[i], dir_.path(), "fs" + std::to_string(i), o.virtiofsd));
       qemu_.emplace(command_line(), qemu_log_, dir_.path());
       return;
     }
@@ -111,9 +128,34 @@ class QemuMachine {
     }
   }
 
+  // root.img in our directory (QEMU is told only that name): a link to the caller's disk, or the
+  // placeholder a snapshot is saved with.
+  void attach_root_disk() {
+    if (!opt_.root_disk_slot) {
+      if (!opt_.root_disk.empty()) throw ConfigError("a root disk was given without the root disk slot (GuestOptions::root_disk_slot)");
+      return;
+    }
+    const std::filesystem::path img = dir_.path() / "root.img";
+    if (opt_.root_disk.empty()) {
+      const Fd f{::open(img.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
+      if (f.get() < 0 || ::ftruncate(f.get(), placeholder_disk_bytes) != 0)
+        throw VmError("cannot create the placeholder disk " + img.string() + ": " + std::strerror(errno));
+      return;
+    }
+    std::error_code ec;
+    const std::filesystem::path disk = std::filesystem::canonical(opt_.root_disk, ec);
+    if (ec || !std::filesystem::is_regular_file(disk, ec))
+      throw ConfigError("the root disk " + opt_.root_disk.string() + " does not exist or is not a regular file");
+    if (::access(disk.c_str(), R_OK) != 0)
+      throw ConfigError("the root disk " + opt_.root_disk.string() + " cannot be read: " + std::strerror(errno));
+    std::filesystem::create_symlink(disk, img, ec);
+    if (ec) throw VmError("cannot link the root disk " + disk.string() + " as " + img.string() + ": " + ec.message());
+  }
+
   void release() {
     qmp_.close();
     qemu_.reset();  // kills QEMU if it is still running
+    virtiofsd_.clear();  // after QEMU: its file servers
     if (window_) ::munmap(window_, protocol::window_size);
     window_ = nullptr;
     if (fd_ >= 0) ::close(fd_);
@@ -132,6 +174,8 @@ class QemuMachine {
   // memory file beside it. `mode` says where init is: holding after phase 6 (early) or waiting
   // in its command loop (late).
   void save(const std::filesystem::path& state, SnapshotMode mode) {
+    if (!opt_.shares.empty())
+      throw ConfigError("a machine with virtio-fs shares cannot be saved: QEMU 7.2 cannot migrate vhost-user-fs devices");
     qmp("{\"execute\":\"stop\"}");
     try {
       save_stopped(state, mode);
@@ -233,6 +277,8 @@ class QemuMachine {
     if (qemu_) qemu_->kill();
   }
   bool running() { return qemu_ && qemu_->running(); }
+  // The file servers of GuestOptions::shares, in that order.
+  const std::vector<std::unique_ptr<Virtiofsd>>& file_servers() const { return virtiofsd_; }
 
   // What the kernel printed on the serial console so far: the head and tail of serial.log
   // (ConsoleLog::read_file), never the whole file, which grows for as long as the guest writes.
@@ -288,6 +334,26 @@ class QemuMachine {
              "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
              "-serial", "file:serial.log",
              "-qmp", "unix:qmp.sock,server=on,wait=off"};
+    // Devices sit on microvm's virtio-mmio transports, which its ACPI tables describe (Debian's
+    // kernel has no virtio_mmio.device= parsing). Their order is the migration stream's: the root
+    // slot is always the first device, so a snapshot restores whichever disk fills it.
+    // Modern (virtio 1.0) transports: microvm's are legacy by default, which virtiofsd's
+    // libvhost-user refuses ("virtio legacy devices aren't supported"); the disk gets the same
+    // transport, so a snapshot is the same machine with or without shares.
+    if (opt_.root_disk_slot || !opt_.shares.empty()) {
+      argv_.push_back("-global");
+      argv_.push_back("virtio-mmio.force-legacy=false");
+    }
+    if (opt_.root_disk_slot) {
+      for (const char* a : {"-drive", "if=none,id=root,file=root.img,format=raw,readonly=on", "-device", "virtio-blk-device,drive=root"})
+        argv_.push_back(a);
+    }
+    for (std::size_t i = 0; i < opt_.shares.size(); ++i) {
+      const std::string id = "fs" + std::to_string(i);  // the tag is checked: no comma (check_share)
+      for (const std::string& a : {std::string("-chardev"), "socket,id=" + id + ",path=" + id + ".sock", std::string("-device"),
+                                   "vhost-user-fs-device,chardev=" + id + ",tag=" + opt_.shares[i].tag})
+        argv_.push_back(a);
+    }
     if (!opt_.restore_from.empty()) {
       argv_.push_back("-incoming");
       argv_.push_back("defer");  // the capabilities must match the saving side's first
@@ -310,8 +376,11 @@ class QemuMachine {
     if (channel_->failed(&f)) throw f;
     std::string log = kernel_log();
     std::string qemu_out = read_file(qemu_log_);
+    std::string servers;
+    for (const auto& v : virtiofsd_)
+      if (std::string said = v->log(); !said.empty()) servers += "\nvirtiofsd for share '" + v->share().tag + "' said: " + said;
     throw BootError("the VM stopped (QEMU " + (qemu_ ? qemu_->exit_status() : std::string("not started")) + ")" +
-                    (qemu_out.empty() ? "" : "\nQEMU said: " + tail(qemu_out, 2000)) +
+                    (qemu_out.empty() ? "" : "\nQEMU said: " + tail(qemu_out, 2000)) + servers +
                     (log.empty() ? "\nthe kernel printed nothing" : "\nlast kernel messages:\n" + tail(log, 3000)));
   }
 
@@ -441,6 +510,7 @@ class QemuMachine {
   int fd_ = -1;
   std::uint8_t* window_ = nullptr;
   std::optional<Channel> channel_;
+  std::vector<std::unique_ptr<Virtiofsd>> virtiofsd_;  // before qemu_: destroyed after it
   std::optional<ChildProcess> qemu_;
   std::vector<std::string> argv_;
   QmpClient qmp_{qmp_path(), [this] { check_alive(); }};
