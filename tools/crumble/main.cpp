@@ -4,10 +4,7 @@
 //   crumble run [options] -- CMD [ARGS...]     the command's stdout/stderr, and its exit status
 //   crumble run --image PATH [options] [-- CMD] a container: an OCI image (or --rootfs DIR) as root
 //   crumble image list|rm|prune                the cache of root images
-//   crumble image list      the root image cache: key, size, last use, source
-  crumble image rm KEY... remove cached root images (a key prefix of 4+ characters)
-  crumble image prune     remove every cached root image that no run is using
-  crumble bare [--timeout S] FILE.go [ARGS]  run an RTG program in a bare microVM (KVM, no kernel)
+//   crumble bare [--timeout S] FILE.go [ARGS]  run an RTG program in a bare microVM (KVM, no kernel)
 //   crumble kernel fetch                       download Debian's cloud kernel into the cache
 //   crumble kernel path                        where the cached kernel is
 //   crumble snapshot list|clear                the snapshot cache
@@ -381,7 +378,7 @@ int run_command(const std::vector<std::string>& args) {
 int image_command(const std::vector<std::string>& args) {
   crumble::container::RootCache cache;
   auto when = [](std::filesystem::file_time_type t) {
-    const auto sys = std::chrono::clock_cast<std::chrono::system_clock>(t);
+    const auto sys = std::chrono::file_clock::to_sys(t);
     const std::time_t tt = std::chrono::system_clock::to_time_t(sys);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", std::localtime(&tt));

@@ -258,7 +258,6 @@ class Container {
     vm::SessionConfig c = spec_.vm;
     if (c.engine == vm::Engine::kvm)
       throw ContainerError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
-    c.engine = vm::Engine::qemu;
     c.container_devices = true;
     vm::ContainerRequest req;
     req.hostname = hostname_;

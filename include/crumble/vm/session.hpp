@@ -188,9 +188,12 @@ class Session {
 
   // Runs a command to its end; `timeout` defaults to the config's command_timeout. Keeps at most
   // the config's output_limit of each stream (CommandResult::out_truncated, err_truncated).
+  // `options`: the user, groups, working directory and no_new_privs the command runs with
+  // (CommandOptions; default: init's own, root in /).
   CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = default_environment(),
-                    std::optional<std::chrono::milliseconds> timeout = {}) {
-    return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout), cfg_.output_limit); });
+                    std::optional<std::chrono::milliseconds> timeout = {}, const CommandOptions& options = {}) {
+    return guarded(
+        [&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout), cfg_.output_limit, options); });
   }
 
   // The same, the output handed to `sink` chunk by chunk as it arrives (Channel's OutputSink:
@@ -201,9 +204,25 @@ class Session {
   template <class Sink>
     requires std::is_invocable_v<Sink&, Stream, std::string_view>
   CommandResult run(const std::vector<std::string>& argv, Sink&& sink, const std::vector<std::string>& env = default_environment(),
-                    std::optional<std::chrono::milliseconds> timeout = {}) {
+                    std::optional<std::chrono::milliseconds> timeout = {}, const CommandOptions& options = {}) {
     const OutputSink to = std::ref(sink);
-    return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout), to); });
+    return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout), to, options); });
+  }
+
+  // Turns the guest into a container (ContainerRequest: its root, volumes, hostname, foreign
+  // binaries); later commands run inside it. Once per session; the deadline is the boot timeout.
+  // A failed step is a ContainerSetupError naming it, and the session is stopped: the guest may
+  // be left half set up.
+  void setup_container(const ContainerRequest& request) {
+    try {
+      guarded([&] { channel().setup_container(request, Clock::now() + cfg_.boot_timeout); });
+    } catch (const ContainerSetupError&) {
+      if (machine_) {
+        log_ = machine_->kernel_log();
+        machine_.reset();
+      }
+      throw;
+    }
   }
 
   // Calls a payload (code::Image from crumble::assemble) inside the guest; its return value.
