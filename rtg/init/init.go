@@ -525,9 +525,24 @@ func asUser(mb uintptr, base uintptr, cwd uintptr) {
 	}
 }
 
+// pathOf finds PATH= among the command's environment: its value, or 0 when there is none.
+func pathOf(envp uintptr) uintptr {
+	k := uintptr(0)
+	for {
+		e := uintptr(runtime.Load64(envp, k*8))
+		if e == 0 {
+			return 0
+		}
+		if runtime.Load8(e, 0) == 'P' && runtime.Load8(e, 1) == 'A' && runtime.Load8(e, 2) == 'T' && runtime.Load8(e, 3) == 'H' && runtime.Load8(e, 4) == '=' {
+			return e + 5
+		}
+		k++
+	}
+}
+
 // child runs in the forked process: output to files the parent sends on, the command's options
-// (asUser), then execve. A name without a slash is looked for in /bin, /sbin, /usr/bin and
-// /usr/sbin. Only if every execve fails does it get here: it leaves the errno in the mailbox and
+// (asUser), then execve. A name without a slash is looked for in the directories of the
+// command's PATH (without one: the default PATH). Only if every execve fails does it get here: it leaves the errno in the mailbox and
 // exits 127.
 func child(mb uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, cwd uintptr) {
 	redirect("/dev/null", runtime.O_RDONLY, 0)
@@ -546,30 +561,45 @@ func child(mb uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, c
 	if slash {
 		r = runtime.Syscall(runtime.SYS_EXECVE, path, argv, envp)
 	} else if n > 0 && n < 4000 {
-		dirs, ndirs := runtime.EmbedBytes('/', 'b', 'i', 'n', 0, '/', 's', 'b', 'i', 'n', 0,
-			'/', 'u', 's', 'r', '/', 'b', 'i', 'n', 0, '/', 'u', 's', 'r', '/', 's', 'b', 'i', 'n', 0)
+		// the PATH the command gets (an image's own, e.g. /usr/local/bin first), as execvp does
+		dirs := pathOf(envp)
+		if dirs == 0 {
+			dirs = uintptr("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+		}
 		var full [4096]byte
+		room := int64(4096) - int64(n) - 2
 		d := int64(0)
-		for d < ndirs {
+		for {
 			k := int64(0)
-			for runtime.Load8(dirs, d) != 0 {
-				full[k] = runtime.Load8(dirs, d)
+			for runtime.Load8(dirs, d) != 0 && runtime.Load8(dirs, d) != ':' {
+				if k < room {
+					full[k] = runtime.Load8(dirs, d)
+				}
 				k++
 				d++
 			}
-			d++
-			full[k] = '/'
-			k++
-			i := uintptr(0)
-			for i <= n {
-				full[k] = runtime.Load8(path, i)
+			if k == 0 { // an empty entry is the working directory
+				full[0] = '.'
+				k = 1
+			}
+			if k < room {
+				full[k] = '/'
 				k++
-				i++
+				i := uintptr(0)
+				for i <= n {
+					full[k] = runtime.Load8(path, i)
+					k++
+					i++
+				}
+				e := runtime.Syscall(runtime.SYS_EXECVE, &full, argv, envp)
+				if e != -runtime.ENOENT && e != -runtime.ENOTDIR {
+					r = e
+				}
 			}
-			e := runtime.Syscall(runtime.SYS_EXECVE, &full, argv, envp)
-			if e != -runtime.ENOENT {
-				r = e
+			if runtime.Load8(dirs, d) == 0 {
+				break
 			}
+			d++
 		}
 	}
 	childFails(mb, stageExecve, r)
@@ -832,28 +862,12 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 	if failed(r) {
 		goto failed
 	}
-	// the volumes: virtio-fs tags at their paths in the root
-	step = stepVolume
+	// the binfmt registrations follow the volumes' strings
 	p = volumeStrings
-	for index < volumes {
-		target := stringAfter(p, end)
-		r = -runtime.ENAMETOOLONG
-		if !underRoot(&path, target) {
-			goto failed
-		}
-		r = makeDirs(&path)
-		if !failed(r) {
-			flags := int64(0)
-			if runtime.Load32(base, cfgCtrVolumeFlags+4*index)&volumeReadOnly != 0 {
-				flags = runtime.MS_RDONLY
-			}
-			r = runtime.Syscall(runtime.SYS_MOUNT, p, &path, "virtiofs", flags, 0)
-		}
-		if failed(r) {
-			goto failed
-		}
-		p = stringAfter(target, end)
-		index++
+	i = 0
+	for i < 2*volumes {
+		p = stringAfter(p, end)
+		i++
 	}
 	// binfmt_misc, while the interpreters (in the initramfs) are in reach: the 'F' flag makes the
 	// kernel open each at registration
@@ -893,6 +907,31 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 	if failed(r) {
 		goto failed
 	}
+	// the volumes: virtio-fs tags at their paths, once inside the root (so that a symlink on the
+	// way resolves in the container, and /tmp, /run, /dev... mounted above cannot hide them)
+	step = stepVolume
+	p = volumeStrings
+	for index < volumes {
+		target := stringAfter(p, end)
+		r = -runtime.ENAMETOOLONG
+		if !underRoot(&path, target) {
+			goto failed
+		}
+		r = makeDirs(&path[4]) // the copy, without underRoot's /mnt
+		if !failed(r) {
+			flags := int64(0)
+			if runtime.Load32(base, cfgCtrVolumeFlags+4*index)&volumeReadOnly != 0 {
+				flags = runtime.MS_RDONLY
+			}
+			r = runtime.Syscall(runtime.SYS_MOUNT, p, &path[4], "virtiofs", flags, 0)
+		}
+		if failed(r) {
+			goto failed
+		}
+		p = stringAfter(target, end)
+		index++
+	}
+	index = 0
 	step = stepHostname
 	if volumeStrings-hostname > 1 { // none given: the guest's stays
 		r = runtime.Syscall(runtime.SYS_SETHOSTNAME, hostname, volumeStrings-hostname-1)

@@ -343,7 +343,7 @@ int run_command(const std::vector<std::string>& args) {
       if (verbose) {
         std::fprintf(stderr, "crumble: engine: %s\n", box->engine_reason().c_str());
         std::fprintf(stderr, "crumble: %s\n", box->snapshot_note().c_str());
-        std::fprintf(stderr, "crumble: container ready (%s) in %.0f ms\n", box->restored() ? "restored" : "booted", ms(crumble::vm::Clock::now() - t0));
+        std::fprintf(stderr, "crumble: %s; ready in %.0f ms\n", box->start_note().c_str(), ms(crumble::vm::Clock::now() - t0));
       }
       name = box->argv(command)[0];
       auto t1 = crumble::vm::Clock::now();
@@ -376,7 +376,13 @@ int run_command(const std::vector<std::string>& args) {
 }
 
 int image_command(const std::vector<std::string>& args) {
-  crumble::container::RootCache cache;
+  std::optional<crumble::container::RootCache> cache_or;
+  try {
+    cache_or.emplace();
+  } catch (const std::exception& e) {  // no cache directory (neither HOME nor XDG_CACHE_HOME)
+    die(e.what());
+  }
+  crumble::container::RootCache& cache = *cache_or;
   auto when = [](std::filesystem::file_time_type t) {
     const auto sys = std::chrono::file_clock::to_sys(t);
     const std::time_t tt = std::chrono::system_clock::to_time_t(sys);

@@ -155,8 +155,9 @@ class Container {
 
   // The argv a run of `command` executes (Entrypoint + command, or + the image's Cmd).
   std::vector<std::string> argv(const std::vector<std::string>& command) const {
+    // docker: --entrypoint drops the image's Cmd too; the command after -- replaces Cmd
     std::vector<std::string> a = spec_.entrypoint ? *spec_.entrypoint : config_.entrypoint;
-    const std::vector<std::string>& cmd = command.empty() ? config_.cmd : command;
+    const std::vector<std::string>& cmd = command.empty() && !spec_.entrypoint ? config_.cmd : command;
     a.insert(a.end(), cmd.begin(), cmd.end());
     if (a.empty()) throw ContainerError("no command to run: the image has no Entrypoint or Cmd; give one after --");
     return a;
@@ -169,6 +170,8 @@ class Container {
   const std::string& root_note() const { return root_note_; }
   std::string snapshot_note() const { return vm_->snapshot_note(); }
   bool restored() const { return vm_->restored(); }
+  // How long the VM took to start and the container to be set up in it.
+  const std::string& start_note() const { return start_note_; }
   const std::string& engine_reason() const { return vm_->engine_reason(); }
   std::string kernel_log() const { return vm_ ? vm_->kernel_log() : std::string(); }
   void shutdown() {
@@ -179,6 +182,8 @@ class Container {
   static void check_volume(const Volume& v) {
     if (v.guest.empty() || v.guest[0] != '/') throw ContainerError("a volume's container path must be absolute, not \"" + v.guest + "\"");
     if (v.guest == "/") throw ContainerError("a volume cannot replace the container's root (use --rootfs DIR)");
+    for (const auto& part : std::filesystem::path(v.guest))
+      if (part == "." || part == "..") throw ContainerError("a volume's container path may not have . or .. in it: \"" + v.guest + "\"");
     std::error_code ec;
     if (!std::filesystem::is_directory(v.host, ec))
       throw ContainerError("volume source " + v.host.string() + (std::filesystem::exists(v.host, ec) ? " is not a directory" : " does not exist"));
@@ -190,10 +195,10 @@ class Container {
     const auto t0 = vm::Clock::now();
     std::filesystem::path passwd, group;
     if (!spec_.image.empty()) {
-      Image image = read_image(spec_.image, spec_.platform_arch.empty() ? guest_architecture : std::string_view(spec_.platform_arch));
+      Image image = read_image(spec_.image, spec_.platform_arch.empty() ? std::string(guest_architecture) : normalize_arch(spec_.platform_arch));
       config_ = image.config;
-      if (!spec_.platform_arch.empty() && spec_.platform_arch != guest_architecture) foreign_ = foreign_arch(spec_.platform_arch);
-      else if (!config_.architecture.empty() && config_.architecture != guest_architecture) foreign_ = foreign_arch(config_.architecture);
+      const std::string arch = normalize_arch(spec_.platform_arch.empty() ? config_.architecture : spec_.platform_arch);
+      if (!arch.empty() && arch != guest_architecture) foreign_ = foreign_arch(arch);
       lease_.emplace(cache.acquire(image.root_key(), spec_.image.string(), [&](const std::filesystem::path& rootfs) {
         if (spec_.progress) spec_.progress("unpacking " + spec_.image.string() + " (" + std::to_string(image.layers.size()) + " layers)");
         const std::filesystem::path work = rootfs.parent_path() / "work";
@@ -212,7 +217,8 @@ class Container {
       if (!std::filesystem::is_directory(spec_.rootfs)) throw ContainerError("root directory " + spec_.rootfs.string() + " does not exist");
       if (spec_.progress) spec_.progress("checking " + spec_.rootfs.string());
       lease_.emplace(cache.acquire_directory(spec_.rootfs));
-      if (!spec_.platform_arch.empty() && spec_.platform_arch != guest_architecture) foreign_ = foreign_arch(spec_.platform_arch);
+      if (!spec_.platform_arch.empty() && normalize_arch(spec_.platform_arch) != guest_architecture)
+        foreign_ = foreign_arch(normalize_arch(spec_.platform_arch));
     }
     if (!spec_.rootfs.empty()) {  // a directory's own files, never through a symlink out of it
       passwd = inside(spec_.rootfs, "etc/passwd");
@@ -220,8 +226,10 @@ class Container {
     }
     if (lease_) {
       const double s = std::chrono::duration<double>(vm::Clock::now() - t0).count();
+      std::error_code ec;
+      const auto bytes = std::filesystem::file_size(lease_->image(), ec);
       char buf[64];
-      std::snprintf(buf, sizeof buf, " in %.2f s", s);
+      std::snprintf(buf, sizeof buf, " (%.1f MiB) in %.2f s", ec ? 0.0 : static_cast<double>(bytes) / (1 << 20), s);
       root_note_ = std::string("root image ") + (lease_->built() ? "built" : "reused") + " " + lease_->key().substr(0, 12) + (lease_->built() ? buf : "");
     } else {
       root_note_ = "root: " + spec_.rootfs.string() + " shared read-write (virtio-fs)";
@@ -281,8 +289,15 @@ class Container {
       c.initramfs_files.emplace_back(foreign_->guest_path, foreign_->interpreter);
       req.binfmt.push_back(foreign_->registration);
     }
+    const auto t0 = vm::Clock::now();
     vm_.emplace(c);
+    const auto t1 = vm::Clock::now();
     vm_->setup_container(req);
+    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "VM %s in %.0f ms, container set up in %.0f ms", vm_->restored() ? "restored" : "booted", ms(t1 - t0),
+                  ms(vm::Clock::now() - t1));
+    start_note_ = buf;
   }
 
   Spec spec_;
@@ -291,7 +306,7 @@ class Container {
   std::optional<ForeignArch> foreign_;
   std::vector<std::string> env_;
   vm::CommandOptions options_;
-  std::string hostname_, root_note_;
+  std::string hostname_, root_note_, start_note_;
   std::optional<vm::Session> vm_;
 };
 

@@ -130,10 +130,21 @@ struct ArchiveCloser {
 };
 using ArchiveReader = std::unique_ptr<struct archive, ArchiveCloser>;
 
+// Only the decompressors built into libarchive. With archive_read_support_filter_all a stream in a
+// format it has no library for (lrzip, lzop, grzip) is piped through an external program found on
+// PATH — run as root on untrusted data, and during an unpack (chrooted into the new root) that
+// program would be the image's own. A filter that is not built in (ARCHIVE_WARN) is refused.
+inline void support_builtin_filters(struct archive* a) {
+  for (auto filter : {archive_read_support_filter_gzip, archive_read_support_filter_zstd, archive_read_support_filter_xz,
+                      archive_read_support_filter_bzip2})
+    if (filter(a) != ARCHIVE_OK)
+      throw ImageError("this libarchive lacks a built-in gzip, zstd, xz or bzip2 decompressor (it would run an external program)");
+}
+
 inline ArchiveReader open_tar(const std::filesystem::path& path) {
   ArchiveReader a(archive_read_new());
   if (!a) throw ImageError("libarchive: out of memory");
-  archive_read_support_filter_all(a.get());
+  support_builtin_filters(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) {
     const char* msg = archive_error_string(a.get());

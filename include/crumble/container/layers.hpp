@@ -39,6 +39,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -283,7 +284,7 @@ struct LayerStream {
     blob.fd = fd;
     blob.on_bytes = std::move(on_bytes);
     raw.reset(archive_read_new());
-    archive_read_support_filter_all(raw.get());
+    image_detail::support_builtin_filters(raw.get());
     archive_read_support_format_raw(raw.get());
     if (archive_read_open(raw.get(), &blob, nullptr, &BlobReader::read, nullptr) != ARCHIVE_OK)
       throw ImageError(layer + ": cannot read: " + error_of(raw.get()));
@@ -545,6 +546,10 @@ class ConfinedWorker {
     std::exception_ptr error;
     std::thread t([&] {
       try {
+        // glibc reads its character-set configuration (and may dlopen converters) on the first
+        // iconv_open, which libarchive makes for pax names: let that happen here, on the host's
+        // files, not later inside the chroot on the image's (CVE-2019-14271 was that in docker cp).
+        if (iconv_t cd = ::iconv_open("UTF-8", "ISO-8859-1"); cd != reinterpret_cast<iconv_t>(-1)) ::iconv_close(cd);
         if (::unshare(CLONE_FS) != 0) throw ImageError(std::string("unshare(CLONE_FS): ") + std::strerror(errno));
         if (::fchdir(root) != 0) throw ImageError(std::string("cannot enter the root: ") + std::strerror(errno));
         if (::chroot(".") == 0 && ::chdir("/") != 0) throw ImageError(std::string("chdir in the root: ") + std::strerror(errno));

@@ -89,7 +89,7 @@ inline std::uint64_t build_erofs(const std::filesystem::path& dir, const std::fi
   std::filesystem::remove(out, ec);
   std::vector<std::string> argv = {"mkfs.erofs", "--quiet", "--preserve-mtime", "-U", "00000000-0000-0000-0000-000000000000"};
   if (root_image_detail::mkfs_has_mkfs_time()) argv.insert(argv.end(), {"-T0", "--mkfs-time"});
-  argv.insert(argv.end(), {out.string(), dir.string()});
+  argv.insert(argv.end(), {std::filesystem::absolute(out).string(), std::filesystem::absolute(dir).string()});  // never read as options
   vm::ProcessResult r;
   try {
     r = vm::run_process(argv, erofs_build_limit);

@@ -52,6 +52,8 @@ class KvmLinuxMachine {
   explicit KvmLinuxMachine(const GuestOptions& o) : KvmLinuxMachine(options(o)) {}
   explicit KvmLinuxMachine(const KvmLinuxOptions& o) : kvm_(), vm_(kvm_, std::uint64_t{o.memory_mib} << 20) {
     if (o.memory_mib < 192) throw ConfigError("memory must be at least 192 MiB");
+    if (o.root_disk_slot || !o.root_disk.empty() || !o.shares.empty())
+      throw ConfigError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
     LinuxImage image = LinuxImage::read(o.kernel);
     vm_.punch_mmio_hole("mailbox", protocol::mailbox_phys, protocol::mailbox_size);
     vm_.create_irqchip();
