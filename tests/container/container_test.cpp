@@ -83,9 +83,28 @@ void make_busybox_dir(const fs::path& dir) {
   tool({"chroot", dir.string(), "/bin/busybox", "--install", "-s", "/bin"});
 }
 
+// The names in a directory (without the root cache's KEY.lock files when !with_locks).
+std::set<std::string> names_in(const fs::path& dir, bool with_locks = true) {
+  std::set<std::string> s;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (with_locks || !n.ends_with(".lock")) s.insert(n);
+  }
+  return s;
+}
+
+std::string joined(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
+  return out.empty() ? "(nothing)" : out;
+}
+
 struct World {
   TempDir dir{"crumble-e2e-"};
   fs::path xdg, roots, tmp, users_image;
+  fs::path users_roots;                     // the user's own root image cache: never touched here
+  std::set<std::string> users_roots_before;
   const ToolImages* images = nullptr;
 
   static World& get() {
@@ -96,6 +115,8 @@ struct World {
  private:
   World() {
     const fs::path real_kernels = crumble::vm::cache_dir() / "kernels";  // the user's, before XDG_CACHE_HOME moves it
+    users_roots = crumble::vm::cache_dir() / "roots";
+    users_roots_before = names_in(users_roots);
     images = &ToolImages::get();                                          // skips (exit 4) without umoci, skopeo, podman, busybox
     users_image = make_users_image(dir.path());
     xdg = dir.path() / "xdg";
@@ -161,22 +182,6 @@ std::vector<pid_t> qemus_in(const fs::path& root) {
     if (cmd.find(root.string()) != std::string::npos || (!ec && cwd.rfind(root.string(), 0) == 0)) found.push_back(std::stoi(name));
   }
   return found;
-}
-
-std::set<std::string> names_in(const fs::path& dir, bool with_locks = true) {
-  std::set<std::string> s;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string n = e.path().filename().string();
-    if (with_locks || !n.ends_with(".lock")) s.insert(n);
-  }
-  return s;
-}
-
-std::string joined(const std::set<std::string>& s) {
-  std::string out;
-  for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
-  return out.empty() ? "(nothing)" : out;
 }
 
 // The one cache entry added since `before` (its key).
@@ -296,11 +301,12 @@ std::map<std::string, std::string> guest_view(const std::string& out) {
 }
 }  // namespace
 
-TEST_CASE("container: the files of every layer, whiteouts and opaque directories honoured, in each image format", "[container][e2e]") {
+TEST_CASE("container: the files of every layer, whiteouts and opaque directories honoured, in each image format (umoci, skopeo, podman)", "[container][e2e]") {
   const World& w = World::get();
   const auto oracle = oracle_view(w.images->oracle_rootfs);
   REQUIRE(oracle.count("/keep/a"));
-  for (const fs::path& image : {w.images->layout, w.images->oci_archive, w.images->docker_archive}) {
+  for (const fs::path& image : {w.images->layout, w.images->oci_archive, w.images->docker_archive, w.images->podman_oci_archive,
+                                w.images->podman_docker_archive}) {
     INFO("image " << image);
     const Cli prune = crumble_cli({"image", "prune"});  // each format unpacked by its own reader, not reused
     REQUIRE(prune.status == 0);
@@ -355,10 +361,12 @@ TEST_CASE("container: the image config's Env, Entrypoint, Cmd, WorkingDir and Us
     CHECK(r.status == 0);
     CHECK(r.out == row.out);
   }
-  // The command's exit status is crumble's.
-  const Cli r = run({"--image", image, "--", "-c", "exit 7"});
+  // The command's exit status is crumble's; the run restored the snapshot the earlier runs saved
+  // (one snapshot for every image: the root is attached after the restore).
+  const Cli r = run({"--verbose", "--image", image, "--", "-c", "exit 7"});
   INFO(r);
   CHECK(r.status == 7);
+  CHECK(r.err.find("container ready (restored)") != std::string::npos);
 }
 
 TEST_CASE("container: the C++ API runs an image in a few lines, with the image's defaults", "[container][e2e][api]") {
@@ -511,6 +519,31 @@ TEST_CASE("container: two containers of one image at once do not see each other'
   const Cli after = run({"--image", w.users_image.string(), "--", "sh", "-c", "cat /etc/marker; ls / | grep only- || echo none"});
   INFO(after);
   CHECK(after.out == "users image\nnone\n");
+}
+
+TEST_CASE("container: two `crumble run`s of a new image at once: one builds the root image, both run, neither sees the other's writes", "[container][e2e][cache]") {
+  TempDir d("e2e-race-");
+  std::vector<TarEntry> layer = busybox_entries();
+  layer.push_back(dir_entry("etc"));
+  layer.push_back(file_entry("etc/marker", "race\n"));
+  const fs::path image = make_layout(d.path() / "layout", ManifestSpec{{make_tar(layer)}});
+  Cli r[2];
+  {
+    std::vector<std::thread> runs;
+    for (int i = 0; i < 2; ++i)
+      runs.emplace_back([&, i] {
+        const std::string n = std::to_string(i);
+        r[i] = run({"--image", image.string(), "--", "/bin/sh", "-c", "echo " + n + " > /only-" + n + "; cat /etc/marker; ls / | grep only-"});
+      });
+    for (auto& t : runs) t.join();
+  }
+  for (int i = 0; i < 2; ++i) {
+    INFO("run " << i << ": " << r[i]);
+    CHECK(r[i].status == 0);
+    CHECK(r[i].out == "race\nonly-" + std::to_string(i) + "\n");
+  }
+  INFO(r[0] << "\n" << r[1]);
+  CHECK(int(built(r[0])) + int(built(r[1])) == 1);
 }
 
 // --- the image cache ------------------------------------------------------------------------------------
@@ -739,18 +772,28 @@ TEST_CASE("container: a full disk while unpacking: a clear error, status 125, th
   } unmount{xdg};
   fs::create_directories(xdg / "crumble");
   fs::create_symlink(fs::read_symlink(w.xdg / "crumble/kernels"), xdg / "crumble/kernels");
-  // The users image: busybox alone is about 2 MiB unpacked.
-  const Cli r = crumble_cli({"run", "--image", w.users_image.string(), "--", "true"}, {"env", "XDG_CACHE_HOME=" + xdg.string()});
-  INFO(r);
-  CHECK(r.status == 125);
-  CHECK((r.err.find("full") != std::string::npos || r.err.find("No space left") != std::string::npos));
-  CHECK(qemus_in(w.tmp).empty());
-  const auto left = names_in(xdg / "crumble/roots", false);
-  INFO("left in the root cache: " << joined(left));
-  CHECK(left.empty());
+  // The users image (busybox alone is about 2 MiB unpacked): as an archive, the disk fills while
+  // its blobs are extracted; as a layout, while its layer is unpacked.
+  for (const fs::path& image : {w.users_image, w.users_image.parent_path() / "users-layout"}) {
+    const Cli r = crumble_cli({"run", "--image", image.string(), "--", "true"}, {"env", "XDG_CACHE_HOME=" + xdg.string()});
+    INFO(image << "\n" << r);
+    CHECK(r.status == 125);
+    CHECK((r.err.find("full") != std::string::npos || r.err.find("No space left") != std::string::npos));
+    CHECK(qemus_in(w.tmp).empty());
+    const auto left = names_in(xdg / "crumble/roots", false);
+    INFO("left in the root cache: " << joined(left));
+    CHECK(left.empty());
+  }
   // With room, the same image runs (the failure left nothing that gets in the way).
   const Cli ok = run({"--image", w.users_image.string(), "--", "cat", "/etc/marker"});
   INFO(ok);
   CHECK(ok.status == 0);
   CHECK(ok.out == "users image\n");
+}
+
+TEST_CASE("container: after every case: no QEMU of ours running, nothing left in TMPDIR, the user's own cache untouched", "[container][e2e]") {
+  const World& w = World::get();
+  CHECK(qemus_in(w.tmp).empty());
+  CHECK(joined(names_in(w.tmp)) == "(nothing)");
+  CHECK(names_in(w.users_roots) == w.users_roots_before);
 }
