@@ -1,0 +1,799 @@
+// SPDX-License-Identifier: Apache-2.0
+// tests/container/container_test.cpp — containers end to end (issue 14), as a user runs them: the
+// `crumble` CLI (exit status, stdout, stderr) and crumble::container::Container, on real images made
+// offline by umoci, skopeo and podman (make_images.hpp), in a real Debian guest under QEMU.
+//
+// The oracles: umoci's own unpack of the 3-layer image (what every layer's files and whiteouts must
+// give), the host's file system (volume contents and owners, the --rootfs directory, the cached
+// erofs file's sha256), /proc (is a QEMU of ours still alive?), and the image's /etc/passwd and
+// /etc/group as the guest's `id` reads them.
+//
+// Everything runs with a private cache (XDG_CACHE_HOME: an empty root image cache, one snapshot
+// directory that every case shares so most runs restore instead of booting cold, and a `kernels`
+// link to the real cached kernel) and a private TMPDIR (so "our" QEMUs and temporary directories can
+// be told from anyone else's). The file is one ctest (tests/container/CMakeLists.txt): its cases
+// share that setup and run in order. Without the cached kernel, QEMU, mkfs.erofs or the image tools
+// it prints SKIPPED and exits 4.
+#include <catch2/catch.hpp>
+#include <crumble/arch/arm64/target.hpp>
+#include <crumble/assemble.hpp>
+#include <crumble/container/container.hpp>
+#include <crumble/ir/build.hpp>
+
+#include "../vm/guest_skip.hpp"
+#include "make_images.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <iostream>
+#include <latch>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace crumble::test;
+using namespace std::chrono_literals;
+using crumble::vm::TempDir;
+
+// --- the shared world -------------------------------------------------------------------------
+
+// A small image of our own, made by umoci like make_images.hpp's: busybox, a user database with
+// supplementary groups (the 3-layer image has no /etc/group), Cmd `sh -c 'echo default'`.
+fs::path make_users_image(const fs::path& d) {
+  const fs::path layout = d / "users-layout";
+  const std::string ref = layout.string() + ":u";
+  tool({"umoci", "init", "--layout", layout.string()});
+  tool({"umoci", "new", "--image", ref});
+  const fs::path b = d / "users-bundle", r = b / "rootfs";
+  tool({"umoci", "unpack", "--image", ref, b.string()});
+  fs::create_directories(r / "bin");
+  fs::copy_file("/bin/busybox", r / "bin/busybox");
+  tool({"chroot", r.string(), "/bin/busybox", "--install", "-s", "/bin"});
+  write_file(r / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\nguest:x:1001:1001::/:/bin/sh\n");
+  write_file(r / "etc/group", "root:x:0:\nwheel:x:10:user\nstaff:x:50:user,root\nuser:x:1000:\nguest:x:1001:\n");
+  write_file(r / "etc/marker", "users image\n");
+  fs::create_directories(r / "home/user");
+  if (::chown((r / "home/user").c_str(), 1000, 1000) != 0) throw std::runtime_error("chown failed");
+  tool({"umoci", "repack", "--image", ref, b.string()});
+  tool({"umoci", "config", "--image", ref, "--config.cmd", "/bin/sh", "--config.cmd", "-c", "--config.cmd", "echo default"});
+  const fs::path archive = d / "users-oci.tar";
+  tool({"skopeo", "copy", "oci:" + ref, "oci-archive:" + archive.string()});
+  return archive;
+}
+
+// busybox and a few of its applets, as tar entries (hand-made images that can run a shell).
+std::vector<TarEntry> busybox_entries() {
+  std::vector<TarEntry> e = {dir_entry("bin"), file_entry("bin/busybox", read_file("/bin/busybox"), 0755)};
+  for (const char* applet : {"sh", "cat", "ls", "rm", "echo", "test"}) e.push_back(symlink_entry(std::string("bin/") + applet, "busybox"));
+  return e;
+}
+
+// A directory with busybox installed (a --rootfs root).
+void make_busybox_dir(const fs::path& dir) {
+  fs::create_directories(dir / "bin");
+  fs::copy_file("/bin/busybox", dir / "bin/busybox");
+  tool({"chroot", dir.string(), "/bin/busybox", "--install", "-s", "/bin"});
+}
+
+// The names in a directory (without the root cache's KEY.lock files when !with_locks).
+std::set<std::string> names_in(const fs::path& dir, bool with_locks = true) {
+  std::set<std::string> s;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (with_locks || !n.ends_with(".lock")) s.insert(n);
+  }
+  return s;
+}
+
+std::string joined(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
+  return out.empty() ? "(nothing)" : out;
+}
+
+struct World {
+  TempDir dir{"crumble-e2e-"};
+  fs::path xdg, roots, tmp, users_image;
+  fs::path users_roots;                     // the user's own root image cache: never touched here
+  std::set<std::string> users_roots_before;
+  const ToolImages* images = nullptr;
+
+  static World& get() {
+    static World w;
+    return w;
+  }
+
+ private:
+  World() {
+    const fs::path real_kernels = crumble::vm::cache_dir() / "kernels";  // the user's, before XDG_CACHE_HOME moves it
+    users_roots = crumble::vm::cache_dir() / "roots";
+    users_roots_before = names_in(users_roots);
+    images = &ToolImages::get();                                          // skips (exit 4) without umoci, skopeo, podman, busybox
+    users_image = make_users_image(dir.path());
+    xdg = dir.path() / "xdg";
+    roots = xdg / "crumble/roots";
+    tmp = dir.path() / "tmp";
+    fs::create_directories(xdg / "crumble");
+    fs::create_directories(tmp);
+    fs::create_symlink(real_kernels, xdg / "crumble/kernels");
+    // The CLI children inherit both (run_process passes this environment on); so do this process's
+    // Containers (cache_dir() and TempDir read them).
+    ::setenv("XDG_CACHE_HOME", xdg.c_str(), 1);
+    ::setenv("TMPDIR", tmp.c_str(), 1);
+    (void)guest_kernel_or_skip();  // from the private cache, through the link
+    if (std::system("command -v mkfs.erofs > /dev/null 2>&1") != 0) {
+      std::cout << "SKIPPED: mkfs.erofs not found: root images need it (apt-get install erofs-utils)\n";
+      std::exit(4);
+    }
+  }
+};
+
+// --- running the CLI ----------------------------------------------------------------------------
+
+struct Cli {
+  int status = -1;
+  std::string out, err;
+};
+std::ostream& operator<<(std::ostream& os, const Cli& c) {
+  return os << "status " << c.status << "\n--- stdout ---\n" << c.out << "--- stderr ---\n" << c.err;
+}
+
+Cli crumble_cli(const std::vector<std::string>& args, std::vector<std::string> prefix = {}) {
+  World::get();
+  std::vector<std::string> argv = std::move(prefix);
+  argv.push_back(CRUMBLE_CLI);
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = crumble::vm::run_process(argv, std::chrono::seconds(240));
+  return {r.status, r.out, r.err};
+}
+
+// `crumble run ARGS`; the caller checks the status.
+Cli run(const std::vector<std::string>& args) {
+  std::vector<std::string> a = {"run"};
+  a.insert(a.end(), args.begin(), args.end());
+  return crumble_cli(a);
+}
+
+bool built(const Cli& c) { return c.err.find("root image built") != std::string::npos; }
+
+// --- the host's view ------------------------------------------------------------------------------
+
+std::string slurp(const fs::path& p) { return read_file(p); }
+
+// Running QEMUs of ours: command line or working directory under `root`.
+std::vector<pid_t> qemus_in(const fs::path& root) {
+  std::vector<pid_t> found;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string cmd = slurp(e.path() / "cmdline");
+    if (cmd.find("qemu-system") == std::string::npos) continue;
+    std::error_code ec;
+    const std::string cwd = fs::read_symlink(e.path() / "cwd", ec).string();
+    if (cmd.find(root.string()) != std::string::npos || (!ec && cwd.rfind(root.string(), 0) == 0)) found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+// The one cache entry added since `before` (its key).
+std::string new_key(const std::set<std::string>& before) {
+  std::string key;
+  for (const auto& n : names_in(World::get().roots, false))
+    if (!before.count(n)) {
+      INFO("new entries in the root cache: " << n << (key.empty() ? "" : ", " + key));
+      REQUIRE(key.empty());
+      key = n;
+    }
+  REQUIRE(!key.empty());
+  return key;
+}
+
+struct Owner {
+  uid_t uid;
+  gid_t gid;
+};
+Owner owner(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return {st.st_uid, st.st_gid};
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> v;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+
+// "uid=1000(user) gid=50(staff) groups=50(staff),10(wheel)" -> uid, gid and the set of group ids.
+struct Id {
+  std::string uid, gid;
+  std::set<int> groups;
+};
+Id parse_id(const std::string& line) {
+  Id id;
+  std::istringstream in(line);
+  for (std::string word; in >> word;) {
+    if (word.rfind("uid=", 0) == 0) id.uid = word.substr(4);
+    else if (word.rfind("gid=", 0) == 0) id.gid = word.substr(4);
+    else if (word.rfind("groups=", 0) == 0) {
+      std::istringstream g(word.substr(7));
+      for (std::string one; std::getline(g, one, ',');) id.groups.insert(std::stoi(one));
+    }
+  }
+  return id;
+}
+
+}  // namespace
+
+// --- files of every layer ---------------------------------------------------------------------------
+
+// What the guest sees of its root, per path: "type perm uid:gid size sha256" (size and sha256 for
+// regular files, the target for symlinks), without the mount points the container init adds. The
+// same from umoci's own unpack on the host is the oracle.
+namespace {
+const std::set<std::string> init_mount_points = {"dev", "proc", "run", "sys", "tmp"};
+
+std::map<std::string, std::string> oracle_view(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    struct stat st {};
+    REQUIRE(::lstat(it->path().c_str(), &st) == 0);
+    char perm[16];
+    std::snprintf(perm, sizeof perm, "%o", static_cast<unsigned>(st.st_mode & 07777));
+    std::string d = (S_ISDIR(st.st_mode) ? "d " : S_ISLNK(st.st_mode) ? "l " : S_ISREG(st.st_mode) ? "f " : S_ISFIFO(st.st_mode) ? "p " : "? ");
+    d += std::string(perm) + " " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
+    if (S_ISREG(st.st_mode)) d += " " + std::to_string(st.st_size) + " " + crumble::container::sha256_file(it->path());
+    if (S_ISLNK(st.st_mode)) d += " -> " + fs::read_symlink(it->path()).string();
+    out["/" + it->path().lexically_relative(root).string()] = d;
+  }
+  return out;
+}
+
+// The guest script printing the same view: one `stat` line per path, one `sha256sum` per file, one
+// `readlink` per symlink; parsed here.
+const char* const guest_view_script =
+    "find / -xdev ! -path / -exec stat -c 'S|%n|%f|%a|%u|%g|%s' {} + && "
+    "find / -xdev -type f -exec sha256sum {} + | sed 's/^/H|/' && "
+    "find / -xdev -type l | while read -r l; do echo \"L|$l|$(readlink \"$l\")\"; done";
+
+std::map<std::string, std::string> guest_view(const std::string& out) {
+  std::map<std::string, std::string> type, hash, target, size;
+  for (const std::string& l : lines(out)) {
+    if (l.rfind("S|", 0) == 0) {
+      std::vector<std::string> f;
+      std::istringstream in(l.substr(2));
+      for (std::string x; std::getline(in, x, '|');) f.push_back(x);
+      if (f.size() != 6) continue;
+      const unsigned mode = static_cast<unsigned>(std::stoul(f[1], nullptr, 16));
+      const char t = S_ISDIR(mode) ? 'd' : S_ISLNK(mode) ? 'l' : S_ISREG(mode) ? 'f' : S_ISFIFO(mode) ? 'p' : '?';
+      type[f[0]] = std::string(1, t) + " " + f[2] + " " + f[3] + ":" + f[4];
+      if (t == 'f') size[f[0]] = f[5];
+    } else if (l.rfind("H|", 0) == 0) {
+      const std::string rest = l.substr(2);
+      const auto sp = rest.find("  ");
+      if (sp != std::string::npos) hash[rest.substr(sp + 2)] = rest.substr(0, sp);
+    } else if (l.rfind("L|", 0) == 0) {
+      const std::string rest = l.substr(2);
+      const auto bar = rest.find('|');
+      if (bar != std::string::npos) target[rest.substr(0, bar)] = rest.substr(bar + 1);
+    }
+  }
+  std::map<std::string, std::string> view;
+  for (auto& [path, d] : type) {
+    const std::string top = fs::path(path).relative_path().begin()->string();
+    if (init_mount_points.count(top)) continue;
+    std::string v = d;
+    if (v[0] == 'f') v += " " + size[path] + " " + hash[path];
+    if (v[0] == 'l') v += " -> " + target[path];
+    view[path] = v;
+  }
+  return view;
+}
+}  // namespace
+
+TEST_CASE("container: the files of every layer, whiteouts and opaque directories honoured, in each image format (umoci, skopeo, podman)", "[container][e2e]") {
+  const World& w = World::get();
+  const auto oracle = oracle_view(w.images->oracle_rootfs);
+  REQUIRE(oracle.count("/keep/a"));
+  for (const fs::path& image : {w.images->layout, w.images->oci_archive, w.images->docker_archive, w.images->podman_oci_archive,
+                                w.images->podman_docker_archive}) {
+    INFO("image " << image);
+    const Cli prune = crumble_cli({"image", "prune"});  // each format unpacked by its own reader, not reused
+    REQUIRE(prune.status == 0);
+    const Cli r = run({"--image", image.string(), "-u", "0", "--", "-c", guest_view_script});
+    INFO(r);
+    REQUIRE(r.status == 0);
+    CHECK(built(r));
+    const auto seen = guest_view(r.out);
+    // The table the tools agree on: a mismatch names the path.
+    for (const auto& [path, want] : oracle) {
+      INFO(path);
+      CHECK(seen.count(path) == 1);
+      if (seen.count(path)) CHECK(seen.at(path) == want);
+    }
+    for (const auto& [path, got] : seen) {
+      INFO("in the guest only: " << path << " " << got);
+      CHECK(oracle.count(path) == 1);
+    }
+    // The whiteouts, said plainly.
+    CHECK(!seen.count("/gone"));
+    CHECK(!seen.count("/opq/old1"));
+    CHECK(!seen.count("/opq/sub"));
+    CHECK(seen.count("/opq/fresh") == 1);
+    CHECK(seen.count("/newdir/n") == 1);
+  }
+}
+
+// --- the image's config ------------------------------------------------------------------------------
+
+TEST_CASE("container: the image config's Env, Entrypoint, Cmd, WorkingDir and User apply, and the flags override them", "[container][e2e]") {
+  const std::string image = World::get().images->layout.string();
+  const std::string show = "echo \"A=$A B=$B C=$C\"; pwd; id -u; id -g";
+  struct Row {
+    std::vector<std::string> args;
+    std::string out;
+  };
+  const std::vector<Row> rows = {
+      // Entrypoint /bin/sh + Cmd [-c, echo hi]
+      {{"--image", image}, "hi\n"},
+      // the command after -- replaces Cmd, the Entrypoint stays; Env, WorkingDir /opq, User 1000:1000
+      {{"--image", image, "--", "-c", show}, "A=1 B=two words C=\n/opq\n1000\n1000\n"},
+      // -e replaces one variable and adds another, -w, -u
+      {{"--image", image, "-e", "A=9", "-e", "C=3", "-w", "/keep", "-u", "0:0", "--", "-c", show}, "A=9 B=two words C=3\n/keep\n0\n0\n"},
+      // --entrypoint replaces the Entrypoint
+      {{"--image", image, "--entrypoint", "/bin/echo", "--", "x", "y z"}, "x y z\n"},
+      // an empty --entrypoint: the command runs as it is
+      {{"--image", image, "--entrypoint", "", "--", "/bin/cat", "/keep/a"}, "second\n"},
+  };
+  for (const Row& row : rows) {
+    const Cli r = run(row.args);
+    INFO(r);
+    CHECK(r.status == 0);
+    CHECK(r.out == row.out);
+  }
+  // The command's exit status is crumble's; the run restored the snapshot the earlier runs saved
+  // (one snapshot for every image: the root is attached after the restore).
+  const Cli r = run({"--verbose", "--image", image, "--", "-c", "exit 7"});
+  INFO(r);
+  CHECK(r.status == 7);
+  CHECK(r.err.find("container ready (restored)") != std::string::npos);
+}
+
+TEST_CASE("container: the C++ API runs an image in a few lines, with the image's defaults", "[container][e2e][api]") {
+  crumble::container::Spec spec;
+  spec.image = World::get().images->oci_archive;
+  crumble::container::Container box(spec);
+  INFO(box.root_note() << "; " << box.snapshot_note());
+  CHECK(box.argv({}) == std::vector<std::string>{"/bin/sh", "-c", "echo hi"});
+  CHECK(box.argv({"-c", "true"}) == std::vector<std::string>{"/bin/sh", "-c", "true"});
+  const auto& env = box.environment();
+  CHECK(std::count(env.begin(), env.end(), "A=1") == 1);
+  CHECK(std::count(env.begin(), env.end(), "B=two words") == 1);
+  CHECK(box.command_options().uid == 1000u);
+  CHECK(box.command_options().cwd == "/opq");
+  auto r = box.run();
+  CHECK(r.status() == 0);
+  CHECK(r.out == "hi\n");
+  r = box.run({"-c", "cat /keep/a /added; echo \"$B\"; id -u"});
+  CHECK(r.status() == 0);
+  CHECK(r.out == "second\nadded\ntwo words\n1000\n");
+  // The same VM runs the next command: what one command wrote the next sees.
+  CHECK(box.run({"-c", "echo kept > /tmp/f"}).status() == 0);
+  CHECK(box.run({"-c", "cat /tmp/f"}).out == "kept\n");
+  box.shutdown();
+}
+
+// --- users, hostname, working directory ------------------------------------------------------------
+
+TEST_CASE("container: -u NAME and -u UID:GID set the ids; supplementary groups from the image's /etc/group", "[container][e2e]") {
+  const std::string image = World::get().users_image.string();
+  struct Row {
+    std::string user;  // "": the image's default (root)
+    std::string uid, gid;
+    std::set<int> groups;
+  };
+  const std::vector<Row> rows = {
+      {"", "0(root)", "0(root)", {0, 50}},
+      {"user", "1000(user)", "1000(user)", {1000, 10, 50}},
+      {"1000", "1000(user)", "1000(user)", {1000, 10, 50}},
+      {"1000:50", "1000(user)", "50(staff)", {50}},  // docker: an explicit group, no supplementary groups
+      {"guest", "1001(guest)", "1001(guest)", {1001}},
+      {"2000:2000", "2000", "2000", {2000}},  // ids the image does not name are allowed, as in docker
+  };
+  for (const Row& row : rows) {
+    std::vector<std::string> args = {"--image", image};
+    if (!row.user.empty()) args.insert(args.end(), {"-u", row.user});
+    args.insert(args.end(), {"--", "id"});
+    const Cli r = run(args);
+    INFO("-u " << row.user << "\n" << r);
+    REQUIRE(r.status == 0);
+    const Id id = parse_id(r.out);
+    CHECK(id.uid == row.uid);
+    CHECK(id.gid == row.gid);
+    CHECK(id.groups == row.groups);
+  }
+}
+
+TEST_CASE("container: the hostname is --hostname's, else a random 12-hex name; the working directory is created if missing", "[container][e2e]") {
+  const std::string image = World::get().users_image.string();
+  const Cli named = run({"--image", image, "--hostname", "box-one", "--", "sh", "-c", "hostname; echo $HOSTNAME"});
+  INFO(named);
+  CHECK(named.status == 0);
+  CHECK(named.out == "box-one\nbox-one\n");
+
+  std::set<std::string> seen;
+  for (int i = 0; i < 2; ++i) {
+    const Cli r = run({"--image", image, "--", "hostname"});
+    INFO(r);
+    CHECK(r.status == 0);
+    const std::string h = r.out.substr(0, r.out.find('\n'));
+    CHECK(h.size() == 12);
+    CHECK(std::all_of(h.begin(), h.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); }));
+    seen.insert(h);
+  }
+  CHECK(seen.size() == 2);
+
+  const Cli wd = run({"--image", image, "-u", "user", "-w", "/made/for/me", "--", "sh", "-c", "pwd; test -d /made/for/me && echo is-dir"});
+  INFO(wd);
+  CHECK(wd.status == 0);
+  CHECK(wd.out == "/made/for/me\nis-dir\n");
+}
+
+// --- volumes ---------------------------------------------------------------------------------------
+
+TEST_CASE("container: volumes: read-write ones get the guest's files with its owner, read-only ones refuse writes", "[container][e2e][volumes]") {
+  const World& w = World::get();
+  TempDir d("e2e-volumes-");
+  const fs::path rw = d.path() / "rw", ro = d.path() / "ro";
+  write_file(rw / "in", "from the host\n");
+  write_file(ro / "in", "read only\n");
+  fs::permissions(rw, fs::perms::all);  // uid 1000 may write in it, as on the host
+  const auto ro_before = tree(ro);
+
+  const Cli r = run({"--verbose", "--image", w.users_image.string(), "-u", "1000", "-v", rw.string() + ":/data", "-v", ro.string() + ":/ro:ro", "--", "sh", "-c",
+                     "cat /data/in; echo made > /data/out; mkdir /data/dir; "
+                     "if echo x > /ro/new; then echo ro-written; else echo ro-refused; fi; "
+                     "if rm /ro/in; then echo ro-removed; else echo ro-kept; fi; cat /ro/in"});
+  INFO(r);
+  CHECK(r.status == 0);
+  CHECK(r.out == "from the host\nro-refused\nro-kept\nread only\n");
+  CHECK(r.err.find("virtio-fs") != std::string::npos);  // --verbose says why this run booted cold
+  CHECK(slurp(rw / "out") == "made\n");
+  CHECK(owner(rw / "out").uid == 1000u);
+  CHECK(owner(rw / "out").gid == 1000u);
+  CHECK(fs::is_directory(rw / "dir"));
+  CHECK(owner(rw / "dir").uid == 1000u);
+  CHECK(tree(ro) == ro_before);
+  CHECK(qemus_in(w.tmp).empty());
+}
+
+// --- two runs at once ---------------------------------------------------------------------------------
+
+TEST_CASE("container: two containers of one image at once do not see each other's writes", "[container][e2e][api]") {
+  const World& w = World::get();
+  crumble::container::Spec spec;
+  spec.image = w.users_image;
+  // Each container lives in a thread of its own, start to end: a VM's QEMU dies with the thread
+  // that started it (PR_SET_PDEATHSIG, host/process.hpp), so the threads outlive their VMs. The
+  // latches make the two start, write and read at the same time.
+  std::latch started(2), written(2);
+  std::string out[2], problem[2];
+  auto container = [&](int i) {
+    const std::string n = std::to_string(i);
+    bool at_start = false, at_written = false;  // latches passed (a failure counts down the rest)
+    try {
+      crumble::container::Container box(spec);
+      at_start = true;
+      started.arrive_and_wait();
+      const auto wrote = box.run({"/bin/sh", "-c", "echo " + n + " > /only-" + n + "; echo " + n + " > /etc/marker"});
+      if (wrote.status() != 0) problem[i] = "write: " + wrote.describe() + ": " + wrote.err;
+      at_written = true;
+      written.arrive_and_wait();
+      out[i] = box.run({"/bin/sh", "-c", "ls / | grep only-; cat /etc/marker"}).out;
+      box.shutdown();
+    } catch (const std::exception& e) {
+      problem[i] += e.what();
+      if (!at_start) started.count_down();
+      if (!at_written) written.count_down();
+    }
+  };
+  std::thread one(container, 0), two(container, 1);
+  one.join();
+  two.join();
+  for (int i = 0; i < 2; ++i) {
+    INFO("container " << i << ": " << problem[i]);
+    CHECK(problem[i].empty());
+    CHECK(out[i] == "only-" + std::to_string(i) + "\n" + std::to_string(i) + "\n");
+  }
+  // And the image is as it was.
+  const Cli after = run({"--image", w.users_image.string(), "--", "sh", "-c", "cat /etc/marker; ls / | grep only- || echo none"});
+  INFO(after);
+  CHECK(after.out == "users image\nnone\n");
+}
+
+TEST_CASE("container: two `crumble run`s of a new image at once: one builds the root image, both run, neither sees the other's writes", "[container][e2e][cache]") {
+  TempDir d("e2e-race-");
+  std::vector<TarEntry> layer = busybox_entries();
+  layer.push_back(dir_entry("etc"));
+  layer.push_back(file_entry("etc/marker", "race\n"));
+  const fs::path image = make_layout(d.path() / "layout", ManifestSpec{{make_tar(layer)}});
+  Cli r[2];
+  {
+    std::vector<std::thread> runs;
+    for (int i = 0; i < 2; ++i)
+      runs.emplace_back([&, i] {
+        const std::string n = std::to_string(i);
+        r[i] = run({"--image", image.string(), "--", "/bin/sh", "-c", "echo " + n + " > /only-" + n + "; cat /etc/marker; ls / | grep only-"});
+      });
+    for (auto& t : runs) t.join();
+  }
+  for (int i = 0; i < 2; ++i) {
+    INFO("run " << i << ": " << r[i]);
+    CHECK(r[i].status == 0);
+    CHECK(r[i].out == "race\nonly-" + std::to_string(i) + "\n");
+  }
+  INFO(r[0] << "\n" << r[1]);
+  CHECK(int(built(r[0])) + int(built(r[1])) == 1);
+}
+
+// --- the image cache ------------------------------------------------------------------------------------
+
+TEST_CASE("container: the image cache: built once, listed, never changed by a run, removed by image rm and prune", "[container][e2e][cache]") {
+  const World& w = World::get();
+  TempDir d("e2e-cache-");
+  std::vector<TarEntry> layer = busybox_entries();
+  layer.push_back(dir_entry("etc"));
+  layer.push_back(file_entry("etc/marker", "cached\n"));
+  const fs::path image = make_layout(d.path() / "layout", ManifestSpec{{make_tar(layer)}});
+  const std::vector<std::string> cat = {"--image", image.string(), "--", "/bin/cat", "/etc/marker"};
+
+  const auto before = names_in(w.roots, false);
+  const Cli first = run(cat);
+  INFO(first);
+  REQUIRE(first.status == 0);
+  CHECK(first.out == "cached\n");
+  CHECK(built(first));
+  const std::string key = new_key(before);
+  const fs::path erofs = w.roots / key / "root.erofs";
+  REQUIRE(fs::is_regular_file(erofs));
+  const std::string sha = crumble::container::sha256_file(erofs);
+
+  const Cli list = crumble_cli({"image", "list"});
+  INFO(list);
+  CHECK(list.status == 0);
+  CHECK(list.out.find(key.substr(0, 12)) != std::string::npos);
+  CHECK(list.out.find(image.string()) != std::string::npos);
+
+  // A run that deletes half the root: the cached image does not change, and the next run has it all.
+  const Cli wreck = run({"--image", image.string(), "--", "/bin/sh", "-c", "rm -rf /bin /etc; echo wrecked"});
+  INFO(wreck);
+  CHECK(wreck.status == 0);
+  CHECK(wreck.out == "wrecked\n");
+  CHECK(!built(wreck));
+  CHECK(crumble::container::sha256_file(erofs) == sha);
+  const Cli again = run(cat);
+  INFO(again);
+  CHECK(again.status == 0);
+  CHECK(again.out == "cached\n");
+  CHECK(!built(again));
+
+  // image rm KEY-PREFIX removes it; the next run builds it again; prune removes it too.
+  const Cli rm = crumble_cli({"image", "rm", key.substr(0, 12)});
+  INFO(rm);
+  CHECK(rm.status == 0);
+  CHECK(rm.out.find(key.substr(0, 12)) != std::string::npos);
+  CHECK(!fs::exists(w.roots / key));
+  const Cli listed = crumble_cli({"image", "list"});
+  CHECK(listed.out.find(key.substr(0, 12)) == std::string::npos);
+  const Cli rebuilt = run(cat);
+  INFO(rebuilt);
+  CHECK(rebuilt.status == 0);
+  CHECK(built(rebuilt));
+  CHECK(fs::exists(w.roots / key));
+  const Cli prune = crumble_cli({"image", "prune"});
+  INFO(prune);
+  CHECK(prune.status == 0);
+  CHECK(prune.out.find(key.substr(0, 12)) != std::string::npos);
+  CHECK(!fs::exists(w.roots / key));
+  CHECK(names_in(w.roots, false).empty());
+}
+
+// --- directory roots ----------------------------------------------------------------------------------
+
+TEST_CASE("container: --rootfs DIR: built once while unchanged, again after a change; the run's writes are thrown away", "[container][e2e][rootfs]") {
+  TempDir d("e2e-rootfs-");
+  const fs::path root = d.path() / "root";
+  make_busybox_dir(root);
+  write_file(root / "etc/marker", "one\n");
+  const std::vector<std::string> args = {"--rootfs", root.string(), "--", "/bin/sh", "-c",
+                                         "cat /etc/marker; test -e /written && echo still-there; echo w > /written; echo w > /etc/marker2"};
+  const Cli first = run(args);
+  INFO(first);
+  CHECK(first.status == 0);
+  CHECK(first.out == "one\n");
+  CHECK(built(first));
+  CHECK(!fs::exists(root / "written"));
+  CHECK(!fs::exists(root / "etc/marker2"));
+
+  const Cli second = run(args);
+  INFO(second);
+  CHECK(second.status == 0);
+  CHECK(second.out == "one\n");
+  CHECK(!built(second));
+
+  write_file(root / "etc/marker", "two\n");
+  const Cli changed = run(args);
+  INFO(changed);
+  CHECK(changed.status == 0);
+  CHECK(changed.out == "two\n");
+  CHECK(built(changed));
+  CHECK(!fs::exists(root / "written"));
+}
+
+TEST_CASE("container: --rootfs DIR --rootfs-rw: the run's writes land in DIR", "[container][e2e][rootfs]") {
+  TempDir d("e2e-rootfs-rw-");
+  const fs::path root = d.path() / "root";
+  make_busybox_dir(root);
+  write_file(root / "etc/marker", "rw\n");
+  const auto roots_before = names_in(World::get().roots, false);
+  const Cli r = run({"--rootfs", root.string(), "--rootfs-rw", "--", "/bin/sh", "-c", "cat /etc/marker; echo through > /written; mkdir /newdir; rm /etc/marker"});
+  INFO(r);
+  CHECK(r.status == 0);
+  CHECK(r.out == "rw\n");
+  CHECK(slurp(root / "written") == "through\n");
+  CHECK(fs::is_directory(root / "newdir"));
+  CHECK(!fs::exists(root / "etc/marker"));
+  CHECK(!built(r));
+  CHECK(names_in(World::get().roots, false) == roots_before);  // nothing to cache: the directory itself is the root
+}
+
+// --- foreign binaries ------------------------------------------------------------------------------------
+
+TEST_CASE("container: an arm64 static executable runs in the amd64 guest under qemu-user (--platform linux/arm64)", "[container][e2e][binfmt]") {
+  World::get();
+  if (!fs::exists("/usr/bin/qemu-aarch64-static") || !fs::exists("/usr/share/binfmts/qemu-aarch64")) {
+    WARN("SKIPPED: the binfmt_misc run needs Debian's qemu-user-static (/usr/bin/qemu-aarch64-static, /usr/share/binfmts/qemu-aarch64)");
+    return;
+  }
+  using namespace crumble::ir;
+  const Program hello{{Function{"main", {"argc"}, {
+                                                      Printf{"hello from arm64, argc %d\n", {Var{"argc"}}},
+                                                      Return{Int64{3}},
+                                                  }}}};
+  const std::vector<std::uint8_t> elf = crumble::executable<crumble::arch::arm64>(hello);
+  REQUIRE(elf.size() > 20);
+  CHECK(elf[18] == 183);  // e_machine EM_AARCH64: it really is a foreign binary
+  TempDir d("e2e-arm64-");
+  const fs::path root = d.path() / "root";
+  write_file(root / "hello", std::string(elf.begin(), elf.end()));
+  fs::permissions(root / "hello", static_cast<fs::perms>(0755));
+  const Cli r = run({"--rootfs", root.string(), "--platform", "linux/arm64", "--", "/hello", "a", "b"});
+  INFO(r);
+  CHECK(r.out == "hello from arm64, argc 3\n");
+  CHECK(r.status == 3);
+}
+
+// --- bad input --------------------------------------------------------------------------------------------
+
+TEST_CASE("container: bad input: a clear error naming the problem, status 125, no VM left, nothing cached, nothing written outside", "[container][e2e][bad]") {
+  const World& w = World::get();
+  TempDir d("e2e-bad-");
+  const fs::path base = d.path();
+  const std::string busybox_layer = make_tar(busybox_entries());
+
+  write_file(base / "garbage.tar", std::string(4096, '\x5a'));
+  fs::create_directories(base / "empty-dir");
+
+  // A layer blob changed after the manifest was written (same size, one byte different).
+  const fs::path bad_digest = make_layout(base / "bad-digest", ManifestSpec{{busybox_layer, make_tar({file_entry("f", "original contents\n")})}, "none"});
+  {
+    const std::string tar = make_tar({file_entry("f", "original contents\n")});
+    const fs::path blob = bad_digest / "blobs/sha256" / digest_of(tar).substr(7);
+    std::string bytes = read_file(blob);
+    const auto at = bytes.find("original");
+    REQUIRE(at != std::string::npos);
+    bytes[at] = 'O';
+    write_file(blob, bytes);
+  }
+  const fs::path outside = base / "outside";  // what an escaping layer would write into
+  fs::create_directories(outside);
+  const fs::path dotdot = make_layout(base / "dotdot", ManifestSpec{{busybox_layer, make_tar({file_entry("etc/../../escaped", "x\n")})}});
+  const fs::path through_abs = make_layout(base / "through-abs", ManifestSpec{{busybox_layer, make_tar({symlink_entry("esc", outside.string())}),
+                                                                                  make_tar({file_entry("esc/pwned", "x\n")})}});
+  const fs::path through_rel = make_layout(base / "through-rel", ManifestSpec{{busybox_layer, make_tar({symlink_entry("up", "../../../../../../../../.."),
+                                                                                                      file_entry("up" + outside.string() + "/pwned2", "x\n")})}});
+  const fs::path device = make_layout(base / "device", ManifestSpec{{busybox_layer, make_tar({dir_entry("dev"), node_entry("dev/mem2", 'c')})}});
+  const fs::path arm64 = make_layout(base / "arm64", ManifestSpec{{busybox_layer}, "gzip", "arm64"});
+
+  struct Row {
+    std::string what;
+    std::vector<std::string> args;
+    std::vector<std::string> says;  // each in stderr
+  };
+  const std::string users = w.users_image.string();
+  const std::vector<Row> rows = {
+      {"a missing image", {"--image", (base / "nope.tar").string(), "--", "true"}, {"nope.tar", "does not exist"}},
+      {"a file that is not an image", {"--image", (base / "garbage.tar").string(), "--", "true"}, {"garbage.tar", "not an image"}},
+      {"a directory that is not an image", {"--image", (base / "empty-dir").string(), "--", "true"}, {"empty-dir", "not an image"}},
+      {"a blob whose digest does not match", {"--image", bad_digest.string(), "--", "true"}, {"does not match its digest"}},
+      {"a layer with ../ entries", {"--image", dotdot.string(), "--", "true"}, {"etc/../../escaped", "\"..\""}},
+      {"a write through an absolute symlink", {"--image", through_abs.string(), "--", "true"}, {"esc", "symlink"}},
+      {"a write through an escaping relative symlink", {"--image", through_rel.string(), "--", "true"}, {"up", "symlink"}},
+      {"a device node", {"--image", device.string(), "--", "true"}, {"dev/mem2", "device node"}},
+      {"an arm64 image without --platform", {"--image", arm64.string(), "--", "true"}, {"arm64", "amd64"}},
+      {"a missing volume source", {"--image", users, "-v", (base / "no-such-dir").string() + ":/data", "--", "true"}, {"no-such-dir", "does not exist"}},
+      {"a volume's guest path that is not absolute", {"--image", users, "-v", outside.string() + ":data", "--", "true"}, {"\"data\"", "absolute"}},
+      {"a user the image does not have", {"--image", users, "-u", "nosuchuser", "--", "true"}, {"nosuchuser", "does not exist"}},
+      {"a group the image does not have", {"--image", users, "-u", "user:nosuchgroup", "--", "true"}, {"nosuchgroup", "does not exist"}},
+      {"a working directory that is not absolute", {"--image", users, "-w", "relative", "--", "true"}, {"relative", "absolute"}},
+  };
+  // The users image is in the cache already (earlier cases); the rows with it add nothing.
+  REQUIRE(run({"--image", users, "--", "true"}).status == 0);
+  for (const Row& row : rows) {
+    const auto roots_before = names_in(w.roots, false);
+    const auto tmp_before = names_in(w.tmp);
+    const Cli r = run(row.args);
+    INFO(row.what << "\n" << r);
+    CHECK(r.status == 125);
+    for (const std::string& s : row.says) CHECK(r.err.find(s) != std::string::npos);
+    CHECK(r.out.empty());
+    CHECK(qemus_in(w.tmp).empty());
+    INFO("root cache before: " << joined(roots_before) << "; after: " << joined(names_in(w.roots, false)));
+    CHECK(names_in(w.roots, false) == roots_before);
+    CHECK(names_in(w.tmp) == tmp_before);
+  }
+  CHECK(names_in(outside).empty());
+  CHECK(!fs::exists(base / "escaped"));
+  CHECK(!fs::exists(d.path().parent_path() / "escaped"));
+}
+
+TEST_CASE("container: a full disk while unpacking: a clear error, status 125, the partial unpack not cached", "[container][e2e][bad]") {
+  const World& w = World::get();
+  TempDir d("e2e-full-");
+  const fs::path xdg = d.path() / "xdg";
+  fs::create_directories(xdg);
+  if (::mount("tmpfs", xdg.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    WARN("SKIPPED: cannot mount a 1 MiB tmpfs (" << std::strerror(errno) << "): the full-disk case needs root");
+    return;
+  }
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{xdg};
+  fs::create_directories(xdg / "crumble");
+  fs::create_symlink(fs::read_symlink(w.xdg / "crumble/kernels"), xdg / "crumble/kernels");
+  // The users image (busybox alone is about 2 MiB unpacked): as an archive, the disk fills while
+  // its blobs are extracted; as a layout, while its layer is unpacked.
+  for (const fs::path& image : {w.users_image, w.users_image.parent_path() / "users-layout"}) {
+    const Cli r = crumble_cli({"run", "--image", image.string(), "--", "true"}, {"env", "XDG_CACHE_HOME=" + xdg.string()});
+    INFO(image << "\n" << r);
+    CHECK(r.status == 125);
+    CHECK((r.err.find("full") != std::string::npos || r.err.find("No space left") != std::string::npos));
+    CHECK(qemus_in(w.tmp).empty());
+    const auto left = names_in(xdg / "crumble/roots", false);
+    INFO("left in the root cache: " << joined(left));
+    CHECK(left.empty());
+  }
+  // With room, the same image runs (the failure left nothing that gets in the way).
+  const Cli ok = run({"--image", w.users_image.string(), "--", "cat", "/etc/marker"});
+  INFO(ok);
+  CHECK(ok.status == 0);
+  CHECK(ok.out == "users image\n");
+}
+
+TEST_CASE("container: after every case: no QEMU of ours running, nothing left in TMPDIR, the user's own cache untouched", "[container][e2e]") {
+  const World& w = World::get();
+  CHECK(qemus_in(w.tmp).empty());
+  CHECK(joined(names_in(w.tmp)) == "(nothing)");
+  CHECK(names_in(w.users_roots) == w.users_roots_before);
+}
