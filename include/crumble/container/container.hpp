@@ -10,6 +10,11 @@
 //   auto r = box.run({"ls", "/data"});                    // r.out, r.status(); the image's
 //                                                         // Entrypoint/Env/User/WorkingDir apply
 //
+// A Container (like a Session) belongs to the thread that made it as long as it runs: QEMU and
+// virtiofsd are started with PR_SET_PDEATHSIG, which follows the *thread* that forked them, so a
+// thread that ends takes its VMs with it (the next run() says the VM stopped). Make containers on a
+// thread that outlives them.
+//
 // How the root gets into the guest (issue 14; ENVIRONMENT.md says why): an image's unpacked layers,
 // or the user's directory, become an erofs image (root_cache.hpp: built once, cached by content)
 // that the guest sees as a read-only virtio block device under a tmpfs overlay, so a run writes
@@ -195,9 +200,9 @@ class Container {
     const auto t0 = vm::Clock::now();
     std::filesystem::path passwd, group;
     if (!spec_.image.empty()) {
-      Image image = read_image(spec_.image, spec_.platform_arch.empty() ? std::string(guest_architecture) : normalize_arch(spec_.platform_arch));
+      Image image = read_image(spec_.image, spec_.platform_arch.empty() ? std::string(guest_architecture) : image_detail::normalize_arch(spec_.platform_arch));
       config_ = image.config;
-      const std::string arch = normalize_arch(spec_.platform_arch.empty() ? config_.architecture : spec_.platform_arch);
+      const std::string arch = image_detail::normalize_arch(spec_.platform_arch.empty() ? config_.architecture : spec_.platform_arch);
       if (!arch.empty() && arch != guest_architecture) foreign_ = foreign_arch(arch);
       lease_.emplace(cache.acquire(image.root_key(), spec_.image.string(), [&](const std::filesystem::path& rootfs) {
         if (spec_.progress) spec_.progress("unpacking " + spec_.image.string() + " (" + std::to_string(image.layers.size()) + " layers)");
@@ -217,8 +222,8 @@ class Container {
       if (!std::filesystem::is_directory(spec_.rootfs)) throw ContainerError("root directory " + spec_.rootfs.string() + " does not exist");
       if (spec_.progress) spec_.progress("checking " + spec_.rootfs.string());
       lease_.emplace(cache.acquire_directory(spec_.rootfs));
-      if (!spec_.platform_arch.empty() && normalize_arch(spec_.platform_arch) != guest_architecture)
-        foreign_ = foreign_arch(normalize_arch(spec_.platform_arch));
+      if (!spec_.platform_arch.empty() && image_detail::normalize_arch(spec_.platform_arch) != guest_architecture)
+        foreign_ = foreign_arch(image_detail::normalize_arch(spec_.platform_arch));
     }
     if (!spec_.rootfs.empty()) {  // a directory's own files, never through a symlink out of it
       passwd = inside(spec_.rootfs, "etc/passwd");

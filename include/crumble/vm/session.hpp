@@ -9,6 +9,9 @@
 //   std::int64_t v = vm.call(crumble::assemble<crumble::arch::amd64>(program));
 //   vm.shutdown();                             // or let it go out of scope
 //
+// A Session's engine processes die with the thread that started them (PR_SET_PDEATHSIG follows
+// the forking thread): make a Session on a thread that outlives it.
+//
 // The engine is chosen when the session starts (choose_engine): QEMU, with KVM acceleration where
 // the host has VMX/SVM and QEMU can use it, else software emulation; the in-process KVM engine when
 // asked for (engine_reason() says which and why). Every wait on the
