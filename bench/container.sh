@@ -6,12 +6,14 @@
 #   unpack   the first run of a new ~100 MB image (unpack + root image build + run)
 #   io       file I/O in the container root, in a volume, and on the host: sequential read of
 #            200 MiB, creating 10,000 small files, stat of 10,000 files
-# Usage: bench/container.sh [build dir] (default build); RUNS=N (default 9). Needs root, podman,
+# Usage: bench/container.sh [build dir] (default build); RUNS=N (default 9); ONLY="start unpack io"
+# (the default) picks sections. Needs root, podman,
 # umoci, skopeo and the guest kernel (crumble kernel fetch).
 set -euo pipefail
 build="${1:-build}"
 crumble="$(realpath "$build/tools/crumble/crumble")"
 runs="${RUNS:-9}"
+only=" ${ONLY:-start unpack io} "
 work="$(mktemp -d)"
 trap 'rm -rf "$work"; podman rmi -f crumble-bench-busybox >/dev/null 2>&1 || true' EXIT
 export XDG_CACHE_HOME="$work/cache"   # a cache of our own: the first run below is a real first run
@@ -41,6 +43,7 @@ median_of() {
   show "$name" "$(echo "$m / 1000000" | bc -l)"
 }
 
+if [[ "$only" == *" start "* ]]; then
 echo "== start: /bin/true ($(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
 ulimits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 median_of "crumble run --image busybox -- true" "$crumble" run --image "$work/busybox.oci.tar" -- true
@@ -48,6 +51,8 @@ median_of "crumble run -- true (no container)" "$crumble" run -- true
 median_of "podman run --rm (runc)" podman run --rm "${ulimits[@]}" --runtime runc crumble-bench-busybox /bin/true
 median_of "podman run --rm (crun)" podman run --rm "${ulimits[@]}" --runtime crun crumble-bench-busybox /bin/true
 
+fi
+if [[ "$only" == *" unpack "* ]]; then
 echo "== first run of a new ~100 MB image (unpack + root image build + run)"
 mkdir -p "$work/big"
 cp -a "$work/root/." "$work/big/"
@@ -66,6 +71,8 @@ t1=$(date +%s%N)
 show "first run (unpack + build + run)" "$(echo "($t1 - $t0) / 1000000000" | bc -l)"
 median_of "second run (cached root image)" "$crumble" run --image "$work/big-oci" -- true
 
+fi
+if [[ "$only" == *" io "* ]]; then
 echo "== file I/O: in the container root (erofs + overlay), in a volume (virtio-fs), on the host"
 dd if=/dev/urandom of="$work/root/data200" bs=1M count=200 status=none
 mkdir -p "$work/vol"
@@ -83,3 +90,4 @@ io() {  # io NAME DIR RUNPREFIX...: three timings inside one run
 io "root" "" "$crumble" run --memory 512 --rootfs "$work/root" --
 io "volume" "/vol" "$crumble" run -v "$work/vol:/vol" --rootfs "$work/root" --
 io "host" "$work/vol" env
+fi

@@ -366,7 +366,7 @@ TEST_CASE("container: the image config's Env, Entrypoint, Cmd, WorkingDir and Us
   const Cli r = run({"--verbose", "--image", image, "--", "-c", "exit 7"});
   INFO(r);
   CHECK(r.status == 7);
-  CHECK(r.err.find("container ready (restored)") != std::string::npos);
+  CHECK(r.err.find("VM restored in ") != std::string::npos);
 }
 
 TEST_CASE("container: the C++ API runs an image in a few lines, with the image's defaults", "[container][e2e][api]") {
