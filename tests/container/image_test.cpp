@@ -24,16 +24,6 @@ std::vector<std::string> diff_ids(const Image& img) {
   return out;
 }
 
-// The message of the ImageError `f` throws ("" when it throws none).
-std::string image_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ImageError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("Sha256 agrees with sha256sum, in one update or many") {

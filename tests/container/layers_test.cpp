@@ -20,15 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string image_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ImageError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A fresh root and work directory for one unpack, with a canary directory beside them that no
 // layer may touch.
 struct Unpack {

@@ -19,6 +19,7 @@
 // Without umoci, skopeo, podman or busybox-static the test binary is skipped (exit 4), saying why.
 #pragma once
 
+#include <crumble/container/errors.hpp>
 #include <crumble/container/sha256.hpp>
 #include <crumble/vm/host/process.hpp>
 
@@ -33,6 +34,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -40,6 +42,16 @@
 #include <vector>
 
 namespace crumble::test {
+
+// The message of the ImageError `f` throws ("" when it throws none).
+inline std::string image_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const crumble::container::ImageError& e) {
+    return e.what();
+  }
+  return "";
+}
 
 namespace fs = std::filesystem;
 using nlohmann::json;
