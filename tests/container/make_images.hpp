@@ -197,18 +197,23 @@ inline TarEntry symlink_entry(std::string name, std::string target) { return {st
 inline TarEntry hardlink_entry(std::string name, std::string target) { return {std::move(name), 'h', "", std::move(target), 0644, 0, 0}; }
 inline TarEntry node_entry(std::string name, char type) { return {std::move(name), type, "", "", 0644, 0, 0}; }
 
-// A tar (pax) of the entries, written by libarchive exactly as given (no name is cleaned).
-inline std::string make_tar(const std::vector<TarEntry>& entries) {
-  std::string out;
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_set_bytes_in_last_block(a, 1);
+// Opens the archive writer `a` to append everything it writes to `out`.
+inline void open_into_string(struct archive* a, std::string& out) {
   archive_write_open(a, &out, nullptr,
                      [](struct archive*, void* self, const void* buf, size_t n) -> la_ssize_t {
                        static_cast<std::string*>(self)->append(static_cast<const char*>(buf), n);
                        return static_cast<la_ssize_t>(n);
                      },
                      nullptr);
+}
+
+// A tar (pax) of the entries, written by libarchive exactly as given (no name is cleaned).
+inline std::string make_tar(const std::vector<TarEntry>& entries) {
+  std::string out;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  open_into_string(a, out);
   for (const auto& t : entries) {
     struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, t.name.c_str());
@@ -242,12 +247,7 @@ inline std::string compress(const std::string& data, const std::string& filter =
   if (filter == "zstd") archive_write_add_filter_zstd(a);
   else archive_write_add_filter_gzip(a);
   archive_write_set_bytes_in_last_block(a, 1);
-  archive_write_open(a, &out, nullptr,
-                     [](struct archive*, void* self, const void* buf, size_t n) -> la_ssize_t {
-                       static_cast<std::string*>(self)->append(static_cast<const char*>(buf), n);
-                       return static_cast<la_ssize_t>(n);
-                     },
-                     nullptr);
+  open_into_string(a, out);
   struct archive_entry* e = archive_entry_new();
   archive_entry_set_pathname(e, "data");
   archive_entry_set_filetype(e, AE_IFREG);

@@ -7,6 +7,8 @@
 // asks the oracle itself for every row: the same files in an image made by `podman import`, then
 // `podman run --runtime runc --user SPEC IMAGE id` (crun refuses this machine's hybrid cgroups).
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <iostream>
 #include <crumble/container/users.hpp>
 #include <crumble/vm/host/process.hpp>
 
@@ -96,8 +98,8 @@ TEST_CASE("users: podman with runc gives every row of the table", "[container][u
   using crumble::vm::run_process;
   const auto limit = std::chrono::seconds(60);
   if (run_process({"sh", "-c", "command -v podman && command -v runc && test -x /bin/busybox"}, limit).status != 0) {
-    WARN("NOT CHECKED against podman: podman, runc or /bin/busybox (busybox-static) is missing");
-    return;
+    std::cout << "SKIPPED: not checked against podman: podman, runc or /bin/busybox (busybox-static) is missing" << "\n";  // ctest: skipped, not passed
+    std::exit(4);
   }
   Db db;
   const fs::path root = db.dir.path() / "root", tar = db.dir.path() / "root.tar";
@@ -124,8 +126,8 @@ TEST_CASE("users: podman with runc gives every row of the table", "[container][u
   };
   const auto probe = podman_id("");
   if (probe.status != 0) {
-    WARN("NOT CHECKED against podman: it cannot run a container here: " << probe.err);
-    return;
+    std::cout << "SKIPPED: not checked against podman: it cannot run a container here: " << probe.err << "\n";  // ctest: skipped, not passed
+    std::exit(4);
   }
   for (const Resolved& c : resolved) {
     INFO("spec `" << c.spec << "`");

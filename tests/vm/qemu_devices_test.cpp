@@ -329,7 +329,7 @@ TEST_CASE("container options are refused where they cannot work", "[vm][qemu][de
   };
   const std::vector<Row> rows = {
       {"root disk without the slot", [&](SessionConfig& c) { c.container_devices = false; c.root_disk = w.image_a; },
-       "a root disk needs container_devices"},
+       "a root disk was given without the root disk slot"},
       {"missing root disk", [&](SessionConfig& c) { c.root_disk = w.dir.path() / "nope.erofs"; },
        "the root disk " + (w.dir.path() / "nope.erofs").string() + " does not exist"},
       {"bad share tag", [&](SessionConfig& c) { c.shares = {{"a,b", w.dir.path(), false}}; }, "may hold only letters"},

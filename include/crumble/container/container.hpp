@@ -24,8 +24,6 @@
 // (Container::snapshot_note says so).
 #pragma once
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -199,16 +197,20 @@ class Container {
     RootCache cache = spec_.root_cache_dir.empty() ? RootCache() : RootCache(spec_.root_cache_dir);
     const auto t0 = vm::Clock::now();
     std::filesystem::path passwd, group;
+    std::optional<Image> image;
     if (!spec_.image.empty()) {
-      Image image = read_image(spec_.image, spec_.platform_arch.empty() ? std::string(guest_architecture) : image_detail::normalize_arch(spec_.platform_arch));
-      config_ = image.config;
-      const std::string arch = image_detail::normalize_arch(spec_.platform_arch.empty() ? config_.architecture : spec_.platform_arch);
-      if (!arch.empty() && arch != guest_architecture) foreign_ = foreign_arch(arch);
-      lease_.emplace(cache.acquire(image.root_key(), spec_.image.string(), [&](const std::filesystem::path& rootfs) {
-        if (spec_.progress) spec_.progress("unpacking " + spec_.image.string() + " (" + std::to_string(image.layers.size()) + " layers)");
+      image = read_image(spec_.image, spec_.platform_arch.empty() ? std::string(guest_architecture) : image_detail::normalize_arch(spec_.platform_arch));
+      config_ = image->config;
+    }
+    // another architecture's binaries (the image's, or --platform's) run under qemu-user
+    const std::string arch = image_detail::normalize_arch(spec_.platform_arch.empty() ? config_.architecture : spec_.platform_arch);
+    if (!arch.empty() && arch != guest_architecture) foreign_ = foreign_arch(arch);
+    if (image) {
+      lease_.emplace(cache.acquire(image->root_key(), spec_.image.string(), [&](const std::filesystem::path& rootfs) {
+        if (spec_.progress) spec_.progress("unpacking " + spec_.image.string() + " (" + std::to_string(image->layers.size()) + " layers)");
         const std::filesystem::path work = rootfs.parent_path() / "work";
         std::filesystem::create_directories(work);
-        unpack_image(image, work, rootfs, [&](const UnpackProgress& p) {
+        unpack_image(*image, work, rootfs, [&](const UnpackProgress& p) {
           if (spec_.progress)
             spec_.progress("layer " + std::to_string(p.layer) + "/" + std::to_string(p.layers) + ": " + std::string(p.what) + " " +
                            std::to_string(p.bytes >> 20) + "/" + std::to_string(p.total_bytes >> 20) + " MiB");
@@ -216,18 +218,23 @@ class Container {
         std::filesystem::remove_all(work);
         if (spec_.progress) spec_.progress("building the root image");
       }));
-      passwd = lease_->kept("etc/passwd");
-      group = lease_->kept("etc/group");
     } else if (!spec_.rootfs_rw) {
       if (!std::filesystem::is_directory(spec_.rootfs)) throw ContainerError("root directory " + spec_.rootfs.string() + " does not exist");
       if (spec_.progress) spec_.progress("checking " + spec_.rootfs.string());
       lease_.emplace(cache.acquire_directory(spec_.rootfs));
-      if (!spec_.platform_arch.empty() && image_detail::normalize_arch(spec_.platform_arch) != guest_architecture)
-        foreign_ = foreign_arch(image_detail::normalize_arch(spec_.platform_arch));
     }
-    if (!spec_.rootfs.empty()) {  // a directory's own files, never through a symlink out of it
-      passwd = inside(spec_.rootfs, "etc/passwd");
-      group = inside(spec_.rootfs, "etc/group");
+    if (lease_) {  // kept beside the root image when it was built (root_cache.hpp)
+      passwd = lease_->kept("etc/passwd");
+      group = lease_->kept("etc/group");
+    }
+    // --rootfs-rw: the live directory's own files, opened as the cache keeps them (inside the
+    // tree, never through a symlink out of it), read through /proc/self/fd
+    vm::Fd passwd_fd, group_fd;
+    if (!lease_) {
+      passwd_fd = root_cache_detail::open_in_tree(spec_.rootfs, "etc/passwd");
+      group_fd = root_cache_detail::open_in_tree(spec_.rootfs, "etc/group");
+      if (passwd_fd.get() >= 0) passwd = "/proc/self/fd/" + std::to_string(passwd_fd.get());
+      if (group_fd.get() >= 0) group = "/proc/self/fd/" + std::to_string(group_fd.get());
     }
     if (lease_) {
       const double s = std::chrono::duration<double>(vm::Clock::now() - t0).count();
@@ -252,19 +259,6 @@ class Container {
     if (!detail::has_env(env_, "PATH")) env_.insert(env_.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     if (!detail::has_env(env_, "HOSTNAME")) env_.push_back("HOSTNAME=" + hostname_);
     if (!detail::has_env(env_, "HOME")) env_.push_back("HOME=" + (u.home.empty() ? std::string("/") : u.home));
-  }
-
-  // dir/relative if it is a regular file inside dir (no symlink on the way), else empty.
-  static std::filesystem::path inside(const std::filesystem::path& dir, const std::string& relative) {
-    std::filesystem::path p = dir;
-    std::error_code ec;
-    std::filesystem::path rel(relative);
-    for (auto it = rel.begin(); it != rel.end(); ++it) {
-      p /= *it;
-      const auto st = std::filesystem::symlink_status(p, ec);
-      if (ec || std::filesystem::is_symlink(st)) return {};
-    }
-    return std::filesystem::is_regular_file(p, ec) ? p : std::filesystem::path();
   }
 
   void start_vm() {

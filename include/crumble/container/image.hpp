@@ -25,6 +25,7 @@
 #pragma once
 
 #include <crumble/container/errors.hpp>
+#include <crumble/vm/host/fd.hpp>
 #include <crumble/container/sha256.hpp>
 
 #include <archive.h>
@@ -307,15 +308,12 @@ class Store {
 
   static std::string read_dir_file(const std::filesystem::path& p, std::uint64_t limit, const std::string& what) {
     // O_NONBLOCK: a FIFO put in place of a blob must not hang us
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    const vm::Fd owned(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    const int fd = owned.get();
     if (fd < 0) {
       if (errno == ENOENT) throw ImageError("image " + p.parent_path().string() + ": " + what + " (" + p.string() + ") is missing");
       throw ImageError("cannot read " + what + " " + p.string() + ": " + std::strerror(errno));
     }
-    struct Close {
-      int fd;
-      ~Close() { ::close(fd); }
-    } closer{fd};
     struct stat st;
     if (::fstat(fd, &st) != 0) throw ImageError("cannot read " + what + " " + p.string() + ": " + std::strerror(errno));
     if (!S_ISREG(st.st_mode)) throw ImageError("cannot read " + what + " " + p.string() + ": not a regular file");

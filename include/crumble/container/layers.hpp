@@ -34,6 +34,7 @@
 #include <crumble/container/errors.hpp>
 #include <crumble/container/image.hpp>
 #include <crumble/container/sha256.hpp>
+#include <crumble/vm/host/fd.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -72,26 +73,6 @@ using ProgressFn = std::function<void(const UnpackProgress&)>;
 namespace layers_detail {
 
 using crumble::container::image_detail::ArchiveReader;
-
-class OwnedFd {
- public:
-  OwnedFd() = default;
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  OwnedFd(OwnedFd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  OwnedFd& operator=(OwnedFd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~OwnedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
-
-inline std::string errno_text(int e) { return std::strerror(e); }
 
 inline bool disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
 
@@ -139,11 +120,11 @@ inline std::string base_of(const std::string& path) {
 
 // The directory `path` under the root, opened one component at a time without following a symlink.
 // Fails with errno ELOOP when a component is a symlink, ENOENT/ENOTDIR when it is not there.
-inline OwnedFd open_dir_beneath(int root, const std::string& path) {
-  OwnedFd cur(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+inline vm::Fd open_dir_beneath(int root, const std::string& path) {
+  vm::Fd cur(::fcntl(root, F_DUPFD_CLOEXEC, 0));
   if (cur.get() < 0) return cur;
   for (const auto& c : components(path)) {
-    OwnedFd next(::openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    vm::Fd next(::openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (next.get() < 0) return next;
     cur = std::move(next);
   }
@@ -154,7 +135,7 @@ enum class Kind { absent, dir, symlink, other };
 
 // What `path` is under the root, never following a symlink (one on the way counts as a symlink).
 inline Kind kind_beneath(int root, const std::string& path) {
-  OwnedFd dir = open_dir_beneath(root, parent_of(path));
+  vm::Fd dir = open_dir_beneath(root, parent_of(path));
   if (dir.get() < 0) return errno == ELOOP ? Kind::symlink : Kind::absent;
   struct stat st;
   if (::fstatat(dir.get(), base_of(path).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Kind::absent;
@@ -168,15 +149,15 @@ inline void remove_at(int dirfd, const std::string& name, const std::string& wha
   struct stat st;
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return;
-    throw ImageError(what + ": cannot remove " + quote_untrusted(name) + ": " + errno_text(errno));
+    throw ImageError(what + ": cannot remove " + quote_untrusted(name) + ": " + std::string(std::strerror(errno)));
   }
   if (S_ISDIR(st.st_mode)) {
-    OwnedFd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (d.get() < 0) throw ImageError(what + ": cannot open " + quote_untrusted(name) + ": " + errno_text(errno));
+    vm::Fd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (d.get() < 0) throw ImageError(what + ": cannot open " + quote_untrusted(name) + ": " + std::string(std::strerror(errno)));
     std::vector<std::string> names;
     {
       DIR* ds = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
-      if (!ds) throw ImageError(what + ": cannot list " + quote_untrusted(name) + ": " + errno_text(errno));
+      if (!ds) throw ImageError(what + ": cannot list " + quote_untrusted(name) + ": " + std::string(std::strerror(errno)));
       while (struct dirent* de = ::readdir(ds)) {
         const std::string n = de->d_name;
         if (n != "." && n != "..") names.push_back(n);
@@ -185,20 +166,20 @@ inline void remove_at(int dirfd, const std::string& name, const std::string& wha
     }
     for (const auto& n : names) remove_at(d.get(), n, what);
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-      throw ImageError(what + ": cannot remove " + quote_untrusted(name) + ": " + errno_text(errno));
+      throw ImageError(what + ": cannot remove " + quote_untrusted(name) + ": " + std::string(std::strerror(errno)));
   } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {
-    throw ImageError(what + ": cannot remove " + quote_untrusted(name) + ": " + errno_text(errno));
+    throw ImageError(what + ": cannot remove " + quote_untrusted(name) + ": " + std::string(std::strerror(errno)));
   }
 }
 
 // Removes `path` under the root; nothing to do when it is not there. A symlink on the way is an
 // error: a removal never goes through one.
 inline void remove_beneath(int root, const std::string& path, const std::string& what) {
-  OwnedFd dir = open_dir_beneath(root, parent_of(path));
+  vm::Fd dir = open_dir_beneath(root, parent_of(path));
   if (dir.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return;
     if (errno == ELOOP) throw ImageError(what + ": refused: it would remove through a symlink");
-    throw ImageError(what + ": " + errno_text(errno));
+    throw ImageError(what + ": " + std::string(std::strerror(errno)));
   }
   remove_at(dir.get(), base_of(path), what);
 }
@@ -280,7 +261,7 @@ struct LayerStream {
   ArchiveReader raw, tar;
 
   LayerStream(int fd, const std::string& layer, Sha256* diff_hash, std::function<void(std::uint64_t)> on_bytes) {
-    if (::lseek(fd, 0, SEEK_SET) != 0) throw ImageError(layer + ": cannot rewind: " + errno_text(errno));
+    if (::lseek(fd, 0, SEEK_SET) != 0) throw ImageError(layer + ": cannot rewind: " + std::string(std::strerror(errno)));
     blob.fd = fd;
     blob.on_bytes = std::move(on_bytes);
     raw.reset(archive_read_new());
@@ -424,7 +405,7 @@ inline void check_no_symlink_on_the_way(const LayerPlan& plan, int root, const s
 inline void apply_removals(const LayerPlan& plan, int root, const std::string& layer) {
   for (const auto& o : plan.opaques) {
     const std::string what = layer + ": opaque directory " + quote_untrusted(o.empty() ? "/" : o);
-    OwnedFd d = open_dir_beneath(root, o);
+    vm::Fd d = open_dir_beneath(root, o);
     if (d.get() < 0) {
       if (errno == ENOENT) continue;
       if (errno == ENOTDIR) {  // a lower non-directory, replaced by this layer's directory
@@ -432,11 +413,11 @@ inline void apply_removals(const LayerPlan& plan, int root, const std::string& l
         continue;
       }
       if (errno == ELOOP) throw ImageError(what + ": refused: it is or goes through a symlink");
-      throw ImageError(what + ": " + errno_text(errno));
+      throw ImageError(what + ": " + std::string(std::strerror(errno)));
     }
     std::vector<std::string> names;
     DIR* ds = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
-    if (!ds) throw ImageError(what + ": cannot list: " + errno_text(errno));
+    if (!ds) throw ImageError(what + ": cannot list: " + std::string(std::strerror(errno)));
     while (struct dirent* de = ::readdir(ds)) {
       const std::string n = de->d_name;
       if (n != "." && n != "..") names.push_back(n);
@@ -461,8 +442,8 @@ inline constexpr int extract_flags = ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PER
   const int e = archive_errno(w);
   const char* msg = archive_error_string(w);
   if (disk_full(e))
-    throw ImageError(layer + ": the disk is full (" + errno_text(e) + ") while writing entry " + quote_untrusted(entry));
-  throw ImageError(layer + ": cannot write entry " + quote_untrusted(entry) + ": " + (msg ? msg : errno_text(e)));
+    throw ImageError(layer + ": the disk is full (" + std::string(std::strerror(e)) + ") while writing entry " + quote_untrusted(entry));
+  throw ImageError(layer + ": cannot write entry " + quote_untrusted(entry) + ": " + (msg ? msg : std::string(std::strerror(e))));
 }
 
 // Only user.* and security.capability xattrs reach the root: trusted.* or security.selinux from a
@@ -550,9 +531,9 @@ class ConfinedWorker {
         // iconv_open, which libarchive makes for pax names: let that happen here, on the host's
         // files, not later inside the chroot on the image's (CVE-2019-14271 was that in docker cp).
         if (iconv_t cd = ::iconv_open("UTF-8", "ISO-8859-1"); cd != reinterpret_cast<iconv_t>(-1)) ::iconv_close(cd);
-        if (::unshare(CLONE_FS) != 0) throw ImageError(std::string("unshare(CLONE_FS): ") + std::strerror(errno));
-        if (::fchdir(root) != 0) throw ImageError(std::string("cannot enter the root: ") + std::strerror(errno));
-        if (::chroot(".") == 0 && ::chdir("/") != 0) throw ImageError(std::string("chdir in the root: ") + std::strerror(errno));
+        if (::unshare(CLONE_FS) != 0) throw ImageError(std::string("unshare(CLONE_FS): ") + std::string(std::strerror(errno)));
+        if (::fchdir(root) != 0) throw ImageError(std::string("cannot enter the root: ") + std::string(std::strerror(errno)));
+        if (::chroot(".") == 0 && ::chdir("/") != 0) throw ImageError(std::string("chdir in the root: ") + std::string(std::strerror(errno)));
         ::umask(0);
         work();
       } catch (...) {
@@ -590,15 +571,15 @@ class ConfinedWorker {
   bool fresh_ = false, done_ = false;
 };
 
-inline OwnedFd open_root(const std::filesystem::path& rootfs) {
-  OwnedFd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (root.get() < 0) throw ImageError("cannot open the root directory " + rootfs.string() + ": " + errno_text(errno));
+inline vm::Fd open_root(const std::filesystem::path& rootfs) {
+  vm::Fd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) throw ImageError("cannot open the root directory " + rootfs.string() + ": " + std::string(std::strerror(errno)));
   return root;
 }
 
-inline OwnedFd open_blob(const std::filesystem::path& p, const std::string& what) {
-  OwnedFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (fd.get() < 0) throw ImageError("cannot read " + what + " (" + p.string() + "): " + errno_text(errno));
+inline vm::Fd open_blob(const std::filesystem::path& p, const std::string& what) {
+  vm::Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (fd.get() < 0) throw ImageError("cannot read " + what + " (" + p.string() + "): " + std::string(std::strerror(errno)));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) throw ImageError("cannot read " + what + " (" + p.string() + "): not a regular file");
   return fd;
@@ -632,8 +613,8 @@ inline std::map<std::string, ExtractedBlob> extract_members(const Image& image, 
     if (!wanted.count(name) || got.count(name) || archive_entry_filetype(e) != AE_IFREG) continue;
     ExtractedBlob b;
     b.file = work / ("blob-" + std::to_string(got.size()));
-    OwnedFd out(::open(b.file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (out.get() < 0) throw ImageError("cannot create " + b.file.string() + ": " + errno_text(errno));
+    vm::Fd out(::open(b.file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (out.get() < 0) throw ImageError("cannot create " + b.file.string() + ": " + std::string(std::strerror(errno)));
     Sha256 h;
     for (;;) {
       const la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
@@ -645,8 +626,8 @@ inline std::map<std::string, ExtractedBlob> extract_members(const Image& image, 
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
           if (disk_full(errno))
-            throw ImageError("the disk is full (" + errno_text(errno) + ") while extracting " + name + " of image " + image.source.string() + " into " + work.string());
-          throw ImageError("cannot write " + b.file.string() + ": " + errno_text(errno));
+            throw ImageError("the disk is full (" + std::string(std::strerror(errno)) + ") while extracting " + name + " of image " + image.source.string() + " into " + work.string());
+          throw ImageError("cannot write " + b.file.string() + ": " + std::string(std::strerror(errno)));
         }
         off += w;
       }
@@ -672,8 +653,8 @@ inline std::map<std::string, ExtractedBlob> extract_members(const Image& image, 
 inline void apply_layer(const std::filesystem::path& layer_tar, const std::filesystem::path& rootfs, std::string_view name_for_errors) {
   namespace d = layers_detail;
   const std::string layer(name_for_errors);
-  d::OwnedFd fd = d::open_blob(layer_tar, layer);
-  d::OwnedFd root = d::open_root(rootfs);
+  vm::Fd fd = d::open_blob(layer_tar, layer);
+  vm::Fd root = d::open_root(rootfs);
   d::ConfinedWorker worker;
   worker.run(root.get(), [&] { d::apply_open_layer(fd.get(), root.get(), layer, {}, {}); }, {});
 }
@@ -691,7 +672,7 @@ inline void unpack_image(const Image& image, const std::filesystem::path& work, 
   auto report = [&](std::size_t layer, std::uint64_t bytes, std::string_view what) {
     if (progress) progress({layer, n, bytes, total, what});
   };
-  d::OwnedFd root = d::open_root(rootfs);
+  vm::Fd root = d::open_root(rootfs);
 
   // 1. locate (and for archives extract) the blobs; hashes of the layers' blobs
   std::vector<std::filesystem::path> layer_files(n);
@@ -750,7 +731,7 @@ inline void unpack_image(const Image& image, const std::filesystem::path& work, 
   }
 
   // 3. apply the layers in order, on the confined thread
-  std::vector<d::OwnedFd> fds;
+  std::vector<vm::Fd> fds;
   for (std::size_t i = 0; i < n; ++i) fds.push_back(d::open_blob(layer_files[i], d::layer_name(image, i)));
   d::ConfinedWorker worker;
   worker.run(

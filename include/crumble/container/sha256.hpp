@@ -12,6 +12,7 @@
 #pragma once
 
 #include <crumble/container/errors.hpp>
+#include <crumble/vm/host/fd.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -71,12 +72,9 @@ inline std::string sha256_hex(std::string_view bytes) {
 // The hex SHA-256 of a file's contents, read in 1 MiB blocks. `size`, when given, receives the
 // number of bytes hashed (the blob's size, to check against its descriptor in the same read).
 inline std::string sha256_file(const std::filesystem::path& path, std::uint64_t* size = nullptr) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const vm::Fd owned(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const int fd = owned.get();
   if (fd < 0) throw ImageError("cannot read " + path.string() + ": " + std::strerror(errno));
-  struct Close {
-    int fd;
-    ~Close() { ::close(fd); }
-  } closer{fd};
   Sha256 h;
   std::unique_ptr<char[]> buf(new char[1 << 20]);
   std::uint64_t total = 0;

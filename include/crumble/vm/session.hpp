@@ -156,9 +156,6 @@ class Session {
     if (c.init.empty()) throw ConfigError("no init program given (SessionConfig::init)");
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
     pick_engine();
-    if (use_kvm_ && (c.container_devices || !c.root_disk.empty() || !c.shares.empty()))
-      throw ConfigError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
-    if (!c.root_disk.empty() && !c.container_devices) throw ConfigError("a root disk needs container_devices (the disk slot)");
     GuestKernel k = kernel();
     GuestOptions g;  // cold; start() decides on snapshots
     g.kernel = k.image;
@@ -231,14 +228,6 @@ class Session {
   // Calls a payload (code::Image from crumble::assemble) inside the guest; its return value.
   std::int64_t call(const code::Image& payload, std::optional<std::chrono::milliseconds> timeout = {}) {
     return guarded([&] { return channel().call(payload, Clock::now() + timeout.value_or(cfg_.command_timeout)); });
-  }
-
-  // Runs f(Channel&) on the guest's protocol channel (a request the session has no method for:
-  // the container request) under the same rule as run(): a guest that does not answer, or an
-  // exception that leaves it mid-request, stops the session.
-  template <class F>
-  decltype(auto) with_channel(F&& f) {
-    return guarded([&]() -> decltype(auto) { return f(channel()); });
   }
 
   // Powers the guest off (waits a few seconds, then kills it) and removes its files.
