@@ -53,7 +53,7 @@ const (
 	signalCtrReady    = runtime.Config("signal_container_ready")
 	signalCtrFailed   = runtime.Config("signal_container_failed")
 
-	stepModules    = runtime.Config("container_step_modules")
+	stepDevices    = runtime.Config("container_step_devices")
 	stepRoot       = runtime.Config("container_step_root")
 	stepOverlay    = runtime.Config("container_step_overlay")
 	stepVolume     = runtime.Config("container_step_volume")
@@ -267,6 +267,69 @@ func mkdir(phase int64, path string) {
 // mount is init phase 2's: a filesystem already there (EBUSY) is fine.
 func mount(phase int64, source string, target string, fstype string, flags int64) {
 	check(phase, mountOn(uintptr(source), uintptr(target), uintptr(fstype), flags, 0), runtime.EBUSY)
+}
+
+// writeFile writes s (n bytes) to the file at path, such as a sysfs attribute.
+func writeFile(path uintptr, s uintptr, n int64) int64 {
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, runtime.O_WRONLY|runtime.O_CLOEXEC, 0)
+	if failed(fd) {
+		return fd
+	}
+	r := runtime.Syscall(runtime.SYS_WRITE, fd, s, n)
+	runtime.Syscall(runtime.SYS_CLOSE, fd)
+	return r
+}
+
+// loadDeviceDrivers loads the device drivers of a container VM (/crumble/container-modules.list:
+// virtio_blk, virtiofs) at boot, with the virtio bus's autoprobe off: loaded, they are in the
+// snapshot (no insmod on every container start), but bound to no device yet, so a snapshot holds
+// nothing of the placeholder disk it was saved with (its size). bindDevices binds them.
+func loadDeviceDrivers() int64 {
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/crumble/container-modules.list", runtime.O_RDONLY|runtime.O_CLOEXEC, 0)
+	if fd == -runtime.ENOENT {
+		return 0
+	}
+	if failed(fd) {
+		return fd
+	}
+	runtime.Syscall(runtime.SYS_CLOSE, fd)
+	r := writeFile(uintptr("/sys/bus/virtio/drivers_autoprobe"), uintptr("0"), 1)
+	if failed(r) && r != -runtime.ENOENT { // ENOENT: no virtio bus, so an empty list (no container)
+		return r
+	}
+	return loadModules("/crumble/container-modules.list")
+}
+
+// bindDevices binds every virtio device (virtio0, virtio1, ...: the root disk, the volumes) to its
+// driver, now that the disks are the ones this run attached; the first name the bus does not
+// know ends the list.
+func bindDevices() int64 {
+	var name [16]byte
+	k := int64(0)
+	for k < 100 {
+		name[0] = 'v'
+		name[1] = 'i'
+		name[2] = 'r'
+		name[3] = 't'
+		name[4] = 'i'
+		name[5] = 'o'
+		n := int64(6)
+		if k >= 10 {
+			name[n] = byte('0' + k/10)
+			n++
+		}
+		name[n] = byte('0' + k%10)
+		n++
+		r := writeFile(uintptr("/sys/bus/virtio/drivers_probe"), &name, n)
+		if r == -runtime.ENODEV || r == -runtime.ENOENT { // no such device; no virtio bus at all
+			return 0
+		}
+		if failed(r) {
+			return r
+		}
+		k++
+	}
+	return 0
 }
 
 // loadModules loads the modules listed in the file `list` (absolute paths, each NUL-terminated,
@@ -829,8 +892,8 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 	if p == 0 || volumeStrings-hostname > 65 { // HOST_NAME_MAX 64
 		goto failed
 	}
-	step = stepModules
-	r = loadModules("/crumble/container-modules.list")
+	step = stepDevices
+	r = bindDevices()
 	if failed(r) {
 		goto failed
 	}
@@ -962,6 +1025,7 @@ func main() {
 	mount(2, "sysfs", "/sys", "sysfs", runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC)
 	// 3: kernel modules
 	check(3, loadModules("/crumble/modules.list"), 0)
+	check(3, loadDeviceDrivers(), 0)
 	// 4: console
 	console()
 	// 5: shared memory with the host, and memory to run payloads in

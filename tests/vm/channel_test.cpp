@@ -193,7 +193,7 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"payload_magic", 0xcafebabe},   {"command_magic", 0x434d4452},     {"poweroff_magic", 0x52574f50},
       {"clock_magic", 0x4b434c43},     {"reseed_magic", 0x44454553},      {"hold_magic", 0x444c4f48},
       {"container_magic", 0x524e5443},
-      {"container_step_modules", 1},   {"container_step_root", 2},        {"container_step_overlay", 3},
+      {"container_step_devices", 1},   {"container_step_root", 2},        {"container_step_overlay", 3},
       {"container_step_volume", 4},    {"container_step_mounts", 5},      {"container_step_switch_root", 6},
       {"container_step_hostname", 7},  {"container_step_binfmt", 8},      {"container_step_request", 9},
       {"exec_stage_execve", 0},        {"exec_stage_chdir", 1},           {"exec_stage_setgroups", 2},
@@ -823,7 +823,7 @@ TEST_CASE("channel: a failed container step becomes ContainerSetupError naming t
     std::string message;
   };
   const std::vector<Case> cases = {
-      {p::container_step_modules, ENOENT, 0, "cannot load container modules: ENOENT (No such file or directory)"},
+      {p::container_step_devices, ENOENT, 0, "cannot bind the virtio devices: ENOENT (No such file or directory)"},
       {p::container_step_root, ENXIO, 0, "cannot mount the root /dev/vda: ENXIO"},
       {p::container_step_overlay, EINVAL, 0, "cannot mount the overlay /dev/vda: EINVAL (Invalid argument)"},
       {p::container_step_volume, ENOENT, 0, "cannot mount a volume /data (virtio-fs tag vol0): ENOENT"},

@@ -84,7 +84,7 @@
 // takes them save binfmt, which comes before mounts; and the steps before a command's execve
 // (mailbox exec_stage when the command did not start; 0: execve itself)
 #define CRUMBLE_PROTOCOL_STEPS(X)                                                                    \
-  X(container_step_modules, 1, 0)     /* load /crumble/container-modules.list */                    \
+  X(container_step_devices, 1, 0)     /* bind the virtio devices to their drivers */                    \
   X(container_step_root, 2, 0)        /* mount the root (the block device, the virtio-fs tag) */    \
   X(container_step_overlay, 3, 0)     /* the tmpfs and the overlay over a block root */             \
   X(container_step_volume, 4, 0)     /* a volume (mailbox exit_code: which) */                     \
@@ -285,7 +285,7 @@ inline constexpr const char* phase_names[] = {
 // The container request's steps (container_step_*) and the steps before a command's execve
 // (exec_stage_*), by number, for messages.
 inline constexpr const char* container_step_names[] = {
-    "", "load container modules", "mount the root", "mount the overlay", "mount a volume", "mount the container's filesystems",
+    "", "bind the virtio devices", "mount the root", "mount the overlay", "mount a volume", "mount the container's filesystems",
     "switch to the root", "set the hostname", "register binfmt_misc interpreters", "read the request"};
 inline constexpr const char* exec_stage_names[] = {"execve", "chdir", "setgroups", "setgid", "setuid", "no_new_privs", "drop capabilities"};
 static_assert(std::size(container_step_names) == container_step_request + 1);
