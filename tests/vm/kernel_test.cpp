@@ -441,6 +441,11 @@ TEST_CASE("ModuleIndex and resolve_modules on hand-made .ko files") {
 }
 
 TEST_CASE("ModuleIndex: a malformed or compressed .ko is an error naming the file") {
+  // A module's .modinfo is read when it is looked up (resolve_modules), its name when listed.
+  auto lookup = [](const fs::path& dir, const std::string& name) {
+    ModuleIndex index(dir);
+    resolve_modules(index, {name});
+  };
   require_tool("as", "binutils");
   ScratchDir t;
   make_ko(t.path / "good.ko", {"depends="});
@@ -500,14 +505,15 @@ TEST_CASE("ModuleIndex: a malformed or compressed .ko is an error naming the fil
     fs::path ko = d.path / "kernel" / "bad-mod.ko";
     write_file(ko, r.bytes);
     make_ko(d.path / "kernel" / "fine.ko", {"depends="});
-    std::string m = error_of([&] { ModuleIndex index(d.path); });
+    std::string m = error_of([&] { lookup(d.path, "bad_mod"); });
     CHECK(m == "malformed kernel module " + ko.string() + ": " + r.message);
+    CHECK(error_of([&] { lookup(d.path, "fine"); }) == "(no error)");  // the others stay usable
   }
 
   SECTION("no .modinfo section") {
     ScratchDir d;
     make_ko(d.path / "plain.ko", {}, false);
-    CHECK(error_of([&] { ModuleIndex index(d.path); }) ==
+    CHECK(error_of([&] { lookup(d.path, "plain"); }) ==
           "malformed kernel module " + (d.path / "plain.ko").string() + ": no .modinfo section");
   }
   SECTION("compressed modules are refused") {

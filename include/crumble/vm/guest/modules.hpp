@@ -7,7 +7,7 @@
 // section headers are parsed here with every offset and size checked against the file, so a
 // malformed .ko is an error naming it rather than a wild read.
 //
-//   ModuleIndex index(kernel.modules_dir);                  // every *.ko below it, by name
+//   ModuleIndex index(kernel.modules_dir);                  // every *.ko below it, by name (read when asked)
 //   auto mods = resolve_modules(index, {"virtio_blk"});    // virtio, virtio_ring, virtio_blk
 //
 // Names are the file stem with '-' read as '_' (as the kernel does); lookups normalise the same
@@ -138,10 +138,11 @@ inline std::vector<std::pair<std::string, std::string>> read_modinfo(const std::
   return kv;
 }
 
-// Every module under a lib/modules/<ver> directory, by name, with its dependencies. All modules
-// are read when the index is made (only their headers and .modinfo: about a millisecond per
-// hundred), so any malformed one is reported at once. Where two files give the same name, the
-// first in path order is kept.
+// Every module under a lib/modules/<ver> directory, by name. Making the index only lists the
+// directory; a module's .modinfo (its dependencies) is read when find() first asks for it, so a
+// run that loads a few modules reads those few, not the kernel's thousand-odd (23-55 ms here on
+// every container start, before this was lazy). A malformed module is reported when it is looked
+// up. Where two files give the same name, the first in path order is kept.
 class ModuleIndex {
  public:
   explicit ModuleIndex(const std::filesystem::path& modules_dir) : dir_(modules_dir) {
@@ -168,35 +169,36 @@ class ModuleIndex {
     for (const auto& p : files) {
       std::string stem = p.filename().string();
       stem.resize(stem.size() - 3);
-      KernelModule m{detail::module_name(stem), p, {}};
-      if (modules_.count(m.name)) continue;
-      for (const auto& [key, value] : read_modinfo(p)) {
-        if (key != "depends") continue;
-        for (std::size_t at = 0; at < value.size();) {
-          std::size_t comma = value.find(',', at);
-          if (comma == std::string::npos) comma = value.size();
-          if (comma > at) m.depends.push_back(detail::module_name(std::string_view(value).substr(at, comma - at)));
-          at = comma + 1;
-        }
-      }
-      std::string name = m.name;
-      modules_.emplace(std::move(name), std::move(m));
+      paths_.emplace(detail::module_name(stem), p);  // the first of a name stays
     }
   }
 
-  // The module called `name` ('-' and '_' alike), or nullptr.
+  // The module called `name` ('-' and '_' alike), with its dependencies, or nullptr. Throws
+  // std::runtime_error naming the file when that module is malformed.
   const KernelModule* find(std::string_view name) const {
-    auto it = modules_.find(detail::module_name(name));
-    return it == modules_.end() ? nullptr : &it->second;
+    const std::string key = detail::module_name(name);
+    if (auto it = read_.find(key); it != read_.end()) return &it->second;
+    auto p = paths_.find(key);
+    if (p == paths_.end()) return nullptr;
+    KernelModule m{key, p->second, {}};
+    for (const auto& [k, value] : read_modinfo(p->second)) {
+      if (k != "depends") continue;
+      for (std::size_t at = 0; at < value.size();) {
+        std::size_t comma = value.find(',', at);
+        if (comma == std::string::npos) comma = value.size();
+        if (comma > at) m.depends.push_back(detail::module_name(std::string_view(value).substr(at, comma - at)));
+        at = comma + 1;
+      }
+    }
+    return &read_.emplace(key, std::move(m)).first->second;
   }
   const std::filesystem::path& dir() const { return dir_; }
-  std::size_t size() const { return modules_.size(); }
-  // All modules, ordered by name.
-  const std::map<std::string, KernelModule, std::less<>>& modules() const { return modules_; }
+  std::size_t size() const { return paths_.size(); }
 
  private:
   std::filesystem::path dir_;
-  std::map<std::string, KernelModule, std::less<>> modules_;
+  std::map<std::string, std::filesystem::path, std::less<>> paths_;
+  mutable std::map<std::string, KernelModule, std::less<>> read_;  // find()'s results (stable addresses)
 };
 
 // The named modules and everything they depend on, each once, every module after its
