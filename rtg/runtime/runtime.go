@@ -114,6 +114,10 @@ const (
 	SYS_SETGID         SyscallName = 49
 	SYS_SETGROUPS      SyscallName = 50
 	SYS_PRCTL          SyscallName = 51
+	SYS_PPOLL          SyscallName = 52
+	SYS_FCNTL          SyscallName = 53
+	SYS_SETPGID        SyscallName = 54
+	SYS_SOCKET         SyscallName = 55
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).
@@ -177,12 +181,12 @@ const (
 	MS_MOVE                        = 8192
 	MS_REC                         = 16384
 	MS_SILENT                      = 32768
-	MS_PRIVATE                     = 1
-	MS_SLAVE                       = 1
-	MS_SHARED                      = 1
-	MS_RELATIME                    = 1
-	MS_STRICTATIME                 = 1
-	MS_LAZYTIME                    = 1
+	MS_PRIVATE                     = 1 << 18
+	MS_SLAVE                       = 1 << 19
+	MS_SHARED                      = 1 << 20
+	MS_RELATIME                    = 1 << 21
+	MS_STRICTATIME                 = 1 << 24
+	MS_LAZYTIME                    = 1 << 25
 	MNT_FORCE                      = 1
 	MNT_DETACH                     = 2
 	MNT_EXPIRE                     = 4
@@ -212,6 +216,31 @@ const (
 	TIOCGWINSZ                     = 0x5413
 	TIOCSWINSZ                     = 0x5414
 	TIOCNOTTY                      = 0x5422
+	TIOCSPTLCK                     = 0x40045431
+	TIOCGPTPEER                    = 0x5441
+	F_GETFL                        = 3
+	F_SETFL                        = 4
+	F_SETPIPE_SZ                   = 1031
+	POLLIN                         = 1
+	POLLPRI                        = 2
+	POLLOUT                        = 4
+	POLLERR                        = 8
+	POLLHUP                        = 0x10
+	POLLNVAL                       = 0x20
+	AF_UNIX                        = 1
+	AF_INET                        = 2
+	SOCK_STREAM                    = 1
+	SOCK_DGRAM                     = 2
+	SOCK_CLOEXEC                   = 02000000
+	SIOCADDRT                      = 0x890b
+	SIOCGIFFLAGS                   = 0x8913
+	SIOCSIFFLAGS                   = 0x8914
+	SIOCSIFADDR                    = 0x8916
+	SIOCSIFNETMASK                 = 0x891c
+	IFF_UP                         = 1
+	IFF_RUNNING                    = 0x40
+	RTF_UP                         = 1
+	RTF_GATEWAY                    = 2
 	GRND_NONBLOCK                  = 1
 	GRND_RANDOM                    = 2
 	RNDADDENTROPY                  = 0x40085203
@@ -220,6 +249,7 @@ const (
 	MODULE_INIT_IGNORE_VERMAGIC    = 2
 	WNOHANG                        = 1
 	WUNTRACED                      = 2
+	CLONE_VFORK                    = 0x4000
 	SIGHUP                         = 1
 	SIGINT                         = 2
 	SIGQUIT                        = 3
@@ -239,6 +269,9 @@ const (
 	SIGCONT                        = 18
 	SIGSTOP                        = 19
 	SIGTSTP                        = 20
+	SIGTTIN                        = 21
+	SIGTTOU                        = 22
+	SIGWINCH                       = 28
 	EPERM                          = 1
 	ENOENT                         = 2
 	ESRCH                          = 3

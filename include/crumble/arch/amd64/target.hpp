@@ -61,7 +61,8 @@ struct amd64 {
       case unlinkat: return 263;     case symlinkat: return 266;   case dup3: return 292;
       case pipe2: return 293;        case finit_module: return 313; case getrandom: return 318;
       case setuid: return 105;       case setgid: return 106;      case setgroups: return 116;
-      case prctl: return 157;
+      case prctl: return 157;        case ppoll: return 271;       case fcntl: return 72;
+      case setpgid: return 109;      case socket: return 41;
     }
     return ir::absent_syscall;
   }
