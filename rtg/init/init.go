@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The guest's init: brings up a minimal Linux userland, then serves the host through shared
-// memory — payloads (machine code to call) and commands (programs to run, output captured) — and,
+// memory — payloads (machine code to call) and commands (processes whose stdin, stdout and stderr
+// stream through rings in that memory, up to four at once, on pipes or a pty) — and,
 // when the host asks once, moves into a container's root and serves on from inside it.
 //
 // Every address, offset, magic and signal comes from include/crumble/vm/protocol/layout.hpp as a
@@ -35,18 +36,11 @@ const (
 	mbPhase       = runtime.Config("mb_phase")
 	mbError       = runtime.Config("mb_error")
 	mbResult      = runtime.Config("mb_result")
-	mbExitKind    = runtime.Config("mb_exit_kind")
-	mbExitCode    = runtime.Config("mb_exit_code")
-	mbExecErrno   = runtime.Config("mb_exec_errno")
-	mbChunkStream = runtime.Config("mb_chunk_stream")
-	mbChunkLength = runtime.Config("mb_chunk_length")
-	mbHostAck     = runtime.Config("mb_host_ack")
-	mbExecStage   = runtime.Config("mb_exec_stage")
+	mbIndex       = runtime.Config("mb_index")
 
 	signalReady       = runtime.Config("signal_ready")
 	signalPayloadDone = runtime.Config("signal_payload_done")
-	signalOutput      = runtime.Config("signal_output")
-	signalCommandDone = runtime.Config("signal_command_done")
+	signalStarted     = runtime.Config("signal_started")
 	signalFailed      = runtime.Config("signal_failed")
 	signalReseeded    = runtime.Config("signal_reseeded")
 	signalHolding     = runtime.Config("signal_holding")
@@ -77,12 +71,15 @@ const (
 	flagSetIds      = runtime.Config("command_flag_set_ids")
 	flagNoNewPrivs  = runtime.Config("command_flag_no_new_privs")
 	flagChdir       = runtime.Config("command_flag_chdir")
+	flagStdin       = runtime.Config("command_flag_stdin")
+	flagTty         = runtime.Config("command_flag_tty")
 
 	exitKindExited     = runtime.Config("exit_kind_exited")
 	exitKindSignaled   = runtime.Config("exit_kind_signaled")
 	exitKindNotStarted = runtime.Config("exit_kind_not_started")
-	streamStdout       = runtime.Config("stream_stdout")
-	streamStderr       = runtime.Config("stream_stderr")
+	processFree        = runtime.Config("process_free")
+	processRunning     = runtime.Config("process_running")
+	processEnded       = runtime.Config("process_ended")
 
 	cfgPayload            = runtime.Config("cfg_payload")
 	cfgPayloadMagicAt     = runtime.Config("cfg_payload_magic_at")
@@ -104,6 +101,9 @@ const (
 	cfgCommandNgroups     = runtime.Config("cfg_command_ngroups")
 	cfgCommandGroups      = runtime.Config("cfg_command_groups")
 	cfgCommandGroupsMax   = runtime.Config("cfg_command_groups_max")
+	cfgCommandProcess     = runtime.Config("cfg_command_process")
+	cfgCommandRows        = runtime.Config("cfg_command_rows")
+	cfgCommandCols        = runtime.Config("cfg_command_cols")
 	cfgCtrRootKind        = runtime.Config("cfg_container_root_kind")
 	cfgCtrVolumes         = runtime.Config("cfg_container_volumes")
 	cfgCtrBinfmts         = runtime.Config("cfg_container_binfmts")
@@ -111,8 +111,34 @@ const (
 	cfgCtrBinfmtsMax      = runtime.Config("cfg_container_binfmts_max")
 	cfgCtrVolumeFlags     = runtime.Config("cfg_container_volume_flags")
 	cfgCtrStrings         = runtime.Config("cfg_container_strings")
-	cfgOutput             = runtime.Config("cfg_output")
-	cfgOutputMax          = runtime.Config("cfg_output_max")
+	cfgIo                 = runtime.Config("cfg_io")
+	processMax            = runtime.Config("cfg_process_max")
+	processStride         = runtime.Config("cfg_process_stride")
+	processStdout         = runtime.Config("cfg_process_stdout")
+	processStderr         = runtime.Config("cfg_process_stderr")
+	processStdin          = runtime.Config("cfg_process_stdin")
+	stdoutRing            = runtime.Config("cfg_stdout_ring")
+	stderrRing            = runtime.Config("cfg_stderr_ring")
+	stdinRing             = runtime.Config("cfg_stdin_ring")
+	procState             = runtime.Config("cfg_proc_state")
+	procExitKind          = runtime.Config("cfg_proc_exit_kind")
+	procExitCode          = runtime.Config("cfg_proc_exit_code")
+	procExecErrno         = runtime.Config("cfg_proc_exec_errno")
+	procExecStage         = runtime.Config("cfg_proc_exec_stage")
+	procPid               = runtime.Config("cfg_proc_pid")
+	procOutHead           = runtime.Config("cfg_proc_out_head")
+	procOutTail           = runtime.Config("cfg_proc_out_tail")
+	procErrHead           = runtime.Config("cfg_proc_err_head")
+	procErrTail           = runtime.Config("cfg_proc_err_tail")
+	procInHead            = runtime.Config("cfg_proc_in_head")
+	procInTail            = runtime.Config("cfg_proc_in_tail")
+	procInClosed          = runtime.Config("cfg_proc_in_closed")
+	procSignal            = runtime.Config("cfg_proc_signal")
+	procSignalSeq         = runtime.Config("cfg_proc_signal_seq")
+	procSignalAck         = runtime.Config("cfg_proc_signal_ack")
+	procRows              = runtime.Config("cfg_proc_rows")
+	procCols              = runtime.Config("cfg_proc_cols")
+	procWinsizeSeq        = runtime.Config("cfg_proc_winsize_seq")
 	cfgClock              = runtime.Config("cfg_clock")
 	cfgClockMagicAt       = runtime.Config("cfg_clock_magic_at")
 	cfgClockSec           = runtime.Config("cfg_clock_sec")
@@ -481,46 +507,11 @@ func reseed(mb uintptr, cfg uintptr) {
 	signal(mb, signalReseeded)
 }
 
-// waitAck waits until the host has consumed signal `seq`.
-func waitAck(mb uintptr, seq uint32) {
-	for runtime.Load32(mb, mbHostAck) != seq {
-		pause()
-	}
-}
-
-// sendOutput passes a captured output file to the host in chunks, then removes it.
-func sendOutput(mb uintptr, cfg uintptr, path string, stream int64) {
-	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, runtime.O_RDONLY, 0)
-	if failed(fd) {
-		return
-	}
-	for {
-		n := runtime.Syscall(runtime.SYS_READ, fd, cfg+cfgOutput, cfgOutputMax)
-		if n <= 0 {
-			break
-		}
-		runtime.Store32(mb, mbChunkStream, stream)
-		runtime.Store32(mb, mbChunkLength, n)
-		waitAck(mb, signal(mb, signalOutput))
-	}
-	runtime.Syscall(runtime.SYS_CLOSE, fd)
-	runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, path, 0)
-}
-
-// redirect opens path as fd `target` in the child.
-func redirect(path string, flags int64, target int64) {
-	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, flags, 0600)
-	if !failed(fd) && fd != target {
-		runtime.Syscall(runtime.SYS_DUP3, fd, target, 0)
-		runtime.Syscall(runtime.SYS_CLOSE, fd)
-	}
-}
-
-// childFails leaves why the child could not start the command in the mailbox (a shared mapping):
-// the step before execve (exec_stage) and the errno; then exits 127.
-func childFails(mb uintptr, stage int64, r int64) {
-	runtime.Store32(mb, mbExecStage, stage)
-	runtime.Store32(mb, mbExecErrno, -r)
+// childFails leaves why the child could not start the command in its slot's control block (a
+// shared mapping): the step before execve (exec_stage) and the errno; then exits 127.
+func childFails(ctl uintptr, stage int64, r int64) {
+	runtime.Store32(ctl, procExecStage, stage)
+	runtime.Store32(ctl, procExecErrno, -r)
 	runtime.Syscall(runtime.SYS_EXIT_GROUP, 127)
 }
 
@@ -528,7 +519,7 @@ func childFails(mb uintptr, stage int64, r int64) {
 // (made as root when missing, as docker makes a missing WorkingDir), the supplementary groups, the
 // gid, for a non-root uid no capabilities (bounding set and ambient; setuid then clears the
 // effective and permitted ones), the uid, no_new_privs. A failed step ends the child.
-func asUser(mb uintptr, base uintptr, cwd uintptr) {
+func asUser(ctl uintptr, base uintptr, cwd uintptr) {
 	flags := runtime.Load32(base, cfgCommandFlags)
 	if flags&flagChdir != 0 {
 		var dir [4096]byte
@@ -545,18 +536,18 @@ func asUser(mb uintptr, base uintptr, cwd uintptr) {
 			}
 		}
 		if failed(r) {
-			childFails(mb, stageChdir, r)
+			childFails(ctl, stageChdir, r)
 		}
 	}
 	if flags&flagSetIds != 0 {
 		uid := runtime.Load32(base, cfgCommandUid)
 		r := runtime.Syscall(runtime.SYS_SETGROUPS, runtime.Load32(base, cfgCommandNgroups), base+cfgCommandGroups)
 		if failed(r) {
-			childFails(mb, stageSetgroups, r)
+			childFails(ctl, stageSetgroups, r)
 		}
 		r = runtime.Syscall(runtime.SYS_SETGID, runtime.Load32(base, cfgCommandGid))
 		if failed(r) {
-			childFails(mb, stageSetgid, r)
+			childFails(ctl, stageSetgid, r)
 		}
 		if uid != 0 {
 			bit := int64(0)
@@ -566,24 +557,24 @@ func asUser(mb uintptr, base uintptr, cwd uintptr) {
 					break // past the last capability this kernel knows
 				}
 				if failed(r) {
-					childFails(mb, stageCaps, r)
+					childFails(ctl, stageCaps, r)
 				}
 				bit++
 			}
 			r = runtime.Syscall(runtime.SYS_PRCTL, prCapAmbient, prCapAmbientClear, 0, 0, 0)
 			if failed(r) {
-				childFails(mb, stageCaps, r)
+				childFails(ctl, stageCaps, r)
 			}
 		}
 		r = runtime.Syscall(runtime.SYS_SETUID, uid)
 		if failed(r) {
-			childFails(mb, stageSetuid, r)
+			childFails(ctl, stageSetuid, r)
 		}
 	}
 	if flags&flagNoNewPrivs != 0 {
 		r := runtime.Syscall(runtime.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0)
 		if failed(r) {
-			childFails(mb, stageNoNewPrivs, r)
+			childFails(ctl, stageNoNewPrivs, r)
 		}
 	}
 }
@@ -603,15 +594,12 @@ func pathOf(envp uintptr) uintptr {
 	}
 }
 
-// child runs in the forked process: output to files the parent sends on, the command's options
+// child runs in the forked process, its stdio in place (childStdio): the command's options
 // (asUser), then execve. A name without a slash is looked for in the directories of the
 // command's PATH (without one: the default PATH). Only if every execve fails does it get here: it leaves the errno in the mailbox and
 // exits 127.
-func child(mb uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, cwd uintptr) {
-	redirect("/dev/null", runtime.O_RDONLY, 0)
-	redirect("/dev/shm/.crumble-stdout", runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC, 1)
-	redirect("/dev/shm/.crumble-stderr", runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC, 2)
-	asUser(mb, base, cwd)
+func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, cwd uintptr) {
+	asUser(ctl, base, cwd)
 	slash := false
 	n := uintptr(0)
 	for runtime.Load8(path, n) != 0 {
@@ -665,92 +653,446 @@ func child(mb uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, c
 			d++
 		}
 	}
-	childFails(mb, stageExecve, r)
+	childFails(ctl, stageExecve, r)
 }
 
-// reapOrphans collects processes a command left behind (they become init's children when
-// their parent exits), so they do not stay zombies for the life of the VM.
-func reapOrphans() {
+// Processes. Each runs in a slot of the io area (its control block and rings, shared with the
+// host) and has an entry of init's own in `procs` (procBytes each): its pid, the parent's ends of
+// its stdio, and what init knows of its end. Its stdout and stderr go from pipes (or a pty's
+// master) into the rings as they come, the stdin ring into a pipe, each as far as there is data
+// and room: a host that reads slowly fills a ring and the process then blocks on a full pipe,
+// so nothing is lost and neither side holds more than the rings.
+const (
+	procBytes = 64
+	pPid      = 0  // int64: the process's pid; 0: the slot is unused
+	pOut      = 8  // int64: the fd stdout (and, with a tty, everything) comes from; -1 when done
+	pErr      = 16 // int64: the fd stderr comes from; -1 when done (always, with a tty)
+	pIn       = 24 // int64: the fd stdin goes to; -1 when closed or none
+	pFlags    = 32 // fTty, fReaped
+	pStatus   = 40 // its wait status, once fReaped
+	pWinSeq   = 48 // the host's winsize_seq last applied
+
+	fTty    = 1
+	fReaped = 2
+)
+
+// slotAt gives the address of process slot k in the io area.
+func slotAt(cfg uintptr, k uint64) uintptr {
+	return cfg + cfgIo + uintptr(k*processStride)
+}
+
+// closeFd closes the fd stored at p+at (if any) and marks it closed.
+func closeFd(p uintptr, at uintptr) {
+	fd := int64(runtime.Load64(p, at))
+	if fd >= 0 {
+		runtime.Syscall(runtime.SYS_CLOSE, fd)
+	}
+	runtime.Store64(p, at, -1)
+}
+
+// nonBlocking puts the fd (init's end of a pipe or the pty's master) in non-blocking mode.
+func nonBlocking(fd int64) {
+	runtime.Syscall(runtime.SYS_FCNTL, fd, runtime.F_SETFL, runtime.O_NONBLOCK)
+}
+
+// childStdio, in the child before asUser: a session of its own (so the host's signals reach its
+// process group and nothing else), and its stdio: with a tty, the pty's other end as the
+// controlling terminal on 0, 1 and 2; else the pipes (stdin from /dev/null when in is -1).
+// The parent's ends are close-on-exec.
+func childStdio(ctl uintptr, tty bool, in int64, out int64, errw int64) {
+	runtime.Syscall(runtime.SYS_SETSID)
+	if tty {
+		peer := runtime.Syscall(runtime.SYS_IOCTL, out, runtime.TIOCGPTPEER, runtime.O_RDWR)
+		if failed(peer) {
+			childFails(ctl, stageExecve, peer)
+		}
+		runtime.Syscall(runtime.SYS_DUP3, peer, 0, 0)
+		runtime.Syscall(runtime.SYS_DUP3, peer, 1, 0)
+		runtime.Syscall(runtime.SYS_DUP3, peer, 2, 0)
+		runtime.Syscall(runtime.SYS_CLOSE, peer)
+		runtime.Syscall(runtime.SYS_IOCTL, 0, runtime.TIOCSCTTY, 0)
+		return
+	}
+	if in < 0 {
+		in = runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/dev/null", runtime.O_RDONLY|runtime.O_CLOEXEC, 0)
+	}
+	runtime.Syscall(runtime.SYS_DUP3, in, 0, 0)
+	runtime.Syscall(runtime.SYS_DUP3, out, 1, 0)
+	runtime.Syscall(runtime.SYS_DUP3, errw, 2, 0)
+}
+
+// makePipe makes a close-on-exec pipe: read end at buf+0, write end at buf+4 (int32 each).
+func makePipe(buf uintptr) int64 {
+	return runtime.Syscall(runtime.SYS_PIPE2, buf, runtime.O_CLOEXEC)
+}
+
+// openPty opens a new pty's master (non-blocking, close-on-exec), unlocked and rows x cols.
+func openPty(rows uint64, cols uint64) int64 {
+	m := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/dev/ptmx", runtime.O_RDWR|runtime.O_NOCTTY|runtime.O_NONBLOCK|runtime.O_CLOEXEC, 0)
+	if failed(m) {
+		return m
+	}
+	var zero [4]byte
+	r := runtime.Syscall(runtime.SYS_IOCTL, m, runtime.TIOCSPTLCK, &zero)
+	if failed(r) {
+		runtime.Syscall(runtime.SYS_CLOSE, m)
+		return r
+	}
+	setWinsize(m, rows, cols)
+	return m
+}
+
+// setWinsize sets a pty's size; the kernel tells its foreground process group (SIGWINCH).
+func setWinsize(fd int64, rows uint64, cols uint64) {
+	var ws [8]byte // struct winsize: rows, cols, xpixel, ypixel (u16 each)
+	runtime.Store16(&ws, 0, rows)
+	runtime.Store16(&ws, 2, cols)
+	runtime.Syscall(runtime.SYS_IOCTL, fd, runtime.TIOCSWINSZ, &ws)
+}
+
+// startCommand starts the command at config::command in the slot it names: the stdio it asks
+// for, then clone with CLONE_VFORK (init goes on once the child has called execve or failed, so
+// the command area, which the child's argv points into, is free again) and the child's steps.
+// It signals started either way; a process that could not start has already ended in its slot.
+func startCommand(mb uintptr, cfg uintptr, procs uintptr) {
+	base := cfg + cfgCommand
+	end := base + cfgCommandMax
+	k := uint64(runtime.Load32(base, cfgCommandProcess))
+	if k >= processMax || runtime.Load64(procs, k*procBytes+pPid) != 0 {
+		// the host names only slots it has freed: there is no slot to report in
+		runtime.Store32(base, cfgCommandMagicAt, 0)
+		signal(mb, signalStarted)
+		return
+	}
+	p := procs + uintptr(k*procBytes)
+	ctl := slotAt(cfg, k)
+	runtime.Store32(ctl, procOutHead, 0)
+	runtime.Store32(ctl, procErrHead, 0)
+	runtime.Store32(ctl, procInTail, 0)
+	runtime.Store32(ctl, procSignalAck, 0)
+	runtime.Store32(ctl, procExitKind, exitKindExited)
+	runtime.Store32(ctl, procExitCode, 0)
+	runtime.Store32(ctl, procExecErrno, 0)
+	runtime.Store32(ctl, procExecStage, 0)
+	runtime.Store32(ctl, procPid, 0)
+	runtime.Store64(p, pOut, -1)
+	runtime.Store64(p, pErr, -1)
+	runtime.Store64(p, pIn, -1)
+	runtime.Store64(p, pFlags, 0)
+	runtime.Store64(p, pWinSeq, 0)
+	argc := uint64(runtime.Load32(base, cfgCommandArgc))
+	envc := uint64(runtime.Load32(base, cfgCommandEnvc))
+	flags := runtime.Load32(base, cfgCommandFlags)
+	tty := flags&flagTty != 0
+	var ptrs [65536]byte
+	var fds [24]byte // three pipes: stdin, stdout, stderr (read end, write end)
+	r := int64(0)
+	if argc+envc+2 > maxArgs {
+		r = -runtime.E2BIG
+	} else if uint64(runtime.Load32(base, cfgCommandNgroups)) > cfgCommandGroupsMax {
+		runtime.Store32(ctl, procExecStage, stageSetgroups)
+		r = -runtime.EINVAL
+	} else if tty {
+		r = openPty(uint64(runtime.Load32(base, cfgCommandRows)), uint64(runtime.Load32(base, cfgCommandCols)))
+		if !failed(r) {
+			runtime.Store64(p, pOut, r)
+			runtime.Store64(p, pIn, r)
+			runtime.Store64(p, pFlags, fTty)
+			r = 0
+		}
+	} else {
+		r = makePipe(&fds[8])
+		if !failed(r) {
+			r = makePipe(&fds[16])
+		}
+		if !failed(r) && flags&flagStdin != 0 {
+			r = makePipe(&fds)
+		} else {
+			runtime.Store32(&fds, 0, -1)
+			runtime.Store32(&fds, 4, -1)
+		}
+		if !failed(r) {
+			runtime.Store64(p, pOut, int64(int32(runtime.Load32(&fds, 8))))
+			runtime.Store64(p, pErr, int64(int32(runtime.Load32(&fds, 16))))
+			runtime.Store64(p, pIn, int64(int32(runtime.Load32(&fds, 4))))
+			// a pipe as large as the ring: fewer trips through the loop for a fast writer
+			runtime.Syscall(runtime.SYS_FCNTL, runtime.Load64(p, pOut), runtime.F_SETPIPE_SZ, stdoutRing)
+		}
+	}
+	if failed(r) {
+		closeFd(p, pOut)
+		closeFd(p, pErr)
+		if !tty {
+			closeFd(p, pIn)
+		}
+		runtime.Store32(ctl, procExitKind, exitKindNotStarted)
+		runtime.Store32(ctl, procExecErrno, -r)
+		runtime.Store32(ctl, procState, processEnded)
+		runtime.Store32(base, cfgCommandMagicAt, 0)
+		signal(mb, signalStarted)
+		return
+	}
+	path := base + cfgCommandStrings
+	q := path
+	// argv, envp, then the working directory: each string NUL-terminated, packed after the path
+	i := uint64(0)
+	for i <= argc+envc && q < end {
+		for q < end && runtime.Load8(q, 0) != 0 {
+			q++
+		}
+		q++
+		slot := i
+		if i >= argc {
+			slot = i + 1 // envp starts after argv's terminating null
+		}
+		if i < argc+envc {
+			runtime.Store64(&ptrs, slot*8, q)
+		}
+		i++
+	}
+	runtime.Store64(&ptrs, argc*8, 0)
+	runtime.Store64(&ptrs, (argc+1+envc)*8, 0)
+	pid := runtime.Syscall(runtime.SYS_CLONE, runtime.CLONE_VFORK|runtime.SIGCHLD, 0, 0, 0, 0)
+	if pid == 0 {
+		if tty {
+			childStdio(ctl, true, 0, int64(runtime.Load64(p, pOut)), 0)
+		} else {
+			childStdio(ctl, false, int64(int32(runtime.Load32(&fds, 0))), int64(int32(runtime.Load32(&fds, 12))), int64(int32(runtime.Load32(&fds, 20))))
+		}
+		child(ctl, base, path, &ptrs, &ptrs[(argc+1)*8], q)
+	}
+	if !tty { // the child's ends
+		runtime.Syscall(runtime.SYS_CLOSE, int64(int32(runtime.Load32(&fds, 12))))
+		runtime.Syscall(runtime.SYS_CLOSE, int64(int32(runtime.Load32(&fds, 20))))
+		if flags&flagStdin != 0 {
+			runtime.Syscall(runtime.SYS_CLOSE, int64(int32(runtime.Load32(&fds, 0))))
+		}
+	}
+	nonBlocking(int64(runtime.Load64(p, pOut)))
+	if !tty {
+		nonBlocking(int64(runtime.Load64(p, pErr)))
+		if flags&flagStdin != 0 {
+			nonBlocking(int64(runtime.Load64(p, pIn)))
+		}
+	}
+	if failed(pid) {
+		closeFd(p, pOut)
+		closeFd(p, pErr)
+		if !tty {
+			closeFd(p, pIn)
+		}
+		runtime.Store64(p, pIn, -1)
+		runtime.Store32(ctl, procExitKind, exitKindNotStarted)
+		runtime.Store32(ctl, procExecErrno, -pid)
+		runtime.Store32(ctl, procState, processEnded)
+	} else {
+		runtime.Store64(p, pPid, pid)
+		runtime.Store32(ctl, procPid, pid)
+		runtime.Store32(ctl, procState, processRunning)
+	}
+	runtime.Store32(base, cfgCommandMagicAt, 0)
+	signal(mb, signalStarted)
+}
+
+// fill reads from the fd at p+at into a ring (the head at ctl+head, the host's tail at
+// ctl+head+4) as far as there is room: 1 when it moved bytes, 0 when the ring is full, 2 when
+// nothing waits in the fd (EAGAIN), -1 when the fd has ended (EOF; EIO from a pty whose other
+// end is closed) and is now closed.
+func fill(ctl uintptr, p uintptr, at uintptr, head uintptr, ring uintptr, size uint64) int64 {
+	fd := int64(runtime.Load64(p, at))
+	if fd < 0 {
+		return -1
+	}
+	h := runtime.Load32(ctl, head)
+	used := uint64(h - runtime.Load32(ctl, head+4))
+	if used >= size {
+		return 0
+	}
+	off := uint64(h) & (size - 1)
+	n := size - used
+	if n > size-off {
+		n = size - off
+	}
+	r := runtime.Syscall(runtime.SYS_READ, fd, ring+uintptr(off), n)
+	if r > 0 {
+		runtime.Store32(ctl, head, h+uint32(r))
+		return 1
+	}
+	if r == -runtime.EAGAIN || r == -runtime.EINTR {
+		return 2
+	}
+	closeFd(p, at)
+	return -1
+}
+
+// feed writes what waits in the stdin ring to the process's stdin; once the host has closed its
+// end and everything is written, closes the pipe (the process reads EOF). A process that closed
+// its stdin loses what the host sends after (EPIPE): it is taken and dropped.
+func feed(ctl uintptr, p uintptr, ring uintptr) int64 {
+	fd := int64(runtime.Load64(p, pIn))
+	if fd < 0 {
+		return 0
+	}
+	tty := runtime.Load64(p, pFlags)&fTty != 0
+	h := runtime.Load32(ctl, procInHead)
+	t := runtime.Load32(ctl, procInTail)
+	avail := uint64(h - t)
+	if avail > stdinRing {
+		avail = 0 // not a position the host wrote
+	}
+	if avail == 0 {
+		if runtime.Load32(ctl, procInClosed) != 0 && !tty {
+			closeFd(p, pIn)
+			return 1
+		}
+		return 0
+	}
+	off := uint64(t) & (stdinRing - 1)
+	n := avail
+	if n > stdinRing-off {
+		n = stdinRing - off
+	}
+	r := runtime.Syscall(runtime.SYS_WRITE, fd, ring+uintptr(off), n)
+	if r > 0 {
+		runtime.Store32(ctl, procInTail, t+uint32(r))
+		return 1
+	}
+	if r == -runtime.EAGAIN || r == -runtime.EINTR {
+		return 0
+	}
+	runtime.Store32(ctl, procInTail, h)
+	if !tty {
+		closeFd(p, pIn)
+	}
+	return 1
+}
+
+// pump moves one process's bytes and the host's requests for it: signals for its process group,
+// a new terminal size; its stdout and stderr into their rings and the stdin ring into it. Once
+// the process has been reaped, each output fd is read until it is empty or ended (what a process
+// it left behind writes later is not waited for), and then the process ends in its slot: the exit
+// fields, then state ended, last. 1 when anything moved.
+func pump(cfg uintptr, procs uintptr, k uint64) int64 {
+	p := procs + uintptr(k*procBytes)
+	ctl := slotAt(cfg, k)
+	pid := int64(runtime.Load64(p, pPid))
+	moved := int64(0)
+	seq := runtime.Load32(ctl, procSignalSeq)
+	if seq != runtime.Load32(ctl, procSignalAck) {
+		sig := int64(runtime.Load32(ctl, procSignal))
+		if sig >= 1 && sig <= 64 && runtime.Load64(p, pFlags)&fReaped == 0 {
+			runtime.Syscall(runtime.SYS_KILL, -pid, sig)
+		}
+		runtime.Store32(ctl, procSignalAck, seq)
+		moved = 1
+	}
+	flags := runtime.Load64(p, pFlags)
+	if flags&fTty != 0 && uint64(runtime.Load32(ctl, procWinsizeSeq)) != runtime.Load64(p, pWinSeq) && int64(runtime.Load64(p, pOut)) >= 0 {
+		runtime.Store64(p, pWinSeq, runtime.Load32(ctl, procWinsizeSeq))
+		setWinsize(int64(runtime.Load64(p, pOut)), uint64(runtime.Load32(ctl, procRows)), uint64(runtime.Load32(ctl, procCols)))
+		moved = 1
+	}
+	reaped := flags&fReaped != 0
+	slot := cfg + cfgIo + uintptr(k*processStride)
+	r := fill(ctl, p, pOut, procOutHead, slot+processStdout, stdoutRing)
+	if r == 1 {
+		moved = 1
+	}
+	if r == 2 && reaped {
+		closeFd(p, pOut)
+	}
+	if r != 1 && runtime.Load64(p, pFlags)&fTty != 0 && int64(runtime.Load64(p, pOut)) < 0 {
+		runtime.Store64(p, pIn, -1) // the same fd: closed with it
+	}
+	r = fill(ctl, p, pErr, procErrHead, slot+processStderr, stderrRing)
+	if r == 1 {
+		moved = 1
+	}
+	if r == 2 && reaped {
+		closeFd(p, pErr)
+	}
+	if feed(ctl, p, slot+processStdin) != 0 {
+		moved = 1
+	}
+	if reaped && int64(runtime.Load64(p, pOut)) < 0 && int64(runtime.Load64(p, pErr)) < 0 {
+		if runtime.Load64(p, pFlags)&fTty == 0 {
+			closeFd(p, pIn)
+		}
+		st := runtime.Load64(p, pStatus)
+		if st&0x7f == 0 {
+			code := (st >> 8) & 0xff
+			runtime.Store32(ctl, procExitCode, code)
+			if code == 127 && runtime.Load32(ctl, procExecErrno) != 0 {
+				runtime.Store32(ctl, procExitKind, exitKindNotStarted)
+			}
+		} else {
+			runtime.Store32(ctl, procExitKind, exitKindSignaled)
+			runtime.Store32(ctl, procExitCode, st&0x7f)
+		}
+		runtime.Store32(ctl, procState, processEnded)
+		runtime.Store64(p, pPid, 0)
+		moved = 1
+	}
+	return moved
+}
+
+// reap collects every child that has ended: a command's process is marked reaped in its entry;
+// processes a command left behind (init's children once their parent exits) just go, so they do
+// not stay zombies for the life of the VM.
+func reap(procs uintptr) {
 	var st [8]byte
 	for {
 		w := runtime.Syscall(runtime.SYS_WAIT4, -1, &st, runtime.WNOHANG, 0)
 		if w <= 0 {
 			return
 		}
+		k := uint64(0)
+		for k < processMax {
+			p := procs + uintptr(k*procBytes)
+			if int64(runtime.Load64(p, pPid)) == w {
+				runtime.Store64(p, pStatus, runtime.Load32(&st, 0))
+				runtime.Store64(p, pFlags, runtime.Load64(p, pFlags)|fReaped)
+			}
+			k++
+		}
 	}
 }
 
-// runCommand runs the command at config::command with fork + execve + wait4 and reports its end.
-func runCommand(mb uintptr, cfg uintptr) {
-	base := cfg + cfgCommand
-	end := base + cfgCommandMax
-	argc := uint64(runtime.Load32(base, cfgCommandArgc))
-	envc := uint64(runtime.Load32(base, cfgCommandEnvc))
-	var ptrs [65536]byte
-	kind := uint64(exitKindExited)
-	code := uint64(0)
-	runtime.Store32(mb, mbExecErrno, 0)
-	runtime.Store32(mb, mbExecStage, 0)
-	if argc+envc+2 > maxArgs {
-		kind = exitKindNotStarted
-		runtime.Store32(mb, mbExecErrno, runtime.E2BIG)
-	} else if uint64(runtime.Load32(base, cfgCommandNgroups)) > cfgCommandGroupsMax {
-		kind = exitKindNotStarted
-		runtime.Store32(mb, mbExecStage, stageSetgroups)
-		runtime.Store32(mb, mbExecErrno, runtime.EINVAL)
-	} else {
-		path := base + cfgCommandStrings
-		p := path
-		// argv, envp, then the working directory: each string NUL-terminated, packed after the path
-		i := uint64(0)
-		for i <= argc+envc && p < end {
-			for p < end && runtime.Load8(p, 0) != 0 {
-				p++
+// waitIo sleeps until a process's fd can be read (its ring has room) or written (the stdin ring
+// has bytes), or pollNs has passed (the host's requests and positions are in memory, which no fd
+// tells of).
+func waitIo(cfg uintptr, procs uintptr) {
+	var fds [128]byte // struct pollfd (int fd, short events, short revents), 3 per slot
+	n := uint64(0)
+	k := uint64(0)
+	for k < processMax {
+		p := procs + uintptr(k*procBytes)
+		ctl := slotAt(cfg, k)
+		if runtime.Load64(p, pPid) != 0 && runtime.Load64(p, pFlags)&fReaped == 0 {
+			out := int64(runtime.Load64(p, pOut))
+			if out >= 0 && uint64(runtime.Load32(ctl, procOutHead)-runtime.Load32(ctl, procOutTail)) < stdoutRing {
+				runtime.Store32(&fds, n*8, out)
+				runtime.Store32(&fds, n*8+4, runtime.POLLIN)
+				n++
 			}
-			p++
-			slot := i
-			if i >= argc {
-				slot = i + 1 // envp starts after argv's terminating null
+			e := int64(runtime.Load64(p, pErr))
+			if e >= 0 && uint64(runtime.Load32(ctl, procErrHead)-runtime.Load32(ctl, procErrTail)) < stderrRing {
+				runtime.Store32(&fds, n*8, e)
+				runtime.Store32(&fds, n*8+4, runtime.POLLIN)
+				n++
 			}
-			if i < argc+envc {
-				runtime.Store64(&ptrs, slot*8, p)
+			in := int64(runtime.Load64(p, pIn))
+			if in >= 0 && runtime.Load32(ctl, procInHead) != runtime.Load32(ctl, procInTail) {
+				runtime.Store32(&fds, n*8, in)
+				runtime.Store32(&fds, n*8+4, runtime.POLLOUT)
+				n++
 			}
-			i++
 		}
-		runtime.Store64(&ptrs, argc*8, 0)
-		runtime.Store64(&ptrs, (argc+1+envc)*8, 0)
-		pid := runtime.Syscall(runtime.SYS_CLONE, runtime.SIGCHLD, 0, 0, 0, 0)
-		if pid == 0 {
-			child(mb, base, path, &ptrs, &ptrs[(argc+1)*8], p)
-		}
-		if failed(pid) {
-			kind = exitKindNotStarted
-			runtime.Store32(mb, mbExecErrno, -pid)
-		} else {
-			var status [8]byte
-			w := runtime.Syscall(runtime.SYS_WAIT4, pid, &status, 0, 0)
-			for w == -runtime.EINTR {
-				w = runtime.Syscall(runtime.SYS_WAIT4, pid, &status, 0, 0)
-			}
-			reapOrphans()
-			st := uint64(runtime.Load32(&status, 0))
-			if st&0x7f == 0 {
-				code = (st >> 8) & 0xff
-				if code == 127 && runtime.Load32(mb, mbExecErrno) != 0 {
-					kind = exitKindNotStarted
-				}
-			} else {
-				kind = exitKindSignaled
-				code = st & 0x7f
-			}
-			sendOutput(mb, cfg, "/dev/shm/.crumble-stdout", streamStdout)
-			sendOutput(mb, cfg, "/dev/shm/.crumble-stderr", streamStderr)
-		}
+		k++
 	}
-	runtime.Store32(mb, mbExitKind, kind)
-	runtime.Store32(mb, mbExitCode, code)
-	runtime.Store32(base, cfgCommandMagicAt, 0)
-	signal(mb, signalCommandDone)
+	var ts [16]byte
+	runtime.Store64(&ts, 8, pollNs)
+	runtime.Syscall(runtime.SYS_PPOLL, &fds, n, &ts, 0, 0)
 }
 
 // stringAfter gives the address just past the NUL of the string at p: the next string; 0 when
@@ -1009,7 +1351,7 @@ failed:
 	runtime.Printf("crumble-init: container step %d failed: errno %d\n", step, -r)
 	runtime.Store32(mb, mbPhase, step)
 	runtime.Store32(mb, mbError, -r)
-	runtime.Store32(mb, mbExitCode, index)
+	runtime.Store32(mb, mbIndex, index)
 	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCtrFailed)
 }
@@ -1021,6 +1363,7 @@ func main() {
 	// 2: filesystems
 	mount(2, "devtmpfs", "/dev", "devtmpfs", runtime.MS_NOSUID)
 	mount(2, "tmpfs", "/dev/shm", "tmpfs", runtime.MS_NOSUID|runtime.MS_NODEV)
+	mount(2, "devpts", "/dev/pts", "devpts", runtime.MS_NOSUID|runtime.MS_NOEXEC) // ptys for commands with a tty
 	mount(2, "proc", "/proc", "proc", runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC)
 	mount(2, "sysfs", "/sys", "sysfs", runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC)
 	// 3: kernel modules
@@ -1057,6 +1400,7 @@ func main() {
 	// 7: serve
 	signal(mb, signalReady)
 	inContainer := false
+	var procs [processMax * procBytes]byte
 	for {
 		if runtime.Load32(cfg, cfgPayload+cfgPayloadMagicAt) == payloadMagic {
 			runPayload(mb, cfg, uintptr(exec))
@@ -1068,7 +1412,7 @@ func main() {
 		}
 		m := runtime.Load32(cfg, cfgCommand+cfgCommandMagicAt)
 		if m == commandMagic {
-			runCommand(mb, cfg)
+			startCommand(mb, cfg, &procs)
 			continue
 		}
 		if m == ctrMagic {
@@ -1079,6 +1423,24 @@ func main() {
 		if m == poweroffMagic {
 			powerOff()
 		}
-		pause()
+		// the running processes: their output, stdin, signals and ends
+		reap(&procs)
+		running := false
+		moved := int64(0)
+		k := uint64(0)
+		for k < processMax {
+			if runtime.Load64(&procs, k*procBytes+pPid) != 0 {
+				running = true
+				moved |= pump(cfg, &procs, k)
+			}
+			k++
+		}
+		if moved == 0 {
+			if running {
+				waitIo(cfg, &procs)
+			} else {
+				pause()
+			}
+		}
 	}
 }

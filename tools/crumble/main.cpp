@@ -12,6 +12,7 @@
 // Exit status of `run`: the command's (128+N when killed by signal N, 127 not found, 126 not
 // executable); 125 when crumble itself failed (bad options, no kernel, the VM did not boot).
 #include <crumble/container/container.hpp>
+#include <crumble/vm/attach.hpp>
 #include <crumble/vm/engine/kvm/bare.hpp>
 #include <crumble/vm/session.hpp>
 #include <crumble/vm/snapshot/cache.hpp>
@@ -36,6 +37,12 @@ constexpr int crumble_failed = 125;
 
 constexpr const char* usage = R"(usage:
   crumble run [options] -- CMD [ARGS...]
+      -i, --interactive   pass crumble's stdin to the command (default: /dev/null)
+      -t, --tty           run the command on a terminal (a pty in the guest; with -i and a
+                          terminal here, it is put in raw mode while the command runs)
+                          Signals sent to crumble (INT, TERM, HUP, QUIT, USR1, USR2) go to the
+                          command; a second Ctrl-C within 1 s, or a command still running 10 s
+                          after TERM, HUP or QUIT, stops the VM
       --engine qemu|kvm   force an engine (default: QEMU, with KVM acceleration where the host
                           has VMX/SVM and QEMU can use it; kvm: the in-process KVM engine)
       --kernel PATH       boot this kernel (bzImage or vmlinux) instead of the fetched one
@@ -64,7 +71,7 @@ constexpr const char* usage = R"(usage:
       --cpus N            virtual CPUs (default 1)
       -e, --env K=V       set an environment variable (repeatable; default PATH, HOME, TERM,
                           or the image's)
-      --timeout S         stop the command after S seconds (default 600)
+      --timeout S         stop the command after S seconds (default 600; none with -i or -t)
       --boot-timeout S    give up booting after S seconds (default 60)
       --append ARGS       add to the kernel command line
       --kernel-log FILE   write the kernel's console output to FILE
@@ -196,20 +203,6 @@ int snapshot_command(const std::vector<std::string>& args) {
   die("unknown snapshot command", true);
 }
 
-// Writes a chunk of the command's output to crumble's own stdout or stderr, whole (write(2)
-// directly: no stdio buffer holds it, so stdout and stderr keep the order the guest sent them in).
-void write_output(crumble::vm::Stream s, std::string_view bytes) {
-  const int fd = s == crumble::vm::Stream::out ? STDOUT_FILENO : STDERR_FILENO;
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw std::runtime_error(std::string("cannot write the command's ") + (fd == STDOUT_FILENO ? "stdout" : "stderr") + ": " +
-                               std::strerror(n < 0 ? errno : EIO));
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
 // Progress of an image unpack and root image build: on a terminal, one line rewritten in place;
 // otherwise nothing until the end, when the root note says what was built and how long it took.
 struct Progress {
@@ -248,7 +241,7 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<std::string> env;
   std::vector<std::string> command;
   std::string kernel_log;
-  bool verbose = false, container_flags = false;
+  bool verbose = false, container_flags = false, interactive = false, tty = false;
   std::optional<std::chrono::milliseconds> timeout;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -260,7 +253,10 @@ int run_command(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) die(a + " needs a value", true);
       return args[++i];
     };
-    if (a == "--engine") {
+    if (a == "-i" || a == "--interactive") interactive = true;
+    else if (a == "-t" || a == "--tty") tty = true;
+    else if (a == "-it" || a == "-ti") interactive = tty = true;
+    else if (a == "--engine") {
       std::string e = value();
       if (e == "qemu") cfg.engine = crumble::vm::Engine::qemu;
       else if (e == "kvm") cfg.engine = crumble::vm::Engine::kvm;
@@ -331,9 +327,18 @@ int run_command(const std::vector<std::string>& args) {
     out << (box ? box->kernel_log() : vm ? vm->kernel_log() : std::string());
   };
   Progress progress;
+  crumble::vm::Stdio stdio;
+  stdio.stdin_open = interactive;
+  const int terminal = ::isatty(STDIN_FILENO) ? STDIN_FILENO : ::isatty(STDOUT_FILENO) ? STDOUT_FILENO : -1;
+  if (tty) stdio.tty = crumble::vm::terminal_size(terminal).value_or(crumble::vm::TerminalSize{});
   try {
     crumble::vm::CommandResult r;
     std::string name = command.empty() ? std::string() : command[0];
+    crumble::vm::AttachOptions attach;
+    attach.in = interactive ? STDIN_FILENO : -1;
+    attach.terminal = tty ? terminal : -1;
+    if (timeout) attach.deadline = crumble::vm::Clock::now() + *timeout;
+    else if (!interactive && !tty) attach.deadline = crumble::vm::Clock::now() + cfg.command_timeout;
     if (container) {
       spec.env = env;
       spec.progress = std::ref(progress);
@@ -346,21 +351,31 @@ int run_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "crumble: %s; ready in %.0f ms\n", box->start_note().c_str(), ms(crumble::vm::Clock::now() - t0));
       }
       name = box->argv(command)[0];
-      auto t1 = crumble::vm::Clock::now();
-      r = box->run(command, write_output, timeout);
-      if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", name.c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
     } else {
       if (env.empty()) env = crumble::vm::default_environment();
+      if (tty) {  // docker's TERM for a terminal: the guest's programs know it, whatever the host's is
+        for (std::string& e : env)
+          if (e == "TERM=linux") e = "TERM=xterm";
+      }
       vm.emplace(cfg);
       if (verbose) {
         std::fprintf(stderr, "crumble: engine: %s\n", vm->engine_reason().c_str());
         std::fprintf(stderr, "crumble: %s\n", vm->snapshot_note().c_str());
         std::fprintf(stderr, "crumble: %s in %.0f ms\n", vm->restored() ? "restored" : "booted", ms(crumble::vm::Clock::now() - t0));
       }
+    }
+    {
+      // From here the host's signals go to the command (attach), and a terminal is raw while it runs.
+      crumble::vm::SignalForwarding signals;
+      attach.signals = &signals;
+      std::optional<crumble::vm::RawTerminal> raw;
+      if (tty && interactive && ::isatty(STDIN_FILENO)) raw.emplace(STDIN_FILENO);
       auto t1 = crumble::vm::Clock::now();
-      // The output goes out chunk by chunk as the guest sends it, so that crumble's memory does not
-      // grow with it (a command may write gigabytes) and a reader sees it while the command ends.
-      r = vm->run(command, write_output, env, timeout);
+      // The output goes out as the guest writes it, straight from the guest's ring, so crumble's
+      // memory does not grow with it (a command may write gigabytes) and a reader sees it live.
+      crumble::vm::Session::Process p = box ? box->start(command, stdio) : vm->start(command, stdio, env);
+      r = crumble::vm::attach(p, attach);
+      raw.reset();
       if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", name.c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
     }
     if (r.end == crumble::vm::CommandResult::End::not_started) std::fprintf(stderr, "crumble: %s: %s\n", name.c_str(), r.describe().c_str());
@@ -368,6 +383,12 @@ int run_command(const std::vector<std::string>& args) {
     if (vm) vm->shutdown();
     save_log();
     return r.status();
+  } catch (const crumble::vm::CommandAbandoned& e) {
+    std::fprintf(stderr, "crumble: %s\n", e.what());
+    save_log();
+    box.reset();
+    vm.reset();
+    return 128 + e.signal;
   } catch (const std::exception& e) {  // VmError, ImageError, ContainerError, or the output could not be written
     progress.done();
     save_log();

@@ -24,6 +24,7 @@
 // (Container::snapshot_note says so).
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -154,6 +155,15 @@ class Container {
     requires std::is_invocable_v<Sink&, vm::Stream, std::string_view>
   vm::CommandResult run(const std::vector<std::string>& command, Sink&& sink, std::optional<std::chrono::milliseconds> timeout = {}) {
     return vm_->run(argv(command), std::forward<Sink>(sink), env_, timeout, options_);
+  }
+
+  // The same as a process to talk to while it runs (stdin, a terminal, signals: Session::Process).
+  // With a terminal and no TERM in the image or the spec, TERM=xterm, as docker sets it.
+  vm::Session::Process start(const std::vector<std::string>& command, const vm::Stdio& stdio) {
+    std::vector<std::string> env = env_;
+    if (stdio.tty && std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("TERM="); }))
+      env.push_back("TERM=xterm");
+    return vm_->start(argv(command), stdio, env, options_);
   }
 
   // The argv a run of `command` executes (Entrypoint + command, or + the image's Cmd).

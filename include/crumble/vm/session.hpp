@@ -5,7 +5,10 @@
 //                                              // (or restores its snapshot) with the default init
 //   auto r = vm.run({"uname", "-a"});          // r.out, r.err, r.status()
 //   vm.run({"cat", "big"}, [](crumble::vm::Stream s, std::string_view bytes) { ... });
-//                                              // output of any size, chunk by chunk
+//                                              // output of any size, as it comes
+//   auto p = vm.start({"sh"}, {.stdin_open = true, .tty = crumble::vm::TerminalSize{24, 80}});
+//   p.write("ls\n"); p.output(Stream::out); p.consume(...); p.signal(SIGINT); p.resize(...);
+//                                              // a process to talk to (Session::Process)
 //   std::int64_t v = vm.call(crumble::assemble<crumble::arch::amd64>(program));
 //   vm.shutdown();                             // or let it go out of scope
 //
@@ -209,6 +212,13 @@ class Session {
     return guarded([&] { return channel().run(argv, env, Clock::now() + timeout.value_or(cfg_.command_timeout), to, options); });
   }
 
+  class Process;
+  // Starts argv with `stdio` (stdin from the host, a terminal) and returns it to talk to while it
+  // runs (Process). Up to protocol::config::process_max processes run at once. A process that
+  // could not start has already ended (Process::ended() says why).
+  Process start(const std::vector<std::string>& argv, const Stdio& stdio = {}, const std::vector<std::string>& env = default_environment(),
+                const CommandOptions& options = {});
+
   // Turns the guest into a container (ContainerRequest: its root, volumes, hostname, foreign
   // binaries); later commands run inside it. Once per session; the deadline is the boot timeout.
   // A failed step is a ContainerSetupError naming it, and the session is stopped: the guest may
@@ -253,7 +263,7 @@ class Session {
 
   // A guest that does not answer is stopped; the session is then unusable. So is one left in the
   // middle of a command by anything else that is not the VM's own error (an output sink that
-  // threw, no memory): it waits for an ack that will not come.
+  // threw, no memory): its process would wait for a reader that will not come.
   template <class F>
   std::invoke_result_t<F> guarded(F&& f) {
     auto stop = [&] {
@@ -433,5 +443,89 @@ class Session {
   bool use_kvm_ = false, restored_ = false;
   std::unique_ptr<GuestMachine> machine_;
 };
+
+// A process started with Session::start, to talk to while it runs: take its output as it comes
+// (output + consume: the bytes wait in the guest's ring until taken, and a process whose ring is
+// full waits), write its stdin (as much as fits now), send it signals and terminal sizes, and
+// learn how it ended. Nothing here blocks but wait(); each call that finds the guest misbehaving
+// stops the VM (as Session::run). Belongs to its Session, which must outlive it.
+class Session::Process {
+ public:
+  // Bytes of `s` waiting, contiguous (more may follow after consume). Valid until consume().
+  std::string_view output(Stream s) {
+    return vm_->guarded([&] { return vm_->channel().slot(id_).pending(s); });
+  }
+  void consume(Stream s, std::size_t n) { vm_->channel().slot(id_).consume(s, n); }
+  // Copies as much of `bytes` as fits the stdin ring now (0 when full: try again later).
+  std::size_t write(std::string_view bytes) {
+    return vm_->guarded([&] { return vm_->channel().slot(id_).write_stdin(bytes); });
+  }
+  // Room in the stdin ring now.
+  std::size_t stdin_room() {
+    return vm_->guarded([&] { return vm_->channel().slot(id_).stdin_room(); });
+  }
+  // EOF for the process once it has read what was written (no effect with a terminal).
+  void close_stdin() { vm_->channel().slot(id_).close_stdin(); }
+  // Sends signal `signo` to its process group (queued while the guest takes the last one).
+  void signal(int signo) {
+    vm_->guarded([&] { vm_->channel().slot(id_).signal(signo); });
+  }
+  void resize(TerminalSize size) { vm_->channel().slot(id_).resize(size); }
+  // True when every signal sent has reached the process group in the guest.
+  bool signals_delivered() { return vm_->channel().slot(id_).signals_delivered(); }
+  // How it ended, once it has and its output is all taken; the process is then gone.
+  std::optional<CommandResult> ended() {
+    if (result_) return result_;
+    result_ = vm_->guarded([&] { return vm_->channel().finish(id_); });
+    return result_;
+  }
+  // Hands its output to `sink` as it comes until it ends (or `timeout` passes: GuestTimeout, and
+  // the VM is stopped); how it ended.
+  template <class Sink>
+    requires std::is_invocable_v<Sink&, Stream, std::string_view>
+  CommandResult wait(Sink&& sink, std::optional<std::chrono::milliseconds> timeout = {}) {
+    const auto deadline = Clock::now() + timeout.value_or(vm_->cfg_.command_timeout);
+    return vm_->guarded([&] {
+      Channel& c = vm_->channel();
+      Channel::Waiter idle;
+      for (;;) {
+        bool moved = false;
+        for (Stream s : {Stream::out, Stream::err})
+          for (std::string_view bytes = c.slot(id_).pending(s); !bytes.empty(); bytes = c.slot(id_).pending(s)) {
+            sink(s, bytes);
+            c.slot(id_).consume(s, bytes.size());
+            moved = true;
+          }
+        if (std::optional<CommandResult> r = c.finish(id_)) return *(result_ = r);
+        c.wait(idle, moved, deadline, "process " + std::to_string(id_));
+      }
+    });
+  }
+  // Between looks when nothing moved (spins, then sleeps 50 µs; checks the guest lives):
+  // for callers with a loop of their own.
+  void idle(Channel::Waiter& w, bool moved, Clock::time_point deadline) {
+    vm_->guarded([&] { vm_->channel().wait(w, moved, deadline, "process " + std::to_string(id_)); });
+  }
+  // Throws when the guest is gone, or GuestTimeout once `deadline` has passed (the VM is then
+  // stopped): for callers with a loop of their own, now and then.
+  void check(Clock::time_point deadline) {
+    vm_->guarded([&] { vm_->channel().check(deadline, "process " + std::to_string(id_)); });
+  }
+  // The guest's pid of it (informational).
+  std::uint32_t guest_pid() { return vm_->channel().slot(id_).guest_pid(); }
+
+ private:
+  friend class Session;
+  Process(Session* vm, int id) : vm_(vm), id_(id) {}
+  Session* vm_;
+  int id_;
+  std::optional<CommandResult> result_;
+};
+
+inline Session::Process Session::start(const std::vector<std::string>& argv, const Stdio& stdio, const std::vector<std::string>& env,
+                                       const CommandOptions& options) {
+  const int id = guarded([&] { return channel().start(argv, env, Clock::now() + cfg_.boot_timeout, options, stdio); });
+  return Process(this, id);
+}
 
 }  // namespace crumble::vm

@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <termios.h>
 #include <linux/close_range.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,6 +22,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -49,6 +52,12 @@ struct Registry {
   std::set<std::string> dirs;
   std::set<pid_t> children;
   bool ending = false;  // a signal arrived: nothing new may start
+  // While a SignalForwarding lives: its eventfd, and the signals it has not taken (bit N-1).
+  int forward_fd = -1;
+  std::uint64_t forwarded = 0;
+  // While a terminal is in raw mode (host/terminal.hpp): its fd and the mode to restore.
+  int terminal_fd = -1;
+  termios terminal_mode{};
 };
 inline Registry& registry() {
   static Registry r;
@@ -275,15 +284,21 @@ class ChildProcess {
   int status_ = 0;
 };
 
-// SIGTERM, SIGINT and SIGHUP end the process cleanly: children (QEMU) killed, temporary
-// directories removed, then exit with 128+N, as a shell reports a command killed by signal N.
-// A thread waits for the signals (blocked everywhere else), so the cleanup may take locks and
-// free memory, which a signal handler may not. Call it first in main(), before any thread starts:
-// threads inherit the blocked mask. What the process had buffered for stdout is not written.
+// The signals crumble acts on or passes on: SIGTERM, SIGINT, SIGHUP and SIGQUIT end the process
+// cleanly, unless a SignalForwarding lives; then they, SIGUSR1, SIGUSR2 and SIGWINCH go to it.
+inline constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+// SIGTERM, SIGINT, SIGHUP and SIGQUIT end the process cleanly: children (QEMU) killed, temporary
+// directories removed, a raw terminal restored, then exit with 128+N, as a shell reports a
+// command killed by signal N. A thread waits for the signals (blocked everywhere else), so the
+// cleanup may take locks and free memory, which a signal handler may not. Call it first in
+// main(), before any thread starts: threads inherit the blocked mask. What the process had
+// buffered for stdout is not written. While a SignalForwarding lives (a command runs in the
+// guest), the signals go to it instead, and the caller decides.
 inline void stop_cleanly_on_signals() {
   sigset_t set;
   ::sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaddset(&set, s);
+  for (int s : handled_signals) ::sigaddset(&set, s);
   // SIGPIPE is blocked too, but not waited for: a write to a reader that went away (`crumble run
   // ... | head`) then fails with EPIPE, an error the normal path reports and cleans up after,
   // instead of killing crumble on the spot with the VM's directory left behind. (Children start
@@ -292,12 +307,27 @@ inline void stop_cleanly_on_signals() {
   ::sigaddset(&blocked, SIGPIPE);
   ::pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   std::thread([set] {
-    int sig = 0;
-    while (::sigwait(&set, &sig) != 0) {
-    }
     auto& reg = host_detail::registry();
-    reg.lock.lock();  // held until _exit: nothing starts, nothing is reaped behind our back
+    int sig = 0;
+    for (;;) {
+      if (::sigwait(&set, &sig) != 0) continue;
+      reg.lock.lock();
+      if (reg.forward_fd >= 0) {
+        reg.forwarded |= std::uint64_t{1} << (sig - 1);
+        const std::uint64_t one = 1;
+        ssize_t ignored = ::write(reg.forward_fd, &one, sizeof one);
+        (void)ignored;
+        reg.lock.unlock();
+        continue;
+      }
+      if (sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGWINCH) {  // nothing to pass them on to
+        reg.lock.unlock();
+        continue;
+      }
+      break;  // the lock stays held until _exit: nothing starts, nothing is reaped behind our back
+    }
     reg.ending = true;
+    if (reg.terminal_fd >= 0) ::tcsetattr(reg.terminal_fd, TCSAFLUSH, &reg.terminal_mode);
     for (pid_t p : reg.children) ::kill(-p, SIGKILL), ::kill(p, SIGKILL);
     // Reaped (bounded) before the directories go, so no dying child writes into them after.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -307,13 +337,64 @@ inline void stop_cleanly_on_signals() {
       std::error_code ec;
       std::filesystem::remove_all(d, ec);
     }
-    const char* name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP";
-    const std::string msg = std::string("crumble: stopped by ") + name + "\n";
+    const std::string msg = std::string("crumble: stopped by SIG") + ::sigabbrev_np(sig) + "\n";
     ssize_t ignored = ::write(2, msg.data(), msg.size());
     (void)ignored;
     ::_exit(128 + sig);
   }).detach();
 }
+
+// While it lives, the signals of handled_signals that reach the process (after
+// stop_cleanly_on_signals) are collected here instead of ending it: `crumble run` passes them to
+// the command in the guest. One at a time.
+class SignalForwarding {
+ public:
+  SignalForwarding() {
+    fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd_ < 0) throw VmError(std::string("cannot make an eventfd to pass signals on: ") + std::strerror(errno));
+    auto& reg = host_detail::registry();
+    std::lock_guard<std::mutex> held(reg.lock);
+    if (reg.forward_fd >= 0) {
+      ::close(fd_);
+      throw VmError("signals are already being passed on (one SignalForwarding at a time)");
+    }
+    reg.forward_fd = fd_;
+    reg.forwarded = 0;
+  }
+  SignalForwarding(const SignalForwarding&) = delete;
+  SignalForwarding& operator=(const SignalForwarding&) = delete;
+  ~SignalForwarding() {
+    auto& reg = host_detail::registry();
+    {
+      std::lock_guard<std::mutex> held(reg.lock);
+      reg.forward_fd = -1;
+    }
+    ::close(fd_);
+  }
+  // Readable (poll) when signals wait.
+  int fd() const { return fd_; }
+  // The signals that came since the last call, lowest number first (one of each kind, as Linux
+  // merges pending signals).
+  std::vector<int> take() {
+    std::uint64_t n;
+    ssize_t ignored = ::read(fd_, &n, sizeof n);
+    (void)ignored;
+    auto& reg = host_detail::registry();
+    std::uint64_t bits;
+    {
+      std::lock_guard<std::mutex> held(reg.lock);
+      bits = reg.forwarded;
+      reg.forwarded = 0;
+    }
+    std::vector<int> sigs;
+    for (int s = 1; s <= 64; ++s)
+      if (bits & (std::uint64_t{1} << (s - 1))) sigs.push_back(s);
+    return sigs;
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 // How a process run to its end ended, and what it wrote.
 struct ProcessResult {

@@ -9,14 +9,15 @@
 // change it at any time, and a second read could see a value other than the one checked.
 // What the host writes for the guest (a request's header, the clock, entropy) goes through the
 // little-endian helpers (crumble/bytes.hpp) while the guest does not look; the magic that hands
-// it over, and host_ack, are atomic stores with release ordering (host_u32), written last.
+// it over is an atomic store with release ordering (host_u32), written last.
 // Every wait has a deadline; on timeout the caller stops the VM.
 //
-// A command's output is bounded per chunk (the output area) but not in total: a guest may send
-// chunks until the deadline. So the host never has to hold it: run() with a sink hands each chunk
-// on as it arrives (the CLI writes it out), and the one-shot run() built on it keeps at most a
-// limit per stream, says that it truncated, and drains the rest (acks it unread), so the guest
-// finishes and the channel is ready for the next command.
+// A command is a process in one of the guest's process slots (start(), ProcessSlot): its stdout
+// and stderr stream to the host through rings as it runs, its stdin from the host, and the host
+// sends it signals and terminal sizes; up to protocol::config::process_max run at once. Output
+// is bounded per ring, not in total, so the host never has to hold it: run() with a sink hands
+// it on as it comes (the CLI writes it out), and the one-shot run() built on it keeps at most a
+// limit per stream, says that it truncated, and takes the rest unread, so the guest finishes.
 //
 // A command may run as another user (CommandOptions: uid, gid, groups, working directory,
 // no_new_privs), and once per boot the guest can be asked to move into a container's root
@@ -24,6 +25,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -44,53 +46,11 @@
 #include "../errors.hpp"
 #include "../engine/options.hpp"
 #include "layout.hpp"
+#include "process_slot.hpp"
 
 namespace crumble::vm {
 
 using Clock = std::chrono::steady_clock;
-
-// How a command ended, and what it wrote.
-struct CommandResult {
-  enum class End { exited, signaled, not_started };
-  End end = End::exited;
-  int code = 0;        // exit status (exited) or signal number (signaled); 0 when not started
-  int exec_errno = 0;  // why execve failed (not_started): ENOENT, EACCES, ENOEXEC, ...
-  // Not started before execve: the step that failed (protocol::exec_stage_*: chdir, setgroups,
-  // setgid, setuid, no_new_privs, capabilities; exec_stage_execve for execve itself), and what it
-  // was about (the working directory, the user or group ids), for describe().
-  int exec_stage = protocol::exec_stage_execve;
-  std::string exec_target;
-  std::string out, err;  // empty when the output went to a sink
-  // The one-shot run() kept the first `limit` bytes of the stream and dropped (drained) the rest.
-  bool out_truncated = false, err_truncated = false;
-
-  // The status a shell would give: the exit status; 128+N for signal N; 127 when the command was
-  // not found, 126 when it could not be executed.
-  int status() const {
-    switch (end) {
-      case End::exited: return code;
-      case End::signaled: return 128 + code;
-      default: return exec_errno == ENOENT ? 127 : 126;
-    }
-  }
-  std::string describe() const {
-    switch (end) {
-      case End::exited: return "exited with status " + std::to_string(code);
-      case End::signaled: return std::string("killed by signal ") + std::to_string(code) + " (" + ::strsignal(code) + ")";
-      default: break;
-    }
-    const std::string why = std::strerror(exec_errno);
-    switch (exec_stage) {
-      case protocol::exec_stage_chdir: return "cannot change to working directory " + exec_target + ": " + why;
-      case protocol::exec_stage_setgroups: return "cannot set supplementary groups " + exec_target + ": " + why;
-      case protocol::exec_stage_setgid: return "cannot set group id " + exec_target + ": " + why;
-      case protocol::exec_stage_setuid: return "cannot set user id " + exec_target + ": " + why;
-      case protocol::exec_stage_no_new_privs: return "cannot set no_new_privs: " + why;
-      case protocol::exec_stage_capabilities: return "cannot drop the capabilities of user " + exec_target + ": " + why;
-      default: return exec_errno == ENOENT ? "command not found" : "command could not be executed: " + why;
-    }
-  }
-};
 
 // Who a command runs as, and where. Ids are set when any of uid, gid or groups is given (a
 // missing uid or gid is 0, root; groups is the whole supplementary list, empty: none); a non-root
@@ -132,13 +92,17 @@ struct ContainerSetupError : VmError {
   int error;
 };
 
-// Which of a command's streams an output chunk belongs to (the protocol's chunk_stream values).
-enum class Stream : std::uint32_t { out = protocol::stream_stdout, err = protocol::stream_stderr };
-
-// Receives a command's output chunk by chunk, in the order the guest sends it (each chunk at most
-// protocol::config::output_max bytes). The bytes are valid only during the call: they lie in the
-// shared region, which the guest overwrites with its next chunk.
+// Receives a command's output as it comes, in the order the guest wrote each stream. The bytes
+// are valid only during the call: they lie in the stream's ring in the shared region, which the
+// guest refills once the call has returned.
 using OutputSink = std::function<void(Stream, std::string_view)>;
+
+// A process's stdio (Channel::start): stdin from the host (else /dev/null, as docker without
+// -i); a terminal (a pty in the guest of this size; stdout and stderr both arrive as Stream::out).
+struct Stdio {
+  bool stdin_open = false;
+  std::optional<TerminalSize> tty;
+};
 
 // How much of each stream the one-shot run() keeps by default (SessionConfig::output_limit).
 inline constexpr std::size_t default_output_limit = std::size_t{64} << 20;
@@ -207,15 +171,40 @@ class Channel {
     return r;
   }
 
-  // The same, each chunk of output handed to `sink` as it arrives and acked after the sink
-  // returns (so a slow sink slows the guest, and the host holds one chunk at a time); the
-  // result's out and err stay empty. A sink that throws abandons the command midway: the guest
-  // still waits for the ack, so the channel cannot be used again (Session stops the VM).
+  // The same, the output handed to `sink` as it comes and taken from the ring after the sink
+  // returns (so a slow sink slows the command, and the host holds nothing of its own); the
+  // result's out and err stay empty. A sink that throws leaves the process running in its slot
+  // (Session then stops the VM).
   CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
                     const OutputSink& sink, const CommandOptions& options = {}) {
     if (!sink) throw ConfigError("no output sink given for the command's output");
+    const int id = start(argv, env, deadline, options);
+    Waiter idle;
+    for (;;) {
+      bool moved = false;
+      for (Stream s : {Stream::out, Stream::err})
+        for (std::string_view bytes = slot(id).pending(s); !bytes.empty(); bytes = slot(id).pending(s)) {
+          sink(s, bytes);
+          slot(id).consume(s, bytes.size());
+          moved = true;
+        }
+      if (std::optional<CommandResult> r = finish(id)) return *r;
+      wait(idle, moved, deadline, "command " + argv[0]);
+    }
+  }
+
+  // Starts argv in a free process slot with `stdio` and returns the slot's number, once the guest
+  // has taken the request (a process that could not start has then already ended: finish() says
+  // why). Its output waits in the slot's rings until taken (slot(id).pending/consume).
+  int start(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
+            const CommandOptions& options = {}, const Stdio& stdio = {}) {
     if (argv.empty() || argv[0].empty()) throw ConfigError("no command to run");
     check_options(options);
+    if (stdio.tty && (stdio.tty->rows == 0 || stdio.tty->cols == 0)) throw ConfigError("a terminal needs at least one row and column");
+    int id = 0;
+    while (id < static_cast<int>(protocol::config::process_max) && busy_[id]) ++id;
+    if (id == static_cast<int>(protocol::config::process_max))
+      throw ConfigError("the guest runs at most " + std::to_string(protocol::config::process_max) + " processes at once");
     std::string strings = argv[0] + '\0';
     auto add = [&](const std::string& s, const char* what, std::size_t i) {
       if (s.find('\0') != std::string::npos)
@@ -231,6 +220,8 @@ class Channel {
     if (config::command_strings + strings.size() > config::command_max)
       throw ConfigError("command and environment take " + std::to_string(strings.size()) + " bytes; at most " +
                         std::to_string(config::command_max - config::command_strings) + " fit the config region");
+    const TerminalSize size = stdio.tty.value_or(TerminalSize{});
+    slots_[id].reset(size);
     std::uint8_t* c = cfg_ + config::command;
     std::memcpy(c + config::command_strings, strings.data(), strings.size());
     le::store<std::uint32_t>(c + config::command_path_len, static_cast<std::uint32_t>(argv[0].size()));
@@ -241,44 +232,63 @@ class Channel {
     le::store<std::uint32_t>(c + config::command_gid, options.gid.value_or(0));
     le::store<std::uint32_t>(c + config::command_flags, (set_ids ? protocol::command_flag_set_ids : 0) |
                                                             (options.no_new_privs ? protocol::command_flag_no_new_privs : 0) |
-                                                            (options.cwd.empty() ? 0 : protocol::command_flag_chdir));
+                                                            (options.cwd.empty() ? 0 : protocol::command_flag_chdir) |
+                                                            (stdio.stdin_open ? protocol::command_flag_stdin : 0) |
+                                                            (stdio.tty ? protocol::command_flag_tty : 0));
     le::store<std::uint32_t>(c + config::command_ngroups, static_cast<std::uint32_t>(options.groups.size()));
     for (std::size_t i = 0; i < options.groups.size(); ++i) le::store<std::uint32_t>(c + config::command_groups + 4 * i, options.groups[i]);
+    le::store<std::uint32_t>(c + config::command_process, static_cast<std::uint32_t>(id));
+    le::store<std::uint32_t>(c + config::command_rows, size.rows);
+    le::store<std::uint32_t>(c + config::command_cols, size.cols);
     host_u32(c + config::command_magic_at, protocol::command_magic);  // last: the guest may start now
+    busy_[id] = true;
+    options_[id] = options;
+    const std::uint32_t s = next_signal(deadline, "command " + argv[0]);
+    if (s == protocol::signal_failed) throw init_failed();
+    if (s != protocol::signal_started) throw GuestProtocolError("unexpected signal " + hex(s) + " after a command");
+    return id;
+  }
 
-    CommandResult r;
-    while (true) {
-      const std::uint32_t s = next_signal(deadline, "command " + argv[0]);
-      if (s == protocol::signal_output) {
-        const std::uint32_t stream = guest_u32(mb_ + protocol::mailbox::chunk_stream);
-        const std::uint32_t len = guest_u32(mb_ + protocol::mailbox::chunk_length);
-        if ((stream != protocol::stream_stdout && stream != protocol::stream_stderr) || len > protocol::config::output_max)
-          throw GuestProtocolError("guest sent an output chunk of " + std::to_string(len) + " bytes for stream " +
-                                   std::to_string(stream));
-        sink(static_cast<Stream>(stream), std::string_view(reinterpret_cast<const char*>(cfg_ + protocol::config::output), len));
-        host_u32(mb_ + protocol::mailbox::host_ack, seq_);
-      } else if (s == protocol::signal_command_done) {
-        const std::uint32_t kind = guest_u32(mb_ + protocol::mailbox::exit_kind);
-        const std::uint32_t code = guest_u32(mb_ + protocol::mailbox::exit_code);
-        const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::exec_errno);
-        const std::uint32_t stage = guest_u32(mb_ + protocol::mailbox::exec_stage);
-        if (kind > protocol::exit_kind_not_started || code > 255 || err > 4095 || stage >= std::size(protocol::exec_stage_names))
-          throw GuestProtocolError("guest reported an impossible command end (kind " + std::to_string(kind) + ", code " +
-                                   std::to_string(code) + ", stage " + std::to_string(stage) + ")");
-        r.end = static_cast<CommandResult::End>(kind);
-        r.code = kind == protocol::exit_kind_not_started ? 0 : static_cast<int>(code);
-        r.exec_errno = static_cast<int>(err);
-        if (kind == protocol::exit_kind_not_started) {
-          r.exec_stage = static_cast<int>(stage);
-          r.exec_target = stage_target(options, r.exec_stage);
-        }
-        return r;
-      } else if (s == protocol::signal_failed) {
-        throw init_failed();
-      } else {
-        throw GuestProtocolError("unexpected signal " + hex(s) + " while running a command");
-      }
+  // The slot of a started process (start()'s number).
+  ProcessSlot& slot(int id) {
+    if (id < 0 || id >= static_cast<int>(protocol::config::process_max) || !busy_[id]) throw ConfigError("no process " + std::to_string(id));
+    return slots_[id];
+  }
+
+  // How the process ended, once it has and all its output is taken; the slot is then free. Until
+  // then nothing (it runs, or output waits).
+  std::optional<CommandResult> finish(int id) {
+    ProcessSlot& p = slot(id);
+    p.flush();
+    if (!p.done()) return std::nullopt;
+    CommandResult r = p.result();
+    if (r.end == CommandResult::End::not_started) r.exec_target = stage_target(options_[id], r.exec_stage);
+    p.reset({});  // free: state process_free
+    busy_[id] = false;
+    return r;
+  }
+
+  // Between two looks at the guest when nothing moved: spins briefly, then sleeps 50 µs; checks
+  // that the guest lives and the deadline now and then (GuestTimeout names `what`).
+  struct Waiter {
+    unsigned idle = 0;
+  };
+  void wait(Waiter& w, bool moved, Clock::time_point deadline, const std::string& what) {
+    if (moved) {
+      w.idle = 0;
+      return;
     }
+    if ((++w.idle & 63) == 0) {
+      alive_();
+      if (Clock::now() >= deadline) throw GuestTimeout("guest did not answer in time: " + what);
+    }
+    if (w.idle > 200) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  // Throws when the guest is gone (the engine's check), or GuestTimeout naming `what` once the
+  // deadline has passed.
+  void check(Clock::time_point deadline, const std::string& what) {
+    alive_();
+    if (Clock::now() >= deadline) throw GuestTimeout(what + " did not end in time");
   }
 
   // Asks init, once per boot, to move into the container's root (ContainerRequest): checks the
@@ -310,7 +320,7 @@ class Channel {
     if (s != protocol::signal_container_failed) throw GuestProtocolError("unexpected signal " + hex(s) + " after a container request");
     const std::uint32_t step = guest_u32(mb_ + protocol::mailbox::phase);
     const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::error);
-    const std::uint32_t index = guest_u32(mb_ + protocol::mailbox::exit_code);
+    const std::uint32_t index = guest_u32(mb_ + protocol::mailbox::index);
     const bool indexed = step == protocol::container_step_volume || step == protocol::container_step_binfmt;
     const std::size_t count = step == protocol::container_step_volume ? request.volumes.size() : request.binfmt.size();
     if (step < 1 || step >= std::size(protocol::container_step_names) || err < 1 || err > 4095 || (indexed && index >= count))
@@ -393,7 +403,7 @@ class Channel {
   static std::uint32_t guest_u32(const std::uint8_t* p) {
     return std::atomic_ref<const std::uint32_t>(*reinterpret_cast<const std::uint32_t*>(p)).load(std::memory_order_acquire);
   }
-  // A word that hands something to the guest (a magic, host_ack): with release ordering, so
+  // A word that hands something to the guest (a magic): with release ordering, so
   // the guest that sees it also sees what the host wrote before.
   static void host_u32(std::uint8_t* p, std::uint32_t v) {
     std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(p)).store(v, std::memory_order_release);
@@ -521,6 +531,17 @@ class Channel {
   std::uint8_t* cfg_;
   std::function<void()> alive_;
   std::uint32_t seq_ = 0;
+  // The process slots: which hold a process the host has not finished, and its options (for the
+  // message of a failed step).
+  std::array<ProcessSlot, protocol::config::process_max> slots_ = make_slots(cfg_);
+  std::array<bool, protocol::config::process_max> busy_{};
+  std::array<CommandOptions, protocol::config::process_max> options_{};
+
+  static std::array<ProcessSlot, protocol::config::process_max> make_slots(std::uint8_t* cfg) {
+    std::array<ProcessSlot, protocol::config::process_max> a;
+    for (std::size_t k = 0; k < a.size(); ++k) a[k] = ProcessSlot(cfg + protocol::config::io + k * protocol::config::process_stride);
+    return a;
+  }
 };
 
 }  // namespace crumble::vm

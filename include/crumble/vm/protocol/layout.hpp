@@ -3,10 +3,10 @@
 //
 // Two regions of guest-physical memory that host and guest both map (docs/protocol.md):
 //
-//   mailbox (4 KiB)   small fields: the guest's signals (ready, done, failed, output chunk) with a
-//                     sequence number, results, and the host's acknowledgement
-//   config  (4 MiB)   bulk data: a payload (code + relocations), a command, the boot clock, and the
-//                     chunks of a command's output on their way to the host
+//   mailbox (4 KiB)   small fields: the guest's signals (ready, started, failed, ...) with a
+//                     sequence number, and small results
+//   config  (4 MiB)   bulk data: a payload (code + relocations), a command, the boot clock, and
+//                     for each running process its stdin, stdout and stderr as rings (PROCESS)
 //
 // Every address, offset, size, magic and signal is one row of a list below, and each list makes
 // both the C++ constants the host uses (protocol::mailbox::seq, protocol::config::command, ...)
@@ -24,6 +24,7 @@
 // its fields. The host hands over a payload or a command by writing it whole, then its magic last.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -54,31 +55,26 @@
   X(phase, 8, 4)         /* u32: the init phase that failed (1-7), or the container step */    \
   X(error, 12, 4)        /* u32: its errno (positive) */                                       \
   X(result, 16, 8)       /* i64: a payload's return value */                                   \
-  X(exit_kind, 24, 4)    /* u32: how a command ended (exit_kind_*) */                          \
-  X(exit_code, 28, 4)    /* u32: exit status, or the signal number; the failed volume's index */ \
-  X(exec_errno, 32, 4)   /* u32: execve's errno when the command did not start */              \
-  X(chunk_stream, 36, 4) /* u32: stream_stdout or stream_stderr */                             \
-  X(chunk_length, 40, 4) /* u32: bytes of output at config::output */                          \
-  X(exec_stage, 44, 4)   /* u32: which step before execve failed (exec_stage_*), with exec_errno */ \
-  X(host_ack, 48, 4)     /* u32: written by the host: the seq it has consumed */
+  X(index, 24, 4)        /* u32: which volume or binfmt registration a container step failed on */
 
 // ---- what the guest says (values of mailbox fields) -----------------------------------------
 #define CRUMBLE_PROTOCOL_SIGNALS(X)                                                                  \
   X(signal_ready, 0xdeadbeef, 0)        /* init is in its main loop */                               \
   X(signal_payload_done, 0x600dca11, 0) /* mailbox::result is set */                                 \
-  X(signal_output, 0x0c4a9c00, 0)       /* a chunk waits at config::output; ack it (host_ack) */     \
-  X(signal_command_done, 0xc0dedbad, 0) /* exit_kind/code/exec_errno are set */                      \
+  X(signal_started, 0x57a27ed0, 0)     /* the command request is taken: its process runs (or has  \
+                                           already ended, not started) in the slot it names */     \
   X(signal_failed, 0xfa11ed00, 0)       /* phase/error are set; init powers off */                   \
   X(signal_reseeded, 0x5eed5eed, 0)     /* the entropy and clock at config::reseed are taken */      \
   X(signal_holding, 0x401d0006, 0)      /* init holds after phase 6, as asked (config::hold) */      \
   X(exit_kind_exited, 0, 0)             /* exit_code is the exit status */                           \
   X(exit_kind_signaled, 1, 0)           /* exit_code is the signal number */                         \
   X(exit_kind_not_started, 2, 0)        /* execve failed: exec_errno says why */                     \
-  X(stream_stdout, 1, 0)                /* chunk_stream: the command's standard output */            \
-  X(stream_stderr, 2, 0)                /* chunk_stream: its standard error */                       \
+  X(process_free, 0, 0)                 /* proc_state: no process (the host frees an ended one) */   \
+  X(process_running, 1, 0)              /* proc_state: started; the rings flow */                    \
+  X(process_ended, 2, 0)                /* proc_state: ended, the exit fields and heads are final */ \
   X(signal_container_ready, 0xc7a1ead7, 0) /* init now serves inside the container's root */         \
   X(signal_container_failed, 0xc7afa11d, 0) /* phase = the step (container_step_*), error = errno,   \
-                                               exit_code = the volume's index; init serves on */
+                                               index = the volume's index; init serves on */
 
 // ---- a container request's steps (mailbox phase of signal_container_failed), in the order init
 // takes them save binfmt, which comes before mounts; and the steps before a command's execve
@@ -106,6 +102,8 @@
   X(command_flag_set_ids, 1, 0)      /* command flags: setgroups, setgid, setuid to the header's */  \
   X(command_flag_no_new_privs, 2, 0) /* PR_SET_NO_NEW_PRIVS */                                       \
   X(command_flag_chdir, 4, 0)        /* change to the working directory (made when missing) */       \
+  X(command_flag_stdin, 8, 0)        /* stdin from the host (the stdin ring); without: /dev/null */  \
+  X(command_flag_tty, 16, 0)         /* a pty: stdin and stdout+stderr through it, rows x cols */    \
   X(volume_flag_read_only, 1, 0)     /* a volume's flags: mounted MS_RDONLY */
 
 // ---- what the host asks: the magics it writes last (config region) -------------------------
@@ -121,9 +119,9 @@
 // ---- config region: its areas (byte offsets in the region; Config prefix cfg_) --------------
 // payload: a header, then code_size bytes of code (a code::Image's bytes), then reloc_count u32
 //   offsets of 64-bit fields to which the load address is added. The guest clears the magic when
-//   done. command: the spec's CMDR format (below); the guest clears the magic when the command has
-//   finished. output: the chunks of a running command's output, one at a time (signal_output,
-//   host_ack). clock: the wall clock at boot, written by the host before the guest starts.
+//   done. command: the spec's CMDR format (below); the guest clears the magic when it has started
+//   the process (signal_started). io: one slot per process that may run at once (PROCESS below):
+//   a control block and three rings. clock: the wall clock at boot, written by the host before the guest starts.
 //   reseed: after a restore, so clones differ; init adds the entropy (RNDADDENTROPY), reseeds its
 //   CRNG (RNDRESEEDCRNG), sets the clock, clears the magic and signals reseeded. hold: early
 //   snapshots; the host sets hold_magic here before boot; init, after phase 6 and before it
@@ -134,8 +132,8 @@
   X(payload_max, 0x100000, 0) /* header + code + relocations */               \
   X(command, 0x100000, command_max)                                           \
   X(command_max, 0x100000, 0) /* header + strings */                          \
-  X(output, 0x200000, output_max)                                             \
-  X(output_max, 0x1ff000, 0)                                                  \
+  X(io, 0x200000, io_max)                                                     \
+  X(io_max, 0x1ff000, 0)                                                      \
   X(clock, 0x3ff000, 24)                                                      \
   X(reseed, 0x3ff100, 88)                                                     \
   X(hold, 0x3ff200, 4) /* u32 hold_magic, or 0 */
@@ -149,8 +147,9 @@
   X(payload_bss_size, 16, 4)                    /* u32 bytes zeroed after the code */ \
   X(payload_code, 32, payload_max - payload_code) /* the code, then the relocations */
 
-// magic, path_len, argc, envc, the options (uid, gid, flags, groups), then path\0, argc args\0
-// (argv[0] first), envc "K=V"\0, and the working directory\0 (empty without command_flag_chdir).
+// magic, path_len, argc, envc, the options (uid, gid, flags, groups), the process slot and the
+// terminal's size, then path\0, argc args\0 (argv[0] first), envc "K=V"\0, and the working
+// directory\0 (empty without command_flag_chdir).
 #define CRUMBLE_PROTOCOL_COMMAND_HEADER(X)                                         \
   X(command_magic_at, 0, 4) /* u32 command_magic (or poweroff_magic, container_magic) */ \
   X(command_path_len, 4, 4) /* u32 bytes of the path, without its NUL */           \
@@ -162,7 +161,10 @@
   X(command_ngroups, 28, 4) /* u32 supplementary groups, at most command_groups_max */ \
   X(command_groups_max, 32, 0)                                                     \
   X(command_groups, 32, 4 * command_groups_max) /* u32 each */                     \
-  X(command_strings, 160, command_max - command_strings)
+  X(command_process, 160, 4) /* u32 the slot (below process_max) it runs in */     \
+  X(command_rows, 164, 4)    /* u32 the pty's rows, with command_flag_tty */       \
+  X(command_cols, 168, 4)    /* u32 its columns */                                 \
+  X(command_strings, 192, command_max - command_strings)
 
 // A container request, in the command area (container_magic): the root's kind (container_root_*),
 // a flags word (none defined yet: 0), how many volumes and binfmt_misc registrations, each
@@ -180,6 +182,45 @@
   X(container_binfmts_max, 16, 0)                                                   \
   X(container_volume_flags, 32, 4 * container_volumes_max) /* u32 each */           \
   X(container_strings, 160, command_max - container_strings)
+
+// The process slots in the io area: slot k at io + k * process_stride, each a control block and
+// three rings (power-of-two sizes). A ring's head and tail count bytes from the start, as u32
+// (wrapping); head - tail bytes wait at ring[tail % size]. The writer owns the head, the reader
+// the tail; each side keeps its own and checks the other's (head - tail <= size).
+// Control fields say who writes them: (g) the guest, (h) the host. The host resets its fields and
+// names the slot in a command; the guest resets its own when it starts the process.
+#define CRUMBLE_PROTOCOL_PROCESS(X)                                                         \
+  X(process_max, 4, 0)                                                                      \
+  X(process_stride, 0x61000, 0)                                                             \
+  X(process_control, 0, 0x1000)                                                             \
+  X(process_stdout, 0x1000, stdout_ring)                                                    \
+  X(stdout_ring, 0x40000, 0) /* 256 KiB */                                                  \
+  X(process_stderr, 0x41000, stderr_ring)                                                   \
+  X(stderr_ring, 0x10000, 0) /* 64 KiB; with a tty, stderr goes to stdout */                \
+  X(process_stdin, 0x51000, stdin_ring)                                                     \
+  X(stdin_ring, 0x10000, 0)  /* 64 KiB */
+
+// A slot's control block (byte offsets in it).
+#define CRUMBLE_PROTOCOL_PROCESS_CONTROL(X)                                                 \
+  X(proc_state, 0, 4)        /* (g) process_running, process_ended; (h) process_free */     \
+  X(proc_exit_kind, 4, 4)    /* (g) exit_kind_*, once ended */                              \
+  X(proc_exit_code, 8, 4)    /* (g) exit status, or the signal number */                    \
+  X(proc_exec_errno, 12, 4)  /* (g) why it did not start */                                 \
+  X(proc_exec_stage, 16, 4)  /* (g) which step before execve failed (exec_stage_*) */       \
+  X(proc_pid, 20, 4)         /* (g) its pid in the guest */                                 \
+  X(proc_out_head, 32, 4)    /* (g) stdout ring */                                          \
+  X(proc_out_tail, 36, 4)    /* (h) */                                                      \
+  X(proc_err_head, 40, 4)    /* (g) stderr ring */                                          \
+  X(proc_err_tail, 44, 4)    /* (h) */                                                      \
+  X(proc_in_head, 48, 4)     /* (h) stdin ring */                                           \
+  X(proc_in_tail, 52, 4)     /* (g) */                                                      \
+  X(proc_in_closed, 56, 4)   /* (h) 1: no more stdin after in_head (EOF) */                 \
+  X(proc_signal, 60, 4)      /* (h) a signal for the process group ... */                   \
+  X(proc_signal_seq, 64, 4)  /* (h) ... sent when this differs from signal_ack */           \
+  X(proc_signal_ack, 68, 4)  /* (g) the signal_seq last sent */                             \
+  X(proc_rows, 72, 4)        /* (h) a new terminal size ... */                              \
+  X(proc_cols, 76, 4)        /* (h) */                                                      \
+  X(proc_winsize_seq, 80, 4) /* (h) ... applied (TIOCSWINSZ) when this changes */
 
 #define CRUMBLE_PROTOCOL_CLOCK(X)                       \
   X(clock_magic_at, 0, 4) /* u32 clock_magic */         \
@@ -199,6 +240,8 @@
   CRUMBLE_PROTOCOL_PAYLOAD_HEADER(X) \
   CRUMBLE_PROTOCOL_COMMAND_HEADER(X) \
   CRUMBLE_PROTOCOL_CONTAINER_HEADER(X) \
+  CRUMBLE_PROTOCOL_PROCESS(X)      \
+  CRUMBLE_PROTOCOL_PROCESS_CONTROL(X) \
   CRUMBLE_PROTOCOL_CLOCK(X)        \
   CRUMBLE_PROTOCOL_RESEED(X)
 
@@ -239,6 +282,8 @@ inline constexpr Field areas[] = {CRUMBLE_PROTOCOL_CONFIG_AREAS(CRUMBLE_PROTOCOL
 inline constexpr Field payload_header[] = {CRUMBLE_PROTOCOL_PAYLOAD_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field command_header[] = {CRUMBLE_PROTOCOL_COMMAND_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field container_header[] = {CRUMBLE_PROTOCOL_CONTAINER_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field process_slot[] = {CRUMBLE_PROTOCOL_PROCESS(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field process_control_fields[] = {CRUMBLE_PROTOCOL_PROCESS_CONTROL(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field clock_fields[] = {CRUMBLE_PROTOCOL_CLOCK(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field reseed_fields[] = {CRUMBLE_PROTOCOL_RESEED(CRUMBLE_PROTOCOL_FIELD(cfg))};
 }  // namespace config
@@ -274,6 +319,11 @@ constexpr std::uint64_t area_bytes(std::string_view name) {
 static_assert(laid_out(config::payload_header, area_bytes("cfg_payload")), "payload header fields overlap or leave the area");
 static_assert(laid_out(config::command_header, area_bytes("cfg_command")), "command header fields overlap or leave the area");
 static_assert(laid_out(config::container_header, area_bytes("cfg_command")), "container header fields overlap or leave the area");
+static_assert(laid_out(config::process_slot, config::process_stride), "process control fields or rings overlap or leave the slot");
+static_assert(laid_out(config::process_control_fields, 0x1000), "process control fields overlap or leave the control block");
+static_assert(config::process_max * config::process_stride <= config::io_max, "the process slots do not fit the io area");
+static_assert(std::has_single_bit(config::stdout_ring) && std::has_single_bit(config::stderr_ring) && std::has_single_bit(config::stdin_ring),
+              "ring sizes are powers of two (positions wrap at 2^32)");
 static_assert(laid_out(config::clock_fields, area_bytes("cfg_clock")), "clock fields overlap or leave the clock area");
 static_assert(laid_out(config::reseed_fields, area_bytes("cfg_reseed")), "reseed fields overlap or leave the reseed area");
 
