@@ -4,7 +4,7 @@
 // the host's signals to its process group, the host terminal's size to its pty.
 //
 //   vm::SignalForwarding signals;                       // after stop_cleanly_on_signals()
-//   auto p = vm.start({"sh"}, {.stdin_open = true});
+//   auto p = vm.start({"sh"}, {.stdin_open = true, .tty = {}});
 //   vm::CommandResult r = vm::attach(p, {.in = 0, .signals = &signals});
 //
 // Memory stays bounded both ways: output is written out straight from the guest's ring (a slow
