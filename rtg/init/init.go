@@ -1002,7 +1002,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 	if failed(r) {
 		goto failed
 	}
-	containerNetwork(cfg)
+	containerNetwork(cfg, kind)
 	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCtrReady)
 	return
@@ -1089,10 +1089,9 @@ func defaultRoute(sock int64, gateway uint32) int64 {
 	return runtime.Syscall(runtime.SYS_IOCTL, sock, runtime.SIOCADDRT, &rt)
 }
 
-// resolvConf writes /etc/resolv.conf (under the root init is in) naming `dns` as the name server:
-// "nameserver A.B.C.D\n". /etc is made when missing; a file or symlink there is replaced (a
-// container image's may point into a /run that is empty here). 0 or the negative errno.
-func resolvConf(dns uint32) int64 {
+// writeResolvConf writes the file at path (a file or symlink there is replaced) naming `dns` as
+// the name server: "nameserver A.B.C.D\n". 0 or the negative errno.
+func writeResolvConf(dns uint32, path uintptr) int64 {
 	var text [40]byte
 	n := int64(0)
 	for n < 11 {
@@ -1120,21 +1119,27 @@ func resolvConf(dns uint32) int64 {
 	}
 	text[n] = '\n'
 	n++
-	r := makeDir(uintptr("/etc"))
-	if failed(r) {
-		return r
-	}
-	runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/etc/resolv.conf", 0)
-	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/etc/resolv.conf", runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC|runtime.O_CLOEXEC, 0644)
+	runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, path, 0)
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC|runtime.O_CLOEXEC, 0644)
 	if failed(fd) {
 		return fd
 	}
-	r = runtime.Syscall(runtime.SYS_WRITE, fd, &text, n)
+	r := runtime.Syscall(runtime.SYS_WRITE, fd, &text, n)
 	runtime.Syscall(runtime.SYS_CLOSE, fd)
 	if !failed(r) && r != n {
 		r = -runtime.EIO
 	}
 	return r
+}
+
+// resolvConf writes /etc/resolv.conf under the root init is in, making /etc when missing; a file
+// or symlink there is replaced (a container image's may point into a /run that is empty here).
+func resolvConf(dns uint32) int64 {
+	r := makeDir(uintptr("/etc"))
+	if failed(r) {
+		return r
+	}
+	return writeResolvConf(dns, uintptr("/etc/resolv.conf"))
 }
 
 // networkOn tells whether the host turned the network on (config::network holds its magic).
@@ -1180,13 +1185,27 @@ func setupNetwork(cfg uintptr) int64 {
 }
 
 // containerNetwork is the container request's last step with the network on: the name server in
-// the container's own /etc/resolv.conf (the interface and route are the guest's, already up). A
-// root where it cannot be written (read-only) keeps its own; said on the console.
-func containerNetwork(cfg uintptr) {
+// the container's /etc/resolv.conf (the interface and route are the guest's, already up). Roots
+// whose writes are thrown away get the file written; a virtio-fs root is the host's directory,
+// written through, so there a file in the container's /run (a tmpfs) is bound over its
+// /etc/resolv.conf instead, then unlinked (the mount keeps it): nothing of the host's changes.
+// Where neither works (no /etc/resolv.conf in a virtio-fs root) the root keeps its own; said on
+// the console.
+func containerNetwork(cfg uintptr, kind uint32) {
 	if !networkOn(cfg) {
 		return
 	}
-	r := resolvConf(runtime.Load32(cfg+cfgNetwork, cfgNetworkDns))
+	dns := runtime.Load32(cfg+cfgNetwork, cfgNetworkDns)
+	r := int64(0)
+	if kind != rootVirtiofs {
+		r = resolvConf(dns)
+	} else {
+		r = writeResolvConf(dns, uintptr("/run/crumble-resolv.conf"))
+		if !failed(r) {
+			r = runtime.Syscall(runtime.SYS_MOUNT, "/run/crumble-resolv.conf", "/etc/resolv.conf", 0, runtime.MS_BIND, 0)
+			runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/run/crumble-resolv.conf", 0)
+		}
+	}
 	if failed(r) {
 		runtime.Printf("crumble-init: the container's /etc/resolv.conf: errno %d\n", -r)
 	}
