@@ -1344,6 +1344,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 	if failed(r) {
 		goto failed
 	}
+	containerNetwork(cfg, kind)
 	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCtrReady)
 	return
@@ -1354,6 +1355,202 @@ failed:
 	runtime.Store32(mb, mbIndex, index)
 	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCtrFailed)
+}
+
+// ---- the network: the loopback always; eth0 when the host turned the network on ---------------
+// (config::network: the addresses in network byte order, as they go into a sockaddr_in)
+
+const (
+	cfgNetwork        = runtime.Config("cfg_network")
+	cfgNetworkMagicAt = runtime.Config("cfg_network_magic_at")
+	cfgNetworkAddress = runtime.Config("cfg_network_address")
+	cfgNetworkNetmask = runtime.Config("cfg_network_netmask")
+	cfgNetworkGateway = runtime.Config("cfg_network_gateway")
+	cfgNetworkDns     = runtime.Config("cfg_network_dns")
+	networkMagic      = runtime.Config("cfg_network_magic")
+)
+
+// zero clears n bytes at p.
+func zero(p uintptr, n uintptr) {
+	i := uintptr(0)
+	for i < n {
+		runtime.Store8(p, i, 0)
+		i++
+	}
+}
+
+// ifreq lays out a struct ifreq (40 bytes) at ifr for the interface `name`: the name,
+// NUL-terminated, at 0; the rest (the union: flags, or a struct sockaddr at 16) zero.
+func ifreq(ifr uintptr, name string) {
+	zero(ifr, 40)
+	i := uintptr(0)
+	for i < 15 && runtime.Load8(uintptr(name), i) != 0 {
+		runtime.Store8(ifr, i, runtime.Load8(uintptr(name), i))
+		i++
+	}
+}
+
+// sockaddrIn lays out a struct sockaddr_in (16 bytes) at p: AF_INET, port 0, the address.
+func sockaddrIn(p uintptr, address uint32) {
+	zero(p, 16)
+	runtime.Store16(p, 0, runtime.AF_INET)
+	runtime.Store32(p, 4, address)
+}
+
+// interfaceUp sets IFF_UP on the interface (SIOCGIFFLAGS, then SIOCSIFFLAGS); 0 or the negative
+// errno. The loopback gets 127.0.0.1/8 from the kernel as it comes up.
+func interfaceUp(sock int64, name string) int64 {
+	var ifr [40]byte
+	ifreq(&ifr, name)
+	r := runtime.Syscall(runtime.SYS_IOCTL, sock, runtime.SIOCGIFFLAGS, &ifr)
+	if failed(r) {
+		return r
+	}
+	runtime.Store16(&ifr, 16, runtime.Load16(&ifr, 16)|runtime.IFF_UP)
+	return runtime.Syscall(runtime.SYS_IOCTL, sock, runtime.SIOCSIFFLAGS, &ifr)
+}
+
+// interfaceAddress sets an address of the interface: `request` is SIOCSIFADDR or SIOCSIFNETMASK.
+func interfaceAddress(sock int64, name string, request int64, address uint32) int64 {
+	var ifr [40]byte
+	ifreq(&ifr, name)
+	sockaddrIn(&ifr[16], address)
+	return runtime.Syscall(runtime.SYS_IOCTL, sock, request, &ifr)
+}
+
+// defaultRoute adds the route to everywhere through `gateway` (SIOCADDRT). struct rtentry on a
+// 64-bit kernel (120 bytes): rt_pad1 at 0, rt_dst at 8, rt_gateway at 24, rt_genmask at 40,
+// rt_flags (u16) at 56, then fields left zero (no metric, the device found from the gateway).
+func defaultRoute(sock int64, gateway uint32) int64 {
+	var rt [120]byte
+	zero(&rt, 120)
+	sockaddrIn(&rt[8], 0)
+	sockaddrIn(&rt[24], gateway)
+	sockaddrIn(&rt[40], 0)
+	runtime.Store16(&rt, 56, runtime.RTF_UP|runtime.RTF_GATEWAY)
+	return runtime.Syscall(runtime.SYS_IOCTL, sock, runtime.SIOCADDRT, &rt)
+}
+
+// writeResolvConf writes the file at path (a file or symlink there is replaced) naming `dns` as
+// the name server: "nameserver A.B.C.D\n". 0 or the negative errno.
+func writeResolvConf(dns uint32, path uintptr) int64 {
+	var text [40]byte
+	n := int64(0)
+	for n < 11 {
+		text[n] = runtime.Load8(uintptr("nameserver "), n)
+		n++
+	}
+	k := uint32(0)
+	for k < 4 {
+		v := (dns >> (8 * k)) & 0xff
+		if v >= 100 {
+			text[n] = byte('0' + v/100)
+			n++
+		}
+		if v >= 10 {
+			text[n] = byte('0' + (v/10)%10)
+			n++
+		}
+		text[n] = byte('0' + v%10)
+		n++
+		if k < 3 {
+			text[n] = '.'
+			n++
+		}
+		k++
+	}
+	text[n] = '\n'
+	n++
+	runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, path, 0)
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC|runtime.O_CLOEXEC, 0644)
+	if failed(fd) {
+		return fd
+	}
+	r := runtime.Syscall(runtime.SYS_WRITE, fd, &text, n)
+	runtime.Syscall(runtime.SYS_CLOSE, fd)
+	if !failed(r) && r != n {
+		r = -runtime.EIO
+	}
+	return r
+}
+
+// resolvConf writes /etc/resolv.conf under the root init is in, making /etc when missing; a file
+// or symlink there is replaced (a container image's may point into a /run that is empty here).
+func resolvConf(dns uint32) int64 {
+	r := makeDir(uintptr("/etc"))
+	if failed(r) {
+		return r
+	}
+	return writeResolvConf(dns, uintptr("/etc/resolv.conf"))
+}
+
+// networkOn tells whether the host turned the network on (config::network holds its magic).
+func networkOn(cfg uintptr) bool {
+	return runtime.Load32(cfg+cfgNetwork, cfgNetworkMagicAt) == networkMagic
+}
+
+// setupNetwork is phase 6's network step: the loopback up; with the network on, eth0 (virtio_net,
+// loaded at boot) gets its address and netmask and comes up, the default route goes through the
+// gateway, and /etc/resolv.conf names the name server. 0 or the negative errno. Without the
+// network, a kernel without IPv4 (a caller's own) has no loopback to bring up: not an error.
+func setupNetwork(cfg uintptr) int64 {
+	on := networkOn(cfg)
+	sock := runtime.Syscall(runtime.SYS_SOCKET, runtime.AF_INET, runtime.SOCK_DGRAM|runtime.SOCK_CLOEXEC, 0)
+	if failed(sock) {
+		if on {
+			return sock
+		}
+		return 0
+	}
+	r := interfaceUp(sock, "lo")
+	n := cfg + cfgNetwork
+	if !failed(r) && on {
+		r = interfaceAddress(sock, "eth0", runtime.SIOCSIFADDR, runtime.Load32(n, cfgNetworkAddress))
+		if !failed(r) {
+			r = interfaceAddress(sock, "eth0", runtime.SIOCSIFNETMASK, runtime.Load32(n, cfgNetworkNetmask))
+		}
+		if !failed(r) {
+			r = interfaceUp(sock, "eth0")
+		}
+		if !failed(r) {
+			r = defaultRoute(sock, runtime.Load32(n, cfgNetworkGateway))
+		}
+		if !failed(r) {
+			r = resolvConf(runtime.Load32(n, cfgNetworkDns))
+		}
+	}
+	runtime.Syscall(runtime.SYS_CLOSE, sock)
+	if failed(r) {
+		runtime.Printf("crumble-init: the network: errno %d\n", -r)
+	}
+	return r
+}
+
+// containerNetwork is the container request's last step with the network on: the name server in
+// the container's /etc/resolv.conf (the interface and route are the guest's, already up). Roots
+// whose writes are thrown away get the file written; a virtio-fs root is the host's directory,
+// written through, so there a file in the container's /run (a tmpfs) is bound over its
+// /etc/resolv.conf instead, then unlinked (the mount keeps it): nothing of the host's changes.
+// Where neither works (no /etc/resolv.conf in a virtio-fs root) the root keeps its own; said on
+// the console.
+func containerNetwork(cfg uintptr, kind uint32) {
+	if !networkOn(cfg) {
+		return
+	}
+	dns := runtime.Load32(cfg+cfgNetwork, cfgNetworkDns)
+	r := int64(0)
+	if kind != rootVirtiofs {
+		r = resolvConf(dns)
+	} else {
+		r = writeResolvConf(dns, uintptr("/run/crumble-resolv.conf"))
+		if !failed(r) {
+			r = runtime.Syscall(runtime.SYS_MOUNT, "/run/crumble-resolv.conf", "/etc/resolv.conf", 0, runtime.MS_BIND, 0)
+			runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/run/crumble-resolv.conf", 0)
+		}
+	}
+	if failed(r) {
+		runtime.Printf("crumble-init: the container's /etc/resolv.conf: errno %d\n", -r)
+	}
 }
 
 func main() {
@@ -1387,8 +1584,9 @@ func main() {
 	if runtime.Ifdef("FAIL_PHASE_6") {
 		fail(6, runtime.EPERM) // for the tests: a phase made to fail
 	}
-	// 6: clock
+	// 6: clock, and the network
 	setClock(cfg)
+	check(6, setupNetwork(cfg), 0)
 	// An early snapshot is taken here: the host asked us to hold, and lets us go on after it
 	// has saved the VM (and again after each restore).
 	if runtime.Load32(cfg, cfgHold) == holdMagic {

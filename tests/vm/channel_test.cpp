@@ -217,6 +217,10 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"cfg_clock", 0x3ff000},         {"cfg_clock_sec", 8},              {"cfg_clock_nsec", 16},
       {"cfg_reseed", 0x3ff100},        {"cfg_reseed_entropy", 8},         {"cfg_reseed_sec", 72},
       {"cfg_reseed_nsec", 80},         {"cfg_hold", 0x3ff200},
+      {"cfg_network", 0x3ff300},       {"cfg_network_magic_at", 0},       {"cfg_network_address", 4},
+      {"cfg_network_netmask", 8},      {"cfg_network_gateway", 12},       {"cfg_network_dns", 16},
+      {"cfg_network_magic", 0x5754454e}, {"cfg_slirp_network", 0x0a000200}, {"cfg_slirp_prefix", 24},
+      {"cfg_slirp_guest", 0x0a00020f}, {"cfg_slirp_gateway", 0x0a000202}, {"cfg_slirp_dns", 0x0a000203},
   };
   const auto values = p::config_values();
   std::map<std::string, std::string> config(values.begin(), values.end());
@@ -244,6 +248,7 @@ TEST_CASE("layout: the fields of each region and area lie inside it, apart and a
       {"container header", v(p::config::container_header), p::area_bytes("cfg_command")},
       {"clock", v(p::config::clock_fields), p::area_bytes("cfg_clock")},
       {"reseed", v(p::config::reseed_fields), p::area_bytes("cfg_reseed")},
+      {"network", v(p::config::network_fields), p::area_bytes("cfg_network")},
   };
   for (const Region& r : regions) {
     INFO(r.what);

@@ -75,6 +75,12 @@ constexpr const char* usage = R"(usage:
       --boot-timeout S    give up booting after S seconds (default 60)
       --append ARGS       add to the kernel command line
       --kernel-log FILE   write the kernel's console output to FILE
+      --net               give the guest a network: QEMU's user-mode network (eth0 10.0.2.15/24,
+                          gateway 10.0.2.2, DNS 10.0.2.3; outgoing TCP/UDP only, no ping); the
+                          QEMU engine only. Without it the guest has only its loopback
+      -p, --publish [IP:]HOSTPORT:GUESTPORT[/tcp|/udp]
+                          forward a host port to the guest (repeatable; implies --net). Without
+                          IP on every interface, as docker; 127.0.0.1:8080:80 keeps it local
       --snapshot late|early
                           where the cached snapshot catches init (default late: waiting for
                           commands; early: right after its setup, phase 6)
@@ -305,7 +311,15 @@ int run_command(const std::vector<std::string>& args) {
     else if (a == "--strict-snapshot") cfg.snapshot_strict = true;
     else if (a == "--snapshot-dir") cfg.snapshot_dir = value();
     else if (a == "--verbose") verbose = true;
-    else if (!a.empty() && a[0] == '-') die("unknown option " + a, true);
+    else if (a == "--net") cfg.network = true;
+    else if (a == "-p" || a == "--publish") {
+      try {
+        cfg.publish.push_back(crumble::vm::parse_publish(value()));
+      } catch (const crumble::vm::ConfigError& e) {
+        die(a + ": " + e.what(), true);
+      }
+      cfg.network = true;
+    } else if (!a.empty() && a[0] == '-') die("unknown option " + a, true);
     else {
       command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
       break;

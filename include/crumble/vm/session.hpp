@@ -76,6 +76,15 @@ struct SessionConfig {
   // (absolute guest path, host file): copied into the initramfs, executable (qemu-user
   // interpreters for binfmt_misc); part of the snapshot's key, by content.
   std::vector<std::pair<std::string, std::filesystem::path>> initramfs_files;
+  // The network (the QEMU engine only; off by default: it costs the start a device and its
+  // driver). A virtio-net device on QEMU's user-mode network (slirp); init brings eth0 up as
+  // 10.0.2.15/24 with the default route via 10.0.2.2 and /etc/resolv.conf naming 10.0.2.3 (also
+  // inside a container's root). The loopback is up with or without it. Part of the snapshot's key.
+  bool network = false;
+  // Host ports forwarded into the guest (parse_publish: docker's -p); any implies `network`.
+  // Checked free before the boot (ConfigError). Not part of the snapshot's key: one snapshot
+  // serves every set of ports.
+  std::vector<PublishedPort> publish;
 };
 
 // The container modules loaded at boot, in the snapshot: file systems (overlay, erofs, fuse),
@@ -87,6 +96,11 @@ struct SessionConfig {
 // ~50 ms of the ~130-180 ms an insmod of the transport or of virtio_blk took after a restore.
 inline const std::vector<std::string> container_boot_modules = {"overlay", "erofs", "fuse", "binfmt_misc", "virtio_mmio"};
 inline const std::vector<std::string> container_device_drivers = {"virtio_blk", "virtiofs"};
+// The network's modules (SessionConfig::network), loaded at boot with the virtio bus's autoprobe
+// still on, so the net device is bound and configured before any snapshot, container or not (it
+// is the same device after every restore, unlike the root disk). AF_PACKET is built into Debian's
+// kernel; a --kernel of the caller's own needs virtio_mmio and virtio_net built in.
+inline const std::vector<std::string> network_boot_modules = {"virtio_mmio", "virtio_net"};
 
 // The environment commands get unless the caller gives one.
 inline std::vector<std::string> default_environment() {
@@ -169,6 +183,8 @@ class Session {
     g.root_disk_slot = c.container_devices;
     g.root_disk = c.root_disk;
     g.shares = c.shares;
+    g.network = c.network || !c.publish.empty();
+    g.published = c.publish;
     if (use_kvm_) {
       KvmLinuxOptions o;
       static_cast<GuestOptions&>(o) = g;
@@ -383,6 +399,9 @@ class Session {
     // container modules and extra files are in the initramfs, hashed above. (Added only when on,
     // so the keys of sessions without containers stay what they were.)
     if (g.root_disk_slot) h.add(std::string_view("container devices: root disk slot"));
+    // The network device and its configuration are the guest's; the published ports are QEMU's
+    // forwarding rules, set anew at every start (not hashed: any ports restore any snapshot).
+    if (g.network) h.add(std::string_view("network: virtio-net on user-mode networking"));
     return h.hex();
   }
 
@@ -418,6 +437,8 @@ class Session {
     spec.rootfs = cfg_.rootfs;
     std::vector<std::string> boot = cfg_.modules;
     if (cfg_.container_devices) boot.insert(boot.end(), container_boot_modules.begin(), container_boot_modules.end());
+    if ((cfg_.network || !cfg_.publish.empty()) && !k.modules_dir.empty())
+      boot.insert(boot.end(), network_boot_modules.begin(), network_boot_modules.end());
     if (!boot.empty()) {
       try {
         ModuleIndex index(k.modules_dir);

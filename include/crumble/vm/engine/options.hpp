@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../net/publish.hpp"
 #include "../protocol/layout.hpp"
 
 namespace crumble::vm {
@@ -47,6 +48,11 @@ struct GuestOptions {
   // virtio-fs shares, one file server (virtiofsd, run as root) each. A machine with shares can be
   // neither saved nor restored: QEMU 7.2 refuses to migrate a vhost-user-fs device.
   std::vector<Share> shares;
+  // The network (the QEMU engine only): a virtio-net device on QEMU's user-mode network (slirp),
+  // which init configures (protocol::config::network). `published`: host ports forwarded into the
+  // guest; they are not the snapshot's: a snapshot saved with some ports restores with others.
+  bool network = false;
+  std::vector<PublishedPort> published;
 };
 
 // The kernel command-line argument that reserves the protocol window (memmap=SIZE$BASE): the

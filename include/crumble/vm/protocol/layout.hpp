@@ -136,7 +136,8 @@
   X(io_max, 0x1ff000, 0)                                                      \
   X(clock, 0x3ff000, 24)                                                      \
   X(reseed, 0x3ff100, 88)                                                     \
-  X(hold, 0x3ff200, 4) /* u32 hold_magic, or 0 */
+  X(hold, 0x3ff200, 4) /* u32 hold_magic, or 0 */                           \
+  X(network, 0x3ff300, 32) /* the guest's network (below), or 0 */
 
 // Each area's header (byte offsets in the area; Config prefix cfg_, as the areas).
 #define CRUMBLE_PROTOCOL_PAYLOAD_HEADER(X)                                         \
@@ -234,6 +235,26 @@
   X(reseed_sec, 72, 8)     /* i64 */                    \
   X(reseed_nsec, 80, 8)    /* i64 */
 
+// The guest's network (--net; QEMU's user-mode network, slirp), written by the host before boot as
+// the clock is: network_magic, then the guest's IPv4 address, its netmask, the default gateway and
+// the name server, each 4 bytes in network byte order (as in a sockaddr_in). No magic: no network
+// (only the loopback, which init always brings up). Written once at a cold boot: a snapshot holds
+// the guest already configured, and its key says whether the network is on. The slirp_* rows are
+// the addresses QEMU's user-mode network is told to use (-netdev user,net=,host=,dns=), as
+// numbers (10.0.2.15 is 0x0a00020f).
+#define CRUMBLE_PROTOCOL_NETWORK(X)                                                  \
+  X(network_magic_at, 0, 4)  /* u32 network_magic */                                \
+  X(network_address, 4, 4)   /* the guest's address */                              \
+  X(network_netmask, 8, 4)                                                           \
+  X(network_gateway, 12, 4)  /* the default route's gateway: slirp's host */        \
+  X(network_dns, 16, 4)      /* written to /etc/resolv.conf as its nameserver */    \
+  X(network_magic, 0x5754454e, 0) /* "NETW" */                                       \
+  X(slirp_network, 0x0a000200, 0) /* 10.0.2.0 */                                     \
+  X(slirp_prefix, 24, 0)          /* /24: netmask 255.255.255.0 */                   \
+  X(slirp_guest, 0x0a00020f, 0)   /* 10.0.2.15 */                                    \
+  X(slirp_gateway, 0x0a000202, 0) /* 10.0.2.2: slirp's host, the way out */         \
+  X(slirp_dns, 0x0a000203, 0)     /* 10.0.2.3: slirp's name server */
+
 // Every list of the config namespace.
 #define CRUMBLE_PROTOCOL_CONFIG(X) \
   CRUMBLE_PROTOCOL_CONFIG_AREAS(X) \
@@ -243,7 +264,8 @@
   CRUMBLE_PROTOCOL_PROCESS(X)      \
   CRUMBLE_PROTOCOL_PROCESS_CONTROL(X) \
   CRUMBLE_PROTOCOL_CLOCK(X)        \
-  CRUMBLE_PROTOCOL_RESEED(X)
+  CRUMBLE_PROTOCOL_RESEED(X)       \
+  CRUMBLE_PROTOCOL_NETWORK(X)
 
 namespace crumble::vm::protocol {
 
@@ -286,6 +308,7 @@ inline constexpr Field process_slot[] = {CRUMBLE_PROTOCOL_PROCESS(CRUMBLE_PROTOC
 inline constexpr Field process_control_fields[] = {CRUMBLE_PROTOCOL_PROCESS_CONTROL(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field clock_fields[] = {CRUMBLE_PROTOCOL_CLOCK(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field reseed_fields[] = {CRUMBLE_PROTOCOL_RESEED(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field network_fields[] = {CRUMBLE_PROTOCOL_NETWORK(CRUMBLE_PROTOCOL_FIELD(cfg))};
 }  // namespace config
 #undef CRUMBLE_PROTOCOL_FIELD_cfg
 #undef CRUMBLE_PROTOCOL_FIELD_mb
@@ -326,6 +349,7 @@ static_assert(std::has_single_bit(config::stdout_ring) && std::has_single_bit(co
               "ring sizes are powers of two (positions wrap at 2^32)");
 static_assert(laid_out(config::clock_fields, area_bytes("cfg_clock")), "clock fields overlap or leave the clock area");
 static_assert(laid_out(config::reseed_fields, area_bytes("cfg_reseed")), "reseed fields overlap or leave the reseed area");
+static_assert(laid_out(config::network_fields, area_bytes("cfg_network")), "network fields overlap or leave the network area");
 
 // Where each init phase is, for messages ("init phase 5 (map mailbox and config) failed: EPERM");
 // init.go numbers its phases the same way.

@@ -54,6 +54,8 @@ class KvmLinuxMachine {
     if (o.memory_mib < 192) throw ConfigError("memory must be at least 192 MiB");
     if (o.root_disk_slot || !o.root_disk.empty() || !o.shares.empty())
       throw ConfigError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
+    if (o.network || !o.published.empty())
+      throw ConfigError("the network (--net, -p) needs the QEMU engine for now: the in-process KVM engine has no virtio devices");
     LinuxImage image = LinuxImage::read(o.kernel);
     vm_.punch_mmio_hole("mailbox", protocol::mailbox_phys, protocol::mailbox_size);
     vm_.create_irqchip();

@@ -4,9 +4,11 @@
 // Guest RAM is a file in a private temporary directory (memory-backend-file, share=on) that this
 // process maps too, so the protocol's regions are plain shared memory: the kernel command line
 // reserves them (memmap=) and init reaches them through /dev/mem. The kernel's serial console
-// goes to a log file. No network, no display; for containers (GuestOptions::root_disk_slot,
-// shares) a read-only virtio-blk disk and virtio-fs shares, each served by a virtiofsd
-// (virtiofsd.hpp) that lives and dies with the machine. The temporary directory (RAM file,
+// goes to a log file. No display; for containers (GuestOptions::root_disk_slot, shares) a
+// read-only virtio-blk disk and virtio-fs shares, each served by a virtiofsd (virtiofsd.hpp) that
+// lives and dies with the machine; with GuestOptions::network a virtio-net device on QEMU's
+// user-mode network (slirp: no privileges, no host interface), its published ports forwarded by
+// slirp (hostfwd). The temporary directory (RAM file,
 // initramfs, logs) goes away with the QemuMachine, and the QEMU process is killed if still alive.
 //
 // QEMU runs *in* that directory and is told only names relative to it ("ram", "qmp.sock"): the
@@ -66,6 +68,8 @@ class QemuMachine {
     serial_path_ = dir_.path() / "serial.log";
     qemu_log_ = dir_.path() / "qemu.log";
     write_file(initrd_path_, o.initramfs);
+    if (!o.published.empty()) opt_.network = true;  // publishing a port needs the network
+    check_published_ports(o.published);  // before QEMU: its own error would come only at start
     if (!o.shares.empty() && !o.restore_from.empty())
       throw ConfigError("a machine with virtio-fs shares cannot be restored from a snapshot: QEMU 7.2 cannot migrate vhost-user-fs devices");
     for (std::size_t i = 0; i < o.shares.size(); ++i) {
@@ -111,6 +115,7 @@ class QemuMachine {
                      [this] { check_alive(); });
     if (o.restore_from.empty()) {
       channel_->write_clock();
+      if (opt_.network) write_network();
       if (o.hold_after_phase_6) channel_->request_hold();
       for (std::size_t i = 0; i < o.shares.size(); ++i)
         virtiofsd_.push_back(std::make_unique<Virtiofsd>(o.shares[i], dir_.path(), "fs" + std::to_string(i), o.virtiofsd));
@@ -340,7 +345,7 @@ class QemuMachine {
     // Modern (virtio 1.0) transports: microvm's are legacy by default, which virtiofsd's
     // libvhost-user refuses ("virtio legacy devices aren't supported"); the disk gets the same
     // transport, so a snapshot is the same machine with or without shares.
-    if (opt_.root_disk_slot || !opt_.shares.empty()) {
+    if (opt_.root_disk_slot || !opt_.shares.empty() || opt_.network) {
       argv_.push_back("-global");
       argv_.push_back("virtio-mmio.force-legacy=false");
     }
@@ -354,11 +359,43 @@ class QemuMachine {
                                    "vhost-user-fs-device,chardev=" + id + ",tag=" + opt_.shares[i].tag})
         argv_.push_back(a);
     }
+    // The network last: the devices before it keep their places (and snapshots) with or without
+    // it. The published ports are slirp's hostfwd rules, set when QEMU starts, also when it
+    // restores a snapshot saved with other rules (they are not part of the migrated state).
+    if (opt_.network) {
+      std::string netdev = "user,id=net0,ipv6=off,net=" + dotted(protocol::config::slirp_network) + "/" +
+                           std::to_string(protocol::config::slirp_prefix) + ",host=" + dotted(protocol::config::slirp_gateway) +
+                           ",dns=" + dotted(protocol::config::slirp_dns) + ",dhcpstart=" + dotted(protocol::config::slirp_guest);
+      for (const PublishedPort& p : opt_.published) netdev += ",hostfwd=" + p.hostfwd(dotted(protocol::config::slirp_guest));
+      for (const std::string& a : {std::string("-netdev"), netdev, std::string("-device"), std::string("virtio-net-device,netdev=net0")})
+        argv_.push_back(a);
+    }
     if (!opt_.restore_from.empty()) {
       argv_.push_back("-incoming");
       argv_.push_back("defer");  // the capabilities must match the saving side's first
     }
     return argv_;
+  }
+
+  // An IPv4 address (a number, as the layout's rows) as QEMU takes it: "10.0.2.15".
+  static std::string dotted(std::uint32_t a) {
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." + std::to_string((a >> 8) & 0xff) + "." +
+           std::to_string(a & 0xff);
+  }
+
+  // Tells init the network is on and its addresses (protocol::config::network), before the boot:
+  // each address in network byte order, the magic last.
+  void write_network() {
+    std::uint8_t* n = window_ + (protocol::config_phys - protocol::window_base) + protocol::config::network;
+    auto put = [&](std::uint32_t at, std::uint32_t address) {
+      for (int i = 0; i < 4; ++i) n[at + i] = static_cast<std::uint8_t>(address >> (24 - 8 * i));
+    };
+    const std::uint32_t mask = ~std::uint32_t{0} << (32 - protocol::config::slirp_prefix);
+    put(protocol::config::network_address, protocol::config::slirp_guest);
+    put(protocol::config::network_netmask, mask);
+    put(protocol::config::network_gateway, protocol::config::slirp_gateway);
+    put(protocol::config::network_dns, protocol::config::slirp_dns);
+    for (int i = 0; i < 4; ++i) n[protocol::config::network_magic_at + i] = static_cast<std::uint8_t>(protocol::config::network_magic >> (8 * i));
   }
 
   // The kernel's path for QEMU, which runs in our directory: absolute. -kernel is a plain file
