@@ -336,7 +336,7 @@ CliResult run_cli(const std::vector<std::string>& args, bool count_stdout = fals
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   std::string* sinks[2] = {&r.out, &r.err};
   int open = 2;
-  const auto deadline = Clock::now() + 120s;
+  const auto deadline = Clock::now() + 300s;  // 2 GiB of output take about a minute here
   bool killed = false;
   while (open > 0) {
     if (Clock::now() > deadline && !killed) {
@@ -638,8 +638,8 @@ TEST_CASE("a session boots, calls payloads and runs commands") {
   }
 
   {  // output
-    // stdout and stderr arrive whole and separate: sizes around the output chunk (output_max)
-    const std::size_t chunk = protocol::config::output_max;
+    // stdout and stderr arrive whole and separate: sizes around the stdout ring's (it wraps)
+    const std::size_t chunk = protocol::config::stdout_ring;
     struct OutCase {
       std::size_t bytes;
       std::string err;
@@ -659,7 +659,7 @@ TEST_CASE("a session boots, calls payloads and runs commands") {
       CHECK(std::count(r.out.begin(), r.out.end(), 'x') == static_cast<std::ptrdiff_t>(c.bytes));
       CHECK(r.err == c.err);
     }
-    // order across chunk boundaries: every 50 KiB block numbered, 5 MiB in all, stderr alongside
+    // order across the ring's wraps: every 50 KiB block numbered, 5 MiB in all, stderr alongside
     std::string block(50 * 1024, '.');
     for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>('a' + i % 26);
     CommandResult r = vm->run({"sh", "-c", "i=0; while [ $i -lt 100 ]; do printf '<%d>%s' $i \"$1\"; printf '%d,' $i >&2; i=$((i+1)); done",
@@ -945,10 +945,11 @@ TEST_CASE("the crumble CLI runs one command and exits with its status") {
 }
 
 TEST_CASE("a guest that floods its output and its console at once: the CLI streams it in bounded memory") {
-  // `crumble run` hands each chunk of output on as it arrives (it used to collect the whole output
-  // first), and the console log it writes is the bounded head and tail (ConsoleLog; it used to read
-  // QEMU's serial.log whole). 200 MB of stdout while the guest writes ~400 KB to its console, more
-  // than the log keeps: every byte arrives, the CLI's peak resident set stays far below the size.
+  // `crumble run` writes the output out from the guest's ring as it comes (it used to collect the
+  // whole output first), and the console log it writes is the bounded head and tail (ConsoleLog; it
+  // used to read QEMU's serial.log whole). 2 GiB of stdout while the guest writes ~400 KB to its
+  // console, more than the log keeps: every byte arrives, the CLI's peak resident set stays far
+  // below the size.
   require_vm();
   const Leftovers before = leftovers();
   TempDir dir("flood-");
@@ -959,8 +960,8 @@ TEST_CASE("a guest that floods its output and its console at once: the CLI strea
     std::uint64_t out_bytes;
   };
   const std::vector<FloodCase> cases = {
-      {"200 MB of stdout, 400 KB to the console", "head -c 400000 /dev/zero | tr '\\0' c > /dev/console & dd if=/dev/zero bs=1000000 count=200 2>/dev/null; wait",
-       200000000},
+      {"2 GiB of stdout, 400 KB to the console", "head -c 400000 /dev/zero | tr '\\0' c > /dev/console & dd if=/dev/zero bs=1048576 count=2048 2>/dev/null; wait",
+       std::uint64_t{2} << 30},
   };
   for (const FloodCase& c : cases) {
     const auto t = Clock::now();
@@ -974,7 +975,7 @@ TEST_CASE("a guest that floods its output and its console at once: the CLI strea
     CHECK(r.out_bytes == c.out_bytes);
     CHECK(r.out_zero_bytes == c.out_bytes);
     CHECK(r.peak_rss_kib > 0);
-    CHECK(r.peak_rss_kib < 64 * 1024);  // the CLI binary, the 8 MiB protocol window, one chunk: not the output
+    CHECK(r.peak_rss_kib < 64 * 1024);  // the CLI binary, the 8 MiB protocol window: not the output
     CHECK_THAT(kept, Contains("bytes of console output dropped here"));
     CHECK(kept.size() < ConsoleLog::default_head + ConsoleLog::default_tail + 200);
     CHECK(leftovers() == before);

@@ -39,7 +39,7 @@ class MmioPage {
       const std::uint64_t lo = std::max(w, off), hi = std::min(w + 4, off + e.size);
       if (e.write) {
         std::uint32_t old = word.load(std::memory_order_relaxed), v;
-        do {  // a compare-exchange: the host may store another part of the word (host_ack) meanwhile
+        do {  // a compare-exchange: the host may store another part of the word meanwhile
           v = old;
           for (std::uint64_t a = lo; a < hi; ++a)
             v = (v & ~(0xffu << 8 * (a - w))) | std::uint32_t{e.data[a - off]} << 8 * (a - w);
