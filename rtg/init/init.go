@@ -7,8 +7,8 @@
 // Every address, offset, magic and signal comes from include/crumble/vm/protocol/layout.hpp as a
 // Config value (docs/protocol.md); this file hard-codes none. Phases, as the spec numbers them:
 //
-//	1 create /dev          2 mount devtmpfs, /dev/shm, /proc, /sys     3 load kernel modules
-//	4 console, session     5 map mailbox, config, executable memory     6 set the clock
+//	1 create /dev          2 mount devtmpfs, /dev/shm, /dev/pts, /proc, /sys   3 load kernel modules
+//	4 console, session     5 map mailbox, config, executable memory     6 set the clock, the network
 //	7 main loop: signal ready, then serve payloads and commands until told to power off
 //
 // The container (the spec's "Container Init", a request in the main loop, not a second init):
@@ -175,8 +175,14 @@ const (
 	deviceTryNs  = 10000000
 )
 
-// How long to sleep between looks at the shared memory (ns).
-const pollNs = 50000
+// How long to sleep between looks at the shared memory (ns); while processes run but nothing has
+// moved for idleLoops looks, idleNs (a process waiting for input costs the host's CPU little,
+// and a key typed on the host still reaches it within a millisecond).
+const (
+	pollNs    = 50000
+	idleNs    = 1000000
+	idleLoops = 200
+)
 
 // Pointers for a command's argv and envp, at most.
 const maxArgs = 8190
@@ -1059,9 +1065,9 @@ func reap(procs uintptr) {
 }
 
 // waitIo sleeps until a process's fd can be read (its ring has room) or written (the stdin ring
-// has bytes), or pollNs has passed (the host's requests and positions are in memory, which no fd
+// has bytes), or `ns` has passed (the host's requests and positions are in memory, which no fd
 // tells of).
-func waitIo(cfg uintptr, procs uintptr) {
+func waitIo(cfg uintptr, procs uintptr, ns int64) {
 	var fds [128]byte // struct pollfd (int fd, short events, short revents), 3 per slot
 	n := uint64(0)
 	k := uint64(0)
@@ -1091,7 +1097,7 @@ func waitIo(cfg uintptr, procs uintptr) {
 		k++
 	}
 	var ts [16]byte
-	runtime.Store64(&ts, 8, pollNs)
+	runtime.Store64(&ts, 8, ns)
 	runtime.Syscall(runtime.SYS_PPOLL, &fds, n, &ts, 0, 0)
 }
 
@@ -1599,6 +1605,7 @@ func main() {
 	signal(mb, signalReady)
 	inContainer := false
 	var procs [processMax * procBytes]byte
+	idle := 0
 	for {
 		if runtime.Load32(cfg, cfgPayload+cfgPayloadMagicAt) == payloadMagic {
 			runPayload(mb, cfg, uintptr(exec))
@@ -1633,12 +1640,18 @@ func main() {
 			}
 			k++
 		}
-		if moved == 0 {
-			if running {
-				waitIo(cfg, &procs)
+		if moved != 0 {
+			idle = 0
+		} else if running {
+			idle++
+			if idle < idleLoops {
+				waitIo(cfg, &procs, pollNs)
 			} else {
-				pause()
+				waitIo(cfg, &procs, idleNs)
 			}
+		} else {
+			idle = 0
+			pause()
 		}
 	}
 }

@@ -187,6 +187,27 @@ TEST_CASE("output: the bytes of a stream arrive in order, as the guest's sha256s
   CHECK(c.stderr_text == host_sha256(got) + "  /tmp/r\ndone\n");
 }
 
+TEST_CASE("output into a pipe nobody reads for a while: the command waits, nothing is lost, memory stays flat") {
+  require_vm();
+  Cli c({"run", "--", "sh", "-c", "dd if=/dev/zero bs=65536 count=1024 2>/dev/null; echo end >&2"});  // 64 MiB
+  std::this_thread::sleep_for(4s);  // the reader sleeps: the pipe, the ring and the guest's pipe fill up
+  long peak = 0;
+  {
+    std::ifstream in("/proc/" + std::to_string(c.pid) + "/status");
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind("VmHWM:", 0) == 0) peak = std::atol(l.c_str() + 6);
+  }
+  CHECK(c.stdout_text.empty());
+  const int status = c.finish();
+  INFO("peak RSS of crumble while its stdout was full: " << peak << " KiB; stderr: " << c.stderr_text);
+  CHECK(status == 0);
+  CHECK(c.stdout_text.size() == std::size_t{64} << 20);
+  CHECK(std::count(c.stdout_text.begin(), c.stdout_text.end(), '\0') == std::ptrdiff_t{64} << 20);
+  CHECK(c.stderr_text == "end\n");
+  CHECK(peak > 0);
+  CHECK(peak < 64 * 1024);
+}
+
 TEST_CASE("stdin: -i passes exactly the bytes crumble reads, then EOF; without -i it is /dev/null") {
   require_vm();
   std::string every;

@@ -903,7 +903,7 @@ TEST_CASE("an init phase that fails is reported as InitFailed with its phase and
     std::fprintf(stderr, "init failure reported after %.2f s\n", seconds_since(t));
     CHECK(e.phase == 6);
     CHECK(e.error == EPERM);
-    CHECK_THAT(e.what(), Contains("init phase 6 (set the clock) failed: EPERM"));
+    CHECK_THAT(e.what(), Contains("init phase 6 (set the clock and the network) failed: EPERM"));
     const BootError& as_boot = e;  // an InitFailed is a BootError
     CHECK(std::string(as_boot.what()) == e.what());
   }
