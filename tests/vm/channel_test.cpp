@@ -214,8 +214,8 @@ bool read_stdin(Regions& r, std::uint32_t k, std::string& got, std::size_t piece
     }
     const std::string_view bytes(reinterpret_cast<const char*>(r.config.data() + Regions::at(k, cfg::process_stdin) + off), n);
     got.append(bytes);
+    if (echo) echo(bytes);  // before the tail moves: then the host may write over them
     r.put_slot(k, cfg::proc_in_tail, tail + static_cast<std::uint32_t>(n));
-    if (echo) echo(bytes);
     waited = Clock::now();
   }
 }
