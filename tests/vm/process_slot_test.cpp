@@ -207,7 +207,7 @@ TEST_CASE("process slot: an output head the host cannot believe is a GuestProtoc
   }
 }
 
-TEST_CASE("process slot: the host's positions are its own; a guest that overwrites them in the slot changes nothing", "[vm][process]") {
+TEST_CASE("process slot: the host's positions are its own: a guest that overwrites them in the slot changes nothing", "[vm][process]") {
   Slot s;
   s.host.reset({});
   CHECK(s.write(Stream::out, "hello") == 5);
@@ -269,7 +269,7 @@ TEST_CASE("process slot: write_stdin fills the stdin ring as far as there is roo
   }
 }
 
-TEST_CASE("process slot: close_stdin() marks the end of stdin; writing after it is refused", "[vm][process]") {
+TEST_CASE("process slot: close_stdin() marks the end of stdin, and writing after it is refused", "[vm][process]") {
   Slot s;
   s.host.reset({});
   CHECK_FALSE(s.host.stdin_closed());
@@ -385,7 +385,7 @@ TEST_CASE("process slot: a process killed by a signal Linux does not have is an 
   }
 }
 
-TEST_CASE("process slot: ended() once the guest says so; done() once its output is taken too", "[vm][process]") {
+TEST_CASE("process slot: ended() once the guest says so, done() once its output is taken too", "[vm][process]") {
   struct Case {
     std::string what;
     std::uint32_t state;
@@ -416,7 +416,7 @@ TEST_CASE("process slot: ended() once the guest says so; done() once its output 
   }
 }
 
-TEST_CASE("process slot: signals go one at a time; one sent before the guest took the last waits, the same one merges", "[vm][process]") {
+TEST_CASE("process slot: signals go one at a time: one sent before the guest took the last waits, the same one merges", "[vm][process]") {
   enum Op { send, ack, flush };
   struct Step {
     Op op;
