@@ -1433,3 +1433,40 @@ TEST_CASE("channel: signals reach the played init one at a time, a repeated one 
   CHECK(end->end == CommandResult::End::signaled);
   CHECK(end->status() == 128 + SIGTERM);
 }
+
+TEST_CASE("channel: a command whose output never stops still ends at the deadline", "[vm][channel][process][!mayfail]") {
+  // A guest's `yes`: output without end. run() must give GuestTimeout at its deadline, as for a
+  // silent guest. Here the guest writes more each time the host hands output to its sink (as a
+  // guest faster than the sink does: a terminal, a pipe), so the ring is never empty when the host
+  // looks. run() takes a stream's output in a loop while pending() is not empty, and
+  // Channel::wait() checks the deadline (and the engine's liveness) only after 64 looks in a row
+  // in which nothing moved: neither happens, and run() takes output past its deadline for as long
+  // as the guest writes (here 1.5 s, then it stops; a real `yes` never does). A finding, reported:
+  // [!mayfail] until run() and wait() check the deadline now and then also while bytes move.
+  using namespace std::chrono_literals;
+  struct Case {
+    std::string what;
+    std::size_t piece;  // what the guest writes each time the sink runs
+  };
+  const std::vector<Case> cases = {{"a line at a time", 2}, {"odd pieces", 65519}};
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenCommand seen;
+    const std::string more(k.piece, 'y');
+    const auto t0 = Clock::now();
+    const auto stop = t0 + 1500ms;
+    auto sink = [&](Stream, std::string_view) {
+      if (Clock::now() < stop) write_ring(r, 0, 1, more);
+    };
+    play(r, [&](Regions& g) {
+      if (!take_command(g, seen)) return;
+      start_process(g, seen.slot);
+      write_ring(g, seen.slot, 1, more);
+    }, [&] { CHECK_THROWS_AS(c.run({"yes"}, {}, t0 + 300ms, sink), GuestTimeout); });
+    const auto took = Clock::now() - t0;
+    INFO("run() ended after " << std::chrono::duration<double>(took).count() << " s; its deadline was 0.3 s");
+    CHECK(took < 1200ms);
+  }
+}
