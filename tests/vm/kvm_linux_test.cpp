@@ -121,7 +121,7 @@ TEST_CASE("kvm engine: the mailbox page serves whole accesses inside it, and ign
   CHECK(w == crumble::vm::protocol::signal_ready);
   std::memcpy(&w, host + crumble::vm::protocol::mailbox::seq, 4);
   CHECK(w == 1);
-  // a word written on the host's side (mailbox::index), as the guest loads it
+  // a word put in the page's memory from the host (at mailbox::index), as the guest loads it
   const std::uint32_t ack = 0x01020304;
   std::memcpy(host + crumble::vm::protocol::mailbox::index, &ack, 4);
   CHECK(load(crumble::vm::protocol::mailbox::index, 4) == ack);
