@@ -121,11 +121,11 @@ TEST_CASE("kvm engine: the mailbox page serves whole accesses inside it, and ign
   CHECK(w == crumble::vm::protocol::signal_ready);
   std::memcpy(&w, host + crumble::vm::protocol::mailbox::seq, 4);
   CHECK(w == 1);
-  // the host's ack, as the guest loads it
+  // a word put in the page's memory from the host (at mailbox::index), as the guest loads it
   const std::uint32_t ack = 0x01020304;
-  std::memcpy(host + crumble::vm::protocol::mailbox::host_ack, &ack, 4);
-  CHECK(load(crumble::vm::protocol::mailbox::host_ack, 4) == ack);
-  CHECK(load(crumble::vm::protocol::mailbox::host_ack + 1, 2) == 0x0203);
+  std::memcpy(host + crumble::vm::protocol::mailbox::index, &ack, 4);
+  CHECK(load(crumble::vm::protocol::mailbox::index, 4) == ack);
+  CHECK(load(crumble::vm::protocol::mailbox::index + 1, 2) == 0x0203);
   // 8 bytes across three words, unaligned: those bytes and no others change
   CHECK(store(0x102, 0x8877665544332211, 8));
   const std::uint8_t want[] = {0, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0, 0};
