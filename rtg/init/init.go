@@ -31,12 +31,12 @@ const (
 	configSize  = runtime.Config("config_size")
 	execSize    = runtime.Config("exec_size") // executable memory for payloads: code and bss
 
-	mbSignal      = runtime.Config("mb_signal")
-	mbSeq         = runtime.Config("mb_seq")
-	mbPhase       = runtime.Config("mb_phase")
-	mbError       = runtime.Config("mb_error")
-	mbResult      = runtime.Config("mb_result")
-	mbIndex       = runtime.Config("mb_index")
+	mbSignal = runtime.Config("mb_signal")
+	mbSeq    = runtime.Config("mb_seq")
+	mbPhase  = runtime.Config("mb_phase")
+	mbError  = runtime.Config("mb_error")
+	mbResult = runtime.Config("mb_result")
+	mbIndex  = runtime.Config("mb_index")
 
 	signalReady       = runtime.Config("signal_ready")
 	signalPayloadDone = runtime.Config("signal_payload_done")
@@ -677,9 +677,15 @@ const (
 	pFlags    = 32 // fTty, fReaped
 	pStatus   = 40 // its wait status, once fReaped
 	pWinSeq   = 48 // the host's winsize_seq last applied
+	pDrained  = 56 // bytes read from its outputs since it was reaped
 
-	fTty    = 1
-	fReaped = 2
+	fTty     = 1
+	fReaped  = 2
+	fEofSent = 4 // a tty whose host side closed stdin has been sent VEOF
+
+	// Once a process has ended, at most this much more of each output is read (what its pipes
+	// and ring hold, and some): a process it left behind that keeps writing does not keep it open.
+	drainMax = 1048576
 )
 
 // slotAt gives the address of process slot k in the io area.
@@ -786,6 +792,7 @@ func startCommand(mb uintptr, cfg uintptr, procs uintptr) {
 	runtime.Store64(p, pIn, -1)
 	runtime.Store64(p, pFlags, 0)
 	runtime.Store64(p, pWinSeq, 0)
+	runtime.Store64(p, pDrained, 0)
 	argc := uint64(runtime.Load32(base, cfgCommandArgc))
 	envc := uint64(runtime.Load32(base, cfgCommandEnvc))
 	flags := runtime.Load32(base, cfgCommandFlags)
@@ -827,9 +834,18 @@ func startCommand(mb uintptr, cfg uintptr, procs uintptr) {
 	}
 	if failed(r) {
 		closeFd(p, pOut)
-		closeFd(p, pErr)
-		if !tty {
-			closeFd(p, pIn)
+		if !tty { // every pipe end made so far, the child's too (fds holds -1 or 0 for none)
+			k := uintptr(0)
+			for k < 24 {
+				fd := int64(int32(runtime.Load32(&fds, k)))
+				if fd > 2 {
+					runtime.Syscall(runtime.SYS_CLOSE, fd)
+				}
+				k += 4
+			}
+			runtime.Store64(p, pOut, -1)
+			runtime.Store64(p, pErr, -1)
+			runtime.Store64(p, pIn, -1)
 		}
 		runtime.Store32(ctl, procExitKind, exitKindNotStarted)
 		runtime.Store32(ctl, procExecErrno, -r)
@@ -939,7 +955,10 @@ func feed(ctl uintptr, p uintptr, ring uintptr) int64 {
 	if fd < 0 {
 		return 0
 	}
-	tty := runtime.Load64(p, pFlags)&fTty != 0
+	flags := runtime.Load64(p, pFlags)
+	tty := flags&fTty != 0
+	// closed first: the host sets it after its last head, so a head read after it is final
+	closed := runtime.Load32(ctl, procInClosed) != 0
 	h := runtime.Load32(ctl, procInHead)
 	t := runtime.Load32(ctl, procInTail)
 	avail := uint64(h - t)
@@ -947,8 +966,16 @@ func feed(ctl uintptr, p uintptr, ring uintptr) int64 {
 		avail = 0 // not a position the host wrote
 	}
 	if avail == 0 {
-		if runtime.Load32(ctl, procInClosed) != 0 && !tty {
+		if closed && !tty {
 			closeFd(p, pIn)
+			return 1
+		}
+		if closed && flags&fEofSent == 0 {
+			// a terminal has no end of input but the one a user types: VEOF (^D), once
+			var eof [1]byte
+			eof[0] = 4
+			runtime.Syscall(runtime.SYS_WRITE, fd, &eof, 1)
+			runtime.Store64(p, pFlags, flags|fEofSent)
 			return 1
 		}
 		return 0
@@ -975,8 +1002,8 @@ func feed(ctl uintptr, p uintptr, ring uintptr) int64 {
 
 // pump moves one process's bytes and the host's requests for it: signals for its process group,
 // a new terminal size; its stdout and stderr into their rings and the stdin ring into it. Once
-// the process has been reaped, each output fd is read until it is empty or ended (what a process
-// it left behind writes later is not waited for), and then the process ends in its slot: the exit
+// the process has been reaped, each output fd is read until it is empty or ended, or drainMax
+// more bytes have come (what a process it left behind writes later is not waited for), and then the process ends in its slot: the exit
 // fields, then state ended, last. 1 when anything moved.
 func pump(cfg uintptr, procs uintptr, k uint64) int64 {
 	p := procs + uintptr(k*procBytes)
@@ -1000,6 +1027,7 @@ func pump(cfg uintptr, procs uintptr, k uint64) int64 {
 	}
 	reaped := flags&fReaped != 0
 	slot := cfg + cfgIo + uintptr(k*processStride)
+	heads := runtime.Load32(ctl, procOutHead) + runtime.Load32(ctl, procErrHead)
 	r := fill(ctl, p, pOut, procOutHead, slot+processStdout, stdoutRing)
 	if r == 1 {
 		moved = 1
@@ -1007,15 +1035,23 @@ func pump(cfg uintptr, procs uintptr, k uint64) int64 {
 	if r == 2 && reaped {
 		closeFd(p, pOut)
 	}
-	if r != 1 && runtime.Load64(p, pFlags)&fTty != 0 && int64(runtime.Load64(p, pOut)) < 0 {
-		runtime.Store64(p, pIn, -1) // the same fd: closed with it
-	}
 	r = fill(ctl, p, pErr, procErrHead, slot+processStderr, stderrRing)
 	if r == 1 {
 		moved = 1
 	}
 	if r == 2 && reaped {
 		closeFd(p, pErr)
+	}
+	if reaped {
+		d := runtime.Load64(p, pDrained) + uint64(runtime.Load32(ctl, procOutHead)+runtime.Load32(ctl, procErrHead)-heads)
+		runtime.Store64(p, pDrained, d)
+		if d > drainMax {
+			closeFd(p, pOut)
+			closeFd(p, pErr)
+		}
+	}
+	if flags&fTty != 0 && int64(runtime.Load64(p, pOut)) < 0 {
+		runtime.Store64(p, pIn, -1) // the same fd: closed with it
 	}
 	if feed(ctl, p, slot+processStdin) != 0 {
 		moved = 1

@@ -208,7 +208,7 @@ TEST_CASE("output into a pipe nobody reads for a while: the command waits, nothi
   CHECK(peak < 64 * 1024);
 }
 
-TEST_CASE("stdin: -i passes exactly the bytes crumble reads, then EOF; without -i it is /dev/null") {
+TEST_CASE("stdin: -i passes exactly the bytes crumble reads, then EOF, and without -i it is /dev/null") {
   require_vm();
   std::string every;
   for (int i = 0; i < 256; ++i) every += static_cast<char>(i);
@@ -265,7 +265,25 @@ TEST_CASE("stdin: -i passes exactly the bytes crumble reads, then EOF; without -
   }
 }
 
-TEST_CASE("signals sent to crumble reach the command's process group; the status is the shell's") {
+TEST_CASE("crumble run -it with piped stdin is refused before the VM starts, as docker refuses it, and -t alone is fine") {
+  require_vm();
+  const fs::path f = temp_file("piped");
+  write_file(f, "hello\n");
+  {
+    const int in = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+    Cli c({"run", "-it", "--", "cat"}, in);
+    ::close(in);
+    CHECK(c.finish() == 125);
+    CHECK_THAT(c.stderr_text, Contains("the input device is not a TTY"));
+  }
+  {
+    Cli c({"run", "-t", "--", "sh", "-c", "tty; stty size"});  // a pty in the guest, no input
+    CHECK(c.finish() == 0);
+    CHECK(c.stdout_text == "/dev/pts/0\r\n24 80\r\n");  // the pty's line discipline: CR LF
+  }
+}
+
+TEST_CASE("signals sent to crumble reach the command's process group, and the status is the shell's") {
   require_vm();
   struct Case {
     std::string what;
@@ -456,7 +474,7 @@ TEST_CASE("library: several processes at once in one VM, each with its own stdin
   CHECK(vm.run({"echo", "still-serving"}).out == "still-serving\n");
 }
 
-TEST_CASE("library: a host that does not read stops the command at a full ring; nothing is lost") {
+TEST_CASE("library: a host that does not read stops the command at a full ring, and nothing is lost") {
   require_vm();
   Session vm(SessionConfig{});
   // 8 MiB, more than the ring and the pipe hold together

@@ -369,11 +369,10 @@ TEST_CASE("process slot: the exit fields become a CommandResult, and impossible 
   }
 }
 
-TEST_CASE("process slot: a process killed by a signal Linux does not have is an impossible end", "[vm][process][!mayfail]") {
+TEST_CASE("process slot: a process killed by a signal Linux does not have is an impossible end", "[vm][process]") {
   // Linux's signals are 1-64 (a wait status holds the number in 7 bits, and 0x7f means stopped,
   // which init does not ask for): a signaled end with 0 or past 64 cannot come from a real init.
-  // process_slot.hpp's result() checks only code <= 255, so these are taken (status 128, 193,
-  // 383): a finding, reported; the test is [!mayfail] until result() checks 1-64 for signaled.
+  // result() refuses them, as any impossible end.
   for (std::uint32_t code : {0u, 65u, 127u, 255u}) {
     INFO("signal " << code);
     Slot s;

@@ -330,6 +330,8 @@ int run_command(const std::vector<std::string>& args) {
     die("-v, -w, -u, --hostname, --entrypoint, --platform and --rootfs-rw are for containers: add --image PATH or --rootfs DIR", true);
   if (!spec.image.empty() && !spec.rootfs.empty()) die("--image and --rootfs cannot be used together", true);
   if (command.empty() && spec.image.empty()) die("no command given: crumble run [options] -- CMD [ARGS...]", true);
+  // as docker: a terminal's input has no end but ^D, so piped input would never end the command
+  if (interactive && tty && !::isatty(STDIN_FILENO)) die("the input device is not a TTY: -it needs a terminal on stdin (use -i alone for piped input)");
 
   auto t0 = crumble::vm::Clock::now();
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
@@ -351,8 +353,6 @@ int run_command(const std::vector<std::string>& args) {
     crumble::vm::AttachOptions attach;
     attach.in = interactive ? STDIN_FILENO : -1;
     attach.terminal = tty ? terminal : -1;
-    if (timeout) attach.deadline = crumble::vm::Clock::now() + *timeout;
-    else if (!interactive && !tty) attach.deadline = crumble::vm::Clock::now() + cfg.command_timeout;
     if (container) {
       spec.env = env;
       spec.progress = std::ref(progress);
@@ -385,6 +385,8 @@ int run_command(const std::vector<std::string>& args) {
       std::optional<crumble::vm::RawTerminal> raw;
       if (tty && interactive && ::isatty(STDIN_FILENO)) raw.emplace(STDIN_FILENO);
       auto t1 = crumble::vm::Clock::now();
+      if (timeout) attach.deadline = t1 + *timeout;  // the command's time: not the image's build or the boot
+      else if (!interactive && !tty) attach.deadline = t1 + cfg.command_timeout;
       // The output goes out as the guest writes it, straight from the guest's ring, so crumble's
       // memory does not grow with it (a command may write gigabytes) and a reader sees it live.
       crumble::vm::Session::Process p = box ? box->start(command, stdio) : vm->start(command, stdio, env);
@@ -406,6 +408,8 @@ int run_command(const std::vector<std::string>& args) {
   } catch (const std::exception& e) {  // VmError, ImageError, ContainerError, or the output could not be written
     progress.done();
     save_log();
+    box.reset();  // the VM and its files go now: die() exits without running destructors
+    vm.reset();
     die(e.what());
   }
 }

@@ -11,7 +11,8 @@
 // reader of the host's stdout slows the command; nothing is lost), and host stdin is read only
 // as far as the guest's stdin ring has room (a command that does not read blocks the reading of
 // host stdin, not memory). Signals: each goes to the command's process group; a second SIGINT
-// within `interrupt_window` (after the first reached the guest), or a command still running `grace` after SIGTERM, SIGHUP or SIGQUIT,
+// within `interrupt_window` after the first reached the guest (or after the guest has left the
+// first untaken for that long), or a command still running `grace` after SIGTERM, SIGHUP or SIGQUIT,
 // makes the host give up (CommandAbandoned; the caller stops the VM), so a command that ignores
 // them is not waited for forever.
 #pragma once
@@ -76,10 +77,11 @@ inline CommandResult attach(Session::Process& p, const AttachOptions& o) {
   unsigned idle = 0;
   auto last_check = Clock::now();
   std::vector<char> buf(std::size_t{64} << 10);
+  if (auto size = terminal_size(o.terminal)) p.resize(*size);  // it may have changed while the VM started
   for (;;) {
     bool moved = false;
-    for (Stream s : {Stream::out, Stream::err})
-      for (std::string_view bytes = p.output(s); !bytes.empty(); bytes = p.output(s)) {
+    for (Stream s : {Stream::out, Stream::err})  // one piece of each per look: stdin, signals and the clock get theirs
+      if (std::string_view bytes = p.output(s); !bytes.empty()) {
         attach_detail::write_all(s == Stream::out ? o.out : o.err, bytes, s == Stream::out ? "stdout" : "stderr");
         p.consume(s, bytes.size());
         moved = true;
@@ -96,7 +98,7 @@ inline CommandResult attach(Session::Process& p, const AttachOptions& o) {
     idle = moved ? 0 : idle + 1;
     const timespec wait{0, moved ? 0L : idle < 400 ? 50'000L : 1'000'000L};
     if (::ppoll(fds, n, &wait, nullptr) > 0) {
-      if (room > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (room > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
         const ssize_t got = ::read(in, buf.data(), std::min(room, buf.size()));
         if (got > 0) {
           p.write(std::string_view(buf.data(), static_cast<std::size_t>(got)));  // fits: at most room
@@ -114,8 +116,11 @@ inline CommandResult attach(Session::Process& p, const AttachOptions& o) {
           }
           const auto now = Clock::now();
           // A second SIGINT that comes before the first reached the guest is the same one
-          // (`timeout -s INT` signals crumble twice: itself and its process group).
-          if (sig == SIGINT && last_interrupt && now - *last_interrupt < o.interrupt_window && p.signals_delivered())
+          // (`timeout -s INT` signals crumble twice: itself and its process group), unless the
+          // first has waited longer than the window (a guest that takes no signals).
+          const bool delivered = p.signals_delivered();
+          if (sig == SIGINT && last_interrupt &&
+              ((delivered && now - *last_interrupt < o.interrupt_window) || (!delivered && now - *last_interrupt >= o.interrupt_window)))
             throw CommandAbandoned(SIGINT, "a second SIGINT: the VM is stopped");
           if (sig == SIGINT) last_interrupt = now;
           if ((sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) && !give_up) {

@@ -23,6 +23,7 @@
 
 #include <fstream>
 #include <type_traits>
+#include <utility>
 #include <memory>
 #include <optional>
 
@@ -472,31 +473,57 @@ class Session {
 // stops the VM (as Session::run). Belongs to its Session, which must outlive it.
 class Session::Process {
  public:
+  Process(Process&& o) noexcept : vm_(std::exchange(o.vm_, nullptr)), id_(o.id_), result_(std::move(o.result_)) {}
+  Process& operator=(Process&& o) noexcept {
+    if (this != &o) {
+      abandon();
+      vm_ = std::exchange(o.vm_, nullptr);
+      id_ = o.id_;
+      result_ = std::move(o.result_);
+    }
+    return *this;
+  }
+  Process(const Process&) = delete;  // one handle per process: a copy could act on the slot's next one
+  Process& operator=(const Process&) = delete;
+  // A process let go before it ended is killed (SIGKILL to its group); its slot is freed once the
+  // guest says it ended, its output unread.
+  ~Process() { abandon(); }
+
   // Bytes of `s` waiting, contiguous (more may follow after consume). Valid until consume().
   std::string_view output(Stream s) {
-    return vm_->guarded([&] { return vm_->channel().slot(id_).pending(s); });
+    return call([&](ProcessSlot& p) { return p.pending(s); });
   }
-  void consume(Stream s, std::size_t n) { vm_->channel().slot(id_).consume(s, n); }
+  void consume(Stream s, std::size_t n) {
+    call([&](ProcessSlot& p) { p.consume(s, n); });
+  }
   // Copies as much of `bytes` as fits the stdin ring now (0 when full: try again later).
   std::size_t write(std::string_view bytes) {
-    return vm_->guarded([&] { return vm_->channel().slot(id_).write_stdin(bytes); });
+    return call([&](ProcessSlot& p) { return p.write_stdin(bytes); });
   }
   // Room in the stdin ring now.
   std::size_t stdin_room() {
-    return vm_->guarded([&] { return vm_->channel().slot(id_).stdin_room(); });
+    return call([&](ProcessSlot& p) { return p.stdin_room(); });
   }
-  // EOF for the process once it has read what was written (no effect with a terminal).
-  void close_stdin() { vm_->channel().slot(id_).close_stdin(); }
+  // EOF for the process once it has read what was written (with a terminal: VEOF, ^D, once).
+  void close_stdin() {
+    call([&](ProcessSlot& p) { p.close_stdin(); });
+  }
   // Sends signal `signo` to its process group (queued while the guest takes the last one).
   void signal(int signo) {
-    vm_->guarded([&] { vm_->channel().slot(id_).signal(signo); });
+    call([&](ProcessSlot& p) { p.signal(signo); });
   }
-  void resize(TerminalSize size) { vm_->channel().slot(id_).resize(size); }
+  void resize(TerminalSize size) {
+    call([&](ProcessSlot& p) { p.resize(size); });
+  }
   // True when every signal sent has reached the process group in the guest.
-  bool signals_delivered() { return vm_->channel().slot(id_).signals_delivered(); }
-  // How it ended, once it has and its output is all taken; the process is then gone.
+  bool signals_delivered() {
+    return call([&](ProcessSlot& p) { return p.signals_delivered(); });
+  }
+  // How it ended, once it has and its output is all taken; the process is then gone (and every
+  // call above refused).
   std::optional<CommandResult> ended() {
     if (result_) return result_;
+    live();
     result_ = vm_->guarded([&] { return vm_->channel().finish(id_); });
     return result_;
   }
@@ -505,14 +532,16 @@ class Session::Process {
   template <class Sink>
     requires std::is_invocable_v<Sink&, Stream, std::string_view>
   CommandResult wait(Sink&& sink, std::optional<std::chrono::milliseconds> timeout = {}) {
+    if (result_) return *result_;
+    live();
     const auto deadline = Clock::now() + timeout.value_or(vm_->cfg_.command_timeout);
     return vm_->guarded([&] {
       Channel& c = vm_->channel();
       Channel::Waiter idle;
       for (;;) {
         bool moved = false;
-        for (Stream s : {Stream::out, Stream::err})
-          for (std::string_view bytes = c.slot(id_).pending(s); !bytes.empty(); bytes = c.slot(id_).pending(s)) {
+        for (Stream s : {Stream::out, Stream::err})  // one piece of each per look: wait() sees the clock
+          if (std::string_view bytes = c.slot(id_).pending(s); !bytes.empty()) {
             sink(s, bytes);
             c.slot(id_).consume(s, bytes.size());
             moved = true;
@@ -522,22 +551,37 @@ class Session::Process {
       }
     });
   }
-  // Between looks when nothing moved (spins, then sleeps 50 µs; checks the guest lives):
-  // for callers with a loop of their own.
-  void idle(Channel::Waiter& w, bool moved, Clock::time_point deadline) {
-    vm_->guarded([&] { vm_->channel().wait(w, moved, deadline, "process " + std::to_string(id_)); });
-  }
   // Throws when the guest is gone, or GuestTimeout once `deadline` has passed (the VM is then
   // stopped): for callers with a loop of their own, now and then.
   void check(Clock::time_point deadline) {
+    live();
     vm_->guarded([&] { vm_->channel().check(deadline, "process " + std::to_string(id_)); });
   }
   // The guest's pid of it (informational).
-  std::uint32_t guest_pid() { return vm_->channel().slot(id_).guest_pid(); }
+  std::uint32_t guest_pid() {
+    return call([&](ProcessSlot& p) { return p.guest_pid(); });
+  }
 
  private:
   friend class Session;
   Process(Session* vm, int id) : vm_(vm), id_(id) {}
+  void live() const {
+    if (!vm_) throw ConfigError("this process handle was moved from");
+    if (result_) throw ConfigError("the process has ended (" + result_->describe() + ")");
+  }
+  template <class F>
+  std::invoke_result_t<F&, ProcessSlot&> call(F&& f) {
+    live();
+    return vm_->guarded([&] { return f(vm_->channel().slot(id_)); });
+  }
+  void abandon() noexcept {
+    if (!vm_ || result_ || !vm_->machine_) return;
+    try {
+      vm_->channel().abandon(id_);
+    } catch (...) {
+    }
+    vm_ = nullptr;
+  }
   Session* vm_;
   int id_;
   std::optional<CommandResult> result_;

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -55,10 +56,16 @@ struct Registry {
   // While a SignalForwarding lives: its eventfd, and the signals it has not taken (bit N-1).
   int forward_fd = -1;
   std::uint64_t forwarded = 0;
+  // Since when a signal that ends crumble waits untaken (the caller is stuck: a write to a stdout
+  // nobody reads); after forward_patience the signal thread ends crumble itself.
+  std::optional<std::chrono::steady_clock::time_point> untaken_since;
   // While a terminal is in raw mode (host/terminal.hpp): its fd and the mode to restore.
   int terminal_fd = -1;
   termios terminal_mode{};
 };
+// How long a signal that ends crumble may wait untaken by a SignalForwarding's owner before the
+// signal thread ends crumble anyway (longer than attach's grace, which normally acts first).
+inline constexpr std::chrono::seconds forward_patience{15};
 inline Registry& registry() {
   static Registry r;
   return r;
@@ -294,7 +301,8 @@ inline constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGU
 // cleanup may take locks and free memory, which a signal handler may not. Call it first in
 // main(), before any thread starts: threads inherit the blocked mask. What the process had
 // buffered for stdout is not written. While a SignalForwarding lives (a command runs in the
-// guest), the signals go to it instead, and the caller decides.
+// guest), the signals go to it instead, and the caller decides; one that ends crumble and is not
+// taken for 15 s (the caller is stuck writing to a stdout nobody reads) ends it as above.
 inline void stop_cleanly_on_signals() {
   sigset_t set;
   ::sigemptyset(&set);
@@ -309,10 +317,28 @@ inline void stop_cleanly_on_signals() {
   std::thread([set] {
     auto& reg = host_detail::registry();
     int sig = 0;
+    const timespec second{1, 0};
     for (;;) {
-      if (::sigwait(&set, &sig) != 0) continue;
+      sig = ::sigtimedwait(&set, nullptr, &second);
       reg.lock.lock();
+      if (sig < 0) {  // no signal this second: is one waiting untaken for too long?
+        const bool stuck = reg.forward_fd >= 0 && reg.untaken_since &&
+                           std::chrono::steady_clock::now() - *reg.untaken_since > host_detail::forward_patience;
+        if (!stuck) {
+          reg.lock.unlock();
+          continue;
+        }
+        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
+          if (reg.forwarded & (std::uint64_t{1} << (s - 1))) sig = s;
+        const std::string msg = std::string("crumble: SIG") + ::sigabbrev_np(sig) + " was not acted on for " +
+                                std::to_string(host_detail::forward_patience.count()) + " s\n";
+        ssize_t ignored = ::write(2, msg.data(), msg.size());
+        (void)ignored;
+        break;
+      }
       if (reg.forward_fd >= 0) {
+        if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) && !reg.untaken_since)
+          reg.untaken_since = std::chrono::steady_clock::now();
         reg.forwarded |= std::uint64_t{1} << (sig - 1);
         const std::uint64_t one = 1;
         ssize_t ignored = ::write(reg.forward_fd, &one, sizeof one);
@@ -360,6 +386,7 @@ class SignalForwarding {
     }
     reg.forward_fd = fd_;
     reg.forwarded = 0;
+    reg.untaken_since.reset();
   }
   SignalForwarding(const SignalForwarding&) = delete;
   SignalForwarding& operator=(const SignalForwarding&) = delete;
@@ -385,6 +412,7 @@ class SignalForwarding {
       std::lock_guard<std::mutex> held(reg.lock);
       bits = reg.forwarded;
       reg.forwarded = 0;
+      reg.untaken_since.reset();
     }
     std::vector<int> sigs;
     for (int s = 1; s <= 64; ++s)

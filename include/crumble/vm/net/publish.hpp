@@ -40,8 +40,13 @@ struct PublishedPort {
     return (host_ip.empty() ? "" : host_ip + ":") + std::to_string(host_port) + ":" + std::to_string(guest_port) + "/" + protocol_name();
   }
   // QEMU's -netdev user hostfwd= rule to `guest_address` (dotted): "tcp:127.0.0.1:8080-10.0.2.15:80".
-  // No comma can appear in it: the address is checked to be dotted IPv4.
+  // No comma can appear in it: the address must be dotted IPv4 (a PublishedPort made by hand with
+  // anything else is refused, so no text reaches QEMU's option syntax), the ports 1-65535.
   std::string hostfwd(const std::string& guest_address) const {
+    in_addr ignored{};
+    if (!host_ip.empty() && ::inet_pton(AF_INET, host_ip.c_str(), &ignored) != 1)
+      throw ConfigError("cannot publish a port on \"" + host_ip + "\": not a dotted IPv4 address");
+    if (host_port == 0 || guest_port == 0) throw ConfigError("cannot publish port 0 (-p " + spec() + ")");
     return std::string(protocol_name()) + ":" + host_ip + ":" + std::to_string(host_port) + "-" + guest_address + ":" +
            std::to_string(guest_port);
   }
@@ -118,7 +123,14 @@ inline void check_host_port(const PublishedPort& p) {
   a.sin_family = AF_INET;
   a.sin_port = htons(p.host_port);
   a.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (!p.host_ip.empty()) ::inet_pton(AF_INET, p.host_ip.c_str(), &a.sin_addr);
+  if (!p.host_ip.empty() && ::inet_pton(AF_INET, p.host_ip.c_str(), &a.sin_addr) != 1) {
+    ::close(s);
+    throw ConfigError("cannot publish a port on \"" + p.host_ip + "\": not a dotted IPv4 address");
+  }
+  if (p.host_port == 0 || p.guest_port == 0) {
+    ::close(s);
+    throw ConfigError("cannot publish port 0 (-p " + p.spec() + ")");
+  }
   const int r = ::bind(s, reinterpret_cast<const sockaddr*>(&a), sizeof a);
   const int e = errno;
   ::close(s);
@@ -137,7 +149,8 @@ inline void check_published_ports(const std::vector<PublishedPort>& ports) {
     for (std::size_t j = 0; j < i; ++j) {
       const PublishedPort& a = ports[i];
       const PublishedPort& b = ports[j];
-      if (a.host_port == b.host_port && a.protocol == b.protocol && (a.host_ip == b.host_ip || a.host_ip.empty() || b.host_ip.empty()))
+      const auto any = [](const std::string& ip) { return ip.empty() || ip == "0.0.0.0"; };
+      if (a.host_port == b.host_port && a.protocol == b.protocol && (a.host_ip == b.host_ip || any(a.host_ip) || any(b.host_ip)))
         throw ConfigError("host port " + std::to_string(a.host_port) + " is published twice (-p " + b.spec() + " and -p " + a.spec() + ")");
     }
   for (const PublishedPort& p : ports) check_host_port(p);

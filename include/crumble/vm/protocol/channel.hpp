@@ -29,6 +29,7 @@
 #include <atomic>
 #include <bit>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
@@ -182,8 +183,8 @@ class Channel {
     Waiter idle;
     for (;;) {
       bool moved = false;
-      for (Stream s : {Stream::out, Stream::err})
-        for (std::string_view bytes = slot(id).pending(s); !bytes.empty(); bytes = slot(id).pending(s)) {
+      for (Stream s : {Stream::out, Stream::err})  // one piece of each per look: wait() sees the clock
+        if (std::string_view bytes = slot(id).pending(s); !bytes.empty()) {
           sink(s, bytes);
           slot(id).consume(s, bytes.size());
           moved = true;
@@ -201,6 +202,7 @@ class Channel {
     if (argv.empty() || argv[0].empty()) throw ConfigError("no command to run");
     check_options(options);
     if (stdio.tty && (stdio.tty->rows == 0 || stdio.tty->cols == 0)) throw ConfigError("a terminal needs at least one row and column");
+    reclaim();
     int id = 0;
     while (id < static_cast<int>(protocol::config::process_max) && busy_[id]) ++id;
     if (id == static_cast<int>(protocol::config::process_max))
@@ -242,6 +244,7 @@ class Channel {
     le::store<std::uint32_t>(c + config::command_cols, size.cols);
     host_u32(c + config::command_magic_at, protocol::command_magic);  // last: the guest may start now
     busy_[id] = true;
+    abandoned_[id] = false;
     options_[id] = options;
     const std::uint32_t s = next_signal(deadline, "command " + argv[0]);
     if (s == protocol::signal_failed) throw init_failed();
@@ -268,21 +271,30 @@ class Channel {
     return r;
   }
 
-  // Between two looks at the guest when nothing moved: spins briefly, then sleeps 50 µs; checks
-  // that the guest lives and the deadline now and then (GuestTimeout names `what`).
+  // A process nobody will wait for: killed (SIGKILL to its group), its output dropped as it comes,
+  // its slot freed once it has ended (reclaim(), at the next start()).
+  void abandon(int id) {
+    slot(id).signal(SIGKILL);
+    abandoned_[id] = true;
+    reclaim();
+  }
+
+  // Between two looks at the guest: after one where nothing moved, spins briefly, then sleeps
+  // 50 µs; every 64th call (bytes moving or not: a guest that never stops writing must not
+  // outlive the deadline) checks that the guest lives and the deadline (GuestTimeout names `what`).
   struct Waiter {
-    unsigned idle = 0;
+    unsigned idle = 0, calls = 0;
   };
   void wait(Waiter& w, bool moved, Clock::time_point deadline, const std::string& what) {
+    if ((++w.calls & 63) == 0) {
+      alive_();
+      if (Clock::now() >= deadline) throw GuestTimeout("guest did not answer in time: " + what);
+    }
     if (moved) {
       w.idle = 0;
       return;
     }
-    if ((++w.idle & 63) == 0) {
-      alive_();
-      if (Clock::now() >= deadline) throw GuestTimeout("guest did not answer in time: " + what);
-    }
-    if (w.idle > 200) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    if (++w.idle > 200) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   // Throws when the guest is gone (the engine's check), or GuestTimeout naming `what` once the
   // deadline has passed.
@@ -536,6 +548,22 @@ class Channel {
   std::array<ProcessSlot, protocol::config::process_max> slots_ = make_slots(cfg_);
   std::array<bool, protocol::config::process_max> busy_{};
   std::array<CommandOptions, protocol::config::process_max> options_{};
+  std::array<bool, protocol::config::process_max> abandoned_{};
+
+  // Abandoned processes: their output taken unread, their slots freed once they have ended.
+  void reclaim() {
+    for (std::size_t k = 0; k < slots_.size(); ++k) {
+      if (!abandoned_[k]) continue;
+      ProcessSlot& p = slots_[k];
+      p.flush();
+      for (Stream s : {Stream::out, Stream::err})  // one piece each: a guest that writes on cannot hold us here
+        if (std::string_view b = p.pending(s); !b.empty()) p.consume(s, b.size());
+      if (p.done()) {
+        p.reset({});
+        busy_[k] = abandoned_[k] = false;
+      }
+    }
+  }
 
   static std::array<ProcessSlot, protocol::config::process_max> make_slots(std::uint8_t* cfg) {
     std::array<ProcessSlot, protocol::config::process_max> a;

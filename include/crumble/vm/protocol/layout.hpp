@@ -78,16 +78,16 @@
 
 // ---- a container request's steps (mailbox phase of signal_container_failed), in the order init
 // takes them save binfmt, which comes before mounts; and the steps before a command's execve
-// (mailbox exec_stage when the command did not start; 0: execve itself)
+// (the slot's proc_exec_stage when the command did not start; 0: execve itself)
 #define CRUMBLE_PROTOCOL_STEPS(X)                                                                    \
   X(container_step_devices, 1, 0)     /* bind the virtio devices to their drivers */                    \
   X(container_step_root, 2, 0)        /* mount the root (the block device, the virtio-fs tag) */    \
   X(container_step_overlay, 3, 0)     /* the tmpfs and the overlay over a block root */             \
-  X(container_step_volume, 4, 0)     /* a volume (mailbox exit_code: which) */                     \
+  X(container_step_volume, 4, 0)     /* a volume (mailbox index: which) */                         \
   X(container_step_mounts, 5, 0)      /* proc, sysfs, /dev, /dev/pts, /dev/shm, /tmp, /run */       \
   X(container_step_switch_root, 6, 0) /* pivot_root, or the move-and-chroot fallback */             \
   X(container_step_hostname, 7, 0)    /* sethostname */                                             \
-  X(container_step_binfmt, 8, 0)      /* mount binfmt_misc and register (exit_code: which) */       \
+  X(container_step_binfmt, 8, 0)      /* mount binfmt_misc and register (index: which) */           \
   X(container_step_request, 9, 0)     /* the request itself: malformed (EINVAL), a second (EBUSY) */ \
   X(exec_stage_execve, 0, 0)                                                                         \
   X(exec_stage_chdir, 1, 0)                                                                          \

@@ -109,6 +109,9 @@ class ProcessSlot {
   }
   // Takes n bytes of pending(s) (at most what it returned): the guest may reuse their room.
   void consume(Stream s, std::size_t n) {
+    const Ring r = ring(s);
+    if (n > static_cast<std::uint32_t>(guest_u32(r.head) - r.tail))
+      throw ConfigError("consumed " + std::to_string(n) + " bytes of " + r.name + ", more than were pending");
     std::uint32_t& tail = s == Stream::out ? out_tail_ : err_tail_;
     tail += static_cast<std::uint32_t>(n);
     host_u32(s == Stream::out ? protocol::config::proc_out_tail : protocol::config::proc_err_tail, tail);
@@ -169,6 +172,7 @@ class ProcessSlot {
   // A new terminal size (with a tty): the guest sets it on the pty, and the kernel tells the
   // foreground process group (SIGWINCH).
   void resize(TerminalSize size) {
+    if (size.rows == 0 || size.cols == 0) throw ConfigError("a terminal needs at least one row and column");
     if (size == size_) return;
     size_ = size;
     host_u32(protocol::config::proc_rows, size.rows);
@@ -188,7 +192,8 @@ class ProcessSlot {
     const std::uint32_t code = guest_u32(c::proc_exit_code);
     const std::uint32_t err = guest_u32(c::proc_exec_errno);
     const std::uint32_t stage = guest_u32(c::proc_exec_stage);
-    if (kind > protocol::exit_kind_not_started || code > 255 || err > 4095 || stage >= std::size(protocol::exec_stage_names))
+    if (kind > protocol::exit_kind_not_started || code > 255 || err > 4095 || stage >= std::size(protocol::exec_stage_names) ||
+        (kind == protocol::exit_kind_signaled && (code < 1 || code > 64)))
       throw GuestProtocolError("guest reported an impossible command end (kind " + std::to_string(kind) + ", code " + std::to_string(code) +
                                ", errno " + std::to_string(err) + ", stage " + std::to_string(stage) + ")");
     CommandResult r;
