@@ -176,12 +176,14 @@ const (
 )
 
 // How long to sleep between looks at the shared memory (ns); while processes run but nothing has
-// moved for idleLoops looks, idleNs (a process waiting for input costs the host's CPU little,
-// and a key typed on the host still reaches it within a millisecond).
+// moved for idleLoops looks, idleNs, and after restLoops more, restNs (a process waiting for
+// input costs the host's CPU little; the first key after a long pause waits 10 ms at most).
 const (
 	pollNs    = 50000
 	idleNs    = 1000000
+	restNs    = 10000000
 	idleLoops = 200
+	restLoops = 2000
 )
 
 // Pointers for a command's argv and envp, at most.
@@ -1682,8 +1684,10 @@ func main() {
 			idle++
 			if idle < idleLoops {
 				waitIo(cfg, &procs, pollNs)
-			} else {
+			} else if idle < idleLoops+restLoops {
 				waitIo(cfg, &procs, idleNs)
+			} else {
+				waitIo(cfg, &procs, restNs)
 			}
 		} else {
 			idle = 0

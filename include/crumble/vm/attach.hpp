@@ -96,7 +96,7 @@ inline CommandResult attach(Session::Process& p, const AttachOptions& o) {
     if (o.signals) fds[n++] = {o.signals->fd(), POLLIN, 0};
     // Output is in memory no fd tells of: look again soon, sooner while it flows.
     idle = moved ? 0 : idle + 1;
-    const timespec wait{0, moved ? 0L : idle < 400 ? 50'000L : 1'000'000L};
+    const timespec wait{0, moved ? 0L : idle < 400 ? 50'000L : idle < 2400 ? 1'000'000L : 10'000'000L};
     if (::ppoll(fds, n, &wait, nullptr) > 0) {
       if (room > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
         const ssize_t got = ::read(in, buf.data(), std::min(room, buf.size()));
