@@ -918,6 +918,16 @@ func startCommand(mb uintptr, cfg uintptr, procs uintptr) {
 	signal(mb, signalStarted)
 }
 
+// before gives how many of `count` bytes from ring position pos lie before the ring's end (size a
+// power of two): one read or write reaches that far, the rest comes with the next.
+func before(pos uint32, count uint64, size uint64) uint64 {
+	off := uint64(pos) & (size - 1)
+	if count > size-off {
+		return size - off
+	}
+	return count
+}
+
 // fill reads from the fd at p+at into a ring (the head at ctl+head, the host's tail at
 // ctl+head+4) as far as there is room: 1 when it moved bytes, 0 when the ring is full, 2 when
 // nothing waits in the fd (EAGAIN), -1 when the fd has ended (EOF; EIO from a pty whose other
@@ -932,12 +942,7 @@ func fill(ctl uintptr, p uintptr, at uintptr, head uintptr, ring uintptr, size u
 	if used >= size {
 		return 0
 	}
-	off := uint64(h) & (size - 1)
-	n := size - used
-	if n > size-off {
-		n = size - off
-	}
-	r := runtime.Syscall(runtime.SYS_READ, fd, ring+uintptr(off), n)
+	r := runtime.Syscall(runtime.SYS_READ, fd, ring+uintptr(uint64(h)&(size-1)), before(h, size-used, size))
 	if r > 0 {
 		runtime.Store32(ctl, head, h+uint32(r))
 		return 1
@@ -982,12 +987,7 @@ func feed(ctl uintptr, p uintptr, ring uintptr) int64 {
 		}
 		return 0
 	}
-	off := uint64(t) & (stdinRing - 1)
-	n := avail
-	if n > stdinRing-off {
-		n = stdinRing - off
-	}
-	r := runtime.Syscall(runtime.SYS_WRITE, fd, ring+uintptr(off), n)
+	r := runtime.Syscall(runtime.SYS_WRITE, fd, ring+uintptr(uint64(t)&(stdinRing-1)), before(t, avail, stdinRing))
 	if r > 0 {
 		runtime.Store32(ctl, procInTail, t+uint32(r))
 		return 1
