@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// crumble/oci/bundle.hpp — an OCI runtime bundle (config.json + its root) as a crumble container.
+//
+// What a caller (podman, containerd, the runtime-tools suite) puts in config.json becomes a
+// container::Spec and the process to run: process.args/env/cwd/user, root.path, hostname. Every
+// problem names its JSON path ("process.args[0]: not a string"). What a VM cannot honour yet is
+// listed in `ignored` (the runtime logs it), never silently dropped.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../container/container.hpp"
+
+namespace crumble::oci {
+
+// A bundle that cannot be run: the message names the file and the JSON path.
+struct BundleError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Bundle {
+  std::filesystem::path dir;          // absolute
+  std::filesystem::path rootfs;       // absolute
+  std::vector<std::string> args;      // process.args
+  bool terminal = false;              // process.terminal
+  container::Spec spec;               // rootfs, user, workdir, env, hostname, entrypoint = args
+  nlohmann::json annotations = nlohmann::json::object();
+  std::vector<std::string> ignored;   // what was accepted but is not applied, for the log
+};
+
+namespace bundle_detail {
+[[noreturn]] inline void fail(const std::filesystem::path& file, const std::string& path, const std::string& what) {
+  throw BundleError(file.string() + ": " + path + ": " + what);
+}
+inline const nlohmann::json& member(const nlohmann::json& j, const char* key, const std::filesystem::path& file, const std::string& at,
+                                    nlohmann::json::value_t type) {
+  static const nlohmann::json none;
+  if (!j.contains(key)) return none;
+  const nlohmann::json& v = j.at(key);
+  if (v.type() != type) fail(file, at + key, std::string("expected ") + nlohmann::json(type).type_name() + ", got " + v.type_name());
+  return v;
+}
+inline std::vector<std::string> strings(const nlohmann::json& j, const std::filesystem::path& file, const std::string& at) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_string()) fail(file, at + "[" + std::to_string(i) + "]", std::string("expected a string, got ") + j[i].type_name());
+    out.push_back(j[i].get<std::string>());
+  }
+  return out;
+}
+}  // namespace bundle_detail
+
+// Reads DIR/config.json.
+inline Bundle read_bundle(const std::filesystem::path& dir) {
+  using namespace bundle_detail;
+  using T = nlohmann::json::value_t;
+  Bundle b;
+  b.dir = std::filesystem::absolute(dir);
+  const std::filesystem::path file = b.dir / "config.json";
+  std::ifstream in(file);
+  if (!in) throw BundleError(file.string() + ": cannot be read: " + std::strerror(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw BundleError(file.string() + ": not JSON: " + e.what());
+  }
+  if (!j.is_object()) fail(file, "(top)", "expected an object");
+  const nlohmann::json& root = member(j, "root", file, "", T::object);
+  if (root.is_null()) fail(file, "root", "missing");
+  const nlohmann::json& path = member(root, "path", file, "root.", T::string);
+  if (path.is_null()) fail(file, "root.path", "missing");
+  b.rootfs = std::filesystem::path(path.get<std::string>());
+  if (b.rootfs.is_relative()) b.rootfs = b.dir / b.rootfs;
+  if (!std::filesystem::is_directory(b.rootfs)) fail(file, "root.path", b.rootfs.string() + " is not a directory");
+  if (member(root, "readonly", file, "root.", T::boolean) == true) b.ignored.push_back("root.readonly (writes go to a layer thrown away with the VM)");
+
+  const nlohmann::json& process = member(j, "process", file, "", T::object);
+  if (process.is_null()) fail(file, "process", "missing");
+  const nlohmann::json& args = member(process, "args", file, "process.", T::array);
+  b.args = strings(args, file, "process.args");
+  if (b.args.empty()) fail(file, "process.args", "empty: nothing to run");
+  b.terminal = member(process, "terminal", file, "process.", T::boolean) == true;
+  b.spec.env = strings(member(process, "env", file, "process.", T::array), file, "process.env");
+  if (const auto& cwd = member(process, "cwd", file, "process.", T::string); !cwd.is_null()) {
+    b.spec.workdir = cwd.get<std::string>();
+    if (b.spec.workdir.empty() || b.spec.workdir[0] != '/') fail(file, "process.cwd", "\"" + b.spec.workdir + "\" is not absolute");
+  }
+  if (const auto& user = member(process, "user", file, "process.", T::object); !user.is_null()) {
+    const auto& uid = member(user, "uid", file, "process.user.", T::number_unsigned);
+    const auto& gid = member(user, "gid", file, "process.user.", T::number_unsigned);
+    b.spec.user = std::to_string(uid.is_null() ? 0 : uid.get<std::uint32_t>()) + ":" + std::to_string(gid.is_null() ? 0 : gid.get<std::uint32_t>());
+    if (!member(user, "additionalGids", file, "process.user.", T::array).empty()) b.ignored.push_back("process.user.additionalGids");
+  }
+  b.spec.no_new_privs = member(process, "noNewPrivileges", file, "process.", T::boolean) == true;
+  for (const char* k : {"rlimits", "capabilities", "apparmorProfile", "oomScoreAdj", "selinuxLabel"})
+    if (process.contains(k)) b.ignored.push_back(std::string("process.") + k);
+  if (const auto& h = member(j, "hostname", file, "", T::string); !h.is_null()) b.spec.hostname = h.get<std::string>();
+  if (const auto& a = member(j, "annotations", file, "", T::object); !a.is_null()) b.annotations = a;
+  if (j.contains("mounts")) b.ignored.push_back("mounts (the container's own proc, sysfs, /dev, /dev/pts, /dev/shm, /tmp and /run are made)");
+  if (j.contains("hooks")) b.ignored.push_back("hooks");
+  b.spec.rootfs = b.rootfs;
+  b.spec.entrypoint = b.args;
+  return b;
+}
+
+}  // namespace crumble::oci

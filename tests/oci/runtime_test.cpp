@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// crumble-runtime under its real callers: the OCI runtime-tools validation suite (its own bundles
+// and its own checks, from inside the container) and podman 4.3 (`--runtime`). Oracles are theirs:
+// TAP results, podman's exit status and output. Skipped (exit 4, saying why) without the guest
+// kernel, QEMU, Go (to build the suite) or podman.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "../vm/guest_skip.hpp"
+
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct Output {
+  int status = -1;
+  std::string text;
+};
+
+// Runs a shell command, its stdout and stderr together.
+Output shell(const std::string& cmd) {
+  Output o;
+  std::FILE* f = ::popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(f != nullptr);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) o.text.append(buf, n);
+  const int st = ::pclose(f);
+  o.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return o;
+}
+
+void skip(const std::string& why) {
+  std::printf("SKIPPED: %s\n", why.c_str());
+  std::exit(4);
+}
+
+}  // namespace
+
+TEST_CASE("runtime-tools: the lifecycle tests runc passes here pass for crumble-runtime") {
+  (void)crumble::test::guest_kernel_or_skip();
+  const fs::path validate = fs::path(CRUMBLE_OCI_DIR) / "validate.sh";
+  if (!fs::exists(validate)) skip("no runtime-tools suite at " + validate.string());
+  if (std::system("command -v go > /dev/null 2>&1") != 0) skip("no Go to build the runtime-tools suite (apt-get install golang-go)");
+  // What each test must give: runc's figures here (../shared/oci/runc-baseline.txt), except where
+  // a test reads, from the host, a file the container wrote into its root: crumble's root is the
+  // bundle's under an overlay in the VM, so writes stay in the guest (issue 16 goes on: copy the
+  // upper layer back, or share the root live). That is `start` (3 of 7 fail; runc 1) and
+  // `killsig` (all 3: a trap touches /SIGNAL; the signals themselves arrive). `delete` (3 of 5):
+  // as runc, a created container may be deleted.
+  const std::map<std::string, std::pair<int, int>> want = {
+      {"create", {4, 0}}, {"state", {3, 0}}, {"kill", {5, 0}}, {"kill_no_effect", {1, 0}}, {"killsig", {0, 3}},
+      {"delete_only_create_resources", {1, 0}}, {"delete", {3, 2}}, {"start", {4, 3}},
+  };
+  std::string tests;
+  for (const auto& [t, counts] : want) tests += " " + t;
+  const Output o = shell("bash '" + validate.string() + "' '" + std::string(CRUMBLE_RUNTIME) + "'" + tests);
+  INFO(o.text);
+  REQUIRE(o.status == 0);
+  for (const auto& [t, counts] : want) {
+    std::ostringstream line;
+    line << t << " ok=" << counts.first << " notok=" << counts.second << " ";
+    CHECK_THAT(o.text, Contains(line.str()));
+  }
+}
+
+TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest kernel") {
+  (void)crumble::test::guest_kernel_or_skip();
+  if (std::system("command -v podman > /dev/null 2>&1") != 0) skip("no podman (apt-get install podman)");
+  // a busybox root imported by podman (its own image store; offline)
+  const fs::path work = fs::temp_directory_path() / ("oci-test-" + std::to_string(::getpid()));
+  fs::create_directories(work / "root/bin");
+  REQUIRE(shell("cp /bin/busybox '" + (work / "root/bin/").string() + "' && for c in sh echo true uname; do ln -s busybox '" +
+                (work / "root/bin/").string() + "'$c; done && tar -C '" + (work / "root").string() + "' -cf '" +
+                (work / "root.tar").string() + "' . && podman import -q '" + (work / "root.tar").string() + "' crumble-oci-test")
+            .status == 0);
+  const std::string run = std::string("podman --runtime '") + CRUMBLE_RUNTIME +
+                          "' run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 crumble-oci-test ";
+  struct Case {
+    std::string what, args;
+    int status;
+    std::string out;
+  };
+  const std::vector<Case> cases = {
+      {"output", "echo hello from crumble", 0, "hello from crumble\n"},
+      {"exit 1", "sh -c 'exit 1'", 1, ""},
+      {"exit 42", "sh -c 'echo before; exit 42'", 42, "before\n"},
+      {"killed by SIGKILL: 137", "sh -c 'kill -9 $$'", 137, ""},
+      {"the guest's kernel, not the host's", "uname -r", 0, ""},
+  };
+  const std::string host_kernel = shell("uname -r").text;
+  for (const Case& c : cases) {
+    const Output o = shell(run + c.args);
+    INFO(c.what << ": status " << o.status << "\n" << o.text);
+    CHECK(o.status == c.status);
+    if (c.what.rfind("the guest", 0) == 0) {
+      CHECK_THAT(o.text, Contains("-cloud-amd64"));  // Debian's cloud kernel in the VM
+      CHECK(o.text != host_kernel);
+    } else {
+      CHECK(o.text == c.out);
+    }
+  }
+  shell("podman rmi -f crumble-oci-test");
+  fs::remove_all(work);
+}

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: Apache-2.0
+// crumble-runtime — an OCI runtime with runc's command line: each container runs in its own
+// crumble microVM, restored from the snapshot (issue 16; this is its first step: the lifecycle).
+//
+//   crumble-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
+//     create --bundle B [--pid-file P] ID   start ID   state ID   kill ID [SIGNAL]
+//     delete [--force] ID   run --bundle B [--pid-file P] ID   features   --version
+//
+// The pid of a container (state's "pid", --pid-file) is its monitor: a process `create` forks
+// that holds the VM, lives as long as the container's process and exits with its status (128+N
+// for signal N); signals sent to it reach the process in the guest once it has started. Its
+// stdin, stdout and stderr are the ones `create` was given. State lives in ROOT/ID/state.json
+// (ROOT: --root, default /run/crumble-runtime), written under a lock; "running" or "created"
+// is believed only while the monitor (pid and start time) is alive, so a killed caller or monitor
+// leaves a container `state` reports stopped and `delete` removes.
+//
+// Not yet (issue 16 goes on): terminals and --console-socket, exec, ps, pause/resume, update,
+// mounts, hooks, resources; they are refused or logged, never silently wrong.
+#include <crumble/container/container.hpp>
+#include <crumble/oci/bundle.hpp>
+#include <crumble/vm/attach.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "version_line.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Globals {
+  fs::path root = "/run/crumble-runtime";
+  std::string log;
+  bool json_log = false;
+  bool debug = false;  // --debug: "debug" lines too (where the time goes)
+};
+Globals g;
+
+std::string now_rfc3339() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  char buf[64];
+  std::tm tm{};
+  ::gmtime_r(&ts.tv_sec, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%09ldZ", buf, ts.tv_nsec);
+  return out;
+}
+
+// A line for --log (as JSON with --log-format json: containerd shows the last "error" line).
+void log_line(const std::string& level, const std::string& msg) {
+  if (g.log.empty() || (level == "debug" && !g.debug)) return;
+  std::ofstream out(g.log, std::ios::app);
+  if (g.json_log) out << json{{"level", level}, {"msg", msg}, {"time", now_rfc3339()}}.dump() << "\n";
+  else out << now_rfc3339() << " " << level << ": " << msg << "\n";
+}
+
+[[noreturn]] void fail(const std::string& msg, int status = 1) {
+  log_line("error", msg);
+  std::cerr << "crumble-runtime: " << msg << "\n";
+  std::exit(status);
+}
+
+// ---- state on disk ------------------------------------------------------------------------------
+
+fs::path dir_of(const std::string& id) {
+  if (id.empty() || id.find('/') != std::string::npos || id == "." || id == "..") fail("invalid container id \"" + id + "\"");
+  return g.root / id;
+}
+
+// An exclusive lock on the container's directory while the state is read or written.
+struct Lock {
+  int fd = -1;
+  explicit Lock(const fs::path& dir) {
+    fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) fail("cannot lock " + (dir / "lock").string() + ": " + std::strerror(errno));
+    ::flock(fd, LOCK_EX);
+  }
+  ~Lock() { ::close(fd); }
+};
+
+json read_state(const std::string& id) {
+  const fs::path dir = dir_of(id);
+  std::ifstream in(dir / "state.json");
+  if (!in) fail("container \"" + id + "\" does not exist");
+  try {
+    return json::parse(in);
+  } catch (const std::exception& e) {
+    fail("the state of container \"" + id + "\" is damaged (" + (dir / "state.json").string() + "): " + e.what());
+  }
+}
+
+void write_state(const fs::path& dir, const json& s) {
+  const fs::path tmp = dir / "state.json.tmp";
+  {
+    std::ofstream out(tmp);
+    out << s.dump(2) << "\n";
+    if (!out) fail("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, dir / "state.json");
+}
+
+// Whether the monitor named in the state still runs (its pid and its start time, as pids are reused).
+bool monitor_alive(const json& s) {
+  const pid_t pid = s.value("pid", 0);
+  return pid > 0 && crumble::vm::process_start_time(pid) == s.value("monitorStart", std::string("-"));
+}
+
+std::string status_of(const json& s) {
+  if (s.contains("exited") || !monitor_alive(s)) return "stopped";
+  return s.value("started", false) ? "running" : "created";
+}
+
+json public_state(const json& s) {
+  const std::string status = status_of(s);
+  return json{{"ociVersion", "1.0.2"},
+              {"id", s["id"]},
+              {"status", status},
+              {"pid", status == "stopped" ? 0 : s.value("pid", 0)},
+              {"bundle", s["bundle"]},
+              {"rootfs", s["rootfs"]},
+              {"created", s["created"]},
+              {"annotations", s.value("annotations", json::object())}};
+}
+
+int signal_number(std::string name) {
+  if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0]))) {
+    const int n = std::atoi(name.c_str());
+    if (n >= 1 && n <= 64) return n;
+    fail("no signal " + name);
+  }
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  for (int n = 1; n < 32; ++n)
+    if (const char* abbrev = ::sigabbrev_np(n); abbrev && name == abbrev) return n;
+  fail("unknown signal \"" + name + "\"");
+}
+
+// ---- the monitor --------------------------------------------------------------------------------
+
+// The monitor's life: the VM up with the container's root, "created" said to `create` through
+// `ready`, then (on `start`, through the fifo) the process, its stdio wired to fds 0-2, and exit
+// with its status. Before start, SIGTERM/SIGINT/SIGHUP/SIGQUIT end it cleanly (the VM stopped).
+[[noreturn]] void monitor(const crumble::oci::Bundle& b, const fs::path& dir, int ready) {
+  crumble::vm::stop_cleanly_on_signals();
+  std::optional<crumble::container::Container> box;
+  try {
+    crumble::container::Spec spec = b.spec;
+    box.emplace(spec);
+  } catch (const std::exception& e) {
+    const std::string msg = std::string("error: ") + e.what() + "\n";
+    ssize_t ignored = ::write(ready, msg.data(), msg.size());
+    (void)ignored;
+    ::_exit(1);
+  }
+  log_line("debug", box->root_note() + "; " + box->snapshot_note() + "; " + box->start_note());
+  const fs::path fifo = dir / "start.fifo";
+  ssize_t ignored = ::write(ready, "ok\n", 3);
+  (void)ignored;
+  ::close(ready);
+  int f = -1;
+  while ((f = ::open(fifo.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  char c = 0;
+  if (f < 0 || ::read(f, &c, 1) != 1) ::_exit(1);
+  ::close(f);
+  int status = 1;
+  try {
+    crumble::vm::SignalForwarding signals;
+    crumble::vm::Stdio stdio;
+    stdio.stdin_open = true;
+    log_line("debug", "starting");
+    crumble::vm::Session::Process p = box->start({}, stdio);
+    {
+      Lock held(dir);
+      json s = read_state(dir.filename().string());
+      s["started"] = true;
+      write_state(dir, s);
+    }
+    crumble::vm::AttachOptions a;
+    a.in = STDIN_FILENO;
+    a.signals = &signals;
+    a.grace = std::chrono::hours(24 * 365);  // runc's semantics: a signal is only passed on
+    a.interrupt_window = std::chrono::milliseconds(0);
+    status = crumble::vm::attach(p, a).status();
+    Lock held(dir);
+    json s = read_state(dir.filename().string());
+    s["exited"] = status;  // stopped from now on, while the VM powers off
+    write_state(dir, s);
+  } catch (const std::exception& e) {
+    log_line("error", std::string("container ") + dir.filename().string() + ": " + e.what());
+    status = 1;
+  }
+  log_line("debug", "process ended: " + std::to_string(status));
+  box.reset();
+  log_line("debug", "VM stopped");
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+// ---- commands ------------------------------------------------------------------------------------
+
+struct CreateArgs {
+  fs::path bundle = ".";
+  std::string pid_file, id;
+};
+
+CreateArgs create_args(const std::vector<std::string>& a) {
+  CreateArgs c;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto value = [&] {
+      if (i + 1 >= a.size()) fail(a[i] + " needs a value", 2);
+      return a[++i];
+    };
+    const std::string& x = a[i];
+    if (x == "--bundle" || x == "-b") c.bundle = value();
+    else if (x.rfind("--bundle=", 0) == 0) c.bundle = x.substr(9);
+    else if (x == "--pid-file") c.pid_file = value();
+    else if (x.rfind("--pid-file=", 0) == 0) c.pid_file = x.substr(11);
+    else if (x == "--console-socket") fail("terminals (--console-socket) are not supported yet");
+    else if (x == "--no-pivot" || x == "--no-new-keyring" || x == "--detach" || x == "-d") continue;
+    else if (!x.empty() && x[0] == '-') fail("unknown option " + x, 2);
+    else c.id = x;
+  }
+  if (c.id.empty()) fail("no container id given", 2);
+  return c;
+}
+
+// Creates the container; returns the monitor's pid (a child of this process).
+pid_t create(const CreateArgs& c) {
+  crumble::oci::Bundle b;
+  try {
+    b = crumble::oci::read_bundle(c.bundle);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  if (b.terminal) fail("process.terminal: terminals are not supported yet");
+  for (const std::string& what : b.ignored) log_line("warning", "not applied: " + what);
+  const fs::path dir = dir_of(c.id);
+  std::error_code ec;
+  fs::create_directories(g.root, ec);
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST) fail("container \"" + c.id + "\" already exists");
+    fail("cannot make the state directory " + dir.string() + ": " + std::strerror(errno));
+  }
+  if (::mkfifo((dir / "start.fifo").c_str(), 0600) != 0) {
+    const int e = errno;
+    fs::remove_all(dir, ec);
+    fail("cannot make " + (dir / "start.fifo").string() + ": " + std::strerror(e));
+  }
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) fail(std::string("pipe: ") + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(p[0]);
+    monitor(b, dir, p[1]);
+  }
+  ::close(p[1]);
+  std::string said;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) {
+    said.append(buf, static_cast<std::size_t>(n));
+    if (said.find('\n') != std::string::npos) break;
+  }
+  ::close(p[0]);
+  if (said.rfind("ok", 0) != 0) {
+    ::waitpid(pid, nullptr, 0);
+    fs::remove_all(dir, ec);
+    fail("the container's VM did not start: " + (said.empty() ? std::string("its monitor died") : said.substr(7, said.size() - 8)));
+  }
+  {
+    Lock held(dir);
+    write_state(dir, json{{"id", c.id},
+                          {"pid", pid},
+                          {"monitorStart", crumble::vm::process_start_time(pid)},
+                          {"bundle", b.dir.string()},
+                          {"rootfs", b.rootfs.string()},
+                          {"created", now_rfc3339()},
+                          {"started", false},
+                          {"annotations", b.annotations}});
+  }
+  if (!c.pid_file.empty()) {
+    std::ofstream out(c.pid_file);
+    out << pid;
+    if (!out) fail("cannot write the pid file " + c.pid_file);
+  }
+  return pid;
+}
+
+void start(const std::string& id) {
+  const fs::path dir = dir_of(id);
+  const json s = read_state(id);
+  const std::string status = status_of(s);
+  if (status != "created") fail("cannot start container \"" + id + "\": it is " + status);
+  const int f = ::open((dir / "start.fifo").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (f < 0) fail("cannot start container \"" + id + "\": its monitor is not waiting (" + std::strerror(errno) + ")");
+  ssize_t ignored = ::write(f, "s", 1);
+  (void)ignored;
+  ::close(f);
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60); std::chrono::steady_clock::now() < until;) {
+    const json now = read_state(id);
+    if (now.value("started", false) || !monitor_alive(now)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  fail("container \"" + id + "\" did not start within 60 s");
+}
+
+int run_main(const std::vector<std::string>& args) {
+  std::string cmd = args.empty() ? "" : args[0];
+  const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+  if (cmd == "create") {
+    create(create_args(rest));
+    return 0;
+  }
+  if (cmd == "run") {
+    const CreateArgs c = create_args(rest);
+    const pid_t pid = create(c);
+    start(c.id);
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    std::error_code ec;
+    fs::remove_all(dir_of(c.id), ec);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  if (cmd == "start" && rest.size() == 1) {
+    start(rest[0]);
+    return 0;
+  }
+  if (cmd == "state" && rest.size() == 1) {
+    std::cout << public_state(read_state(rest[0])).dump(2) << "\n";
+    return 0;
+  }
+  if (cmd == "kill") {
+    std::vector<std::string> pos;
+    for (const std::string& x : rest)
+      if (x != "--all" && x != "-a") pos.push_back(x);
+    if (pos.empty() || pos.size() > 2) fail("usage: kill [--all] ID [SIGNAL]", 2);
+    const int sig = signal_number(pos.size() == 2 ? pos[1] : "TERM");
+    const json s = read_state(pos[0]);
+    if (status_of(s) == "stopped") fail("container \"" + pos[0] + "\" is not running");
+    if (::kill(s.value("pid", 0), sig) != 0) fail(std::string("kill: ") + std::strerror(errno));
+    return 0;
+  }
+  if (cmd == "delete") {
+    bool force = false;
+    std::string id;
+    for (const std::string& x : rest) {
+      if (x == "--force" || x == "-f") force = true;
+      else id = x;
+    }
+    const fs::path dir = dir_of(id);
+    if (!fs::exists(dir / "state.json")) {
+      if (force) return 0;
+      fail("container \"" + id + "\" does not exist");
+    }
+    const json s = read_state(id);
+    const std::string status = status_of(s);
+    if (status == "running" && !force) fail("cannot delete container \"" + id + "\": it is running (use --force)");
+    if (status != "stopped") {
+      ::kill(s.value("pid", 0), SIGKILL);
+      for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());
+    return 0;
+  }
+  if (cmd == "features") {
+    std::cout << json{{"ociVersionMin", "1.0.0"},
+                      {"ociVersionMax", "1.0.2"},
+                      {"hooks", json::array()},
+                      {"mountOptions", json::array()},
+                      {"annotations", {{"io.crumble.runtime", "a microVM per container"}}}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  if (cmd == "exec" || cmd == "ps" || cmd == "pause" || cmd == "resume" || cmd == "update" || cmd == "checkpoint" || cmd == "restore")
+    fail("\"" + cmd + "\" is not supported yet");
+  fail("unknown command \"" + cmd + "\" (create, start, state, kill, delete, run, features)", 2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&] {
+      if (i + 1 >= args.size()) fail(a + " needs a value", 2);
+      return args[++i];
+    };
+    if (a == "--version" || a == "-v") {
+      std::cout << crumble::tools::version_line("crumble-runtime") << "spec: 1.0.2\n";
+      return 0;
+    }
+    if (a == "--root") g.root = value();
+    else if (a.rfind("--root=", 0) == 0) g.root = a.substr(7);
+    else if (a == "--log") g.log = value();
+    else if (a.rfind("--log=", 0) == 0) g.log = a.substr(6);
+    else if (a == "--log-format") g.json_log = value() == "json";
+    else if (a.rfind("--log-format=", 0) == 0) g.json_log = a.substr(13) == "json";
+    else if (a == "--debug") g.debug = true;
+    else if (a == "--systemd-cgroup" || a == "--rootless=false") continue;
+    else if (a == "--rootless" || a == "--criu") value();
+    else break;
+  }
+  args.erase(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+  try {
+    return run_main(args);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+}
