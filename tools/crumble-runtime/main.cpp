@@ -119,14 +119,22 @@ void write_state(const fs::path& dir, const json& s) {
   fs::rename(tmp, dir / "state.json");
 }
 
-// Whether the monitor named in the state still runs (its pid and its start time, as pids are reused).
+// Whether the monitor named in the state still runs: its pid and its start time (pids are
+// reused), and not a zombie its reaper has yet to collect.
 bool monitor_alive(const json& s) {
   const pid_t pid = s.value("pid", 0);
-  return pid > 0 && crumble::vm::process_start_time(pid) == s.value("monitorStart", std::string("-"));
+  const std::string start = s.value("monitorStart", std::string());
+  if (pid <= 0 || start.empty() || crumble::vm::process_start_time(pid) != start) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const auto paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
 }
 
 std::string status_of(const json& s) {
   if (s.contains("exited") || !monitor_alive(s)) return "stopped";
+  if (s.value("creating", false)) return "creating";
   return s.value("started", false) ? "running" : "created";
 }
 
@@ -159,6 +167,25 @@ int signal_number(std::string name) {
 // The monitor's life: the VM up with the container's root, "created" said to `create` through
 // `ready`, then (on `start`, through the fifo) the process, its stdio wired to fds 0-2, and exit
 // with its status. Before start, SIGTERM/SIGINT/SIGHUP/SIGQUIT end it cleanly (the VM stopped).
+// The monitor's own state updates: a failure is logged, never the end of a running container.
+void mark(const fs::path& dir, const char* key, const json& value) {
+  try {
+    const int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::flock(fd, LOCK_EX);
+    std::ifstream in(dir / "state.json");
+    json s = json::parse(in);
+    s[key] = value;
+    {
+      std::ofstream out(dir / "state.json.tmp");
+      out << s.dump(2) << "\n";
+    }
+    fs::rename(dir / "state.json.tmp", dir / "state.json");
+    if (fd >= 0) ::close(fd);
+  } catch (const std::exception& e) {
+    log_line("error", "container " + dir.filename().string() + ": cannot record " + key + ": " + e.what());
+  }
+}
+
 [[noreturn]] void monitor(const crumble::oci::Bundle& b, const fs::path& dir, int ready) {
   crumble::vm::stop_cleanly_on_signals();
   std::optional<crumble::container::Container> box;
@@ -172,15 +199,22 @@ int signal_number(std::string name) {
     ::_exit(1);
   }
   log_line("debug", box->root_note() + "; " + box->snapshot_note() + "; " + box->start_note());
-  const fs::path fifo = dir / "start.fifo";
-  ssize_t ignored = ::write(ready, "ok\n", 3);
-  (void)ignored;
-  ::close(ready);
-  int f = -1;
-  while ((f = ::open(fifo.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+  // Open (read-write: it does not wait for a writer) before saying ready, so a `start` that
+  // comes at once finds a reader; ENXIO then means the monitor is gone.
+  const int f = ::open((dir / "start.fifo").c_str(), O_RDWR | O_CLOEXEC);
+  if (f < 0 || ::write(ready, "ok\n", 3) != 3) {  // `create` is gone: nobody will start us
+    box.reset();
+    ::_exit(1);
   }
+  ::close(ready);
   char c = 0;
-  if (f < 0 || ::read(f, &c, 1) != 1) ::_exit(1);
+  ssize_t got;
+  while ((got = ::read(f, &c, 1)) < 0 && errno == EINTR) {
+  }
+  if (got != 1) {
+    box.reset();
+    ::_exit(1);
+  }
   ::close(f);
   int status = 1;
   try {
@@ -189,22 +223,13 @@ int signal_number(std::string name) {
     stdio.stdin_open = true;
     log_line("debug", "starting");
     crumble::vm::Session::Process p = box->start({}, stdio);
-    {
-      Lock held(dir);
-      json s = read_state(dir.filename().string());
-      s["started"] = true;
-      write_state(dir, s);
-    }
+    mark(dir, "started", true);
     crumble::vm::AttachOptions a;
     a.in = STDIN_FILENO;
     a.signals = &signals;
-    a.grace = std::chrono::hours(24 * 365);  // runc's semantics: a signal is only passed on
-    a.interrupt_window = std::chrono::milliseconds(0);
+    a.give_up = false;  // runc's semantics: a signal is only passed on
     status = crumble::vm::attach(p, a).status();
-    Lock held(dir);
-    json s = read_state(dir.filename().string());
-    s["exited"] = status;  // stopped from now on, while the VM powers off
-    write_state(dir, s);
+    mark(dir, "exited", status);  // stopped from now on, while the VM powers off
   } catch (const std::exception& e) {
     log_line("error", std::string("container ") + dir.filename().string() + ": " + e.what());
     status = 1;
@@ -275,6 +300,27 @@ pid_t create(const CreateArgs& c) {
     monitor(b, dir, p[1]);
   }
   ::close(p[1]);
+  // Whatever happens to this process from here, the monitor is on record: `delete` finds it.
+  auto abandon = [&](const std::string& why) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    fs::remove_all(dir, ec);
+    fail(why);
+  };
+  try {
+    Lock held(dir);
+    write_state(dir, json{{"id", c.id},
+                          {"pid", pid},
+                          {"monitorStart", crumble::vm::process_start_time(pid)},
+                          {"bundle", b.dir.string()},
+                          {"rootfs", b.rootfs.string()},
+                          {"created", now_rfc3339()},
+                          {"creating", true},
+                          {"started", false},
+                          {"annotations", b.annotations}});
+  } catch (const std::exception& e) {
+    abandon(std::string("cannot record the container's state: ") + e.what());
+  }
   std::string said;
   char buf[4096];
   for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) {
@@ -283,26 +329,15 @@ pid_t create(const CreateArgs& c) {
   }
   ::close(p[0]);
   if (said.rfind("ok", 0) != 0) {
-    ::waitpid(pid, nullptr, 0);
-    fs::remove_all(dir, ec);
-    fail("the container's VM did not start: " + (said.empty() ? std::string("its monitor died") : said.substr(7, said.size() - 8)));
-  }
-  {
-    Lock held(dir);
-    write_state(dir, json{{"id", c.id},
-                          {"pid", pid},
-                          {"monitorStart", crumble::vm::process_start_time(pid)},
-                          {"bundle", b.dir.string()},
-                          {"rootfs", b.rootfs.string()},
-                          {"created", now_rfc3339()},
-                          {"started", false},
-                          {"annotations", b.annotations}});
+    while (!said.empty() && said.back() == '\n') said.pop_back();
+    abandon("the container's VM did not start: " + (said.rfind("error: ", 0) == 0 ? said.substr(7) : std::string("its monitor died")));
   }
   if (!c.pid_file.empty()) {
     std::ofstream out(c.pid_file);
     out << pid;
-    if (!out) fail("cannot write the pid file " + c.pid_file);
+    if (!out) abandon("cannot write the pid file " + c.pid_file);
   }
+  mark(dir, "creating", false);
   return pid;
 }
 
@@ -318,7 +353,8 @@ void start(const std::string& id) {
   ::close(f);
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60); std::chrono::steady_clock::now() < until;) {
     const json now = read_state(id);
-    if (now.value("started", false) || !monitor_alive(now)) return;
+    if (now.value("started", false)) return;
+    if (!monitor_alive(now)) fail("container \"" + id + "\" ended before it started (see the log)");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   fail("container \"" + id + "\" did not start within 60 s");
@@ -327,6 +363,7 @@ void start(const std::string& id) {
 int run_main(const std::vector<std::string>& args) {
   std::string cmd = args.empty() ? "" : args[0];
   const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+  if (cmd == "create" || cmd == "run") crumble::vm::reclaim_stale_temp_dirs();  // what SIGKILLed monitors left
   if (cmd == "create") {
     create(create_args(rest));
     return 0;
@@ -357,7 +394,7 @@ int run_main(const std::vector<std::string>& args) {
     if (pos.empty() || pos.size() > 2) fail("usage: kill [--all] ID [SIGNAL]", 2);
     const int sig = signal_number(pos.size() == 2 ? pos[1] : "TERM");
     const json s = read_state(pos[0]);
-    if (status_of(s) == "stopped") fail("container \"" + pos[0] + "\" is not running");
+    if (status_of(s) == "stopped") fail("container not running");  // runc's words: containerd matches them
     if (::kill(s.value("pid", 0), sig) != 0) fail(std::string("kill: ") + std::strerror(errno));
     return 0;
   }
@@ -370,14 +407,18 @@ int run_main(const std::vector<std::string>& args) {
     }
     const fs::path dir = dir_of(id);
     if (!fs::exists(dir / "state.json")) {
+      std::error_code ec;
+      if (force) fs::remove_all(dir, ec);  // a create that died before it wrote anything
       if (force) return 0;
       fail("container \"" + id + "\" does not exist");
     }
     const json s = read_state(id);
     const std::string status = status_of(s);
     if (status == "running" && !force) fail("cannot delete container \"" + id + "\": it is running (use --force)");
-    if (status != "stopped") {
-      ::kill(s.value("pid", 0), SIGKILL);
+    if (status != "stopped") {  // created: asked to stop cleanly first (the VM's files go with it)
+      if (status != "running") ::kill(s.value("pid", 0), SIGTERM);
+      for (int i = 0; i < 2000 && status != "running" && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (monitor_alive(s)) ::kill(s.value("pid", 0), SIGKILL);
       for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     std::error_code ec;
@@ -403,6 +444,12 @@ int run_main(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // fds 0-2 exist (a caller may have closed them): otherwise a pipe of ours would become the
+  // container's stdout
+  int fd;
+  while ((fd = ::open("/dev/null", O_RDWR)) >= 0 && fd <= 2) {
+  }
+  if (fd > 2) ::close(fd);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::size_t i = 0;
   for (; i < args.size(); ++i) {

@@ -42,6 +42,9 @@ struct AttachOptions {
   Clock::time_point deadline = Clock::time_point::max();  // then GuestTimeout (and the VM stops)
   std::chrono::milliseconds interrupt_window{1000};
   std::chrono::milliseconds grace{10000};
+  // false: signals are only passed on, never a reason to give up (an OCI runtime's monitor: the
+  // caller decides, and sends SIGKILL)
+  bool give_up = true;
 };
 
 // The host gave up on the command after signal `signal` (see the header comment).
@@ -119,11 +122,11 @@ inline CommandResult attach(Session::Process& p, const AttachOptions& o) {
           // (`timeout -s INT` signals crumble twice: itself and its process group), unless the
           // first has waited longer than the window (a guest that takes no signals).
           const bool delivered = p.signals_delivered();
-          if (sig == SIGINT && last_interrupt &&
+          if (o.give_up && sig == SIGINT && last_interrupt &&
               ((delivered && now - *last_interrupt < o.interrupt_window) || (!delivered && now - *last_interrupt >= o.interrupt_window)))
             throw CommandAbandoned(SIGINT, "a second SIGINT: the VM is stopped");
           if (sig == SIGINT) last_interrupt = now;
-          if ((sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) && !give_up) {
+          if (o.give_up && (sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) && !give_up) {
             give_up = now + o.grace;
             give_up_signal = sig;
           }
