@@ -7,7 +7,9 @@
 // listed in `ignored` (the runtime logs it), never silently dropped.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -96,9 +98,15 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
     if (b.spec.workdir.empty() || b.spec.workdir[0] != '/') fail(file, "process.cwd", "\"" + b.spec.workdir + "\" is not absolute");
   }
   if (const auto& user = member(process, "user", file, "process.", T::object); !user.is_null()) {
-    const auto& uid = member(user, "uid", file, "process.user.", T::number_unsigned);
-    const auto& gid = member(user, "gid", file, "process.user.", T::number_unsigned);
-    b.spec.user = std::to_string(uid.is_null() ? 0 : uid.get<std::uint32_t>()) + ":" + std::to_string(gid.is_null() ? 0 : gid.get<std::uint32_t>());
+    // an id: a whole number 0 to 2^32-2 (-1 is no id); JSON's 1 is unsigned, 1.5 and -1 are not
+    auto id = [&](const char* key) -> std::uint32_t {
+      if (!user.contains(key)) return 0;
+      const nlohmann::json& v = user.at(key);
+      if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 0xfffffffeu)
+        fail(file, std::string("process.user.") + key, "expected an id from 0 to 4294967294, got " + v.dump());
+      return static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    };
+    b.spec.user = std::to_string(id("uid")) + ":" + std::to_string(id("gid"));
     if (!member(user, "additionalGids", file, "process.user.", T::array).empty()) b.ignored.push_back("process.user.additionalGids");
   }
   b.spec.no_new_privs = member(process, "noNewPrivileges", file, "process.", T::boolean) == true;
@@ -108,6 +116,18 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
   if (const auto& a = member(j, "annotations", file, "", T::object); !a.is_null()) b.annotations = a;
   if (j.contains("mounts")) b.ignored.push_back("mounts (the container's own proc, sysfs, /dev, /dev/pts, /dev/shm, /tmp and /run are made)");
   if (j.contains("hooks")) b.ignored.push_back("hooks");
+  if (const auto& linux_ = member(j, "linux", file, "", T::object); !linux_.is_null()) {
+    // A VM has namespaces of its own: a host namespace to join (podman's and a pod's network
+    // namespace) cannot be joined from inside it. Refusing would fail every podman run, whose
+    // default network comes as one; so it is accepted, and logged: the container has the VM's
+    // network (none yet), not that one.
+    const nlohmann::json& ns = member(linux_, "namespaces", file, "linux.", T::array);
+    for (std::size_t i = 0; i < ns.size(); ++i)
+      if (ns[i].is_object() && ns[i].contains("path"))
+        b.ignored.push_back("linux.namespaces[" + std::to_string(i) + "].path (" + ns[i].value("type", std::string("?")) + " " +
+                            ns[i]["path"].dump() + "): the VM has namespaces of its own, and no network yet");
+    b.ignored.push_back("linux (resources, devices, sysctl, seccomp, masked and read-only paths: the VM has its own)");
+  }
   b.spec.rootfs = b.rootfs;
   b.spec.entrypoint = b.args;
   return b;
