@@ -535,21 +535,9 @@ class Session::Process {
     if (result_) return *result_;
     live();
     const auto deadline = Clock::now() + timeout.value_or(vm_->cfg_.command_timeout);
-    return vm_->guarded([&] {
-      Channel& c = vm_->channel();
-      Channel::Waiter idle;
-      for (;;) {
-        bool moved = false;
-        for (Stream s : {Stream::out, Stream::err})  // one piece of each per look: wait() sees the clock
-          if (std::string_view bytes = c.slot(id_).pending(s); !bytes.empty()) {
-            sink(s, bytes);
-            c.slot(id_).consume(s, bytes.size());
-            moved = true;
-          }
-        if (std::optional<CommandResult> r = c.finish(id_)) return *(result_ = r);
-        c.wait(idle, moved, deadline, "process " + std::to_string(id_));
-      }
-    });
+    const OutputSink to = std::ref(sink);
+    result_ = vm_->guarded([&] { return vm_->channel().wait_end(id_, to, deadline, "process " + std::to_string(id_)); });
+    return *result_;
   }
   // Throws when the guest is gone, or GuestTimeout once `deadline` has passed (the VM is then
   // stopped): for callers with a loop of their own, now and then.

@@ -179,7 +179,12 @@ class Channel {
   CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
                     const OutputSink& sink, const CommandOptions& options = {}) {
     if (!sink) throw ConfigError("no output sink given for the command's output");
-    const int id = start(argv, env, deadline, options);
+    return wait_end(start(argv, env, deadline, options), sink, deadline, "command " + argv[0]);
+  }
+
+  // Hands process `id`'s output to `sink` as it comes (taken from the ring once the sink returns)
+  // until it ends, and says how; GuestTimeout naming `what` at the deadline.
+  CommandResult wait_end(int id, const OutputSink& sink, Clock::time_point deadline, const std::string& what) {
     Waiter idle;
     for (;;) {
       bool moved = false;
@@ -190,7 +195,7 @@ class Channel {
           moved = true;
         }
       if (std::optional<CommandResult> r = finish(id)) return *r;
-      wait(idle, moved, deadline, "command " + argv[0]);
+      wait(idle, moved, deadline, what);
     }
   }
 
