@@ -179,7 +179,8 @@ class Channel {
   CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, Clock::time_point deadline,
                     const OutputSink& sink, const CommandOptions& options = {}) {
     if (!sink) throw ConfigError("no output sink given for the command's output");
-    return wait_end(start(argv, env, deadline, options), sink, deadline, "command " + argv[0]);
+    const int id = start(argv, env, deadline, options);  // first: it refuses an empty argv
+    return wait_end(id, sink, deadline, "command " + argv[0]);
   }
 
   // Hands process `id`'s output to `sink` as it comes (taken from the ring once the sink returns)
