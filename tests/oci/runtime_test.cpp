@@ -43,6 +43,42 @@ void skip(const std::string& why) {
   std::exit(4);
 }
 
+// The runtime's cache for this test alone: the user's cache is never touched (other tests check
+// that, running alongside); only its kernels are used, through a symlink. Snapshots are made here
+// on the first run. The suite passes XDG_CACHE_HOME on to the runtime; podman passes only HOME
+// (and PATH) through conmon, so podman runs with `home()`.
+struct PrivateCache {
+  fs::path home = fs::temp_directory_path() / ("oci-home-" + std::to_string(::getpid()));
+  fs::path dir = home / ".cache";
+  PrivateCache() {
+    const fs::path kernels = crumble::vm::cache_dir() / "kernels";
+    fs::create_directories(dir / "crumble");
+    fs::create_directory_symlink(kernels, dir / "crumble/kernels");
+    ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+  }
+  ~PrivateCache() {
+    std::error_code ec;
+    fs::remove_all(home, ec);
+  }
+  // The root images the runtime still keeps (each container's goes with it).
+  std::vector<std::string> root_images() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir / "crumble/runtime/roots", ec)) out.push_back(e.path().filename().string());
+    return out;
+  }
+};
+
+// A directory removed however the test ends.
+struct WorkDir {
+  fs::path path;
+  explicit WorkDir(fs::path p) : path(std::move(p)) { fs::create_directories(path); }
+  ~WorkDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("runtime-tools: the lifecycle tests runc passes here pass for crumble-runtime") {
@@ -50,6 +86,7 @@ TEST_CASE("runtime-tools: the lifecycle tests runc passes here pass for crumble-
   const fs::path validate = fs::path(CRUMBLE_OCI_DIR) / "validate.sh";
   if (!fs::exists(validate)) skip("no runtime-tools suite at " + validate.string());
   if (std::system("command -v go > /dev/null 2>&1") != 0) skip("no Go to build the runtime-tools suite (apt-get install golang-go)");
+  const PrivateCache cache;
   // What each test must give: runc's figures here (../shared/oci/runc-baseline.txt), except where
   // a test reads, from the host, a file the container wrote into its root: crumble's root is the
   // bundle's under an overlay in the VM, so writes stay in the guest (issue 16 goes on: copy the
@@ -70,20 +107,24 @@ TEST_CASE("runtime-tools: the lifecycle tests runc passes here pass for crumble-
     line << t << " ok=" << counts.first << " notok=" << counts.second << " ";
     CHECK_THAT(o.text, Contains(line.str()));
   }
+  CHECK(cache.root_images().empty());  // each container's root image went with it
 }
 
 TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest kernel") {
   (void)crumble::test::guest_kernel_or_skip();
   if (std::system("command -v podman > /dev/null 2>&1") != 0) skip("no podman (apt-get install podman)");
-  // a busybox root imported by podman (its own image store; offline)
-  const fs::path work = fs::temp_directory_path() / ("oci-test-" + std::to_string(::getpid()));
+  const PrivateCache cache;
+  // podman with a store of its own (removed with the test, the user's images untouched), and a
+  // busybox root imported into it (offline)
+  const WorkDir w(fs::temp_directory_path() / ("oci-test-" + std::to_string(::getpid())));
+  const fs::path& work = w.path;
+  const std::string podman = "HOME='" + cache.home.string() + "' podman --root '" + (work / "storage").string() + "' --runroot '" + (work / "run").string() + "' ";
   fs::create_directories(work / "root/bin");
   REQUIRE(shell("cp /bin/busybox '" + (work / "root/bin/").string() + "' && for c in sh echo true uname; do ln -s busybox '" +
                 (work / "root/bin/").string() + "'$c; done && tar -C '" + (work / "root").string() + "' -cf '" +
-                (work / "root.tar").string() + "' . && podman import -q '" + (work / "root.tar").string() + "' crumble-oci-test")
+                (work / "root.tar").string() + "' . && " + podman + "import -q '" + (work / "root.tar").string() + "' crumble-oci-test")
             .status == 0);
-  const std::string run = std::string("podman --runtime '") + CRUMBLE_RUNTIME +
-                          "' run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 crumble-oci-test ";
+  const std::string run = podman + "--runtime '" + CRUMBLE_RUNTIME + "' run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 crumble-oci-test ";
   struct Case {
     std::string what, args;
     int status;
@@ -108,6 +149,7 @@ TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest 
       CHECK(o.text == c.out);
     }
   }
-  shell("podman rmi -f crumble-oci-test");
-  fs::remove_all(work);
+  // each container's root image went with it
+  CHECK(cache.root_images().empty());
+  shell(podman + "rmi -f crumble-oci-test");
 }

@@ -162,6 +162,25 @@ int signal_number(std::string name) {
   fail("unknown signal \"" + name + "\"");
 }
 
+// ---- root images ---------------------------------------------------------------------------------
+
+// Where the containers' root images are built: a cache of their own, not the user's
+// (`crumble image list`). A bundle's root is a directory made for one container (podman's and
+// containerd's overlay mounts), so its key (root_image.hpp: over ctimes too) matches no other
+// container's: an image outlives its container for nothing. The monitor removes its image when it
+// ends, `delete` when a killed monitor could not; one another container still uses (the same
+// bundle run twice at once) is skipped, and goes with the last.
+fs::path root_images() { return crumble::vm::cache_dir() / "runtime" / "roots"; }
+
+void forget_root(const std::string& key) {
+  if (key.empty()) return;
+  try {
+    crumble::container::RootCache(root_images()).remove(key);
+  } catch (const std::exception& e) {
+    log_line("warning", "cannot remove the root image " + key + ": " + e.what());
+  }
+}
+
 // ---- the monitor --------------------------------------------------------------------------------
 
 // The monitor's life: the VM up with the container's root, "created" said to `create` through
@@ -191,6 +210,7 @@ void mark(const fs::path& dir, const char* key, const json& value) {
   std::optional<crumble::container::Container> box;
   try {
     crumble::container::Spec spec = b.spec;
+    spec.root_cache_dir = root_images();
     box.emplace(spec);
   } catch (const std::exception& e) {
     const std::string msg = std::string("error: ") + e.what() + "\n";
@@ -201,9 +221,12 @@ void mark(const fs::path& dir, const char* key, const json& value) {
   log_line("debug", box->root_note() + "; " + box->snapshot_note() + "; " + box->start_note());
   // Open (read-write: it does not wait for a writer) before saying ready, so a `start` that
   // comes at once finds a reader; ENXIO then means the monitor is gone.
+  const std::string root_key = box->root_key();
+  const std::string ok = "ok " + root_key + "\n";  // `create` records the key: `delete` needs it
   const int f = ::open((dir / "start.fifo").c_str(), O_RDWR | O_CLOEXEC);
-  if (f < 0 || ::write(ready, "ok\n", 3) != 3) {  // `create` is gone: nobody will start us
+  if (f < 0 || ::write(ready, ok.data(), ok.size()) != static_cast<ssize_t>(ok.size())) {  // `create` is gone: nobody will start us
     box.reset();
+    forget_root(root_key);
     ::_exit(1);
   }
   ::close(ready);
@@ -213,6 +236,7 @@ void mark(const fs::path& dir, const char* key, const json& value) {
   }
   if (got != 1) {
     box.reset();
+    forget_root(root_key);
     ::_exit(1);
   }
   ::close(f);
@@ -236,6 +260,7 @@ void mark(const fs::path& dir, const char* key, const json& value) {
   }
   log_line("debug", "process ended: " + std::to_string(status));
   box.reset();
+  forget_root(root_key);
   log_line("debug", "VM stopped");
   std::fflush(nullptr);
   ::_exit(status);
@@ -337,6 +362,8 @@ pid_t create(const CreateArgs& c) {
     out << pid;
     if (!out) abandon("cannot write the pid file " + c.pid_file);
   }
+  const std::string ok_line = said.substr(0, said.find('\n'));  // "ok KEY"
+  mark(dir, "rootKey", ok_line.size() > 3 ? ok_line.substr(3) : std::string());
   mark(dir, "creating", false);
   return pid;
 }
@@ -421,6 +448,7 @@ int run_main(const std::vector<std::string>& args) {
       if (monitor_alive(s)) ::kill(s.value("pid", 0), SIGKILL);
       for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    forget_root(s.value("rootKey", std::string()));
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());

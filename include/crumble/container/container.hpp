@@ -181,6 +181,8 @@ class Container {
   const std::string& hostname() const { return hostname_; }
   // "root image: reused KEY" / "root image: built KEY in 1.2 s", and the VM's snapshot note.
   const std::string& root_note() const { return root_note_; }
+  // The root image's cache key (root_cache.hpp); empty when the root is shared live (virtio-fs).
+  std::string root_key() const { return lease_ ? lease_->key() : std::string(); }
   std::string snapshot_note() const { return vm_->snapshot_note(); }
   bool restored() const { return vm_->restored(); }
   // How long the VM took to start and the container to be set up in it.
