@@ -21,8 +21,9 @@ packages=(
   qemu-system-x86 busybox-static
   # containers: root images (erofs), volumes (virtiofsd comes with qemu-system-common), foreign
   # binaries (qemu-user-static for binfmt_misc); the tools that make test images (the oracles of
-  # the formats) and the peers the benchmarks compare with
-  erofs-utils e2fsprogs qemu-user-static umoci skopeo podman runc crun
+  # the formats) and the peers the benchmarks compare with; podman and containerd drive the OCI
+  # runtime
+  erofs-utils e2fsprogs qemu-user-static umoci skopeo podman runc crun containerd
 )
 
 missing=()
