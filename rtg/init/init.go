@@ -68,11 +68,15 @@ const (
 	stageSetuid     = runtime.Config("exec_stage_setuid")
 	stageNoNewPrivs = runtime.Config("exec_stage_no_new_privs")
 	stageCaps       = runtime.Config("exec_stage_capabilities")
+	stageRlimits    = runtime.Config("exec_stage_rlimits")
+	stageOom        = runtime.Config("exec_stage_oom_score_adj")
 	flagSetIds      = runtime.Config("command_flag_set_ids")
 	flagNoNewPrivs  = runtime.Config("command_flag_no_new_privs")
 	flagChdir       = runtime.Config("command_flag_chdir")
 	flagStdin       = runtime.Config("command_flag_stdin")
 	flagTty         = runtime.Config("command_flag_tty")
+	flagCaps        = runtime.Config("command_flag_capabilities")
+	flagOom         = runtime.Config("command_flag_oom_score_adj")
 
 	exitKindExited     = runtime.Config("exit_kind_exited")
 	exitKindSignaled   = runtime.Config("exit_kind_signaled")
@@ -104,6 +108,15 @@ const (
 	cfgCommandProcess     = runtime.Config("cfg_command_process")
 	cfgCommandRows        = runtime.Config("cfg_command_rows")
 	cfgCommandCols        = runtime.Config("cfg_command_cols")
+	cfgCommandCapBounding = runtime.Config("cfg_command_cap_bounding")
+	cfgCommandCapEff      = runtime.Config("cfg_command_cap_effective")
+	cfgCommandCapPerm     = runtime.Config("cfg_command_cap_permitted")
+	cfgCommandCapInh      = runtime.Config("cfg_command_cap_inheritable")
+	cfgCommandCapAmbient  = runtime.Config("cfg_command_cap_ambient")
+	cfgCommandOom         = runtime.Config("cfg_command_oom_score_adj")
+	cfgCommandNrlimits    = runtime.Config("cfg_command_nrlimits")
+	cfgCommandRlimits     = runtime.Config("cfg_command_rlimits")
+	cfgCommandRlimitsMax  = runtime.Config("cfg_command_rlimits_max")
 	cfgCtrRootKind        = runtime.Config("cfg_container_root_kind")
 	cfgCtrVolumes         = runtime.Config("cfg_container_volumes")
 	cfgCtrBinfmts         = runtime.Config("cfg_container_binfmts")
@@ -160,12 +173,15 @@ const (
 	ctrMagic      = runtime.Config("container_magic")
 )
 
-// prctl(2) options: Linux's values, the same on every architecture.
+// prctl(2) options and capset(2)'s header version: Linux's values, the same on every architecture.
 const (
+	prSetKeepcaps     = 8
 	prCapbsetDrop     = 24
 	prSetNoNewPrivs   = 38
 	prCapAmbient      = 47
+	prCapAmbientRaise = 2 // PR_CAP_AMBIENT_RAISE
 	prCapAmbientClear = 4 // PR_CAP_AMBIENT_CLEAR_ALL
+	capVersion3       = 0x20080522
 )
 
 // How long a block root's device node may take to appear after its driver loads (ns), and how
@@ -523,10 +539,109 @@ func childFails(ctl uintptr, stage int64, r int64) {
 	runtime.Syscall(runtime.SYS_EXIT_GROUP, 127)
 }
 
+// decimal writes v in decimal into buf (at least 21 bytes); returns the length.
+func decimal(buf uintptr, v int64) int64 {
+	n := int64(0)
+	if v < 0 {
+		runtime.Store8(buf, 0, '-')
+		n = 1
+		v = -v
+	}
+	digits := int64(1)
+	w := v
+	for w >= 10 {
+		digits++
+		w = w / 10
+	}
+	k := n + digits
+	for k > n {
+		k--
+		runtime.Store8(buf, uintptr(k), '0'+v%10)
+		v = v / 10
+	}
+	return n + digits
+}
+
+// limits applies the command's resource limits and oom_score_adj, while the child is still root
+// (raising a hard limit, or lowering oom_score_adj, needs privileges the uid may not have).
+func limits(ctl uintptr, base uintptr) {
+	n := uint64(runtime.Load32(base, cfgCommandNrlimits))
+	if n > cfgCommandRlimitsMax {
+		childFails(ctl, stageRlimits, -runtime.EINVAL)
+	}
+	i := uint64(0)
+	for i < n {
+		at := base + cfgCommandRlimits + uintptr(24*i)
+		r := runtime.Syscall(runtime.SYS_PRLIMIT64, 0, runtime.Load32(at, 0), at+8, 0)
+		if failed(r) {
+			childFails(ctl, stageRlimits, r)
+		}
+		i++
+	}
+	if runtime.Load32(base, cfgCommandFlags)&flagOom != 0 {
+		var text [24]byte
+		r := writeFile(uintptr("/proc/self/oom_score_adj"), &text, decimal(&text, int64(int32(runtime.Load32(base, cfgCommandOom)))))
+		if failed(r) {
+			childFails(ctl, stageOom, r)
+		}
+	}
+}
+
+// dropBounding drops from the bounding set every capability not in keep; 0 or the errno.
+func dropBounding(keep uint64) int64 {
+	bit := uint64(0)
+	for bit < 64 {
+		if (keep>>bit)&1 == 0 {
+			r := runtime.Syscall(runtime.SYS_PRCTL, prCapbsetDrop, bit, 0, 0, 0)
+			if r == -runtime.EINVAL {
+				return 0 // past the last capability this kernel knows
+			}
+			if failed(r) {
+				return r
+			}
+		}
+		bit++
+	}
+	return 0
+}
+
+// setCapabilities makes the effective, permitted and inheritable sets exactly the header's
+// (capset, version 3: two 32-bit halves), then raises the ambient ones. An ambient capability
+// the kernel refuses (not permitted and inheritable) is left out, as runc does.
+func setCapabilities(ctl uintptr, base uintptr) {
+	var hdr [8]byte
+	var data [24]byte
+	runtime.Store32(&hdr, 0, capVersion3)
+	eff := runtime.Load64(base, cfgCommandCapEff)
+	perm := runtime.Load64(base, cfgCommandCapPerm)
+	inh := runtime.Load64(base, cfgCommandCapInh)
+	runtime.Store32(&data, 0, eff&0xffffffff)
+	runtime.Store32(&data, 4, perm&0xffffffff)
+	runtime.Store32(&data, 8, inh&0xffffffff)
+	runtime.Store32(&data, 12, eff>>32)
+	runtime.Store32(&data, 16, perm>>32)
+	runtime.Store32(&data, 20, inh>>32)
+	r := runtime.Syscall(runtime.SYS_CAPSET, &hdr, &data)
+	if failed(r) {
+		childFails(ctl, stageCaps, r)
+	}
+	runtime.Syscall(runtime.SYS_PRCTL, prCapAmbient, prCapAmbientClear, 0, 0, 0)
+	ambient := runtime.Load64(base, cfgCommandCapAmbient)
+	bit := uint64(0)
+	for bit < 64 {
+		if (ambient>>bit)&1 != 0 {
+			runtime.Syscall(runtime.SYS_PRCTL, prCapAmbient, prCapAmbientRaise, bit, 0, 0)
+		}
+		bit++
+	}
+}
+
 // asUser applies the command's options (the header at base) in this order: the working directory
-// (made as root when missing, as docker makes a missing WorkingDir), the supplementary groups, the
-// gid, for a non-root uid no capabilities (bounding set and ambient; setuid then clears the
-// effective and permitted ones), the uid, no_new_privs. A failed step ends the child.
+// (made as root when missing, as docker makes a missing WorkingDir), the resource limits and
+// oom_score_adj, the supplementary groups, the gid, the capabilities' bounding set, the uid, the
+// other capability sets, no_new_privs. Without command_flag_capabilities a non-root uid gets no
+// capabilities (bounding set and ambient dropped; setuid then clears the effective and permitted
+// ones) and root keeps all. A failed step ends the child.
 func asUser(ctl uintptr, base uintptr, cwd uintptr) {
 	flags := runtime.Load32(base, cfgCommandFlags)
 	if flags&flagChdir != 0 {
@@ -547,8 +662,11 @@ func asUser(ctl uintptr, base uintptr, cwd uintptr) {
 			childFails(ctl, stageChdir, r)
 		}
 	}
+	limits(ctl, base)
+	caps := flags&flagCaps != 0
+	uid := uint32(0)
 	if flags&flagSetIds != 0 {
-		uid := runtime.Load32(base, cfgCommandUid)
+		uid = runtime.Load32(base, cfgCommandUid)
 		r := runtime.Syscall(runtime.SYS_SETGROUPS, runtime.Load32(base, cfgCommandNgroups), base+cfgCommandGroups)
 		if failed(r) {
 			childFails(ctl, stageSetgroups, r)
@@ -557,27 +675,31 @@ func asUser(ctl uintptr, base uintptr, cwd uintptr) {
 		if failed(r) {
 			childFails(ctl, stageSetgid, r)
 		}
-		if uid != 0 {
-			bit := int64(0)
-			for bit < 64 {
-				r = runtime.Syscall(runtime.SYS_PRCTL, prCapbsetDrop, bit, 0, 0, 0)
-				if r == -runtime.EINVAL {
-					break // past the last capability this kernel knows
-				}
-				if failed(r) {
-					childFails(ctl, stageCaps, r)
-				}
-				bit++
-			}
-			r = runtime.Syscall(runtime.SYS_PRCTL, prCapAmbient, prCapAmbientClear, 0, 0, 0)
-			if failed(r) {
-				childFails(ctl, stageCaps, r)
-			}
+	}
+	if caps || uid != 0 {
+		keep := uint64(0)
+		if caps {
+			keep = runtime.Load64(base, cfgCommandCapBounding)
 		}
-		r = runtime.Syscall(runtime.SYS_SETUID, uid)
+		r := dropBounding(keep)
+		if !failed(r) && caps && uid != 0 {
+			r = runtime.Syscall(runtime.SYS_PRCTL, prSetKeepcaps, 1, 0, 0, 0) // the permitted set survives setuid
+		}
+		if !failed(r) && !caps {
+			r = runtime.Syscall(runtime.SYS_PRCTL, prCapAmbient, prCapAmbientClear, 0, 0, 0)
+		}
+		if failed(r) {
+			childFails(ctl, stageCaps, r)
+		}
+	}
+	if flags&flagSetIds != 0 {
+		r := runtime.Syscall(runtime.SYS_SETUID, uid)
 		if failed(r) {
 			childFails(ctl, stageSetuid, r)
 		}
+	}
+	if caps {
+		setCapabilities(ctl, base)
 	}
 	if flags&flagNoNewPrivs != 0 {
 		r := runtime.Syscall(runtime.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0)

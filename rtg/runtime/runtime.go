@@ -120,6 +120,8 @@ const (
 	SYS_SOCKET         SyscallName = 55
 	SYS_FCHMOD         SyscallName = 56
 	SYS_FCHOWN         SyscallName = 57
+	SYS_PRLIMIT64      SyscallName = 58
+	SYS_CAPSET         SyscallName = 59
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).

@@ -95,6 +95,9 @@ struct SeenCommand {
   std::uint32_t uid = 0, gid = 0, flags = 0;
   std::vector<std::uint32_t> groups;
   std::uint32_t slot = ~0u, rows = 0, cols = 0;
+  crumble::vm::Capabilities caps;
+  std::int32_t oom_score_adj = 0;
+  std::vector<crumble::vm::ResourceLimit> rlimits;
 };
 
 // A piece of output on stream 1 (stdout) or 2 (stderr).
@@ -135,6 +138,16 @@ bool take_command(Regions& r, SeenCommand& seen) {
   seen.slot = crumble::le::load<std::uint32_t>(base + cfg::command_process);
   seen.rows = crumble::le::load<std::uint32_t>(base + cfg::command_rows);
   seen.cols = crumble::le::load<std::uint32_t>(base + cfg::command_cols);
+  seen.caps = {crumble::le::load<std::uint64_t>(base + cfg::command_cap_bounding), crumble::le::load<std::uint64_t>(base + cfg::command_cap_effective),
+               crumble::le::load<std::uint64_t>(base + cfg::command_cap_permitted), crumble::le::load<std::uint64_t>(base + cfg::command_cap_inheritable),
+               crumble::le::load<std::uint64_t>(base + cfg::command_cap_ambient)};
+  seen.oom_score_adj = static_cast<std::int32_t>(crumble::le::load<std::uint32_t>(base + cfg::command_oom_score_adj));
+  const std::uint32_t nrlimits = crumble::le::load<std::uint32_t>(base + cfg::command_nrlimits);
+  for (std::uint32_t i = 0; i < nrlimits && i < cfg::command_rlimits_max; ++i) {
+    const std::uint8_t* l = base + cfg::command_rlimits + 24 * i;
+    seen.rlimits.push_back({static_cast<int>(crumble::le::load<std::uint32_t>(l)), crumble::le::load<std::uint64_t>(l + 8),
+                            crumble::le::load<std::uint64_t>(l + 16)});
+  }
   return true;
 }
 
@@ -406,9 +419,11 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"container_step_hostname", 7},  {"container_step_binfmt", 8},      {"container_step_request", 9},
       {"exec_stage_execve", 0},        {"exec_stage_chdir", 1},           {"exec_stage_setgroups", 2},
       {"exec_stage_setgid", 3},        {"exec_stage_setuid", 4},          {"exec_stage_no_new_privs", 5},
-      {"exec_stage_capabilities", 6},  {"container_root_dir", 1},         {"container_root_block", 2},
+      {"exec_stage_capabilities", 6},  {"exec_stage_rlimits", 7},         {"exec_stage_oom_score_adj", 8},
+      {"container_root_dir", 1},       {"container_root_block", 2},
       {"container_root_virtiofs", 3},  {"command_flag_set_ids", 1},       {"command_flag_no_new_privs", 2},
       {"command_flag_chdir", 4},       {"command_flag_stdin", 8},         {"command_flag_tty", 16},
+      {"command_flag_capabilities", 64}, {"command_flag_oom_score_adj", 128},
       {"volume_flag_read_only", 1},
       {"cfg_payload_magic_at", 0},     {"cfg_command_magic_at", 0},       {"cfg_clock_magic_at", 0},
       {"cfg_reseed_magic_at", 0},      {"cfg_reseed_entropy_bytes", 64},
@@ -419,7 +434,10 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"cfg_command_envc", 12},        {"cfg_command_uid", 16},           {"cfg_command_gid", 20},
       {"cfg_command_flags", 24},       {"cfg_command_ngroups", 28},       {"cfg_command_groups_max", 32},
       {"cfg_command_groups", 32},      {"cfg_command_process", 160},      {"cfg_command_rows", 164},
-      {"cfg_command_cols", 168},       {"cfg_command_strings", 192},      {"cfg_command_max", 0x100000},
+      {"cfg_command_cols", 168},       {"cfg_command_cap_bounding", 176}, {"cfg_command_cap_effective", 184},
+      {"cfg_command_cap_permitted", 192}, {"cfg_command_cap_inheritable", 200}, {"cfg_command_cap_ambient", 208},
+      {"cfg_command_oom_score_adj", 216}, {"cfg_command_nrlimits", 220},   {"cfg_command_rlimits_max", 16},
+      {"cfg_command_rlimits", 224},    {"cfg_command_strings", 640},      {"cfg_command_max", 0x100000},
       {"cfg_container_magic_at", 0},   {"cfg_container_root_kind", 4},    {"cfg_container_flags", 8},
       {"cfg_container_volumes", 12},   {"cfg_container_binfmts", 16},     {"cfg_container_volumes_max", 32},
       {"cfg_container_binfmts_max", 16}, {"cfg_container_volume_flags", 32}, {"cfg_container_strings", 160},
@@ -875,6 +893,80 @@ TEST_CASE("channel: a command's options land in the header and after the environ
   }
 }
 
+TEST_CASE("channel: capabilities, resource limits and oom_score_adj land in the header as init reads them", "[vm][channel][options]") {
+  const std::uint32_t caps = p::command_flag_capabilities, oom = p::command_flag_oom_score_adj;
+  using crumble::vm::Capabilities;
+  using crumble::vm::ResourceLimit;
+  std::vector<ResourceLimit> most;
+  for (int i = 0; i < 16; ++i) most.push_back({i, 100u + static_cast<unsigned>(i), ~0ull});
+  struct Case {
+    std::string what;
+    CommandOptions options;
+    std::uint32_t flags;  // what the played init read
+    Capabilities caps;
+    std::int32_t oom_score_adj;
+    std::vector<ResourceLimit> rlimits;
+  };
+  auto with = [](std::optional<Capabilities> c, std::vector<ResourceLimit> l, std::optional<int> o) {
+    CommandOptions x;
+    x.capabilities = c;
+    x.rlimits = std::move(l);
+    x.oom_score_adj = o;
+    return x;
+  };
+  const Capabilities docker{0xa80425fb, 0xa80425fb, 0xa80425fb, 0, 0}, every{~0ull, 1ull << 63, 1, 1ull << 40, 1ull << 40};
+  const std::vector<Case> cases = {
+      {"none: the flags stay off", {}, 0, {}, 0, {}},
+      {"docker's default set", with(docker, {}, std::nullopt), caps, docker, 0, {}},
+      {"no capabilities at all is a set too", with(Capabilities{}, {}, std::nullopt), caps, {}, 0, {}},
+      {"every bit of every set", with(every, {}, std::nullopt), caps, every, 0, {}},
+      {"oom_score_adj -1000", with(std::nullopt, {}, -1000), oom, {}, -1000, {}},
+      {"oom_score_adj 0 asked for", with(std::nullopt, {}, 0), oom, {}, 0, {}},
+      {"RLIMIT_NOFILE 1024:4096", with(std::nullopt, {{7, 1024, 4096}}, std::nullopt), 0, {}, 0, {{7, 1024, 4096}}},
+      {"all 16 limits, unlimited hard", with(std::nullopt, most, std::nullopt), 0, {}, 0, most},
+      {"all of them", with(docker, {{7, 1, 2}}, 500), caps | oom, docker, 500, {{7, 1, 2}}},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    SeenCommand seen;
+    play(r, [&](Regions& g) { play_command(g, seen, {}, {0, 0, 0}); },
+         [&] { c.run({"id"}, {}, soon(), default_output_limit, k.options); });
+    CHECK(seen.flags == k.flags);
+    CHECK(seen.caps == k.caps);
+    CHECK(seen.oom_score_adj == k.oom_score_adj);
+    CHECK(seen.rlimits == k.rlimits);
+  }
+}
+
+TEST_CASE("channel: resource limits and oom_score_adj the guest cannot take are refused before anything is sent", "[vm][channel][options]") {
+  struct Case {
+    std::string what;
+    std::vector<crumble::vm::ResourceLimit> rlimits;
+    std::optional<int> oom;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"17 limits", std::vector<crumble::vm::ResourceLimit>(17, {7, 1, 1}), std::nullopt, "at most 16 resource limits, not 17"},
+      {"resource 16", {{16, 1, 1}}, std::nullopt, "no resource limit number 16"},
+      {"resource -1", {{-1, 1, 1}}, std::nullopt, "no resource limit number -1"},
+      {"soft above hard", {{7, 10, 5}}, std::nullopt, "the soft value 10 is above the hard value 5"},
+      {"oom_score_adj 1001", {}, 1001, "oom_score_adj 1001 is outside -1000..1000"},
+      {"oom_score_adj -1001", {}, -1001, "oom_score_adj -1001 is outside -1000..1000"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Regions r;
+    Channel c(r.mailbox.data(), r.config.data(), [] {});
+    CommandOptions o;
+    o.rlimits = k.rlimits;
+    o.oom_score_adj = k.oom;
+    CHECK_THROWS_WITH(c.run({"id"}, {}, soon(), default_output_limit, o), Catch::Contains(k.message));
+    CHECK(Regions::get32(r.config, p::config::command + p::config::command_magic_at) == 0);
+  }
+}
+
 TEST_CASE("channel: a command stopped before execve says which step failed and what it was about", "[vm][channel][options]") {
   struct Case {
     std::uint32_t stage, err;
@@ -893,7 +985,10 @@ TEST_CASE("channel: a command stopped before execve says which step failed and w
       {p::exec_stage_setgid, EINVAL, {1, 2, {}, "", false}, "cannot set group id 2: Invalid argument", 126},
       {p::exec_stage_setuid, EAGAIN, {1000, 1000, {}, "", false}, "cannot set user id 1000: Resource temporarily unavailable", 126},
       {p::exec_stage_no_new_privs, EINVAL, {std::nullopt, std::nullopt, {}, "", true}, "cannot set no_new_privs: Invalid argument", 126},
-      {p::exec_stage_capabilities, EPERM, {7, 7, {}, "", false}, "cannot drop the capabilities of user 7: Operation not permitted", 126},
+      {p::exec_stage_capabilities, EPERM, {7, 7, {}, "", false}, "cannot set the capabilities of user 7: Operation not permitted", 126},
+      {p::exec_stage_rlimits, EPERM, {}, "cannot set a resource limit: Operation not permitted", 126},
+      {p::exec_stage_oom_score_adj, EACCES, {std::nullopt, std::nullopt, {}, "", false, std::nullopt, {}, -5},
+       "cannot set oom_score_adj -5: Permission denied", 126},
   };
   for (const Case& k : cases) {
     INFO(k.describe);
@@ -913,7 +1008,7 @@ TEST_CASE("channel: a command stopped before execve says which step failed and w
   Regions r;
   Channel c(r.mailbox.data(), r.config.data(), [] {});
   SeenCommand seen;
-  CHECK_THROWS_AS(play(r, [&](Regions& g) { play_command(g, seen, {}, {p::exit_kind_not_started, 127, EPERM, 7}); },
+  CHECK_THROWS_AS(play(r, [&](Regions& g) { play_command(g, seen, {}, {p::exit_kind_not_started, 127, EPERM, 9}); },
                        [&] { c.run({"x"}, {}, soon()); }),
                   GuestProtocolError);
 }

@@ -217,6 +217,61 @@ TEST_CASE("container init: a command runs as the user, group and groups asked fo
   CHECK(both["CapBnd"] == "0000000000000000");
 }
 
+TEST_CASE("container init: capability sets, resource limits and oom_score_adj as asked, for root and a user", "[vm][container]") {
+  auto hex = [](std::uint64_t v) {
+    char s[32];
+    std::snprintf(s, sizeof s, "%016llx", static_cast<unsigned long long>(v));
+    return std::string(s);
+  };
+  // docker's default set; NET_BIND_SERVICE (10) ambient too, which needs it permitted and inheritable.
+  // What `grep` then shows follows execve's rules: root's permitted and effective sets are the
+  // bounding set (and the inheritable one); a user's are its ambient set alone.
+  const std::uint64_t docker = 0xa80425fb, bind = 1ull << 10;
+  struct Case {
+    std::string what;
+    std::optional<std::uint32_t> uid;
+    crumble::vm::Capabilities caps;
+    std::uint64_t prm, inh, amb;  // what the kernel then shows (effective = permitted)
+  };
+  const std::vector<Case> cases = {
+      {"root with docker's set", std::nullopt, {docker, docker, docker, 0, 0}, docker, 0, 0},
+      {"a user: the bounding set as given, nothing effective after execve", 1000u, {docker, docker, docker, 0, 0}, 0, 0, 0},
+      {"a user with an ambient capability keeps it across execve", 1000u, {docker, docker, docker, bind, bind}, bind, bind, bind},
+      {"an ambient capability not inheritable is left out, as runc does", 1000u, {docker, docker, docker, 0, bind}, 0, 0, 0},
+      {"no capabilities at all, as root", 0u, {0, 0, 0, 0, 0}, 0, 0, 0},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    CommandOptions o;
+    o.uid = k.uid;
+    o.capabilities = k.caps;
+    auto s = status_of(o);
+    CHECK(s["CapBnd"] == hex(k.caps.bounding));
+    CHECK(s["CapEff"] == hex(k.prm));
+    CHECK(s["CapPrm"] == hex(k.prm));
+    CHECK(s["CapInh"] == hex(k.inh));
+    CHECK(s["CapAmb"] == hex(k.amb));
+  }
+  // rlimits and oom_score_adj: the kernel's own view, /proc/self/limits and oom_score_adj
+  CommandOptions o;
+  o.uid = 1000;
+  o.rlimits = {{7, 1024, 4096}, {6, 100, 200}};  // RLIMIT_NOFILE, RLIMIT_NPROC
+  o.oom_score_adj = -500;  // lowering it needs root: set before the uid is
+  const std::string limits = out({"cat", "/proc/self/limits"}, o);
+  CHECK_THAT(limits, Catch::Matches("(.|\\n)*Max open files +1024 +4096 +files(.|\\n)*"));
+  CHECK_THAT(limits, Catch::Matches("(.|\\n)*Max processes +100 +200 +processes(.|\\n)*"));
+  CHECK(out({"cat", "/proc/self/oom_score_adj"}, o) == "-500\n");
+  o.oom_score_adj = 1000;
+  CHECK(out({"cat", "/proc/self/oom_score_adj"}, o) == "1000\n");
+  // a limit above the hard one a user may raise to is the kernel's to refuse: named, exit 126
+  CommandOptions raise;
+  raise.rlimits = {{7, 1ull << 40, 1ull << 40}};
+  const CommandResult refused = run({"true"}, raise);
+  CHECK(refused.end == CommandResult::End::not_started);
+  CHECK(refused.exec_stage == static_cast<int>(p::exec_stage_rlimits));
+  CHECK(refused.status() == 126);
+}
+
 TEST_CASE("container init: the working directory is entered, made when missing; a file is refused", "[vm][container]") {
   CHECK(out({"pwd"}, {std::nullopt, std::nullopt, {}, "/etc", false}) == "/etc\n");
   CHECK(run({"test", "-e", "/home/user/new/deep"}).status() == 1);

@@ -53,15 +53,34 @@ namespace crumble::vm {
 
 using Clock = std::chrono::steady_clock;
 
+// A process's capability sets (bit N: capability N, as in <linux/capability.h>).
+struct Capabilities {
+  std::uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+  bool operator==(const Capabilities&) const = default;
+};
+
+// A resource limit (prlimit64): RLIMIT_* number, soft and hard values (RLIM_INFINITY: ~0).
+struct ResourceLimit {
+  int resource = 0;
+  std::uint64_t soft = 0, hard = 0;
+  bool operator==(const ResourceLimit&) const = default;
+};
+
 // Who a command runs as, and where. Ids are set when any of uid, gid or groups is given (a
-// missing uid or gid is 0, root; groups is the whole supplementary list, empty: none); a non-root
-// uid loses every capability. cwd (absolute; empty: the guest's current directory, /) is made,
-// as root, when missing, as docker makes a missing WorkingDir. no_new_privs: PR_SET_NO_NEW_PRIVS.
+// missing uid or gid is 0, root; groups is the whole supplementary list, empty: none).
+// Capabilities: exactly `capabilities` when given (an ambient one the kernel refuses, not
+// permitted and inheritable, is left out, as runc does); otherwise root keeps all and another uid
+// none. cwd (absolute; empty: the guest's current directory, /) is made, as root, when missing, as
+// docker makes a missing WorkingDir. no_new_privs: PR_SET_NO_NEW_PRIVS. rlimits and
+// oom_score_adj are applied first, as root.
 struct CommandOptions {
   std::optional<std::uint32_t> uid, gid;
   std::vector<std::uint32_t> groups;
   std::string cwd;
   bool no_new_privs = false;
+  std::optional<Capabilities> capabilities;
+  std::vector<ResourceLimit> rlimits;  // at most protocol::config::command_rlimits_max
+  std::optional<int> oom_score_adj;    // -1000..1000
 };
 
 // What the guest's init mounts as the container's root and around it (setup_container).
@@ -242,7 +261,24 @@ class Channel {
                                                             (options.no_new_privs ? protocol::command_flag_no_new_privs : 0) |
                                                             (options.cwd.empty() ? 0 : protocol::command_flag_chdir) |
                                                             (stdio.stdin_open ? protocol::command_flag_stdin : 0) |
-                                                            (stdio.tty ? protocol::command_flag_tty : 0));
+                                                            (stdio.tty ? protocol::command_flag_tty : 0) |
+                                                            (options.capabilities ? protocol::command_flag_capabilities : 0) |
+                                                            (options.oom_score_adj ? protocol::command_flag_oom_score_adj : 0));
+    const Capabilities caps = options.capabilities.value_or(Capabilities{});
+    le::store<std::uint64_t>(c + config::command_cap_bounding, caps.bounding);
+    le::store<std::uint64_t>(c + config::command_cap_effective, caps.effective);
+    le::store<std::uint64_t>(c + config::command_cap_permitted, caps.permitted);
+    le::store<std::uint64_t>(c + config::command_cap_inheritable, caps.inheritable);
+    le::store<std::uint64_t>(c + config::command_cap_ambient, caps.ambient);
+    le::store<std::uint32_t>(c + config::command_oom_score_adj, static_cast<std::uint32_t>(options.oom_score_adj.value_or(0)));
+    le::store<std::uint32_t>(c + config::command_nrlimits, static_cast<std::uint32_t>(options.rlimits.size()));
+    for (std::size_t i = 0; i < options.rlimits.size(); ++i) {
+      std::uint8_t* l = c + config::command_rlimits + 24 * i;
+      le::store<std::uint32_t>(l, static_cast<std::uint32_t>(options.rlimits[i].resource));
+      le::store<std::uint32_t>(l + 4, 0);
+      le::store<std::uint64_t>(l + 8, options.rlimits[i].soft);
+      le::store<std::uint64_t>(l + 16, options.rlimits[i].hard);
+    }
     le::store<std::uint32_t>(c + config::command_ngroups, static_cast<std::uint32_t>(options.groups.size()));
     for (std::size_t i = 0; i < options.groups.size(); ++i) le::store<std::uint32_t>(c + config::command_groups + 4 * i, options.groups[i]);
     le::store<std::uint32_t>(c + config::command_process, static_cast<std::uint32_t>(id));
@@ -481,6 +517,17 @@ class Channel {
       throw ConfigError("a command can have at most " + std::to_string(protocol::config::command_groups_max) + " supplementary groups, not " +
                         std::to_string(o.groups.size()));
     if (!o.cwd.empty()) check_path(o.cwd, "working directory");
+    if (o.rlimits.size() > protocol::config::command_rlimits_max)
+      throw ConfigError("a command can have at most " + std::to_string(protocol::config::command_rlimits_max) + " resource limits, not " +
+                        std::to_string(o.rlimits.size()));
+    for (const ResourceLimit& l : o.rlimits) {
+      if (l.resource < 0 || l.resource >= 16) throw ConfigError("no resource limit number " + std::to_string(l.resource) + " (0 to 15)");
+      if (l.soft > l.hard)
+        throw ConfigError("resource limit " + std::to_string(l.resource) + ": the soft value " + std::to_string(l.soft) +
+                          " is above the hard value " + std::to_string(l.hard));
+    }
+    if (o.oom_score_adj && (*o.oom_score_adj < -1000 || *o.oom_score_adj > 1000))
+      throw ConfigError("oom_score_adj " + std::to_string(*o.oom_score_adj) + " is outside -1000..1000");
   }
 
   // What a failed step before execve was about, for CommandResult::describe().
@@ -490,6 +537,7 @@ class Channel {
       case protocol::exec_stage_setgid: return std::to_string(o.gid.value_or(0));
       case protocol::exec_stage_setuid:
       case protocol::exec_stage_capabilities: return std::to_string(o.uid.value_or(0));
+      case protocol::exec_stage_oom_score_adj: return std::to_string(o.oom_score_adj.value_or(0));
       case protocol::exec_stage_setgroups: {
         std::string list;
         for (std::uint32_t g : o.groups) list += (list.empty() ? "" : ",") + std::to_string(g);

@@ -95,7 +95,9 @@
   X(exec_stage_setgid, 3, 0)                                                                         \
   X(exec_stage_setuid, 4, 0)                                                                         \
   X(exec_stage_no_new_privs, 5, 0)                                                                   \
-  X(exec_stage_capabilities, 6, 0) /* dropping the bounding set or the ambient capabilities */       \
+  X(exec_stage_capabilities, 6, 0) /* the bounding set, capset or the ambient capabilities */       \
+  X(exec_stage_rlimits, 7, 0)      /* prlimit64 of one of the command's resource limits */           \
+  X(exec_stage_oom_score_adj, 8, 0) /* writing /proc/self/oom_score_adj */                          \
   X(container_root_dir, 1, 0)      /* root kinds: a directory already in the guest */                \
   X(container_root_block, 2, 0)    /* a block device, read-only, under a tmpfs overlay */            \
   X(container_root_virtiofs, 3, 0) /* a virtio-fs tag, read-write, no overlay */                     \
@@ -104,6 +106,9 @@
   X(command_flag_chdir, 4, 0)        /* change to the working directory (made when missing) */       \
   X(command_flag_stdin, 8, 0)        /* stdin from the host (the stdin ring); without: /dev/null */  \
   X(command_flag_tty, 16, 0)         /* a pty: stdin and stdout+stderr through it, rows x cols */    \
+  X(command_flag_capabilities, 64, 0) /* exactly the header's capability sets (else: root keeps     \
+                                         all, another uid none) */                                    \
+  X(command_flag_oom_score_adj, 128, 0) /* write the header's oom_score_adj */                      \
   X(volume_flag_read_only, 1, 0)     /* a volume's flags: mounted MS_RDONLY */
 
 // ---- what the host asks: the magics it writes last (config region) -------------------------
@@ -149,8 +154,9 @@
   X(payload_code, 32, payload_max - payload_code) /* the code, then the relocations */
 
 // magic, path_len, argc, envc, the options (uid, gid, flags, groups), the process slot and the
-// terminal's size, then path\0, argc args\0 (argv[0] first), envc "K=V"\0, and the working
-// directory\0 (empty without command_flag_chdir).
+// terminal's size, the capability sets, oom_score_adj and resource limits, then path\0, argc
+// args\0 (argv[0] first), envc "K=V"\0, and the working directory\0 (empty without
+// command_flag_chdir).
 #define CRUMBLE_PROTOCOL_COMMAND_HEADER(X)                                         \
   X(command_magic_at, 0, 4) /* u32 command_magic (or poweroff_magic, container_magic) */ \
   X(command_path_len, 4, 4) /* u32 bytes of the path, without its NUL */           \
@@ -165,7 +171,18 @@
   X(command_process, 160, 4) /* u32 the slot (below process_max) it runs in */     \
   X(command_rows, 164, 4)    /* u32 the pty's rows, with command_flag_tty */       \
   X(command_cols, 168, 4)    /* u32 its columns */                                 \
-  X(command_strings, 192, command_max - command_strings)
+  X(command_cap_bounding, 176, 8)    /* u64 capability sets, bit N = capability N,  \
+                                        with command_flag_capabilities */          \
+  X(command_cap_effective, 184, 8)                                                 \
+  X(command_cap_permitted, 192, 8)                                                 \
+  X(command_cap_inheritable, 200, 8)                                               \
+  X(command_cap_ambient, 208, 8)                                                   \
+  X(command_oom_score_adj, 216, 4)   /* i32, with command_flag_oom_score_adj */    \
+  X(command_nrlimits, 220, 4)        /* u32 resource limits, at most rlimits_max */ \
+  X(command_rlimits_max, 16, 0)                                                    \
+  X(command_rlimits, 224, 24 * command_rlimits_max) /* each: u32 resource, u32 0, \
+                                        u64 soft, u64 hard (prlimit64's order) */  \
+  X(command_strings, 640, command_max - command_strings)
 
 // A container request, in the command area (container_magic): the root's kind (container_root_*),
 // a flags word (none defined yet: 0), how many volumes and binfmt_misc registrations, each
@@ -361,9 +378,9 @@ inline constexpr const char* phase_names[] = {
 inline constexpr const char* container_step_names[] = {
     "", "bind the virtio devices", "mount the root", "mount the overlay", "mount a volume", "mount the container's filesystems",
     "switch to the root", "set the hostname", "register binfmt_misc interpreters", "read the request"};
-inline constexpr const char* exec_stage_names[] = {"execve", "chdir", "setgroups", "setgid", "setuid", "no_new_privs", "drop capabilities"};
+inline constexpr const char* exec_stage_names[] = {"execve", "chdir", "setgroups", "setgid", "setuid", "no_new_privs", "set capabilities", "setrlimit", "oom_score_adj"};
 static_assert(std::size(container_step_names) == container_step_request + 1);
-static_assert(std::size(exec_stage_names) == exec_stage_capabilities + 1);
+static_assert(std::size(exec_stage_names) == exec_stage_oom_score_adj + 1);
 
 // The Config values the init program is translated with (crumble-rtg -c key=value): every row of
 // every list above, its name with the list's prefix, its value in hex.

@@ -28,8 +28,9 @@ struct CommandResult {
   int code = 0;        // exit status (exited) or signal number (signaled); 0 when not started
   int exec_errno = 0;  // why execve failed (not_started): ENOENT, EACCES, ENOEXEC, ...
   // Not started before execve: the step that failed (protocol::exec_stage_*: chdir, setgroups,
-  // setgid, setuid, no_new_privs, capabilities; exec_stage_execve for execve itself), and what it
-  // was about (the working directory, the user or group ids), for describe().
+  // setgid, setuid, no_new_privs, capabilities, rlimits, oom_score_adj; exec_stage_execve for
+  // execve itself), and what it was about (the working directory, the user or group ids), for
+  // describe().
   int exec_stage = protocol::exec_stage_execve;
   std::string exec_target;
   std::string out, err;  // empty when the output went to a sink
@@ -58,7 +59,9 @@ struct CommandResult {
       case protocol::exec_stage_setgid: return "cannot set group id " + exec_target + ": " + why;
       case protocol::exec_stage_setuid: return "cannot set user id " + exec_target + ": " + why;
       case protocol::exec_stage_no_new_privs: return "cannot set no_new_privs: " + why;
-      case protocol::exec_stage_capabilities: return "cannot drop the capabilities of user " + exec_target + ": " + why;
+      case protocol::exec_stage_capabilities: return "cannot set the capabilities of user " + exec_target + ": " + why;
+      case protocol::exec_stage_rlimits: return "cannot set a resource limit: " + why;
+      case protocol::exec_stage_oom_score_adj: return "cannot set oom_score_adj " + exec_target + ": " + why;
       default: return exec_errno == ENOENT ? "command not found" : "command could not be executed: " + why;
     }
   }
