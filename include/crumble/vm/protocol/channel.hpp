@@ -57,11 +57,16 @@ using Clock = std::chrono::steady_clock;
 // missing uid or gid is 0, root; groups is the whole supplementary list, empty: none); a non-root
 // uid loses every capability. cwd (absolute; empty: the guest's current directory, /) is made,
 // as root, when missing, as docker makes a missing WorkingDir. no_new_privs: PR_SET_NO_NEW_PRIVS.
+// root_writes: argv runs init's own busybox (argv[0] names the applet: "tar"), as root, in the
+// container root's writable layer (the overlay's upper directory, with its whiteouts), the
+// other options ignored; a guest without one (no container, or a root without an overlay)
+// does not start it (exec_stage_chdir, ENOENT). Container::copy_writes_to reads the layer so.
 struct CommandOptions {
   std::optional<std::uint32_t> uid, gid;
   std::vector<std::uint32_t> groups;
   std::string cwd;
   bool no_new_privs = false;
+  bool root_writes = false;
 };
 
 // What the guest's init mounts as the container's root and around it (setup_container).
@@ -242,7 +247,8 @@ class Channel {
                                                             (options.no_new_privs ? protocol::command_flag_no_new_privs : 0) |
                                                             (options.cwd.empty() ? 0 : protocol::command_flag_chdir) |
                                                             (stdio.stdin_open ? protocol::command_flag_stdin : 0) |
-                                                            (stdio.tty ? protocol::command_flag_tty : 0));
+                                                            (stdio.tty ? protocol::command_flag_tty : 0) |
+                                                            (options.root_writes ? protocol::command_flag_root_writes : 0));
     le::store<std::uint32_t>(c + config::command_ngroups, static_cast<std::uint32_t>(options.groups.size()));
     for (std::size_t i = 0; i < options.groups.size(); ++i) le::store<std::uint32_t>(c + config::command_groups + 4 * i, options.groups[i]);
     le::store<std::uint32_t>(c + config::command_process, static_cast<std::uint32_t>(id));
@@ -486,7 +492,7 @@ class Channel {
   // What a failed step before execve was about, for CommandResult::describe().
   static std::string stage_target(const CommandOptions& o, int stage) {
     switch (stage) {
-      case protocol::exec_stage_chdir: return o.cwd;
+      case protocol::exec_stage_chdir: return o.root_writes ? std::string("(the root's writable layer)") : o.cwd;
       case protocol::exec_stage_setgid: return std::to_string(o.gid.value_or(0));
       case protocol::exec_stage_setuid:
       case protocol::exec_stage_capabilities: return std::to_string(o.uid.value_or(0));

@@ -104,6 +104,8 @@
   X(command_flag_chdir, 4, 0)        /* change to the working directory (made when missing) */       \
   X(command_flag_stdin, 8, 0)        /* stdin from the host (the stdin ring); without: /dev/null */  \
   X(command_flag_tty, 16, 0)         /* a pty: stdin and stdout+stderr through it, rows x cols */    \
+  X(command_flag_root_writes, 32, 0) /* init's own busybox (argv[0] the applet) as root, working     \
+                                        directory the root's writable layer (overlay upper dir) */  \
   X(volume_flag_read_only, 1, 0)     /* a volume's flags: mounted MS_RDONLY */
 
 // ---- what the host asks: the magics it writes last (config region) -------------------------
