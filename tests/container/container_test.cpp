@@ -666,7 +666,7 @@ TEST_CASE("container: copy_writes_to: the host directory shows what the same com
   make_busybox_dir(root);
   for (const char* m : {"proc", "sys", "dev", "tmp", "run"}) fs::create_directories(root / m);  // as podman's roots have them
   for (const char* p : {"etc/existing", "etc/gone", "etc/gone2", "etc/keep", "dir/sub/f", "lowfile", "opq/old1", "opq/old2/x", "filetodir",
-                        "dirtofile/a"}) {
+                        "dirtofile/a", "moveme/in/f"}) {
     fs::create_directories((root / p).parent_path());
     write_file(root / p, std::string("lower ") + p + "\n");
   }
@@ -676,7 +676,7 @@ TEST_CASE("container: copy_writes_to: the host directory shows what the same com
       "set -e; cd /; echo new > newfile; echo changed > etc/existing; rm etc/gone etc/gone2; rm -rf dir; ln -s /etc/existing link; "
       "ln lowfile hard; mkdir -p newdir/sub; echo deep > newdir/sub/f; rm -rf opq; mkdir opq; echo fresh > opq/fresh; "
       "rm filetodir; mkdir filetodir; echo in > filetodir/in; rm -rf dirtofile; echo f > dirtofile; chmod 600 etc/existing; "
-      "chown 1000:1000 newfile; mkfifo fifo";
+      "chown 1000:1000 newfile; mkfifo fifo; mv moveme renamed";  // a lower directory renamed (overlayfs: copied, redirect_dir off)
   tool({"chroot", oracle.string(), "/bin/sh", "-c", script});
 
   crumble::container::Spec spec;
