@@ -36,7 +36,8 @@
 // (and so is a hardlink to one: overlayfs links its whiteouts to one shared inode), names are
 // literal (".wh." means nothing), and a hardlink must point to an earlier entry of the archive
 // (an upper directory holds both ends). Opaque directories (the trusted.overlay.opaque xattr) are
-// not in such an archive: the caller marks them (OverlayDiff::opaques).
+// not in such an archive: the caller names them (apply_overlay_diff's `opaques`; overlay_diff_probes
+// says what to ask the guest to tell them).
 #pragma once
 
 #include <crumble/container/errors.hpp>
@@ -327,6 +328,7 @@ inline LayerPlan scan_layer(int fd, const std::string& layer, LayerFormat format
   struct archive* const tar = in.tar.get();
   struct archive_entry* e = nullptr;
   LayerPlan plan;
+  std::set<std::string> whiteouts;  // an overlay diff's, so far
   for (;;) {
     const int r = archive_read_next_header(tar, &e);
     if (r == ARCHIVE_EOF) break;
@@ -341,15 +343,16 @@ inline LayerPlan scan_layer(int fd, const std::string& layer, LayerFormat format
     const auto type = archive_entry_filetype(e);
     if (format == LayerFormat::overlay_diff) {
       const char* hl = archive_entry_hardlink(e);
-      const bool whiteout = hl ? std::find(plan.whiteouts.begin(), plan.whiteouts.end(), entry_path(hl, layer, "hardlink target")) != plan.whiteouts.end()
-                               : type == AE_IFCHR && archive_entry_rdevmajor(e) == 0 && archive_entry_rdevminor(e) == 0;
+      const std::string target = hl ? entry_path(hl, layer, "hardlink target") : std::string();
+      const bool whiteout = hl ? whiteouts.count(target) != 0 : type == AE_IFCHR && archive_entry_rdevmajor(e) == 0 && archive_entry_rdevminor(e) == 0;
       if (whiteout) {
         if (path.empty()) throw ImageError(shown + " is a whiteout of the root: refused");
         plan.whiteouts.push_back(path);
+        whiteouts.insert(path);
         continue;
       }
       // an upper directory holds both ends of its hardlinks: one to anything else is not its own
-      if (hl && !plan.entries.count(entry_path(hl, layer, "hardlink target")))
+      if (hl && !plan.entries.count(target))
         throw ImageError(shown + " is a hardlink to " + quote_untrusted(hl) + ", which is not an earlier entry of the archive: refused");
     } else if (base.starts_with(whiteout_prefix)) {
       if (base == opaque_marker) {
