@@ -19,7 +19,9 @@
 // or the user's directory, become an erofs image (root_cache.hpp: built once, cached by content)
 // that the guest sees as a read-only virtio block device under a tmpfs overlay, so a run writes
 // into its own VM's memory and the cached image never changes. That device is attached *after* a
-// snapshot restore: one snapshot serves every image. Volumes and --rootfs-rw need live sharing,
+// snapshot restore: one snapshot serves every image. copy_writes_to applies a run's writes (that
+// overlay's upper layer) onto a host directory: crumble-runtime's root.path, as runc's container
+// would have written there. Volumes and --rootfs-rw need live sharing,
 // which is virtio-fs — and QEMU 7.2 cannot snapshot a VM with virtio-fs, so those runs boot cold
 // (Container::snapshot_note says so).
 #pragma once
