@@ -709,6 +709,29 @@ TEST_CASE("container: copy_writes_to: the host directory shows what the same com
   CHECK(fs::is_directory(fs::symlink_status(root / "filetodir")));
 }
 
+TEST_CASE("container: copy_writes_to refuses writes larger than the guest's memory, writes nothing and stops the VM", "[container][e2e][writes]") {
+  World::get();
+  TempDir d("e2e-writes-big-");
+  const fs::path root = d.path() / "root";
+  make_busybox_dir(root);
+  const auto before = tree(root);
+  crumble::container::Spec spec;
+  spec.rootfs = root;
+  crumble::container::Container box(spec);
+  // a sparse file: 1 GiB to archive from a tmpfs that holds almost nothing
+  REQUIRE(box.run({"/bin/truncate", "-s", "1G", "/sparse"}).status() == 0);
+  std::string msg;
+  try {
+    box.copy_writes_to(root);
+  } catch (const crumble::container::ContainerError& e) {
+    msg = e.what();
+  }
+  INFO(msg);
+  CHECK_THAT(msg, Catch::Contains("more than " + std::to_string(spec.vm.memory_mib) + " MiB") && Catch::Contains("not copied"));
+  CHECK(tree(root) == before);
+  CHECK_THROWS_AS(box.run({"/bin/true"}), crumble::vm::VmError);  // the VM was stopped
+}
+
 TEST_CASE("container: a root_writes command in a VM that is no container does not start, and says why", "[container][e2e][writes]") {
   World::get();
   // the guest's own answer: a command asking for the writable layer in a VM without one
