@@ -190,7 +190,8 @@ class Container {
   // opaque, which tar does not carry) are asked of the guest: each is emptied of what `dir` held
   // there before. Only for a root copied into the VM (an image, or --rootfs without --rootfs-rw).
   // Processes the container left running go on writing: call it once the container's command has
-  // ended. A ContainerError says what failed. Returns the archive's size in bytes.
+  // ended. A ContainerError says what failed (a VmError: the VM is gone). Returns the archive's size
+  // in bytes.
   std::uint64_t copy_writes_to(const std::filesystem::path& dir, std::optional<std::chrono::milliseconds> timeout = {}) {
     if (!lease_) throw ContainerError("the root " + spec_.rootfs.string() + " is shared read-write (--rootfs-rw): the container's writes are there already");
     const std::uint64_t limit = std::uint64_t{spec_.vm.memory_mib} << 20;
