@@ -77,6 +77,7 @@ const (
 	flagTty         = runtime.Config("command_flag_tty")
 	flagCaps        = runtime.Config("command_flag_capabilities")
 	flagOom         = runtime.Config("command_flag_oom_score_adj")
+	flagRootWrites  = runtime.Config("command_flag_root_writes")
 
 	exitKindExited     = runtime.Config("exit_kind_exited")
 	exitKindSignaled   = runtime.Config("exit_kind_signaled")
@@ -786,6 +787,74 @@ func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, 
 	childFails(ctl, stageExecve, r)
 }
 
+// The container root's writable layer, for commands with command_flag_root_writes (the host
+// copies the container's writes out with them): init's own busybox and the overlay's upper
+// directory, opened O_PATH and close-on-exec before switchRoot hides both (layerBytes in main,
+// each fd -1, or a negative errno, when there is none: no container, or a root without overlay).
+const (
+	layerBytes = 16
+	lBusybox   = 0 // int64: the initramfs's /bin/busybox
+	lUpper     = 8 // int64: /crumble/rw/upper
+)
+
+// keepLayer opens what a root_writes command needs, for a block root (the only kind with a
+// writable layer of its own); called just before switchRoot.
+func keepLayer(layer uintptr, kind uint32) {
+	if kind != rootBlock {
+		return
+	}
+	runtime.Store64(layer, lBusybox, runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/bin/busybox", runtime.O_PATH|runtime.O_CLOEXEC, 0))
+	runtime.Store64(layer, lUpper, runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/crumble/rw/upper",
+		runtime.O_PATH|runtime.O_DIRECTORY|runtime.O_CLOEXEC, 0))
+}
+
+// fdPath writes "/proc/self/fd/N" (NUL-terminated) into buf (32 bytes).
+func fdPath(buf uintptr, fd int64) {
+	prefix := uintptr("/proc/self/fd/")
+	i := uintptr(0)
+	for runtime.Load8(prefix, i) != 0 {
+		runtime.Store8(buf, i, runtime.Load8(prefix, i))
+		i++
+	}
+	digits := int64(1)
+	v := fd
+	for v >= 10 {
+		digits++
+		v = v / 10
+	}
+	v = fd
+	k := digits
+	for k > 0 {
+		k--
+		runtime.Store8(buf, i+uintptr(k), '0'+v%10)
+		v = v / 10
+	}
+	runtime.Store8(buf, i+uintptr(digits), 0)
+}
+
+// layerChild runs a root_writes command in the child instead of child: init's own busybox (argv[0]
+// picks the applet; static, so it needs nothing of the root), as root (the header's ids and
+// directory are not applied), in the writable layer. The RTG runtime has neither fchdir nor
+// execveat: both go through /proc/self/fd, the container's /proc (init mounted it; a container
+// root that replaced it could only run its own code as root, which it may anyway). No layer:
+// exec_stage_chdir with ENOENT.
+func layerChild(ctl uintptr, layer uintptr, argv uintptr, envp uintptr) {
+	busybox := int64(runtime.Load64(layer, lBusybox))
+	upper := int64(runtime.Load64(layer, lUpper))
+	if busybox < 0 || upper < 0 {
+		childFails(ctl, stageChdir, -runtime.ENOENT)
+	}
+	var path [32]byte
+	fdPath(&path, upper)
+	r := runtime.Syscall(runtime.SYS_CHDIR, &path)
+	if failed(r) {
+		childFails(ctl, stageChdir, r)
+	}
+	fdPath(&path, busybox)
+	r = runtime.Syscall(runtime.SYS_EXECVE, &path, argv, envp)
+	childFails(ctl, stageExecve, r)
+}
+
 // Processes. Each runs in a slot of the io area (its control block and rings, shared with the
 // host) and has an entry of init's own in `procs` (procBytes each): its pid, the parent's ends of
 // its stdio, and what init knows of its end. Its stdout and stderr go from pipes (or a pty's
@@ -890,7 +959,7 @@ func setWinsize(fd int64, rows uint64, cols uint64) {
 // for, then clone with CLONE_VFORK (init goes on once the child has called execve or failed, so
 // the command area, which the child's argv points into, is free again) and the child's steps.
 // It signals started either way; a process that could not start has already ended in its slot.
-func startCommand(mb uintptr, cfg uintptr, procs uintptr) {
+func startCommand(mb uintptr, cfg uintptr, procs uintptr, layer uintptr) {
 	base := cfg + cfgCommand
 	end := base + cfgCommandMax
 	k := uint64(runtime.Load32(base, cfgCommandProcess))
@@ -1004,6 +1073,9 @@ func startCommand(mb uintptr, cfg uintptr, procs uintptr) {
 			childStdio(ctl, true, 0, int64(runtime.Load64(p, pOut)), 0)
 		} else {
 			childStdio(ctl, false, int64(int32(runtime.Load32(&fds, 0))), int64(int32(runtime.Load32(&fds, 12))), int64(int32(runtime.Load32(&fds, 20))))
+		}
+		if flags&flagRootWrites != 0 {
+			layerChild(ctl, layer, &ptrs, &ptrs[(argc+1)*8])
 		}
 		child(ctl, base, path, &ptrs, &ptrs[(argc+1)*8], q)
 	}
@@ -1368,8 +1440,8 @@ func switchRoot() int64 {
 // setupContainer serves the container request (config::command, container_magic): the steps in
 // order, the first that fails reported with its errno (and which volume or registration) in
 // signal_container_failed; init then serves on where it is. `again`: a request came before
-// (one per boot, whatever became of it).
-func setupContainer(mb uintptr, cfg uintptr, again bool) {
+// (one per boot, whatever became of it). `layer`: where keepLayer leaves the writable layer's fds.
+func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 	base := cfg + cfgCommand
 	end := base + cfgCommandMax
 	kind := runtime.Load32(base, cfgCtrRootKind)
@@ -1473,6 +1545,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool) {
 	if failed(r) {
 		goto failed
 	}
+	keepLayer(layer, kind)
 	step = stepSwitchRoot
 	r = switchRoot()
 	if failed(r) {
@@ -1765,6 +1838,9 @@ func main() {
 	signal(mb, signalReady)
 	inContainer := false
 	var procs [processMax * procBytes]byte
+	var layer [layerBytes]byte
+	runtime.Store64(&layer, lBusybox, -1)
+	runtime.Store64(&layer, lUpper, -1)
 	idle := 0
 	for {
 		if runtime.Load32(cfg, cfgPayload+cfgPayloadMagicAt) == payloadMagic {
@@ -1777,11 +1853,11 @@ func main() {
 		}
 		m := runtime.Load32(cfg, cfgCommand+cfgCommandMagicAt)
 		if m == commandMagic {
-			startCommand(mb, cfg, &procs)
+			startCommand(mb, cfg, &procs, &layer)
 			continue
 		}
 		if m == ctrMagic {
-			setupContainer(mb, cfg, inContainer)
+			setupContainer(mb, cfg, inContainer, &layer)
 			inContainer = true
 			continue
 		}

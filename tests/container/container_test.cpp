@@ -657,6 +657,93 @@ TEST_CASE("container: --rootfs DIR --rootfs-rw: the run's writes land in DIR", "
   CHECK(names_in(World::get().roots, false) == roots_before);  // nothing to cache: the directory itself is the root
 }
 
+// --- the root's writes, copied back (crumble-runtime: runc's container writes into root.path) ------------
+
+TEST_CASE("container: copy_writes_to: the host directory shows what the same commands do to a plain copy of it", "[container][e2e][writes]") {
+  World::get();
+  TempDir d("e2e-writes-");
+  const fs::path root = d.path() / "root", oracle = d.path() / "oracle";
+  make_busybox_dir(root);
+  for (const char* m : {"proc", "sys", "dev", "tmp", "run"}) fs::create_directories(root / m);  // as podman's roots have them
+  for (const char* p : {"etc/existing", "etc/gone", "etc/gone2", "etc/keep", "dir/sub/f", "lowfile", "opq/old1", "opq/old2/x", "filetodir",
+                        "dirtofile/a", "moveme/in/f"}) {
+    fs::create_directories((root / p).parent_path());
+    write_file(root / p, std::string("lower ") + p + "\n");
+  }
+  tool({"cp", "-a", root.string(), oracle.string()});
+  // runc's container runs on the directory itself: the oracle is the same script run there (chroot)
+  const std::string script =
+      "set -e; cd /; echo new > newfile; echo changed > etc/existing; rm etc/gone etc/gone2; rm -rf dir; ln -s /etc/existing link; "
+      "ln lowfile hard; mkdir -p newdir/sub; echo deep > newdir/sub/f; rm -rf opq; mkdir opq; echo fresh > opq/fresh; "
+      "rm filetodir; mkdir filetodir; echo in > filetodir/in; rm -rf dirtofile; echo f > dirtofile; chmod 600 etc/existing; "
+      "chown 1000:1000 newfile; mkfifo fifo; mv moveme renamed";  // a lower directory renamed (overlayfs: copied, redirect_dir off)
+  tool({"chroot", oracle.string(), "/bin/sh", "-c", script});
+
+  crumble::container::Spec spec;
+  spec.rootfs = root;
+  crumble::container::Container box(spec);
+  INFO(box.root_note() << "; " << box.snapshot_note() << "; " << box.start_note());
+  const auto r = box.run({"/bin/sh", "-c", script});
+  INFO(r.out << r.err);
+  REQUIRE(r.status() == 0);
+  CHECK(!fs::exists(root / "newfile"));  // nothing reaches the host before the copy
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::uint64_t bytes = box.copy_writes_to(root);
+  std::printf("copy_writes_to: %llu bytes of archive in %.1f ms\n", static_cast<unsigned long long>(bytes),
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  box.shutdown();
+
+  const auto want = tree(oracle), got = tree(root);
+  for (const auto& [p, desc] : want) {
+    INFO(p);
+    CHECK(got.count(p) == 1);
+    if (got.count(p)) CHECK(got.at(p) == desc);
+  }
+  for (const auto& [p, desc] : got) {
+    INFO(p);
+    CHECK(want.count(p) == 1);
+  }
+  CHECK(fs::equivalent(root / "hard", root / "lowfile"));
+  CHECK(read_file(root / "etc/existing") == "changed\n");
+  CHECK(!fs::exists(root / "opq/old1"));  // removed and made again: the old entries go
+  CHECK(fs::is_directory(fs::symlink_status(root / "filetodir")));
+}
+
+TEST_CASE("container: copy_writes_to refuses writes larger than the guest's memory, writes nothing and stops the VM", "[container][e2e][writes]") {
+  World::get();
+  TempDir d("e2e-writes-big-");
+  const fs::path root = d.path() / "root";
+  make_busybox_dir(root);
+  const auto before = tree(root);
+  crumble::container::Spec spec;
+  spec.rootfs = root;
+  crumble::container::Container box(spec);
+  // a sparse file: 1 GiB to archive from a tmpfs that holds almost nothing
+  REQUIRE(box.run({"/bin/truncate", "-s", "1G", "/sparse"}).status() == 0);
+  std::string msg;
+  try {
+    box.copy_writes_to(root);
+  } catch (const crumble::container::ContainerError& e) {
+    msg = e.what();
+  }
+  INFO(msg);
+  CHECK_THAT(msg, Catch::Contains("more than " + std::to_string(spec.vm.memory_mib) + " MiB") && Catch::Contains("not copied"));
+  CHECK(tree(root) == before);
+  CHECK_THROWS_AS(box.run({"/bin/true"}), crumble::vm::VmError);  // the VM was stopped
+}
+
+TEST_CASE("container: a root_writes command in a VM that is no container does not start, and says why", "[container][e2e][writes]") {
+  World::get();
+  // the guest's own answer: a command asking for the writable layer in a VM without one
+  crumble::vm::Session vm({});
+  crumble::vm::CommandOptions o;
+  o.root_writes = true;
+  const auto r = vm.run({"tar", "-cf", "-", "."}, crumble::vm::default_environment(), {}, o);
+  CHECK(r.end == crumble::vm::CommandResult::End::not_started);
+  CHECK(r.describe() == "cannot change to working directory (the root's writable layer): No such file or directory");
+  vm.shutdown();
+}
+
 // --- foreign binaries ------------------------------------------------------------------------------------
 
 TEST_CASE("container: an arm64 static executable runs in the amd64 guest under qemu-user (--platform linux/arm64)", "[container][e2e][binfmt]") {

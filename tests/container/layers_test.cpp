@@ -2,13 +2,15 @@
 // tests/container/layers_test.cpp — unpack_image and apply_layer: the unpacked root of every form of
 // one image equals `umoci unpack` of it (the oracle: same files, modes, owners, symlinks), whiteouts
 // and opaque directories honoured in any entry order, every blob verified before anything is
-// applied, and hostile layers refused with nothing written outside the root.
+// applied, and hostile layers refused with nothing written outside the root; overlay diffs (a
+// container's writes) applied as the host kernel's own overlay shows them.
 #include "make_images.hpp"
 
 #include <crumble/container/image.hpp>
 #include <crumble/container/layers.hpp>
 
 #include <sys/mount.h>
+#include <sys/xattr.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -361,4 +363,165 @@ TEST_CASE("without the scan's checks, the extraction's own walls still keep writ
   CHECK(u.canary_tree().size() == 1);
   // refused by libarchive, or else written under the root's own copy of the path: never outside
   CHECK((!msg.empty() || fs::exists(u.rootfs / u.canary.relative_path() / "file")));
+}
+
+// --- overlay diffs: a container's writes (Container::copy_writes_to) --------------------------------
+
+namespace {
+
+// An overlay mount made by the host's kernel (the oracle of what a container's writes mean): the
+// lower directory, the upper one, the merged view. Skips loudly where overlay cannot be mounted.
+struct Overlay {
+  crumble::vm::TempDir dir{"crumble-overlay-"};
+  fs::path lower = dir.path() / "lower", upper = dir.path() / "upper", work = dir.path() / "work", merged = dir.path() / "merged";
+  bool mounted = false;
+  Overlay() {
+    for (const auto& p : {lower, upper, work, merged}) fs::create_directories(p);
+  }
+  void mount() {
+    const std::string opts = "lowerdir=" + lower.string() + ",upperdir=" + upper.string() + ",workdir=" + work.string();
+    if (::mount("overlay", merged.c_str(), "overlay", 0, opts.c_str()) != 0) {
+      std::cout << "SKIPPED: cannot mount an overlay (" << std::strerror(errno) << "): the overlay-diff oracle needs root and overlayfs\n";
+      std::exit(4);
+    }
+    mounted = true;
+  }
+  ~Overlay() {
+    if (mounted) ::umount2(merged.c_str(), MNT_DETACH);
+  }
+};
+
+bool opaque_mark(const fs::path& d) {
+  char v[8] = {};
+  return ::getxattr(d.c_str(), "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
+}
+
+}  // namespace
+
+TEST_CASE("an overlay's upper directory archived by busybox tar, applied onto its lower, gives the kernel's merged view") {
+  if (!fs::exists("/bin/busybox")) {
+    std::cout << "SKIPPED: /bin/busybox (busybox-static) is missing: it archives the upper directory as the guest's init does\n";
+    std::exit(4);
+  }
+  Overlay o;
+  const auto put = [&](const std::string& p, const std::string& data) {
+    fs::create_directories((o.lower / p).parent_path());
+    write_file(o.lower / p, data);
+  };
+  for (const char* p : {"etc/existing", "etc/gone", "etc/gone2", "etc/keep", "dir/sub/f", "lowfile", "opq/old1", "opq/old2/x", "filetodir",
+                        "dirtofile/a", "keepdir/k"})
+    put(p, std::string("lower ") + p + "\n");
+  fs::create_directories(o.lower / "emptydir");
+  const fs::path applied = o.dir.path() / "applied";  // the lower as it was: the copy-back's target
+  tool({"cp", "-a", o.lower.string(), applied.string()});
+  o.mount();
+  // what a container does to its root, done by the kernel through the merged view
+  tool({"/bin/busybox", "sh", "-ec",
+        "echo new > newfile; echo changed > etc/existing; rm etc/gone etc/gone2; rm -rf dir; ln -s /etc/existing link; ln lowfile hard; "
+        "mkdir -p newdir/sub; echo deep > newdir/sub/f; rm -rf opq; mkdir opq; echo fresh > opq/fresh; "
+        "rm filetodir; mkdir filetodir; echo in > filetodir/in; rm -rf dirtofile; echo f > dirtofile; "
+        "chmod 600 etc/existing; chown 1000:1000 newfile; mkfifo fifo; echo literal > .wh.literal; rmdir emptydir"},
+       o.merged);
+  const fs::path tar = o.dir.path() / "writes.tar";
+  tool({"/bin/busybox", "tar", "-cf", tar.string(), "."}, o.upper);
+
+  // the opaque directories, found as Container::copy_writes_to finds them (its guest command's
+  // test, here on the merged view), against the kernel's own mark
+  std::map<std::string, std::size_t> asked, gone;
+  for (const auto& p : layers_detail::overlay_diff_probes(tar, applied, "writes")) {
+    ++asked[layers_detail::parent_of(p)];
+    struct stat st;
+    if (::lstat((o.merged / p).c_str(), &st) != 0) ++gone[layers_detail::parent_of(p)];
+  }
+  std::vector<std::string> opaques;
+  for (const auto& [d, n] : gone)
+    if (n == asked[d]) opaques.push_back(d);
+  CHECK(opaques == std::vector<std::string>{"opq"});
+  CHECK(opaque_mark(o.upper / "opq"));
+  CHECK(asked.count("etc") == 1);  // etc was asked about, and is not opaque
+  CHECK(!opaque_mark(o.upper / "etc"));
+
+  apply_overlay_diff(tar, applied, "writes", opaques);
+  const auto want = tree(o.merged), got = tree(applied);
+  for (const auto& [p, d] : want) {
+    INFO(p);
+    CHECK(got.count(p) == 1);
+    if (got.count(p)) CHECK(got.at(p) == d);
+  }
+  for (const auto& [p, d] : got) {
+    INFO(p);
+    CHECK(want.count(p) == 1);
+  }
+  CHECK(fs::equivalent(applied / "hard", applied / "lowfile"));  // the hardlink stays one
+  CHECK(read_file(applied / ".wh.literal") == "literal\n");       // a name, not a whiteout
+}
+
+TEST_CASE("a hostile overlay diff is refused, naming the entry, with nothing written outside the root") {
+  struct Case {
+    const char* name;
+    std::function<std::vector<TarEntry>(const fs::path& canary)> entries;
+    std::vector<std::string> opaques;
+    std::vector<std::string> says;
+  };
+  const Case cases[] = {
+      {"an absolute path", [](const fs::path& c) { return std::vector<TarEntry>{file_entry((c / "abs").string(), "x")}; }, {}, {"absolute path"}},
+      {"a .. entry", [](const fs::path&) { return std::vector<TarEntry>{file_entry("../x", "x")}; }, {}, {"entry \"../x\"", "\"..\" component"}},
+      {"a symlink to the canary, then a file through it",
+       [](const fs::path& c) { return std::vector<TarEntry>{symlink_entry("evil", c.string()), file_entry("evil/file", "x")}; }, {},
+       {"entry \"evil/file\"", "goes through the symlink \"evil\""}},
+      {"a symlink to /, then a file through it", [](const fs::path&) { return std::vector<TarEntry>{symlink_entry("evil", "/"), file_entry("evil/etc/x", "x")}; },
+       {}, {"goes through the symlink \"evil\""}},
+      {"a hardlink to /etc/passwd", [](const fs::path&) { return std::vector<TarEntry>{hardlink_entry("hl", "/etc/passwd")}; }, {},
+       {"hardlink target", "absolute path"}},
+      {"a hardlink to a file the archive does not hold", [](const fs::path&) { return std::vector<TarEntry>{hardlink_entry("hl", "etc/passwd")}; }, {},
+       {"entry \"hl\"", "not an earlier entry"}},
+      {"a hardlink out through ..", [](const fs::path&) { return std::vector<TarEntry>{hardlink_entry("hl", "../canary/victim")}; }, {},
+       {"hardlink target", "\"..\" component"}},
+      {"a character device other than 0/0", [](const fs::path&) { return std::vector<TarEntry>{node_entry("null", 'c')}; }, {},
+       {"entry \"null\"", "device node"}},
+      {"a block device", [](const fs::path&) { return std::vector<TarEntry>{node_entry("loop0", 'b')}; }, {}, {"entry \"loop0\"", "device node"}},
+      {"a whiteout through the root's symlink", [](const fs::path&) { return std::vector<TarEntry>{node_entry("link/victim", 'w')}; }, {},
+       {"whiteout of \"link/victim\"", "symlink \"link\""}},
+      {"a whiteout of the root", [](const fs::path&) { return std::vector<TarEntry>{node_entry("./", 'w')}; }, {}, {"whiteout of the root"}},
+      {"an opaque directory through the root's symlink", [](const fs::path&) { return std::vector<TarEntry>{file_entry("new", "x")}; }, {"link/sub"},
+       {"opaque directory", "symlink \"link\""}},
+      {"an opaque directory out through ..", [](const fs::path&) { return std::vector<TarEntry>{file_entry("new", "x")}; }, {"../canary"},
+       {"opaque directory", "\"..\" component"}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    Unpack u;
+    fs::create_symlink(u.canary, u.rootfs / "link");  // the root's own symlink out (data for the guest)
+    write_file(u.rootfs / "keep", "keep\n");
+    const auto before = tree(u.rootfs);
+    write_file(u.dir.path() / "writes.tar", make_tar(c.entries(u.canary)));
+    const std::string msg = image_error([&] { apply_overlay_diff(u.dir.path() / "writes.tar", u.rootfs, "the writes", c.opaques); });
+    INFO(msg);
+    REQUIRE(!msg.empty());
+    CHECK_THAT(msg, Catch::StartsWith("the writes: "));
+    for (const auto& s : c.says) CHECK_THAT(msg, Catch::Contains(s));
+    CHECK(tree(u.rootfs) == before);  // refused whole: nothing written
+    CHECK(u.canary_tree().size() == 1);
+    CHECK(read_file(u.canary / "victim") == "keep me\n");
+    CHECK(!fs::exists(u.dir.path() / "x"));
+  }
+}
+
+TEST_CASE("an overlay diff's whiteouts remove files, directories and symlinks without following them; a second whiteout is a hardlink") {
+  Unpack u;
+  write_file(u.rootfs / "f", "f");
+  fs::create_directories(u.rootfs / "d/sub");
+  write_file(u.rootfs / "d/sub/x", "x");
+  fs::create_symlink(u.canary, u.rootfs / "out");      // removed as itself: the canary stays whole
+  fs::create_symlink(u.canary, u.rootfs / "d/out");    // inside a removed directory: the same
+  write_file(u.rootfs / "stays", "s");
+  write_file(u.dir.path() / "w.tar", make_tar({node_entry("f", 'w'), hardlink_entry("d", "f"), hardlink_entry("out", "f"), file_entry("new", "n")}));
+  apply_overlay_diff(u.dir.path() / "w.tar", u.rootfs, "w");
+  CHECK(!fs::exists(fs::symlink_status(u.rootfs / "f")));
+  CHECK(!fs::exists(fs::symlink_status(u.rootfs / "d")));
+  CHECK(!fs::exists(fs::symlink_status(u.rootfs / "out")));
+  CHECK(read_file(u.rootfs / "new") == "n");
+  CHECK(read_file(u.rootfs / "stays") == "s");
+  CHECK(u.canary_tree().size() == 1);
+  CHECK(read_file(u.canary / "victim") == "keep me\n");
 }

@@ -178,8 +178,8 @@ struct ToolImages {
 
 // --- hand-made images -------------------------------------------------------------------------
 
-// One tar entry; type: 'f' file, 'd' directory, 'l' symlink, 'h' hardlink, 'c' char device,
-// 'b' block device, 'p' FIFO.
+// One tar entry; type: 'f' file, 'd' directory, 'l' symlink, 'h' hardlink, 'c' char device (1, 3),
+// 'w' char device 0/0 (an overlayfs whiteout), 'b' block device, 'p' FIFO.
 struct TarEntry {
   std::string name;
   char type = 'f';
@@ -225,6 +225,7 @@ inline std::string make_tar(const std::vector<TarEntry>& entries) {
       case 'l': archive_entry_set_filetype(e, AE_IFLNK); archive_entry_set_symlink(e, t.link.c_str()); break;
       case 'h': archive_entry_set_filetype(e, AE_IFREG); archive_entry_set_hardlink(e, t.link.c_str()); break;
       case 'c': archive_entry_set_filetype(e, AE_IFCHR); archive_entry_set_rdev(e, makedev(1, 3)); break;
+      case 'w': archive_entry_set_filetype(e, AE_IFCHR); archive_entry_set_rdev(e, makedev(0, 0)); break;
       case 'b': archive_entry_set_filetype(e, AE_IFBLK); archive_entry_set_rdev(e, makedev(7, 0)); break;
       case 'p': archive_entry_set_filetype(e, AE_IFIFO); break;
       default: archive_entry_set_filetype(e, AE_IFREG); archive_entry_set_size(e, static_cast<la_int64_t>(t.data.size()));

@@ -423,7 +423,7 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"container_root_dir", 1},       {"container_root_block", 2},
       {"container_root_virtiofs", 3},  {"command_flag_set_ids", 1},       {"command_flag_no_new_privs", 2},
       {"command_flag_chdir", 4},       {"command_flag_stdin", 8},         {"command_flag_tty", 16},
-      {"command_flag_capabilities", 64}, {"command_flag_oom_score_adj", 128},
+      {"command_flag_root_writes", 32}, {"command_flag_capabilities", 64}, {"command_flag_oom_score_adj", 128},
       {"volume_flag_read_only", 1},
       {"cfg_payload_magic_at", 0},     {"cfg_command_magic_at", 0},       {"cfg_clock_magic_at", 0},
       {"cfg_reseed_magic_at", 0},      {"cfg_reseed_entropy_bytes", 64},

@@ -253,6 +253,14 @@ void mark(const fs::path& dir, const char* key, const json& value) {
     a.signals = &signals;
     a.give_up = false;  // runc's semantics: a signal is only passed on
     status = crumble::vm::attach(p, a).status();
+    // runc's container writes into root.path itself: its writes go there before anyone sees it stopped
+    if (!b.root_readonly) {
+      try {
+        box->copy_writes_to(b.rootfs);
+      } catch (const std::exception& e) {
+        log_line("error", "container " + dir.filename().string() + ": its writes were not copied to " + b.rootfs.string() + ": " + e.what());
+      }
+    }
     mark(dir, "exited", status);  // stopped from now on, while the VM powers off
   } catch (const std::exception& e) {
     log_line("error", std::string("container ") + dir.filename().string() + ": " + e.what());

@@ -19,7 +19,9 @@
 // or the user's directory, become an erofs image (root_cache.hpp: built once, cached by content)
 // that the guest sees as a read-only virtio block device under a tmpfs overlay, so a run writes
 // into its own VM's memory and the cached image never changes. That device is attached *after* a
-// snapshot restore: one snapshot serves every image. Volumes and --rootfs-rw need live sharing,
+// snapshot restore: one snapshot serves every image. copy_writes_to applies a run's writes (that
+// overlay's upper layer) onto a host directory: crumble-runtime's root.path, as runc's container
+// would have written there. Volumes and --rootfs-rw need live sharing,
 // which is virtio-fs — and QEMU 7.2 cannot snapshot a VM with virtio-fs, so those runs boot cold
 // (Container::snapshot_note says so).
 #pragma once
@@ -30,6 +32,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -176,6 +179,57 @@ class Container {
     return a;
   }
 
+  // The container's writes to its root, applied onto `dir` (the directory the root came from:
+  // what runc's container would have left there; podman reads them from there as the container's
+  // diff). They are the overlay's upper layer in the VM, whiteouts included, archived by init's own
+  // busybox tar (CommandOptions::root_writes, so the container's root need not have a tar), streamed
+  // into a temporary file of at most the guest's memory (the layer is a tmpfs in it; past that the
+  // VM is stopped), then applied by apply_overlay_diff: a whiteout removes its path, and a hostile
+  // archive is refused as a hostile image layer is, before anything is written, nothing written
+  // outside `dir`. Directories that the container removed and made again (overlayfs marks them
+  // opaque, which tar does not carry) are asked of the guest: each is emptied of what `dir` held
+  // there before. Only for a root copied into the VM (an image, or --rootfs without --rootfs-rw).
+  // Processes the container left running go on writing: call it once the container's command has
+  // ended. A ContainerError says what failed (a VmError: the VM is gone). Returns the archive's size
+  // in bytes.
+  std::uint64_t copy_writes_to(const std::filesystem::path& dir, std::optional<std::chrono::milliseconds> timeout = {}) {
+    if (!lease_) throw ContainerError("the root " + spec_.rootfs.string() + " is shared read-write (--rootfs-rw): the container's writes are there already");
+    const std::uint64_t limit = std::uint64_t{spec_.vm.memory_mib} << 20;
+    vm::TempDir tmp("crumble-writes-");
+    const std::filesystem::path tar = tmp.path() / "writes.tar";
+    std::uint64_t bytes = 0;
+    {
+      vm::Fd out(::open(tar.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (out.get() < 0) throw ContainerError("cannot create " + tar.string() + ": " + std::strerror(errno));
+      std::string err;
+      const vm::CommandResult r = guest_tool({"tar", "-cf", "-", "."}, timeout, [&](vm::Stream s, std::string_view b) {
+        if (s == vm::Stream::err) {
+          err.append(b.substr(0, std::min(b.size(), 4096 - std::min<std::size_t>(err.size(), 4096))));
+          return;
+        }
+        bytes += b.size();
+        if (bytes > limit)
+          throw ContainerError("the container's writes take more than " + std::to_string(limit >> 20) +
+                               " MiB (the guest's memory) as an archive: not copied (the VM was stopped)");
+        for (std::size_t at = 0; at < b.size();) {
+          const ssize_t n = ::write(out.get(), b.data() + at, b.size() - at);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) throw ContainerError("cannot write " + tar.string() + ": " + std::strerror(errno));
+          at += static_cast<std::size_t>(n);
+        }
+      });
+      if (r.end == vm::CommandResult::End::not_started) throw ContainerError("cannot archive the container's writes in the guest: " + r.describe());
+      if (r.status() != 0)
+        throw ContainerError("archiving the container's writes in the guest (busybox tar) " + r.describe() + (err.empty() ? "" : ": " + err));
+    }
+    try {
+      apply_overlay_diff(tar, dir, "the container's writes", opaque_directories(tar, dir, timeout));
+    } catch (const ImageError& e) {
+      throw ContainerError("cannot copy the container's writes to " + dir.string() + ": " + e.what());
+    }
+    return bytes;
+  }
+
   const std::vector<std::string>& environment() const { return env_; }
   const vm::CommandOptions& command_options() const { return options_; }
   const std::string& hostname() const { return hostname_; }
@@ -202,6 +256,55 @@ class Container {
     std::error_code ec;
     if (!std::filesystem::is_directory(v.host, ec))
       throw ContainerError("volume source " + v.host.string() + (std::filesystem::exists(v.host, ec) ? " is not a directory" : " does not exist"));
+  }
+
+  // Runs init's own busybox applet argv[0] as root in the root's writable layer (root_writes).
+  template <class Sink>
+  vm::CommandResult guest_tool(const std::vector<std::string>& argv, std::optional<std::chrono::milliseconds> timeout, Sink&& sink) {
+    vm::CommandOptions o;
+    o.root_writes = true;
+    vm::Session::Process p = vm_->start(argv, {}, {}, o);
+    return p.wait(std::forward<Sink>(sink), timeout);
+  }
+
+  // The directories of the writes archive `tar` that overlayfs marked opaque (removed and made
+  // again: the lower entries are hidden without whiteouts). tar does not carry the mark, so: a
+  // directory of the archive that `dir` holds too, with entries that the archive neither has nor
+  // whites out, is opaque when those entries (up to 16 asked) are all gone from the container's
+  // root (without the mark they would show through). One guest command asks (in batches); none
+  // when there is nothing to ask.
+  std::vector<std::string> opaque_directories(const std::filesystem::path& tar, const std::filesystem::path& dir,
+                                              std::optional<std::chrono::milliseconds> timeout) {
+    const std::vector<std::string> probes = layers_detail::overlay_diff_probes(tar, dir, "the container's writes");
+    std::map<std::string, std::size_t> asked, gone;  // by directory
+    for (const auto& p : probes) ++asked[layers_detail::parent_of(p)];
+    // in batches that fit a command (init takes at most 8190 strings, the command area 1 MiB)
+    for (std::size_t first = 0; first < probes.size();) {
+      std::size_t last = first, size = 0;
+      while (last < probes.size() && last - first < 2000 && size < (256u << 10)) size += probes[last++].size() + 1;
+      // prints the 1-based index of each probe that is not there (-e follows a symlink: -L too)
+      std::vector<std::string> argv = {"sh", "-c", "i=0; for p; do i=$((i+1)); [ -e \"/$p\" ] || [ -L \"/$p\" ] || echo $i; done", "sh"};
+      argv.insert(argv.end(), probes.begin() + static_cast<std::ptrdiff_t>(first), probes.begin() + static_cast<std::ptrdiff_t>(last));
+      std::string out, err;
+      const vm::CommandResult r = guest_tool(argv, timeout, [&](vm::Stream s, std::string_view b) {
+        std::string& to = s == vm::Stream::out ? out : err;
+        if (to.size() < (1u << 20)) to.append(b);
+      });
+      if (r.end != vm::CommandResult::End::exited || r.code != 0)
+        throw ContainerError("cannot ask the guest which directories the container made anew: " + r.describe() + (err.empty() ? "" : ": " + err));
+      std::istringstream lines(out);
+      for (std::string line; std::getline(lines, line);) {
+        const std::size_t i = std::strtoul(line.c_str(), nullptr, 10);
+        if (i < 1 || i > last - first)
+          throw ContainerError("the guest's answer about directories made anew is not an index asked about: " + line.substr(0, 40));
+        ++gone[layers_detail::parent_of(probes[first + i - 1])];
+      }
+      first = last;
+    }
+    std::vector<std::string> opaques;
+    for (const auto& [d, n] : gone)
+      if (n == asked[d]) opaques.push_back(d);
+    return opaques;
   }
 
   // The root image (from the cache, built when missing), the image's config, the user.

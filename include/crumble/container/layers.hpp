@@ -29,6 +29,15 @@
 // Symlinks themselves may point anywhere (/etc/alternatives, ../lib): they are data, resolved later
 // inside the guest. Device nodes are refused: the guest gets /dev from devtmpfs.
 // Every problem is an ImageError naming the layer and the entry; the caller throws `rootfs` away.
+//
+// apply_overlay_diff(tar, rootfs) takes the same steps for an overlayfs upper directory as tar
+// archives it (a container's writes, Container::copy_writes_to), which marks removals the
+// kernel's way (LayerFormat::overlay_diff): a character device 0/0 is a whiteout of its own path
+// (and so is a hardlink to one: overlayfs links its whiteouts to one shared inode), names are
+// literal (".wh." means nothing), and a hardlink must point to an earlier entry of the archive
+// (an upper directory holds both ends). Opaque directories (the trusted.overlay.opaque xattr) are
+// not in such an archive: the caller names them (apply_overlay_diff's `opaques`; overlay_diff_probes
+// says what to ask the guest to tell them).
 #pragma once
 
 #include <crumble/container/errors.hpp>
@@ -75,6 +84,12 @@ namespace layers_detail {
 using crumble::container::image_detail::ArchiveReader;
 
 inline bool disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
+
+// How a layer marks what it removes.
+enum class LayerFormat {
+  oci,           // an image layer: `.wh.NAME` removes NAME, `.wh..wh..opq` empties its directory
+  overlay_diff,  // an overlayfs upper directory: a character device 0/0 removes its own path
+};
 
 // An entry's name as a clean relative path ("./a//b/" -> "a/b"; the root is ""), or an ImageError
 // for an absolute name or a ".." component.
@@ -307,12 +322,13 @@ inline constexpr std::string_view whiteout_prefix = ".wh.";
 inline constexpr std::string_view opaque_marker = ".wh..wh..opq";
 
 // Scan: reads every header (and hashes every byte) of the layer; writes nothing.
-inline LayerPlan scan_layer(int fd, const std::string& layer) {
+inline LayerPlan scan_layer(int fd, const std::string& layer, LayerFormat format = LayerFormat::oci) {
   Sha256 diff_hash;
   LayerStream in(fd, layer, &diff_hash, {});
   struct archive* const tar = in.tar.get();
   struct archive_entry* e = nullptr;
   LayerPlan plan;
+  std::set<std::string> whiteouts;  // an overlay diff's, so far
   for (;;) {
     const int r = archive_read_next_header(tar, &e);
     if (r == ARCHIVE_EOF) break;
@@ -325,7 +341,20 @@ inline LayerPlan scan_layer(int fd, const std::string& layer) {
     const std::string shown = layer + ": entry " + quote_untrusted(raw_name ? raw_name : "");
     const std::string base = base_of(path);
     const auto type = archive_entry_filetype(e);
-    if (base.starts_with(whiteout_prefix)) {
+    if (format == LayerFormat::overlay_diff) {
+      const char* hl = archive_entry_hardlink(e);
+      const std::string target = hl ? entry_path(hl, layer, "hardlink target") : std::string();
+      const bool whiteout = hl ? whiteouts.count(target) != 0 : type == AE_IFCHR && archive_entry_rdevmajor(e) == 0 && archive_entry_rdevminor(e) == 0;
+      if (whiteout) {
+        if (path.empty()) throw ImageError(shown + " is a whiteout of the root: refused");
+        plan.whiteouts.push_back(path);
+        whiteouts.insert(path);
+        continue;
+      }
+      // an upper directory holds both ends of its hardlinks: one to anything else is not its own
+      if (hl && !plan.entries.count(target))
+        throw ImageError(shown + " is a hardlink to " + quote_untrusted(hl) + ", which is not an earlier entry of the archive: refused");
+    } else if (base.starts_with(whiteout_prefix)) {
       if (base == opaque_marker) {
         plan.opaques.push_back(parent_of(path));
       } else if (!base.starts_with(".wh..wh.")) {  // other .wh..wh. names are aufs metadata: ignored
@@ -462,8 +491,11 @@ inline void keep_safe_xattrs(struct archive_entry* e) {
   for (const auto& [n, v] : keep) archive_entry_xattr_add_entry(e, n.c_str(), v.data(), v.size());
 }
 
-// Extract: the layer's entries (whiteouts skipped) into the current directory, the root.
-inline void extract_layer(int fd, const std::string& layer, const std::function<void(std::uint64_t)>& on_bytes) {
+// Extract: the layer's entries (whiteouts skipped) into the current directory, the root. An
+// overlay diff's whiteouts are the plan's (`whiteouts`: the scan found them).
+inline void extract_layer(int fd, const std::string& layer, const std::function<void(std::uint64_t)>& on_bytes,
+                          LayerFormat format = LayerFormat::oci, const std::vector<std::string>& whiteouts = {}) {
+  const std::set<std::string> skip(whiteouts.begin(), whiteouts.end());
   LayerStream in(fd, layer, nullptr, on_bytes);
   struct archive* const r = in.tar.get();
   std::unique_ptr<struct archive, WriterCloser> w(archive_write_disk_new());
@@ -476,7 +508,8 @@ inline void extract_layer(int fd, const std::string& layer, const std::function<
     const char* raw_name = archive_entry_pathname(e);
     const std::string raw(raw_name ? raw_name : "");
     const std::string path = entry_path(raw, layer);
-    if (path.empty() || base_of(path).starts_with(whiteout_prefix)) continue;
+    if (path.empty()) continue;
+    if (format == LayerFormat::oci ? base_of(path).starts_with(whiteout_prefix) : skip.count(path) != 0) continue;
     archive_entry_set_pathname(e, path.c_str());
     if (const char* hl = archive_entry_hardlink(e)) archive_entry_set_hardlink(e, entry_path(hl, layer, "hardlink target").c_str());
     keep_safe_xattrs(e);
@@ -646,6 +679,42 @@ inline std::map<std::string, ExtractedBlob> extract_members(const Image& image, 
   return got;
 }
 
+// For an overlay diff (the archive `diff_tar`) about to be applied onto `rootfs`: for each of its
+// directories that `rootfs` holds too (reached without a symlink), up to `per_directory` entries of
+// rootfs's there that the archive neither has nor whites out ("dir/name"). Such an entry still
+// shows in the container's root unless overlayfs marked the directory opaque: asking the guest
+// about them tells which (Container::copy_writes_to; all of a directory's gone: opaque, so an
+// entry someone else put in rootfs since does not count alone). Checks the archive as
+// apply_overlay_diff does (ImageError).
+inline std::vector<std::string> overlay_diff_probes(const std::filesystem::path& diff_tar, const std::filesystem::path& rootfs,
+                                                   std::string_view name_for_errors, std::size_t per_directory = 16) {
+  const std::string layer(name_for_errors);
+  vm::Fd fd = open_blob(diff_tar, layer);
+  vm::Fd root = open_root(rootfs);
+  const LayerPlan plan = scan_layer(fd.get(), layer, LayerFormat::overlay_diff);
+  const std::set<std::string> whiteouts(plan.whiteouts.begin(), plan.whiteouts.end());
+  std::vector<std::string> probes;
+  for (const auto& [path, kind] : plan.entries) {
+    if (kind != Kind::dir) continue;
+    vm::Fd d = open_dir_beneath(root.get(), path);
+    if (d.get() < 0) continue;  // new, not a directory, or behind a symlink: nothing of rootfs's shows there
+    DIR* ds = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
+    if (!ds) continue;
+    std::size_t taken = 0;
+    while (struct dirent* de = ::readdir(ds)) {
+      const std::string n = de->d_name;
+      if (n == "." || n == "..") continue;
+      const std::string child = path + "/" + n;
+      if (!plan.entries.count(child) && !whiteouts.count(child)) {
+        probes.push_back(child);
+        if (++taken == per_directory) break;
+      }
+    }
+    ::closedir(ds);
+  }
+  return probes;
+}
+
 }  // namespace layers_detail
 
 // One layer tar (plain, gzip or zstd) applied onto `rootfs`, with its whiteouts; any hostile entry
@@ -657,6 +726,34 @@ inline void apply_layer(const std::filesystem::path& layer_tar, const std::files
   vm::Fd root = d::open_root(rootfs);
   d::ConfinedWorker worker;
   worker.run(root.get(), [&] { d::apply_open_layer(fd.get(), root.get(), layer, {}, {}); }, {});
+}
+
+// An overlayfs upper directory archived by tar (LayerFormat::overlay_diff: character devices 0/0
+// are whiteouts) applied onto `rootfs` with apply_layer's steps and walls: hostile entries are an
+// ImageError naming `name_for_errors` and the entry, before anything is written. `opaques`: the
+// directories (relative, clean) that overlayfs marked opaque, emptied of what `rootfs` held there
+// before the archive's entries are written (the archive cannot say which they are).
+inline void apply_overlay_diff(const std::filesystem::path& diff_tar, const std::filesystem::path& rootfs, std::string_view name_for_errors,
+                               const std::vector<std::string>& opaques = {}) {
+  namespace d = layers_detail;
+  const std::string layer(name_for_errors);
+  vm::Fd fd = d::open_blob(diff_tar, layer);
+  vm::Fd root = d::open_root(rootfs);
+  d::ConfinedWorker worker;
+  worker.run(
+      root.get(),
+      [&] {
+        d::LayerPlan plan = d::scan_layer(fd.get(), layer, d::LayerFormat::overlay_diff);
+        for (const auto& o : opaques) {
+          const std::string dir = d::entry_path(o, layer, "opaque directory");
+          if (dir.empty()) throw ImageError(layer + ": the root itself cannot be an opaque directory");
+          plan.opaques.push_back(dir);
+        }
+        d::check_no_symlink_on_the_way(plan, root.get(), layer);
+        d::apply_removals(plan, root.get(), layer);
+        d::extract_layer(fd.get(), layer, {}, d::LayerFormat::overlay_diff, plan.whiteouts);
+      },
+      {});
 }
 
 // Verifies every blob of `image`, then applies its layers in order into `rootfs` (an empty

@@ -32,6 +32,7 @@ struct Bundle {
   std::filesystem::path rootfs;       // absolute
   std::vector<std::string> args;      // process.args
   bool terminal = false;              // process.terminal
+  bool root_readonly = false;         // root.readonly: the root's writes are not copied back to rootfs
   container::Spec spec;               // rootfs, user, workdir, env, hostname, entrypoint = args
   nlohmann::json annotations = nlohmann::json::object();
   std::vector<std::string> ignored;   // what was accepted but is not applied, for the log
@@ -84,7 +85,8 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
   b.rootfs = std::filesystem::path(path.get<std::string>());
   if (b.rootfs.is_relative()) b.rootfs = b.dir / b.rootfs;
   if (!std::filesystem::is_directory(b.rootfs)) fail(file, "root.path", b.rootfs.string() + " is not a directory");
-  if (member(root, "readonly", file, "root.", T::boolean) == true) b.ignored.push_back("root.readonly (writes go to a layer thrown away with the VM)");
+  b.root_readonly = member(root, "readonly", file, "root.", T::boolean) == true;
+  if (b.root_readonly) b.ignored.push_back("root.readonly (not enforced in the VM: the root's writes are thrown away with it, not copied back)");
 
   const nlohmann::json& process = member(j, "process", file, "", T::object);
   if (process.is_null()) fail(file, "process", "missing");

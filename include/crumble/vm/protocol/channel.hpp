@@ -73,6 +73,10 @@ struct ResourceLimit {
 // none. cwd (absolute; empty: the guest's current directory, /) is made, as root, when missing, as
 // docker makes a missing WorkingDir. no_new_privs: PR_SET_NO_NEW_PRIVS. rlimits and
 // oom_score_adj are applied first, as root.
+// root_writes: argv runs init's own busybox (argv[0] names the applet: "tar"), as root, in the
+// container root's writable layer (the overlay's upper directory, with its whiteouts), the
+// other options ignored; a guest without one (no container, or a root without an overlay)
+// does not start it (exec_stage_chdir, ENOENT). Container::copy_writes_to reads the layer so.
 struct CommandOptions {
   std::optional<std::uint32_t> uid, gid;
   std::vector<std::uint32_t> groups;
@@ -81,6 +85,7 @@ struct CommandOptions {
   std::optional<Capabilities> capabilities;
   std::vector<ResourceLimit> rlimits;  // at most protocol::config::command_rlimits_max
   std::optional<int> oom_score_adj;    // -1000..1000
+  bool root_writes = false;
 };
 
 // What the guest's init mounts as the container's root and around it (setup_container).
@@ -263,7 +268,8 @@ class Channel {
                                                             (stdio.stdin_open ? protocol::command_flag_stdin : 0) |
                                                             (stdio.tty ? protocol::command_flag_tty : 0) |
                                                             (options.capabilities ? protocol::command_flag_capabilities : 0) |
-                                                            (options.oom_score_adj ? protocol::command_flag_oom_score_adj : 0));
+                                                            (options.oom_score_adj ? protocol::command_flag_oom_score_adj : 0) |
+                                                            (options.root_writes ? protocol::command_flag_root_writes : 0));
     const Capabilities caps = options.capabilities.value_or(Capabilities{});
     le::store<std::uint64_t>(c + config::command_cap_bounding, caps.bounding);
     le::store<std::uint64_t>(c + config::command_cap_effective, caps.effective);
@@ -533,7 +539,7 @@ class Channel {
   // What a failed step before execve was about, for CommandResult::describe().
   static std::string stage_target(const CommandOptions& o, int stage) {
     switch (stage) {
-      case protocol::exec_stage_chdir: return o.cwd;
+      case protocol::exec_stage_chdir: return o.root_writes ? std::string("(the root's writable layer)") : o.cwd;
       case protocol::exec_stage_setgid: return std::to_string(o.gid.value_or(0));
       case protocol::exec_stage_setuid:
       case protocol::exec_stage_capabilities: return std::to_string(o.uid.value_or(0));

@@ -106,6 +106,8 @@
   X(command_flag_chdir, 4, 0)        /* change to the working directory (made when missing) */       \
   X(command_flag_stdin, 8, 0)        /* stdin from the host (the stdin ring); without: /dev/null */  \
   X(command_flag_tty, 16, 0)         /* a pty: stdin and stdout+stderr through it, rows x cols */    \
+  X(command_flag_root_writes, 32, 0) /* init's own busybox (argv[0] the applet) as root, working     \
+                                        directory the root's writable layer (overlay upper dir) */  \
   X(command_flag_capabilities, 64, 0) /* exactly the header's capability sets (else: root keeps     \
                                          all, another uid none) */                                    \
   X(command_flag_oom_score_adj, 128, 0) /* write the header's oom_score_adj */                      \
