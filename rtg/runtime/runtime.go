@@ -118,6 +118,8 @@ const (
 	SYS_FCNTL          SyscallName = 53
 	SYS_SETPGID        SyscallName = 54
 	SYS_SOCKET         SyscallName = 55
+	SYS_FCHMOD         SyscallName = 56
+	SYS_FCHOWN         SyscallName = 57
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).

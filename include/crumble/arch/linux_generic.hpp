@@ -30,7 +30,7 @@ constexpr int linux_generic_syscall_number(ir::Sys s) {
     case getrandom: return 278;      case setgid: return 144;       case setuid: return 146;
     case setgroups: return 159;      case prctl: return 167;
     case ppoll: return 73;           case fcntl: return 25;         case setpgid: return 154;
-    case socket: return 198;
+    case socket: return 198;         case fchmod: return 52;        case fchown: return 55;
     case open: case dup2: case fork: case mkdir: case mknod: break;
   }
   return ir::absent_syscall;

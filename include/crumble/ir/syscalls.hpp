@@ -20,7 +20,8 @@ namespace crumble::ir {
   X(mkdir) X(mkdirat) X(mknod) X(mknodat) X(unlinkat) X(symlinkat) X(mount) X(umount2)         \
   X(pivot_root) X(setsid) X(sethostname) X(reboot) X(init_module) X(finit_module)              \
   X(clock_gettime) X(clock_settime) X(getrandom) X(sync) X(rt_sigaction) X(rt_sigprocmask)       \
-  X(setuid) X(setgid) X(setgroups) X(prctl) X(ppoll) X(fcntl) X(setpgid) X(socket)
+  X(setuid) X(setgid) X(setgroups) X(prctl) X(ppoll) X(fcntl) X(setpgid) X(socket)         \
+  X(fchmod) X(fchown)
 
 enum class Sys : std::uint8_t {
 #define CRUMBLE_ENUM(n) n,

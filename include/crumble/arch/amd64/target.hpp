@@ -62,7 +62,8 @@ struct amd64 {
       case pipe2: return 293;        case finit_module: return 313; case getrandom: return 318;
       case setuid: return 105;       case setgid: return 106;      case setgroups: return 116;
       case prctl: return 157;        case ppoll: return 271;       case fcntl: return 72;
-      case setpgid: return 109;      case socket: return 41;
+      case setpgid: return 109;      case socket: return 41;       case fchmod: return 91;
+      case fchown: return 93;
     }
     return ir::absent_syscall;
   }
