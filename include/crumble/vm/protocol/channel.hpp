@@ -378,6 +378,17 @@ class Channel {
     throw ContainerSetupError(static_cast<int>(step), static_cast<int>(err), "container setup failed: cannot " + what + ": " + errno_text(err));
   }
 
+  // The checks setup_container makes before it writes anything, without a guest: ConfigError
+  // naming what init could not carry out, or the file that does not fit the area.
+  static void check_container(const ContainerRequest& request) {
+    namespace config = protocol::config;
+    const std::string strings = container_strings(request);
+    if (config::container_strings + strings.size() > config::command_max)
+      throw ConfigError("container request takes " + std::to_string(strings.size()) + " bytes; at most " +
+                        std::to_string(config::command_max - config::container_strings) + " fit the config region");
+    (void)container_files(request, (config::container_strings + strings.size() + 7) & ~std::size_t{7});
+  }
+
   // Copies a payload into the guest, which relocates and calls it; its return value.
   std::int64_t call(const code::Image& img, Clock::time_point deadline) {
     const std::size_t total = protocol::config::payload_code + img.bytes.size() + 4 * img.relocs.size();
