@@ -279,6 +279,7 @@ pid_t create(const CreateArgs& c) {
   }
   if (b.terminal) fail("process.terminal: terminals are not supported yet");
   for (const std::string& what : b.ignored) log_line("warning", "not applied: " + what);
+  for (const std::string& note : b.notes) log_line("info", note);
   const fs::path dir = dir_of(c.id);
   std::error_code ec;
   fs::create_directories(g.root, ec);
