@@ -269,6 +269,17 @@ CreateArgs create_args(const std::vector<std::string>& a) {
   return c;
 }
 
+// poststart or poststop (hooks.hpp, as recorded in the state): a failure is a warning.
+void post_hooks(const json& s, const char* kind) {
+  try {
+    const crumble::oci::Hooks h = crumble::oci::parse_hooks(s.value("hooks", json()));
+    for (const std::string& w : crumble::oci::run_hooks_warn(std::string(kind) == "poststart" ? h.poststart : h.poststop, kind, public_state(s).dump()))
+      log_line("warning", w);
+  } catch (const std::exception& e) {
+    log_line("warning", std::string(kind) + ": " + e.what());
+  }
+}
+
 // Creates the container; returns the monitor's pid (a child of this process).
 pid_t create(const CreateArgs& c) {
   crumble::oci::Bundle b;
@@ -318,6 +329,7 @@ pid_t create(const CreateArgs& c) {
                           {"created", now_rfc3339()},
                           {"creating", true},
                           {"started", false},
+                          {"hooks", b.hooks_json},
                           {"annotations", b.annotations}});
   } catch (const std::exception& e) {
     abandon(std::string("cannot record the container's state: ") + e.what());
@@ -338,6 +350,13 @@ pid_t create(const CreateArgs& c) {
     out << pid;
     if (!out) abandon("cannot write the pid file " + c.pid_file);
   }
+  try {  // the VM is ready: prestart and createRuntime, on the host; a failure fails create
+    const std::string state = public_state(read_state(c.id)).dump();
+    crumble::oci::run_hooks(b.hooks.prestart, "prestart", state);
+    crumble::oci::run_hooks(b.hooks.create_runtime, "createRuntime", state);
+  } catch (const std::exception& e) {
+    abandon(std::string("hook failed: ") + e.what());
+  }
   mark(dir, "creating", false);
   return pid;
 }
@@ -354,7 +373,7 @@ void start(const std::string& id) {
   ::close(f);
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60); std::chrono::steady_clock::now() < until;) {
     const json now = read_state(id);
-    if (now.value("started", false)) return;
+    if (now.value("started", false)) return post_hooks(now, "poststart");
     if (!monitor_alive(now)) fail("container \"" + id + "\" ended before it started (see the log)");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -376,6 +395,7 @@ int run_main(const std::vector<std::string>& args) {
     int st = 0;
     while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
+    post_hooks(read_state(c.id), "poststop");
     std::error_code ec;
     fs::remove_all(dir_of(c.id), ec);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -422,6 +442,7 @@ int run_main(const std::vector<std::string>& args) {
       if (monitor_alive(s)) ::kill(s.value("pid", 0), SIGKILL);
       for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    post_hooks(read_state(id), "poststop");
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());
@@ -430,7 +451,7 @@ int run_main(const std::vector<std::string>& args) {
   if (cmd == "features") {
     std::cout << json{{"ociVersionMin", "1.0.0"},
                       {"ociVersionMax", "1.0.2"},
-                      {"hooks", json::array()},
+                      {"hooks", {"prestart", "createRuntime", "poststart", "poststop"}},
                       {"mountOptions", json::array()},
                       {"annotations", {{"io.crumble.runtime", "a microVM per container"}}}}
                      .dump(2)

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../container/container.hpp"
+#include "hooks.hpp"
 
 namespace crumble::oci {
 
@@ -45,6 +46,8 @@ struct Bundle {
   nlohmann::json annotations = nlohmann::json::object();
   std::vector<std::string> ignored;   // what was accepted but is not applied, for the log
   std::vector<std::string> notes;     // how something is served, when it costs (a cold boot)
+  Hooks hooks;                        // hooks.hpp; createContainer/startContainer are not run
+  nlohmann::json hooks_json;          // config.json's hooks as given (null: none), for the state
 };
 
 // What a file bind may bring: each file is copied into the container request (1 MiB in all, with
@@ -277,7 +280,17 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
   const nlohmann::json& mounts = member(j, "mounts", file, "", T::array);
   std::uintmax_t copied = 0;
   for (std::size_t i = 0; i < mounts.size(); ++i) add_mount(b, mounts[i], i, file, copied);
-  if (j.contains("hooks")) b.ignored.push_back("hooks");
+  if (j.contains("hooks")) {
+    try {
+      b.hooks = parse_hooks(j.at("hooks"));
+    } catch (const HookError& e) {
+      throw BundleError(file.string() + ": " + e.what());
+    }
+    b.hooks_json = j.at("hooks");
+    // they run in the container's namespaces: inside the VM, where there is no hook to run
+    if (!b.hooks.create_container.empty()) b.ignored.push_back("hooks.createContainer (they would run inside the VM)");
+    if (!b.hooks.start_container.empty()) b.ignored.push_back("hooks.startContainer (they would run inside the VM)");
+  }
   if (const auto& linux_ = member(j, "linux", file, "", T::object); !linux_.is_null()) {
     // A VM has namespaces of its own: a host namespace to join (podman's and a pod's network
     // namespace) cannot be joined from inside it. Refusing would fail every podman run, whose
