@@ -276,3 +276,64 @@ TEST_CASE("oci bundle: a mount that cannot be served is refused, named by its JS
   CHECK_THROWS_WITH(crumble::oci::read_bundle(dir), Contains("mounts: expected array"));
   fs::remove_all(dir);
 }
+
+// ---- resources and io.crumble annotations ------------------------------------------------------
+
+TEST_CASE("oci bundle: memory and CPU limits size the VM; io.crumble annotations override them") {
+  struct Row {
+    std::string what, linux_, annotations;
+    std::uint32_t memory_mib;
+    int vcpus;
+    std::string ignored;  // a line that contains this ("": none beyond the linux line)
+  };
+  const std::vector<Row> rows = {
+      {"none: the defaults", "{}", "{}", 256, 1, ""},
+      {"podman --memory 512m --cpus 1.5", R"({"resources":{"memory":{"limit":536870912,"swap":1073741824},"cpu":{"quota":150000,"period":100000}}})", "{}", 512, 2, ""},
+      {"a limit in bytes rounded up to MiB", R"({"resources":{"memory":{"limit":314572801}}})", "{}", 301, 1, ""},
+      {"a limit below the floor is raised, and said", R"({"resources":{"memory":{"limit":67108864}}})", "{}", 256, 1, "the VM gets 256 MiB"},
+      {"unlimited (-1)", R"({"resources":{"memory":{"limit":-1}}})", "{}", 256, 1, ""},
+      {"a quota without a period: the kernel's 100000", R"({"resources":{"cpu":{"quota":250000}}})", "{}", 256, 3, ""},
+      {"a cpuset list", R"({"resources":{"cpu":{"cpus":"0-2,5"}}})", "{}", 256, 4, ""},
+      {"more CPUs than a VM gets", R"({"resources":{"cpu":{"cpus":"0-63"}}})", "{}", 256, 16, "the VM gets 16"},
+      {"annotations over resources", R"({"resources":{"memory":{"limit":536870912}}})", R"({"io.crumble.memory":"1024","io.crumble.cpus":"2"})", 1024, 2, ""},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    const fs::path dir = bundle(R"({"root":{"path":"rootfs"},)" + ok_process + R"(,"linux":)" + row.linux_ + R"(,"annotations":)" + row.annotations + "}");
+    const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
+    CHECK(b.spec.vm.memory_mib == row.memory_mib);
+    CHECK(b.spec.vm.vcpus == row.vcpus);
+    if (!row.ignored.empty()) CHECK(any_contains(b.ignored, row.ignored));
+    else CHECK(b.ignored.size() == 1);  // the linux line alone
+    fs::remove_all(dir);
+  }
+  const fs::path dir = bundle(R"({"root":{"path":"rootfs"},)" + ok_process + R"(,"annotations":{"io.crumble.engine":"qemu","io.crumble.snapshot":"off"}})");
+  const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
+  CHECK(b.spec.vm.engine == crumble::vm::Engine::qemu);
+  CHECK(b.spec.vm.snapshot == crumble::vm::SnapshotMode::off);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("oci bundle: bad resources and io.crumble annotations are refused by their JSON path") {
+  struct Case {
+    std::string linux_, annotations, says;
+  };
+  const std::vector<Case> cases = {
+      {R"({"resources":{"memory":{"limit":"1g"}}})", "{}", "linux.resources.memory.limit: expected a whole number of bytes"},
+      {R"({"resources":{"cpu":{"quota":1.5}}})", "{}", "linux.resources.cpu.quota: expected a whole number"},
+      {R"({"resources":{"cpu":{"cpus":"3-1"}}})", "{}", "linux.resources.cpu.cpus: \"3-1\" is not a CPU list"},
+      {R"({"resources":{"cpu":{"cpus":"a"}}})", "{}", "linux.resources.cpu.cpus: \"a\" is not a CPU list"},
+      {"{}", R"({"io.crumble.memory":"128"})", "annotations.io.crumble.memory: \"128\": expected a whole number from 256"},
+      {"{}", R"({"io.crumble.memory":"12x"})", "annotations.io.crumble.memory: \"12x\""},
+      {"{}", R"({"io.crumble.cpus":"0"})", "annotations.io.crumble.cpus: \"0\": expected a whole number from 1 to 16"},
+      {"{}", R"({"io.crumble.cpus":2})", "annotations.io.crumble.cpus: expected a string"},
+      {"{}", R"({"io.crumble.engine":"kvm"})", "annotations.io.crumble.engine: \"kvm\": expected automatic or qemu"},
+      {"{}", R"({"io.crumble.snapshot":"sometimes"})", "annotations.io.crumble.snapshot: \"sometimes\": expected off, early or late"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.says);
+    const fs::path dir = bundle(R"({"root":{"path":"rootfs"},)" + ok_process + R"(,"linux":)" + c.linux_ + R"(,"annotations":)" + c.annotations + "}");
+    CHECK_THROWS_WITH(crumble::oci::read_bundle(dir), Contains(c.says));
+    fs::remove_all(dir);
+  }
+}

@@ -14,7 +14,11 @@
 // guest's own; any other tmpfs is mounted with its options; the rest is logged as not applied.
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <optional>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -54,6 +58,13 @@ struct Bundle {
 // the rest of the request), so a file is at most file_bind_max and all of them file_binds_max.
 inline constexpr std::uintmax_t file_bind_max = 256 << 10;
 inline constexpr std::uintmax_t file_binds_max = 768 << 10;
+
+// The least guest memory a container VM is given (MiB): a smaller linux.resources.memory.limit is
+// raised to it (and logged). 256 MiB is what every container test boots with; the protocol window
+// lies at 128-136 MiB of guest RAM and the initramfs above it. Memory and vCPUs are part of the
+// snapshot's key: a container with other values boots cold once, then restores its own snapshot.
+inline constexpr std::uint32_t memory_floor_mib = 256;
+inline constexpr int vcpus_max = 16;
 
 namespace bundle_detail {
 [[noreturn]] inline void fail(const std::filesystem::path& file, const std::string& path, const std::string& what) {
@@ -220,6 +231,85 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
   b.ignored.push_back(what + ": not mounted (" + (type.empty() ? std::string("no type") : "type " + type) + " is not served in the VM)");
 }
 
+// linux.resources: memory.limit (bytes; -1 or none: unlimited) becomes the guest's memory, in MiB
+// rounded up, at least memory_floor_mib; cpu.quota/cpu.period (rounded up) or cpu.cpus (a
+// cpuset list, "0-3,6") the vCPUs, at most vcpus_max.
+inline void resources(Bundle& b, const nlohmann::json& r, const std::filesystem::path& file) {
+  using T = nlohmann::json::value_t;
+  if (const auto& m = member(r, "memory", file, "linux.resources.", T::object); !m.is_null() && m.contains("limit")) {
+    const nlohmann::json& l = m.at("limit");
+    if (!l.is_number_integer()) fail(file, "linux.resources.memory.limit", "expected a whole number of bytes, got " + l.dump());
+    const std::int64_t bytes = l.get<std::int64_t>();
+    if (bytes > 0) {
+      const std::uint64_t mib = (static_cast<std::uint64_t>(bytes) + (1 << 20) - 1) >> 20;
+      if (mib > (std::uint64_t{1} << 20)) fail(file, "linux.resources.memory.limit", std::to_string(bytes) + " bytes: more than a VM of ours is given (1 TiB)");
+      b.spec.vm.memory_mib = static_cast<std::uint32_t>(std::max<std::uint64_t>(mib, memory_floor_mib));
+      if (mib < memory_floor_mib)
+        b.ignored.push_back("linux.resources.memory.limit " + std::to_string(bytes) + ": the VM gets " + std::to_string(memory_floor_mib) + " MiB, its least");
+    }
+  }
+  if (const auto& c = member(r, "cpu", file, "linux.resources.", T::object); !c.is_null()) {
+    int vcpus = 0;
+    const nlohmann::json quota = c.value("quota", nlohmann::json()), period = c.value("period", nlohmann::json());
+    if (!quota.is_null() && !quota.is_number_integer()) fail(file, "linux.resources.cpu.quota", "expected a whole number, got " + quota.dump());
+    if (!period.is_null() && !period.is_number_unsigned()) fail(file, "linux.resources.cpu.period", "expected a whole number, got " + period.dump());
+    if (quota.is_number_integer() && quota.get<std::int64_t>() > 0) {
+      const std::uint64_t p = period.is_null() || period.get<std::uint64_t>() == 0 ? 100000 : period.get<std::uint64_t>();  // the kernel's default
+      vcpus = static_cast<int>(std::min<std::uint64_t>((static_cast<std::uint64_t>(quota.get<std::int64_t>()) + p - 1) / p, vcpus_max + 1));
+    } else if (const auto& cpus = member(c, "cpus", file, "linux.resources.cpu.", T::string); !cpus.is_null() && !cpus.get<std::string>().empty()) {
+      // "0-3,6": count them
+      std::stringstream list(cpus.get<std::string>());
+      for (std::string part; std::getline(list, part, ',');) {
+        unsigned lo = 0, hi = 0;
+        char dash = 0, extra = 0;
+        const int got = std::sscanf(part.c_str(), "%u%c%u%c", &lo, &dash, &hi, &extra);
+        if (got == 1) hi = lo;
+        else if (got != 3 || dash != '-' || hi < lo) fail(file, "linux.resources.cpu.cpus", "\"" + cpus.get<std::string>() + "\" is not a CPU list");
+        vcpus += static_cast<int>(std::min<unsigned>(hi - lo + 1, vcpus_max + 1));
+      }
+    }
+    if (vcpus > vcpus_max) {
+      b.ignored.push_back("linux.resources.cpu: " + std::to_string(vcpus) + " CPUs or more: the VM gets " + std::to_string(vcpus_max));
+      vcpus = vcpus_max;
+    }
+    if (vcpus > 0) b.spec.vm.vcpus = vcpus;
+  }
+}
+
+// annotations io.crumble.*, over what linux.resources gave: memory (MiB, at least
+// memory_floor_mib), cpus (1 to vcpus_max), engine (automatic, qemu; kvm: containers need QEMU),
+// snapshot (off, early, late).
+inline void annotations(Bundle& b, const std::filesystem::path& file) {
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    if (!b.annotations.contains(key)) return std::nullopt;
+    const nlohmann::json& v = b.annotations.at(key);
+    if (!v.is_string()) fail(file, std::string("annotations.") + key, std::string("expected a string, got ") + v.type_name());
+    return v.get<std::string>();
+  };
+  auto number = [&](const char* key, unsigned long lo, unsigned long hi) -> std::optional<unsigned long> {
+    const auto t = text(key);
+    if (!t) return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long n = t->empty() || !std::isdigit(static_cast<unsigned char>((*t)[0])) ? 0 : std::strtoul(t->c_str(), &end, 10);
+    if (!end || *end || errno || n < lo || n > hi)
+      fail(file, std::string("annotations.") + key, "\"" + *t + "\": expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return n;
+  };
+  if (const auto m = number("io.crumble.memory", memory_floor_mib, 1ul << 20)) b.spec.vm.memory_mib = static_cast<std::uint32_t>(*m);
+  if (const auto c = number("io.crumble.cpus", 1, vcpus_max)) b.spec.vm.vcpus = static_cast<int>(*c);
+  if (const auto e = text("io.crumble.engine")) {
+    if (*e == "automatic") b.spec.vm.engine = vm::Engine::automatic;
+    else if (*e == "qemu") b.spec.vm.engine = vm::Engine::qemu;
+    else fail(file, "annotations.io.crumble.engine", "\"" + *e + "\": expected automatic or qemu (containers need QEMU's virtio devices)");
+  }
+  if (const auto m = text("io.crumble.snapshot")) {
+    if (*m == "off") b.spec.vm.snapshot = vm::SnapshotMode::off;
+    else if (*m == "early") b.spec.vm.snapshot = vm::SnapshotMode::early;
+    else if (*m == "late") b.spec.vm.snapshot = vm::SnapshotMode::late;
+    else fail(file, "annotations.io.crumble.snapshot", "\"" + *m + "\": expected off, early or late");
+  }
+}
 }  // namespace bundle_detail
 
 // Reads DIR/config.json.
@@ -301,8 +391,10 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
       if (ns[i].is_object() && ns[i].contains("path"))
         b.ignored.push_back("linux.namespaces[" + std::to_string(i) + "].path (" + ns[i].value("type", std::string("?")) + " " +
                             ns[i]["path"].dump() + "): the VM has namespaces of its own, and no network yet");
-    b.ignored.push_back("linux (resources, devices, sysctl, seccomp, masked and read-only paths: the VM has its own)");
+    if (const auto& r = member(linux_, "resources", file, "linux.", T::object); !r.is_null()) resources(b, r, file);
+    b.ignored.push_back("linux (devices, sysctl, seccomp, masked and read-only paths, resources but memory.limit and cpu: the VM has its own)");
   }
+  annotations(b, file);
   b.spec.rootfs = b.rootfs;
   b.spec.entrypoint = b.args;
   return b;
