@@ -14,8 +14,8 @@
 // is believed only while the monitor (pid and start time) is alive, so a killed caller or monitor
 // leaves a container `state` reports stopped and `delete` removes.
 //
-// Not yet (issue 16 goes on): terminals and --console-socket, exec, ps, pause/resume, update,
-// mounts, hooks, resources; they are refused or logged, never silently wrong.
+// Not yet (issue 16 goes on): terminals and --console-socket, exec, ps, pause/resume, update;
+// they are refused or logged, never silently wrong. Mounts, hooks, resources: docs/oci-runtime.md.
 #include <crumble/container/container.hpp>
 #include <crumble/oci/bundle.hpp>
 #include <crumble/vm/attach.hpp>
