@@ -14,7 +14,8 @@
 // The container (the spec's "Container Init", a request in the main loop, not a second init):
 // load the container's modules, mount its root at /mnt (a guest directory, a block device under a
 // tmpfs overlay, or a virtio-fs tag), its volumes, register binfmt_misc interpreters, mount what a
-// container expects inside it, switch into it, set the hostname; commands then run inside, each
+// container expects inside it, switch into it, set the hostname, place the caller's files (copies,
+// bind-mounted) and tmpfs mounts; commands then run inside, each
 // with its own uid, gid, groups, working directory and no_new_privs (child).
 //
 // A phase that fails says so on the console and, when the mailbox can be mapped, to the host
@@ -56,6 +57,10 @@ const (
 	stepHostname   = runtime.Config("container_step_hostname")
 	stepBinfmt     = runtime.Config("container_step_binfmt")
 	stepRequest    = runtime.Config("container_step_request")
+	stepFile       = runtime.Config("container_step_file")
+	fileCopy       = runtime.Config("container_file_copy")
+	fileTmpfs      = runtime.Config("container_file_tmpfs")
+	fileMountFlags = runtime.Config("container_file_mount_flags")
 	rootDir        = runtime.Config("container_root_dir")
 	rootBlock      = runtime.Config("container_root_block")
 	rootVirtiofs   = runtime.Config("container_root_virtiofs")
@@ -125,6 +130,17 @@ const (
 	cfgCtrBinfmtsMax      = runtime.Config("cfg_container_binfmts_max")
 	cfgCtrVolumeFlags     = runtime.Config("cfg_container_volume_flags")
 	cfgCtrStrings         = runtime.Config("cfg_container_strings")
+	cfgCtrFiles           = runtime.Config("cfg_container_files")
+	cfgCtrFilesAt         = runtime.Config("cfg_container_files_at")
+	cfgCtrFilesMax        = runtime.Config("cfg_container_files_max")
+	cfgFileKind           = runtime.Config("cfg_container_file_kind")
+	cfgFileMode           = runtime.Config("cfg_container_file_mode")
+	cfgFileUid            = runtime.Config("cfg_container_file_uid")
+	cfgFileGid            = runtime.Config("cfg_container_file_gid")
+	cfgFileFlags          = runtime.Config("cfg_container_file_flags")
+	cfgFilePathLen        = runtime.Config("cfg_container_file_path_len")
+	cfgFileSize           = runtime.Config("cfg_container_file_size")
+	cfgFileHeader         = runtime.Config("cfg_container_file_header")
 	cfgIo                 = runtime.Config("cfg_io")
 	processMax            = runtime.Config("cfg_process_max")
 	processStride         = runtime.Config("cfg_process_stride")
@@ -1437,6 +1453,149 @@ func switchRoot() int64 {
 	return r
 }
 
+// fileAfter checks the file record at rec (layout.hpp, CONTAINER_FILE) against end, the end of
+// the command area: a known kind, flags and mode, an absolute path of 1 to 4000 bytes with its
+// NUL and no other, a tmpfs's options NUL-terminated, all before end. The address of the next
+// record; 0 when this one is malformed.
+func fileAfter(rec uintptr, end uintptr) uintptr {
+	if rec == 0 || rec+cfgFileHeader > end {
+		return 0
+	}
+	kind := runtime.Load32(rec, cfgFileKind)
+	n := uintptr(runtime.Load32(rec, cfgFilePathLen))
+	size := uintptr(runtime.Load32(rec, cfgFileSize))
+	path := rec + cfgFileHeader
+	if (kind != fileCopy && kind != fileTmpfs) || runtime.Load32(rec, cfgFileFlags)&^fileMountFlags != 0 || runtime.Load32(rec, cfgFileMode) > 07777 {
+		return 0
+	}
+	if n < 1 || n > 4000 || size > end-path || n+1 > end-path-size {
+		return 0
+	}
+	if runtime.Load8(path, 0) != '/' || stringAfter(path, end) != path+n+1 {
+		return 0
+	}
+	if kind == fileTmpfs && (size == 0 || runtime.Load8(path+n+1, size-1) != 0) {
+		return 0
+	}
+	return (path + n + 1 + size + 7) &^ 7
+}
+
+// filesFit tells whether the request's `files` records, from offset `at` of the command area
+// (base), lie past its strings (which end at stringsEnd) and inside it, each well-formed.
+func filesFit(base uintptr, stringsEnd uintptr, files uint64, at uint64) bool {
+	if files > cfgCtrFilesMax {
+		return false
+	}
+	if files == 0 {
+		return true
+	}
+	if at%8 != 0 || at > cfgCommandMax || base+uintptr(at) < stringsEnd {
+		return false
+	}
+	rec := base + uintptr(at)
+	i := uint64(0)
+	for i < files && rec != 0 {
+		rec = fileAfter(rec, base+cfgCommandMax)
+		i++
+	}
+	return rec != 0
+}
+
+// writeAll writes n bytes at p to fd; 0 or the negative errno (EIO when nothing more goes).
+func writeAll(fd int64, p uintptr, n uintptr) int64 {
+	for n > 0 {
+		r := runtime.Syscall(runtime.SYS_WRITE, fd, p, n)
+		if failed(r) {
+			return r
+		}
+		if r == 0 {
+			return -runtime.EIO
+		}
+		p += uintptr(r)
+		n -= uintptr(r)
+	}
+	return 0
+}
+
+// mountPoint makes sure a file is at path to bind-mount on: an empty one is made when none is
+// there (as runc makes its mount points); a symlink there (an image's /etc/resolv.conf into a
+// /run that is empty here) is replaced, save in a virtio-fs root, which is the host's directory
+// (ELOOP then). A directory there is EISDIR. 0 or the negative errno.
+func mountPoint(path uintptr, kind uint32) int64 {
+	flags := runtime.O_RDONLY | runtime.O_CREAT | runtime.O_NOFOLLOW | runtime.O_NONBLOCK | runtime.O_CLOEXEC
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, flags, 0644)
+	if fd == -runtime.ELOOP && kind != rootVirtiofs {
+		r := runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, path, 0)
+		if failed(r) {
+			return r
+		}
+		fd = runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, flags, 0644)
+	}
+	if failed(fd) {
+		return fd
+	}
+	runtime.Syscall(runtime.SYS_CLOSE, fd)
+	return 0
+}
+
+// placeFile places the file record at rec (checked by fileAfter) in the container, init being
+// inside its root: a tmpfs mounted at its path with its flags and options; or its content
+// written to a file of its own in the tmpfs at /dev/.crumble-files (mode, owner), bind-mounted
+// at its path and remounted with its flags, so that nothing is written into the root (at most
+// an empty mount point) and a read-only copy cannot be changed. The directories on the way are
+// made (0755). root: the root's kind; path: a 4096-byte buffer. 0 or the negative errno.
+func placeFile(rec uintptr, path uintptr, root uint32) int64 {
+	n := uintptr(runtime.Load32(rec, cfgFilePathLen))
+	size := uintptr(runtime.Load32(rec, cfgFileSize))
+	flags := int64(runtime.Load32(rec, cfgFileFlags))
+	content := rec + cfgFileHeader + n + 1
+	i := uintptr(0)
+	last := uintptr(0)
+	for i <= n {
+		runtime.Store8(path, i, runtime.Load8(rec+cfgFileHeader, i))
+		if runtime.Load8(path, i) == '/' {
+			last = i
+		}
+		i++
+	}
+	r := int64(0)
+	if last > 0 {
+		runtime.Store8(path, last, 0)
+		r = makeDirs(path)
+		runtime.Store8(path, last, '/')
+	}
+	if failed(r) {
+		return r
+	}
+	if runtime.Load32(rec, cfgFileKind) == fileTmpfs {
+		return mountOn(uintptr("tmpfs"), path, uintptr("tmpfs"), flags, content)
+	}
+	tmp := uintptr("/dev/.crumble-files/f")
+	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, tmp, runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC|runtime.O_NOFOLLOW|runtime.O_CLOEXEC, 0600)
+	if failed(fd) {
+		return fd
+	}
+	r = writeAll(fd, content, size)
+	if !failed(r) {
+		r = runtime.Syscall(runtime.SYS_FCHOWN, fd, runtime.Load32(rec, cfgFileUid), runtime.Load32(rec, cfgFileGid))
+	}
+	if !failed(r) { // after fchown, which clears the set-id bits
+		r = runtime.Syscall(runtime.SYS_FCHMOD, fd, runtime.Load32(rec, cfgFileMode))
+	}
+	runtime.Syscall(runtime.SYS_CLOSE, fd)
+	if !failed(r) {
+		r = mountPoint(path, root)
+	}
+	if !failed(r) {
+		r = runtime.Syscall(runtime.SYS_MOUNT, tmp, path, 0, runtime.MS_BIND, 0)
+	}
+	if !failed(r) && flags != 0 {
+		r = runtime.Syscall(runtime.SYS_MOUNT, 0, path, 0, runtime.MS_REMOUNT|runtime.MS_BIND|flags, 0)
+	}
+	runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, tmp, 0) // the mount keeps it
+	return r
+}
+
 // setupContainer serves the container request (config::command, container_magic): the steps in
 // order, the first that fails reported with its errno (and which volume or registration) in
 // signal_container_failed; init then serves on where it is. `again`: a request came before
@@ -1447,6 +1606,8 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 	kind := runtime.Load32(base, cfgCtrRootKind)
 	volumes := uint64(runtime.Load32(base, cfgCtrVolumes))
 	binfmts := uint64(runtime.Load32(base, cfgCtrBinfmts))
+	files := uint64(runtime.Load32(base, cfgCtrFiles))
+	filesAt := uint64(runtime.Load32(base, cfgCtrFilesAt))
 	step := int64(stepRequest)
 	r := int64(-runtime.EBUSY)
 	index := uint64(0)
@@ -1469,7 +1630,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		p = stringAfter(p, end)
 		i++
 	}
-	if p == 0 || volumeStrings-hostname > 65 { // HOST_NAME_MAX 64
+	if p == 0 || volumeStrings-hostname > 65 || !filesFit(base, p, files, filesAt) { // HOST_NAME_MAX 64
 		goto failed
 	}
 	step = stepDevices
@@ -1584,6 +1745,29 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		goto failed
 	}
 	containerNetwork(cfg, kind)
+	// the files and tmpfs mounts, last: over the volumes and the network's resolv.conf (the
+	// caller's own file wins); the copies' tmpfs is detached once they are bound (the binds
+	// keep it)
+	step = stepFile
+	if files > 0 {
+		r = mountOn(uintptr("tmpfs"), uintptr("/dev/.crumble-files"), uintptr("tmpfs"), 0, uintptr("mode=0700"))
+		if failed(r) {
+			goto failed
+		}
+	}
+	p = base + uintptr(filesAt)
+	for index < files {
+		r = placeFile(p, &path, kind)
+		if failed(r) {
+			goto failed
+		}
+		p = fileAfter(p, end)
+		index++
+	}
+	if files > 0 {
+		runtime.Syscall(runtime.SYS_UMOUNT2, "/dev/.crumble-files", runtime.MNT_DETACH)
+		runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/dev/.crumble-files", runtime.AT_REMOVEDIR)
+	}
 	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCtrReady)
 	return

@@ -878,6 +878,169 @@ TEST_CASE("container: a full disk while unpacking: a clear error, status 125, th
   CHECK(ok.out == "users image\n");
 }
 
+// --- files copied in, tmpfs mounts (issue 16: what OCI runtimes bind into every container) -------
+
+namespace {
+// A Spec file: `content`, or (content empty, host given) the host file's.
+crumble::container::File file(std::string guest, std::string content, fs::path host = {}, std::uint32_t mode = 0644, std::uint32_t uid = 0,
+                              std::uint32_t gid = 0) {
+  crumble::container::File f;
+  f.guest = std::move(guest);
+  f.content = std::move(content);
+  f.host = std::move(host);
+  f.mode = mode;
+  f.uid = uid;
+  f.gid = gid;
+  return f;
+}
+template <class T>
+T with_flags(T x, bool read_only, bool nosuid = false, bool nodev = false, bool noexec = false) {
+  x.read_only = read_only;
+  x.nosuid = nosuid;
+  x.nodev = nodev;
+  x.noexec = noexec;
+  return x;
+}
+crumble::container::Tmpfs tmpfs(std::string guest, std::string options) {
+  crumble::container::Tmpfs t;
+  t.guest = std::move(guest);
+  t.options = std::move(options);
+  return t;
+}
+}  // namespace
+
+TEST_CASE("container: files copied in: content, mode and owner as given, read-only ones unwritable, the host's untouched, the VM still restored", "[container][e2e][files]") {
+  const World& w = World::get();
+  TempDir d("e2e-files-");
+  std::string blob(200 << 10, '\0');  // binary, NULs and 0xff included
+  for (std::size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>((i * 7919) >> 3);
+  write_file(d.path() / "token", "s3cret\n");
+  write_file(d.path() / "blob", blob);
+  using crumble::container::File;
+  crumble::container::Spec spec;
+  spec.image = w.users_image;
+  spec.files = {
+      file("/etc/hosts", "127.0.0.1 localhost\n10.0.0.1 box\n"),      // missing in the image: a mount point is made
+      file("/etc/marker", "copied over\n", {}, 0600, 1000, 1000),     // over the image's own
+      with_flags(file("/run/secrets/token", "", d.path() / "token", 0400, 1000, 50), true),  // read from the host, read-only
+      with_flags(file("/srv/deep/blob", "", d.path() / "blob", 04755, 1001, 1001), false, true, true, true),  // set-uid kept
+      file("/etc/empty", "", {}, 0640),
+  };
+  spec.tmpfs = {with_flags(tmpfs("/scratch", "size=1m,mode=0750"), false, true, true, true)};
+  crumble::container::Container box(spec);
+  INFO(box.root_note() << "; " << box.snapshot_note());
+  // no live sharing: a second container of the same spec restores from the snapshot (the first
+  // may have made it)
+  if (!box.restored()) {
+    crumble::container::Container again(spec);
+    CHECK(again.restored());
+  }
+  struct Row {
+    std::string path, stat;  // %a %u %g %s as the guest's stat prints them
+  };
+  const std::vector<Row> rows = {
+      {"/etc/hosts", "644 0 0 33"},    {"/etc/marker", "600 1000 1000 12"}, {"/run/secrets/token", "400 1000 50 7"},
+      {"/srv/deep/blob", "4755 1001 1001 204800"}, {"/etc/empty", "640 0 0 0"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.path);
+    const auto r = box.run({"stat", "-c", "%a %u %g %s", row.path});
+    CHECK(r.status() == 0);
+    CHECK(r.out == row.stat + "\n");
+  }
+  auto r = box.run({"sh", "-c", "cat /etc/hosts /etc/marker /run/secrets/token; sha256sum /srv/deep/blob | cut -d' ' -f1"});
+  CHECK(r.status() == 0);
+  CHECK(r.out == "127.0.0.1 localhost\n10.0.0.1 box\ncopied over\ns3cret\n" + crumble::container::sha256_file(d.path() / "blob") + "\n");
+  // read-only: not even root changes it; a read-write copy changes in the VM only; no copy can be
+  // removed (each is a mount point, as under runc)
+  r = box.run({"sh", "-c",
+               "if echo x > /run/secrets/token; then echo ro-written; else echo ro-refused; fi; "
+               "echo changed > /etc/marker && cat /etc/marker; "
+               "if rm /etc/hosts 2>/dev/null; then echo removed; else echo kept; fi"});
+  CHECK(r.out == "ro-refused\nchanged\nkept\n");
+  CHECK(read_file(d.path() / "token") == "s3cret\n");
+  // the mount flags, as the guest's kernel reports them
+  r = box.run({"sh", "-c", "grep -E ' (/srv/deep/blob|/run/secrets/token|/scratch) ' /proc/mounts | sort"});
+  INFO(r.out);
+  const std::vector<std::string> m = lines(r.out);
+  REQUIRE(m.size() == 3);
+  CHECK_THAT(m[0], Catch::Contains(" /run/secrets/token tmpfs ro,"));
+  CHECK_THAT(m[1], Catch::Contains(" /scratch tmpfs rw,nosuid,nodev,noexec") && Catch::Contains("size=1024k") && Catch::Contains("mode=750"));
+  CHECK_THAT(m[2], Catch::Contains(" /srv/deep/blob tmpfs rw,nosuid,nodev,noexec"));
+  // the copies' staging tmpfs is gone from the container's view
+  CHECK(box.run({"sh", "-c", "test -e /dev/.crumble-files || echo gone"}).out == "gone\n");
+  box.shutdown();
+  CHECK(qemus_in(w.tmp).empty());
+}
+
+TEST_CASE("container: files copied into a --rootfs-rw root: the host's directory gets only the missing mount points, never the content", "[container][e2e][files][rootfs]") {
+  const World& w = World::get();
+  TempDir d("e2e-files-rw-");
+  const fs::path root = d.path() / "root";
+  make_busybox_dir(root);
+  write_file(root / "etc/hosts", "the host's own\n");
+  crumble::container::Spec spec;
+  spec.rootfs = root;
+  spec.rootfs_rw = true;
+  spec.files = {file("/etc/hosts", "copied\n"), with_flags(file("/etc/new/name", "made\n"), true)};
+  crumble::container::Container box(spec);
+  const auto r = box.run({"sh", "-c", "cat /etc/hosts /etc/new/name"});
+  CHECK(r.status() == 0);
+  CHECK(r.out == "copied\nmade\n");
+  box.shutdown();
+  CHECK(read_file(root / "etc/hosts") == "the host's own\n");
+  CHECK(fs::is_regular_file(root / "etc/new/name"));  // the mount point, as runc makes one
+  CHECK(fs::file_size(root / "etc/new/name") == 0);
+  CHECK(!fs::exists(root / "dev/.crumble-files"));
+  CHECK(qemus_in(w.tmp).empty());
+}
+
+TEST_CASE("container: bad files are refused before a VM starts, the file named", "[container][e2e][files][bad]") {
+  const World& w = World::get();
+  TempDir d("e2e-files-bad-");
+  fs::create_directories(d.path() / "a-dir");
+  ::mkfifo((d.path() / "fifo").c_str(), 0600);
+  write_file(d.path() / "big", std::string((1 << 20) + 1, 'b'));
+  using crumble::container::File;
+  struct Row {
+    std::string what;
+    std::vector<File> files;
+    std::vector<std::string> says;
+  };
+  const std::string k400(400 << 10, 'k');
+  const std::vector<Row> rows = {
+      {"a relative path", {file("etc/hosts", "x")}, {"\"etc/hosts\"", "absolute"}},
+      {"the root itself", {file("/", "x")}, {"\"/\"", "root"}},
+      {"a path with ..", {file("/etc/../../x", "x")}, {"/etc/../../x", ".."}},
+      {"a path with .", {file("/etc/./x", "x")}, {"/etc/./x", "."}},
+      {"a mode past the permission bits", {file("/etc/x", "x", {}, 010644)}, {"/etc/x", "010644"}},
+      {"a host directory", {file("/etc/x", "", d.path() / "a-dir")}, {"/etc/x", "a-dir", "not a regular file"}},
+      {"a host fifo (never read: it would not end)", {file("/etc/x", "", d.path() / "fifo")}, {"fifo", "not a regular file"}},
+      {"a missing host file", {file("/etc/x", "", d.path() / "missing")}, {"/etc/x", "missing", "No such file"}},
+      {"both content and a host file", {file("/etc/x", "x", d.path() / "big")}, {"/etc/x", "both"}},
+      {"a host file larger than the request", {file("/etc/x", "", d.path() / "big")}, {"/etc/x", "1048577 bytes"}},
+      {"a set that does not fit: the file that overflows", {file("/a", k400), file("/b", k400), file("/c", k400)}, {"file /c", "does not fit"}},
+      {"more files than a request carries", std::vector<File>(65, file("/x", "x")), {"65 files", "at most 64"}},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    crumble::container::Spec spec;
+    spec.image = w.users_image;
+    spec.files = row.files;
+    try {
+      crumble::container::Container box(spec);
+      FAIL("accepted");
+    } catch (const std::exception& e) {
+      for (const std::string& s : row.says) CHECK_THAT(e.what(), Catch::Contains(s));
+    }
+    CHECK(qemus_in(w.tmp).empty());
+  }
+  crumble::container::Spec spec;
+  spec.image = w.users_image;
+  spec.tmpfs = {tmpfs("relative", "size=1m")};
+  CHECK_THROWS_WITH(crumble::container::Container(spec), Catch::Contains("\"relative\"") && Catch::Contains("absolute"));
+}
+
 TEST_CASE("container: after every case: no QEMU of ours running, nothing left in TMPDIR, the user's own cache untouched", "[container][e2e]") {
   const World& w = World::get();
   CHECK(qemus_in(w.tmp).empty());

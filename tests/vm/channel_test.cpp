@@ -376,6 +376,7 @@ TEST_CASE("layout: every C++ constant and the Config value the init gets for it 
       {"payload header", v(p::config::payload_header)},
       {"command header", v(p::config::command_header)},
       {"container header", v(p::config::container_header)},
+      {"container file record", v(p::config::container_file_fields)},
       {"process slot", v(p::config::process_slot)},
       {"process control", v(p::config::process_control_fields)},
       {"clock", v(p::config::clock_fields)},
@@ -417,6 +418,8 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"container_step_devices", 1},   {"container_step_root", 2},        {"container_step_overlay", 3},
       {"container_step_volume", 4},    {"container_step_mounts", 5},      {"container_step_switch_root", 6},
       {"container_step_hostname", 7},  {"container_step_binfmt", 8},      {"container_step_request", 9},
+      {"container_step_file", 10},     {"container_file_copy", 1},        {"container_file_tmpfs", 2},
+      {"container_file_mount_flags", 0xf},
       {"exec_stage_execve", 0},        {"exec_stage_chdir", 1},           {"exec_stage_setgroups", 2},
       {"exec_stage_setgid", 3},        {"exec_stage_setuid", 4},          {"exec_stage_no_new_privs", 5},
       {"exec_stage_capabilities", 6},  {"exec_stage_rlimits", 7},         {"exec_stage_oom_score_adj", 8},
@@ -441,6 +444,10 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"cfg_container_magic_at", 0},   {"cfg_container_root_kind", 4},    {"cfg_container_flags", 8},
       {"cfg_container_volumes", 12},   {"cfg_container_binfmts", 16},     {"cfg_container_volumes_max", 32},
       {"cfg_container_binfmts_max", 16}, {"cfg_container_volume_flags", 32}, {"cfg_container_strings", 160},
+      {"cfg_container_files", 20},     {"cfg_container_files_at", 24},    {"cfg_container_files_max", 64},
+      {"cfg_container_file_kind", 0},  {"cfg_container_file_mode", 4},    {"cfg_container_file_uid", 8},
+      {"cfg_container_file_gid", 12},  {"cfg_container_file_flags", 16},  {"cfg_container_file_path_len", 20},
+      {"cfg_container_file_size", 24}, {"cfg_container_file_header", 32},
       {"cfg_io", 0x200000},            {"cfg_io_max", 0x1ff000},
       // a process slot: the control block, then the rings
       {"cfg_process_max", 4},          {"cfg_process_stride", 0x61000},   {"cfg_process_control", 0},
@@ -486,6 +493,7 @@ TEST_CASE("layout: the fields of each region and area lie inside it, apart and a
       {"payload header", v(p::config::payload_header), p::area_bytes("cfg_payload")},
       {"command header", v(p::config::command_header), p::area_bytes("cfg_command")},
       {"container header", v(p::config::container_header), p::area_bytes("cfg_command")},
+      {"container file record", v(p::config::container_file_fields), p::config::container_file_header},
       {"process slot", v(p::config::process_slot), p::config::process_stride},
       {"process control block", v(p::config::process_control_fields), p::config::process_stdout - p::config::process_control},
       {"clock", v(p::config::clock_fields), p::area_bytes("cfg_clock")},
@@ -1051,6 +1059,13 @@ struct SeenContainer {
   };
   std::vector<Volume> volumes;
   std::vector<std::string> binfmt;
+  struct File {
+    std::uint32_t kind, mode, uid, gid, flags;
+    std::string path, content;
+    bool operator==(const File&) const = default;
+  };
+  std::vector<File> files;
+  std::uint32_t files_at = 0;
 };
 
 // Plays setupContainer's parsing, then answers with `answer` (ready, or failed with the mailbox's
@@ -1080,6 +1095,17 @@ void play_container(Regions& r, SeenContainer& seen, std::uint32_t answer, std::
     seen.volumes.push_back({tag, path, crumble::le::load<std::uint32_t>(base + cfg::container_volume_flags + 4 * i)});
   }
   for (std::uint32_t i = 0; i < binfmts; ++i) seen.binfmt.push_back(next());
+  const std::uint32_t files = crumble::le::load<std::uint32_t>(base + cfg::container_files);
+  seen.files_at = crumble::le::load<std::uint32_t>(base + cfg::container_files_at);
+  const std::uint8_t* rec = base + seen.files_at;
+  for (std::uint32_t i = 0; i < files && i < cfg::container_files_max; ++i) {
+    auto u32 = [&](std::uint32_t at) { return crumble::le::load<std::uint32_t>(rec + at); };
+    const std::uint32_t n = u32(cfg::container_file_path_len), size = u32(cfg::container_file_size);
+    const char* path = reinterpret_cast<const char*>(rec + cfg::container_file_header);
+    seen.files.push_back({u32(cfg::container_file_kind), u32(cfg::container_file_mode), u32(cfg::container_file_uid),
+                          u32(cfg::container_file_gid), u32(cfg::container_file_flags), std::string(path, n), std::string(path + n + 1, size)});
+    rec += (cfg::container_file_header + n + 1 + size + 7) & ~7u;
+  }
   r.put32(r.mailbox, p::mailbox::phase, step);
   r.put32(r.mailbox, p::mailbox::error, err);
   r.put32(r.mailbox, p::mailbox::index, index);
@@ -1095,6 +1121,10 @@ ContainerRequest request_with_everything() {
   q.hostname = "box";
   q.volumes = {{"vol0", "/data", false}, {"vol1", "/srv/ro", true}};
   q.binfmt = {":qemu-aarch64:M::\\x7fELF\\x02\\x01\\x01:\\xff\\xff\\xff:/crumble/qemu-aarch64:F"};
+  using File = ContainerRequest::File;
+  q.files = {{File::Kind::copy, "/etc/hosts", "127.0.0.1 localhost\n", 0644, 0, 0, false, false, false, false},
+             {File::Kind::tmpfs, "/scratch", "size=10m,mode=1777", 0, 0, 0, false, true, true, false},
+             {File::Kind::copy, "/run/secrets/key", std::string("\0binary\xff", 8), 0400, 1000, 100, true, false, false, true}};
   return q;
 }
 
@@ -1140,6 +1170,17 @@ TEST_CASE("channel: a container request lands where layout.hpp says, as init rea
       CHECK(seen.volumes[i].flags == (k.request.volumes[i].read_only ? p::volume_flag_read_only : 0));
     }
     CHECK(seen.binfmt == k.request.binfmt);
+    // the file records: past the strings, 8-aligned, each as given (a tmpfs's options with their NUL)
+    CHECK(seen.files_at % 8 == 0);
+    CHECK(seen.files_at >= p::config::container_strings);
+    REQUIRE(seen.files.size() == k.request.files.size());
+    for (std::size_t i = 0; i < seen.files.size(); ++i) {
+      const ContainerRequest::File& f = k.request.files[i];
+      const bool tmpfs = f.kind == ContainerRequest::File::Kind::tmpfs;
+      CHECK(seen.files[i] == SeenContainer::File{tmpfs ? p::container_file_tmpfs : p::container_file_copy, f.mode, f.uid, f.gid,
+                                                 (f.read_only ? 1u : 0u) | (f.nosuid ? 2u : 0u) | (f.nodev ? 4u : 0u) | (f.noexec ? 8u : 0u),
+                                                 f.guest_path, tmpfs ? f.content + '\0' : f.content});
+    }
   }
 }
 
@@ -1159,6 +1200,9 @@ TEST_CASE("channel: a failed container step becomes ContainerSetupError naming t
       {p::container_step_hostname, EINVAL, 0, "cannot set the hostname box: EINVAL"},
       {p::container_step_binfmt, ENOEXEC, 0, "cannot register binfmt_misc interpreters (registration 0): ENOEXEC"},
       {p::container_step_request, EBUSY, 0, "cannot read the request: EBUSY (Device or resource busy)"},
+      {p::container_step_file, EISDIR, 0, "cannot copy in the file /etc/hosts: EISDIR"},
+      {p::container_step_file, ENODEV, 1, "cannot mount a tmpfs at /scratch: ENODEV"},
+      {p::container_step_file, EROFS, 2, "cannot copy in the file /run/secrets/key: EROFS"},
   };
   for (const Case& k : cases) {
     INFO(k.message);
@@ -1185,12 +1229,13 @@ TEST_CASE("channel: a guest answering a container request with nonsense gets a G
   };
   const std::vector<Case> cases = {
       {"step 0", p::signal_container_failed, 0, EPERM, 0, "impossible container failure (step 0"},
-      {"a step past the last", p::signal_container_failed, p::container_step_request + 1, EPERM, 0, "impossible container failure (step 10"},
+      {"a step past the last", p::signal_container_failed, p::container_step_file + 1, EPERM, 0, "impossible container failure (step 11"},
       {"a huge step", p::signal_container_failed, 0xffffffff, EPERM, 0, "impossible container failure"},
       {"errno 0", p::signal_container_failed, p::container_step_root, 0, 0, "errno 0"},
       {"errno past 4095", p::signal_container_failed, p::container_step_root, 5000, 0, "errno 5000"},
       {"a volume the request does not have", p::signal_container_failed, p::container_step_volume, ENOENT, 2, "index 2"},
       {"a registration the request does not have", p::signal_container_failed, p::container_step_binfmt, ENOENT, 1, "index 1"},
+      {"a file the request does not have", p::signal_container_failed, p::container_step_file, ENOENT, 3, "index 3"},
       {"the signal of a command", p::signal_started, 0, 0, 0, "unexpected signal 0x57a27ed0 after a container request"},
   };
   for (const Case& k : cases) {
@@ -1241,6 +1286,18 @@ TEST_CASE("channel: a container request init could not carry out is refused befo
       {"an empty registration", [](ContainerRequest& q) { q.binfmt.push_back(""); }, "binfmt_misc registration 1 is empty"},
       {"a registration too long", [](ContainerRequest& q) { q.binfmt[0] = std::string(1921, ':'); }, "1921 bytes long; at most 1920"},
       {"too many registrations", [](ContainerRequest& q) { q.binfmt.resize(p::config::container_binfmts_max + 1, ":x:E::x::/x:"); }, "17 binfmt_misc registrations; at most 16"},
+      {"a relative file path", [](ContainerRequest& q) { q.files[0].guest_path = "etc/hosts"; }, "file etc/hosts: the guest path etc/hosts is not an absolute path"},
+      {"a file path with ..", [](ContainerRequest& q) { q.files[2].guest_path = "/run/../../x"; }, "has a \"..\" component"},
+      {"a file on the root itself", [](ContainerRequest& q) { q.files[0].guest_path = "/"; }, "file /: the guest path is the root itself"},
+      {"a mode past 07777", [](ContainerRequest& q) { q.files[0].mode = 010000; }, "file /etc/hosts: mode 4096 is more than permission bits"},
+      {"tmpfs options with a NUL", [](ContainerRequest& q) { q.files[1].content = std::string("a\0b", 3); }, "tmpfs /scratch: the options contains a NUL"},
+      {"too many files", [](ContainerRequest& q) { q.files.resize(p::config::container_files_max + 1, q.files[0]); }, "65 files and tmpfs mounts in a container; at most 64"},
+      {"files that do not fit, the one that overflows named",
+       [](ContainerRequest& q) {
+         q.files[0].content = std::string(600 << 10, 'a');
+         q.files[2].content = std::string(500 << 10, 'b');
+       },
+       "file /run/secrets/key (512000 bytes) does not fit the container request"},
   };
   // (The largest request the limits allow, 32 volumes and 16 registrations at their longest,
   // takes about 160 KiB: it always fits the area, whose size check is only a guard.)

@@ -14,8 +14,8 @@
 // is believed only while the monitor (pid and start time) is alive, so a killed caller or monitor
 // leaves a container `state` reports stopped and `delete` removes.
 //
-// Not yet (issue 16 goes on): terminals and --console-socket, exec, ps, pause/resume, update,
-// mounts, hooks, resources; they are refused or logged, never silently wrong.
+// Not yet (issue 16 goes on): terminals and --console-socket, exec, ps, pause/resume, update;
+// they are refused or logged, never silently wrong. Mounts, hooks, resources: docs/oci-runtime.md.
 #include <crumble/container/container.hpp>
 #include <crumble/oci/bundle.hpp>
 #include <crumble/vm/attach.hpp>
@@ -302,6 +302,17 @@ CreateArgs create_args(const std::vector<std::string>& a) {
   return c;
 }
 
+// poststart or poststop (hooks.hpp, as recorded in the state): a failure is a warning.
+void post_hooks(const json& s, const char* kind) {
+  try {
+    const crumble::oci::Hooks h = crumble::oci::parse_hooks(s.value("hooks", json()));
+    for (const std::string& w : crumble::oci::run_hooks_warn(std::string(kind) == "poststart" ? h.poststart : h.poststop, kind, public_state(s).dump()))
+      log_line("warning", w);
+  } catch (const std::exception& e) {
+    log_line("warning", std::string(kind) + ": " + e.what());
+  }
+}
+
 // Creates the container; returns the monitor's pid (a child of this process).
 pid_t create(const CreateArgs& c) {
   crumble::oci::Bundle b;
@@ -312,6 +323,7 @@ pid_t create(const CreateArgs& c) {
   }
   if (b.terminal) fail("process.terminal: terminals are not supported yet");
   for (const std::string& what : b.ignored) log_line("warning", "not applied: " + what);
+  for (const std::string& note : b.notes) log_line("info", note);
   const fs::path dir = dir_of(c.id);
   std::error_code ec;
   fs::create_directories(g.root, ec);
@@ -350,6 +362,7 @@ pid_t create(const CreateArgs& c) {
                           {"created", now_rfc3339()},
                           {"creating", true},
                           {"started", false},
+                          {"hooks", b.hooks_json},
                           {"annotations", b.annotations}});
   } catch (const std::exception& e) {
     abandon(std::string("cannot record the container's state: ") + e.what());
@@ -372,6 +385,13 @@ pid_t create(const CreateArgs& c) {
   }
   const std::string ok_line = said.substr(0, said.find('\n'));  // "ok KEY"
   mark(dir, "rootKey", ok_line.size() > 3 ? ok_line.substr(3) : std::string());
+  try {  // the VM is ready: prestart and createRuntime, on the host; a failure fails create
+    const std::string state = public_state(read_state(c.id)).dump();
+    crumble::oci::run_hooks(b.hooks.prestart, "prestart", state);
+    crumble::oci::run_hooks(b.hooks.create_runtime, "createRuntime", state);
+  } catch (const std::exception& e) {
+    abandon(std::string("hook failed: ") + e.what());
+  }
   mark(dir, "creating", false);
   return pid;
 }
@@ -388,7 +408,7 @@ void start(const std::string& id) {
   ::close(f);
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60); std::chrono::steady_clock::now() < until;) {
     const json now = read_state(id);
-    if (now.value("started", false)) return;
+    if (now.value("started", false)) return post_hooks(now, "poststart");
     if (!monitor_alive(now)) fail("container \"" + id + "\" ended before it started (see the log)");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -410,6 +430,7 @@ int run_main(const std::vector<std::string>& args) {
     int st = 0;
     while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
+    post_hooks(read_state(c.id), "poststop");
     std::error_code ec;
     fs::remove_all(dir_of(c.id), ec);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -457,6 +478,7 @@ int run_main(const std::vector<std::string>& args) {
       for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     forget_root(s.value("rootKey", std::string()));
+    post_hooks(read_state(id), "poststop");
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());
@@ -465,7 +487,7 @@ int run_main(const std::vector<std::string>& args) {
   if (cmd == "features") {
     std::cout << json{{"ociVersionMin", "1.0.0"},
                       {"ociVersionMax", "1.0.2"},
-                      {"hooks", json::array()},
+                      {"hooks", {"prestart", "createRuntime", "poststart", "poststop"}},
                       {"mountOptions", json::array()},
                       {"annotations", {{"io.crumble.runtime", "a microVM per container"}}}}
                      .dump(2)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // crumble/container/container.hpp — a container in a microVM: an OCI image or a host directory as
-// the root, volumes, user, working directory, environment and hostname, as `docker run` takes them.
+// the root, volumes, files copied in, tmpfs mounts, user, working directory, environment and
+// hostname, as `docker run` (and an OCI runtime's config.json) takes them.
 //
 //   crumble::container::Spec spec;
 //   spec.image = "busybox.oci.tar";                       // or spec.rootfs = "/srv/root"
@@ -26,8 +27,14 @@
 // (Container::snapshot_note says so).
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -51,12 +58,37 @@ struct Volume {
   bool read_only = false;
 };
 
+// A file copied into the container when it starts, as runtimes bind /etc/hosts, /etc/resolv.conf
+// or a secret: no live sharing (virtio-fs: a cold boot), so the VM still restores from the
+// snapshot. Its content is `content`, or the regular file `host` read when the Container is made.
+// It is placed after the volumes, bind-mounted over its path, so the root itself is not written
+// (only an empty mount point where the path is missing, as runc makes one); the container's
+// writes to it stay in the VM. read_only (and the other mount flags): the container cannot change
+// it. All of them share the container request's 1 MiB with the rest of it.
+struct File {
+  std::string guest;           // an absolute path in the container
+  std::string content;         // the bytes, or:
+  std::filesystem::path host;  // a regular file to read them from (then `content` stays empty)
+  std::uint32_t mode = 0644, uid = 0, gid = 0;
+  bool read_only = false, nosuid = false, nodev = false, noexec = false;
+};
+
+// A tmpfs of the container's own at `guest` (besides /dev/shm, /tmp and /run, which it always
+// has), with tmpfs's mount options ("size=10m,mode=1777"). Mounted before the files.
+struct Tmpfs {
+  std::string guest;
+  std::string options;
+  bool read_only = false, nosuid = false, nodev = false, noexec = false;
+};
+
 // What a run asks for. Empty fields take the image's defaults (its config), then docker's.
 struct Spec {
   std::filesystem::path image;   // an OCI layout, OCI archive or docker-archive (image.hpp)
   std::filesystem::path rootfs;  // or: a host directory as the root
   bool rootfs_rw = false;        // rootfs: write through to the directory (virtio-fs; cold boot)
   std::vector<Volume> volumes;
+  std::vector<Tmpfs> tmpfs;      // after the volumes, in order
+  std::vector<File> files;       // after the tmpfs mounts, in order
   std::string user;              // -u: name, uid, name:group, uid:gid (users.hpp)
   std::string workdir;           // -w: absolute
   std::vector<std::string> env;  // -e K=V, over the image's Env
@@ -145,6 +177,8 @@ class Container {
     if (spec_.rootfs_rw && spec_.rootfs.empty()) throw ContainerError("--rootfs-rw needs --rootfs DIR");
     if (!spec_.workdir.empty() && spec_.workdir[0] != '/') throw ContainerError("the working directory must be absolute, not \"" + spec_.workdir + "\"");
     for (const Volume& v : spec_.volumes) check_volume(v);
+    for (const Tmpfs& t : spec_.tmpfs) check_guest_path(t.guest, "a tmpfs");
+    for (File& f : spec_.files) read_file(f);
     prepare_root();
     start_vm();
   }
@@ -307,6 +341,48 @@ class Container {
     return opaques;
   }
 
+  // A path a file or tmpfs is placed at: absolute, not the root, without . or .. (it stays in the
+  // root), named in the error.
+  static void check_guest_path(const std::string& guest, const std::string& what) {
+    if (guest.empty() || guest[0] != '/') throw ContainerError(what + "'s container path must be absolute, not \"" + guest + "\"");
+    if (guest.find_first_not_of('/') == std::string::npos) throw ContainerError(what + " cannot replace the container's root: \"" + guest + "\"");
+    if (guest.find('\0') != std::string::npos) throw ContainerError(what + "'s container path has a NUL byte in it");
+    for (const auto& part : std::filesystem::path(guest))
+      if (part == "." || part == "..") throw ContainerError(what + "'s container path may not have . or .. in it: \"" + guest + "\"");
+  }
+
+  // A file's checks, and its content read from `host` (a regular file: not a directory, a fifo
+  // or a device, whose reading would never end or mean something else).
+  static void read_file(File& f) {
+    check_guest_path(f.guest, "the file " + f.guest);
+    if (f.mode > 07777) {
+      char mode[16];
+      std::snprintf(mode, sizeof mode, "0%o", f.mode);
+      throw ContainerError("the file " + f.guest + ": mode " + mode + " is more than permission bits (07777)");
+    }
+    if (f.host.empty()) return;
+    if (!f.content.empty()) throw ContainerError("the file " + f.guest + " has both content and a host file (" + f.host.string() + ")");
+    const vm::Fd fd(::open(f.host.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    struct stat st {};
+    if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0)
+      throw ContainerError("the file " + f.guest + ": cannot read " + f.host.string() + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) throw ContainerError("the file " + f.guest + ": " + f.host.string() + " is not a regular file");
+    // never more than the request can hold (a huge file is refused before it is read)
+    if (static_cast<std::uint64_t>(st.st_size) > vm::protocol::config::command_max)
+      throw ContainerError("the file " + f.guest + ": " + f.host.string() + " is " + std::to_string(st.st_size) + " bytes; the container request holds " +
+                           std::to_string(vm::protocol::config::command_max) + " bytes in all");
+    f.content.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < f.content.size()) {
+      const ssize_t n = ::read(fd.get(), f.content.data() + got, f.content.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw ContainerError("the file " + f.guest + ": cannot read " + f.host.string() + ": " + std::strerror(errno));
+      if (n == 0) break;  // it shrank while read: what was there
+      got += static_cast<std::size_t>(n);
+    }
+    f.content.resize(got);
+  }
+
   // The root image (from the cache, built when missing), the image's config, the user.
   void prepare_root() {
     RootCache cache = spec_.root_cache_dir.empty() ? RootCache() : RootCache(spec_.root_cache_dir);
@@ -403,6 +479,12 @@ class Container {
       c.initramfs_files.emplace_back(foreign_->guest_path, foreign_->interpreter);
       req.binfmt.push_back(foreign_->registration);
     }
+    using Placed = vm::ContainerRequest::File;
+    for (const Tmpfs& t : spec_.tmpfs)
+      req.files.push_back({Placed::Kind::tmpfs, t.guest, t.options, 0, 0, 0, t.read_only, t.nosuid, t.nodev, t.noexec});
+    for (const File& f : spec_.files)
+      req.files.push_back({Placed::Kind::copy, f.guest, f.content, f.mode, f.uid, f.gid, f.read_only, f.nosuid, f.nodev, f.noexec});
+    vm::Channel::check_container(req);  // what does not fit is named before a VM is started
     const auto t0 = vm::Clock::now();
     vm_.emplace(c);
     const auto t1 = vm::Clock::now();

@@ -2,12 +2,23 @@
 // crumble/oci/bundle.hpp — an OCI runtime bundle (config.json + its root) as a crumble container.
 //
 // What a caller (podman, containerd, the runtime-tools suite) puts in config.json becomes a
-// container::Spec and the process to run: process.args/env/cwd/user, root.path, hostname. Every
-// problem names its JSON path ("process.args[0]: not a string"). What a VM cannot honour yet is
-// listed in `ignored` (the runtime logs it), never silently dropped.
+// container::Spec and the process to run: process.args/env/cwd/user, root.path, hostname, mounts.
+// Every problem names its JSON path ("process.args[0]: not a string"). What a VM cannot honour
+// yet is listed in `ignored` (the runtime logs it), never silently dropped.
+//
+// mounts (docs/oci-runtime.md has what podman and containerd pass): a bind of a regular file
+// (/etc/hosts, /etc/resolv.conf, /etc/hostname, /run/.containerenv, secrets) is copied in when
+// the container is made, with the host file's mode and owner, so the VM still restores from its
+// snapshot; a bind of a directory is a virtio-fs volume, shared live, and that container boots
+// cold (`notes` says so); proc, sysfs, devpts, the tmpfs at /dev and a bind at /dev/shm are the
+// guest's own; any other tmpfs is mounted with its options; the rest is logged as not applied.
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <optional>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -16,9 +27,12 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "../container/container.hpp"
+#include "hooks.hpp"
 
 namespace crumble::oci {
 
@@ -36,7 +50,22 @@ struct Bundle {
   container::Spec spec;               // rootfs, user, workdir, env, hostname, entrypoint = args
   nlohmann::json annotations = nlohmann::json::object();
   std::vector<std::string> ignored;   // what was accepted but is not applied, for the log
+  std::vector<std::string> notes;     // how something is served, when it costs (a cold boot)
+  Hooks hooks;                        // hooks.hpp; createContainer/startContainer are not run
+  nlohmann::json hooks_json;          // config.json's hooks as given (null: none), for the state
 };
+
+// What a file bind may bring: each file is copied into the container request (1 MiB in all, with
+// the rest of the request), so a file is at most file_bind_max and all of them file_binds_max.
+inline constexpr std::uintmax_t file_bind_max = 256 << 10;
+inline constexpr std::uintmax_t file_binds_max = 768 << 10;
+
+// The least guest memory a container VM is given (MiB): a smaller linux.resources.memory.limit is
+// raised to it (and logged). 256 MiB is what every container test boots with; the protocol window
+// lies at 128-136 MiB of guest RAM and the initramfs above it. Memory and vCPUs are part of the
+// snapshot's key: a container with other values boots cold once, then restores its own snapshot.
+inline constexpr std::uint32_t memory_floor_mib = 256;
+inline constexpr int vcpus_max = 16;
 
 namespace bundle_detail {
 [[noreturn]] inline void fail(const std::filesystem::path& file, const std::string& path, const std::string& what) {
@@ -57,6 +86,230 @@ inline std::vector<std::string> strings(const nlohmann::json& j, const std::file
     out.push_back(j[i].get<std::string>());
   }
   return out;
+}
+// The mount options the guest's mounts take, as flags; propagation (rprivate, shared, ...) and
+// atime options mean nothing in a VM, whose mounts nobody else sees; the rest is tmpfs data
+// (size=, mode=, uid=, gid=, nr_inodes=, nr_blocks=) or unknown (returned in `other`).
+struct MountOptions {
+  bool bind = false, read_only = false, nosuid = false, nodev = false, noexec = false;
+  std::string data;                  // tmpfs's options, comma-separated
+  std::vector<std::string> other;    // neither: not applied (tmpcopyup, ...)
+};
+inline MountOptions mount_options(const std::vector<std::string>& options) {
+  MountOptions m;
+  for (const std::string& o : options) {
+    if (o == "bind" || o == "rbind") m.bind = true;
+    else if (o == "ro") m.read_only = true;
+    else if (o == "rw") m.read_only = false;
+    else if (o == "nosuid") m.nosuid = true;
+    else if (o == "suid") m.nosuid = false;
+    else if (o == "nodev") m.nodev = true;
+    else if (o == "dev") m.nodev = false;
+    else if (o == "noexec") m.noexec = true;
+    else if (o == "exec") m.noexec = false;
+    else if (o == "private" || o == "rprivate" || o == "shared" || o == "rshared" || o == "slave" || o == "rslave" || o == "unbindable" ||
+             o == "runbindable" || o == "relatime" || o == "norelatime" || o == "strictatime" || o == "nostrictatime" || o == "noatime" ||
+             o == "atime" || o == "nodiratime" || o == "diratime" || o == "defaults")
+      continue;
+    else if (o.starts_with("size=") || o.starts_with("mode=") || o.starts_with("uid=") || o.starts_with("gid=") || o.starts_with("nr_inodes=") ||
+             o.starts_with("nr_blocks="))
+      m.data += (m.data.empty() ? "" : ",") + o;
+    else m.other.push_back(o);
+  }
+  return m;
+}
+
+// A mount's destination as the container sees it: absolute (a relative one is taken from /, as
+// runc does), without . or .., not the root.
+inline std::string mount_destination(const std::string& d, const std::filesystem::path& file, const std::string& at) {
+  const std::string dest = d.starts_with("/") ? d : "/" + d;
+  for (const auto& part : std::filesystem::path(dest))
+    if (part == "." || part == "..") fail(file, at, "\"" + d + "\" has a . or .. component");
+  if (dest.find_first_not_of('/') == std::string::npos) fail(file, at, "a mount cannot replace the container's root");
+  if (dest.find('\0') != std::string::npos) fail(file, at, "has a NUL byte");
+  std::string clean;  // without a trailing or doubled slash
+  for (char c : dest)
+    if (c != '/' || clean.empty() || clean.back() != '/') clean += c;
+  while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
+  return clean;
+}
+
+// mounts[i] of config.json into the bundle's spec, `ignored` or `notes`; `copied`: the bytes of
+// file binds so far.
+inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const std::filesystem::path& file, std::uintmax_t& copied) {
+  using T = nlohmann::json::value_t;
+  const std::string at = "mounts[" + std::to_string(i) + "]";
+  if (!m.is_object()) fail(file, at, std::string("expected an object, got ") + m.type_name());
+  const nlohmann::json& d = member(m, "destination", file, at + ".", T::string);
+  if (d.is_null()) fail(file, at + ".destination", "missing");
+  const std::string dest = mount_destination(d.get<std::string>(), file, at + ".destination");
+  const nlohmann::json& t = member(m, "type", file, at + ".", T::string);
+  const std::string type = t.is_null() ? "" : t.get<std::string>();
+  const nlohmann::json& src = member(m, "source", file, at + ".", T::string);
+  const std::string source = src.is_null() ? "" : src.get<std::string>();
+  const MountOptions o = mount_options(strings(member(m, "options", file, at + ".", T::array), file, at + ".options"));
+  const std::string what = at + " (" + (type.empty() ? std::string("bind") : type) + (source.empty() ? "" : " " + source) + " on " + dest + ")";
+  std::string unapplied;  // options the way it is served cannot take
+  for (const std::string& x : o.other) unapplied += (unapplied.empty() ? "" : ",") + x;
+  auto unapplied_note = [&](const std::string& also) {
+    const std::string all = unapplied + (unapplied.empty() || also.empty() ? "" : ",") + also;
+    if (!all.empty()) b.ignored.push_back(what + ": options " + all);
+  };
+
+  if (type == "bind" || o.bind) {
+    if (source.empty()) fail(file, at + ".source", "missing: a bind mount needs one");
+    std::filesystem::path host(source);
+    if (host.is_relative()) host = b.dir / host;
+    std::error_code ec;
+    const auto st = std::filesystem::status(host, ec);
+    if (ec || !std::filesystem::exists(st)) fail(file, at + ".source", host.string() + " does not exist");
+    if (dest == "/dev/shm" && std::filesystem::is_directory(st)) {
+      // podman's shm directory (a tmpfs on the host): memory cannot be shared with a VM
+      b.ignored.push_back(what + ": the container has the VM's own /dev/shm");
+      return;
+    }
+    if (std::filesystem::is_regular_file(st)) {
+      struct ::stat info {};
+      if (::stat(host.c_str(), &info) != 0) fail(file, at + ".source", "cannot read " + host.string() + ": " + std::strerror(errno));
+      const auto size = static_cast<std::uintmax_t>(info.st_size);
+      if (size > file_bind_max)
+        fail(file, at, "the file " + host.string() + " is " + std::to_string(size) + " bytes: a file bind is copied into the VM, at most " +
+                           std::to_string(file_bind_max) + " bytes (a directory bind is shared instead)");
+      if (copied + size > file_binds_max)
+        fail(file, at, "the file " + host.string() + " (" + std::to_string(size) + " bytes) passes the " + std::to_string(file_binds_max) +
+                           " bytes all file binds may copy into the VM");
+      copied += size;
+      container::File f;
+      f.guest = dest;
+      f.host = host;
+      f.mode = info.st_mode & 07777;
+      f.uid = info.st_uid;
+      f.gid = info.st_gid;
+      f.read_only = o.read_only;
+      f.nosuid = o.nosuid;
+      f.nodev = o.nodev;
+      f.noexec = o.noexec;
+      b.spec.files.push_back(f);
+      unapplied_note("");
+      return;
+    }
+    if (std::filesystem::is_directory(st)) {
+      b.spec.volumes.push_back({host, dest, o.read_only});
+      b.notes.push_back(what + ": shared live through virtio-fs, so this container boots cold (QEMU 7.2 cannot snapshot virtio-fs)");
+      // a volume is mounted read-only or not; its other flags are not carried yet
+      std::string flags;
+      for (const auto& [on, name] : {std::pair{o.nosuid, "nosuid"}, std::pair{o.nodev, "nodev"}, std::pair{o.noexec, "noexec"}})
+        if (on) flags += (flags.empty() ? "" : ",") + std::string(name);
+      unapplied_note(flags);
+      return;
+    }
+    b.ignored.push_back(what + ": not a regular file or a directory (a socket, a device, a fifo): a VM cannot share it");
+    return;
+  }
+  // Where the container init already mounts its own (init.go containerMounts)
+  if ((type == "proc" && dest == "/proc") || (type == "sysfs" && dest == "/sys") || (type == "devpts" && dest == "/dev/pts") ||
+      (type == "tmpfs" && dest == "/dev")) {
+    // the guest's: proc, sysfs (read-write: the VM's own), devtmpfs at /dev, devpts (newinstance)
+    if (type == "sysfs" && o.read_only) b.ignored.push_back(what + ": the guest's own sysfs, read-write (ro not applied: the VM's alone)");
+    return;
+  }
+  if (type == "tmpfs") {
+    container::Tmpfs tm;
+    tm.guest = dest;
+    tm.options = o.data;
+    tm.read_only = o.read_only;
+    tm.nosuid = o.nosuid;
+    tm.nodev = o.nodev;
+    tm.noexec = o.noexec;
+    b.spec.tmpfs.push_back(tm);
+    unapplied_note("");
+    return;
+  }
+  if (type == "cgroup" || type == "cgroup2") {
+    b.ignored.push_back(what + ": not mounted (the VM's cgroups are its own)");
+    return;
+  }
+  b.ignored.push_back(what + ": not mounted (" + (type.empty() ? std::string("no type") : "type " + type) + " is not served in the VM)");
+}
+
+// linux.resources: memory.limit (bytes; -1 or none: unlimited) becomes the guest's memory, in MiB
+// rounded up, at least memory_floor_mib; cpu.quota/cpu.period (rounded up) or cpu.cpus (a
+// cpuset list, "0-3,6") the vCPUs, at most vcpus_max.
+inline void resources(Bundle& b, const nlohmann::json& r, const std::filesystem::path& file) {
+  using T = nlohmann::json::value_t;
+  if (const auto& m = member(r, "memory", file, "linux.resources.", T::object); !m.is_null() && m.contains("limit")) {
+    const nlohmann::json& l = m.at("limit");
+    if (!l.is_number_integer()) fail(file, "linux.resources.memory.limit", "expected a whole number of bytes, got " + l.dump());
+    const std::int64_t bytes = l.get<std::int64_t>();
+    if (bytes > 0) {
+      const std::uint64_t mib = (static_cast<std::uint64_t>(bytes) + (1 << 20) - 1) >> 20;
+      if (mib > (std::uint64_t{1} << 20)) fail(file, "linux.resources.memory.limit", std::to_string(bytes) + " bytes: more than a VM of ours is given (1 TiB)");
+      b.spec.vm.memory_mib = static_cast<std::uint32_t>(std::max<std::uint64_t>(mib, memory_floor_mib));
+      if (mib < memory_floor_mib)
+        b.ignored.push_back("linux.resources.memory.limit " + std::to_string(bytes) + ": the VM gets " + std::to_string(memory_floor_mib) + " MiB, its least");
+    }
+  }
+  if (const auto& c = member(r, "cpu", file, "linux.resources.", T::object); !c.is_null()) {
+    int vcpus = 0;
+    const nlohmann::json quota = c.value("quota", nlohmann::json()), period = c.value("period", nlohmann::json());
+    if (!quota.is_null() && !quota.is_number_integer()) fail(file, "linux.resources.cpu.quota", "expected a whole number, got " + quota.dump());
+    if (!period.is_null() && !period.is_number_unsigned()) fail(file, "linux.resources.cpu.period", "expected a whole number, got " + period.dump());
+    if (quota.is_number_integer() && quota.get<std::int64_t>() > 0) {
+      const std::uint64_t p = period.is_null() || period.get<std::uint64_t>() == 0 ? 100000 : period.get<std::uint64_t>();  // the kernel's default
+      vcpus = static_cast<int>(std::min<std::uint64_t>((static_cast<std::uint64_t>(quota.get<std::int64_t>()) + p - 1) / p, vcpus_max + 1));
+    } else if (const auto& cpus = member(c, "cpus", file, "linux.resources.cpu.", T::string); !cpus.is_null() && !cpus.get<std::string>().empty()) {
+      // "0-3,6": count them
+      std::stringstream list(cpus.get<std::string>());
+      for (std::string part; std::getline(list, part, ',');) {
+        unsigned lo = 0, hi = 0;
+        char dash = 0, extra = 0;
+        const int got = std::sscanf(part.c_str(), "%u%c%u%c", &lo, &dash, &hi, &extra);
+        if (got == 1) hi = lo;
+        else if (got != 3 || dash != '-' || hi < lo) fail(file, "linux.resources.cpu.cpus", "\"" + cpus.get<std::string>() + "\" is not a CPU list");
+        vcpus += static_cast<int>(std::min<unsigned>(hi - lo + 1, vcpus_max + 1));
+      }
+    }
+    if (vcpus > vcpus_max) {
+      b.ignored.push_back("linux.resources.cpu: " + std::to_string(vcpus) + " CPUs or more: the VM gets " + std::to_string(vcpus_max));
+      vcpus = vcpus_max;
+    }
+    if (vcpus > 0) b.spec.vm.vcpus = vcpus;
+  }
+}
+
+// annotations io.crumble.*, over what linux.resources gave: memory (MiB, at least
+// memory_floor_mib), cpus (1 to vcpus_max), engine (automatic, qemu; kvm: containers need QEMU),
+// snapshot (off, early, late).
+inline void annotations(Bundle& b, const std::filesystem::path& file) {
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    if (!b.annotations.contains(key)) return std::nullopt;
+    const nlohmann::json& v = b.annotations.at(key);
+    if (!v.is_string()) fail(file, std::string("annotations.") + key, std::string("expected a string, got ") + v.type_name());
+    return v.get<std::string>();
+  };
+  auto number = [&](const char* key, unsigned long lo, unsigned long hi) -> std::optional<unsigned long> {
+    const auto t = text(key);
+    if (!t) return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long n = t->empty() || !std::isdigit(static_cast<unsigned char>((*t)[0])) ? 0 : std::strtoul(t->c_str(), &end, 10);
+    if (!end || *end || errno || n < lo || n > hi)
+      fail(file, std::string("annotations.") + key, "\"" + *t + "\": expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return n;
+  };
+  if (const auto m = number("io.crumble.memory", memory_floor_mib, 1ul << 20)) b.spec.vm.memory_mib = static_cast<std::uint32_t>(*m);
+  if (const auto c = number("io.crumble.cpus", 1, vcpus_max)) b.spec.vm.vcpus = static_cast<int>(*c);
+  if (const auto e = text("io.crumble.engine")) {
+    if (*e == "automatic") b.spec.vm.engine = vm::Engine::automatic;
+    else if (*e == "qemu") b.spec.vm.engine = vm::Engine::qemu;
+    else fail(file, "annotations.io.crumble.engine", "\"" + *e + "\": expected automatic or qemu (containers need QEMU's virtio devices)");
+  }
+  if (const auto m = text("io.crumble.snapshot")) {
+    if (*m == "off") b.spec.vm.snapshot = vm::SnapshotMode::off;
+    else if (*m == "early") b.spec.vm.snapshot = vm::SnapshotMode::early;
+    else if (*m == "late") b.spec.vm.snapshot = vm::SnapshotMode::late;
+    else fail(file, "annotations.io.crumble.snapshot", "\"" + *m + "\": expected off, early or late");
+  }
 }
 }  // namespace bundle_detail
 
@@ -116,8 +369,20 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
     if (process.contains(k)) b.ignored.push_back(std::string("process.") + k);
   if (const auto& h = member(j, "hostname", file, "", T::string); !h.is_null()) b.spec.hostname = h.get<std::string>();
   if (const auto& a = member(j, "annotations", file, "", T::object); !a.is_null()) b.annotations = a;
-  if (j.contains("mounts")) b.ignored.push_back("mounts (the container's own proc, sysfs, /dev, /dev/pts, /dev/shm, /tmp and /run are made)");
-  if (j.contains("hooks")) b.ignored.push_back("hooks");
+  const nlohmann::json& mounts = member(j, "mounts", file, "", T::array);
+  std::uintmax_t copied = 0;
+  for (std::size_t i = 0; i < mounts.size(); ++i) add_mount(b, mounts[i], i, file, copied);
+  if (j.contains("hooks")) {
+    try {
+      b.hooks = parse_hooks(j.at("hooks"));
+    } catch (const HookError& e) {
+      throw BundleError(file.string() + ": " + e.what());
+    }
+    b.hooks_json = j.at("hooks");
+    // they run in the container's namespaces: inside the VM, where there is no hook to run
+    if (!b.hooks.create_container.empty()) b.ignored.push_back("hooks.createContainer (they would run inside the VM)");
+    if (!b.hooks.start_container.empty()) b.ignored.push_back("hooks.startContainer (they would run inside the VM)");
+  }
   if (const auto& linux_ = member(j, "linux", file, "", T::object); !linux_.is_null()) {
     // A VM has namespaces of its own: a host namespace to join (podman's and a pod's network
     // namespace) cannot be joined from inside it. Refusing would fail every podman run, whose
@@ -128,8 +393,10 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
       if (ns[i].is_object() && ns[i].contains("path"))
         b.ignored.push_back("linux.namespaces[" + std::to_string(i) + "].path (" + ns[i].value("type", std::string("?")) + " " +
                             ns[i]["path"].dump() + "): the VM has namespaces of its own, and no network yet");
-    b.ignored.push_back("linux (resources, devices, sysctl, seccomp, masked and read-only paths: the VM has its own)");
+    if (const auto& r = member(linux_, "resources", file, "linux.", T::object); !r.is_null()) resources(b, r, file);
+    b.ignored.push_back("linux (devices, sysctl, seccomp, masked and read-only paths, resources but memory.limit and cpu: the VM has its own)");
   }
+  annotations(b, file);
   b.spec.rootfs = b.rootfs;
   b.spec.entrypoint = b.args;
   return b;

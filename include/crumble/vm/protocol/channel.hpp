@@ -107,10 +107,25 @@ struct ContainerRequest {
   // are before the root is switched: the interpreter is a path in the initramfs, which the 'F'
   // flag makes the kernel open at registration.
   std::vector<std::string> binfmt;
+  // Placed last, inside the root and after the volumes, in this order: a file copied in (content,
+  // mode, owner) and bind-mounted at its path, as a runtime binds /etc/hosts, so that nothing is
+  // written into the root itself (a virtio-fs root is the host's directory: at most an empty
+  // file is made there where the path is missing, as runc makes a mount point); or a tmpfs
+  // (content: its mount options, "size=10m,mode=1777"). The flags are mount flags: the copy
+  // cannot be written through a read-only one.
+  struct File {
+    enum class Kind { copy, tmpfs };
+    Kind kind = Kind::copy;
+    std::string guest_path;  // absolute, in the root
+    std::string content;     // copy: the bytes; tmpfs: the mount options
+    std::uint32_t mode = 0644, uid = 0, gid = 0;  // copy: at most 07777
+    bool read_only = false, nosuid = false, nodev = false, noexec = false;
+  };
+  std::vector<File> files;
 };
 
 // The guest could not set up the container: which step (protocol::container_step_*), its errno,
-// and the message naming both (and the volume's guest path for a volume).
+// and the message naming both (and the volume's guest path for a volume, the file's for a file).
 struct ContainerSetupError : VmError {
   ContainerSetupError(int step_, int errno_, const std::string& what) : VmError(what), step(step_), error(errno_) {}
   int step;
@@ -361,8 +376,11 @@ class Channel {
     if (config::container_strings + strings.size() > config::command_max)
       throw ConfigError("container request takes " + std::to_string(strings.size()) + " bytes; at most " +
                         std::to_string(config::command_max - config::container_strings) + " fit the config region");
+    const std::size_t files_at = (config::container_strings + strings.size() + 7) & ~std::size_t{7};
+    const std::string records = container_files(request, files_at);
     std::uint8_t* c = cfg_ + config::command;
     std::memcpy(c + config::container_strings, strings.data(), strings.size());
+    std::memcpy(c + files_at, records.data(), records.size());
     using Kind = ContainerRequest::RootKind;
     le::store<std::uint32_t>(c + config::container_root_kind, request.root_kind == Kind::dir      ? protocol::container_root_dir
                                                               : request.root_kind == Kind::block ? protocol::container_root_block
@@ -370,6 +388,8 @@ class Channel {
     le::store<std::uint32_t>(c + config::container_flags, 0);
     le::store<std::uint32_t>(c + config::container_volumes, static_cast<std::uint32_t>(request.volumes.size()));
     le::store<std::uint32_t>(c + config::container_binfmts, static_cast<std::uint32_t>(request.binfmt.size()));
+    le::store<std::uint32_t>(c + config::container_files, static_cast<std::uint32_t>(request.files.size()));
+    le::store<std::uint32_t>(c + config::container_files_at, static_cast<std::uint32_t>(files_at));
     for (std::size_t i = 0; i < request.volumes.size(); ++i)
       le::store<std::uint32_t>(c + config::container_volume_flags + 4 * i, request.volumes[i].read_only ? protocol::volume_flag_read_only : 0);
     host_u32(c + config::container_magic_at, protocol::container_magic);  // last
@@ -381,8 +401,10 @@ class Channel {
     const std::uint32_t step = guest_u32(mb_ + protocol::mailbox::phase);
     const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::error);
     const std::uint32_t index = guest_u32(mb_ + protocol::mailbox::index);
-    const bool indexed = step == protocol::container_step_volume || step == protocol::container_step_binfmt;
-    const std::size_t count = step == protocol::container_step_volume ? request.volumes.size() : request.binfmt.size();
+    const bool indexed = step == protocol::container_step_volume || step == protocol::container_step_binfmt || step == protocol::container_step_file;
+    const std::size_t count = step == protocol::container_step_volume ? request.volumes.size()
+                              : step == protocol::container_step_file ? request.files.size()
+                                                                      : request.binfmt.size();
     if (step < 1 || step >= std::size(protocol::container_step_names) || err < 1 || err > 4095 || (indexed && index >= count))
       throw GuestProtocolError("guest reported an impossible container failure (step " + std::to_string(step) + ", errno " +
                                std::to_string(err) + ", index " + std::to_string(index) + ")");
@@ -392,7 +414,21 @@ class Channel {
       what += " " + request.volumes[index].guest_path + " (virtio-fs tag " + request.volumes[index].tag + ")";
     if (step == protocol::container_step_binfmt) what += " (registration " + std::to_string(index) + ")";
     if (step == protocol::container_step_hostname) what += " " + request.hostname;
+    if (step == protocol::container_step_file)
+      what = request.files[index].kind == ContainerRequest::File::Kind::tmpfs ? "mount a tmpfs at " + request.files[index].guest_path
+                                                                              : what + " " + request.files[index].guest_path;
     throw ContainerSetupError(static_cast<int>(step), static_cast<int>(err), "container setup failed: cannot " + what + ": " + errno_text(err));
+  }
+
+  // The checks setup_container makes before it writes anything, without a guest: ConfigError
+  // naming what init could not carry out, or the file that does not fit the area.
+  static void check_container(const ContainerRequest& request) {
+    namespace config = protocol::config;
+    const std::string strings = container_strings(request);
+    if (config::container_strings + strings.size() > config::command_max)
+      throw ConfigError("container request takes " + std::to_string(strings.size()) + " bytes; at most " +
+                        std::to_string(config::command_max - config::container_strings) + " fit the config region");
+    (void)container_files(request, (config::container_strings + strings.size() + 7) & ~std::size_t{7});
   }
 
   // Copies a payload into the guest, which relocates and calls it; its return value.
@@ -580,6 +616,45 @@ class Channel {
       s += r.binfmt[i] + '\0';
     }
     return s;
+  }
+
+  // The file records (layout.hpp, CONTAINER_FILE) as init reads them at `at` in the command
+  // area, once checked; a file that does not fit the area is named.
+  static std::string container_files(const ContainerRequest& r, std::size_t at) {
+    namespace config = protocol::config;
+    using Kind = ContainerRequest::File::Kind;
+    if (r.files.size() > config::container_files_max)
+      throw ConfigError(std::to_string(r.files.size()) + " files and tmpfs mounts in a container; at most " + std::to_string(config::container_files_max));
+    std::string out;
+    for (std::size_t i = 0; i < r.files.size(); ++i) {
+      const ContainerRequest::File& f = r.files[i];
+      const std::string which = (f.kind == Kind::tmpfs ? "tmpfs " : "file ") + f.guest_path;
+      check_path(f.guest_path, which + ": the guest path");
+      if (f.guest_path.find_first_not_of('/') == std::string::npos) throw ConfigError(which + ": the guest path is the root itself");
+      if (f.kind != Kind::copy && f.kind != Kind::tmpfs) throw ConfigError(which + ": unknown kind");
+      if (f.mode > 07777) throw ConfigError(which + ": mode " + std::to_string(f.mode) + " is more than permission bits (07777)");
+      if (f.kind == Kind::tmpfs) check_string(f.content, which + ": the options", 4000, false);
+      const std::string content = f.kind == Kind::tmpfs ? f.content + '\0' : f.content;
+      const std::size_t bytes = (config::container_file_header + f.guest_path.size() + 1 + content.size() + 7) & ~std::size_t{7};
+      if (at + out.size() + bytes > config::command_max)
+        throw ConfigError(which + " (" + std::to_string(content.size()) + " bytes) does not fit the container request: " +
+                          std::to_string(at + out.size()) + " of its " + std::to_string(config::command_max) + " bytes are taken before it");
+      std::string rec(bytes, '\0');
+      auto* p = reinterpret_cast<std::uint8_t*>(rec.data());
+      le::store<std::uint32_t>(p + config::container_file_kind, f.kind == Kind::tmpfs ? protocol::container_file_tmpfs : protocol::container_file_copy);
+      le::store<std::uint32_t>(p + config::container_file_mode, f.mode);
+      le::store<std::uint32_t>(p + config::container_file_uid, f.uid);
+      le::store<std::uint32_t>(p + config::container_file_gid, f.gid);
+      // Linux's mount flags, the same on every architecture (layout.hpp)
+      const std::uint32_t flags = (f.read_only ? 1u : 0u) | (f.nosuid ? 2u : 0u) | (f.nodev ? 4u : 0u) | (f.noexec ? 8u : 0u);
+      le::store<std::uint32_t>(p + config::container_file_flags, flags);
+      le::store<std::uint32_t>(p + config::container_file_path_len, static_cast<std::uint32_t>(f.guest_path.size()));
+      le::store<std::uint32_t>(p + config::container_file_size, static_cast<std::uint32_t>(content.size()));
+      std::memcpy(p + config::container_file_header, f.guest_path.data(), f.guest_path.size());
+      std::memcpy(p + config::container_file_header + f.guest_path.size() + 1, content.data(), content.size());
+      out += rec;
+    }
+    return out;
   }
 
   // Waits for the guest's next signal: polls `seq`, briefly spinning, then sleeping.

@@ -55,7 +55,7 @@
   X(phase, 8, 4)         /* u32: the init phase that failed (1-7), or the container step */    \
   X(error, 12, 4)        /* u32: its errno (positive) */                                       \
   X(result, 16, 8)       /* i64: a payload's return value */                                   \
-  X(index, 24, 4)        /* u32: which volume or binfmt registration a container step failed on */
+  X(index, 24, 4)        /* u32: which volume, binfmt registration or file a container step failed on */
 
 // ---- what the guest says (values of mailbox fields) -----------------------------------------
 #define CRUMBLE_PROTOCOL_SIGNALS(X)                                                                  \
@@ -89,6 +89,7 @@
   X(container_step_hostname, 7, 0)    /* sethostname */                                             \
   X(container_step_binfmt, 8, 0)      /* mount binfmt_misc and register (index: which) */           \
   X(container_step_request, 9, 0)     /* the request itself: malformed (EINVAL), a second (EBUSY) */ \
+  X(container_step_file, 10, 0)       /* a file copied in or a tmpfs, last (index: which) */        \
   X(exec_stage_execve, 0, 0)                                                                         \
   X(exec_stage_chdir, 1, 0)                                                                          \
   X(exec_stage_setgroups, 2, 0)                                                                      \
@@ -111,7 +112,11 @@
   X(command_flag_capabilities, 64, 0) /* exactly the header's capability sets (else: root keeps     \
                                          all, another uid none) */                                    \
   X(command_flag_oom_score_adj, 128, 0) /* write the header's oom_score_adj */                      \
-  X(volume_flag_read_only, 1, 0)     /* a volume's flags: mounted MS_RDONLY */
+  X(volume_flag_read_only, 1, 0)     /* a volume's flags: mounted MS_RDONLY */                        \
+  X(container_file_copy, 1, 0)       /* a file record's kind: its content bound at its path */         \
+  X(container_file_tmpfs, 2, 0)      /* a tmpfs at its path, the content its mount data */             \
+  X(container_file_mount_flags, 0xf, 0) /* the mount flags a record may carry: Linux's MS_RDONLY (1), \
+                                           MS_NOSUID (2), MS_NODEV (4), MS_NOEXEC (8) */
 
 // ---- what the host asks: the magics it writes last (config region) -------------------------
 #define CRUMBLE_PROTOCOL_MAGICS(X)                                                         \
@@ -191,17 +196,38 @@
 // volume's flags (volume_flag_*), then the strings, each NUL-terminated: the root's source (a
 // guest directory, a device, a virtio-fs tag), its fstype (block roots), the hostname, each
 // volume's virtio-fs tag and absolute guest path, each registration as written to
-// /proc/sys/fs/binfmt_misc/register.
+// /proc/sys/fs/binfmt_misc/register. After the strings, at container_files_at (8-aligned), the
+// file records (CONTAINER_FILE), one after the other, each 8-aligned.
 #define CRUMBLE_PROTOCOL_CONTAINER_HEADER(X)                                        \
   X(container_magic_at, 0, 4) /* u32 container_magic, at command_magic_at */        \
   X(container_root_kind, 4, 4) /* u32 container_root_* */                           \
   X(container_flags, 8, 4)     /* u32, 0 */                                         \
   X(container_volumes, 12, 4)  /* u32, at most container_volumes_max */             \
   X(container_binfmts, 16, 4)  /* u32, at most container_binfmts_max */            \
+  X(container_files, 20, 4)    /* u32 file records, at most container_files_max */  \
+  X(container_files_at, 24, 4) /* u32 offset of the first record, past the strings */ \
   X(container_volumes_max, 32, 0)                                                   \
   X(container_binfmts_max, 16, 0)                                                   \
+  X(container_files_max, 64, 0)                                                     \
   X(container_volume_flags, 32, 4 * container_volumes_max) /* u32 each */           \
   X(container_strings, 160, command_max - container_strings)
+
+// A file record of a container request (byte offsets in the record): what init places in the
+// container once it is inside the root, after the volumes, in the records' order. copy: the
+// content written to a file of its own (mode, uid, gid) in a tmpfs, bind-mounted at the path (an
+// empty file made there when missing), remounted with the flags when there are any; tmpfs: a tmpfs
+// mounted at the path with the flags, the content (NUL-terminated, the NUL counted) its mount
+// data. The header, then the path (path_len bytes and a NUL), then size bytes of content; the
+// next record starts at the next multiple of 8.
+#define CRUMBLE_PROTOCOL_CONTAINER_FILE(X)                                                 \
+  X(container_file_kind, 0, 4)     /* u32 container_file_copy or container_file_tmpfs */  \
+  X(container_file_mode, 4, 4)     /* u32 permission bits (at most 07777), copy */        \
+  X(container_file_uid, 8, 4)      /* u32 owner, copy */                                  \
+  X(container_file_gid, 12, 4)     /* u32 group, copy */                                  \
+  X(container_file_flags, 16, 4)   /* u32 mount flags within container_file_mount_flags */ \
+  X(container_file_path_len, 20, 4) /* u32 bytes of the path, without its NUL */          \
+  X(container_file_size, 24, 4)    /* u32 bytes of content */                             \
+  X(container_file_header, 32, 0)  /* the header's size: the path follows */
 
 // The process slots in the io area: slot k at io + k * process_stride, each a control block and
 // three rings (power-of-two sizes). A ring's head and tail count bytes from the start, as u32
@@ -280,6 +306,7 @@
   CRUMBLE_PROTOCOL_PAYLOAD_HEADER(X) \
   CRUMBLE_PROTOCOL_COMMAND_HEADER(X) \
   CRUMBLE_PROTOCOL_CONTAINER_HEADER(X) \
+  CRUMBLE_PROTOCOL_CONTAINER_FILE(X) \
   CRUMBLE_PROTOCOL_PROCESS(X)      \
   CRUMBLE_PROTOCOL_PROCESS_CONTROL(X) \
   CRUMBLE_PROTOCOL_CLOCK(X)        \
@@ -323,6 +350,7 @@ inline constexpr Field areas[] = {CRUMBLE_PROTOCOL_CONFIG_AREAS(CRUMBLE_PROTOCOL
 inline constexpr Field payload_header[] = {CRUMBLE_PROTOCOL_PAYLOAD_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field command_header[] = {CRUMBLE_PROTOCOL_COMMAND_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field container_header[] = {CRUMBLE_PROTOCOL_CONTAINER_HEADER(CRUMBLE_PROTOCOL_FIELD(cfg))};
+inline constexpr Field container_file_fields[] = {CRUMBLE_PROTOCOL_CONTAINER_FILE(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field process_slot[] = {CRUMBLE_PROTOCOL_PROCESS(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field process_control_fields[] = {CRUMBLE_PROTOCOL_PROCESS_CONTROL(CRUMBLE_PROTOCOL_FIELD(cfg))};
 inline constexpr Field clock_fields[] = {CRUMBLE_PROTOCOL_CLOCK(CRUMBLE_PROTOCOL_FIELD(cfg))};
@@ -361,6 +389,8 @@ constexpr std::uint64_t area_bytes(std::string_view name) {
 static_assert(laid_out(config::payload_header, area_bytes("cfg_payload")), "payload header fields overlap or leave the area");
 static_assert(laid_out(config::command_header, area_bytes("cfg_command")), "command header fields overlap or leave the area");
 static_assert(laid_out(config::container_header, area_bytes("cfg_command")), "container header fields overlap or leave the area");
+static_assert(laid_out(config::container_file_fields, config::container_file_header), "file record fields overlap or leave its header");
+static_assert(config::container_file_header % 8 == 0, "file records are 8-aligned");
 static_assert(laid_out(config::process_slot, config::process_stride), "process control fields or rings overlap or leave the slot");
 static_assert(laid_out(config::process_control_fields, 0x1000), "process control fields overlap or leave the control block");
 static_assert(config::process_max * config::process_stride <= config::io_max, "the process slots do not fit the io area");
@@ -379,9 +409,9 @@ inline constexpr const char* phase_names[] = {
 // (exec_stage_*), by number, for messages.
 inline constexpr const char* container_step_names[] = {
     "", "bind the virtio devices", "mount the root", "mount the overlay", "mount a volume", "mount the container's filesystems",
-    "switch to the root", "set the hostname", "register binfmt_misc interpreters", "read the request"};
+    "switch to the root", "set the hostname", "register binfmt_misc interpreters", "read the request", "copy in the file"};
 inline constexpr const char* exec_stage_names[] = {"execve", "chdir", "setgroups", "setgid", "setuid", "no_new_privs", "set capabilities", "setrlimit", "oom_score_adj"};
-static_assert(std::size(container_step_names) == container_step_request + 1);
+static_assert(std::size(container_step_names) == container_step_file + 1);
 static_assert(std::size(exec_stage_names) == exec_stage_oom_score_adj + 1);
 
 // The Config values the init program is translated with (crumble-rtg -c key=value): every row of
