@@ -337,3 +337,57 @@ TEST_CASE("oci bundle: bad resources and io.crumble annotations are refused by t
     fs::remove_all(dir);
   }
 }
+
+TEST_CASE("oci bundle: capabilities, rlimits, oomScoreAdj and additionalGids become the process's exactly") {
+  const fs::path dir = bundle(R"({"root":{"path":"rootfs"},"process":{"args":["sh"],"user":{"uid":1000,"gid":100,"additionalGids":[27,1000]},
+    "capabilities":{"bounding":["CAP_CHOWN","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_KILL"],"permitted":["CAP_KILL","CAP_CHOWN"],
+                    "inheritable":["CAP_NET_BIND_SERVICE"],"ambient":["CAP_NET_BIND_SERVICE","CAP_CHECKPOINT_RESTORE","CAP_FROM_THE_FUTURE"]},
+    "rlimits":[{"type":"RLIMIT_NOFILE","soft":1024,"hard":4096},{"type":"RLIMIT_RTTIME","soft":0,"hard":18446744073709551615}],
+    "oomScoreAdj":-999}})");
+  const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
+  // the numbers are <linux/capability.h>'s and <sys/resource.h>'s
+  const std::uint64_t chown = 1ull << 0, kill = 1ull << 5, bind = 1ull << 10, checkpoint = 1ull << 40;
+  REQUIRE(b.spec.capabilities);
+  CHECK(*b.spec.capabilities == crumble::vm::Capabilities{chown | kill | bind, kill, kill | chown, bind, bind | checkpoint});
+  CHECK(b.spec.rlimits == std::vector<crumble::vm::ResourceLimit>{{7, 1024, 4096}, {15, 0, ~0ull}});
+  CHECK(b.spec.oom_score_adj == -999);
+  CHECK(b.spec.groups == std::vector<std::uint32_t>{27, 1000});
+  // a name this runtime does not know is left out and said, as runc does
+  REQUIRE(b.ignored.size() == 1);
+  CHECK_THAT(b.ignored[0], Contains("process.capabilities.ambient: unknown capability CAP_FROM_THE_FUTURE"));
+  fs::remove_all(dir);
+
+  // without them: the user's groups, root's capabilities, the guest's limits
+  const fs::path bare = bundle(R"({"root":{"path":"rootfs"},"process":{"args":["sh"]}})");
+  const crumble::oci::Bundle none = crumble::oci::read_bundle(bare);
+  CHECK(!none.spec.capabilities);
+  CHECK(none.spec.rlimits.empty());
+  CHECK(!none.spec.oom_score_adj);
+  CHECK(!none.spec.groups);
+  fs::remove_all(bare);
+}
+
+TEST_CASE("oci bundle: bad capabilities, rlimits, oomScoreAdj and additionalGids are refused by their JSON path") {
+  struct Case {
+    std::string what, process, says;
+  };
+  const std::vector<Case> cases = {
+      {"capabilities not an object", R"("capabilities":[])", "process.capabilities: expected object"},
+      {"a set with a number", R"("capabilities":{"bounding":["CAP_KILL",5]})", "process.capabilities.bounding[1]: expected a string"},
+      {"an unknown rlimit", R"("rlimits":[{"type":"RLIMIT_FOO","soft":1,"hard":1}])", "process.rlimits[0].type: \"RLIMIT_FOO\""},
+      {"a negative rlimit", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":-1,"hard":1}])", "process.rlimits[0].soft: expected a whole number"},
+      {"an rlimit without hard", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":1}])", "process.rlimits[0].hard: expected a whole number"},
+      {"soft above hard", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":9,"hard":1}])", "process.rlimits[0]: soft 9 is above hard 1"},
+      {"an rlimit twice", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":1},{"type":"RLIMIT_NOFILE","soft":2,"hard":2}])",
+       "process.rlimits[1].type: RLIMIT_NOFILE is given twice"},
+      {"oomScoreAdj 1001", R"("oomScoreAdj":1001)", "process.oomScoreAdj: expected a whole number from -1000 to 1000"},
+      {"oomScoreAdj fractional", R"("oomScoreAdj":0.5)", "process.oomScoreAdj: expected a whole number"},
+      {"a negative additional gid", R"("user":{"uid":0,"additionalGids":[-2]})", "process.user.additionalGids[0]: expected an id"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const fs::path dir = bundle(R"({"root":{"path":"rootfs"},"process":{"args":["sh"],)" + c.process + "}}");
+    CHECK_THROWS_WITH(crumble::oci::read_bundle(dir), Contains(c.says));
+    fs::remove_all(dir);
+  }
+}

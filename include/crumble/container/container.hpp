@@ -96,6 +96,13 @@ struct Spec {
   std::optional<std::vector<std::string>> entrypoint;  // replaces the image's Entrypoint
   std::string platform_arch;     // GOARCH of the image to pick (empty: the guest's, amd64); another
                                  // architecture's binaries run under qemu-user (binfmt_misc)
+  // The process's exact supplementary groups, capability sets, resource limits and oom_score_adj
+  // (an OCI config's; empty: the user's groups from the root's /etc/group, root's capabilities for
+  // root and none for another user, the guest's limits)
+  std::optional<std::vector<std::uint32_t>> groups;
+  std::optional<vm::Capabilities> capabilities;
+  std::vector<vm::ResourceLimit> rlimits;
+  std::optional<int> oom_score_adj;
   bool no_new_privs = true;      // PR_SET_NO_NEW_PRIVS for every command (setuid binaries do not
                                  // raise privileges: the container init asks for it)
   std::filesystem::path root_cache_dir;  // empty: ~/.cache/crumble/roots
@@ -441,7 +448,10 @@ class Container {
     const User u = resolve_user(spec_.user.empty() ? config_.user : spec_.user, passwd, group);
     options_.uid = u.uid;
     options_.gid = u.gid;
-    options_.groups = u.groups;
+    options_.groups = spec_.groups.value_or(u.groups);
+    options_.capabilities = spec_.capabilities;
+    options_.rlimits = spec_.rlimits;
+    options_.oom_score_adj = spec_.oom_score_adj;
     options_.no_new_privs = spec_.no_new_privs;
     options_.cwd = !spec_.workdir.empty() ? spec_.workdir : !config_.working_dir.empty() ? config_.working_dir : "/";
     if (options_.cwd[0] != '/') throw ContainerError("the image's working directory is not absolute: \"" + options_.cwd + "\"");

@@ -311,6 +311,63 @@ inline void annotations(Bundle& b, const std::filesystem::path& file) {
     else fail(file, "annotations.io.crumble.snapshot", "\"" + *m + "\": expected off, early or late");
   }
 }
+
+// Linux's capability numbers (<linux/capability.h>), by their OCI names.
+inline constexpr const char* capability_names[] = {
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+    "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+// Linux's resource numbers (<sys/resource.h>), by their OCI names.
+inline constexpr const char* rlimit_names[] = {"RLIMIT_CPU",     "RLIMIT_FSIZE",   "RLIMIT_DATA",  "RLIMIT_STACK",
+                                               "RLIMIT_CORE",    "RLIMIT_RSS",     "RLIMIT_NPROC", "RLIMIT_NOFILE",
+                                               "RLIMIT_MEMLOCK", "RLIMIT_AS",      "RLIMIT_LOCKS", "RLIMIT_SIGPENDING",
+                                               "RLIMIT_MSGQUEUE", "RLIMIT_NICE",   "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
+
+// process.capabilities: each set's names as bits. A name this table lacks is logged and left
+// out, as runc does (a newer config on an older kernel).
+inline vm::Capabilities capabilities(Bundle& b, const nlohmann::json& caps, const std::filesystem::path& file) {
+  using T = nlohmann::json::value_t;
+  vm::Capabilities c;
+  const std::pair<const char*, std::uint64_t*> sets[] = {{"bounding", &c.bounding},   {"effective", &c.effective}, {"permitted", &c.permitted},
+                                                         {"inheritable", &c.inheritable}, {"ambient", &c.ambient}};
+  for (const auto& [set, bits] : sets) {
+    const std::string at = std::string("process.capabilities.") + set;
+    for (const std::string& name : strings(member(caps, set, file, "process.capabilities.", T::array), file, at)) {
+      const auto* end = std::end(capability_names);
+      const auto* it = std::find(std::begin(capability_names), end, name);
+      if (it == end) b.ignored.push_back(at + ": unknown capability " + name);
+      else *bits |= 1ull << (it - std::begin(capability_names));
+    }
+  }
+  return c;
+}
+
+// process.rlimits: [{type, soft, hard}], each type at most once.
+inline std::vector<vm::ResourceLimit> rlimits(const nlohmann::json& list, const std::filesystem::path& file) {
+  std::vector<vm::ResourceLimit> out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "process.rlimits[" + std::to_string(i) + "]";
+    const nlohmann::json& r = list[i];
+    if (!r.is_object()) fail(file, at, std::string("expected an object, got ") + r.type_name());
+    const std::string type = r.value("type", std::string());
+    const auto* end = std::end(rlimit_names);
+    const auto* it = std::find(std::begin(rlimit_names), end, type);
+    if (it == end) fail(file, at + ".type", "\"" + type + "\": not a resource limit Linux has (RLIMIT_NOFILE, RLIMIT_NPROC, ...)");
+    vm::ResourceLimit l{static_cast<int>(it - std::begin(rlimit_names)), 0, 0};
+    for (const auto& [key, value] : {std::pair{"soft", &l.soft}, std::pair{"hard", &l.hard}}) {
+      if (!r.contains(key) || !r.at(key).is_number_unsigned()) fail(file, at + "." + key, "expected a whole number from 0 to 2^64-1");
+      *value = r.at(key).get<std::uint64_t>();
+    }
+    if (l.soft > l.hard) fail(file, at, "soft " + std::to_string(l.soft) + " is above hard " + std::to_string(l.hard));
+    for (const vm::ResourceLimit& seen : out)
+      if (seen.resource == l.resource) fail(file, at + ".type", type + " is given twice");
+    out.push_back(l);
+  }
+  return out;
+}
 }  // namespace bundle_detail
 
 // Reads DIR/config.json.
@@ -362,10 +419,27 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
       return static_cast<std::uint32_t>(v.get<std::uint64_t>());
     };
     b.spec.user = std::to_string(id("uid")) + ":" + std::to_string(id("gid"));
-    if (!member(user, "additionalGids", file, "process.user.", T::array).empty()) b.ignored.push_back("process.user.additionalGids");
+    // exactly these supplementary groups, as runc (none when the list is missing)
+    std::vector<std::uint32_t> groups;
+    const nlohmann::json& gids = member(user, "additionalGids", file, "process.user.", T::array);
+    for (std::size_t i = 0; i < gids.size(); ++i) {
+      if (!gids[i].is_number_unsigned() || gids[i].get<std::uint64_t>() > 0xfffffffeu)
+        fail(file, "process.user.additionalGids[" + std::to_string(i) + "]", "expected an id from 0 to 4294967294, got " + gids[i].dump());
+      groups.push_back(static_cast<std::uint32_t>(gids[i].get<std::uint64_t>()));
+    }
+    b.spec.groups = groups;
   }
   b.spec.no_new_privs = member(process, "noNewPrivileges", file, "process.", T::boolean) == true;
-  for (const char* k : {"rlimits", "capabilities", "apparmorProfile", "oomScoreAdj", "selinuxLabel"})
+  if (const auto& caps = member(process, "capabilities", file, "process.", T::object); !caps.is_null())
+    b.spec.capabilities = capabilities(b, caps, file);
+  b.spec.rlimits = rlimits(member(process, "rlimits", file, "process.", T::array), file);  // 16 types: what the guest takes
+  if (process.contains("oomScoreAdj")) {
+    const nlohmann::json& v = process.at("oomScoreAdj");
+    if (!v.is_number_integer() || v.get<std::int64_t>() < -1000 || v.get<std::int64_t>() > 1000)
+      fail(file, "process.oomScoreAdj", "expected a whole number from -1000 to 1000, got " + v.dump());
+    b.spec.oom_score_adj = static_cast<int>(v.get<std::int64_t>());
+  }
+  for (const char* k : {"apparmorProfile", "selinuxLabel"})
     if (process.contains(k)) b.ignored.push_back(std::string("process.") + k);
   if (const auto& h = member(j, "hostname", file, "", T::string); !h.is_null()) b.spec.hostname = h.get<std::string>();
   if (const auto& a = member(j, "annotations", file, "", T::object); !a.is_null()) b.annotations = a;
