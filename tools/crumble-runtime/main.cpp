@@ -193,10 +193,12 @@ int signal_number(std::string name) {
 // bundle run twice at once) is skipped, and goes with the last.
 fs::path root_images() { return crumble::vm::cache_dir() / "runtime" / "roots"; }
 
-void forget_root(const std::string& key) {
+// `dir`: the cache as `create` found it (state's "rootImages"): podman calls `delete` with no
+// HOME in its environment.
+void forget_root(const std::string& key, fs::path dir = {}) {
   if (key.empty()) return;
   try {
-    crumble::container::RootCache(root_images()).remove(key);
+    crumble::container::RootCache(dir.empty() ? root_images() : dir).remove(key);
   } catch (const std::exception& e) {
     log_line("warning", "cannot remove the root image " + key + ": " + e.what());
   }
@@ -464,6 +466,10 @@ pid_t create(const CreateArgs& c) {
   }
   const std::string ok_line = said.substr(0, said.find('\n'));  // "ok KEY"
   mark(dir, "rootKey", ok_line.size() > 3 ? ok_line.substr(3) : std::string());
+  try {
+    mark(dir, "rootImages", root_images().string());
+  } catch (const std::exception&) {  // no cache directory: the monitor could not have built one
+  }
   mark(dir, "creating", false);
   return pid;
 }
@@ -923,7 +929,7 @@ int run_main(const std::vector<std::string>& args) {
       if (monitor_alive(s)) ::kill(s.value("pid", 0), SIGKILL);
       for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    forget_root(s.value("rootKey", std::string()));
+    forget_root(s.value("rootKey", std::string()), s.value("rootImages", std::string()));
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());
