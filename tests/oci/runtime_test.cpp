@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -54,13 +55,17 @@ void skip(const std::string& why) {
 struct PrivateCache {
   fs::path home = fs::temp_directory_path() / ("oci-home-" + std::to_string(::getpid()));
   fs::path dir = home / ".cache";
+  std::optional<std::string> before;  // XDG_CACHE_HOME as it was: the next test case finds the kernels
   PrivateCache() {
     const fs::path kernels = crumble::vm::cache_dir() / "kernels";
     fs::create_directories(dir / "crumble");
     fs::create_directory_symlink(kernels, dir / "crumble/kernels");
+    if (const char* v = std::getenv("XDG_CACHE_HOME")) before = v;
     ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
   }
   ~PrivateCache() {
+    if (before) ::setenv("XDG_CACHE_HOME", before->c_str(), 1);
+    else ::unsetenv("XDG_CACHE_HOME");
     std::error_code ec;
     fs::remove_all(home, ec);
   }

@@ -922,9 +922,10 @@ int run_main(const std::vector<std::string>& args) {
     }
     const json s = read_state(id);
     const std::string status = status_of(s);
-    if (status == "running" && !force) fail("cannot delete container \"" + id + "\": it is running (use --force)");
+    if ((status == "running" || status == "paused") && !force) fail("cannot delete container \"" + id + "\": it is " + status + " (use --force)");
     if (status != "stopped") {  // created: asked to stop cleanly first (the VM's files go with it)
-      if (status != "running") ::kill(s.value("pid", 0), SIGTERM);
+      if (status == "paused") ::kill(s.value("pid", 0), SIGKILL);  // its VM is frozen: nothing in it would act on SIGTERM
+      else if (status != "running") ::kill(s.value("pid", 0), SIGTERM);
       for (int i = 0; i < 2000 && status != "running" && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       if (monitor_alive(s)) ::kill(s.value("pid", 0), SIGKILL);
       for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
