@@ -119,8 +119,8 @@ inline std::vector<int> take_signals(int signal_fd) {
 
 // Where a guest stream goes on the host, written without ever blocking the loop: a pipe, FIFO or
 // terminal is opened anew, non-blocking (O_NONBLOCK on the caller's own file description would
-// change it for the caller too: a shell's terminal); anything else (a file, /dev/null) is written
-// as it is, at most PIPE_BUF at a time once poll says it has room. A reader that went away
+// change it for the caller too: a shell's terminal); a file is written as it is (it never waits
+// for a reader); anything else (a socket) at most PIPE_BUF at a time once poll says it has room. A reader that went away
 // (EPIPE, EIO) makes the stream's bytes dropped from then on: the process is not held up.
 class Output {
  public:
@@ -131,11 +131,12 @@ class Output {
       own_.reset(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
       if (own_) fd_ = own_.get();
     }
+    whole_ = own_ || (fd >= 0 && S_ISREG(st.st_mode));  // a file's write does not wait for a reader
   }
   // How many of `bytes` went out now.
   std::size_t put(std::string_view bytes) {
     if (fd_ < 0 || broken_) return bytes.size();
-    if (!own_) {
+    if (!whole_) {
       pollfd p{fd_, POLLOUT, 0};
       if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLOUT)) return 0;
       bytes = bytes.substr(0, std::min<std::size_t>(bytes.size(), PIPE_BUF));
@@ -154,6 +155,7 @@ class Output {
  private:
   int fd_ = -1;
   Fd own_;
+  bool whole_ = false;  // written as it comes, not PIPE_BUF after a poll
   bool broken_ = false;
 };
 
