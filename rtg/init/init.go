@@ -90,6 +90,7 @@ const (
 	processFree        = runtime.Config("process_free")
 	processRunning     = runtime.Config("process_running")
 	processEnded       = runtime.Config("process_ended")
+	signalProcessOnly  = runtime.Config("signal_to_process_only")
 
 	cfgPayload            = runtime.Config("cfg_payload")
 	cfgPayloadMagicAt     = runtime.Config("cfg_payload_magic_at")
@@ -1212,8 +1213,8 @@ func feed(ctl uintptr, p uintptr, ring uintptr) int64 {
 	return 1
 }
 
-// pump moves one process's bytes and the host's requests for it: signals for its process group,
-// a new terminal size; its stdout and stderr into their rings and the stdin ring into it. Once
+// pump moves one process's bytes and the host's requests for it: signals for its process group
+// (or the process alone), a new terminal size; its stdout and stderr into their rings and the stdin ring into it. Once
 // the process has been reaped, each output fd is read until it is empty or ended, or drainMax
 // more bytes have come (what a process it left behind writes later is not waited for), and then the process ends in its slot: the exit
 // fields, then state ended, last. 1 when anything moved.
@@ -1224,9 +1225,16 @@ func pump(cfg uintptr, procs uintptr, k uint64) int64 {
 	moved := int64(0)
 	seq := runtime.Load32(ctl, procSignalSeq)
 	if seq != runtime.Load32(ctl, procSignalAck) {
-		sig := int64(runtime.Load32(ctl, procSignal))
-		if sig >= 1 && sig <= 64 && runtime.Load64(p, pFlags)&fReaped == 0 {
-			runtime.Syscall(runtime.SYS_KILL, -pid, sig)
+		// the signal's number, and whether it goes to the process alone (an OCI runtime's kill,
+		// as runc) or to its whole group (crumble run: a shell's pipeline goes with it)
+		word := runtime.Load32(ctl, procSignal)
+		sig := int64(word & 0xff)
+		to := -pid
+		if word&signalProcessOnly != 0 {
+			to = pid
+		}
+		if sig >= 1 && sig <= 64 && word>>9 == 0 && runtime.Load64(p, pFlags)&fReaped == 0 {
+			runtime.Syscall(runtime.SYS_KILL, to, sig)
 		}
 		runtime.Store32(ctl, procSignalAck, seq)
 		moved = 1

@@ -7,17 +7,22 @@
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "../vm/guest_skip.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -50,13 +55,17 @@ void skip(const std::string& why) {
 struct PrivateCache {
   fs::path home = fs::temp_directory_path() / ("oci-home-" + std::to_string(::getpid()));
   fs::path dir = home / ".cache";
+  std::optional<std::string> before;  // XDG_CACHE_HOME as it was: the next test case finds the kernels
   PrivateCache() {
     const fs::path kernels = crumble::vm::cache_dir() / "kernels";
     fs::create_directories(dir / "crumble");
     fs::create_directory_symlink(kernels, dir / "crumble/kernels");
+    if (const char* v = std::getenv("XDG_CACHE_HOME")) before = v;
     ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
   }
   ~PrivateCache() {
+    if (before) ::setenv("XDG_CACHE_HOME", before->c_str(), 1);
+    else ::unsetenv("XDG_CACHE_HOME");
     std::error_code ec;
     fs::remove_all(home, ec);
   }
@@ -78,6 +87,73 @@ struct WorkDir {
     fs::remove_all(path, ec);
   }
 };
+
+// podman with a store of its own (removed with the test, the user's images untouched), the
+// runtime's private cache, and a busybox root imported as an image (offline). `run_d` starts a
+// container in the background whose process traps TERM and USR1 and says so.
+struct PodmanStore {
+  PrivateCache cache;
+  WorkDir w{fs::temp_directory_path() / ("oci-test-" + std::to_string(::getpid()))};
+  std::string podman;
+  PodmanStore() {
+    podman = "HOME='" + cache.home.string() + "' podman --root '" + (w.path / "storage").string() + "' --runroot '" +
+             (w.path / "run").string() + "' --runtime '" + CRUMBLE_RUNTIME + "' ";
+    const fs::path root = w.path / "root";
+    fs::create_directories(root / "bin");
+    REQUIRE(shell("cp /bin/busybox '" + (root / "bin/").string() + "' && for c in sh echo true sleep cat stty tty kill; do ln -s busybox '" +
+                  (root / "bin/").string() + "'$c; done && tar -C '" + root.string() + "' -cf '" + (w.path / "root.tar").string() + "' . && " +
+                  podman + "import -q '" + (w.path / "root.tar").string() + "' crumble-oci-test")
+                .status == 0);
+  }
+  ~PodmanStore() {
+    shell(podman + "rm -a -f");
+    shell(podman + "rmi -f crumble-oci-test");
+  }
+  Output operator()(const std::string& args) const { return shell(podman + args); }
+  static constexpr const char* limits = "--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 ";
+  void run_d(const std::string& name) const {
+    const Output o = shell(podman + "run -d --name " + name + " " + limits +
+                           "crumble-oci-test sh -c \"trap 'echo got TERM; exit 0' TERM; trap 'echo got USR1' USR1; echo up; "
+                           "while true; do sleep 0.1; done\"");
+    INFO(o.text);
+    REQUIRE(o.status == 0);
+  }
+  std::string status(const std::string& name) const {
+    std::string t = shell(podman + "inspect -f '{{.State.Status}}' " + name).text;
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    return t;
+  }
+  // Waits until `podman logs` shows `text`.
+  bool logs_show(const std::string& name, const std::string& text) const {
+    for (int i = 0; i < 50; ++i, std::this_thread::sleep_for(100ms))
+      if (shell(podman + "logs " + name).text.find(text) != std::string::npos) return true;
+    return false;
+  }
+};
+
+// tmux on a private socket (as tests/vm/interactive_test.cpp drives it).
+struct Tmux {
+  std::string socket = (fs::temp_directory_path() / ("oci-tmux-" + std::to_string(::getpid()))).string();
+  int cmd(const std::string& args) const { return std::system(("tmux -S '" + socket + "' " + args + " > /dev/null 2>&1").c_str()); }
+  std::string capture(const std::string& target) const { return shell("tmux -S '" + socket + "' capture-pane -p -t " + target).text; }
+  bool wait_for(const std::string& target, const std::string& text, std::chrono::seconds limit = 30s) const {
+    for (const auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(100ms))
+      if (capture(target).find(text) != std::string::npos) return true;
+    return false;
+  }
+  void keys(const std::string& target, const std::string& keys) const { cmd("send-keys -t " + target + " " + keys); }
+  ~Tmux() {
+    cmd("kill-server");
+    std::error_code ec;
+    fs::remove(socket, ec);
+  }
+};
+
+void podman_or_skip() {
+  (void)crumble::test::guest_kernel_or_skip();
+  if (std::system("command -v podman > /dev/null 2>&1") != 0) skip("no podman (apt-get install podman)");
+}
 
 }  // namespace
 
@@ -153,4 +229,208 @@ TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest 
   // each container's root image went with it
   CHECK(cache.root_images().empty());
   shell(podman + "rmi -f crumble-oci-test");
+}
+
+TEST_CASE("podman run -d then exec and kill and pause and stop: a running container's life") {
+  podman_or_skip();
+  const PodmanStore podman;
+  podman.run_d("life");
+  CHECK(podman.status("life") == "running");
+  CHECK(podman.logs_show("life", "up\n"));
+  struct Exec {
+    std::string what, args;
+    int status;
+    std::string out;
+  };
+  const std::vector<Exec> execs = {
+      {"output", "echo hello from exec", 0, "hello from exec\n"},
+      {"status 3", "sh -c 'echo three; exit 3'", 3, "three\n"},
+      {"stdin (-i)", "-i cat < /etc/hostname", 0, shell("cat /etc/hostname").text},
+      {"killed by a signal: 137", "sh -c 'kill -9 $$'", 137, ""},
+      {"a command the image lacks: 127", "no-such-command", 127, ""},
+  };
+  for (const Exec& e : execs) {
+    const Output o = podman("exec " + (e.args.rfind("-i", 0) == 0 ? e.args.substr(0, 3) + "life " + e.args.substr(3) : "life " + e.args));
+    INFO(e.what << ": status " << o.status << "\n" << o.text);
+    CHECK(o.status == e.status);
+    if (e.status != 127) CHECK(o.text == e.out);
+  }
+  {
+    INFO("podman kill -s USR1 reaches the process, which goes on");
+    CHECK(podman("kill -s USR1 life").status == 0);
+    CHECK(podman.logs_show("life", "got USR1"));
+    CHECK(podman.status("life") == "running");
+  }
+  {
+    INFO("paused, an exec is refused; unpaused, it runs");
+    REQUIRE(podman("pause life").status == 0);
+    CHECK(podman.status("life") == "paused");
+    const Output refused = podman("exec life echo no");
+    CHECK(refused.status != 0);
+    REQUIRE(podman("unpause life").status == 0);
+    CHECK(podman.status("life") == "running");
+    CHECK(podman("exec life echo yes").text == "yes\n");
+  }
+  {
+    INFO("podman stop: SIGTERM, which the trap takes, and the container exits 0");
+    const Output o = podman("stop -t 20 life");
+    INFO(o.text);
+    CHECK(o.status == 0);
+    CHECK(podman.logs_show("life", "got TERM"));
+    CHECK(podman.status("life") == "exited");
+    CHECK(podman("inspect -f '{{.State.ExitCode}}' life").text == "0\n");
+  }
+  {
+    const Output o = podman("exec life echo no");
+    INFO("an exec into a stopped container fails: " << o.text);
+    CHECK(o.status != 0);
+  }
+  CHECK(podman("rm life").status == 0);
+  CHECK(podman.cache.root_images().empty());
+}
+
+TEST_CASE("podman exec: three exec'd processes at once and a fourth refused by name; rm -f ends them all") {
+  podman_or_skip();
+  const PodmanStore podman;
+  podman.run_d("busy");
+  for (int i = 0; i < 3; ++i) {
+    const Output o = podman("exec -d busy sleep 600");
+    INFO(o.text);
+    REQUIRE(o.status == 0);
+  }
+  const Output fourth = podman("exec busy echo fourth");
+  INFO(fourth.text);
+  CHECK(fourth.status != 0);
+  CHECK_THAT(fourth.text, Contains("at most 4 processes at once"));
+  CHECK(podman("rm -f -t 0 busy").status == 0);
+  CHECK(podman("ps -a -q").text.empty());
+  CHECK(podman.cache.root_images().empty());
+}
+
+TEST_CASE("podman run -it and exec -it under tmux: a prompt and output and the pane's size and Ctrl-C and the exit status") {
+  podman_or_skip();
+  if (std::system("command -v tmux > /dev/null 2>&1") != 0) skip("no tmux (apt-get install tmux)");
+  const PodmanStore podman;
+  const Tmux t;
+  const std::string run = podman.podman + "run -it --rm " + PodmanStore::limits + "crumble-oci-test sh";
+  REQUIRE(t.cmd("new-session -d -s run -x 100 -y 30 \"" + run + "; echo EXIT=\\$?; sleep 60\"") == 0);
+  {
+    const bool prompt = t.wait_for("run", "/ #");
+    INFO("the pane:\n" << t.capture("run"));
+    REQUIRE(prompt);
+  }
+  struct Step {
+    std::string what, keys, shows;
+  };
+  const std::vector<Step> steps = {
+      {"a command's output", "'echo hello-$((6*7))' Enter", "hello-42"},
+      {"a tty", "'tty' Enter", "/dev/pts/0"},
+      {"stty size is the pane's", "'stty size' Enter", "30 100"},
+      {"sleep in the foreground", "'sleep 100; echo slept' Enter", "sleep 100; echo slept"},
+      {"Ctrl-C interrupts it and the shell survives", "C-c 'echo survived-$((1+1))' Enter", "survived-2"},
+      {"exit 4 gives 4", "'exit 4' Enter", "EXIT=4"},
+  };
+  for (const Step& s : steps) {
+    t.keys("run", s.keys);
+    const bool shown = t.wait_for("run", s.shows, 15s);
+    INFO(s.what << "\n" << t.capture("run"));
+    CHECK(shown);
+    std::this_thread::sleep_for(300ms);
+  }
+  podman.run_d("host");
+  REQUIRE(t.cmd("new-session -d -s exec -x 90 -y 25 \"" + podman.podman + "exec -it host sh; echo EXIT=\\$?; sleep 60\"") == 0);
+  REQUIRE(t.wait_for("exec", "/ #"));
+  const std::vector<Step> exec_steps = {
+      {"exec -it: output", "'echo exec-$((2*21))' Enter", "exec-42"},
+      {"the pane's size", "'stty size' Enter", "25 90"},
+  };
+  for (const Step& s : exec_steps) {
+    t.keys("exec", s.keys);
+    const bool shown = t.wait_for("exec", s.shows, 15s);
+    INFO(s.what << "\n" << t.capture("exec"));
+    CHECK(shown);
+  }
+  {
+    INFO("a resize of the pane reaches the exec'd shell\n" << t.capture("exec"));
+    REQUIRE(t.cmd("resize-window -t exec -x 70 -y 20") == 0);
+    std::this_thread::sleep_for(600ms);
+    t.keys("exec", "'stty size' Enter");
+    CHECK(t.wait_for("exec", "20 70", 15s));
+  }
+  t.keys("exec", "'exit 6' Enter");
+  INFO(t.capture("exec"));
+  CHECK(t.wait_for("exec", "EXIT=6", 15s));
+  CHECK(podman.status("host") == "running");  // the exec'd shell's end is not the container's
+}
+
+TEST_CASE("crumble-runtime exec and ps and kill and update called directly: statuses and signals and bad input") {
+  (void)crumble::test::guest_kernel_or_skip();
+  const PrivateCache cache;
+  const WorkDir w(fs::temp_directory_path() / ("oci-direct-" + std::to_string(::getpid())));
+  const fs::path bundle = w.path / "bundle";
+  fs::create_directories(bundle / "rootfs/bin");
+  REQUIRE(shell("cp /bin/busybox '" + (bundle / "rootfs/bin/").string() + "' && for c in sh echo sleep cat; do ln -s busybox '" +
+                (bundle / "rootfs/bin/").string() + "'$c; done")
+              .status == 0);
+  // the process traps SIGPWR and SIGRTMIN+3 (an image's STOPSIGNAL): the monitor passes every
+  // catchable signal on, not only the common ones
+  {
+    std::ofstream config(bundle / "config.json");
+    config << R"({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"cwd": "/", "env": ["PATH=/bin"], "args": ["sh", "-c",
+      "trap 'echo got PWR' PWR; trap 'echo got 37; exit 9' 37; echo up; while true; do sleep 0.1; done"]}})";
+  }
+  const std::string rt = std::string(CRUMBLE_RUNTIME) + " --root '" + (w.path / "state").string() + "' ";
+  const fs::path out = w.path / "out";
+  {
+    INFO("exec into a container that does not exist");
+    const Output o = shell(rt + "exec nosuch echo hi");
+    CHECK(o.status != 0);
+    CHECK_THAT(o.text, Contains("does not exist"));
+  }
+  // (the monitor and the exec process keep the stdio they are given: not popen's pipe)
+  REQUIRE(shell(rt + "create --bundle '" + bundle.string() + "' direct > '" + out.string() + "' 2>&1").status == 0);
+  {
+    const Output o = shell(rt + "exec direct echo hi");
+    INFO("exec into a created container, not yet started: " << o.text);
+    CHECK(o.status != 0);
+    CHECK_THAT(o.text, Contains("cannot exec in a created container"));
+  }
+  REQUIRE(shell(rt + "start direct").status == 0);
+  const Output exec_d = shell(rt + "exec -d --pid-file '" + (w.path / "exec.pid").string() + "' direct sleep 600 > /dev/null 2>&1");
+  REQUIRE(exec_d.status == 0);
+  std::string exec_pid;
+  std::ifstream(w.path / "exec.pid") >> exec_pid;
+  {
+    const Output ps = shell(rt + "ps --format json direct");
+    const std::string monitor = shell("cat '" + (w.path / "state/direct/state.json").string() + "' | sed -n 's/.*\"pid\": \\([0-9]*\\).*/\\1/p'").text;
+    INFO("ps lists the monitor and the exec process: " << ps.text << " monitor " << monitor << " exec " << exec_pid);
+    CHECK(ps.text == "[" + monitor.substr(0, monitor.size() - 1) + "," + exec_pid + "]\n");
+  }
+  {
+    INFO("the exec process ends with its process: SIGTERM to it ends the guest's sleep, and it exits as killed by SIGTERM");
+    CHECK(shell("kill -TERM " + exec_pid).status == 0);
+    bool gone = false;
+    for (int i = 0; i < 50 && !gone; ++i, std::this_thread::sleep_for(100ms)) gone = shell("kill -0 " + exec_pid).status != 0;
+    CHECK(gone);
+  }
+  {
+    INFO("update is accepted and changes nothing");
+    CHECK(shell("echo '{\"memory\": {\"limit\": 1000000}}' | " + rt + "update --resources - direct").status == 0);
+  }
+  CHECK(shell(rt + "exec direct sh -c 'exit 5'").status == 5);
+  CHECK(shell(rt + "kill direct PWR").status == 0);
+  CHECK(shell(rt + "kill direct RTMIN+3").status == 0);
+  bool stopped = false;
+  for (int i = 0; i < 100 && !stopped; ++i, std::this_thread::sleep_for(100ms))
+    stopped = shell(rt + "state direct").text.find("\"stopped\"") != std::string::npos;
+  CHECK(stopped);
+  const Output log = shell("cat '" + out.string() + "'");
+  CHECK(log.text == "up\ngot PWR\ngot 37\n");
+  {
+    const Output o = shell(rt + "exec direct echo hi");
+    INFO("exec into a stopped container: " << o.text);
+    CHECK(o.status != 0);
+    CHECK_THAT(o.text, Contains("cannot exec in a stopped container"));
+  }
+  CHECK(shell(rt + "delete direct").status == 0);
 }

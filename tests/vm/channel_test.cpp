@@ -411,6 +411,7 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"signal_failed", 0xfa11ed00},   {"signal_reseeded", 0x5eed5eed},    {"signal_holding", 0x401d0006},
       {"exit_kind_exited", 0},         {"exit_kind_signaled", 1},          {"exit_kind_not_started", 2},
       {"process_free", 0},             {"process_running", 1},             {"process_ended", 2},
+      {"signal_to_process_only", 0x100},
       {"signal_container_ready", 0xc7a1ead7}, {"signal_container_failed", 0xc7afa11d},
       {"payload_magic", 0xcafebabe},   {"command_magic", 0x434d4452},     {"poweroff_magic", 0x52574f50},
       {"clock_magic", 0x4b434c43},     {"reseed_magic", 0x44454553},      {"hold_magic", 0x444c4f48},

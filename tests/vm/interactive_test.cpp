@@ -524,3 +524,39 @@ TEST_CASE("library: a process ended by a signal the host sent, and a resize with
   CHECK(r.status() == 137);
   CHECK_THROWS_AS(p.signal(0), ConfigError);
 }
+
+TEST_CASE("library: a signal to the process alone leaves the rest of its group; one to the group ends them all") {
+  require_vm();
+  Session vm(SessionConfig{});
+  // sh starts a sleep in its own process group (no job control: the same group) and waits for it;
+  // SIGTERM ends sh either way; whether the sleep lives on says whom the signal reached (the
+  // guest's kill(1) is the oracle).
+  struct Case {
+    std::string what;
+    SignalTarget to;
+    bool sleep_lives;
+  };
+  const std::vector<Case> cases = {
+      {"the process alone (an OCI runtime's kill)", SignalTarget::process, true},
+      {"its group (crumble run's, the default)", SignalTarget::group, false},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    Session::Process sh = vm.start({"sh", "-c", "sleep 1000 & echo $!; wait"}, {});
+    std::string out;
+    for (const auto until = Clock::now() + 30s; out.find('\n') == std::string::npos && Clock::now() < until;) {
+      const std::string_view b = sh.output(Stream::out);
+      out.append(b);
+      sh.consume(Stream::out, b.size());
+      std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(out.find('\n') != std::string::npos);
+    const std::string sleep_pid = out.substr(0, out.find('\n'));
+    sh.signal(SIGTERM, c.to);
+    const CommandResult r = sh.wait([](Stream, std::string_view) {}, 30s);
+    CHECK(r.end == CommandResult::End::signaled);
+    CHECK(r.code == SIGTERM);
+    CHECK((vm.run({"kill", "-0", sleep_pid}).status() == 0) == c.sleep_lives);
+    vm.run({"kill", "-9", sleep_pid});
+  }
+}

@@ -475,6 +475,51 @@ TEST_CASE("process slot: signals go one at a time: one sent before the guest too
   }
 }
 
+TEST_CASE("process slot: a signal for the process alone carries signal_to_process_only; the group's go first", "[vm][process]") {
+  struct Step {
+    int signo;
+    SignalTarget to;
+    std::uint32_t signal;  // proc_signal once the guest has taken every earlier one
+  };
+  struct Case {
+    std::string what;
+    std::vector<Step> steps;
+  };
+  const std::uint32_t alone = p::signal_to_process_only;
+  const std::vector<Case> cases = {
+      {"to the group: the number alone", {{SIGTERM, SignalTarget::group, SIGTERM}}},
+      {"to the process: the number and the bit", {{SIGTERM, SignalTarget::process, SIGTERM | alone}}},
+      {"the highest signal to the process", {{64, SignalTarget::process, 64 | alone}}},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    Slot s;
+    s.host.reset({});
+    for (const Step& t : k.steps) {
+      s.host.signal(t.signo, t.to);
+      CHECK(s.get(cfg::proc_signal) == t.signal);
+      s.put(cfg::proc_signal_ack, s.get(cfg::proc_signal_seq));
+      CHECK(s.host.signals_delivered());
+    }
+  }
+  // Waiting at once: the same number to both targets is two signals, the group's first.
+  Slot s;
+  s.host.reset({});
+  s.host.signal(SIGHUP, SignalTarget::group);  // sent at once
+  s.host.signal(SIGUSR1, SignalTarget::process);
+  s.host.signal(SIGUSR1, SignalTarget::group);
+  const std::vector<std::uint32_t> want = {SIGHUP, SIGUSR1, SIGUSR1 | alone};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("signal " << i);
+    s.host.flush();
+    CHECK(s.get(cfg::proc_signal) == want[i]);
+    CHECK(s.get(cfg::proc_signal_seq) == i + 1);
+    s.put(cfg::proc_signal_ack, s.get(cfg::proc_signal_seq));
+  }
+  CHECK(s.host.flush());
+  CHECK(s.host.signals_delivered());
+}
+
 TEST_CASE("process slot: resize() tells the guest a new terminal size only when it changes", "[vm][process]") {
   struct Step {
     TerminalSize size;

@@ -1,27 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 // crumble-runtime — an OCI runtime with runc's command line: each container runs in its own
-// crumble microVM, restored from the snapshot (issue 16; this is its first step: the lifecycle).
+// crumble microVM, restored from the snapshot (issue 16).
 //
 //   crumble-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
-//     create --bundle B [--pid-file P] ID   start ID   state ID   kill ID [SIGNAL]
-//     delete [--force] ID   run --bundle B [--pid-file P] ID   features   --version
+//     create --bundle B [--pid-file P] [--console-socket S] ID   start ID   state ID
+//     kill [--all] ID [SIGNAL]   delete [--force] ID   run --bundle B [--pid-file P] ID
+//     exec [--process F] [--detach] [--pid-file P] [--console-socket S] [--tty] [--cwd D]
+//          [--env K=V]... [--user U[:G]] ID [ARGS...]
+//     ps [--format table|json] ID   pause ID   resume ID   update [--resources F|-] ID
+//     features   --version
 //
 // The pid of a container (state's "pid", --pid-file) is its monitor: a process `create` forks
 // that holds the VM, lives as long as the container's process and exits with its status (128+N
-// for signal N); signals sent to it reach the process in the guest once it has started. Its
-// stdin, stdout and stderr are the ones `create` was given. State lives in ROOT/ID/state.json
-// (ROOT: --root, default /run/crumble-runtime), written under a lock; "running" or "created"
-// is believed only while the monitor (pid and start time) is alive, so a killed caller or monitor
-// leaves a container `state` reports stopped and `delete` removes.
+// for signal N); every catchable signal sent to it reaches the process in the guest (the process
+// alone, as runc's kill) once it has started. Its stdin, stdout and stderr are the ones `create`
+// was given, or a pty whose master went to --console-socket. `exec` makes an **exec process** (its
+// pid in --pid-file) that hands its stdio to the monitor, which runs the process in the same VM
+// (relay.hpp); the exec process lives as long as that process, passes its signals on and exits
+// with its status. State lives in ROOT/ID/state.json (ROOT: --root, default /run/crumble-runtime),
+// written under a lock; "running", "paused" or "created" is believed only while the monitor (pid
+// and start time) is alive, so a killed caller or monitor leaves a container `state` reports
+// stopped and `delete` removes.
 //
-// Not yet (issue 16 goes on): terminals and --console-socket, exec, ps, pause/resume, update;
-// they are refused or logged, never silently wrong. Mounts, hooks, resources: docs/oci-runtime.md.
+// Not yet (issue 16 goes on): an exec's own env, cwd and user (it runs with the container's:
+// logged when they differ). What config.json gives and what is not applied: docs/oci-runtime.md.
 #include <crumble/container/container.hpp>
 #include <crumble/oci/bundle.hpp>
 #include <crumble/vm/attach.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,10 +45,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "console.hpp"
+#include "relay.hpp"
+#include "sockets.hpp"
 #include "version_line.hpp"
 
 namespace fs = std::filesystem;
@@ -135,6 +149,7 @@ bool monitor_alive(const json& s) {
 std::string status_of(const json& s) {
   if (s.contains("exited") || !monitor_alive(s)) return "stopped";
   if (s.value("creating", false)) return "creating";
+  if (s.value("paused", false)) return "paused";
   return s.value("started", false) ? "running" : "created";
 }
 
@@ -157,6 +172,12 @@ int signal_number(std::string name) {
     fail("no signal " + name);
   }
   if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  if (name.rfind("RTMIN", 0) == 0 || name.rfind("RTMAX", 0) == 0) {  // RTMIN, RTMIN+3, RTMAX-1
+    const int n = name.size() == 5 ? 0 : std::atoi(name.c_str() + 5);
+    const int sig = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN + n : SIGRTMAX + n;
+    if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
+    fail("no signal " + name);
+  }
   for (int n = 1; n < 32; ++n)
     if (const char* abbrev = ::sigabbrev_np(n); abbrev && name == abbrev) return n;
   fail("unknown signal \"" + name + "\"");
@@ -172,10 +193,12 @@ int signal_number(std::string name) {
 // bundle run twice at once) is skipped, and goes with the last.
 fs::path root_images() { return crumble::vm::cache_dir() / "runtime" / "roots"; }
 
-void forget_root(const std::string& key) {
+// `dir`: the cache as `create` found it (state's "rootImages"): podman calls `delete` with no
+// HOME in its environment.
+void forget_root(const std::string& key, fs::path dir = {}) {
   if (key.empty()) return;
   try {
-    crumble::container::RootCache(root_images()).remove(key);
+    crumble::container::RootCache(dir.empty() ? root_images() : dir).remove(key);
   } catch (const std::exception& e) {
     log_line("warning", "cannot remove the root image " + key + ": " + e.what());
   }
@@ -205,13 +228,32 @@ void mark(const fs::path& dir, const char* key, const json& value) {
   }
 }
 
-[[noreturn]] void monitor(const crumble::oci::Bundle& b, const fs::path& dir, int ready) {
+// Where the container's process talks: fds 0-2 as `create` got them, or a terminal: the pty's
+// slave (its master went to --console-socket), or the caller's own terminal on fds 0-2 (`run`
+// in a terminal), raw while the process runs.
+struct ProcessStdio {
+  int terminal = -1;
+  bool own_terminal = false;
+};
+
+// The exec processes' pids, for `ps`.
+void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(dir, "execs", pids); }
+
+[[noreturn]] void monitor(const crumble::oci::Bundle& b, const fs::path& dir, int ready, ProcessStdio io) {
+  // Every catchable signal is passed on to the process once it runs; those stop_cleanly_on_signals
+  // does not take are blocked here, before any thread starts (all inherit the mask), and read
+  // from a signalfd. Until the start they wait.
+  const sigset_t passed = crumble::runtime::passed_signals(false);
+  ::sigprocmask(SIG_BLOCK, &passed, nullptr);
   crumble::vm::stop_cleanly_on_signals();
   std::optional<crumble::container::Container> box;
+  crumble::runtime::Fd listener;
   try {
     crumble::container::Spec spec = b.spec;
     spec.root_cache_dir = root_images();
+    spec.entrypoint.emplace();  // the process's args and an exec's are passed whole to start()
     box.emplace(spec);
+    listener = crumble::runtime::listen_at(dir / "exec.sock");  // before "ok": an exec may come at once
   } catch (const std::exception& e) {
     const std::string msg = std::string("error: ") + e.what() + "\n";
     ssize_t ignored = ::write(ready, msg.data(), msg.size());
@@ -243,16 +285,37 @@ void mark(const fs::path& dir, const char* key, const json& value) {
   int status = 1;
   try {
     crumble::vm::SignalForwarding signals;
+    crumble::runtime::Fd passed_fd(::signalfd(-1, &passed, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!passed_fd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
     crumble::vm::Stdio stdio;
     stdio.stdin_open = true;
+    int in = STDIN_FILENO, out = STDOUT_FILENO, err = STDERR_FILENO;
+    if (io.terminal >= 0) {
+      stdio.tty = crumble::vm::terminal_size(io.terminal).value_or(crumble::vm::TerminalSize{});
+      in = out = err = io.terminal;
+    }
+    std::optional<crumble::vm::RawTerminal> raw;
+    if (io.own_terminal) raw.emplace(io.terminal);
     log_line("debug", "starting");
-    crumble::vm::Session::Process p = box->start({}, stdio);
+    crumble::vm::Session::Process p = box->start(b.args, stdio);
     mark(dir, "started", true);
-    crumble::vm::AttachOptions a;
-    a.in = STDIN_FILENO;
-    a.signals = &signals;
-    a.give_up = false;  // runc's semantics: a signal is only passed on
-    status = crumble::vm::attach(p, a).status();
+    // An exec runs with the container's env, cwd and user (Container::start takes no others yet):
+    // one that asks for others is logged.
+    auto start_exec = [&](const crumble::runtime::ExecRequest& r, const crumble::vm::Stdio& st) {
+      const crumble::vm::CommandOptions& o = box->command_options();
+      std::vector<std::string> unapplied;
+      for (const std::string& e : r.env)
+        if (std::find(box->environment().begin(), box->environment().end(), e) == box->environment().end() && e.rfind("TERM=", 0) != 0)
+          unapplied.push_back("env " + e);
+      if (!r.cwd.empty() && r.cwd != o.cwd) unapplied.push_back("cwd " + r.cwd);
+      if (r.uid.value_or(0) != o.uid.value_or(0) || r.gid.value_or(0) != o.gid.value_or(0))
+        unapplied.push_back("user " + std::to_string(r.uid.value_or(0)) + ":" + std::to_string(r.gid.value_or(0)));
+      for (const std::string& u : unapplied) log_line("warning", "exec " + r.args[0] + ": not applied (it runs with the container's): " + u);
+      return box->start(r.args, st);
+    };
+    crumble::runtime::Relay relay(start_exec, std::move(listener), [&](const std::vector<pid_t>& pids) { record_execs(dir, pids); },
+                                  [](const std::string& level, const std::string& msg) { log_line(level, msg); });
+    status = relay.serve(std::move(p), in, out, err, io.terminal, signals, passed_fd.get()).status();
     // runc's container writes into root.path itself: its writes go there before anyone sees it stopped
     if (!b.root_readonly) {
       try {
@@ -278,7 +341,8 @@ void mark(const fs::path& dir, const char* key, const json& value) {
 
 struct CreateArgs {
   fs::path bundle = ".";
-  std::string pid_file, id;
+  std::string pid_file, id, console_socket;
+  bool foreground = false;  // `run`: the caller's terminal may serve process.terminal
 };
 
 CreateArgs create_args(const std::vector<std::string>& a) {
@@ -293,7 +357,8 @@ CreateArgs create_args(const std::vector<std::string>& a) {
     else if (x.rfind("--bundle=", 0) == 0) c.bundle = x.substr(9);
     else if (x == "--pid-file") c.pid_file = value();
     else if (x.rfind("--pid-file=", 0) == 0) c.pid_file = x.substr(11);
-    else if (x == "--console-socket") fail("terminals (--console-socket) are not supported yet");
+    else if (x == "--console-socket") c.console_socket = value();
+    else if (x.rfind("--console-socket=", 0) == 0) c.console_socket = x.substr(17);
     else if (x == "--no-pivot" || x == "--no-new-keyring" || x == "--detach" || x == "-d") continue;
     else if (!x.empty() && x[0] == '-') fail("unknown option " + x, 2);
     else c.id = x;
@@ -321,9 +386,37 @@ pid_t create(const CreateArgs& c) {
   } catch (const std::exception& e) {
     fail(e.what());
   }
-  if (b.terminal) fail("process.terminal: terminals are not supported yet");
   for (const std::string& what : b.ignored) log_line("warning", "not applied: " + what);
   for (const std::string& note : b.notes) log_line("info", note);
+  // A terminal: a pty whose master goes to the console socket (runc's way), or, for `run` in a
+  // terminal without one, the caller's terminal itself.
+  std::optional<crumble::runtime::Console> console;
+  ProcessStdio io;
+  if (b.terminal) {
+    if (!c.console_socket.empty()) {
+      std::optional<crumble::vm::TerminalSize> size;
+      try {
+        const json config = json::parse(std::ifstream(b.dir / "config.json"));
+        const json& cs = config["process"].value("consoleSize", json::object());
+        if (cs.contains("height") && cs.contains("width"))
+          size = crumble::vm::TerminalSize{cs["height"].get<std::uint16_t>(), cs["width"].get<std::uint16_t>()};
+      } catch (const std::exception&) {  // no size: the caller sets it
+      }
+      try {
+        console = crumble::runtime::open_console(size);
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+      io.terminal = console->slave.get();
+    } else if (c.foreground && ::isatty(STDIN_FILENO)) {
+      io.terminal = STDIN_FILENO;
+      io.own_terminal = true;
+    } else {
+      fail("process.terminal: a terminal needs --console-socket");
+    }
+  } else if (!c.console_socket.empty()) {
+    fail("--console-socket is for process.terminal, which config.json does not set");
+  }
   const fs::path dir = dir_of(c.id);
   std::error_code ec;
   fs::create_directories(g.root, ec);
@@ -342,7 +435,8 @@ pid_t create(const CreateArgs& c) {
   if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::close(p[0]);
-    monitor(b, dir, p[1]);
+    if (console) console->master.reset();  // the caller's alone: its close is the terminal's hangup
+    monitor(b, dir, p[1], io);
   }
   ::close(p[1]);
   // Whatever happens to this process from here, the monitor is on record: `delete` finds it.
@@ -378,6 +472,14 @@ pid_t create(const CreateArgs& c) {
     while (!said.empty() && said.back() == '\n') said.pop_back();
     abandon("the container's VM did not start: " + (said.rfind("error: ", 0) == 0 ? said.substr(7) : std::string("its monitor died")));
   }
+  if (console) {
+    try {
+      crumble::runtime::send_console(c.console_socket, console->master.get(), console->name);
+    } catch (const std::exception& e) {
+      abandon(std::string("cannot send the terminal to the console socket: ") + e.what());
+    }
+    console.reset();  // the monitor holds the slave; the caller the master
+  }
   if (!c.pid_file.empty()) {
     std::ofstream out(c.pid_file);
     out << pid;
@@ -385,6 +487,10 @@ pid_t create(const CreateArgs& c) {
   }
   const std::string ok_line = said.substr(0, said.find('\n'));  // "ok KEY"
   mark(dir, "rootKey", ok_line.size() > 3 ? ok_line.substr(3) : std::string());
+  try {
+    mark(dir, "rootImages", root_images().string());
+  } catch (const std::exception&) {  // no cache directory: the monitor could not have built one
+  }
   try {  // the VM is ready: prestart and createRuntime, on the host; a failure fails create
     const std::string state = public_state(read_state(c.id)).dump();
     crumble::oci::run_hooks(b.hooks.prestart, "prestart", state);
@@ -415,6 +521,359 @@ void start(const std::string& id) {
   fail("container \"" + id + "\" did not start within 60 s");
 }
 
+// ---- exec ----------------------------------------------------------------------------------------
+
+struct ExecArgs {
+  std::string process_file, pid_file, console_socket, id, cwd, user;
+  std::vector<std::string> env, args;
+  bool detach = false, tty = false;
+};
+
+ExecArgs exec_args(const std::vector<std::string>& a) {
+  ExecArgs e;
+  std::size_t i = 0;
+  for (; i < a.size(); ++i) {
+    auto value = [&] {
+      if (i + 1 >= a.size()) fail(a[i] + " needs a value", 2);
+      return a[++i];
+    };
+    std::string x = a[i], inline_value;
+    if (x.size() > 2 && x[0] == '-' && x[1] == '-' && x.find('=') != std::string::npos) {  // --flag=value
+      inline_value = x.substr(x.find('=') + 1);
+      x = x.substr(0, x.find('='));
+    }
+    auto val = [&] { return inline_value.empty() ? value() : inline_value; };
+    if (x == "--process" || x == "-p") e.process_file = val();
+    else if (x == "--pid-file") e.pid_file = val();
+    else if (x == "--console-socket") e.console_socket = val();
+    else if (x == "--cwd") e.cwd = val();
+    else if (x == "--env" || x == "-e") e.env.push_back(val());
+    else if (x == "--user" || x == "-u") e.user = val();
+    else if (x == "--detach" || x == "-d") e.detach = true;
+    else if (x == "--tty" || x == "-t") e.tty = true;
+    else if (x == "--no-new-privs" || x == "--ignore-paused") continue;
+    else if (x == "--additional-gids" || x == "-g" || x == "--cap" || x == "-c" || x == "--preserve-fds" || x == "--process-label" ||
+             x == "--apparmor" || x == "--cgroup")
+      log_line("warning", "exec: not applied: " + x + " " + val());
+    else if (x == "--") continue;
+    else if (!x.empty() && x[0] == '-') fail("unknown option " + x, 2);
+    else break;
+  }
+  if (i >= a.size()) fail("usage: exec [--process F] [--detach] [--pid-file P] [--console-socket S] [--tty] ID [ARGS...]", 2);
+  e.id = a[i];
+  e.args.assign(a.begin() + static_cast<std::ptrdiff_t>(i) + 1, a.end());
+  return e;
+}
+
+// The process an exec runs: --process F whole (containerd, conmon), or the container's own
+// process from its bundle with exec's args and flags over it (as runc does without --process).
+json exec_process_json(const ExecArgs& e, const json& state) {
+  if (!e.process_file.empty()) {
+    std::ifstream in(e.process_file);
+    if (!in) fail("cannot read the process file " + e.process_file);
+    try {
+      return json::parse(in);
+    } catch (const std::exception& x) {
+      fail(e.process_file + ": " + x.what());
+    }
+  }
+  json p = json::object();
+  try {
+    p = json::parse(std::ifstream(fs::path(state.value("bundle", std::string())) / "config.json")).value("process", json::object());
+  } catch (const std::exception&) {  // the bundle is gone: the flags alone
+  }
+  if (e.args.empty()) fail("exec: no command given (ARGS or --process)", 2);
+  p["args"] = e.args;
+  for (const std::string& kv : e.env) p["env"].push_back(kv);
+  if (!e.cwd.empty()) p["cwd"] = e.cwd;
+  if (!e.user.empty()) {
+    const auto colon = e.user.find(':');
+    try {
+      p["user"]["uid"] = std::stoul(e.user.substr(0, colon));
+      p["user"]["gid"] = colon == std::string::npos ? 0 : std::stoul(e.user.substr(colon + 1));
+    } catch (const std::exception&) {
+      fail("--user: expected UID[:GID], got \"" + e.user + "\"", 2);
+    }
+  }
+  p["terminal"] = e.tty;
+  return p;
+}
+
+// Ends this process as its guest process ended: with the signal itself where its default action
+// ends a process (the caller's waitpid sees what runc's caller would see), else with the status.
+[[noreturn]] void exit_as(int status) {
+  std::fflush(nullptr);
+  const int sig = status - 128;
+  if (sig >= 1 && sig <= 64 && sig != SIGCHLD && sig != SIGWINCH && sig != SIGURG && sig != SIGCONT && sig != SIGSTOP &&
+      sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU) {
+    ::signal(sig, SIG_DFL);
+    sigset_t one;
+    ::sigemptyset(&one);
+    ::sigaddset(&one, sig);
+    ::sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    if (sig == SIGQUIT || sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP ||
+        sig == SIGSYS || sig == SIGXCPU || sig == SIGXFSZ) {
+      const rlimit none{0, 0};  // no core file of ours for the guest's crash
+      ::setrlimit(RLIMIT_CORE, &none);
+    }
+    ::raise(sig);
+  }
+  ::_exit(status);
+}
+
+// The exec process: hands the process and its stdio (`fds`) to the container's monitor, says on
+// `report` (a pipe to `exec --detach`, else -1) whether it started, then passes its signals on
+// until it learns how the process ended, and ends so too.
+[[noreturn]] void exec_process(const fs::path& dir, const json& process, const std::vector<int>& fds, int report, const std::string& pid_file,
+                               std::optional<crumble::runtime::Console> console, bool own_terminal) {
+  auto failed = [&](const std::string& msg) {
+    if (report >= 0) {
+      const std::string line = "error " + msg;
+      ssize_t ignored = ::write(report, line.data(), line.size());
+      (void)ignored;
+      ::_exit(1);
+    }
+    fail(msg);
+  };
+  // Every signal it can pass on is blocked from here, so none that comes meanwhile is lost.
+  const sigset_t passed = crumble::runtime::passed_signals(true);
+  ::sigprocmask(SIG_BLOCK, &passed, nullptr);
+  crumble::runtime::Fd sig_fd(::signalfd(-1, &passed, SFD_CLOEXEC | SFD_NONBLOCK));
+  crumble::runtime::Fd conn;
+  std::string reply;
+  try {
+    conn = crumble::runtime::connect_to(dir / "exec.sock");
+    crumble::runtime::send_message(conn.get(), "exec\n" + process.dump(), fds);
+    if (!crumble::runtime::receive_message(conn.get(), reply)) failed("the container's monitor ended before the process started");
+  } catch (const std::exception& e) {
+    failed(std::string("cannot reach the container's monitor: ") + e.what());
+  }
+  if (reply.rfind("error ", 0) == 0) failed(reply.substr(6));
+  if (reply.rfind("started", 0) != 0) failed("the container's monitor answered \"" + reply + "\"");
+  console.reset();  // the monitor has the slave now
+  std::optional<crumble::vm::RawTerminal> raw;
+  if (own_terminal) raw.emplace(STDIN_FILENO);
+  if (report >= 0) {
+    ssize_t ignored = ::write(report, "ok", 2);
+    (void)ignored;
+    ::close(report);
+  } else if (!pid_file.empty()) {
+    std::ofstream out(pid_file);
+    out << ::getpid();
+  }
+  for (;;) {
+    pollfd p[2] = {{conn.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) continue;
+    if (p[1].revents & POLLIN)
+      for (int sig : crumble::runtime::take_signals(sig_fd.get())) {
+        try {
+          crumble::runtime::send_message(conn.get(), "signal " + std::to_string(sig));
+        } catch (const std::exception&) {
+        }
+      }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      std::string msg;
+      bool got = false;
+      try {
+        got = crumble::runtime::receive_message(conn.get(), msg);
+      } catch (const std::exception&) {
+      }
+      raw.reset();
+      if (got && msg.rfind("exit ", 0) == 0) exit_as(std::atoi(msg.c_str() + 5));
+      if (got) continue;
+      // The monitor went without a word: killed, and the VM, with the process, with it.
+      const std::string line = "crumble-runtime: the container's monitor ended before the exec'd process did\n";
+      ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+      (void)ignored;
+      exit_as(128 + SIGKILL);
+    }
+  }
+}
+
+int exec(const ExecArgs& e) {
+  const fs::path dir = dir_of(e.id);
+  const json s = read_state(e.id);
+  const std::string status = status_of(s);
+  if (status == "paused") fail("cannot exec in a paused container (resume it first)");
+  if (status != "running") fail("cannot exec in a " + status + " container");
+  const json process = exec_process_json(e, s);
+  try {
+    (void)crumble::runtime::exec_request(process);  // its errors here, before anything starts
+  } catch (const std::exception& x) {
+    fail(x.what());
+  }
+  std::vector<int> fds = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+  std::optional<crumble::runtime::Console> console;
+  bool own_terminal = false;
+  if (process.value("terminal", false) == true) {
+    if (!e.console_socket.empty()) {
+      std::optional<crumble::vm::TerminalSize> size;
+      if (const json cs = process.value("consoleSize", json::object()); cs.contains("height") && cs.contains("width"))
+        size = crumble::vm::TerminalSize{cs["height"].get<std::uint16_t>(), cs["width"].get<std::uint16_t>()};
+      try {
+        console = crumble::runtime::open_console(size);
+        crumble::runtime::send_console(e.console_socket, console->master.get(), console->name);
+      } catch (const std::exception& x) {
+        fail(std::string("cannot hand the terminal to the console socket: ") + x.what());
+      }
+      console->master.reset();
+      fds.assign(3, console->slave.get());
+    } else if (!e.detach && ::isatty(STDIN_FILENO)) {
+      own_terminal = true;
+    } else {
+      fail("process.terminal: a terminal needs --console-socket (or, without --detach, a terminal on stdin)");
+    }
+  } else if (!e.console_socket.empty()) {
+    fail("--console-socket is for process.terminal, which the process does not set");
+  }
+  if (!e.detach) exec_process(dir, process, fds, -1, e.pid_file, std::move(console), own_terminal);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) fail(std::string("pipe: ") + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(p[0]);
+    exec_process(dir, process, fds, p[1], "", std::move(console), false);
+  }
+  ::close(p[1]);
+  console.reset();
+  std::string said;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
+  ::close(p[0]);
+  if (said != "ok") {
+    ::waitpid(pid, nullptr, 0);
+    fail(said.rfind("error ", 0) == 0 ? said.substr(6) : std::string("the exec process died before the process started"));
+  }
+  if (!e.pid_file.empty()) {
+    std::ofstream out(e.pid_file);
+    out << pid;
+    if (!out) fail("cannot write the pid file " + e.pid_file);  // the process runs: the caller cannot find it, but it ends with the container
+  }
+  return 0;
+}
+
+// ---- ps, pause, resume, update ---------------------------------------------------------------
+
+// The host processes that stand for the container's: its monitor and the exec processes.
+std::vector<pid_t> container_pids(const json& s) {
+  std::vector<pid_t> pids;
+  if (status_of(s) == "stopped") return pids;
+  pids.push_back(s.value("pid", 0));
+  for (const json& p : s.value("execs", json::array()))
+    if (p.is_number_integer() && ::kill(p.get<pid_t>(), 0) == 0) pids.push_back(p.get<pid_t>());
+  return pids;
+}
+
+int ps(const std::vector<std::string>& rest) {
+  std::string format = "table", id;
+  std::vector<std::string> ps_args;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const std::string& x = rest[i];
+    if ((x == "--format" || x == "-f") && i + 1 < rest.size()) format = rest[++i];
+    else if (x.rfind("--format=", 0) == 0) format = x.substr(9);
+    else if (id.empty() && !x.empty() && x[0] != '-') id = x;
+    else if (!id.empty() && x != "--") ps_args.push_back(x);
+  }
+  if (id.empty()) fail("usage: ps [--format table|json] ID [PS-ARGS...]", 2);
+  const std::vector<pid_t> pids = container_pids(read_state(id));
+  if (format == "json") {
+    std::cout << json(pids).dump() << "\n";
+    return 0;
+  }
+  if (format != "table") fail("ps: unknown format \"" + format + "\" (table, json)", 2);
+  // runc runs ps(1) and keeps the container's lines; here ps is asked for those pids alone
+  std::string cmd = "ps -f";
+  for (const std::string& a : ps_args) cmd += " '" + a + "'";
+  if (pids.empty()) cmd += " -p 0 2>/dev/null || true";
+  else {
+    cmd += " -p ";
+    for (std::size_t i = 0; i < pids.size(); ++i) cmd += (i ? "," : "") + std::to_string(pids[i]);
+  }
+  std::fflush(nullptr);
+  return std::system(cmd.c_str()) == 0 ? 0 : 1;
+}
+
+// A paused container's VM is frozen as runc's freezer freezes a container's processes: its QEMU
+// is stopped (SIGSTOP to its process group; QEMU is the monitor's only child). The guest's clock
+// then jumps on resume, as the wall clock does for a frozen container. The QEMU engine's QMP
+// stop/cont is not reachable from here (Container keeps its Session to itself).
+std::vector<pid_t> vm_processes(pid_t monitor) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    const auto paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream f(line.substr(paren + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    f >> state >> ppid;
+    if (ppid == monitor) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+int pause_or_resume(const std::string& id, bool pause) {
+  const fs::path dir = dir_of(id);
+  Lock held(dir);
+  json s = read_state(id);
+  const std::string status = status_of(s);
+  if (pause && status != "running") fail("cannot pause container \"" + id + "\": it is " + status);
+  if (!pause && status != "paused") fail("cannot resume container \"" + id + "\": it is " + status + ", not paused");
+  const std::vector<pid_t> vm = vm_processes(s.value("pid", 0));
+  if (vm.empty()) fail("cannot " + std::string(pause ? "pause" : "resume") + " container \"" + id + "\": its VM process is not found");
+  for (pid_t p : vm) {
+    ::kill(-p, pause ? SIGSTOP : SIGCONT);
+    ::kill(p, pause ? SIGSTOP : SIGCONT);
+  }
+  s["paused"] = pause;
+  write_state(dir, s);
+  return 0;
+}
+
+int update(const std::vector<std::string>& rest) {
+  std::string id, resources;
+  std::vector<std::string> flags;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const std::string& x = rest[i];
+    if (x == "--resources" || x == "-r") {
+      if (i + 1 >= rest.size()) fail("--resources needs a value", 2);
+      resources = rest[++i];
+    } else if (x.rfind("--resources=", 0) == 0) {
+      resources = x.substr(12);
+    } else if (!x.empty() && x[0] == '-') {
+      flags.push_back(x);
+      if (x.find('=') == std::string::npos && i + 1 < rest.size() && rest[i + 1].rfind("-", 0) != 0 && i + 2 < rest.size()) flags.back() += " " + rest[++i];
+    } else {
+      id = x;
+    }
+  }
+  if (id.empty()) fail("usage: update [--resources F|-] ID", 2);
+  const json s = read_state(id);
+  if (status_of(s) == "stopped") fail("container not running");
+  std::string what;
+  if (!resources.empty()) {
+    try {
+      json r;
+      if (resources == "-") r = json::parse(std::cin);
+      else r = json::parse(std::ifstream(resources));
+      what = r.dump();
+    } catch (const std::exception& e) {
+      fail("--resources " + resources + ": " + e.what());
+    }
+  }
+  for (const std::string& f : flags) what += (what.empty() ? "" : " ") + f;
+  // A VM's memory and vCPUs are fixed when it starts here; accepted, so the callers' updates
+  // (Kubernetes' in-place resizes) do not fail, and logged.
+  log_line("warning", "update of container " + id + ": not applied (a VM's resources do not change while it runs): " + what);
+  return 0;
+}
+
 int run_main(const std::vector<std::string>& args) {
   std::string cmd = args.empty() ? "" : args[0];
   const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
@@ -424,7 +883,8 @@ int run_main(const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "run") {
-    const CreateArgs c = create_args(rest);
+    CreateArgs c = create_args(rest);
+    c.foreground = true;
     const pid_t pid = create(c);
     start(c.id);
     int st = 0;
@@ -445,15 +905,36 @@ int run_main(const std::vector<std::string>& args) {
   }
   if (cmd == "kill") {
     std::vector<std::string> pos;
-    for (const std::string& x : rest)
-      if (x != "--all" && x != "-a") pos.push_back(x);
+    bool all = false;
+    for (const std::string& x : rest) {
+      if (x == "--all" || x == "-a") all = true;
+      else pos.push_back(x);
+    }
     if (pos.empty() || pos.size() > 2) fail("usage: kill [--all] ID [SIGNAL]", 2);
     const int sig = signal_number(pos.size() == 2 ? pos[1] : "TERM");
     const json s = read_state(pos[0]);
-    if (status_of(s) == "stopped") fail("container not running");  // runc's words: containerd matches them
+    const std::string status = status_of(s);
+    if (status == "stopped") fail("container not running");  // runc's words: containerd matches them
+    if (all && (status == "running" || status == "paused")) {
+      // every process: the group of each the monitor serves (the container's and the exec'd)
+      try {
+        crumble::runtime::Fd c = crumble::runtime::connect_to(dir_of(pos[0]) / "exec.sock");
+        crumble::runtime::send_message(c.get(), "kill-all " + std::to_string(sig));
+        std::string reply;
+        if (crumble::runtime::receive_message(c.get(), reply) && reply == "ok") return 0;
+        if (reply.rfind("error ", 0) == 0) fail(reply.substr(6));
+      } catch (const std::exception& e) {
+        log_line("warning", std::string("kill --all: the monitor did not answer (") + e.what() + "); signalling it instead");
+      }
+    }
+    // the monitor passes the signal to the container's process alone (SIGKILL ends the VM)
     if (::kill(s.value("pid", 0), sig) != 0) fail(std::string("kill: ") + std::strerror(errno));
     return 0;
   }
+  if (cmd == "exec") return exec(exec_args(rest));
+  if (cmd == "ps") return ps(rest);
+  if ((cmd == "pause" || cmd == "resume") && rest.size() == 1) return pause_or_resume(rest[0], cmd == "pause");
+  if (cmd == "update") return update(rest);
   if (cmd == "delete") {
     bool force = false;
     std::string id;
@@ -470,14 +951,15 @@ int run_main(const std::vector<std::string>& args) {
     }
     const json s = read_state(id);
     const std::string status = status_of(s);
-    if (status == "running" && !force) fail("cannot delete container \"" + id + "\": it is running (use --force)");
+    if ((status == "running" || status == "paused") && !force) fail("cannot delete container \"" + id + "\": it is " + status + " (use --force)");
     if (status != "stopped") {  // created: asked to stop cleanly first (the VM's files go with it)
-      if (status != "running") ::kill(s.value("pid", 0), SIGTERM);
+      if (status == "paused") ::kill(s.value("pid", 0), SIGKILL);  // its VM is frozen: nothing in it would act on SIGTERM
+      else if (status != "running") ::kill(s.value("pid", 0), SIGTERM);
       for (int i = 0; i < 2000 && status != "running" && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       if (monitor_alive(s)) ::kill(s.value("pid", 0), SIGKILL);
       for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    forget_root(s.value("rootKey", std::string()));
+    forget_root(s.value("rootKey", std::string()), s.value("rootImages", std::string()));
     post_hooks(read_state(id), "poststop");
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -494,9 +976,8 @@ int run_main(const std::vector<std::string>& args) {
               << "\n";
     return 0;
   }
-  if (cmd == "exec" || cmd == "ps" || cmd == "pause" || cmd == "resume" || cmd == "update" || cmd == "checkpoint" || cmd == "restore")
-    fail("\"" + cmd + "\" is not supported yet");
-  fail("unknown command \"" + cmd + "\" (create, start, state, kill, delete, run, features)", 2);
+  if (cmd == "checkpoint" || cmd == "restore") fail("\"" + cmd + "\" is not supported yet");
+  fail("unknown command \"" + cmd + "\" (create, start, state, kill, delete, run, exec, ps, pause, resume, update, features)", 2);
 }
 
 }  // namespace

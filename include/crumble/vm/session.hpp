@@ -508,14 +508,15 @@ class Session::Process {
   void close_stdin() {
     call([&](ProcessSlot& p) { p.close_stdin(); });
   }
-  // Sends signal `signo` to its process group (queued while the guest takes the last one).
-  void signal(int signo) {
-    call([&](ProcessSlot& p) { p.signal(signo); });
+  // Sends signal `signo` to its process group, or to the process alone (queued while the guest
+  // takes the last one).
+  void signal(int signo, SignalTarget to = SignalTarget::group) {
+    call([&](ProcessSlot& p) { p.signal(signo, to); });
   }
   void resize(TerminalSize size) {
     call([&](ProcessSlot& p) { p.resize(size); });
   }
-  // True when every signal sent has reached the process group in the guest.
+  // True when every signal sent has reached the guest's process (or its group).
   bool signals_delivered() {
     return call([&](ProcessSlot& p) { return p.signals_delivered(); });
   }

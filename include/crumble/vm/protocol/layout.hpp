@@ -72,6 +72,8 @@
   X(process_free, 0, 0)                 /* proc_state: no process (the host frees an ended one) */   \
   X(process_running, 1, 0)              /* proc_state: started; the rings flow */                    \
   X(process_ended, 2, 0)                /* proc_state: ended, the exit fields and heads are final */ \
+  X(signal_to_process_only, 0x100, 0)   /* proc_signal: this bit over the number sends it to the   \
+                                           process alone (kill(pid)), not its group (an OCI kill) */ \
   X(signal_container_ready, 0xc7a1ead7, 0) /* init now serves inside the container's root */         \
   X(signal_container_failed, 0xc7afa11d, 0) /* phase = the step (container_step_*), error = errno,   \
                                                index = the volume's index; init serves on */
@@ -261,8 +263,8 @@
   X(proc_in_head, 48, 4)     /* (h) stdin ring */                                           \
   X(proc_in_tail, 52, 4)     /* (g) */                                                      \
   X(proc_in_closed, 56, 4)   /* (h) 1: no more stdin after in_head (EOF) */                 \
-  X(proc_signal, 60, 4)      /* (h) a signal for the process group ... */                   \
-  X(proc_signal_seq, 64, 4)  /* (h) ... sent when this differs from signal_ack */           \
+  X(proc_signal, 60, 4)      /* (h) a signal for the process group (or the process alone: ... */ \
+  X(proc_signal_seq, 64, 4)  /* (h) signal_to_process_only) sent when this differs from ack */ \
   X(proc_signal_ack, 68, 4)  /* (g) the signal_seq last sent */                             \
   X(proc_rows, 72, 4)        /* (h) a new terminal size ... */                              \
   X(proc_cols, 76, 4)        /* (h) */                                                      \

@@ -70,6 +70,10 @@ struct CommandResult {
 // A command's output streams. With a terminal there is only `out` (the pty merges them).
 enum class Stream : std::uint32_t { out = 1, err = 2 };
 
+// Whom a signal reaches in the guest: the process's group (crumble run: a shell's pipeline goes
+// with it; the default), or the process alone (an OCI runtime's kill, as runc's).
+enum class SignalTarget { group, process };
+
 // A terminal's size in characters.
 struct TerminalSize {
   std::uint16_t rows = 24, cols = 80;
@@ -85,7 +89,7 @@ class ProcessSlot {
   void reset(TerminalSize size) {
     out_tail_ = err_tail_ = in_head_ = signal_seq_ = 0;
     winsize_seq_ = 0;
-    queued_ = 0;
+    queued_ = queued_alone_ = 0;
     stdin_closed_ = false;
     size_ = size;
     for (std::uint32_t f : {protocol::config::proc_out_tail, protocol::config::proc_err_tail, protocol::config::proc_in_head,
@@ -150,27 +154,32 @@ class ProcessSlot {
   }
   bool stdin_closed() const { return stdin_closed_; }
 
-  // Sends signal `signo` (1-64) to the process's group. The guest takes one at a time: one sent
-  // while the last is not taken waits in a set (a second of the same kind merges, as pending
-  // signals do in Linux) until flush() finds the guest ready.
-  void signal(int signo) {
+  // Sends signal `signo` (1-64) to the process's group, or to the process alone. The guest takes
+  // one at a time: one sent while the last is not taken waits in a set per target (a second of
+  // the same kind merges, as pending signals do in Linux) until flush() finds the guest ready.
+  void signal(int signo, SignalTarget to = SignalTarget::group) {
     if (signo < 1 || signo > 64) throw ConfigError("no signal " + std::to_string(signo));
-    queued_ |= std::uint64_t{1} << (signo - 1);
+    (to == SignalTarget::group ? queued_ : queued_alone_) |= std::uint64_t{1} << (signo - 1);
     flush();
   }
-  // Sends the next queued signal if the guest has taken the last; true when none waits.
+  // Sends the next queued signal if the guest has taken the last; true when none waits. The
+  // group's go first (a kill --all is meant for everyone, also the process).
   bool flush() {
-    if (queued_ == 0) return true;
+    if (queued_ == 0 && queued_alone_ == 0) return true;
     if (guest_u32(protocol::config::proc_signal_ack) != signal_seq_) return false;
-    const int signo = std::countr_zero(queued_) + 1;
-    queued_ &= queued_ - 1;
-    host_u32(protocol::config::proc_signal, static_cast<std::uint32_t>(signo));
+    const bool group = queued_ != 0;
+    std::uint64_t& set = group ? queued_ : queued_alone_;
+    const int signo = std::countr_zero(set) + 1;
+    set &= set - 1;
+    host_u32(protocol::config::proc_signal, static_cast<std::uint32_t>(signo) | (group ? 0 : protocol::signal_to_process_only));
     host_u32(protocol::config::proc_signal_seq, ++signal_seq_);
-    return queued_ == 0;
+    return queued_ == 0 && queued_alone_ == 0;
   }
 
-  // True when every signal sent has reached the guest (it has sent it to the process group).
-  bool signals_delivered() const { return queued_ == 0 && guest_u32(protocol::config::proc_signal_ack) == signal_seq_; }
+  // True when every signal sent has reached the guest (it has sent it on to the process or group).
+  bool signals_delivered() const {
+    return queued_ == 0 && queued_alone_ == 0 && guest_u32(protocol::config::proc_signal_ack) == signal_seq_;
+  }
 
   // A new terminal size (with a tty): the guest sets it on the pty, and the kernel tells the
   // foreground process group (SIGWINCH).
@@ -232,7 +241,8 @@ class ProcessSlot {
 
   std::uint8_t* slot_ = nullptr;
   std::uint32_t out_tail_ = 0, err_tail_ = 0, in_head_ = 0, signal_seq_ = 0, winsize_seq_ = 0;
-  std::uint64_t queued_ = 0;  // signals waiting to be sent, bit N-1 for signal N
+  std::uint64_t queued_ = 0;        // signals waiting to be sent to the group, bit N-1 for signal N
+  std::uint64_t queued_alone_ = 0;  // the same, to the process alone
   bool stdin_closed_ = false;
   TerminalSize size_;
 };
