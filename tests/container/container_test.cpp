@@ -395,7 +395,7 @@ TEST_CASE("container: the C++ API runs an image in a few lines, with the image's
 
 // --- users, hostname, working directory ------------------------------------------------------------
 
-TEST_CASE("container: -u NAME and -u UID:GID set the ids; supplementary groups from the image's /etc/group", "[container][e2e]") {
+TEST_CASE("container: -u NAME and -u UID:GID set the ids, supplementary groups from the image's /etc/group", "[container][e2e]") {
   const std::string image = World::get().users_image.string();
   struct Row {
     std::string user;  // "": the image's default (root)
@@ -424,7 +424,7 @@ TEST_CASE("container: -u NAME and -u UID:GID set the ids; supplementary groups f
   }
 }
 
-TEST_CASE("container: the hostname is --hostname's, else a random 12-hex name; the working directory is created if missing", "[container][e2e]") {
+TEST_CASE("container: the hostname is --hostname's, else a random 12-hex name, the working directory is created if missing", "[container][e2e]") {
   const std::string image = World::get().users_image.string();
   const Cli named = run({"--image", image, "--hostname", "box-one", "--", "sh", "-c", "hostname; echo $HOSTNAME"});
   INFO(named);
@@ -610,7 +610,7 @@ TEST_CASE("container: the image cache: built once, listed, never changed by a ru
 
 // --- directory roots ----------------------------------------------------------------------------------
 
-TEST_CASE("container: --rootfs DIR: built once while unchanged, again after a change; the run's writes are thrown away", "[container][e2e][rootfs]") {
+TEST_CASE("container: --rootfs DIR: built once while unchanged, again after a change, the run's writes are thrown away", "[container][e2e][rootfs]") {
   TempDir d("e2e-rootfs-");
   const fs::path root = d.path() / "root";
   make_busybox_dir(root);

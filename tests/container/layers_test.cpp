@@ -507,7 +507,7 @@ TEST_CASE("a hostile overlay diff is refused, naming the entry, with nothing wri
   }
 }
 
-TEST_CASE("an overlay diff's whiteouts remove files, directories and symlinks without following them; a second whiteout is a hardlink") {
+TEST_CASE("an overlay diff's whiteouts remove files, directories and symlinks without following them, a second whiteout is a hardlink") {
   Unpack u;
   write_file(u.rootfs / "f", "f");
   fs::create_directories(u.rootfs / "d/sub");

@@ -279,7 +279,7 @@ TEST_CASE("oci bundle: a mount that cannot be served is refused, named by its JS
 
 // ---- resources and io.crumble annotations ------------------------------------------------------
 
-TEST_CASE("oci bundle: memory and CPU limits size the VM; io.crumble annotations override them") {
+TEST_CASE("oci bundle: memory and CPU limits size the VM, io.crumble annotations override them") {
   struct Row {
     std::string what, linux_, annotations;
     std::uint32_t memory_mib;

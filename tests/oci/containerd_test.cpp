@@ -93,20 +93,17 @@ TEST_CASE("containerd: ctr run with crumble-runtime as the runc shim's binary: o
   (void)guest_kernel_or_skip();
   if (std::system("command -v containerd > /dev/null 2>&1 && command -v ctr > /dev/null 2>&1") != 0)
     skip("no containerd (apt-get install containerd)");
-  if (std::system("command -v podman > /dev/null 2>&1") != 0) skip("no podman to make the image (apt-get install podman)");
-  const PrivateCache cache;  // containerd passes its environment on to the shim and the runtime
-  const WorkDir work("oci-containerd");
-  {
-    const PodmanStore store(work.path, cache);
-    const Output saved = shell(store.podman + "save -q --format oci-archive -o " + quoted(work.path / "image.oci.tar") + " localhost/crumble-oci-test");
-    INFO(saved.text);
-    REQUIRE(saved.status == 0);
-  }
-  const PrivateContainerd containerd(work.path / "containerd");
-  const Output imported = containerd.ctr("image import " + quoted(work.path / "image.oci.tar"));
+  podman_or_skip();  // podman makes the image
+  const PodmanStore store;  // the image, and the private cache: containerd passes its environment to the shim and runtime
+  const fs::path& work = store.w.path;
+  const Output saved = store("save -q --format oci-archive -o " + quoted(work / "image.oci.tar") + " localhost/crumble-oci-test");
+  INFO(saved.text);
+  REQUIRE(saved.status == 0);
+  const PrivateContainerd containerd(work / "containerd");
+  const Output imported = containerd.ctr("image import " + quoted(work / "image.oci.tar"));
   INFO(imported.text);
   REQUIRE(imported.status == 0);
-  const std::string runtime = "--runc-binary " + quoted(CRUMBLE_RUNTIME) + " --runc-root " + quoted(work.path / "runtime-state") + " ";
+  const std::string runtime = "--runc-binary " + quoted(CRUMBLE_RUNTIME) + " --runc-root " + quoted(work / "runtime-state") + " ";
   const std::string image = " localhost/crumble-oci-test:latest ";
 
   struct Case {
@@ -131,7 +128,7 @@ TEST_CASE("containerd: ctr run with crumble-runtime as the runc shim's binary: o
 
   {  // a detached task: RUNNING, then SIGTERM reaches its trap, STOPPED with its status
     // its output to a file (containerd's file:// log), so the test sees when the trap is set
-    const fs::path log = work.path / "bg.log";
+    const fs::path log = work / "bg.log";
     const Output started = containerd.ctr("run -d --log-uri file://" + log.string() + " " + runtime + image +
                                           "bg sh -c 'trap \"echo got TERM; exit 3\" TERM; echo ready; while true; do sleep 0.1; done'");
     INFO(started.text);
@@ -152,5 +149,5 @@ TEST_CASE("containerd: ctr run with crumble-runtime as the runc shim's binary: o
     CHECK_THAT(containerd.ctr("task delete bg").text, Contains("exit code 3"));  // containerd's own words
     CHECK(containerd.ctr("container rm bg").status == 0);
   }
-  CHECK(cache.root_images().empty());  // each container's root image went with it
+  CHECK(store.cache.root_images().empty());  // each container's root image went with it
 }

@@ -136,7 +136,7 @@ TEST_CASE("oci hooks: a hanging hook is killed at its timeout, with what it star
   CHECK(dead());
 }
 
-TEST_CASE("oci hooks: a hook that ends while something it started keeps its output open is done; one that reads no stdin is fine") {
+TEST_CASE("oci hooks: a hook that ends while something it started keeps its output open is done, one that reads no stdin is fine") {
   Scratch s;
   const std::string bg = s.script("bg", "sleep 2 & exit 0");
   auto t0 = std::chrono::steady_clock::now();
@@ -149,7 +149,7 @@ TEST_CASE("oci hooks: a hook that ends while something it started keeps its outp
   CHECK(seconds_since(t0) < 2.0);
 }
 
-TEST_CASE("oci hooks: run_hooks stops at the first failure; run_hooks_warn runs them all and says which failed") {
+TEST_CASE("oci hooks: run_hooks stops at the first failure, run_hooks_warn runs them all and says which failed") {
   Scratch s;
   const std::string d = s.dir.string();
   const std::vector<Hook> hooks = {hook(s.script("a", "echo a >> '" + d + "/ran'")), hook(s.script("b", "echo b >> '" + d + "/ran'; exit 5")),

@@ -18,118 +18,14 @@
 #include <string>
 #include <thread>
 
-#include "../vm/guest_skip.hpp"
+#include "fixtures.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
+using namespace crumble::test;
 
 namespace {
-
-struct Output {
-  int status = -1;
-  std::string text;
-};
-
-// Runs a shell command, its stdout and stderr together.
-Output shell(const std::string& cmd) {
-  Output o;
-  std::FILE* f = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(f != nullptr);
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) o.text.append(buf, n);
-  const int st = ::pclose(f);
-  o.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return o;
-}
-
-void skip(const std::string& why) {
-  std::printf("SKIPPED: %s\n", why.c_str());
-  std::exit(4);
-}
-
-// The runtime's cache for this test alone: the user's cache is never touched (other tests check
-// that, running alongside); only its kernels are used, through a symlink. Snapshots are made here
-// on the first run. The suite passes XDG_CACHE_HOME on to the runtime; podman passes only HOME
-// (and PATH) through conmon, so podman runs with `home()`.
-struct PrivateCache {
-  fs::path home = fs::temp_directory_path() / ("oci-home-" + std::to_string(::getpid()));
-  fs::path dir = home / ".cache";
-  std::optional<std::string> before;  // XDG_CACHE_HOME as it was: the next test case finds the kernels
-  PrivateCache() {
-    const fs::path kernels = crumble::vm::cache_dir() / "kernels";
-    fs::create_directories(dir / "crumble");
-    fs::create_directory_symlink(kernels, dir / "crumble/kernels");
-    if (const char* v = std::getenv("XDG_CACHE_HOME")) before = v;
-    ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
-  }
-  ~PrivateCache() {
-    if (before) ::setenv("XDG_CACHE_HOME", before->c_str(), 1);
-    else ::unsetenv("XDG_CACHE_HOME");
-    std::error_code ec;
-    fs::remove_all(home, ec);
-  }
-  // The root images the runtime still keeps (each container's goes with it).
-  std::vector<std::string> root_images() const {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir / "crumble/runtime/roots", ec)) out.push_back(e.path().filename().string());
-    return out;
-  }
-};
-
-// A directory removed however the test ends.
-struct WorkDir {
-  fs::path path;
-  explicit WorkDir(fs::path p) : path(std::move(p)) { fs::create_directories(path); }
-  ~WorkDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-// podman with a store of its own (removed with the test, the user's images untouched), the
-// runtime's private cache, and a busybox root imported as an image (offline). `run_d` starts a
-// container in the background whose process traps TERM and USR1 and says so.
-struct PodmanStore {
-  PrivateCache cache;
-  WorkDir w{fs::temp_directory_path() / ("oci-test-" + std::to_string(::getpid()))};
-  std::string podman;
-  PodmanStore() {
-    podman = "HOME='" + cache.home.string() + "' podman --root '" + (w.path / "storage").string() + "' --runroot '" +
-             (w.path / "run").string() + "' --runtime '" + CRUMBLE_RUNTIME + "' ";
-    const fs::path root = w.path / "root";
-    fs::create_directories(root / "bin");
-    REQUIRE(shell("cp /bin/busybox '" + (root / "bin/").string() + "' && for c in sh echo true sleep cat stty tty kill; do ln -s busybox '" +
-                  (root / "bin/").string() + "'$c; done && tar -C '" + root.string() + "' -cf '" + (w.path / "root.tar").string() + "' . && " +
-                  podman + "import -q '" + (w.path / "root.tar").string() + "' crumble-oci-test")
-                .status == 0);
-  }
-  ~PodmanStore() {
-    shell(podman + "rm -a -f");
-    shell(podman + "rmi -f crumble-oci-test");
-  }
-  Output operator()(const std::string& args) const { return shell(podman + args); }
-  static constexpr const char* limits = "--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 ";
-  void run_d(const std::string& name) const {
-    const Output o = shell(podman + "run -d --name " + name + " " + limits +
-                           "crumble-oci-test sh -c \"trap 'echo got TERM; exit 0' TERM; trap 'echo got USR1' USR1; echo up; "
-                           "while true; do sleep 0.1; done\"");
-    INFO(o.text);
-    REQUIRE(o.status == 0);
-  }
-  std::string status(const std::string& name) const {
-    std::string t = shell(podman + "inspect -f '{{.State.Status}}' " + name).text;
-    while (!t.empty() && t.back() == '\n') t.pop_back();
-    return t;
-  }
-  // Waits until `podman logs` shows `text`.
-  bool logs_show(const std::string& name, const std::string& text) const {
-    for (int i = 0; i < 50; ++i, std::this_thread::sleep_for(100ms))
-      if (shell(podman + "logs " + name).text.find(text) != std::string::npos) return true;
-    return false;
-  }
-};
 
 // tmux on a private socket (as tests/vm/interactive_test.cpp drives it).
 struct Tmux {
@@ -150,10 +46,6 @@ struct Tmux {
   }
 };
 
-void podman_or_skip() {
-  (void)crumble::test::guest_kernel_or_skip();
-  if (std::system("command -v podman > /dev/null 2>&1") != 0) skip("no podman (apt-get install podman)");
-}
 
 }  // namespace
 
@@ -188,20 +80,9 @@ TEST_CASE("runtime-tools: the lifecycle tests runc passes here pass for crumble-
 }
 
 TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest kernel") {
-  (void)crumble::test::guest_kernel_or_skip();
-  if (std::system("command -v podman > /dev/null 2>&1") != 0) skip("no podman (apt-get install podman)");
-  const PrivateCache cache;
-  // podman with a store of its own (removed with the test, the user's images untouched), and a
-  // busybox root imported into it (offline)
-  const WorkDir w(fs::temp_directory_path() / ("oci-test-" + std::to_string(::getpid())));
-  const fs::path& work = w.path;
-  const std::string podman = "HOME='" + cache.home.string() + "' podman --root '" + (work / "storage").string() + "' --runroot '" + (work / "run").string() + "' ";
-  fs::create_directories(work / "root/bin");
-  REQUIRE(shell("cp /bin/busybox '" + (work / "root/bin/").string() + "' && for c in sh echo true uname; do ln -s busybox '" +
-                (work / "root/bin/").string() + "'$c; done && tar -C '" + (work / "root").string() + "' -cf '" +
-                (work / "root.tar").string() + "' . && " + podman + "import -q '" + (work / "root.tar").string() + "' crumble-oci-test")
-            .status == 0);
-  const std::string run = podman + "--runtime '" + CRUMBLE_RUNTIME + "' run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 crumble-oci-test ";
+  podman_or_skip();
+  const PodmanStore podman;
+  const std::string run = podman.podman + "run --rm " + PodmanStore::limits + "crumble-oci-test ";
   struct Case {
     std::string what, args;
     int status;
@@ -226,9 +107,7 @@ TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest 
       CHECK(o.text == c.out);
     }
   }
-  // each container's root image went with it
-  CHECK(cache.root_images().empty());
-  shell(podman + "rmi -f crumble-oci-test");
+  CHECK(podman.cache.root_images().empty());  // each container's root image went with it
 }
 
 TEST_CASE("podman run -d then exec and kill and pause and stop: a running container's life") {
@@ -289,7 +168,7 @@ TEST_CASE("podman run -d then exec and kill and pause and stop: a running contai
   CHECK(podman.cache.root_images().empty());
 }
 
-TEST_CASE("podman exec: three exec'd processes at once and a fourth refused by name; rm -f ends them all") {
+TEST_CASE("podman exec: three exec'd processes at once and a fourth refused by name, rm -f ends them all") {
   podman_or_skip();
   const PodmanStore podman;
   podman.run_d("busy");

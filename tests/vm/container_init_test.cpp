@@ -272,7 +272,7 @@ TEST_CASE("container init: capability sets, resource limits and oom_score_adj as
   CHECK(refused.status() == 126);
 }
 
-TEST_CASE("container init: the working directory is entered, made when missing; a file is refused", "[vm][container]") {
+TEST_CASE("container init: the working directory is entered, made when missing, a file is refused", "[vm][container]") {
   CHECK(out({"pwd"}, {std::nullopt, std::nullopt, {}, "/etc", false}) == "/etc\n");
   CHECK(run({"test", "-e", "/home/user/new/deep"}).status() == 1);
   CHECK(out({"pwd"}, {1000, 1000, {}, "/home/user/new/deep", false}) == "/home/user/new/deep\n");
@@ -300,7 +300,7 @@ TEST_CASE("container init: the working directory is entered, made when missing; 
   CHECK(denied.exec_errno == EACCES);
 }
 
-TEST_CASE("container init: one request per boot; a second fails with EBUSY and init serves on", "[vm][container]") {
+TEST_CASE("container init: one request per boot, a second fails with EBUSY and init serves on", "[vm][container]") {
   vm();
   try {
     vm().channel().setup_container(ctr_root(), in(60));

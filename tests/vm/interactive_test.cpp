@@ -525,7 +525,7 @@ TEST_CASE("library: a process ended by a signal the host sent, and a resize with
   CHECK_THROWS_AS(p.signal(0), ConfigError);
 }
 
-TEST_CASE("library: a signal to the process alone leaves the rest of its group; one to the group ends them all") {
+TEST_CASE("library: a signal to the process alone leaves the rest of its group, one to the group ends them all") {
   require_vm();
   Session vm(SessionConfig{});
   // sh starts a sleep in its own process group (no job control: the same group) and waits for it;

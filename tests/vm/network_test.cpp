@@ -235,7 +235,7 @@ TEST_CASE("publish: an invalid spec is a ConfigError that quotes it and says wha
   }
 }
 
-TEST_CASE("publish: a host port in use is named; a free one passes; none twice", "[publish]") {
+TEST_CASE("publish: a host port in use is named, a free one passes, none twice", "[publish]") {
   HeldPort tcp;
   const std::string in_use = "host port " + std::to_string(tcp.port) + " is already in use";
   for (const std::string& spec : {"127.0.0.1:" + std::to_string(tcp.port) + ":80", std::to_string(tcp.port) + ":80"}) {

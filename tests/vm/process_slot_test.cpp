@@ -475,7 +475,7 @@ TEST_CASE("process slot: signals go one at a time: one sent before the guest too
   }
 }
 
-TEST_CASE("process slot: a signal for the process alone carries signal_to_process_only; the group's go first", "[vm][process]") {
+TEST_CASE("process slot: a signal for the process alone carries signal_to_process_only, the group's go first", "[vm][process]") {
   struct Step {
     int signo;
     SignalTarget to;
