@@ -108,7 +108,7 @@ struct PodmanStore {
     const fs::path bin = w.path / "root/bin";
     fs::create_directories(bin);
     const Output o = shell("cp /bin/busybox " + quoted(bin) + " && cd " + quoted(bin) +
-                           " && for c in sh echo true uname sleep cat stty tty kill; do ln -s busybox $c; done && tar -C " +
+                           " && for c in sh echo true uname sleep cat stty tty kill id; do ln -s busybox $c; done && tar -C " +
                            quoted(w.path / "root") + " -cf " + quoted(w.path / "root.tar") + " . && " + podman + "import -q " +
                            quoted(w.path / "root.tar") + " crumble-oci-test");
     INFO(o.text);

@@ -117,19 +117,22 @@ TEST_CASE("podman run -d then exec and kill and pause and stop: a running contai
   CHECK(podman.status("life") == "running");
   CHECK(podman.logs_show("life", "up\n"));
   struct Exec {
-    std::string what, args;
+    std::string what, options, args;
     int status;
     std::string out;
   };
   const std::vector<Exec> execs = {
-      {"output", "echo hello from exec", 0, "hello from exec\n"},
-      {"status 3", "sh -c 'echo three; exit 3'", 3, "three\n"},
-      {"stdin (-i)", "-i cat < /etc/hostname", 0, shell("cat /etc/hostname").text},
-      {"killed by a signal: 137", "sh -c 'kill -9 $$'", 137, ""},
-      {"a command the image lacks: 127", "no-such-command", 127, ""},
+      {"output", "", "echo hello from exec", 0, "hello from exec\n"},
+      {"status 3", "", "sh -c 'echo three; exit 3'", 3, "three\n"},
+      {"stdin (-i)", "-i", "cat < /etc/hostname", 0, shell("cat /etc/hostname").text},
+      {"killed by a signal: 137", "", "sh -c 'kill -9 $$'", 137, ""},
+      {"a command the image lacks: 127", "", "no-such-command", 127, ""},
+      {"its own environment (-e)", "-e WHO=exec", "sh -c 'echo $WHO'", 0, "exec\n"},
+      {"its own working directory (-w)", "-w /tmp", "sh -c pwd", 0, "/tmp\n"},
+      {"its own user (-u)", "-u 1000:1001", "sh -c 'echo $(id -u):$(id -g)'", 0, "1000:1001\n"},
   };
   for (const Exec& e : execs) {
-    const Output o = podman("exec " + (e.args.rfind("-i", 0) == 0 ? e.args.substr(0, 3) + "life " + e.args.substr(3) : "life " + e.args));
+    const Output o = podman("exec " + e.options + " life " + e.args);
     INFO(e.what << ": status " << o.status << "\n" << o.text);
     CHECK(o.status == e.status);
     if (e.status != 127) CHECK(o.text == e.out);
@@ -312,4 +315,40 @@ TEST_CASE("crumble-runtime exec and ps and kill and update called directly: stat
     CHECK_THAT(o.text, Contains("cannot exec in a stopped container"));
   }
   CHECK(shell(rt + "delete direct").status == 0);
+}
+
+TEST_CASE("podman run with a volume, a user, a working directory and an environment, and the root's writes in podman diff") {
+  podman_or_skip();
+  const PodmanStore podman;
+  const fs::path data = podman.w.path / "data";
+  fs::create_directories(data);
+  std::ofstream(data / "in") << "from the host\n";
+  fs::permissions(data, fs::perms::all);  // the user 1000 writes there
+  // a directory volume is shared live (virtio-fs): this container boots cold
+  const Output o = podman("run --rm " + std::string(PodmanStore::limits) + "-v " + data.string() +
+                          ":/data --user 1000:1000 --workdir /data --env WHO=podman crumble-oci-test "
+                          "sh -c 'cat in; echo $WHO; id -u; pwd; echo from the guest > out'");
+  INFO(o.text);
+  CHECK(o.status == 0);
+  CHECK(o.text == "from the host\npodman\n1000\n/data\n");
+  CHECK(shell("cat " + quoted(data / "out")).text == "from the guest\n");
+  CHECK(shell("stat -c %u " + quoted(data / "out")).text == "1000\n");
+
+  const Output ro = podman("run --rm " + std::string(PodmanStore::limits) + "-v " + data.string() +
+                           ":/data:ro crumble-oci-test sh -c 'echo no > /data/no'");
+  INFO(ro.text);
+  CHECK(ro.status != 0);
+  CHECK(!fs::exists(data / "no"));
+
+  // the root's writes reach podman's own view of the container once it has stopped
+  const Output w = podman("run --name writes " + std::string(PodmanStore::limits) + "crumble-oci-test sh -c 'echo hi > /f; rm /bin/true'");
+  INFO(w.text);
+  CHECK(w.status == 0);
+  const std::string diff = podman("diff writes").text;
+  INFO(diff);
+  CHECK_THAT(diff, Contains("A /f"));
+  CHECK_THAT(diff, Contains("D /bin/true"));
+  CHECK(podman("cp writes:/f -").status == 0);
+  CHECK(podman("rm writes").status == 0);
+  CHECK(podman.cache.root_images().empty());
 }

@@ -22,8 +22,7 @@
 // and start time) is alive, so a killed caller or monitor leaves a container `state` reports
 // stopped and `delete` removes.
 //
-// Not yet (issue 16 goes on): an exec's own env, cwd and user (it runs with the container's:
-// logged when they differ). What config.json gives and what is not applied: docs/oci-runtime.md.
+// What config.json gives and what is not applied: docs/oci-runtime.md.
 #include <crumble/container/container.hpp>
 #include <crumble/oci/bundle.hpp>
 #include <crumble/vm/attach.hpp>
@@ -299,19 +298,17 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     log_line("debug", "starting");
     crumble::vm::Session::Process p = box->start(b.args, stdio);
     mark(dir, "started", true);
-    // An exec runs with the container's env, cwd and user (Container::start takes no others yet):
-    // one that asks for others is logged.
+    // An exec runs with its own env (the container's when it gives none), cwd and user (as runc:
+    // the process JSON's; a user of its own has no supplementary groups), and the container's
+    // capabilities and limits.
     auto start_exec = [&](const crumble::runtime::ExecRequest& r, const crumble::vm::Stdio& st) {
-      const crumble::vm::CommandOptions& o = box->command_options();
-      std::vector<std::string> unapplied;
-      for (const std::string& e : r.env)
-        if (std::find(box->environment().begin(), box->environment().end(), e) == box->environment().end() && e.rfind("TERM=", 0) != 0)
-          unapplied.push_back("env " + e);
-      if (!r.cwd.empty() && r.cwd != o.cwd) unapplied.push_back("cwd " + r.cwd);
-      if (r.uid.value_or(0) != o.uid.value_or(0) || r.gid.value_or(0) != o.gid.value_or(0))
-        unapplied.push_back("user " + std::to_string(r.uid.value_or(0)) + ":" + std::to_string(r.gid.value_or(0)));
-      for (const std::string& u : unapplied) log_line("warning", "exec " + r.args[0] + ": not applied (it runs with the container's): " + u);
-      return box->start(r.args, st);
+      crumble::vm::CommandOptions o = box->command_options();
+      if ((r.uid && r.uid != o.uid.value_or(0)) || (r.gid && r.gid != o.gid.value_or(0))) o.groups.clear();
+      if (r.uid) o.uid = r.uid;
+      if (r.gid) o.gid = r.gid;
+      if (!r.cwd.empty()) o.cwd = r.cwd;
+      o.no_new_privs = o.no_new_privs || r.no_new_privs;
+      return box->exec(r.args, st, r.env.empty() ? box->environment() : r.env, o);
     };
     crumble::runtime::Relay relay(start_exec, std::move(listener), [&](const std::vector<pid_t>& pids) { record_execs(dir, pids); },
                                   [](const std::string& level, const std::string& msg) { log_line(level, msg); });

@@ -210,6 +210,16 @@ class Container {
     return vm_->start(argv(command), stdio, env, options_);
   }
 
+  // Starts `argv` as it is in the running container (an exec: no Entrypoint), with its own
+  // environment and options (docker exec's -e, -w, -u); TERM=xterm added with a tty when missing.
+  vm::Session::Process exec(const std::vector<std::string>& argv, const vm::Stdio& stdio, std::vector<std::string> env,
+                            const vm::CommandOptions& options) {
+    if (argv.empty()) throw ContainerError("exec: no command to run");
+    if (stdio.tty && std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("TERM="); }))
+      env.push_back("TERM=xterm");
+    return vm_->start(argv, stdio, env, options);
+  }
+
   // The argv a run of `command` executes (Entrypoint + command, or + the image's Cmd).
   std::vector<std::string> argv(const std::vector<std::string>& command) const {
     // docker: --entrypoint drops the image's Cmd too; the command after -- replaces Cmd
