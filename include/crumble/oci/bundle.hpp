@@ -10,8 +10,11 @@
 // (/etc/hosts, /etc/resolv.conf, /etc/hostname, /run/.containerenv, secrets) is copied in when
 // the container is made, with the host file's mode and owner, so the VM still restores from its
 // snapshot; a bind of a directory is a virtio-fs volume, shared live, and that container boots
-// cold (`notes` says so); proc, sysfs, devpts, the tmpfs at /dev and a bind at /dev/shm are the
-// guest's own; any other tmpfs is mounted with its options; the rest is logged as not applied.
+// cold (`notes` says so); proc, sysfs, devpts, mqueue and tmpfs are mounted in the guest as given,
+// in config.json's order (spec.mounts: none of the guest's defaults), a bind of a directory at
+// /dev/shm (podman's) is a tmpfs of the VM's own; the rest is logged as not applied. /dev gets a
+// tmpfs when none is given, runc's default devices and symlinks, then linux.devices; linux.sysctl,
+// readonlyPaths, maskedPaths and root.readonly are applied in the guest, as runc does them.
 #pragma once
 
 #include <algorithm>
@@ -147,7 +150,8 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
   const std::string type = t.is_null() ? "" : t.get<std::string>();
   const nlohmann::json& src = member(m, "source", file, at + ".", T::string);
   const std::string source = src.is_null() ? "" : src.get<std::string>();
-  const MountOptions o = mount_options(strings(member(m, "options", file, at + ".", T::array), file, at + ".options"));
+  const std::vector<std::string> given = strings(member(m, "options", file, at + ".", T::array), file, at + ".options");
+  const MountOptions o = mount_options(given);
   const std::string what = at + " (" + (type.empty() ? std::string("bind") : type) + (source.empty() ? "" : " " + source) + " on " + dest + ")";
   std::string unapplied;  // options the way it is served cannot take
   for (const std::string& x : o.other) unapplied += (unapplied.empty() ? "" : ",") + x;
@@ -215,11 +219,11 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
     mnt.guest = dest;
     mnt.type = type;
     mnt.source = source.empty() ? type : source;
-    mnt.options = o.data;
     std::string skipped;
-    for (const std::string& x : o.other) {
+    for (const std::string& x : given) {  // the file system's options, in config.json's order
+      const bool data = std::find(o.other.begin(), o.other.end(), x) != o.other.end() || (o.data + ",").find(x + ",") != std::string::npos;
       if (x == "tmpcopyup") skipped = x;
-      else mnt.options += (mnt.options.empty() ? "" : ",") + x;
+      else if (data) mnt.options += (mnt.options.empty() ? "" : ",") + x;
     }
     mnt.read_only = o.read_only;
     mnt.nosuid = o.nosuid;
@@ -496,12 +500,11 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
   const nlohmann::json& mounts = member(j, "mounts", file, "", T::array);
   std::uintmax_t copied = 0;
   for (std::size_t i = 0; i < mounts.size(); ++i) add_mount(b, mounts[i], i, file, copied);
-  // the devices are made in a /dev of the container's own (not written into its root, whose
-  // writes are copied back to root.path: a device node is refused there)
-  if (std::none_of(b.spec.mounts->begin(), b.spec.mounts->end(), [](const container::Mount& m) { return m.guest == "/dev"; })) {
+  // the devices are made in a /dev of the container's own, first when config.json has none (not
+  // written into the root, whose writes are copied back to root.path: a device node is refused
+  // there)
+  if (std::none_of(b.spec.mounts->begin(), b.spec.mounts->end(), [](const container::Mount& m) { return m.guest == "/dev"; }))
     b.spec.mounts->insert(b.spec.mounts->begin(), {"/dev", "tmpfs", "tmpfs", "mode=755", false, true, false, false});
-    b.notes.push_back("mounts: no /dev given: the container gets a tmpfs at /dev for its devices");
-  }
   if (j.contains("hooks")) {
     try {
       b.hooks = parse_hooks(j.at("hooks"));
