@@ -14,8 +14,10 @@
 // The container (the spec's "Container Init", a request in the main loop, not a second init):
 // load the container's modules, mount its root at /mnt (a guest directory, a block device under a
 // tmpfs overlay, or a virtio-fs tag), its volumes, register binfmt_misc interpreters, mount what a
-// container expects inside it, switch into it, set the hostname, place the caller's files (copies,
-// bind-mounted) and tmpfs mounts; commands then run inside, each
+// container expects inside it (or, for an OCI config, none: its records mount its own), switch
+// into it, set the hostname, then the records: file systems, the caller's files (copies,
+// bind-mounted), device nodes, symlinks, sysctls, read-only and masked paths; commands then run
+// inside, each
 // with its own uid, gid, groups, working directory and no_new_privs (child).
 //
 // A phase that fails says so on the console and, when the mailbox can be mapped, to the host
