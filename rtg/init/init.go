@@ -14,8 +14,10 @@
 // The container (the spec's "Container Init", a request in the main loop, not a second init):
 // load the container's modules, mount its root at /mnt (a guest directory, a block device under a
 // tmpfs overlay, or a virtio-fs tag), its volumes, register binfmt_misc interpreters, mount what a
-// container expects inside it, switch into it, set the hostname, place the caller's files (copies,
-// bind-mounted) and tmpfs mounts; commands then run inside, each
+// container expects inside it (or, for an OCI config, none: its records mount its own), switch
+// into it, set the hostname, then the records: file systems, the caller's files (copies,
+// bind-mounted), device nodes, symlinks, sysctls, read-only and masked paths; commands then run
+// inside, each
 // with its own uid, gid, groups, working directory and no_new_privs (child).
 //
 // A phase that fails says so on the console and, when the mailbox can be mapped, to the host
@@ -60,6 +62,13 @@ const (
 	stepFile       = runtime.Config("container_step_file")
 	fileCopy       = runtime.Config("container_file_copy")
 	fileTmpfs      = runtime.Config("container_file_tmpfs")
+	fileMount      = runtime.Config("container_file_mount")
+	fileDevice     = runtime.Config("container_file_device")
+	fileSymlink    = runtime.Config("container_file_symlink")
+	fileMasked     = runtime.Config("container_file_masked")
+	fileReadOnly   = runtime.Config("container_file_read_only")
+	fileSysctl     = runtime.Config("container_file_sysctl")
+	ownMounts      = runtime.Config("container_flag_own_mounts")
 	fileMountFlags = runtime.Config("container_file_mount_flags")
 	rootDir        = runtime.Config("container_root_dir")
 	rootBlock      = runtime.Config("container_root_block")
@@ -125,6 +134,7 @@ const (
 	cfgCommandRlimits     = runtime.Config("cfg_command_rlimits")
 	cfgCommandRlimitsMax  = runtime.Config("cfg_command_rlimits_max")
 	cfgCtrRootKind        = runtime.Config("cfg_container_root_kind")
+	cfgCtrFlags           = runtime.Config("cfg_container_flags")
 	cfgCtrVolumes         = runtime.Config("cfg_container_volumes")
 	cfgCtrBinfmts         = runtime.Config("cfg_container_binfmts")
 	cfgCtrVolumesMax      = runtime.Config("cfg_container_volumes_max")
@@ -1462,9 +1472,11 @@ func switchRoot() int64 {
 }
 
 // fileAfter checks the file record at rec (layout.hpp, CONTAINER_FILE) against end, the end of
-// the command area: a known kind, flags and mode, an absolute path of 1 to 4000 bytes with its
-// NUL and no other, a tmpfs's options NUL-terminated, all before end. The address of the next
-// record; 0 when this one is malformed.
+// the command area: a known kind, flags and mode (a device's with its node type), an absolute
+// path of 1 to 4000 bytes with its NUL and no other (the root itself only to make it read-only),
+// all before end, and the content its kind needs: a tmpfs's options and a symlink's target
+// NUL-terminated, a mount's three strings, a device's 8 bytes, nothing for masked and read-only
+// paths, a sysctl under /proc/sys/. The address of the next record; 0 when this one is malformed.
 func fileAfter(rec uintptr, end uintptr) uintptr {
 	if rec == 0 || rec+cfgFileHeader > end {
 		return 0
@@ -1472,20 +1484,41 @@ func fileAfter(rec uintptr, end uintptr) uintptr {
 	kind := runtime.Load32(rec, cfgFileKind)
 	n := uintptr(runtime.Load32(rec, cfgFilePathLen))
 	size := uintptr(runtime.Load32(rec, cfgFileSize))
+	mode := runtime.Load32(rec, cfgFileMode)
 	path := rec + cfgFileHeader
-	if (kind != fileCopy && kind != fileTmpfs) || runtime.Load32(rec, cfgFileFlags)&^fileMountFlags != 0 || runtime.Load32(rec, cfgFileMode) > 07777 {
+	if kind < fileCopy || kind > fileSysctl || runtime.Load32(rec, cfgFileFlags)&^fileMountFlags != 0 {
+		return 0
+	}
+	if kind == fileDevice {
+		t := mode & runtime.S_IFMT
+		if (t != runtime.S_IFCHR && t != runtime.S_IFBLK && t != runtime.S_IFIFO) || size != 8 {
+			return 0
+		}
+		mode &^= runtime.S_IFMT
+	}
+	if mode > 07777 {
 		return 0
 	}
 	if n < 1 || n > 4000 || size > end-path || n+1 > end-path-size {
 		return 0
 	}
-	if runtime.Load8(path, 0) != '/' || stringAfter(path, end) != path+n+1 {
+	if runtime.Load8(path, 0) != '/' || stringAfter(path, end) != path+n+1 || (n == 1 && kind != fileReadOnly) {
 		return 0
 	}
-	if kind == fileTmpfs && (size == 0 || runtime.Load8(path+n+1, size-1) != 0) {
+	content := path + n + 1
+	if (kind == fileTmpfs || kind == fileSymlink) && (size == 0 || runtime.Load8(content, size-1) != 0) {
 		return 0
 	}
-	return (path + n + 1 + size + 7) &^ 7
+	if kind == fileMount && stringAfter(stringAfter(stringAfter(content, content+size), content+size), content+size) != content+size {
+		return 0
+	}
+	if (kind == fileMasked || kind == fileReadOnly) && size != 0 {
+		return 0
+	}
+	if kind == fileSysctl && (n < 11 || runtime.Load64(path, 0) != runtime.Load64(uintptr("/proc/sys/"), 0) || runtime.Load16(path, 8) != runtime.Load16(uintptr("/proc/sys/"), 8)) {
+		return 0
+	}
+	return (content + size + 7) &^ 7
 }
 
 // filesFit tells whether the request's `files` records, from offset `at` of the command area
@@ -1546,16 +1579,105 @@ func mountPoint(path uintptr, kind uint32) int64 {
 	return 0
 }
 
+// remountReadOnly makes the mount at path read-only, keeping its nosuid, nodev and noexec
+// (statfs's f_flags: ST_NOSUID, ST_NODEV and ST_NOEXEC are MS_NOSUID, MS_NODEV and MS_NOEXEC);
+// a bind remount sets exactly the flags it is given. 0 or the negative errno.
+func remountReadOnly(path uintptr) int64 {
+	var st [120]byte // struct statfs; f_flags at 80 on 64-bit Linux
+	r := runtime.Syscall(runtime.SYS_STATFS, path, &st)
+	if failed(r) {
+		return r
+	}
+	keep := int64(runtime.Load64(&st, 80)) & (runtime.MS_NOSUID | runtime.MS_NODEV | runtime.MS_NOEXEC)
+	return runtime.Syscall(runtime.SYS_MOUNT, 0, path, 0, runtime.MS_REMOUNT|runtime.MS_BIND|runtime.MS_RDONLY|keep, 0)
+}
+
+// placeOver applies the records that change what is already in the container, nothing when
+// the path is missing (as runc): masked (/dev/null bound over a file, a read-only tmpfs over a
+// directory: binding a file on a directory is ENOTDIR), read-only (bound on itself, remounted
+// read-only; the root is remounted only), sysctl (the content written to the /proc/sys file,
+// which the kernel makes; none is created). 0 or the negative errno.
+func placeOver(rec uintptr, kind uint32, path uintptr, content uintptr, size uintptr) int64 {
+	r := int64(0)
+	if kind == fileSysctl {
+		fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, path, runtime.O_WRONLY|runtime.O_TRUNC|runtime.O_NOFOLLOW|runtime.O_CLOEXEC, 0)
+		if failed(fd) {
+			return fd
+		}
+		r = writeAll(fd, content, size)
+		runtime.Syscall(runtime.SYS_CLOSE, fd)
+		return r
+	}
+	if kind == fileMasked {
+		r = runtime.Syscall(runtime.SYS_MOUNT, "/dev/null", path, 0, runtime.MS_BIND, 0)
+		if r == -runtime.ENOTDIR {
+			r = runtime.Syscall(runtime.SYS_MOUNT, "tmpfs", path, "tmpfs", runtime.MS_RDONLY, 0)
+		}
+		if r == -runtime.ENOENT {
+			return 0
+		}
+		return r
+	}
+	if runtime.Load8(path, 1) != 0 { // not the root: bound on itself first
+		r = runtime.Syscall(runtime.SYS_MOUNT, path, path, 0, runtime.MS_BIND|runtime.MS_REC, 0)
+		if r == -runtime.ENOENT {
+			return 0
+		}
+	}
+	if !failed(r) {
+		r = remountReadOnly(path)
+	}
+	return r
+}
+
+// placeNode makes a device node (mode with its type, rdev in Linux's 32-bit encoding: major
+// below 4096, minor below 2^20) or a symlink at path; what is there already is replaced (not a
+// directory: unlinkat refuses that). The owner and the exact mode are set afterwards: mknod
+// takes the umask off. 0 or the negative errno.
+func placeNode(rec uintptr, kind uint32, path uintptr, content uintptr) int64 {
+	r := int64(0)
+	tries := 0
+	for tries < 2 {
+		if kind == fileSymlink {
+			r = runtime.Syscall(runtime.SYS_SYMLINKAT, content, runtime.AT_FDCWD, path)
+		} else {
+			major := runtime.Load32(content, 0)
+			minor := runtime.Load32(content, 4)
+			dev := (minor & 0xff) | (major << 8) | ((minor &^ 0xff) << 12)
+			r = runtime.Syscall(runtime.SYS_MKNODAT, runtime.AT_FDCWD, path, runtime.Load32(rec, cfgFileMode), dev)
+		}
+		if r != -runtime.EEXIST || tries > 0 {
+			break
+		}
+		r = runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, path, 0)
+		if failed(r) {
+			return r
+		}
+		tries++
+	}
+	if failed(r) || kind == fileSymlink {
+		return r
+	}
+	r = runtime.Syscall(runtime.SYS_FCHOWNAT, runtime.AT_FDCWD, path, runtime.Load32(rec, cfgFileUid), runtime.Load32(rec, cfgFileGid), runtime.AT_SYMLINK_NOFOLLOW)
+	if !failed(r) { // after the owner, which clears the set-id bits
+		r = runtime.Syscall(runtime.SYS_FCHMODAT, runtime.AT_FDCWD, path, runtime.Load32(rec, cfgFileMode)&07777)
+	}
+	return r
+}
+
 // placeFile places the file record at rec (checked by fileAfter) in the container, init being
-// inside its root: a tmpfs mounted at its path with its flags and options; or its content
-// written to a file of its own in the tmpfs at /dev/.crumble-files (mode, owner), bind-mounted
-// at its path and remounted with its flags, so that nothing is written into the root (at most
-// an empty mount point) and a read-only copy cannot be changed. The directories on the way are
-// made (0755). root: the root's kind; path: a 4096-byte buffer. 0 or the negative errno.
+// inside its root: a file system (tmpfs or another: a mount record) mounted at its path with its
+// flags and options; a device node or a symlink made there; a masked, read-only or sysctl path
+// changed (placeOver); or a copy: its content written to a file of its own in the tmpfs at
+// /dev/.crumble-files (mode, owner), bind-mounted at its path and remounted with its flags, so
+// that nothing is written into the root (at most an empty mount point) and a read-only copy
+// cannot be changed. The directories on the way are made (0755), save for placeOver's paths.
+// root: the root's kind; path: a 4096-byte buffer. 0 or the negative errno.
 func placeFile(rec uintptr, path uintptr, root uint32) int64 {
 	n := uintptr(runtime.Load32(rec, cfgFilePathLen))
 	size := uintptr(runtime.Load32(rec, cfgFileSize))
 	flags := int64(runtime.Load32(rec, cfgFileFlags))
+	kind := runtime.Load32(rec, cfgFileKind)
 	content := rec + cfgFileHeader + n + 1
 	i := uintptr(0)
 	last := uintptr(0)
@@ -1566,6 +1688,9 @@ func placeFile(rec uintptr, path uintptr, root uint32) int64 {
 		}
 		i++
 	}
+	if kind == fileMasked || kind == fileReadOnly || kind == fileSysctl {
+		return placeOver(rec, kind, path, content, size)
+	}
 	r := int64(0)
 	if last > 0 {
 		runtime.Store8(path, last, 0)
@@ -1575,8 +1700,15 @@ func placeFile(rec uintptr, path uintptr, root uint32) int64 {
 	if failed(r) {
 		return r
 	}
-	if runtime.Load32(rec, cfgFileKind) == fileTmpfs {
+	if kind == fileTmpfs {
 		return mountOn(uintptr("tmpfs"), path, uintptr("tmpfs"), flags, content)
+	}
+	if kind == fileMount {
+		source := stringAfter(content, content+size)
+		return mountOn(source, path, content, flags, stringAfter(source, content+size))
+	}
+	if kind == fileDevice || kind == fileSymlink {
+		return placeNode(rec, kind, path, content)
 	}
 	tmp := uintptr("/dev/.crumble-files/f")
 	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, tmp, runtime.O_WRONLY|runtime.O_CREAT|runtime.O_TRUNC|runtime.O_NOFOLLOW|runtime.O_CLOEXEC, 0600)
@@ -1619,6 +1751,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 	step := int64(stepRequest)
 	r := int64(-runtime.EBUSY)
 	index := uint64(0)
+	staged := false
 	var path [4096]byte
 	// the request: every string inside the area, the counts within bounds
 	source := base + cfgCtrStrings
@@ -1631,7 +1764,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		goto failed
 	}
 	r = -runtime.EINVAL
-	if (kind != rootDir && kind != rootBlock && kind != rootVirtiofs) || volumes > cfgCtrVolumesMax || binfmts > cfgCtrBinfmtsMax {
+	if (kind != rootDir && kind != rootBlock && kind != rootVirtiofs) || volumes > cfgCtrVolumesMax || binfmts > cfgCtrBinfmtsMax || runtime.Load32(base, cfgCtrFlags)&^ownMounts != 0 {
 		goto failed
 	}
 	for i < 2*volumes+binfmts {
@@ -1710,7 +1843,10 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 	}
 	index = 0
 	step = stepMounts
-	r = containerMounts()
+	r = 0
+	if runtime.Load32(base, cfgCtrFlags)&ownMounts == 0 { // else the records mount the container's own
+		r = containerMounts()
+	}
 	if failed(r) {
 		goto failed
 	}
@@ -1757,14 +1893,17 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 	// caller's own file wins); the copies' tmpfs is detached once they are bound (the binds
 	// keep it)
 	step = stepFile
-	if files > 0 {
-		r = mountOn(uintptr("tmpfs"), uintptr("/dev/.crumble-files"), uintptr("tmpfs"), 0, uintptr("mode=0700"))
-		if failed(r) {
-			goto failed
-		}
-	}
 	p = base + uintptr(filesAt)
 	for index < files {
+		// the copies' tmpfs at the first copy, past the mount records (a tmpfs at /dev among them
+		// would hide it)
+		if runtime.Load32(p, cfgFileKind) == fileCopy && !staged {
+			r = mountOn(uintptr("tmpfs"), uintptr("/dev/.crumble-files"), uintptr("tmpfs"), 0, uintptr("mode=0700"))
+			if failed(r) {
+				goto failed
+			}
+			staged = true
+		}
 		r = placeFile(p, &path, kind)
 		if failed(r) {
 			goto failed
@@ -1772,7 +1911,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		p = fileAfter(p, end)
 		index++
 	}
-	if files > 0 {
+	if staged {
 		runtime.Syscall(runtime.SYS_UMOUNT2, "/dev/.crumble-files", runtime.MNT_DETACH)
 		runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/dev/.crumble-files", runtime.AT_REMOVEDIR)
 	}

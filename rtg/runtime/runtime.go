@@ -122,6 +122,9 @@ const (
 	SYS_FCHOWN         SyscallName = 57
 	SYS_PRLIMIT64      SyscallName = 58
 	SYS_CAPSET         SyscallName = 59
+	SYS_FCHOWNAT       SyscallName = 60
+	SYS_FCHMODAT       SyscallName = 61
+	SYS_STATFS         SyscallName = 62
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).

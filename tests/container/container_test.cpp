@@ -973,6 +973,72 @@ TEST_CASE("container: files copied in: content, mode and owner as given, read-on
   CHECK(qemus_in(w.tmp).empty());
 }
 
+TEST_CASE("container: its own mounts in order, devices, symlinks, sysctls, read-only and masked paths, a read-only root, as the guest's kernel shows them", "[container][e2e][oci]") {
+  // what crumble-runtime makes of runtime-tools' default config.json (oci/bundle.hpp)
+  const World& w = World::get();
+  crumble::container::Spec spec;
+  spec.image = w.users_image;
+  using crumble::container::Mount;
+  spec.mounts = std::vector<Mount>{{"/proc", "proc", "proc", "", false, true, true, true},
+                                   {"/dev", "tmpfs", "tmpfs", "mode=755,size=65536k", false, true, false, false},
+                                   {"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", false, true, false, true},
+                                   {"/dev/shm", "tmpfs", "shm", "mode=1777,size=65536k", false, true, true, true},
+                                   {"/dev/mqueue", "mqueue", "mqueue", "", false, true, true, true},
+                                   {"/sys", "sysfs", "sysfs", "", true, true, true, true}};
+  spec.devices = {{"/dev/null", 'c', 1, 3, 0666, 0, 0},
+                  {"/dev/fuse", 'c', 10, 229, 0640, 1000, 5},
+                  {"/dev/sdz", 'b', 8, 0x12345, 0600, 0, 6},  // a minor past 255: Linux's 32-bit encoding
+                  {"/dev/queue", 'p', 0, 0, 0620, 1001, 1001}};
+  spec.symlinks = {{"/dev/fd", "/proc/self/fd"}, {"/dev/ptmx", "pts/ptmx"}};
+  spec.sysctl = {{"net.ipv4.ip_forward", "1"}, {"vm.swappiness", "17"}};
+  spec.readonly_paths = {"/proc/sys", "/nonexistent/ro"};
+  spec.masked_paths = {"/proc/kcore", "/sys/firmware", "/nonexistent/masked"};
+  spec.root_readonly = true;
+  crumble::container::Container box(spec);
+  INFO(box.root_note() << "; " << box.snapshot_note());
+  // the mounts in the order given, with their types and sources; none of the guest's defaults
+  auto r = box.run({"sh", "-c", "awk '{ for (i = 7; $i != \"-\"; i++); print $5, $(i+1), $(i+2) }' /proc/self/mountinfo"});
+  INFO(r.out);
+  REQUIRE(r.status() == 0);
+  const std::vector<std::string> seen = lines(r.out);
+  const std::vector<std::string> order = {"/proc proc proc",          "/dev tmpfs tmpfs",         "/dev/pts devpts devpts",
+                                          "/dev/shm tmpfs shm",       "/dev/mqueue mqueue mqueue", "/sys sysfs sysfs"};
+  auto at = seen.begin();
+  for (const std::string& m : order) {
+    at = std::find(at, seen.end(), m);
+    CHECK(at != seen.end());
+  }
+  for (const std::string& m : seen) CHECK((m.rfind("/tmp ", 0) != 0 && m.rfind("/run ", 0) != 0));
+  // sysfs read-only as asked
+  CHECK(box.run({"sh", "-c", "grep ' /sys sysfs ro,' /proc/mounts > /dev/null && echo ro"}).out == "ro\n");
+  // the nodes: type, major and minor (hex), mode, owner, as the guest's stat reads them
+  struct Node {
+    std::string path, stat;
+  };
+  for (const Node& n : std::vector<Node>{{"/dev/null", "character special file 1 3 666 0 0"},
+                                         {"/dev/fuse", "character special file a e5 640 1000 5"},
+                                         {"/dev/sdz", "block special file 8 12345 600 0 6"},
+                                         {"/dev/queue", "fifo 0 0 620 1001 1001"}}) {
+    INFO(n.path);
+    r = box.run({"stat", "-c", "%F %t %T %a %u %g", n.path});
+    CHECK(r.out == n.stat + "\n");
+  }
+  CHECK(box.run({"sh", "-c", "readlink /dev/fd; readlink /dev/ptmx; echo hi > /dev/null && head -c 3 /dev/null | wc -c"}).out == "/proc/self/fd\npts/ptmx\n0\n");
+  // sysctls written in the VM's kernel, then /proc/sys read-only
+  r = box.run({"sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/vm/swappiness; if echo 0 > /proc/sys/vm/swappiness; then echo written; else echo refused; fi"});
+  CHECK(r.out == "1\n17\nrefused\n");
+  CHECK(box.run({"sh", "-c", "grep ' /proc/sys proc ro,nosuid,nodev,noexec' /proc/mounts > /dev/null && echo ro"}).out == "ro\n");
+  // masked: a file reads empty, a directory is an empty read-only tmpfs; the missing paths stay missing
+  r = box.run({"sh", "-c", "wc -c < /proc/kcore; ls -A /sys/firmware | wc -l; if touch /sys/firmware/x 2>/dev/null; then echo written; else echo refused; fi; "
+                           "ls /nonexistent 2>&1 | grep -c 'No such'"});
+  CHECK(r.out == "0\n0\nrefused\n1\n");
+  // the root read-only
+  r = box.run({"sh", "-c", "if touch /x 2>/dev/null; then echo written; else echo refused; fi; echo shm > /dev/shm/f && cat /dev/shm/f"});
+  CHECK(r.out == "refused\nshm\n");
+  box.shutdown();
+  CHECK(qemus_in(w.tmp).empty());
+}
+
 TEST_CASE("container: files copied into a --rootfs-rw root: the host's directory gets only the missing mount points, never the content", "[container][e2e][files][rootfs]") {
   const World& w = World::get();
   TempDir d("e2e-files-rw-");

@@ -51,9 +51,8 @@ TEST_CASE("oci bundle: a host namespace to join is accepted and said not to be a
   const fs::path dir = bundle(R"({"root":{"path":"rootfs"},)" + ok_process +
                               R"(,"linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/run/netns/x"}]}})");
   const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
-  REQUIRE(b.ignored.size() == 2);
+  REQUIRE(b.ignored.size() == 1);
   CHECK_THAT(b.ignored[0], Contains("linux.namespaces[1].path (network \"/run/netns/x\")"));
-  CHECK_THAT(b.ignored[1], Contains("linux ("));
   fs::remove_all(dir);
 }
 
@@ -166,19 +165,42 @@ TEST_CASE("oci bundle: podman's mounts: single files copied in with their mode a
   CHECK(b.spec.volumes.empty());  // nothing shared live: the VM restores from its snapshot
   CHECK(b.spec.tmpfs.empty());
   CHECK(b.notes.empty());
-  // said precisely: the four the VM serves otherwise or not at all
-  REQUIRE(b.ignored.size() == 4);
-  CHECK_THAT(b.ignored[0], Contains("mounts[2] (sysfs sysfs on /sys)") && Contains("ro not applied"));
-  CHECK_THAT(b.ignored[1], Contains("mounts[4] (mqueue mqueue on /dev/mqueue): not mounted"));
-  CHECK_THAT(b.ignored[2], Contains("mounts[8] (bind " + d + "/shm on /dev/shm): the container has the VM's own /dev/shm"));
-  CHECK_THAT(b.ignored[3], Contains("mounts[10] (cgroup cgroup on /sys/fs/cgroup): not mounted"));
+  // the file systems, in config.json's order, with their options; podman's shm directory a tmpfs
+  struct Mounted {
+    std::string guest, type, source, options;
+    bool read_only, nosuid, nodev, noexec;
+  };
+  const std::vector<Mounted> mounted = {{"/proc", "proc", "proc", "", false, true, true, true},
+                                        {"/dev", "tmpfs", "tmpfs", "mode=755,size=65536k", false, true, false, true},
+                                        {"/sys", "sysfs", "sysfs", "", true, true, true, true},
+                                        {"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", false, true, false, true},
+                                        {"/dev/mqueue", "mqueue", "mqueue", "", false, true, true, true},
+                                        {"/dev/shm", "tmpfs", "shm", "mode=1777", false, true, true, true}};
+  REQUIRE(b.spec.mounts);
+  REQUIRE(b.spec.mounts->size() == mounted.size());
+  for (std::size_t i = 0; i < mounted.size(); ++i) {
+    const crumble::container::Mount& m = (*b.spec.mounts)[i];
+    INFO(m.guest);
+    CHECK(m.guest == mounted[i].guest);
+    CHECK(m.type == mounted[i].type);
+    CHECK(m.source == mounted[i].source);
+    CHECK(m.options == mounted[i].options);
+    CHECK(m.read_only == mounted[i].read_only);
+    CHECK(m.nosuid == mounted[i].nosuid);
+    CHECK(m.nodev == mounted[i].nodev);
+    CHECK(m.noexec == mounted[i].noexec);
+  }
+  // said precisely: the two the VM serves otherwise or not at all
+  REQUIRE(b.ignored.size() == 2);
+  CHECK_THAT(b.ignored[0], Contains("mounts[8] (bind " + d + "/shm on /dev/shm): the container has a tmpfs of the VM's own at /dev/shm"));
+  CHECK_THAT(b.ignored[1], Contains("mounts[10] (cgroup cgroup on /sys/fs/cgroup): not mounted"));
   fs::remove_all(dir);
 }
 
 TEST_CASE("oci bundle: each kind of mount, and how it is served") {
   struct Row {
     std::string what, mount;
-    std::size_t files, volumes, tmpfs;
+    std::size_t files, volumes, mounts;  // mounts: besides the tmpfs at /dev every container gets
     std::string ignored, note;  // a line of each that contains this ("": none at all)
   };
   const std::vector<Row> rows = {
@@ -191,9 +213,11 @@ TEST_CASE("oci bundle: each kind of mount, and how it is served") {
       {"a tmpfs elsewhere, with options", mount("tmpfs", "tmpfs", "/scratch", R"("size=10m","mode=1777","rw","rprivate","nosuid","nodev","tmpcopyup")"), 0, 0,
        1, "options tmpcopyup", ""},
       {"containerd's tmpfs at /dev/shm", mount("tmpfs", "shm", "/dev/shm", R"("nosuid","noexec","nodev","mode=1777","size=65536k")"), 0, 0, 1, "", ""},
-      {"proc at /proc: the guest's", mount("proc", "proc", "/proc", ""), 0, 0, 0, "", ""},
-      {"devpts at /dev/pts: the guest's", mount("devpts", "devpts", "/dev/pts", R"("newinstance","gid=5")"), 0, 0, 0, "", ""},
-      {"proc elsewhere", mount("proc", "proc", "/other/proc", ""), 0, 0, 0, "(proc proc on /other/proc): not mounted", ""},
+      {"proc at /proc", mount("proc", "proc", "/proc", ""), 0, 0, 1, "", ""},
+      {"devpts at /dev/pts", mount("devpts", "devpts", "/dev/pts", R"("newinstance","gid=5")"), 0, 0, 1, "", ""},
+      {"proc elsewhere", mount("proc", "proc", "/other/proc", ""), 0, 0, 1, "", ""},
+      {"mqueue", mount("mqueue", "mqueue", "/dev/mqueue", R"("nosuid")"), 0, 0, 1, "", ""},
+      {"a cgroup file system: the VM's own", mount("cgroup", "cgroup", "/sys/fs/cgroup", R"("ro")"), 0, 0, 0, "(cgroup cgroup on /sys/fs/cgroup): not mounted", ""},
       {"an unknown type", mount("ext4", "/dev/sdz", "/mnt/disk", ""), 0, 0, 0, "(ext4 /dev/sdz on /mnt/disk): not mounted (type ext4", ""},
       {"a socket", mount("bind", "sock", "/run/app.sock", R"("bind")"), 0, 0, 0, "a VM cannot share it", ""},
   };
@@ -211,7 +235,10 @@ TEST_CASE("oci bundle: each kind of mount, and how it is served") {
     ::close(fd);
     CHECK(b.spec.files.size() == row.files);
     CHECK(b.spec.volumes.size() == row.volumes);
-    CHECK(b.spec.tmpfs.size() == row.tmpfs);
+    REQUIRE(b.spec.mounts);
+    CHECK(b.spec.mounts->size() == row.mounts + 1);
+    CHECK(b.spec.mounts->front().guest == "/dev");
+    CHECK(b.spec.tmpfs.empty());  // the CLI's; config.json's are among the mounts, in order
     if (row.ignored.empty()) CHECK(b.ignored.empty());
     else CHECK(any_contains(b.ignored, row.ignored));
     if (row.note.empty()) CHECK(b.notes.empty());
@@ -234,10 +261,13 @@ TEST_CASE("oci bundle: what a mount asks for reaches the spec: read-only, flags,
   CHECK(b.spec.volumes[0].host == dir / "data");
   CHECK(b.spec.volumes[0].guest == "/data");
   CHECK(b.spec.volumes[0].read_only);
-  REQUIRE(b.spec.tmpfs.size() == 1);
-  CHECK(b.spec.tmpfs[0].guest == "/scratch");
-  CHECK(b.spec.tmpfs[0].options == "size=10m,mode=1777");
-  CHECK((b.spec.tmpfs[0].read_only && b.spec.tmpfs[0].nosuid && !b.spec.tmpfs[0].nodev && !b.spec.tmpfs[0].noexec));
+  REQUIRE(b.spec.mounts);
+  REQUIRE(b.spec.mounts->size() == 2);  // after the tmpfs at /dev every container gets
+  const crumble::container::Mount& t = (*b.spec.mounts)[1];
+  CHECK(t.guest == "/scratch");
+  CHECK(t.type == "tmpfs");
+  CHECK(t.options == "size=10m,mode=1777");
+  CHECK((t.read_only && t.nosuid && !t.nodev && !t.noexec));
   fs::remove_all(dir);
 }
 
@@ -284,7 +314,7 @@ TEST_CASE("oci bundle: memory and CPU limits size the VM, io.crumble annotations
     std::string what, linux_, annotations;
     std::uint32_t memory_mib;
     int vcpus;
-    std::string ignored;  // a line that contains this ("": none beyond the linux line)
+    std::string ignored;  // a line that contains this ("": none)
   };
   const std::vector<Row> rows = {
       {"none: the defaults", "{}", "{}", 256, 1, ""},
@@ -304,7 +334,7 @@ TEST_CASE("oci bundle: memory and CPU limits size the VM, io.crumble annotations
     CHECK(b.spec.vm.memory_mib == row.memory_mib);
     CHECK(b.spec.vm.vcpus == row.vcpus);
     if (!row.ignored.empty()) CHECK(any_contains(b.ignored, row.ignored));
-    else CHECK(b.ignored.size() == 1);  // the linux line alone
+    else CHECK(b.ignored.empty());  // memory and cpu are applied; a VM needs nothing else of linux
     fs::remove_all(dir);
   }
   const fs::path dir = bundle(R"({"root":{"path":"rootfs"},)" + ok_process + R"(,"annotations":{"io.crumble.engine":"qemu","io.crumble.snapshot":"off"}})");
@@ -389,5 +419,103 @@ TEST_CASE("oci bundle: bad capabilities, rlimits, oomScoreAdj and additionalGids
     const fs::path dir = bundle(R"({"root":{"path":"rootfs"},"process":{"args":["sh"],)" + c.process + "}}");
     CHECK_THROWS_WITH(crumble::oci::read_bundle(dir), Contains(c.says));
     fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("oci bundle: devices (runc's defaults, then linux.devices), symlinks, sysctls, read-only and masked paths, a read-only root") {
+  const fs::path dir = bundle(R"({"root":{"path":"rootfs","readonly":true},)" + ok_process + R"(,"linux":{
+      "devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":432,"uid":1000,"gid":5},
+                 {"path":"/dev/null","type":"u","major":1,"minor":3,"fileMode":438},
+                 {"path":"/dev/sda","type":"b","major":8,"minor":0},
+                 {"path":"/dev/queue","type":"p"}],
+      "sysctl":{"net.ipv4.ip_forward":"1","kernel.shmmax":"4096"},
+      "readonlyPaths":["/proc/sys","/proc/bus"],
+      "maskedPaths":["/proc/kcore","/sys/firmware"],
+      "seccomp":{"defaultAction":"SCMP_ACT_ALLOW"}}})");
+  const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
+  struct Dev {
+    std::string guest;
+    char type;
+    std::uint32_t major, minor, mode, uid, gid;
+  };
+  // runc's defaults but the one the config names again, then the config's in order
+  const std::vector<Dev> want = {{"/dev/zero", 'c', 1, 5, 0666, 0, 0},     {"/dev/full", 'c', 1, 7, 0666, 0, 0},
+                                 {"/dev/random", 'c', 1, 8, 0666, 0, 0},   {"/dev/urandom", 'c', 1, 9, 0666, 0, 0},
+                                 {"/dev/tty", 'c', 5, 0, 0666, 0, 0},      {"/dev/fuse", 'c', 10, 229, 0660, 1000, 5},
+                                 {"/dev/null", 'c', 1, 3, 0666, 0, 0},     {"/dev/sda", 'b', 8, 0, 0666, 0, 0},
+                                 {"/dev/queue", 'p', 0, 0, 0666, 0, 0}};
+  REQUIRE(b.spec.devices.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const crumble::container::Device& d = b.spec.devices[i];
+    INFO(want[i].guest);
+    CHECK(d.guest == want[i].guest);
+    CHECK(d.type == want[i].type);
+    CHECK(d.major == want[i].major);
+    CHECK(d.minor == want[i].minor);
+    CHECK(d.mode == want[i].mode);
+    CHECK(d.uid == want[i].uid);
+    CHECK(d.gid == want[i].gid);
+  }
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  CHECK(b.spec.symlinks == Pairs{{"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"},
+                                 {"/dev/stderr", "/proc/self/fd/2"}, {"/dev/ptmx", "pts/ptmx"}});
+  CHECK(b.spec.sysctl == Pairs{{"kernel.shmmax", "4096"}, {"net.ipv4.ip_forward", "1"}});  // JSON's order of keys
+  CHECK(b.spec.readonly_paths == std::vector<std::string>{"/proc/sys", "/proc/bus"});
+  CHECK(b.spec.masked_paths == std::vector<std::string>{"/proc/kcore", "/sys/firmware"});
+  CHECK(b.spec.root_readonly);
+  CHECK(b.root_readonly);
+  // /dev: a tmpfs when config.json gives none, so the nodes are not written into the root
+  REQUIRE(b.spec.mounts);
+  REQUIRE(b.spec.mounts->size() == 1);
+  CHECK((*b.spec.mounts)[0].guest == "/dev");
+  CHECK((*b.spec.mounts)[0].type == "tmpfs");
+  // what is not applied is named
+  CHECK(b.ignored == std::vector<std::string>{"linux.seccomp"});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("oci bundle: bad devices, sysctls and paths are refused by their JSON path") {
+  struct Case {
+    std::string linux_, error;
+  };
+  const std::vector<Case> cases = {
+      {R"("devices":[{"type":"c","major":1,"minor":3}])", "linux.devices[0].path: missing or not absolute"},
+      {R"("devices":[{"path":"dev/x","type":"c","major":1,"minor":3}])", "linux.devices[0].path: missing or not absolute"},
+      {R"("devices":[{"path":"/dev/../etc/x","type":"c","major":1,"minor":3}])", "linux.devices[0].path: \"/dev/../etc/x\" has a . or .. component"},
+      {R"("devices":[{"path":"/dev/x","type":"s","major":1,"minor":3}])", "linux.devices[0].type: \"s\": expected c, b, u or p"},
+      {R"("devices":[{"path":"/dev/x","type":"c","minor":3}])", "linux.devices[0].major: missing: a c device needs one"},
+      {R"("devices":[{"path":"/dev/x","type":"c","major":4096,"minor":3}])", "linux.devices[0].major: expected a whole number from 0 to 4095"},
+      {R"("devices":[{"path":"/dev/x","type":"b","major":8,"minor":1048576}])", "linux.devices[0].minor: expected a whole number from 0 to 1048575"},
+      {R"("devices":[{"path":"/dev/x","type":"c","major":1,"minor":3,"fileMode":4096}])", "linux.devices[0].fileMode: expected a whole number from 0 to 4095"},
+      {R"("devices":[{"path":"/dev/x","type":"c","major":1,"minor":3,"uid":-1}])", "linux.devices[0].uid: expected a whole number"},
+      {R"("devices":[1])", "linux.devices[0]: expected an object"},
+      {R"("sysctl":{"net.ipv4.ip_forward":1})", "linux.sysctl.net.ipv4.ip_forward: expected a string, got number"},
+      {R"("sysctl":[])", "linux.sysctl: expected object"},
+      {R"("maskedPaths":["proc/kcore"])", "linux.maskedPaths[0]: \"proc/kcore\" is not absolute"},
+      {R"("maskedPaths":["/"])", "linux.maskedPaths[0]: a mount cannot replace the container's root"},
+      {R"("readonlyPaths":["/proc/../etc"])", "linux.readonlyPaths[0]: \"/proc/../etc\" has a . or .. component"},
+      {R"("readonlyPaths":[7])", "linux.readonlyPaths[0]: expected a string"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.linux_);
+    const fs::path dir = bundle(R"({"root":{"path":"rootfs"},)" + ok_process + R"(,"linux":{)" + k.linux_ + "}}");
+    try {
+      (void)crumble::oci::read_bundle(dir);
+      FAIL("accepted");
+    } catch (const crumble::oci::BundleError& e) {
+      CHECK_THAT(e.what(), Contains(k.error));
+    }
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("oci bundle: a sysctl key that would leave /proc/sys is refused when the container is made") {
+  // the key's dots become slashes (runc's way); what is left must name a file under /proc/sys
+  for (const std::string key : {"..", "a..b", ".net", "net.", "/etc/passwd", "net/../../etc"}) {
+    INFO(key);
+    crumble::container::Spec spec;
+    spec.rootfs = "/nonexistent-root";
+    spec.sysctl = {{key, "1"}};
+    CHECK_THROWS_WITH(crumble::container::Container(spec), Contains("the sysctl \"" + key + "\" is not a key under /proc/sys"));
   }
 }

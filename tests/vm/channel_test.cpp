@@ -420,7 +420,9 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"container_step_volume", 4},    {"container_step_mounts", 5},      {"container_step_switch_root", 6},
       {"container_step_hostname", 7},  {"container_step_binfmt", 8},      {"container_step_request", 9},
       {"container_step_file", 10},     {"container_file_copy", 1},        {"container_file_tmpfs", 2},
-      {"container_file_mount_flags", 0xf},
+      {"container_file_mount_flags", 0xf}, {"container_file_mount", 3},     {"container_file_device", 4},
+      {"container_file_symlink", 5},   {"container_file_masked", 6},      {"container_file_read_only", 7},
+      {"container_file_sysctl", 8},    {"container_flag_own_mounts", 1},
       {"exec_stage_execve", 0},        {"exec_stage_chdir", 1},           {"exec_stage_setgroups", 2},
       {"exec_stage_setgid", 3},        {"exec_stage_setuid", 4},          {"exec_stage_no_new_privs", 5},
       {"exec_stage_capabilities", 6},  {"exec_stage_rlimits", 7},         {"exec_stage_oom_score_adj", 8},
@@ -445,7 +447,7 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"cfg_container_magic_at", 0},   {"cfg_container_root_kind", 4},    {"cfg_container_flags", 8},
       {"cfg_container_volumes", 12},   {"cfg_container_binfmts", 16},     {"cfg_container_volumes_max", 32},
       {"cfg_container_binfmts_max", 16}, {"cfg_container_volume_flags", 32}, {"cfg_container_strings", 160},
-      {"cfg_container_files", 20},     {"cfg_container_files_at", 24},    {"cfg_container_files_max", 64},
+      {"cfg_container_files", 20},     {"cfg_container_files_at", 24},    {"cfg_container_files_max", 128},
       {"cfg_container_file_kind", 0},  {"cfg_container_file_mode", 4},    {"cfg_container_file_uid", 8},
       {"cfg_container_file_gid", 12},  {"cfg_container_file_flags", 16},  {"cfg_container_file_path_len", 20},
       {"cfg_container_file_size", 24}, {"cfg_container_file_header", 32},
@@ -1126,6 +1128,19 @@ ContainerRequest request_with_everything() {
   q.files = {{File::Kind::copy, "/etc/hosts", "127.0.0.1 localhost\n", 0644, 0, 0, false, false, false, false},
              {File::Kind::tmpfs, "/scratch", "size=10m,mode=1777", 0, 0, 0, false, true, true, false},
              {File::Kind::copy, "/run/secrets/key", std::string("\0binary\xff", 8), 0400, 1000, 100, true, false, false, true}};
+  File mqueue{File::Kind::mount, "/dev/mqueue", "", 0, 0, 0, false, true, true, true, "mqueue", "mqueue"};
+  File devpts{File::Kind::mount, "/dev/pts", "newinstance,ptmxmode=0666,gid=5", 0, 0, 0, false, true, false, true, "devpts", "devpts"};
+  File fuse{File::Kind::device, "/dev/fuse", "", 020640, 1000, 5};
+  fuse.major = 10;
+  fuse.minor = 229;
+  File sda{File::Kind::device, "/dev/sda", "", 060600, 0, 6};
+  sda.major = 8;
+  sda.minor = 0x12345;  // a minor past 255: Linux's 32-bit dev_t carries its high bits
+  File fifo{File::Kind::device, "/dev/queue", "", 010600, 0, 0};
+  q.files.insert(q.files.end(), {mqueue, devpts, fuse, sda, fifo, {File::Kind::symlink, "/dev/fd", "/proc/self/fd"},
+                                 {File::Kind::sysctl, "/proc/sys/net/ipv4/ip_forward", "1"}, {File::Kind::read_only, "/proc/sys", ""},
+                                 {File::Kind::masked, "/proc/kcore", ""}, {File::Kind::read_only, "/", ""}});
+  q.own_mounts = true;
   return q;
 }
 
@@ -1160,7 +1175,7 @@ TEST_CASE("channel: a container request lands where layout.hpp says, as init rea
     play(r, [&](Regions& g) { play_container(g, seen, p::signal_container_ready); }, [&] { c.setup_container(k.request, soon()); });
     CHECK(seen.magic == p::container_magic);
     CHECK(seen.kind == k.kind);
-    CHECK(seen.flags == 0);
+    CHECK(seen.flags == (k.request.own_mounts ? p::container_flag_own_mounts : 0));
     CHECK(seen.source == k.request.root_source);
     CHECK(seen.fstype == k.request.root_fstype);
     CHECK(seen.hostname == k.request.hostname);
@@ -1176,11 +1191,30 @@ TEST_CASE("channel: a container request lands where layout.hpp says, as init rea
     CHECK(seen.files_at >= p::config::container_strings);
     REQUIRE(seen.files.size() == k.request.files.size());
     for (std::size_t i = 0; i < seen.files.size(); ++i) {
+      using FK = ContainerRequest::File::Kind;
       const ContainerRequest::File& f = k.request.files[i];
-      const bool tmpfs = f.kind == ContainerRequest::File::Kind::tmpfs;
-      CHECK(seen.files[i] == SeenContainer::File{tmpfs ? p::container_file_tmpfs : p::container_file_copy, f.mode, f.uid, f.gid,
+      // each kind's wire value and content, as docs/protocol.md has them
+      std::uint32_t kind = 0;
+      std::string content = f.content;
+      switch (f.kind) {
+        case FK::copy: kind = p::container_file_copy; break;
+        case FK::tmpfs: kind = p::container_file_tmpfs; content += '\0'; break;
+        case FK::mount: kind = p::container_file_mount; content = f.fstype + '\0' + f.source + '\0' + f.content + '\0'; break;
+        case FK::device: {
+          kind = p::container_file_device;
+          content.assign(8, '\0');
+          crumble::le::store<std::uint32_t>(reinterpret_cast<std::uint8_t*>(content.data()), f.major);
+          crumble::le::store<std::uint32_t>(reinterpret_cast<std::uint8_t*>(content.data()) + 4, f.minor);
+          break;
+        }
+        case FK::symlink: kind = p::container_file_symlink; content += '\0'; break;
+        case FK::masked: kind = p::container_file_masked; break;
+        case FK::read_only: kind = p::container_file_read_only; break;
+        case FK::sysctl: kind = p::container_file_sysctl; break;
+      }
+      CHECK(seen.files[i] == SeenContainer::File{kind, f.mode, f.uid, f.gid,
                                                  (f.read_only ? 1u : 0u) | (f.nosuid ? 2u : 0u) | (f.nodev ? 4u : 0u) | (f.noexec ? 8u : 0u),
-                                                 f.guest_path, tmpfs ? f.content + '\0' : f.content});
+                                                 f.guest_path, content});
     }
   }
 }
@@ -1204,6 +1238,13 @@ TEST_CASE("channel: a failed container step becomes ContainerSetupError naming t
       {p::container_step_file, EISDIR, 0, "cannot copy in the file /etc/hosts: EISDIR"},
       {p::container_step_file, ENODEV, 1, "cannot mount a tmpfs at /scratch: ENODEV"},
       {p::container_step_file, EROFS, 2, "cannot copy in the file /run/secrets/key: EROFS"},
+      {p::container_step_file, ENODEV, 3, "cannot mount mqueue at /dev/mqueue: ENODEV"},
+      {p::container_step_file, EPERM, 5, "cannot make the device node /dev/fuse: EPERM"},
+      {p::container_step_file, EEXIST, 8, "cannot make the symlink /dev/fd -> /proc/self/fd: EEXIST"},
+      {p::container_step_file, EACCES, 9, "cannot write the sysctl /proc/sys/net/ipv4/ip_forward: EACCES"},
+      {p::container_step_file, EINVAL, 10, "cannot make /proc/sys read-only: EINVAL"},
+      {p::container_step_file, ENOENT, 11, "cannot mask /proc/kcore: ENOENT"},
+      {p::container_step_file, EBUSY, 12, "cannot make / read-only: EBUSY"},
   };
   for (const Case& k : cases) {
     INFO(k.message);
@@ -1236,7 +1277,7 @@ TEST_CASE("channel: a guest answering a container request with nonsense gets a G
       {"errno past 4095", p::signal_container_failed, p::container_step_root, 5000, 0, "errno 5000"},
       {"a volume the request does not have", p::signal_container_failed, p::container_step_volume, ENOENT, 2, "index 2"},
       {"a registration the request does not have", p::signal_container_failed, p::container_step_binfmt, ENOENT, 1, "index 1"},
-      {"a file the request does not have", p::signal_container_failed, p::container_step_file, ENOENT, 3, "index 3"},
+      {"a file the request does not have", p::signal_container_failed, p::container_step_file, ENOENT, 13, "index 13"},
       {"the signal of a command", p::signal_started, 0, 0, 0, "unexpected signal 0x57a27ed0 after a container request"},
   };
   for (const Case& k : cases) {
@@ -1292,7 +1333,21 @@ TEST_CASE("channel: a container request init could not carry out is refused befo
       {"a file on the root itself", [](ContainerRequest& q) { q.files[0].guest_path = "/"; }, "file /: the guest path is the root itself"},
       {"a mode past 07777", [](ContainerRequest& q) { q.files[0].mode = 010000; }, "file /etc/hosts: mode 4096 is more than permission bits"},
       {"tmpfs options with a NUL", [](ContainerRequest& q) { q.files[1].content = std::string("a\0b", 3); }, "tmpfs /scratch: the options contains a NUL"},
-      {"too many files", [](ContainerRequest& q) { q.files.resize(p::config::container_files_max + 1, q.files[0]); }, "65 files and tmpfs mounts in a container; at most 64"},
+      {"too many files", [](ContainerRequest& q) { q.files.resize(p::config::container_files_max + 1, q.files[0]); }, "129 files and tmpfs mounts in a container; at most 128"},
+      {"a device that is a regular file", [](ContainerRequest& q) { q.files[5].mode = 0100644; }, "device /dev/fuse: mode 33188 is not a character or block device's or a fifo's"},
+      {"a device without its type", [](ContainerRequest& q) { q.files[5].mode = 0640; }, "is not a character or block device's"},
+      {"a major past 4095", [](ContainerRequest& q) { q.files[5].major = 4096; }, "device /dev/fuse: device 4096:229 is beyond major 4095"},
+      {"a minor past 2^20", [](ContainerRequest& q) { q.files[6].minor = 1 << 20; }, "is beyond major 4095, minor 1048575"},
+      {"a device's mode past 07777", [](ContainerRequest& q) { q.files[5].mode = 020000 | 010000; }, "is not a character or block device's"},
+      {"a device with mount flags", [](ContainerRequest& q) { q.files[5].read_only = true; }, "device /dev/fuse: mount flags on what is not a mount"},
+      {"a mount without a type", [](ContainerRequest& q) { q.files[3].fstype = ""; }, "mount /dev/mqueue: the file system type is empty"},
+      {"mount options with a NUL", [](ContainerRequest& q) { q.files[4].content = std::string("a\0b", 3); }, "mount /dev/pts: the options contains a NUL"},
+      {"a symlink without a target", [](ContainerRequest& q) { q.files[8].content = ""; }, "symlink /dev/fd: the target is empty"},
+      {"a sysctl outside /proc/sys", [](ContainerRequest& q) { q.files[9].guest_path = "/etc/passwd"; }, "sysctl /etc/passwd: not a file under /proc/sys/"},
+      {"a sysctl that is /proc/sys itself", [](ContainerRequest& q) { q.files[9].guest_path = "/proc/sys/"; }, "not a file under /proc/sys/"},
+      {"a sysctl climbing out", [](ContainerRequest& q) { q.files[9].guest_path = "/proc/sys/../../etc/shadow"; }, "has a \"..\" component"},
+      {"a masked path with content", [](ContainerRequest& q) { q.files[11].content = "x"; }, "masked path /proc/kcore: has content"},
+      {"the root masked", [](ContainerRequest& q) { q.files[11].guest_path = "/"; }, "masked path /: the guest path is the root itself"},
       {"files that do not fit, the one that overflows named",
        [](ContainerRequest& q) {
          q.files[0].content = std::string(600 << 10, 'a');

@@ -41,6 +41,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../vm/session.hpp"
@@ -81,6 +82,23 @@ struct Tmpfs {
   bool read_only = false, nosuid = false, nodev = false, noexec = false;
 };
 
+// A file system of the container's own, as an OCI config's mounts give them (proc, sysfs, a tmpfs
+// at /dev, devpts, mqueue, ...): `type` mounted from `source` at `guest` with its options.
+struct Mount {
+  std::string guest, type, source;
+  std::string options;  // the file system's own ("mode=755,size=65536k", "newinstance,gid=5")
+  bool read_only = false, nosuid = false, nodev = false, noexec = false;
+};
+
+// A device node made in the container (an OCI config's linux.devices and runc's default ones):
+// type 'c' (character), 'b' (block) or 'p' (a fifo), its numbers, mode and owner.
+struct Device {
+  std::string guest;
+  char type = 'c';
+  std::uint32_t major = 0, minor = 0;  // below 4096 and 2^20
+  std::uint32_t mode = 0666, uid = 0, gid = 0;
+};
+
 // What a run asks for. Empty fields take the image's defaults (its config), then docker's.
 struct Spec {
   std::filesystem::path image;   // an OCI layout, OCI archive or docker-archive (image.hpp)
@@ -103,6 +121,18 @@ struct Spec {
   std::optional<vm::Capabilities> capabilities;
   std::vector<vm::ResourceLimit> rlimits;
   std::optional<int> oom_score_adj;
+  // The container's own file systems in place of the guest's (proc, sysfs, devtmpfs at /dev,
+  // devpts, /dev/shm, /tmp, /run), mounted in this order after the volumes, before the tmpfs
+  // mounts and the files; then, as runc orders them, the devices, the symlinks (/dev/fd ->
+  // /proc/self/fd), the sysctls (written in the VM's kernel, the container's own), the
+  // read-only paths, the masked paths, and the root made read-only. A path that is missing is
+  // neither masked nor made read-only.
+  std::optional<std::vector<Mount>> mounts;
+  std::vector<Device> devices;
+  std::vector<std::pair<std::string, std::string>> symlinks;  // where, its target
+  std::vector<std::pair<std::string, std::string>> sysctl;    // a key (net.ipv4.ip_forward), its value
+  std::vector<std::string> readonly_paths, masked_paths;
+  bool root_readonly = false;
   bool no_new_privs = true;      // PR_SET_NO_NEW_PRIVS for every command (setuid binaries do not
                                  // raise privileges: the container init asks for it)
   std::filesystem::path root_cache_dir;  // empty: ~/.cache/crumble/roots
@@ -185,6 +215,13 @@ class Container {
     if (!spec_.workdir.empty() && spec_.workdir[0] != '/') throw ContainerError("the working directory must be absolute, not \"" + spec_.workdir + "\"");
     for (const Volume& v : spec_.volumes) check_volume(v);
     for (const Tmpfs& t : spec_.tmpfs) check_guest_path(t.guest, "a tmpfs");
+    if (spec_.mounts)
+      for (const Mount& m : *spec_.mounts) check_guest_path(m.guest, "a " + m.type + " mount");
+    for (const Device& d : spec_.devices) check_device(d);
+    for (const auto& [path, target] : spec_.symlinks) check_guest_path(path, "the symlink " + path);
+    for (const auto& [key, value] : spec_.sysctl) (void)sysctl_path(key);
+    for (const std::string& p : spec_.readonly_paths) check_guest_path(p, "the read-only path " + p);
+    for (const std::string& p : spec_.masked_paths) check_guest_path(p, "the masked path " + p);
     for (File& f : spec_.files) read_file(f);
     prepare_root();
     start_vm();
@@ -368,6 +405,28 @@ class Container {
       if (part == "." || part == "..") throw ContainerError(what + "'s container path may not have . or .. in it: \"" + guest + "\"");
   }
 
+  // A device's checks: its path, type and numbers (Linux's 32-bit dev_t), and mode.
+  static void check_device(const Device& d) {
+    check_guest_path(d.guest, "the device " + d.guest);
+    if (d.type != 'c' && d.type != 'b' && d.type != 'p')
+      throw ContainerError("the device " + d.guest + ": type '" + std::string(1, d.type) + "' is not c, b or p");
+    if (d.major > 0xfff || d.minor > 0xfffff)
+      throw ContainerError("the device " + d.guest + ": " + std::to_string(d.major) + ":" + std::to_string(d.minor) +
+                           " is beyond major 4095, minor 1048575");
+    if (d.mode > 07777) throw ContainerError("the device " + d.guest + ": mode " + std::to_string(d.mode) + " is more than permission bits (07777)");
+  }
+
+  // A sysctl's file: /proc/sys/ and the key with its dots as slashes (net.ipv4.ip_forward), as
+  // runc writes it; a key that would leave /proc/sys is refused.
+  static std::string sysctl_path(const std::string& key) {
+    std::string path = "/proc/sys/";
+    for (char c : key) path += c == '.' ? '/' : c;
+    bool ok = !key.empty() && key.find('\0') == std::string::npos && key.front() != '.' && key.back() != '.' && key.front() != '/';
+    for (const auto& part : std::filesystem::path(path.substr(10))) ok = ok && !part.empty() && part != "." && part != "..";
+    if (!ok || path.find("//") != std::string::npos) throw ContainerError("the sysctl \"" + key + "\" is not a key under /proc/sys");
+    return path;
+  }
+
   // A file's checks, and its content read from `host` (a regular file: not a directory, a fifo
   // or a device, whose reading would never end or mean something else).
   static void read_file(File& f) {
@@ -500,10 +559,45 @@ class Container {
       req.binfmt.push_back(foreign_->registration);
     }
     using Placed = vm::ContainerRequest::File;
-    for (const Tmpfs& t : spec_.tmpfs)
-      req.files.push_back({Placed::Kind::tmpfs, t.guest, t.options, 0, 0, 0, t.read_only, t.nosuid, t.nodev, t.noexec});
-    for (const File& f : spec_.files)
-      req.files.push_back({Placed::Kind::copy, f.guest, f.content, f.mode, f.uid, f.gid, f.read_only, f.nosuid, f.nodev, f.noexec});
+    auto record = [](Placed::Kind kind, const std::string& path, const std::string& content) {
+      Placed p;
+      p.kind = kind;
+      p.guest_path = path;
+      p.content = content;
+      return p;
+    };
+    if (spec_.mounts) {
+      req.own_mounts = true;
+      for (const Mount& m : *spec_.mounts) {
+        Placed p = record(Placed::Kind::mount, m.guest, m.options);
+        p.fstype = m.type;
+        p.source = m.source;
+        std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(m.read_only, m.nosuid, m.nodev, m.noexec);
+        req.files.push_back(p);
+      }
+    }
+    for (const Tmpfs& t : spec_.tmpfs) {
+      Placed p = record(Placed::Kind::tmpfs, t.guest, t.options);
+      std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(t.read_only, t.nosuid, t.nodev, t.noexec);
+      req.files.push_back(p);
+    }
+    for (const File& f : spec_.files) {
+      Placed p = record(Placed::Kind::copy, f.guest, f.content);
+      std::tie(p.mode, p.uid, p.gid) = std::tuple(f.mode, f.uid, f.gid);
+      std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(f.read_only, f.nosuid, f.nodev, f.noexec);
+      req.files.push_back(p);
+    }
+    for (const Device& d : spec_.devices) {
+      Placed p = record(Placed::Kind::device, d.guest, "");
+      const std::uint32_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
+      std::tie(p.mode, p.uid, p.gid, p.major, p.minor) = std::tuple(type | d.mode, d.uid, d.gid, d.major, d.minor);
+      req.files.push_back(p);
+    }
+    for (const auto& [path, target] : spec_.symlinks) req.files.push_back(record(Placed::Kind::symlink, path, target));
+    for (const auto& [key, value] : spec_.sysctl) req.files.push_back(record(Placed::Kind::sysctl, sysctl_path(key), value));
+    for (const std::string& path : spec_.readonly_paths) req.files.push_back(record(Placed::Kind::read_only, path, ""));
+    for (const std::string& path : spec_.masked_paths) req.files.push_back(record(Placed::Kind::masked, path, ""));
+    if (spec_.root_readonly) req.files.push_back(record(Placed::Kind::read_only, "/", ""));
     vm::Channel::check_container(req);  // what does not fit is named before a VM is started
     const auto t0 = vm::Clock::now();
     vm_.emplace(c);

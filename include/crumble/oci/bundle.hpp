@@ -10,8 +10,11 @@
 // (/etc/hosts, /etc/resolv.conf, /etc/hostname, /run/.containerenv, secrets) is copied in when
 // the container is made, with the host file's mode and owner, so the VM still restores from its
 // snapshot; a bind of a directory is a virtio-fs volume, shared live, and that container boots
-// cold (`notes` says so); proc, sysfs, devpts, the tmpfs at /dev and a bind at /dev/shm are the
-// guest's own; any other tmpfs is mounted with its options; the rest is logged as not applied.
+// cold (`notes` says so); proc, sysfs, devpts, mqueue and tmpfs are mounted in the guest as given,
+// in config.json's order (spec.mounts: none of the guest's defaults), a bind of a directory at
+// /dev/shm (podman's) is a tmpfs of the VM's own; the rest is logged as not applied. /dev gets a
+// tmpfs when none is given, runc's default devices and symlinks, then linux.devices; linux.sysctl,
+// readonlyPaths, maskedPaths and root.readonly are applied in the guest, as runc does them.
 #pragma once
 
 #include <algorithm>
@@ -147,7 +150,8 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
   const std::string type = t.is_null() ? "" : t.get<std::string>();
   const nlohmann::json& src = member(m, "source", file, at + ".", T::string);
   const std::string source = src.is_null() ? "" : src.get<std::string>();
-  const MountOptions o = mount_options(strings(member(m, "options", file, at + ".", T::array), file, at + ".options"));
+  const std::vector<std::string> given = strings(member(m, "options", file, at + ".", T::array), file, at + ".options");
+  const MountOptions o = mount_options(given);
   const std::string what = at + " (" + (type.empty() ? std::string("bind") : type) + (source.empty() ? "" : " " + source) + " on " + dest + ")";
   std::string unapplied;  // options the way it is served cannot take
   for (const std::string& x : o.other) unapplied += (unapplied.empty() ? "" : ",") + x;
@@ -165,7 +169,8 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
     if (ec || !std::filesystem::exists(st)) fail(file, at + ".source", host.string() + " does not exist");
     if (dest == "/dev/shm" && std::filesystem::is_directory(st)) {
       // podman's shm directory (a tmpfs on the host): memory cannot be shared with a VM
-      b.ignored.push_back(what + ": the container has the VM's own /dev/shm");
+      b.spec.mounts->push_back({"/dev/shm", "tmpfs", "shm", "mode=1777", false, true, true, true});
+      b.ignored.push_back(what + ": the container has a tmpfs of the VM's own at /dev/shm");
       return;
     }
     if (std::filesystem::is_regular_file(st)) {
@@ -206,23 +211,26 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
     b.ignored.push_back(what + ": not a regular file or a directory (a socket, a device, a fifo): a VM cannot share it");
     return;
   }
-  // Where the container init already mounts its own (init.go containerMounts)
-  if ((type == "proc" && dest == "/proc") || (type == "sysfs" && dest == "/sys") || (type == "devpts" && dest == "/dev/pts") ||
-      (type == "tmpfs" && dest == "/dev")) {
-    // the guest's: proc, sysfs (read-write: the VM's own), devtmpfs at /dev, devpts (newinstance)
-    if (type == "sysfs" && o.read_only) b.ignored.push_back(what + ": the guest's own sysfs, read-write (ro not applied: the VM's alone)");
-    return;
-  }
-  if (type == "tmpfs") {
-    container::Tmpfs tm;
-    tm.guest = dest;
-    tm.options = o.data;
-    tm.read_only = o.read_only;
-    tm.nosuid = o.nosuid;
-    tm.nodev = o.nodev;
-    tm.noexec = o.noexec;
-    b.spec.tmpfs.push_back(tm);
-    unapplied_note("");
+  // A file system of the container's own, mounted by the guest's init in config.json's order
+  // (init.go placeFile): the kernel takes the options a file system has (devpts's newinstance,
+  // gid=5, ...); tmpcopyup is runc's own doing, not an option, and is not applied
+  if (type == "proc" || type == "sysfs" || type == "devpts" || type == "mqueue" || type == "tmpfs") {
+    container::Mount mnt;
+    mnt.guest = dest;
+    mnt.type = type;
+    mnt.source = source.empty() ? type : source;
+    std::string skipped;
+    for (const std::string& x : given) {  // the file system's options, in config.json's order
+      const bool data = std::find(o.other.begin(), o.other.end(), x) != o.other.end() || (o.data + ",").find(x + ",") != std::string::npos;
+      if (x == "tmpcopyup") skipped = x;
+      else if (data) mnt.options += (mnt.options.empty() ? "" : ",") + x;
+    }
+    mnt.read_only = o.read_only;
+    mnt.nosuid = o.nosuid;
+    mnt.nodev = o.nodev;
+    mnt.noexec = o.noexec;
+    b.spec.mounts->push_back(mnt);
+    if (!skipped.empty()) b.ignored.push_back(what + ": options " + skipped);
     return;
   }
   if (type == "cgroup" || type == "cgroup2") {
@@ -368,6 +376,51 @@ inline std::vector<vm::ResourceLimit> rlimits(const nlohmann::json& list, const 
   }
   return out;
 }
+
+// linux.devices, after runc's default ones (null, zero, full, random, urandom, tty, 0666 and
+// root's; one the config names again is the config's), and runc's symlinks: /dev/fd and
+// /dev/std{in,out,err} into /proc/self/fd, /dev/ptmx to the devpts instance's pts/ptmx.
+inline void devices(Bundle& b, const nlohmann::json& list, const std::filesystem::path& file) {
+  using T = nlohmann::json::value_t;
+  std::vector<container::Device> given;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "linux.devices[" + std::to_string(i) + "]";
+    const nlohmann::json& d = list[i];
+    if (!d.is_object()) fail(file, at, std::string("expected an object, got ") + d.type_name());
+    container::Device dev;
+    const nlohmann::json& path = member(d, "path", file, at + ".", T::string);
+    if (path.is_null() || path.get<std::string>().empty() || path.get<std::string>()[0] != '/') fail(file, at + ".path", "missing or not absolute");
+    dev.guest = mount_destination(path.get<std::string>(), file, at + ".path");
+    const nlohmann::json& type = member(d, "type", file, at + ".", T::string);
+    const std::string t = type.is_null() ? "" : type.get<std::string>();
+    if (t != "c" && t != "b" && t != "u" && t != "p") fail(file, at + ".type", "\"" + t + "\": expected c, b, u or p");
+    dev.type = t == "u" ? 'c' : t[0];
+    auto number = [&](const char* key, std::uint64_t max, bool required) -> std::uint32_t {
+      if (!d.contains(key)) {
+        if (required) fail(file, at + "." + key, "missing: a " + t + " device needs one");
+        return 0;
+      }
+      const nlohmann::json& v = d.at(key);
+      if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max)
+        fail(file, at + "." + key, "expected a whole number from 0 to " + std::to_string(max) + ", got " + v.dump());
+      return static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    };
+    dev.major = number("major", 0xfff, dev.type != 'p');
+    dev.minor = number("minor", 0xfffff, dev.type != 'p');
+    dev.mode = d.contains("fileMode") ? number("fileMode", 07777, false) : 0666;
+    dev.uid = number("uid", 0xfffffffeu, false);
+    dev.gid = number("gid", 0xfffffffeu, false);
+    given.push_back(dev);
+  }
+  const std::pair<const char*, std::uint32_t> defaults[] = {{"/dev/null", 0x103}, {"/dev/zero", 0x105}, {"/dev/full", 0x107},
+                                                            {"/dev/random", 0x108}, {"/dev/urandom", 0x109}, {"/dev/tty", 0x500}};
+  for (const auto& [path, numbers] : defaults)
+    if (std::none_of(given.begin(), given.end(), [&](const container::Device& d) { return d.guest == path; }))
+      b.spec.devices.push_back({path, 'c', numbers >> 8, numbers & 0xff, 0666, 0, 0});
+  b.spec.devices.insert(b.spec.devices.end(), given.begin(), given.end());
+  b.spec.symlinks = {{"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"},
+                     {"/dev/stderr", "/proc/self/fd/2"}, {"/dev/ptmx", "pts/ptmx"}};
+}
 }  // namespace bundle_detail
 
 // Reads DIR/config.json.
@@ -396,7 +449,8 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
   if (b.rootfs.is_relative()) b.rootfs = b.dir / b.rootfs;
   if (!std::filesystem::is_directory(b.rootfs)) fail(file, "root.path", b.rootfs.string() + " is not a directory");
   b.root_readonly = member(root, "readonly", file, "root.", T::boolean) == true;
-  if (b.root_readonly) b.ignored.push_back("root.readonly (not enforced in the VM: the root's writes are thrown away with it, not copied back)");
+  b.spec.root_readonly = b.root_readonly;  // and its writes are not copied back
+  b.spec.mounts.emplace();                 // config.json's mounts, none of the guest's own
 
   const nlohmann::json& process = member(j, "process", file, "", T::object);
   if (process.is_null()) fail(file, "process", "missing");
@@ -446,6 +500,11 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
   const nlohmann::json& mounts = member(j, "mounts", file, "", T::array);
   std::uintmax_t copied = 0;
   for (std::size_t i = 0; i < mounts.size(); ++i) add_mount(b, mounts[i], i, file, copied);
+  // the devices are made in a /dev of the container's own, first when config.json has none (not
+  // written into the root, whose writes are copied back to root.path: a device node is refused
+  // there)
+  if (std::none_of(b.spec.mounts->begin(), b.spec.mounts->end(), [](const container::Mount& m) { return m.guest == "/dev"; }))
+    b.spec.mounts->insert(b.spec.mounts->begin(), {"/dev", "tmpfs", "tmpfs", "mode=755", false, true, false, false});
   if (j.contains("hooks")) {
     try {
       b.hooks = parse_hooks(j.at("hooks"));
@@ -468,7 +527,29 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
         b.ignored.push_back("linux.namespaces[" + std::to_string(i) + "].path (" + ns[i].value("type", std::string("?")) + " " +
                             ns[i]["path"].dump() + "): the VM has namespaces of its own, and no network yet");
     if (const auto& r = member(linux_, "resources", file, "linux.", T::object); !r.is_null()) resources(b, r, file);
-    b.ignored.push_back("linux (devices, sysctl, seccomp, masked and read-only paths, resources but memory.limit and cpu: the VM has its own)");
+    devices(b, member(linux_, "devices", file, "linux.", T::array), file);
+    if (const auto& sc = member(linux_, "sysctl", file, "linux.", T::object); !sc.is_null())
+      for (const auto& [key, value] : sc.items()) {
+        if (!value.is_string()) fail(file, "linux.sysctl." + key, std::string("expected a string, got ") + value.type_name());
+        b.spec.sysctl.emplace_back(key, value.get<std::string>());
+      }
+    for (const auto& [key, list] : {std::pair{"readonlyPaths", &b.spec.readonly_paths}, std::pair{"maskedPaths", &b.spec.masked_paths}}) {
+      const std::string at = std::string("linux.") + key;
+      const std::vector<std::string> paths = strings(member(linux_, key, file, "linux.", T::array), file, at);
+      for (std::size_t i = 0; i < paths.size(); ++i) {
+        if (paths[i].empty() || paths[i][0] != '/') fail(file, at + "[" + std::to_string(i) + "]", "\"" + paths[i] + "\" is not absolute");
+        list->push_back(mount_destination(paths[i], file, at + "[" + std::to_string(i) + "]"));
+      }
+    }
+    // the rest is the host's business (a VM has its own cgroups and namespaces) or not done yet
+    for (const auto& [key, value] : linux_.items())
+      if (key != "namespaces" && key != "resources" && key != "devices" && key != "sysctl" && key != "readonlyPaths" && key != "maskedPaths")
+        b.ignored.push_back("linux." + key);
+    if (const auto& r = member(linux_, "resources", file, "linux.", T::object); !r.is_null())
+      for (const auto& [key, value] : r.items())
+        if (key != "memory" && key != "cpu") b.ignored.push_back("linux.resources." + key + " (the VM has its own)");
+  } else {
+    devices(b, nlohmann::json::array(), file);
   }
   annotations(b, file);
   b.spec.rootfs = b.rootfs;

@@ -64,6 +64,7 @@ struct amd64 {
       case prctl: return 157;        case ppoll: return 271;       case fcntl: return 72;
       case setpgid: return 109;      case socket: return 41;       case fchmod: return 91;
       case fchown: return 93;        case prlimit64: return 302;   case capset: return 126;
+      case fchownat: return 260;     case fchmodat: return 268;    case statfs: return 137;
     }
     return ir::absent_syscall;
   }

@@ -110,18 +110,28 @@ struct ContainerRequest {
   // Placed last, inside the root and after the volumes, in this order: a file copied in (content,
   // mode, owner) and bind-mounted at its path, as a runtime binds /etc/hosts, so that nothing is
   // written into the root itself (a virtio-fs root is the host's directory: at most an empty
-  // file is made there where the path is missing, as runc makes a mount point); or a tmpfs
-  // (content: its mount options, "size=10m,mode=1777"). The flags are mount flags: the copy
-  // cannot be written through a read-only one.
+  // file is made there where the path is missing, as runc makes a mount point); a tmpfs
+  // (content: its mount options, "size=10m,mode=1777") or another file system (mount: fstype,
+  // source, content its options); a device node (mode with S_IFCHR, S_IFBLK or S_IFIFO; major,
+  // minor, owner) or a symlink (content: its target); or a change to what is there, nothing when
+  // the path is missing: masked (/dev/null over a file, a read-only tmpfs over a directory),
+  // read_only (the path, or the root "/", made read-only), sysctl (content written to the path,
+  // under /proc/sys/). The flags are mount flags (copy, tmpfs, mount): the copy cannot be written
+  // through a read-only one.
   struct File {
-    enum class Kind { copy, tmpfs };
+    enum class Kind { copy, tmpfs, mount, device, symlink, masked, read_only, sysctl };
     Kind kind = Kind::copy;
     std::string guest_path;  // absolute, in the root
-    std::string content;     // copy: the bytes; tmpfs: the mount options
-    std::uint32_t mode = 0644, uid = 0, gid = 0;  // copy: at most 07777
+    std::string content;     // copy: the bytes; tmpfs, mount: the options; symlink: the target; sysctl: the value
+    std::uint32_t mode = 0644, uid = 0, gid = 0;  // copy: at most 07777; device: and the node's type
     bool read_only = false, nosuid = false, nodev = false, noexec = false;
+    std::string fstype, source;          // mount
+    std::uint32_t major = 0, minor = 0;  // device: below 4096 and 2^20 (Linux's 32-bit dev_t)
   };
   std::vector<File> files;
+  // The records mount the container's file systems (an OCI config's mounts), init none of its
+  // own (proc, sysfs, devtmpfs at /dev, devpts, /dev/shm, /tmp, /run).
+  bool own_mounts = false;
 };
 
 // The guest could not set up the container: which step (protocol::container_step_*), its errno,
@@ -385,7 +395,7 @@ class Channel {
     le::store<std::uint32_t>(c + config::container_root_kind, request.root_kind == Kind::dir      ? protocol::container_root_dir
                                                               : request.root_kind == Kind::block ? protocol::container_root_block
                                                                                                  : protocol::container_root_virtiofs);
-    le::store<std::uint32_t>(c + config::container_flags, 0);
+    le::store<std::uint32_t>(c + config::container_flags, request.own_mounts ? protocol::container_flag_own_mounts : 0);
     le::store<std::uint32_t>(c + config::container_volumes, static_cast<std::uint32_t>(request.volumes.size()));
     le::store<std::uint32_t>(c + config::container_binfmts, static_cast<std::uint32_t>(request.binfmt.size()));
     le::store<std::uint32_t>(c + config::container_files, static_cast<std::uint32_t>(request.files.size()));
@@ -414,9 +424,20 @@ class Channel {
       what += " " + request.volumes[index].guest_path + " (virtio-fs tag " + request.volumes[index].tag + ")";
     if (step == protocol::container_step_binfmt) what += " (registration " + std::to_string(index) + ")";
     if (step == protocol::container_step_hostname) what += " " + request.hostname;
-    if (step == protocol::container_step_file)
-      what = request.files[index].kind == ContainerRequest::File::Kind::tmpfs ? "mount a tmpfs at " + request.files[index].guest_path
-                                                                              : what + " " + request.files[index].guest_path;
+    if (step == protocol::container_step_file) {
+      using Kind = ContainerRequest::File::Kind;
+      const ContainerRequest::File& f = request.files[index];
+      switch (f.kind) {
+        case Kind::copy: what += " " + f.guest_path; break;
+        case Kind::tmpfs: what = "mount a tmpfs at " + f.guest_path; break;
+        case Kind::mount: what = "mount " + f.fstype + " at " + f.guest_path; break;
+        case Kind::device: what = "make the device node " + f.guest_path; break;
+        case Kind::symlink: what = "make the symlink " + f.guest_path + " -> " + f.content; break;
+        case Kind::masked: what = "mask " + f.guest_path; break;
+        case Kind::read_only: what = "make " + f.guest_path + " read-only"; break;
+        case Kind::sysctl: what = "write the sysctl " + f.guest_path; break;
+      }
+    }
     throw ContainerSetupError(static_cast<int>(step), static_cast<int>(err), "container setup failed: cannot " + what + ": " + errno_text(err));
   }
 
@@ -618,6 +639,35 @@ class Channel {
     return s;
   }
 
+  static std::string file_kind_name(ContainerRequest::File::Kind k) {
+    using Kind = ContainerRequest::File::Kind;
+    switch (k) {
+      case Kind::copy: return "file";
+      case Kind::tmpfs: return "tmpfs";
+      case Kind::mount: return "mount";
+      case Kind::device: return "device";
+      case Kind::symlink: return "symlink";
+      case Kind::masked: return "masked path";
+      case Kind::read_only: return "read-only path";
+      case Kind::sysctl: return "sysctl";
+    }
+    return "record";
+  }
+  static std::uint32_t file_kind_value(ContainerRequest::File::Kind k) {
+    using Kind = ContainerRequest::File::Kind;
+    switch (k) {
+      case Kind::copy: return protocol::container_file_copy;
+      case Kind::tmpfs: return protocol::container_file_tmpfs;
+      case Kind::mount: return protocol::container_file_mount;
+      case Kind::device: return protocol::container_file_device;
+      case Kind::symlink: return protocol::container_file_symlink;
+      case Kind::masked: return protocol::container_file_masked;
+      case Kind::read_only: return protocol::container_file_read_only;
+      case Kind::sysctl: return protocol::container_file_sysctl;
+    }
+    return 0;
+  }
+
   // The file records (layout.hpp, CONTAINER_FILE) as init reads them at `at` in the command
   // area, once checked; a file that does not fit the area is named.
   static std::string container_files(const ContainerRequest& r, std::size_t at) {
@@ -628,20 +678,56 @@ class Channel {
     std::string out;
     for (std::size_t i = 0; i < r.files.size(); ++i) {
       const ContainerRequest::File& f = r.files[i];
-      const std::string which = (f.kind == Kind::tmpfs ? "tmpfs " : "file ") + f.guest_path;
+      const std::string which = file_kind_name(f.kind) + " " + f.guest_path;
       check_path(f.guest_path, which + ": the guest path");
-      if (f.guest_path.find_first_not_of('/') == std::string::npos) throw ConfigError(which + ": the guest path is the root itself");
-      if (f.kind != Kind::copy && f.kind != Kind::tmpfs) throw ConfigError(which + ": unknown kind");
-      if (f.mode > 07777) throw ConfigError(which + ": mode " + std::to_string(f.mode) + " is more than permission bits (07777)");
-      if (f.kind == Kind::tmpfs) check_string(f.content, which + ": the options", 4000, false);
-      const std::string content = f.kind == Kind::tmpfs ? f.content + '\0' : f.content;
+      if (f.guest_path.find_first_not_of('/') == std::string::npos && f.kind != Kind::read_only)
+        throw ConfigError(which + ": the guest path is the root itself");
+      if (f.kind == Kind::read_only && f.guest_path.find_first_not_of('/') == std::string::npos && f.guest_path != "/")
+        throw ConfigError(which + ": the root is \"/\"");
+      const std::uint32_t type = f.mode & 0170000;
+      if (f.kind == Kind::device) {
+        if (type != 0020000 && type != 0060000 && type != 0010000)
+          throw ConfigError(which + ": mode " + std::to_string(f.mode) + " is not a character or block device's or a fifo's");
+        if (f.major > 0xfff || f.minor > 0xfffff)
+          throw ConfigError(which + ": device " + std::to_string(f.major) + ":" + std::to_string(f.minor) + " is beyond major 4095, minor 1048575");
+      }
+      if ((f.mode & ~(f.kind == Kind::device ? 0170000u : 0u)) > 07777)
+        throw ConfigError(which + ": mode " + std::to_string(f.mode) + " is more than permission bits (07777)");
+      const bool mounts = f.kind == Kind::copy || f.kind == Kind::tmpfs || f.kind == Kind::mount;
+      if (!mounts && (f.read_only || f.nosuid || f.nodev || f.noexec)) throw ConfigError(which + ": mount flags on what is not a mount");
+      std::string content = f.content;
+      switch (f.kind) {
+        case Kind::copy: break;
+        case Kind::tmpfs: check_string(f.content, which + ": the options", 4000, false); content += '\0'; break;
+        case Kind::mount:
+          check_string(f.fstype, which + ": the file system type", 64, true);
+          check_string(f.source, which + ": the source", 4000, false);
+          check_string(f.content, which + ": the options", 4000, false);
+          content = f.fstype + '\0' + f.source + '\0' + f.content + '\0';
+          break;
+        case Kind::device:
+          content.assign(8, '\0');
+          le::store<std::uint32_t>(reinterpret_cast<std::uint8_t*>(content.data()), f.major);
+          le::store<std::uint32_t>(reinterpret_cast<std::uint8_t*>(content.data()) + 4, f.minor);
+          break;
+        case Kind::symlink: check_string(f.content, which + ": the target", 4000, true); content += '\0'; break;
+        case Kind::masked:
+        case Kind::read_only:
+          if (!f.content.empty()) throw ConfigError(which + ": has content");
+          break;
+        case Kind::sysctl:
+          if (!f.guest_path.starts_with("/proc/sys/") || f.guest_path.size() < 11) throw ConfigError(which + ": not a file under /proc/sys/");
+          check_string(f.content, which + ": the value", 4000, false);
+          break;
+        default: throw ConfigError(which + ": unknown kind");
+      }
       const std::size_t bytes = (config::container_file_header + f.guest_path.size() + 1 + content.size() + 7) & ~std::size_t{7};
       if (at + out.size() + bytes > config::command_max)
         throw ConfigError(which + " (" + std::to_string(content.size()) + " bytes) does not fit the container request: " +
                           std::to_string(at + out.size()) + " of its " + std::to_string(config::command_max) + " bytes are taken before it");
       std::string rec(bytes, '\0');
       auto* p = reinterpret_cast<std::uint8_t*>(rec.data());
-      le::store<std::uint32_t>(p + config::container_file_kind, f.kind == Kind::tmpfs ? protocol::container_file_tmpfs : protocol::container_file_copy);
+      le::store<std::uint32_t>(p + config::container_file_kind, file_kind_value(f.kind));
       le::store<std::uint32_t>(p + config::container_file_mode, f.mode);
       le::store<std::uint32_t>(p + config::container_file_uid, f.uid);
       le::store<std::uint32_t>(p + config::container_file_gid, f.gid);

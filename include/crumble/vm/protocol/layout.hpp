@@ -118,7 +118,20 @@
   X(container_file_copy, 1, 0)       /* a file record's kind: its content bound at its path */         \
   X(container_file_tmpfs, 2, 0)      /* a tmpfs at its path, the content its mount data */             \
   X(container_file_mount_flags, 0xf, 0) /* the mount flags a record may carry: Linux's MS_RDONLY (1), \
-                                           MS_NOSUID (2), MS_NODEV (4), MS_NOEXEC (8) */
+                                           MS_NOSUID (2), MS_NODEV (4), MS_NOEXEC (8) */              \
+  X(container_file_mount, 3, 0)     /* a file system at its path: content its type, source and mount \
+                                       data, each NUL-terminated (proc, sysfs, devpts, mqueue, ...) */ \
+  X(container_file_device, 4, 0)    /* a node made at its path: mode with S_IFCHR, S_IFBLK or S_IFIFO, \
+                                       owner; content u32 major, u32 minor */                        \
+  X(container_file_symlink, 5, 0)   /* a symlink at its path to the content (NUL-terminated) */      \
+  X(container_file_masked, 6, 0)    /* /dev/null bound over a file, a read-only tmpfs over a        \
+                                       directory; nothing when the path is missing */                \
+  X(container_file_read_only, 7, 0) /* the path bound on itself, remounted read-only ("/": the root \
+                                       remounted read-only); nothing when the path is missing */     \
+  X(container_file_sysctl, 8, 0)    /* the content written to the path, which is under /proc/sys/ */ \
+  X(container_flag_own_mounts, 1, 0) /* container flags: init mounts none of its own file systems    \
+                                        (proc, sysfs, /dev, /dev/pts, /dev/shm, /tmp, /run): the     \
+                                        records are the container's (an OCI config's mounts) */
 
 // ---- what the host asks: the magics it writes last (config region) -------------------------
 #define CRUMBLE_PROTOCOL_MAGICS(X)                                                         \
@@ -194,7 +207,7 @@
   X(command_strings, 640, command_max - command_strings)
 
 // A container request, in the command area (container_magic): the root's kind (container_root_*),
-// a flags word (none defined yet: 0), how many volumes and binfmt_misc registrations, each
+// a flags word (container_flag_*), how many volumes and binfmt_misc registrations, each
 // volume's flags (volume_flag_*), then the strings, each NUL-terminated: the root's source (a
 // guest directory, a device, a virtio-fs tag), its fstype (block roots), the hostname, each
 // volume's virtio-fs tag and absolute guest path, each registration as written to
@@ -203,14 +216,14 @@
 #define CRUMBLE_PROTOCOL_CONTAINER_HEADER(X)                                        \
   X(container_magic_at, 0, 4) /* u32 container_magic, at command_magic_at */        \
   X(container_root_kind, 4, 4) /* u32 container_root_* */                           \
-  X(container_flags, 8, 4)     /* u32, 0 */                                         \
+  X(container_flags, 8, 4)     /* u32 container_flag_* */                           \
   X(container_volumes, 12, 4)  /* u32, at most container_volumes_max */             \
   X(container_binfmts, 16, 4)  /* u32, at most container_binfmts_max */            \
   X(container_files, 20, 4)    /* u32 file records, at most container_files_max */  \
   X(container_files_at, 24, 4) /* u32 offset of the first record, past the strings */ \
   X(container_volumes_max, 32, 0)                                                   \
   X(container_binfmts_max, 16, 0)                                                   \
-  X(container_files_max, 64, 0)                                                     \
+  X(container_files_max, 128, 0)                                                    \
   X(container_volume_flags, 32, 4 * container_volumes_max) /* u32 each */           \
   X(container_strings, 160, command_max - container_strings)
 
@@ -222,10 +235,11 @@
 // data. The header, then the path (path_len bytes and a NUL), then size bytes of content; the
 // next record starts at the next multiple of 8.
 #define CRUMBLE_PROTOCOL_CONTAINER_FILE(X)                                                 \
-  X(container_file_kind, 0, 4)     /* u32 container_file_copy or container_file_tmpfs */  \
-  X(container_file_mode, 4, 4)     /* u32 permission bits (at most 07777), copy */        \
-  X(container_file_uid, 8, 4)      /* u32 owner, copy */                                  \
-  X(container_file_gid, 12, 4)     /* u32 group, copy */                                  \
+  X(container_file_kind, 0, 4)     /* u32 container_file_* */                             \
+  X(container_file_mode, 4, 4)     /* u32 permission bits (at most 07777), copy; device: \
+                                      and the node's type (S_IFCHR, S_IFBLK, S_IFIFO) */  \
+  X(container_file_uid, 8, 4)      /* u32 owner, copy and device */                       \
+  X(container_file_gid, 12, 4)     /* u32 group, copy and device */                       \
   X(container_file_flags, 16, 4)   /* u32 mount flags within container_file_mount_flags */ \
   X(container_file_path_len, 20, 4) /* u32 bytes of the path, without its NUL */          \
   X(container_file_size, 24, 4)    /* u32 bytes of content */                             \
