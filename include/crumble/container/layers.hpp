@@ -406,12 +406,18 @@ inline void check_no_symlink_on_the_way(const LayerPlan& plan, int root, const s
       if (o.empty() || p.starts_with(o + "/")) return true;
     return false;
   };
+  // A hardlink is whatever its target is: link(2) does not follow a symlink, so one to a symlink
+  // is a symlink (a chain longer than 8 counts as one: no archive needs it).
+  const std::map<std::string, std::string> link_target(plan.hardlinks.begin(), plan.hardlinks.end());
+  std::function<bool(const std::string&, int)> is_symlink = [&](const std::string& p, int depth) {
+    if (auto l = link_target.find(p); l != link_target.end()) return depth >= 8 || is_symlink(l->second, depth + 1);
+    if (auto it = plan.entries.find(p); it != plan.entries.end()) return it->second == Kind::symlink;
+    if (removed_by_layer(p) || under_opaque(p)) return false;
+    return kind_beneath(root, p) == Kind::symlink;
+  };
   auto symlink_at = [&](const std::string& prefix) {
     if (auto it = known.find(prefix); it != known.end()) return it->second;
-    bool s;
-    if (auto it = plan.entries.find(prefix); it != plan.entries.end()) s = it->second == Kind::symlink;
-    else if (removed_by_layer(prefix) || under_opaque(prefix)) s = false;
-    else s = kind_beneath(root, prefix) == Kind::symlink;
+    const bool s = is_symlink(prefix, 0);
     known[prefix] = s;
     return s;
   };
