@@ -739,8 +739,10 @@ inline void apply_layer(const std::filesystem::path& layer_tar, const std::files
 // ImageError naming `name_for_errors` and the entry, before anything is written. `opaques`: the
 // directories (relative, clean) that overlayfs marked opaque, emptied of what `rootfs` held there
 // before the archive's entries are written (the archive cannot say which they are).
+// `keep_out`: paths whose entries and whiteouts are not applied (the mount points the guest's init
+// made for files bound into the container: what is there in rootfs stays).
 inline void apply_overlay_diff(const std::filesystem::path& diff_tar, const std::filesystem::path& rootfs, std::string_view name_for_errors,
-                               const std::vector<std::string>& opaques = {}) {
+                               const std::vector<std::string>& opaques = {}, const std::vector<std::string>& keep_out = {}) {
   namespace d = layers_detail;
   const std::string layer(name_for_errors);
   vm::Fd fd = d::open_blob(diff_tar, layer);
@@ -755,9 +757,17 @@ inline void apply_overlay_diff(const std::filesystem::path& diff_tar, const std:
           if (dir.empty()) throw ImageError(layer + ": the root itself cannot be an opaque directory");
           plan.opaques.push_back(dir);
         }
+        std::vector<std::string> skip = plan.whiteouts;  // overlay whiteouts are entries too: not extracted
+        for (const auto& k : keep_out) {
+          const std::string path = d::entry_path(k, layer, "path kept out");
+          if (path.empty()) continue;
+          plan.entries.erase(path);
+          std::erase(plan.whiteouts, path);
+          skip.push_back(path);
+        }
         d::check_no_symlink_on_the_way(plan, root.get(), layer);
         d::apply_removals(plan, root.get(), layer);
-        d::extract_layer(fd.get(), layer, {}, d::LayerFormat::overlay_diff, plan.whiteouts);
+        d::extract_layer(fd.get(), layer, {}, d::LayerFormat::overlay_diff, skip);
       },
       {});
 }
