@@ -732,6 +732,30 @@ TEST_CASE("container: copy_writes_to refuses writes larger than the guest's memo
   CHECK_THROWS_AS(box.run({"/bin/true"}), crumble::vm::VmError);  // the VM was stopped
 }
 
+TEST_CASE("container: copy_writes_to leaves out the mount points of files bound in, an image's symlink there included", "[container][e2e][writes]") {
+  World::get();
+  TempDir d("e2e-writes-files-");
+  const fs::path root = d.path() / "root";
+  make_busybox_dir(root);
+  fs::create_directories(root / "etc");
+  fs::create_symlink("../run/resolv.conf", root / "etc/resolv.conf");  // as systemd-resolved images have it
+  crumble::container::Spec spec;
+  spec.rootfs = root;
+  spec.files.push_back({"/etc/resolv.conf", "nameserver 192.0.2.1\n"});
+  spec.files.push_back({"/etc/hosts", "127.0.0.1 localhost\n"});  // not in the image: a new mount point
+  crumble::container::Container box(spec);
+  const auto r = box.run({"/bin/sh", "-c", "cat /etc/resolv.conf /etc/hosts; echo mine > /etc/mine"});
+  INFO(r.out << r.err);
+  REQUIRE(r.status() == 0);
+  CHECK(r.out == "nameserver 192.0.2.1\n127.0.0.1 localhost\n");
+  box.copy_writes_to(root);
+  box.shutdown();
+  CHECK(fs::is_symlink(root / "etc/resolv.conf"));  // the image's symlink, as it was
+  CHECK(fs::read_symlink(root / "etc/resolv.conf") == "../run/resolv.conf");
+  CHECK(!fs::exists(fs::symlink_status(root / "etc/hosts")));
+  CHECK(read_file(root / "etc/mine") == "mine\n");  // the container's own write
+}
+
 TEST_CASE("container: a root_writes command in a VM that is no container does not start, and says why", "[container][e2e][writes]") {
   World::get();
   // the guest's own answer: a command asking for the writable layer in a VM without one

@@ -387,10 +387,10 @@ TEST_CASE("oci bundle: capabilities, rlimits, oomScoreAdj and additionalGids bec
   CHECK_THAT(b.ignored[0], Contains("process.capabilities.ambient: unknown capability CAP_FROM_THE_FUTURE"));
   fs::remove_all(dir);
 
-  // without them: the user's groups, root's capabilities, the guest's limits
+  // without them: the user's groups, no capabilities at all (runc's empty set), the guest's limits
   const fs::path bare = bundle(R"({"root":{"path":"rootfs"},"process":{"args":["sh"]}})");
   const crumble::oci::Bundle none = crumble::oci::read_bundle(bare);
-  CHECK(!none.spec.capabilities);
+  CHECK(none.spec.capabilities == crumble::vm::Capabilities{});
   CHECK(none.spec.rlimits.empty());
   CHECK(!none.spec.oom_score_adj);
   CHECK(!none.spec.groups);
@@ -406,6 +406,7 @@ TEST_CASE("oci bundle: bad capabilities, rlimits, oomScoreAdj and additionalGids
       {"a set with a number", R"("capabilities":{"bounding":["CAP_KILL",5]})", "process.capabilities.bounding[1]: expected a string"},
       {"an unknown rlimit", R"("rlimits":[{"type":"RLIMIT_FOO","soft":1,"hard":1}])", "process.rlimits[0].type: \"RLIMIT_FOO\""},
       {"a negative rlimit", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":-1,"hard":1}])", "process.rlimits[0].soft: expected a whole number"},
+      {"an rlimit type not a string", R"("rlimits":[{"type":7,"soft":1,"hard":1}])", "process.rlimits[0].type: expected a string"},
       {"an rlimit without hard", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":1}])", "process.rlimits[0].hard: expected a whole number"},
       {"soft above hard", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":9,"hard":1}])", "process.rlimits[0]: soft 9 is above hard 1"},
       {"an rlimit twice", R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":1},{"type":"RLIMIT_NOFILE","soft":2,"hard":2}])",

@@ -78,6 +78,13 @@ TEST_CASE("oci hooks: a hook gets the state on stdin, its args as argv and exact
   CHECK_THAT(env, Contains("A=1\n") && Contains("B=x y\n"));
   CHECK(env.find("HOME=") == std::string::npos);  // nothing of this process's environment
   CHECK(env.find("PATH=/") == std::string::npos);
+  // without `env` at all: the runtime's own environment, as runc (Go's exec with a nil Env)
+  ::setenv("CRUMBLE_HOOKS_TEST", "inherited", 1);
+  Hook without_env = hook(path);
+  without_env.env.reset();
+  crumble::oci::run_hook(without_env, state, "prestart[1]");
+  CHECK_THAT(s.read("env"), Contains("CRUMBLE_HOOKS_TEST=inherited\n") && Contains("PATH=/"));
+  ::unsetenv("CRUMBLE_HOOKS_TEST");
   // no args: argv is the path alone
   crumble::oci::run_hook(hook(path), state, "prestart[0]");
   CHECK(s.read("args") == "|");

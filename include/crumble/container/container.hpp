@@ -311,7 +311,11 @@ class Container {
         throw ContainerError("archiving the container's writes in the guest (busybox tar) " + r.describe() + (err.empty() ? "" : ": " + err));
     }
     try {
-      apply_overlay_diff(tar, dir, "the container's writes", opaque_directories(tar, dir, timeout));
+      // the files bound into the container are not its writes: their mount points (an empty file,
+      // or one in place of an image's symlink such as /etc/resolv.conf) stay out of `dir`
+      std::vector<std::string> mount_points;
+      for (const File& f : spec_.files) mount_points.push_back(f.guest.substr(f.guest.find_first_not_of('/')));
+      apply_overlay_diff(tar, dir, "the container's writes", opaque_directories(tar, dir, timeout), mount_points);
     } catch (const ImageError& e) {
       throw ContainerError("cannot copy the container's writes to " + dir.string() + ": " + e.what());
     }

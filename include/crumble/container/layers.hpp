@@ -406,12 +406,18 @@ inline void check_no_symlink_on_the_way(const LayerPlan& plan, int root, const s
       if (o.empty() || p.starts_with(o + "/")) return true;
     return false;
   };
+  // A hardlink is whatever its target is: link(2) does not follow a symlink, so one to a symlink
+  // is a symlink (a chain longer than 8 counts as one: no archive needs it).
+  const std::map<std::string, std::string> link_target(plan.hardlinks.begin(), plan.hardlinks.end());
+  std::function<bool(const std::string&, int)> is_symlink = [&](const std::string& p, int depth) {
+    if (auto l = link_target.find(p); l != link_target.end()) return depth >= 8 || is_symlink(l->second, depth + 1);
+    if (auto it = plan.entries.find(p); it != plan.entries.end()) return it->second == Kind::symlink;
+    if (removed_by_layer(p) || under_opaque(p)) return false;
+    return kind_beneath(root, p) == Kind::symlink;
+  };
   auto symlink_at = [&](const std::string& prefix) {
     if (auto it = known.find(prefix); it != known.end()) return it->second;
-    bool s;
-    if (auto it = plan.entries.find(prefix); it != plan.entries.end()) s = it->second == Kind::symlink;
-    else if (removed_by_layer(prefix) || under_opaque(prefix)) s = false;
-    else s = kind_beneath(root, prefix) == Kind::symlink;
+    const bool s = is_symlink(prefix, 0);
     known[prefix] = s;
     return s;
   };
@@ -733,8 +739,10 @@ inline void apply_layer(const std::filesystem::path& layer_tar, const std::files
 // ImageError naming `name_for_errors` and the entry, before anything is written. `opaques`: the
 // directories (relative, clean) that overlayfs marked opaque, emptied of what `rootfs` held there
 // before the archive's entries are written (the archive cannot say which they are).
+// `keep_out`: paths whose entries and whiteouts are not applied (the mount points the guest's init
+// made for files bound into the container: what is there in rootfs stays).
 inline void apply_overlay_diff(const std::filesystem::path& diff_tar, const std::filesystem::path& rootfs, std::string_view name_for_errors,
-                               const std::vector<std::string>& opaques = {}) {
+                               const std::vector<std::string>& opaques = {}, const std::vector<std::string>& keep_out = {}) {
   namespace d = layers_detail;
   const std::string layer(name_for_errors);
   vm::Fd fd = d::open_blob(diff_tar, layer);
@@ -749,9 +757,17 @@ inline void apply_overlay_diff(const std::filesystem::path& diff_tar, const std:
           if (dir.empty()) throw ImageError(layer + ": the root itself cannot be an opaque directory");
           plan.opaques.push_back(dir);
         }
+        std::vector<std::string> skip = plan.whiteouts;  // overlay whiteouts are entries too: not extracted
+        for (const auto& k : keep_out) {
+          const std::string path = d::entry_path(k, layer, "path kept out");
+          if (path.empty()) continue;
+          plan.entries.erase(path);
+          std::erase(plan.whiteouts, path);
+          skip.push_back(path);
+        }
         d::check_no_symlink_on_the_way(plan, root.get(), layer);
         d::apply_removals(plan, root.get(), layer);
-        d::extract_layer(fd.get(), layer, {}, d::LayerFormat::overlay_diff, plan.whiteouts);
+        d::extract_layer(fd.get(), layer, {}, d::LayerFormat::overlay_diff, skip);
       },
       {});
 }

@@ -360,7 +360,8 @@ inline std::vector<vm::ResourceLimit> rlimits(const nlohmann::json& list, const 
     const std::string at = "process.rlimits[" + std::to_string(i) + "]";
     const nlohmann::json& r = list[i];
     if (!r.is_object()) fail(file, at, std::string("expected an object, got ") + r.type_name());
-    const std::string type = r.value("type", std::string());
+    if (!r.contains("type") || !r.at("type").is_string()) fail(file, at + ".type", "expected a string (RLIMIT_NOFILE, RLIMIT_NPROC, ...)");
+    const std::string type = r.at("type").get<std::string>();
     const auto* end = std::end(rlimit_names);
     const auto* it = std::find(std::begin(rlimit_names), end, type);
     if (it == end) fail(file, at + ".type", "\"" + type + "\": not a resource limit Linux has (RLIMIT_NOFILE, RLIMIT_NPROC, ...)");
@@ -484,8 +485,9 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
     b.spec.groups = groups;
   }
   b.spec.no_new_privs = member(process, "noNewPrivileges", file, "process.", T::boolean) == true;
-  if (const auto& caps = member(process, "capabilities", file, "process.", T::object); !caps.is_null())
-    b.spec.capabilities = capabilities(b, caps, file);
+  // no capabilities section: none at all, as runc (an empty set), not root's every one
+  const nlohmann::json& caps = member(process, "capabilities", file, "process.", T::object);
+  b.spec.capabilities = caps.is_null() ? vm::Capabilities{} : capabilities(b, caps, file);
   b.spec.rlimits = rlimits(member(process, "rlimits", file, "process.", T::array), file);  // 16 types: what the guest takes
   if (process.contains("oomScoreAdj")) {
     const nlohmann::json& v = process.at("oomScoreAdj");
@@ -513,6 +515,9 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
     }
     b.hooks_json = j.at("hooks");
     // they run in the container's namespaces: inside the VM, where there is no hook to run
+    if (!b.hooks.prestart.empty() || !b.hooks.create_runtime.empty() || !b.hooks.poststart.empty())
+      b.notes.push_back("hooks: the state's pid is the container's monitor, a host process in the host's namespaces (the container "
+                        "runs in a VM): a hook that enters /proc/PID/ns or /proc/PID/root acts on the host's");
     if (!b.hooks.create_container.empty()) b.ignored.push_back("hooks.createContainer (they would run inside the VM)");
     if (!b.hooks.start_container.empty()) b.ignored.push_back("hooks.startContainer (they would run inside the VM)");
   }

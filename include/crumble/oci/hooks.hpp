@@ -40,7 +40,9 @@ struct HookError : std::runtime_error {
 struct Hook {
   std::string path;               // absolute
   std::vector<std::string> args;  // args[0] is argv[0]; empty: argv is {path}
-  std::vector<std::string> env;   // the whole environment
+  // The whole environment; absent: the runtime's own (runc runs a hook without `env` with Go's
+  // nil Env, i.e. its own environment: hooks from hooks.d often rely on PATH)
+  std::optional<std::vector<std::string>> env;
   std::optional<int> timeout;     // seconds, > 0
 };
 
@@ -80,7 +82,7 @@ inline Hooks parse_hooks(const nlohmann::json& j, const std::string& at = "hooks
       hook.path = path.get<std::string>();
       if (hook.path.empty() || hook.path[0] != '/') throw HookError(one + ".path: \"" + hook.path + "\" is not absolute");
       hook.args = strings(a[i].value("args", nlohmann::json()), one + ".args");
-      hook.env = strings(a[i].value("env", nlohmann::json()), one + ".env");
+      if (a[i].contains("env")) hook.env = strings(a[i].at("env"), one + ".env");
       if (a[i].contains("timeout")) {
         const nlohmann::json& t = a[i].at("timeout");
         if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 86400)
@@ -129,7 +131,10 @@ inline void run_hook(const Hook& hook, const std::string& state, const std::stri
   std::vector<char*> argv, envp;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env = hook.env;
+  std::vector<std::string> env;
+  if (hook.env) env = *hook.env;
+  else
+    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   const pid_t pid = ::fork();
