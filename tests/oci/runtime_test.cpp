@@ -538,3 +538,105 @@ TEST_CASE("crumble-runtime with a damaged, missing, locked or contended state: c
     CHECK(!fs::exists(root / "tty"));
   }
 }
+
+TEST_CASE("crumble-runtime's lifecycle hardened: a stale id, signals before start, silent clients, exec's own limits, a damaged state") {
+  (void)crumble::test::guest_kernel_or_skip();
+  const PrivateCache cache;
+  const WorkDir w("oci-hard");
+  const fs::path root = w.path / "state", bundle = w.path / "bundle", out = w.path / "out";
+  busybox_bundle(bundle, "trap 'echo got USR1' USR1; echo up; while true; do sleep 0.1; done", {"grep"});
+  const std::string rt = std::string(CRUMBLE_RUNTIME) + " --root '" + root.string() + "' ";
+  {
+    INFO("an id whose directory a killed create left (no state, no lock holder, no monitor) is taken");
+    fs::create_directories(root / "hard");
+    const Output o = shell(rt + "create --bundle '" + bundle.string() + "' hard > '" + out.string() + "' 2>&1");
+    INFO(o.text << slurp(out));
+    REQUIRE(o.status == 0);
+  }
+  {
+    INFO("SIGUSR1 to a created container waits for the start (as every signal but TERM, INT, HUP and QUIT), then reaches the "
+         "process, which has no trap for it yet and ends: stopped");
+    REQUIRE(shell(rt + "create --bundle '" + bundle.string() + "' sig > /dev/null 2>&1").status == 0);
+    REQUIRE(shell(rt + "kill sig USR1").status == 0);
+    std::this_thread::sleep_for(300ms);
+    CHECK_THAT(shell(rt + "state sig").text, Contains("\"created\""));
+    REQUIRE(shell(rt + "start sig").status == 0);
+    bool stopped = false;
+    for (int i = 0; i < 100 && !stopped; ++i, std::this_thread::sleep_for(100ms))
+      stopped = shell(rt + "state sig").text.find("\"stopped\"") != std::string::npos;
+    CHECK(stopped);
+    CHECK(shell(rt + "delete sig").status == 0);
+  }
+  REQUIRE(shell(rt + "start hard").status == 0);
+  {
+    INFO("five clients connected to exec.sock that say nothing hold up no exec");
+    const fs::path ready = w.path / "connected";
+    REQUIRE(shell("python3 -c \"import socket,sys,time\nss=[]\nfor i in range(5):\n s=socket.socket(socket.AF_UNIX, "
+                  "socket.SOCK_SEQPACKET); s.connect(sys.argv[1]); ss.append(s)\nopen(sys.argv[2], 'w').close()\ntime.sleep(20)\n\" '" +
+                  (root / "hard/exec.sock").string() + "' '" + ready.string() + "' > /dev/null 2>&1 &")
+                .status == 0);
+    for (int i = 0; i < 100 && !fs::exists(ready); ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE(fs::exists(ready));
+    const auto t0 = std::chrono::steady_clock::now();
+    const Output o = shell("timeout 60 " + rt + "exec hard echo through");
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    INFO(o.text << " in " << took.count() << " ms");
+    CHECK(o.text == "through\n");
+    CHECK(took < 6s);  // each silent client held the loop 2 s before
+  }
+  {
+    INFO("exec --process: its own rlimits, capabilities and additionalGids, and a 300 KiB environment");
+    nlohmann::json p = {{"args", {"sh", "-c", "ulimit -n; grep -E '^(CapEff|Groups)' /proc/self/status; echo $((${#A}+${#B}+${#C}))"}},
+                        // three: one string may be at most 128 KiB (the guest kernel's MAX_ARG_STRLEN)
+                        {"env", {"PATH=/bin", "A=" + std::string(100000, 'a'), "B=" + std::string(100000, 'b'), "C=" + std::string(100000, 'c')}},
+                        {"cwd", "/"},
+                        {"user", {{"uid", 0}, {"gid", 0}, {"additionalGids", {7, 9}}}},
+                        {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"soft", 77}, {"hard", 77}}}},
+                        {"capabilities", {{"bounding", {"CAP_CHOWN", "CAP_KILL"}}, {"effective", {"CAP_CHOWN", "CAP_KILL"}},
+                                          {"permitted", {"CAP_CHOWN", "CAP_KILL"}}}}};
+    std::ofstream(w.path / "p.json") << p.dump();
+    const Output o = shell("timeout 60 " + rt + "exec --process '" + (w.path / "p.json").string() + "' hard");
+    INFO(o.text);
+    CHECK(o.status == 0);
+    CHECK_THAT(o.text, Contains("77\n"));
+    CHECK_THAT(o.text, Contains("CapEff:\t0000000000000021"));  // CAP_CHOWN (0) and CAP_KILL (5)
+    CHECK_THAT(o.text, Contains("Groups:\t7 9"));
+    CHECK_THAT(o.text, Contains("300000\n"));
+  }
+  {
+    INFO("the monitor's state updates fail on a damaged state without keeping the lock: the next exec still runs");
+    const fs::path state = root / "hard/state.json";
+    const std::string good = slurp(state);
+    REQUIRE(shell("timeout 60 " + rt + "exec -d hard sleep 1 > /dev/null 2>&1").status == 0);
+    std::ofstream(state) << "garbage";  // the monitor records the exec's end: parse fails
+    std::this_thread::sleep_for(2500ms);
+    std::ofstream(state) << good;
+    const Output o = shell("timeout 30 " + rt + "exec hard echo still");
+    INFO(o.text);
+    CHECK(o.text == "still\n");
+  }
+  {
+    INFO("delete --force of a running container whose state is damaged: its monitor killed, its directory and root image gone");
+    const std::string monitor = shell("cut -d' ' -f1 '" + (root / "hard/monitor").string() + "'").text;
+    REQUIRE(!monitor.empty());
+    std::ofstream(root / "hard/state.json") << "garbage";
+    const Output o = shell(rt + "delete --force hard");
+    INFO(o.text);
+    CHECK(o.status == 0);
+    CHECK(!fs::exists(root / "hard"));
+    // gone, or a zombie its new parent has yet to reap
+    CHECK(shell("test ! -e /proc/" + monitor.substr(0, monitor.size() - 1) + " || grep -q '^[0-9]* (.*) Z' /proc/" +
+                monitor.substr(0, monitor.size() - 1) + "/stat")
+              .status == 0);
+    CHECK(cache.root_images().empty());
+  }
+  {
+    INFO("run -d returns with the container running, as runc run -d");
+    const Output o = shell("timeout 60 " + rt + "run -d --bundle '" + bundle.string() + "' bg > /dev/null 2>&1");
+    CHECK(o.status == 0);
+    CHECK_THAT(shell(rt + "state bg").text, Contains("\"running\""));
+    CHECK(shell(rt + "delete --force bg").status == 0);
+    CHECK(!fs::exists(root / "bg"));
+  }
+  CHECK(cache.root_images().empty());
+}

@@ -276,10 +276,14 @@ fs::path root_images() { return crumble::vm::cache_dir() / "runtime" / "roots"; 
 
 // `dir`: the cache as `create` found it (state's "rootImages"): podman calls `delete` with no
 // HOME in its environment.
-void forget_root(const std::string& key, fs::path dir = {}) {
+// `patience`: how long an image still in use is tried again (a monitor just SIGKILLed, or its
+// QEMU, may hold its lease for a moment while the kernel tears it down).
+void forget_root(const std::string& key, fs::path dir = {}, std::chrono::milliseconds patience = {}) {
   if (key.empty()) return;
   try {
-    crumble::container::RootCache(dir.empty() ? root_images() : dir).remove(key);
+    crumble::container::RootCache cache(dir.empty() ? root_images() : dir);
+    for (const auto until = std::chrono::steady_clock::now() + patience;; std::this_thread::sleep_for(std::chrono::milliseconds(20)))
+      if (cache.remove(key).in_use.empty() || std::chrono::steady_clock::now() >= until) return;
   } catch (const std::exception& e) {
     log_line("warning", "cannot remove the root image " + key + ": " + e.what());
   }
@@ -295,7 +299,7 @@ void forget_root(const std::string& key, fs::path dir = {}) {
 void forget_root_on_file(const fs::path& dir) {
   std::ifstream in(dir / "root");
   std::string key, cache;
-  if (std::getline(in, key) && std::getline(in, cache)) forget_root(key, cache);
+  if (std::getline(in, key) && std::getline(in, cache)) forget_root(key, cache, std::chrono::seconds(5));
 }
 
 // The monitor's own state updates: a failure is logged, never the end of a running container
@@ -1163,7 +1167,7 @@ int delete_container(const std::string& id, bool force) {
     end_monitor(s.value("pid", 0), s.value("monitorStart", std::string()), status == "created" || status == "creating");  // paused: frozen, SIGKILL
   // (a monitor ends with its own image; a killed one leaves it here)
   const std::string key = s.value("rootKey", std::string());
-  if (!key.empty()) forget_root(key, s.value("rootImages", std::string()));
+  if (!key.empty()) forget_root(key, s.value("rootImages", std::string()), std::chrono::seconds(5));
   else forget_root_on_file(dir);
   post_hooks(s, "poststop");
   std::error_code ec;
