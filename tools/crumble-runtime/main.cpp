@@ -4,7 +4,7 @@
 //
 //   crumble-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
 //     create --bundle B [--pid-file P] [--console-socket S] ID   start ID   state ID
-//     kill [--all] ID [SIGNAL]   delete [--force] ID   run --bundle B [--pid-file P] ID
+//     kill [--all] ID [SIGNAL]   delete [--force] ID   run [-d] --bundle B [--pid-file P] ID
 //     exec [--process F] [--detach] [--pid-file P] [--console-socket S] [--tty] [--cwd D]
 //          [--env K=V]... [--user U[:G]] ID [ARGS...]
 //     ps [--format table|json] ID   pause ID   resume ID   update [--resources F|-] ID
