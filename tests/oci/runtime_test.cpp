@@ -5,7 +5,11 @@
 // kernel, QEMU, Go (to build the suite) or podman.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -359,4 +364,287 @@ TEST_CASE("podman run with a volume, a user, a working directory and an environm
   CHECK(podman("cp writes:/f -").status == 0);
   CHECK(podman("rm writes").status == 0);
   CHECK(podman.cache.root_images().empty());
+}
+
+namespace {
+
+// A process standing for a container's monitor in a state made by the test (the runtime checks
+// its pid and start time, nothing else): a child of the test, so its end is seen by waitpid.
+struct FakeMonitor {
+  pid_t pid = -1;
+  FakeMonitor() {
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::execlp("sleep", "sleep", "600", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && start().empty(); ++i) std::this_thread::sleep_for(10ms);
+  }
+  ~FakeMonitor() {
+    if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+  }
+  // /proc/PID/stat's field 22, read here on its own
+  std::string start() const {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(in, line);
+    std::istringstream f(line.substr(line.rfind(')') + 2));
+    std::string x;
+    for (int i = 3; i <= 22 && (f >> x); ++i) {
+    }
+    return x;
+  }
+  // How it ended, once it has (waits at most `limit`): the signal that killed it, 0 if it lives.
+  int killed_by(std::chrono::milliseconds limit) {
+    int st = 0;
+    for (const auto until = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(10ms))
+      if (::waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        return WIFSIGNALED(st) ? WTERMSIG(st) : -1;
+      }
+    return 0;
+  }
+};
+
+// A bundle of busybox (sh, echo, sleep, cat and `more`) whose process is `script` (sh -c).
+void busybox_bundle(const fs::path& bundle, const std::string& script, const std::vector<std::string>& more = {}) {
+  fs::create_directories(bundle / "rootfs/bin");
+  std::string tools = "sh echo sleep cat";
+  for (const std::string& m : more) tools += " " + m;
+  REQUIRE(shell("cp /bin/busybox '" + (bundle / "rootfs/bin/").string() + "' && for c in " + tools + "; do ln -sf busybox '" +
+                (bundle / "rootfs/bin/").string() + "'$c; done")
+              .status == 0);
+  nlohmann::json config = {{"ociVersion", "1.0.2"},
+                           {"root", {{"path", "rootfs"}}},
+                           {"process", {{"cwd", "/"}, {"env", {"PATH=/bin"}}, {"args", {"sh", "-c", script}}}}};
+  std::ofstream(bundle / "config.json") << config.dump(2);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("crumble-runtime with a damaged, missing, locked or contended state: clear errors, nothing left, no shell") {
+  const WorkDir w("oci-state");
+  const fs::path root = w.path / "state", bundle = w.path / "bundle";
+  busybox_bundle(bundle, "echo hi");
+  const std::string rt = std::string(CRUMBLE_RUNTIME) + " --root '" + root.string() + "' ";
+  FakeMonitor monitor;
+  REQUIRE(!monitor.start().empty());
+  // a created (or, with started, running) container whose monitor is `monitor`
+  auto state = [&](const std::string& id, nlohmann::json extra = nlohmann::json::object()) {
+    fs::create_directories(root / id);
+    nlohmann::json s = {{"id", id},         {"pid", monitor.pid},         {"monitorStart", monitor.start()}, {"bundle", bundle.string()},
+                        {"rootfs", (bundle / "rootfs").string()}, {"created", "2024-01-01T00:00:00Z"}, {"started", false}};
+    s.update(extra);
+    std::ofstream(root / id / "state.json") << s.dump();
+    return root / id;
+  };
+  struct Case {
+    std::string what, setup, command;
+    int status;
+    std::string says;
+  };
+  const fs::path injected = w.path / "injected";
+  const std::vector<Case> cases = {
+      {"a directory without state: delete says so and how to remove it", "nostate", "delete nostate", 1, "delete --force nostate"},
+      {"damaged state: state says damaged", "damaged", "state damaged", 1, "is damaged"},
+      {"damaged state: delete refuses without --force", "damaged", "delete damaged", 1, "is damaged"},
+      {"a second start of a container being started is refused", "starting", "start starting", 1, "another start has started it"},
+      {"a delete while another (alive) deletes is refused", "deleting", "delete deleting", 1, "is being deleted by process"},
+      {"exec: noNewPrivileges not a boolean, by its path", "running", "exec --process " + (w.path / "nnp.json").string() + " running", 1,
+       "process.noNewPrivileges: expected true or false"},
+      {"exec: consoleSize out of 16 bits refused, by its path", "running", "exec --process " + (w.path / "size.json").string() + " running", 1,
+       "process.consoleSize.height: expected a whole number from 0 to 65535, got 70000"},
+      {"exec: the process's rlimits read by their path", "running", "exec --process " + (w.path / "rlimit.json").string() + " running", 1,
+       "process.rlimits[0].soft"},
+      {"exec: over 1 MiB refused with its size", "running", "exec --process " + (w.path / "big.json").string() + " running", 1, "at most 1048576"},
+      {"exec into a running container whose monitor no longer listens", "running", "exec running echo hi", 1, "the container is stopped"},
+      {"ps --format table: arguments reach ps as they are, no shell", "running", "ps --format table running \"x'; touch " + injected.string() + "; '\"", 1,
+       ""},
+  };
+  std::ofstream(w.path / "nnp.json") << R"({"args": ["true"], "noNewPrivileges": "yes"})";
+  std::ofstream(w.path / "size.json") << R"({"args": ["true"], "terminal": true, "consoleSize": {"height": 70000, "width": 80}})";
+  std::ofstream(w.path / "rlimit.json") << R"({"args": ["true"], "rlimits": [{"type": "RLIMIT_NOFILE", "soft": -1, "hard": 5}]})";
+  std::ofstream(w.path / "big.json") << nlohmann::json{{"args", {"true"}}, {"env", {"BIG=" + std::string(std::size_t{1} << 20, 'x')}}}.dump();
+  for (const Case& c : cases) {
+    fs::remove_all(root);
+    if (c.setup == "nostate") fs::create_directories(root / "nostate");
+    if (c.setup == "damaged") {
+      fs::create_directories(root / "damaged");
+      std::ofstream(root / "damaged/state.json") << "{\"id\": \"dam";
+    }
+    if (c.setup == "starting") state("starting", {{"starting", true}});
+    if (c.setup == "deleting") state("deleting", {{"deleting", {{"pid", monitor.pid}, {"start", monitor.start()}}}});
+    if (c.setup == "running") state("running", {{"started", true}});
+    const Output o = shell(rt + c.command);
+    INFO(c.what << ": status " << o.status << "\n" << o.text);
+    CHECK(o.status == c.status);
+    CHECK_THAT(o.text, Contains(c.says));
+  }
+  CHECK(!fs::exists(injected));
+  {
+    INFO("a full disk (writes fail with ENOSPC): start fails saying so, the state as it was");
+    const fs::path dir = state("full");
+    fs::create_symlink("/dev/full", dir / "state.json.tmp");
+    const std::string before = slurp(dir / "state.json");
+    const Output o = shell(rt + "start full");
+    INFO(o.text);
+    CHECK(o.status == 1);
+    CHECK_THAT(o.text, Contains("No space left on device"));
+    CHECK(slurp(dir / "state.json") == before);
+  }
+  {
+    INFO("a lock another process holds: start gives up (10 s) and says so, never hangs");
+    const fs::path dir = state("locked");
+    const int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(::flock(fd, LOCK_EX) == 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    const Output o = shell("timeout 60 " + rt + "start locked");
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ::close(fd);
+    INFO(o.text);
+    CHECK(o.status == 1);
+    CHECK_THAT(o.text, Contains("is locked by another process"));
+    CHECK(took < 20s);
+  }
+  {
+    INFO("delete --force of a damaged state kills the monitor on file (ROOT/ID/monitor) and removes the directory");
+    fs::create_directories(root / "gone");
+    std::ofstream(root / "gone/state.json") << "garbage";
+    std::ofstream(root / "gone/monitor") << monitor.pid << " " << monitor.start() << "\n";
+    const Output o = shell(rt + "delete --force gone");
+    INFO(o.text);
+    CHECK(o.status == 0);
+    CHECK(monitor.killed_by(5s) == SIGKILL);
+    CHECK(!fs::exists(root / "gone"));
+  }
+  {
+    INFO("delete --force of a directory without state removes it");
+    fs::create_directories(root / "empty");
+    CHECK(shell(rt + "delete --force empty").status == 0);
+    CHECK(!fs::exists(root / "empty"));
+  }
+  {
+    INFO("create with process.consoleSize out of range: refused by its path, nothing made");
+    const fs::path tty = w.path / "tty";
+    busybox_bundle(tty, "true");
+    nlohmann::json config = nlohmann::json::parse(std::ifstream(tty / "config.json"));
+    config["process"]["terminal"] = true;
+    config["process"]["consoleSize"] = {{"height", 24}, {"width", 65536}};
+    std::ofstream(tty / "config.json") << config.dump();
+    const Output o = shell(rt + "create --bundle '" + tty.string() + "' --console-socket " + (w.path / "no.sock").string() + " tty");
+    INFO(o.text);
+    CHECK(o.status == 1);
+    CHECK_THAT(o.text, Contains("process.consoleSize.width: expected a whole number from 0 to 65535, got 65536"));
+    CHECK(!fs::exists(root / "tty"));
+  }
+}
+
+TEST_CASE("crumble-runtime's lifecycle hardened: a stale id, signals before start, silent clients, exec's own limits, a damaged state") {
+  (void)crumble::test::guest_kernel_or_skip();
+  const PrivateCache cache;
+  const WorkDir w("oci-hard");
+  const fs::path root = w.path / "state", bundle = w.path / "bundle", out = w.path / "out";
+  busybox_bundle(bundle, "trap 'echo got USR1' USR1; echo up; while true; do sleep 0.1; done", {"grep"});
+  const std::string rt = std::string(CRUMBLE_RUNTIME) + " --root '" + root.string() + "' ";
+  {
+    INFO("an id whose directory a killed create left (no state, no lock holder, no monitor) is taken");
+    fs::create_directories(root / "hard");
+    const Output o = shell(rt + "create --bundle '" + bundle.string() + "' hard > '" + out.string() + "' 2>&1");
+    INFO(o.text << slurp(out));
+    REQUIRE(o.status == 0);
+  }
+  {
+    INFO("SIGUSR1 to a created container waits for the start (as every signal but TERM, INT, HUP and QUIT), then reaches the "
+         "process, which has no trap for it yet and ends: stopped");
+    REQUIRE(shell(rt + "create --bundle '" + bundle.string() + "' sig > /dev/null 2>&1").status == 0);
+    REQUIRE(shell(rt + "kill sig USR1").status == 0);
+    std::this_thread::sleep_for(300ms);
+    CHECK_THAT(shell(rt + "state sig").text, Contains("\"created\""));
+    REQUIRE(shell(rt + "start sig").status == 0);
+    bool stopped = false;
+    for (int i = 0; i < 100 && !stopped; ++i, std::this_thread::sleep_for(100ms))
+      stopped = shell(rt + "state sig").text.find("\"stopped\"") != std::string::npos;
+    CHECK(stopped);
+    CHECK(shell(rt + "delete sig").status == 0);
+  }
+  REQUIRE(shell(rt + "start hard").status == 0);
+  {
+    INFO("five clients connected to exec.sock that say nothing hold up no exec");
+    const fs::path ready = w.path / "connected";
+    REQUIRE(shell("python3 -c \"import socket,sys,time\nss=[]\nfor i in range(5):\n s=socket.socket(socket.AF_UNIX, "
+                  "socket.SOCK_SEQPACKET); s.connect(sys.argv[1]); ss.append(s)\nopen(sys.argv[2], 'w').close()\ntime.sleep(20)\n\" '" +
+                  (root / "hard/exec.sock").string() + "' '" + ready.string() + "' > /dev/null 2>&1 &")
+                .status == 0);
+    for (int i = 0; i < 100 && !fs::exists(ready); ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE(fs::exists(ready));
+    const auto t0 = std::chrono::steady_clock::now();
+    const Output o = shell("timeout 60 " + rt + "exec hard echo through");
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    INFO(o.text << " in " << took.count() << " ms");
+    CHECK(o.text == "through\n");
+    CHECK(took < 6s);  // each silent client held the loop 2 s before
+  }
+  {
+    INFO("exec --process: its own rlimits, capabilities and additionalGids, and a 300 KiB environment");
+    nlohmann::json p = {{"args", {"sh", "-c", "ulimit -n; grep -E '^(CapEff|Groups)' /proc/self/status; echo $((${#A}+${#B}+${#C}))"}},
+                        // three: one string may be at most 128 KiB (the guest kernel's MAX_ARG_STRLEN)
+                        {"env", {"PATH=/bin", "A=" + std::string(100000, 'a'), "B=" + std::string(100000, 'b'), "C=" + std::string(100000, 'c')}},
+                        {"cwd", "/"},
+                        {"user", {{"uid", 0}, {"gid", 0}, {"additionalGids", {7, 9}}}},
+                        {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"soft", 77}, {"hard", 77}}}},
+                        {"capabilities", {{"bounding", {"CAP_CHOWN", "CAP_KILL"}}, {"effective", {"CAP_CHOWN", "CAP_KILL"}},
+                                          {"permitted", {"CAP_CHOWN", "CAP_KILL"}}}}};
+    std::ofstream(w.path / "p.json") << p.dump();
+    const Output o = shell("timeout 60 " + rt + "exec --process '" + (w.path / "p.json").string() + "' hard");
+    INFO(o.text);
+    CHECK(o.status == 0);
+    CHECK_THAT(o.text, Contains("77\n"));
+    CHECK_THAT(o.text, Contains("CapEff:\t0000000000000021"));  // CAP_CHOWN (0) and CAP_KILL (5)
+    CHECK_THAT(o.text, Contains("Groups:\t7 9"));
+    CHECK_THAT(o.text, Contains("300000\n"));
+  }
+  {
+    INFO("the monitor's state updates fail on a damaged state without keeping the lock: the next exec still runs");
+    const fs::path state = root / "hard/state.json";
+    const std::string good = slurp(state);
+    REQUIRE(shell("timeout 60 " + rt + "exec -d hard sleep 1 > /dev/null 2>&1").status == 0);
+    std::ofstream(state) << "garbage";  // the monitor records the exec's end: parse fails
+    std::this_thread::sleep_for(2500ms);
+    std::ofstream(state) << good;
+    const Output o = shell("timeout 30 " + rt + "exec hard echo still");
+    INFO(o.text);
+    CHECK(o.text == "still\n");
+  }
+  {
+    INFO("delete --force of a running container whose state is damaged: its monitor killed, its directory and root image gone");
+    const std::string monitor = shell("cut -d' ' -f1 '" + (root / "hard/monitor").string() + "'").text;
+    REQUIRE(!monitor.empty());
+    std::ofstream(root / "hard/state.json") << "garbage";
+    const Output o = shell(rt + "delete --force hard");
+    INFO(o.text);
+    CHECK(o.status == 0);
+    CHECK(!fs::exists(root / "hard"));
+    // gone, or a zombie its new parent has yet to reap
+    CHECK(shell("test ! -e /proc/" + monitor.substr(0, monitor.size() - 1) + " || grep -q '^[0-9]* (.*) Z' /proc/" +
+                monitor.substr(0, monitor.size() - 1) + "/stat")
+              .status == 0);
+    CHECK(cache.root_images().empty());
+  }
+  {
+    INFO("run -d returns with the container running, as runc run -d");
+    const Output o = shell("timeout 60 " + rt + "run -d --bundle '" + bundle.string() + "' bg > /dev/null 2>&1");
+    CHECK(o.status == 0);
+    CHECK_THAT(shell(rt + "state bg").text, Contains("\"running\""));
+    CHECK(shell(rt + "delete --force bg").status == 0);
+    CHECK(!fs::exists(root / "bg"));
+  }
+  CHECK(cache.root_images().empty());
 }

@@ -4,7 +4,7 @@
 //
 //   crumble-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
 //     create --bundle B [--pid-file P] [--console-socket S] ID   start ID   state ID
-//     kill [--all] ID [SIGNAL]   delete [--force] ID   run --bundle B [--pid-file P] ID
+//     kill [--all] ID [SIGNAL]   delete [--force] ID   run [-d] --bundle B [--pid-file P] ID
 //     exec [--process F] [--detach] [--pid-file P] [--console-socket S] [--tty] [--cwd D]
 //          [--env K=V]... [--user U[:G]] ID [ARGS...]
 //     ps [--format table|json] ID   pause ID   resume ID   update [--resources F|-] ID
@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -94,55 +95,136 @@ void log_line(const std::string& level, const std::string& msg) {
 }
 
 // ---- state on disk ------------------------------------------------------------------------------
+//
+// ROOT/ID/ holds: `lock` (flock: every read-modify-write of the state, and the whole of a
+// create until its first state is written), `monitor` ("PID START": the monitor, written by
+// `create` before anything else, so a directory whose state.json is missing or damaged still
+// names the process `delete --force` must end), `root` (the monitor's root image key and cache,
+// written by the monitor before it says ready, so an image is found whoever ends it),
+// `state.json`, `start.fifo` and `exec.sock`.
 
 fs::path dir_of(const std::string& id) {
   if (id.empty() || id.find('/') != std::string::npos || id == "." || id == "..") fail("invalid container id \"" + id + "\"");
   return g.root / id;
 }
 
-// An exclusive lock on the container's directory while the state is read or written.
-struct Lock {
-  int fd = -1;
-  explicit Lock(const fs::path& dir) {
-    fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) fail("cannot lock " + (dir / "lock").string() + ": " + std::strerror(errno));
-    ::flock(fd, LOCK_EX);
-  }
-  ~Lock() { ::close(fd); }
+// How long a command waits for another one's lock on a container: a lock is held for a
+// read-modify-write of the state (milliseconds) or a create's first steps; anything longer is a
+// stuck process, and waiting for it forever would hang the caller (or a monitor's relay loop).
+constexpr std::chrono::seconds lock_patience{10};
+
+struct LockBusy : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
-json read_state(const std::string& id) {
-  const fs::path dir = dir_of(id);
+// An exclusive lock on the container's directory while the state is read or written; released
+// when it goes, whatever is thrown meanwhile. Waits at most `patience` (0: takes it now or not),
+// then throws LockBusy.
+class Lock {
+ public:
+  explicit Lock(const fs::path& dir, std::chrono::milliseconds patience = lock_patience) {
+    const fs::path file = dir / "lock";
+    fd_.reset(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd_) throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
+    const auto until = std::chrono::steady_clock::now() + patience;
+    for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
+      if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
+      if (errno != EWOULDBLOCK && errno != EINTR) throw std::runtime_error("cannot lock " + file.string() + ": " + std::strerror(errno));
+      if (std::chrono::steady_clock::now() >= until)
+        throw LockBusy("container \"" + dir.filename().string() + "\" is locked by another process (" + file.string() + ", held for more than " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(patience).count()) + " s)");
+      std::this_thread::sleep_for(pause);
+    }
+  }
+  int fd() const { return fd_.get(); }
+
+ private:
+  crumble::runtime::Fd fd_;
+};
+
+// The state, or why there is none: missing (no state.json) or damaged (it does not parse).
+struct StateError : std::runtime_error {
+  StateError(bool missing_, const std::string& what) : std::runtime_error(what), missing(missing_) {}
+  bool missing;
+};
+
+json load_state(const fs::path& dir) {
+  const std::string id = dir.filename().string();
   std::ifstream in(dir / "state.json");
-  if (!in) fail("container \"" + id + "\" does not exist");
+  if (!in) throw StateError(true, "container \"" + id + "\" does not exist");
   try {
-    return json::parse(in);
+    json s = json::parse(in);
+    if (!s.is_object() || !s.contains("id")) throw std::runtime_error("not a container's state");
+    return s;
   } catch (const std::exception& e) {
-    fail("the state of container \"" + id + "\" is damaged (" + (dir / "state.json").string() + "): " + e.what());
+    throw StateError(false, "the state of container \"" + id + "\" is damaged (" + (dir / "state.json").string() + ": " + e.what() +
+                                "); `delete --force " + id + "` removes it");
   }
 }
 
-void write_state(const fs::path& dir, const json& s) {
-  const fs::path tmp = dir / "state.json.tmp";
-  {
-    std::ofstream out(tmp);
-    out << s.dump(2) << "\n";
-    if (!out) fail("cannot write " + tmp.string());
+json read_state(const std::string& id) {
+  try {
+    return load_state(dir_of(id));
+  } catch (const StateError& e) {
+    fail(e.what());
   }
-  fs::rename(tmp, dir / "state.json");
 }
 
-// Whether the monitor named in the state still runs: its pid and its start time (pids are
-// reused), and not a zombie its reaper has yet to collect.
-bool monitor_alive(const json& s) {
-  const pid_t pid = s.value("pid", 0);
-  const std::string start = s.value("monitorStart", std::string());
+// Writes `text` to `file` through a temporary file renamed over it: the file is whole or as it
+// was. Every step is checked, the close too (a full disk may only say so there).
+void write_file(const fs::path& file, const std::string& text) {
+  const fs::path tmp = file.string() + ".tmp";
+  auto failed = [&](const std::string& step) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot " + step + " " + tmp.string() + ": " + why);
+  };
+  crumble::runtime::Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!f) failed("create");
+  for (std::string_view rest = text; !rest.empty();) {
+    const ssize_t n = ::write(f.get(), rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      failed("write");
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::close(f.release()) != 0) failed("write");
+  if (::rename(tmp.c_str(), file.c_str()) != 0) failed("rename");
+}
+
+void write_state(const fs::path& dir, const json& s) { write_file(dir / "state.json", s.dump(2) + "\n"); }
+
+// Sets `changes` in the state under the lock; throws when it cannot (the caller decides).
+void record(const fs::path& dir, const json& changes) {
+  Lock held(dir);
+  json s = load_state(dir);
+  for (const auto& [k, v] : changes.items()) s[k] = v;
+  write_state(dir, s);
+}
+
+// Whether the process `pid` that started at `start` (pids are reused) still runs, and is not a
+// zombie its reaper has yet to collect.
+bool process_alive(pid_t pid, const std::string& start) {
   if (pid <= 0 || start.empty() || crumble::vm::process_start_time(pid) != start) return false;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   std::getline(in, line);
   const auto paren = line.rfind(')');
   return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+}
+
+// Whether the monitor named in the state still runs.
+bool monitor_alive(const json& s) { return process_alive(s.value("pid", 0), s.value("monitorStart", std::string())); }
+
+// The monitor as ROOT/ID/monitor names it ({0, ""} when it does not).
+std::pair<pid_t, std::string> monitor_on_file(const fs::path& dir) {
+  std::ifstream in(dir / "monitor");
+  pid_t pid = 0;
+  std::string start;
+  in >> pid >> start;
+  return {in ? pid : 0, in ? start : std::string()};
 }
 
 std::string status_of(const json& s) {
@@ -194,10 +276,14 @@ fs::path root_images() { return crumble::vm::cache_dir() / "runtime" / "roots"; 
 
 // `dir`: the cache as `create` found it (state's "rootImages"): podman calls `delete` with no
 // HOME in its environment.
-void forget_root(const std::string& key, fs::path dir = {}) {
+// `patience`: how long an image still in use is tried again (a monitor just SIGKILLed, or its
+// QEMU, may hold its lease for a moment while the kernel tears it down).
+void forget_root(const std::string& key, fs::path dir = {}, std::chrono::milliseconds patience = {}) {
   if (key.empty()) return;
   try {
-    crumble::container::RootCache(dir.empty() ? root_images() : dir).remove(key);
+    crumble::container::RootCache cache(dir.empty() ? root_images() : dir);
+    for (const auto until = std::chrono::steady_clock::now() + patience;; std::this_thread::sleep_for(std::chrono::milliseconds(20)))
+      if (cache.remove(key).in_use.empty() || std::chrono::steady_clock::now() >= until) return;
   } catch (const std::exception& e) {
     log_line("warning", "cannot remove the root image " + key + ": " + e.what());
   }
@@ -208,20 +294,19 @@ void forget_root(const std::string& key, fs::path dir = {}) {
 // The monitor's life: the VM up with the container's root, "created" said to `create` through
 // `ready`, then (on `start`, through the fifo) the process, its stdio wired to fds 0-2, and exit
 // with its status. Before start, SIGTERM/SIGINT/SIGHUP/SIGQUIT end it cleanly (the VM stopped).
-// The monitor's own state updates: a failure is logged, never the end of a running container.
+// The root image a container's monitor built, as it wrote it to ROOT/ID/root before it said
+// ready: removed with forget_root by whoever ends a monitor that could not (abandon, delete).
+void forget_root_on_file(const fs::path& dir) {
+  std::ifstream in(dir / "root");
+  std::string key, cache;
+  if (std::getline(in, key) && std::getline(in, cache)) forget_root(key, cache, std::chrono::seconds(5));
+}
+
+// The monitor's own state updates: a failure is logged, never the end of a running container
+// (its lock is released whatever went wrong: record's Lock).
 void mark(const fs::path& dir, const char* key, const json& value) {
   try {
-    const int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) ::flock(fd, LOCK_EX);
-    std::ifstream in(dir / "state.json");
-    json s = json::parse(in);
-    s[key] = value;
-    {
-      std::ofstream out(dir / "state.json.tmp");
-      out << s.dump(2) << "\n";
-    }
-    fs::rename(dir / "state.json.tmp", dir / "state.json");
-    if (fd >= 0) ::close(fd);
+    record(dir, json{{key, value}});
   } catch (const std::exception& e) {
     log_line("error", "container " + dir.filename().string() + ": cannot record " + key + ": " + e.what());
   }
@@ -241,49 +326,75 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
 [[noreturn]] void monitor(const crumble::oci::Bundle& b, const fs::path& dir, int ready, ProcessStdio io) {
   // Every catchable signal is passed on to the process once it runs; those stop_cleanly_on_signals
   // does not take are blocked here, before any thread starts (all inherit the mask), and read
-  // from a signalfd. Until the start they wait.
+  // from a signalfd. Until the start they wait (kernel-queued), but for SIGTERM, SIGINT, SIGHUP
+  // and SIGQUIT, which end a created container cleanly; SIGUSR1 and SIGUSR2, which come through
+  // the SignalForwarding, wait too (kept here), so every signal but those four is delivered once
+  // the process starts.
   const sigset_t passed = crumble::runtime::passed_signals(false);
   ::sigprocmask(SIG_BLOCK, &passed, nullptr);
   crumble::vm::stop_cleanly_on_signals();
   std::optional<crumble::container::Container> box;
   crumble::runtime::Fd listener;
+  std::string root_key;
+  auto end_before_start = [&](int status) {
+    box.reset();
+    forget_root(root_key);
+    std::error_code ec;
+    fs::remove(dir / "root", ec);
+    ::_exit(status);
+  };
   try {
     crumble::container::Spec spec = b.spec;
     spec.root_cache_dir = root_images();
     spec.entrypoint.emplace();  // the process's args and an exec's are passed whole to start()
     box.emplace(spec);
+    root_key = box->root_key();
+    // on record before "ok": whoever ends this monitor from now on (create's abandon, delete)
+    // removes the image it built
+    write_file(dir / "root", root_key + "\n" + root_images().string() + "\n");
     listener = crumble::runtime::listen_at(dir / "exec.sock");  // before "ok": an exec may come at once
   } catch (const std::exception& e) {
     const std::string msg = std::string("error: ") + e.what() + "\n";
     ssize_t ignored = ::write(ready, msg.data(), msg.size());
     (void)ignored;
-    ::_exit(1);
+    end_before_start(1);
   }
   log_line("debug", box->root_note() + "; " + box->snapshot_note() + "; " + box->start_note());
+  std::optional<crumble::vm::SignalForwarding> signals;
+  try {
+    signals.emplace();
+  } catch (const std::exception& e) {
+    const std::string msg = std::string("error: ") + e.what() + "\n";
+    ssize_t ignored = ::write(ready, msg.data(), msg.size());
+    (void)ignored;
+    end_before_start(1);
+  }
   // Open (read-write: it does not wait for a writer) before saying ready, so a `start` that
   // comes at once finds a reader; ENXIO then means the monitor is gone.
-  const std::string root_key = box->root_key();
   const std::string ok = "ok " + root_key + "\n";  // `create` records the key: `delete` needs it
   const int f = ::open((dir / "start.fifo").c_str(), O_RDWR | O_CLOEXEC);
-  if (f < 0 || ::write(ready, ok.data(), ok.size()) != static_cast<ssize_t>(ok.size())) {  // `create` is gone: nobody will start us
-    box.reset();
-    forget_root(root_key);
-    ::_exit(1);
-  }
+  if (f < 0 || ::write(ready, ok.data(), ok.size()) != static_cast<ssize_t>(ok.size())) end_before_start(1);  // `create` is gone: nobody will start us
   ::close(ready);
-  char c = 0;
-  ssize_t got;
-  while ((got = ::read(f, &c, 1)) < 0 && errno == EINTR) {
-  }
-  if (got != 1) {
-    box.reset();
-    forget_root(root_key);
-    ::_exit(1);
+  std::vector<int> early;  // SIGUSR1/SIGUSR2 that came before the start, for the process
+  for (;;) {
+    pollfd p[2] = {{f, POLLIN, 0}, {signals->fd(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) continue;
+    if (p[1].revents & POLLIN)
+      for (int sig : signals->take()) {
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) end_before_start(128 + sig);
+        if (sig != SIGWINCH && std::find(early.begin(), early.end(), sig) == early.end()) early.push_back(sig);
+      }
+    if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    char c = 0;
+    ssize_t got;
+    while ((got = ::read(f, &c, 1)) < 0 && errno == EINTR) {
+    }
+    if (got != 1) end_before_start(1);
+    break;
   }
   ::close(f);
   int status = 1;
   try {
-    crumble::vm::SignalForwarding signals;
     crumble::runtime::Fd passed_fd(::signalfd(-1, &passed, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!passed_fd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
     crumble::vm::Stdio stdio;
@@ -297,29 +408,46 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     if (io.own_terminal) raw.emplace(io.terminal);
     log_line("debug", "starting");
     crumble::vm::Session::Process p = box->start(b.args, stdio);
+    for (int sig : early) p.signal(sig, crumble::vm::SignalTarget::process);
     mark(dir, "started", true);
-    // An exec runs with its own env (the container's when it gives none), cwd and user (as runc:
-    // the process JSON's; a user of its own has no supplementary groups), and the container's
-    // capabilities and limits.
+    // An exec runs with its own env (the container's when it gives none), cwd, user,
+    // additionalGids, capabilities and rlimits (as runc: the process JSON's; a user of its own
+    // without additionalGids has no supplementary groups), and the container's oomScoreAdj.
     auto start_exec = [&](const crumble::runtime::ExecRequest& r, const crumble::vm::Stdio& st) {
+      for (const std::string& what : r.ignored) log_line("warning", "exec: not applied: " + what);
       crumble::vm::CommandOptions o = box->command_options();
       if ((r.uid && r.uid != o.uid.value_or(0)) || (r.gid && r.gid != o.gid.value_or(0))) o.groups.clear();
       if (r.uid) o.uid = r.uid;
       if (r.gid) o.gid = r.gid;
+      if (r.groups) o.groups = *r.groups;
+      if (r.capabilities) o.capabilities = r.capabilities;
+      if (r.rlimits) o.rlimits = *r.rlimits;
       if (!r.cwd.empty()) o.cwd = r.cwd;
       o.no_new_privs = o.no_new_privs || r.no_new_privs;
       return box->exec(r.args, st, r.env.empty() ? box->environment() : r.env, o);
     };
     crumble::runtime::Relay relay(start_exec, std::move(listener), [&](const std::vector<pid_t>& pids) { record_execs(dir, pids); },
                                   [](const std::string& level, const std::string& msg) { log_line(level, msg); });
-    status = relay.serve(std::move(p), in, out, err, io.terminal, signals, passed_fd.get()).status();
-    // runc's container writes into root.path itself: its writes go there before anyone sees it stopped
+    status = relay.serve(std::move(p), in, out, err, io.terminal, *signals, passed_fd.get()).status();
+    // runc's container writes into root.path itself: its writes go there before anyone sees it
+    // stopped. The process has ended: a signal that comes meanwhile has nobody to reach, and is
+    // taken and dropped (left untaken, the SignalForwarding's patience would end the monitor
+    // midway, with a wrong status and half the writes copied).
     if (!b.root_readonly) {
+      std::atomic<bool> copying{true};
+      std::thread drop([&] {
+        while (copying) {
+          pollfd sp{signals->fd(), POLLIN, 0};
+          if (::poll(&sp, 1, 50) > 0) (void)signals->take();
+        }
+      });
       try {
         box->copy_writes_to(b.rootfs);
       } catch (const std::exception& e) {
         log_line("error", "container " + dir.filename().string() + ": its writes were not copied to " + b.rootfs.string() + ": " + e.what());
       }
+      copying = false;
+      drop.join();
     }
     mark(dir, "exited", status);  // stopped from now on, while the VM powers off
   } catch (const std::exception& e) {
@@ -329,6 +457,8 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
   log_line("debug", "process ended: " + std::to_string(status));
   box.reset();
   forget_root(root_key);
+  std::error_code ec;
+  fs::remove(dir / "root", ec);
   log_line("debug", "VM stopped");
   std::fflush(nullptr);
   ::_exit(status);
@@ -375,6 +505,61 @@ void post_hooks(const json& s, const char* kind) {
   }
 }
 
+// Whether ROOT/ID, which exists, is what a create or delete killed midway left: no state.json,
+// nobody holding its lock, and no live monitor on file.
+bool stale_container_dir(const fs::path& dir) {
+  if (fs::exists(dir / "state.json")) return false;
+  try {
+    Lock now(dir, std::chrono::milliseconds(0));
+  } catch (const std::exception&) {
+    return false;
+  }
+  const auto [pid, start] = monitor_on_file(dir);
+  return !process_alive(pid, start);
+}
+
+// Makes ROOT/ID with its start.fifo, locked (the lock held until the first state is written):
+// made as ROOT/.ID.new-PID and renamed into place whole (RENAME_NOREPLACE), so another create or
+// a delete never sees it half made and unlocked. A directory left without state.json by a killed
+// create or delete is removed and the id taken (once).
+std::optional<Lock> make_container_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(g.root, ec);
+  // what killed creates left of their own new directories
+  for (const auto& e : fs::directory_iterator(g.root, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".new-");
+    if (name.empty() || name[0] != '.' || at == std::string::npos) continue;
+    const pid_t owner = std::atoi(name.c_str() + at + 5);
+    if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
+  const fs::path fresh = g.root / ("." + dir.filename().string() + ".new-" + std::to_string(::getpid()));
+  for (int attempt = 0;; ++attempt) {
+    fs::remove_all(fresh, ec);
+    if (::mkdir(fresh.c_str(), 0700) != 0) fail("cannot make the state directory " + fresh.string() + ": " + std::strerror(errno));
+    std::optional<Lock> held;
+    try {
+      held.emplace(fresh, std::chrono::milliseconds(0));
+    } catch (const std::exception& e) {
+      fs::remove_all(fresh, ec);
+      fail(e.what());
+    }
+    if (::mkfifo((fresh / "start.fifo").c_str(), 0600) != 0) {
+      const int e = errno;
+      fs::remove_all(fresh, ec);
+      fail("cannot make " + (fresh / "start.fifo").string() + ": " + std::strerror(e));
+    }
+    if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) == 0) return held;
+    const int e = errno;
+    held.reset();
+    fs::remove_all(fresh, ec);
+    if (e != EEXIST) fail("cannot make the state directory " + dir.string() + ": " + std::strerror(e));
+    if (attempt > 0 || !stale_container_dir(dir)) fail("container \"" + dir.filename().string() + "\" already exists");
+    log_line("warning", "container " + dir.filename().string() + ": removing what a killed create or delete left (" + dir.string() + ")");
+    fs::remove_all(dir, ec);
+  }
+}
+
 // Creates the container; returns the monitor's pid (a child of this process).
 pid_t create(const CreateArgs& c) {
   crumble::oci::Bundle b;
@@ -392,12 +577,10 @@ pid_t create(const CreateArgs& c) {
   if (b.terminal) {
     if (!c.console_socket.empty()) {
       std::optional<crumble::vm::TerminalSize> size;
-      try {
-        const json config = json::parse(std::ifstream(b.dir / "config.json"));
-        const json& cs = config["process"].value("consoleSize", json::object());
-        if (cs.contains("height") && cs.contains("width"))
-          size = crumble::vm::TerminalSize{cs["height"].get<std::uint16_t>(), cs["width"].get<std::uint16_t>()};
-      } catch (const std::exception&) {  // no size: the caller sets it
+      try {  // read_bundle has parsed config.json already
+        size = crumble::runtime::console_size(json::parse(std::ifstream(b.dir / "config.json")).value("process", json::object()));
+      } catch (const std::exception& e) {
+        fail((b.dir / "config.json").string() + ": " + e.what());
       }
       try {
         console = crumble::runtime::open_console(size);
@@ -415,36 +598,37 @@ pid_t create(const CreateArgs& c) {
     fail("--console-socket is for process.terminal, which config.json does not set");
   }
   const fs::path dir = dir_of(c.id);
-  std::error_code ec;
-  fs::create_directories(g.root, ec);
-  if (::mkdir(dir.c_str(), 0700) != 0) {
-    if (errno == EEXIST) fail("container \"" + c.id + "\" already exists");
-    fail("cannot make the state directory " + dir.string() + ": " + std::strerror(errno));
-  }
-  if (::mkfifo((dir / "start.fifo").c_str(), 0600) != 0) {
-    const int e = errno;
+  std::optional<Lock> held = make_container_dir(dir);
+  auto undo = [&](const std::string& why) {
+    std::error_code ec;
     fs::remove_all(dir, ec);
-    fail("cannot make " + (dir / "start.fifo").string() + ": " + std::strerror(e));
-  }
+    fail(why);
+  };
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) fail(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(p, O_CLOEXEC) != 0) undo(std::string("pipe: ") + std::strerror(errno));
   const pid_t pid = ::fork();
-  if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) undo(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::close(p[0]);
+    ::close(held->fd());  // the lock is create's: the monitor's copy would hold it as long as it lives
     if (console) console->master.reset();  // the caller's alone: its close is the terminal's hangup
     monitor(b, dir, p[1], io);
   }
   ::close(p[1]);
-  // Whatever happens to this process from here, the monitor is on record: `delete` finds it.
+  // From here every failure ends the monitor (and its VM, and the root image it may have built)
+  // and removes the directory: nothing is left waiting on start.fifo for a start that never comes.
   auto abandon = [&](const std::string& why) {
     ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    forget_root_on_file(dir);
+    std::error_code ec;
     fs::remove_all(dir, ec);
     fail(why);
   };
   try {
-    Lock held(dir);
+    // the monitor on record before anything else: `delete --force` finds it whatever follows
+    write_file(dir / "monitor", std::to_string(pid) + " " + crumble::vm::process_start_time(pid) + "\n");
     write_state(dir, json{{"id", c.id},
                           {"pid", pid},
                           {"monitorStart", crumble::vm::process_start_time(pid)},
@@ -458,9 +642,11 @@ pid_t create(const CreateArgs& c) {
   } catch (const std::exception& e) {
     abandon(std::string("cannot record the container's state: ") + e.what());
   }
+  held.reset();
   std::string said;
   char buf[4096];
-  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) {
+  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR);) {
+    if (n < 0) continue;
     said.append(buf, static_cast<std::size_t>(n));
     if (said.find('\n') != std::string::npos) break;
   }
@@ -478,44 +664,69 @@ pid_t create(const CreateArgs& c) {
     console.reset();  // the monitor holds the slave; the caller the master
   }
   if (!c.pid_file.empty()) {
-    std::ofstream out(c.pid_file);
-    out << pid;
-    if (!out) abandon("cannot write the pid file " + c.pid_file);
+    try {
+      write_file(c.pid_file, std::to_string(pid));
+    } catch (const std::exception& e) {
+      abandon("cannot write the pid file: " + std::string(e.what()));
+    }
   }
   const std::string ok_line = said.substr(0, said.find('\n'));  // "ok KEY"
-  mark(dir, "rootKey", ok_line.size() > 3 ? ok_line.substr(3) : std::string());
   try {
-    mark(dir, "rootImages", root_images().string());
-  } catch (const std::exception&) {  // no cache directory: the monitor could not have built one
-  }
-  try {  // the VM is ready: prestart and createRuntime, on the host; a failure fails create
-    const std::string state = public_state(read_state(c.id)).dump();
-    crumble::oci::run_hooks(b.hooks.prestart, "prestart", state);
-    crumble::oci::run_hooks(b.hooks.create_runtime, "createRuntime", state);
+    json keys{{"rootKey", ok_line.size() > 3 ? ok_line.substr(3) : std::string()}};
+    try {
+      keys["rootImages"] = root_images().string();
+    } catch (const std::exception&) {  // no cache directory: the monitor could not have built one
+    }
+    record(dir, keys);
+    // the VM is ready: prestart and createRuntime, on the host; a failure fails create
+    const std::string state = public_state(load_state(dir)).dump();
+    try {
+      crumble::oci::run_hooks(b.hooks.prestart, "prestart", state);
+      crumble::oci::run_hooks(b.hooks.create_runtime, "createRuntime", state);
+    } catch (const std::exception& e) {
+      abandon(std::string("hook failed: ") + e.what());
+    }
+    Lock last(dir);
+    json s = load_state(dir);
+    if (s.contains("deleting")) abandon("container \"" + c.id + "\" was deleted while it was being created");
+    s["creating"] = false;
+    write_state(dir, s);
   } catch (const std::exception& e) {
-    abandon(std::string("hook failed: ") + e.what());
+    abandon(std::string("cannot record the container's state: ") + e.what());
   }
-  mark(dir, "creating", false);
   return pid;
 }
 
+// Starts a created container: the one `start` that records "starting" (under the lock) writes
+// to the fifo and runs poststart; another finds it starting and fails. Throws (`run` cleans up).
 void start(const std::string& id) {
   const fs::path dir = dir_of(id);
-  const json s = read_state(id);
-  const std::string status = status_of(s);
-  if (status != "created") fail("cannot start container \"" + id + "\": it is " + status);
-  const int f = ::open((dir / "start.fifo").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (f < 0) fail("cannot start container \"" + id + "\": its monitor is not waiting (" + std::strerror(errno) + ")");
-  ssize_t ignored = ::write(f, "s", 1);
-  (void)ignored;
-  ::close(f);
+  auto refuse = [&](const std::string& why) { throw std::runtime_error("cannot start container \"" + id + "\": " + why); };
+  {
+    Lock held(dir);
+    json s = load_state(dir);
+    const std::string status = status_of(s);
+    if (status != "created") refuse("it is " + status);
+    if (s.value("starting", false)) refuse("another start has started it");
+    s["starting"] = true;
+    try {
+      write_state(dir, s);
+    } catch (const std::exception& e) {
+      refuse(std::string("cannot record it: ") + e.what());
+    }
+    const int f = ::open((dir / "start.fifo").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0) refuse(std::string("its monitor is not waiting (") + std::strerror(errno) + ")");
+    ssize_t ignored = ::write(f, "s", 1);
+    (void)ignored;
+    ::close(f);
+  }
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60); std::chrono::steady_clock::now() < until;) {
-    const json now = read_state(id);
+    const json now = load_state(dir);
     if (now.value("started", false)) return post_hooks(now, "poststart");
-    if (!monitor_alive(now)) fail("container \"" + id + "\" ended before it started (see the log)");
+    if (!monitor_alive(now)) throw std::runtime_error("container \"" + id + "\" ended before it started (see the log)");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  fail("container \"" + id + "\" did not start within 60 s");
+  throw std::runtime_error("container \"" + id + "\" did not start within 60 s");
 }
 
 // ---- exec ----------------------------------------------------------------------------------------
@@ -638,10 +849,22 @@ json exec_process_json(const ExecArgs& e, const json& state) {
   crumble::runtime::Fd sig_fd(::signalfd(-1, &passed, SFD_CLOEXEC | SFD_NONBLOCK));
   crumble::runtime::Fd conn;
   std::string reply;
+  const std::string request = "exec\n" + process.dump();
   try {
     conn = crumble::runtime::connect_to(dir / "exec.sock");
-    crumble::runtime::send_message(conn.get(), "exec\n" + process.dump(), fds);
-    if (!crumble::runtime::receive_message(conn.get(), reply)) failed("the container's monitor ended before the process started");
+    crumble::runtime::room_to_send(conn.get(), request.size());
+    // bounded: the monitor starts a process within its boot timeout; one that hangs must not
+    // hang its callers
+    crumble::runtime::socket_timeouts(conn.get(), std::chrono::seconds(120));
+    crumble::runtime::send_message(conn.get(), request, fds);
+    if (!crumble::runtime::receive_message(conn.get(), reply))
+      failed(errno == EAGAIN ? std::string("the container's monitor did not answer within 120 s")
+                             : std::string("the container's monitor ended before the process started"));
+    crumble::runtime::socket_timeouts(conn.get(), std::chrono::seconds(0));  // from now on read when poll says so
+  } catch (const crumble::runtime::ConnectError& e) {
+    // its main process has ended (the monitor stops listening then) or the monitor is gone
+    if (e.code == ECONNREFUSED || e.code == ENOENT) failed("cannot exec: the container is stopped");
+    failed(std::string("cannot reach the container's monitor: ") + e.what());
   } catch (const std::exception& e) {
     failed(std::string("cannot reach the container's monitor: ") + e.what());
   }
@@ -694,8 +917,12 @@ int exec(const ExecArgs& e) {
   if (status == "paused") fail("cannot exec in a paused container (resume it first)");
   if (status != "running") fail("cannot exec in a " + status + " container");
   const json process = exec_process_json(e, s);
+  if (const std::size_t size = process.dump().size() + 5; size > crumble::runtime::exec_message_max)
+    fail("the exec process's JSON is " + std::to_string(size) + " bytes; at most " + std::to_string(crumble::runtime::exec_message_max) +
+         " (1 MiB) is taken");
+  std::optional<crumble::vm::TerminalSize> size;
   try {
-    (void)crumble::runtime::exec_request(process);  // its errors here, before anything starts
+    size = crumble::runtime::exec_request(process).console_size;  // its errors here, before anything starts
   } catch (const std::exception& x) {
     fail(x.what());
   }
@@ -704,9 +931,6 @@ int exec(const ExecArgs& e) {
   bool own_terminal = false;
   if (process.value("terminal", false) == true) {
     if (!e.console_socket.empty()) {
-      std::optional<crumble::vm::TerminalSize> size;
-      if (const json cs = process.value("consoleSize", json::object()); cs.contains("height") && cs.contains("width"))
-        size = crumble::vm::TerminalSize{cs["height"].get<std::uint16_t>(), cs["width"].get<std::uint16_t>()};
       try {
         console = crumble::runtime::open_console(size);
         crumble::runtime::send_console(e.console_socket, console->master.get(), console->name);
@@ -779,16 +1003,34 @@ int ps(const std::vector<std::string>& rest) {
     return 0;
   }
   if (format != "table") fail("ps: unknown format \"" + format + "\" (table, json)", 2);
-  // runc runs ps(1) and keeps the container's lines; here ps is asked for those pids alone
-  std::string cmd = "ps -f";
-  for (const std::string& a : ps_args) cmd += " '" + a + "'";
-  if (pids.empty()) cmd += " -p 0 2>/dev/null || true";
-  else {
-    cmd += " -p ";
-    for (std::size_t i = 0; i < pids.size(); ++i) cmd += (i ? "," : "") + std::to_string(pids[i]);
-  }
+  // runc runs ps(1) and keeps the container's lines; here ps is asked for those pids alone, its
+  // arguments passed as they are (no shell)
+  std::vector<std::string> argv = {"ps", "-f"};
+  argv.insert(argv.end(), ps_args.begin(), ps_args.end());
+  std::string list;
+  for (std::size_t i = 0; i < pids.size(); ++i) list += (i ? "," : "") + std::to_string(pids[i]);
+  argv.push_back("-p");
+  argv.push_back(pids.empty() ? "0" : list);
   std::fflush(nullptr);
-  return std::system(cmd.c_str()) == 0 ? 0 : 1;
+  std::vector<char*> cargs;
+  for (std::string& a : argv) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) fail(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    if (pids.empty()) {  // only the header: ps finds no pid 0 and says so on stderr
+      const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null >= 0) ::dup2(null, STDERR_FILENO);
+    }
+    ::execvp("ps", cargs.data());
+    std::fprintf(stderr, "crumble-runtime: cannot run ps: %s\n", std::strerror(errno));
+    ::_exit(127);
+  }
+  int st = 0;
+  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (pids.empty()) return 0;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
 // A paused container's VM is frozen as runc's freezer freezes a container's processes: its QEMU
@@ -871,6 +1113,106 @@ int update(const std::vector<std::string>& rest) {
   return 0;
 }
 
+// ---- delete, run ----------------------------------------------------------------------------------
+
+// Ends the monitor `pid` (started at `start`): SIGTERM first when it may stop cleanly (a created
+// container: the VM's files go with it), SIGKILL after 2 s or at once; waits at most 5 s more.
+void end_monitor(pid_t pid, const std::string& start, bool gently) {
+  auto wait_gone = [&](int ms) {
+    for (int i = 0; i < ms && process_alive(pid, start); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  if (!process_alive(pid, start)) return;
+  if (gently) {
+    ::kill(pid, SIGTERM);
+    wait_gone(2000);
+  }
+  if (process_alive(pid, start)) ::kill(pid, SIGKILL);
+  wait_gone(5000);
+}
+
+// `delete [--force] ID`. The one delete that records "deleting" (under the lock, with its own pid
+// and start time) stops the monitor and runs poststop; another that finds a live deleter on
+// record fails, one that finds a dead one (killed midway) takes over. A directory whose state is
+// missing or damaged is removed by --force alone, its monitor (ROOT/ID/monitor) killed.
+int delete_container(const std::string& id, bool force) {
+  const fs::path dir = dir_of(id);
+  if (!fs::is_directory(dir)) fail("container \"" + id + "\" does not exist");
+  std::optional<Lock> held(std::in_place, dir);
+  json s;
+  try {
+    s = load_state(dir);
+  } catch (const StateError& e) {
+    if (!force) fail(e.missing ? "container \"" + id + "\" does not exist (" + dir.string() + " has no state: `delete --force " + id + "` removes it)"
+                               : e.what());
+    const auto [pid, start] = monitor_on_file(dir);
+    end_monitor(pid, start, false);
+    forget_root_on_file(dir);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());
+    return 0;
+  }
+  const std::string status = status_of(s);
+  if ((status == "running" || status == "paused") && !force) fail("cannot delete container \"" + id + "\": it is " + status + " (use --force)");
+  if (const json d = s.value("deleting", json()); d.is_object() && process_alive(d.value("pid", 0), d.value("start", std::string())))
+    fail("container \"" + id + "\" is being deleted by process " + std::to_string(d.value("pid", 0)));
+  s["deleting"] = json{{"pid", ::getpid()}, {"start", crumble::vm::process_start_time(::getpid())}};
+  try {
+    write_state(dir, s);
+  } catch (const std::exception& e) {  // a full disk must not keep a container: on, with a word
+    log_line("warning", "delete " + id + ": cannot record \"deleting\": " + e.what());
+  }
+  held.reset();  // the monitor records its own end under the lock: not held while it goes
+  if (status != "stopped")
+    end_monitor(s.value("pid", 0), s.value("monitorStart", std::string()), status == "created" || status == "creating");  // paused: frozen, SIGKILL
+  // (a monitor ends with its own image; a killed one leaves it here)
+  const std::string key = s.value("rootKey", std::string());
+  if (!key.empty()) forget_root(key, s.value("rootImages", std::string()), std::chrono::seconds(5));
+  else forget_root_on_file(dir);
+  post_hooks(s, "poststop");
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());
+  return 0;
+}
+
+// `run`: create and start; with --detach that is all (runc run -d: the monitor runs on, the
+// caller's subreaper its parent). Otherwise run waits for the monitor and passes SIGTERM, SIGINT,
+// SIGHUP and SIGQUIT on to it (so to the process, as `kill` would), then deletes the container;
+// a start that fails deletes it too.
+int run(CreateArgs c, bool detach) {
+  c.foreground = !detach;
+  const sigset_t ends = [] {
+    sigset_t set;
+    ::sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::sigaddset(&set, s);
+    return set;
+  }();
+  ::sigprocmask(SIG_BLOCK, &ends, nullptr);  // from before the fork: none is lost, none ends us midway
+  const pid_t pid = create(c);
+  try {
+    start(c.id);
+  } catch (const std::exception& e) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    const std::string why = e.what();
+    if (fs::exists(dir_of(c.id) / "state.json")) delete_container(c.id, true);
+    fail(why);
+  }
+  if (detach) return 0;
+  int st = 0;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &st, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) break;
+    const timespec tick{0, 50'000'000};
+    if (const int sig = ::sigtimedwait(&ends, nullptr, &tick); sig > 0) ::kill(pid, sig);
+  }
+  delete_container(c.id, true);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 int run_main(const std::vector<std::string>& args) {
   std::string cmd = args.empty() ? "" : args[0];
   const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
@@ -880,17 +1222,9 @@ int run_main(const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "run") {
-    CreateArgs c = create_args(rest);
-    c.foreground = true;
-    const pid_t pid = create(c);
-    start(c.id);
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    post_hooks(read_state(c.id), "poststop");
-    std::error_code ec;
-    fs::remove_all(dir_of(c.id), ec);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    bool detach = false;
+    for (const std::string& x : rest) detach = detach || x == "--detach" || x == "-d";
+    return run(create_args(rest), detach);
   }
   if (cmd == "start" && rest.size() == 1) {
     start(rest[0]);
@@ -916,6 +1250,7 @@ int run_main(const std::vector<std::string>& args) {
       // every process: the group of each the monitor serves (the container's and the exec'd)
       try {
         crumble::runtime::Fd c = crumble::runtime::connect_to(dir_of(pos[0]) / "exec.sock");
+        crumble::runtime::socket_timeouts(c.get(), std::chrono::seconds(10));  // a stuck monitor: signalled instead
         crumble::runtime::send_message(c.get(), "kill-all " + std::to_string(sig));
         std::string reply;
         if (crumble::runtime::receive_message(c.get(), reply) && reply == "ok") return 0;
@@ -939,29 +1274,7 @@ int run_main(const std::vector<std::string>& args) {
       if (x == "--force" || x == "-f") force = true;
       else id = x;
     }
-    const fs::path dir = dir_of(id);
-    if (!fs::exists(dir / "state.json")) {
-      std::error_code ec;
-      if (force) fs::remove_all(dir, ec);  // a create that died before it wrote anything
-      if (force) return 0;
-      fail("container \"" + id + "\" does not exist");
-    }
-    const json s = read_state(id);
-    const std::string status = status_of(s);
-    if ((status == "running" || status == "paused") && !force) fail("cannot delete container \"" + id + "\": it is " + status + " (use --force)");
-    if (status != "stopped") {  // created: asked to stop cleanly first (the VM's files go with it)
-      if (status == "paused") ::kill(s.value("pid", 0), SIGKILL);  // its VM is frozen: nothing in it would act on SIGTERM
-      else if (status != "running") ::kill(s.value("pid", 0), SIGTERM);
-      for (int i = 0; i < 2000 && status != "running" && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      if (monitor_alive(s)) ::kill(s.value("pid", 0), SIGKILL);
-      for (int i = 0; i < 5000 && monitor_alive(s); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    forget_root(s.value("rootKey", std::string()), s.value("rootImages", std::string()));
-    post_hooks(read_state(id), "poststop");
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    if (ec) fail("cannot remove " + dir.string() + ": " + ec.message());
-    return 0;
+    return delete_container(id, force);
   }
   if (cmd == "features") {
     std::cout << json{{"ociVersionMin", "1.0.0"},

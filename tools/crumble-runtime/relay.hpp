@@ -31,7 +31,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <crumble/oci/bundle.hpp>
 #include <crumble/vm/attach.hpp>
+#include <filesystem>
 #include <functional>
 #include <list>
 #include <nlohmann/json.hpp>
@@ -48,9 +50,31 @@ struct ExecRequest {
   std::vector<std::string> args, env;
   std::string cwd;
   std::optional<std::uint32_t> uid, gid;
+  std::optional<std::vector<std::uint32_t>> groups;     // user.additionalGids
+  std::optional<vm::Capabilities> capabilities;         // absent: the container's
+  std::optional<std::vector<vm::ResourceLimit>> rlimits;  // absent: the container's
+  std::optional<vm::TerminalSize> console_size;
   bool terminal = false;
   bool no_new_privs = false;
+  std::vector<std::string> ignored;  // what is not applied (an unknown capability), for the log
 };
+
+// process.consoleSize: {height, width}, each 0..65535 (a pty's size is 16 bits a side).
+inline std::optional<vm::TerminalSize> console_size(const nlohmann::json& process) {
+  if (!process.is_object() || !process.contains("consoleSize") || process["consoleSize"].is_null()) return std::nullopt;
+  const nlohmann::json& cs = process["consoleSize"];
+  if (!cs.is_object()) throw std::runtime_error("process.consoleSize: expected an object {height, width}, got " + cs.dump());
+  std::uint16_t v[2] = {0, 0};
+  int i = 0;
+  for (const char* key : {"height", "width"}) {
+    const nlohmann::json& x = cs.value(key, nlohmann::json(0));
+    if (!x.is_number_unsigned() || x.get<std::uint64_t>() > 0xffff)
+      throw std::runtime_error(std::string("process.consoleSize.") + key + ": expected a whole number from 0 to 65535, got " + x.dump());
+    v[i++] = static_cast<std::uint16_t>(x.get<std::uint64_t>());
+  }
+  if (v[0] == 0 || v[1] == 0) return std::nullopt;  // no size: the caller's
+  return vm::TerminalSize{v[0], v[1]};
+}
 
 // Reads an OCI process object; errors name the JSON path ("process.args: ...").
 inline ExecRequest exec_request(const nlohmann::json& j) {
@@ -81,11 +105,37 @@ inline ExecRequest exec_request(const nlohmann::json& j) {
           bad(std::string(".user.") + key + ": expected an id from 0 to 4294967294, got " + v.dump());
         (std::string(key) == "uid" ? r.uid : r.gid) = v.get<std::uint32_t>();
       }
-  if (j.contains("terminal")) {
-    if (!j["terminal"].is_boolean()) bad(".terminal: expected true or false");
-    r.terminal = j["terminal"].get<bool>();
+  if (j.contains("user") && j["user"].is_object() && j["user"].contains("additionalGids") && !j["user"]["additionalGids"].is_null()) {
+    const nlohmann::json& gids = j["user"]["additionalGids"];
+    if (!gids.is_array()) bad(".user.additionalGids: expected an array of ids");
+    r.groups.emplace();
+    for (std::size_t i = 0; i < gids.size(); ++i) {
+      if (!gids[i].is_number_unsigned() || gids[i].get<std::uint64_t>() > 0xfffffffeu)
+        bad(".user.additionalGids[" + std::to_string(i) + "]: expected an id from 0 to 4294967294, got " + gids[i].dump());
+      r.groups->push_back(static_cast<std::uint32_t>(gids[i].get<std::uint64_t>()));
+    }
   }
+  for (const char* key : {"terminal", "noNewPrivileges"})
+    if (j.contains(key) && !j[key].is_null() && !j[key].is_boolean()) bad(std::string(".") + key + ": expected true or false, got " + j[key].dump());
+  r.terminal = j.value("terminal", false) == true;
   r.no_new_privs = j.value("noNewPrivileges", false) == true;
+  // capabilities and rlimits as config.json's process reads them (bundle.hpp), errors with their path
+  const std::filesystem::path file = "the exec process";
+  try {
+    using T = nlohmann::json::value_t;
+    oci::Bundle scratch;
+    if (const auto& caps = oci::bundle_detail::member(j, "capabilities", file, "process.", T::object); !caps.is_null()) {
+      r.capabilities = oci::bundle_detail::capabilities(scratch, caps, file);
+      r.ignored = scratch.ignored;
+    }
+    if (j.contains("rlimits") && !j["rlimits"].is_null())
+      r.rlimits = oci::bundle_detail::rlimits(oci::bundle_detail::member(j, "rlimits", file, "process.", T::array), file);
+  } catch (const oci::BundleError& e) {
+    throw std::runtime_error(std::string(e.what()).substr(file.string().size() + 2));  // "process.rlimits[0].soft: ..."
+  }
+  if (r.rlimits && r.rlimits->size() > vm::protocol::config::command_rlimits_max)
+    bad(".rlimits: at most " + std::to_string(vm::protocol::config::command_rlimits_max) + " limits");
+  r.console_size = console_size(j);
   return r;
 }
 
@@ -120,8 +170,11 @@ inline std::vector<int> take_signals(int signal_fd) {
 // Where a guest stream goes on the host, written without ever blocking the loop: a pipe, FIFO or
 // terminal is opened anew, non-blocking (O_NONBLOCK on the caller's own file description would
 // change it for the caller too: a shell's terminal); a file is written as it is (it never waits
-// for a reader); anything else (a socket) at most PIPE_BUF at a time once poll says it has room. A reader that went away
-// (EPIPE, EIO) makes the stream's bytes dropped from then on: the process is not held up.
+// for a reader); anything else (a socket, or a FIFO whose reader was gone when it was reopened:
+// ENXIO) at most PIPE_BUF at a time once poll says it has room. A reader that went away (EPIPE,
+// EIO, or poll's POLLERR/POLLHUP/POLLNVAL) makes the stream's bytes dropped from then on, as a
+// runc container's process would get EPIPE and go on: the process is not held up, and its end
+// is not waited for behind output nobody will read.
 class Output {
  public:
   Output() = default;
@@ -138,7 +191,12 @@ class Output {
     if (fd_ < 0 || broken_) return bytes.size();
     if (!whole_) {
       pollfd p{fd_, POLLOUT, 0};
-      if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLOUT)) return 0;
+      if (::poll(&p, 1, 0) <= 0) return 0;
+      if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {  // its reader is gone: dropped, as after EPIPE
+        broken_ = true;
+        return bytes.size();
+      }
+      if (!(p.revents & POLLOUT)) return 0;
       bytes = bytes.substr(0, std::min<std::size_t>(bytes.size(), PIPE_BUF));
     }
     const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
@@ -207,6 +265,13 @@ class Relay {
         for (Served& s : served_)
           if (&s != main_) kill(s, SIGKILL, vm::SignalTarget::group);
         listener_.reset();
+        for (Pending& c : pending_) {  // a request that came too late: the container is stopped
+          try {
+            send_message(c.conn.get(), "error cannot exec: the container is stopped (its process has ended)");
+          } catch (const std::exception&) {
+          }
+        }
+        pending_.clear();
       }
       if (ending && (served_.size() == 1 || vm::Clock::now() - *ending > std::chrono::seconds(5))) break;
 
@@ -217,6 +282,8 @@ class Relay {
         if (s.conn) fds.push_back({s.conn.get(), POLLIN, 0}), owner.push_back(&s);
       }
       const std::size_t fixed = fds.size();
+      for (Pending& c : pending_) fds.push_back({c.conn.get(), POLLIN, 0});
+      const std::size_t signal_at = fds.size();
       fds.push_back({signals.fd(), POLLIN, 0});
       fds.push_back({signal_fd, POLLIN, 0});
       if (listener_) fds.push_back({listener_.get(), POLLIN, 0});
@@ -230,14 +297,27 @@ class Relay {
           if (fds[i].fd == s.in) read_stdin(s, buf);
           else from_exec_process(s);
         }
-        if (fds[fixed].revents & POLLIN)
+        // a pending connection's request (fds in the order of pending_, which changes only here)
+        auto c = pending_.begin();
+        for (std::size_t i = fixed; i < signal_at; ++i) {
+          auto next = std::next(c);
+          if (fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+            Fd conn = std::move(c->conn);
+            pending_.erase(c);
+            serve_request(conn);
+            moved = true;
+          }
+          c = next;
+        }
+        if (fds[signal_at].revents & POLLIN)
           for (int sig : signals.take())
             if (sig != SIGWINCH) signal_main(sig);
-        if (fds[fixed + 1].revents & POLLIN)
+        if (fds[signal_at + 1].revents & POLLIN)
           for (int sig : take_signals(signal_fd)) signal_main(sig);
-        if (listener_ && (fds[fixed + 2].revents & POLLIN)) accept_one();
+        if (listener_ && (fds[signal_at + 2].revents & POLLIN)) accept_one();
       }
       const auto now = vm::Clock::now();
+      pending_.remove_if([&](const Pending& c) { return now > c.deadline; });  // said nothing in time: closed
       if (now - last_size > std::chrono::milliseconds(100)) {  // the caller may have resized the master
         for (Served& s : served_)
           if (!s.result && s.terminal >= 0)
@@ -356,17 +436,22 @@ class Relay {
     changed_(pids);
   }
 
-  // A new connection: an exec process, or `kill --all`.
+  // A new connection: an exec process, or `kill --all`. Non-blocking, and kept in the poll set
+  // until its request comes (at most request_patience): a client that connects and says nothing
+  // holds nothing up. At most pending_max wait at once; the oldest goes for a newer one.
   void accept_one() {
-    Fd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    Fd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!conn) return;
-    const timeval two{2, 0};  // it sends at once; a client that does not must not hold the loop
-    ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &two, sizeof two);
-    ::setsockopt(conn.get(), SOL_SOCKET, SO_SNDTIMEO, &two, sizeof two);
+    if (pending_.size() >= pending_max) pending_.pop_front();
+    pending_.push_back(Pending{std::move(conn), vm::Clock::now() + request_patience});
+  }
+
+  // A pending connection's request, ready (poll said so).
+  void serve_request(Fd& conn) {
     std::string msg;
     std::vector<Fd> fds;
     try {
-      if (!receive_message(conn.get(), msg, &fds)) return;
+      if (!receive_message(conn.get(), msg, &fds, exec_message_max + 4096)) return;
       if (msg.rfind("kill-all ", 0) == 0) {
         const int sig = std::atoi(msg.c_str() + 9);
         if (sig < 1 || sig > 64) return send_message(conn.get(), "error no signal " + msg.substr(9));
@@ -424,16 +509,29 @@ class Relay {
     s.err = Output(fds[2].get());
     if (r.terminal) s.terminal = fds[0].get();
     s.owned = std::move(fds);
-    send_message(conn.get(), "started " + std::to_string(guest_pid));
-    const timeval none{0, 0};  // from now on it is read only when poll says a message waits
-    ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    try {
+      send_message(conn.get(), "started " + std::to_string(guest_pid));
+    } catch (const std::exception& e) {  // its exec process is gone (killed): its process goes with it
+      log_("debug", s.name + ": its exec process went away before it was told it started (" + e.what() + "); killing it");
+      kill(s, SIGKILL, vm::SignalTarget::group);
+      return;  // served on until it ends (its fds closed then), with nobody to tell
+    }
     s.conn = std::move(conn);
     log_("debug", s.name + " started");
     execs_changed();
   }
 
+  // A connection whose request has not come yet.
+  struct Pending {
+    Fd conn;
+    vm::Clock::time_point deadline;
+  };
+  static constexpr std::chrono::seconds request_patience{2};
+  static constexpr std::size_t pending_max = 32;
+
   Starter start_;
   Fd listener_;
+  std::list<Pending> pending_;
   ExecsChanged changed_;
   Log log_;
   std::list<Served> served_;  // the main process first; stable addresses

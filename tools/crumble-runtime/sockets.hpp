@@ -11,10 +11,12 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -85,6 +87,12 @@ inline Fd listen_at(const std::filesystem::path& path) {
   return s;
 }
 
+// connect_to's failure, with its errno (ECONNREFUSED: nobody listens any more).
+struct ConnectError : std::runtime_error {
+  ConnectError(int e, const std::string& what) : std::runtime_error(what), code(e) {}
+  int code;
+};
+
 // A connection to the socket at `path` (type SOCK_SEQPACKET, or SOCK_STREAM for a console socket).
 inline Fd connect_to(const std::filesystem::path& path, int type = SOCK_SEQPACKET) {
   Fd dir;
@@ -94,7 +102,7 @@ inline Fd connect_to(const std::filesystem::path& path, int type = SOCK_SEQPACKE
   int r;
   while ((r = ::connect(s.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a)) != 0 && errno == EINTR) {
   }
-  if (r != 0) throw std::runtime_error("cannot connect to " + path.string() + ": " + std::strerror(errno));
+  if (r != 0) throw ConnectError(errno, "cannot connect to " + path.string() + ": " + std::strerror(errno));
   return s;
 }
 
@@ -120,10 +128,30 @@ inline void send_message(int sock, std::string_view bytes, const std::vector<int
   if (n != static_cast<ssize_t>(bytes.size())) throw std::runtime_error(std::string("cannot send a message: ") + std::strerror(n < 0 ? errno : EIO));
 }
 
-// One message (at most 64 KiB) and the fds that came with it (close-on-exec, owned by the
-// caller); false at the end (the peer closed), and with EAGAIN on a non-blocking socket.
-inline bool receive_message(int sock, std::string& bytes, std::vector<Fd>* fds = nullptr) {
-  bytes.assign(std::size_t{64} << 10, '\0');
+// The largest exec request: the OCI process JSON (a Kubernetes pod's service-link environment
+// runs to hundreds of KiB). The guest takes a command of up to 1 MiB too (layout.hpp's
+// command_max), strings and header together.
+inline constexpr std::size_t exec_message_max = std::size_t{1} << 20;
+
+// Lets `sock` send one message of `bytes` (a SOCK_SEQPACKET message must fit its send buffer
+// whole): SO_SNDBUFFORCE where we may (root), else SO_SNDBUF up to the system's wmem_max.
+inline void room_to_send(int sock, std::size_t bytes) {
+  const int want = static_cast<int>(bytes + 64 * 1024);
+  if (::setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+}
+
+// Sets a blocking socket's send and receive timeouts (0: none).
+inline void socket_timeouts(int sock, std::chrono::seconds limit) {
+  const timeval t{static_cast<time_t>(limit.count()), 0};
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+  ::setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof t);
+}
+
+// One message (at most `max` bytes) and the fds that came with it (close-on-exec, owned by the
+// caller); false at the end (the peer closed), and with errno EAGAIN on a non-blocking socket
+// or after a receive timeout.
+inline bool receive_message(int sock, std::string& bytes, std::vector<Fd>* fds = nullptr, std::size_t max = std::size_t{64} << 10) {
+  bytes.assign(max, '\0');
   iovec iov{bytes.data(), bytes.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
   msghdr m{};
@@ -143,7 +171,9 @@ inline bool receive_message(int sock, std::string& bytes, std::vector<Fd>* fds =
         got.emplace_back(fd);  // owned: closed unless the caller keeps it
       }
   if (n <= 0) {
+    const int e = n < 0 ? errno : 0;
     bytes.clear();
+    errno = e;
     return false;
   }
   if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) throw std::runtime_error("a message was cut short (too long, or too many descriptors)");
