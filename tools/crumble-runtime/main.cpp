@@ -678,8 +678,12 @@ pid_t create(const CreateArgs& c) {
     } catch (const std::exception&) {  // no cache directory: the monitor could not have built one
     }
     record(dir, keys);
-    // the VM is ready: prestart and createRuntime, on the host; a failure fails create
-    const std::string state = public_state(load_state(dir)).dump();
+    // the VM is ready: prestart and createRuntime, on the host; a failure fails create. They see
+    // the container created (its environment is; runtime-tools' hooks_stdin checks it), though
+    // `state` says creating until they are done.
+    json hook_state = public_state(load_state(dir));
+    hook_state["status"] = "created";
+    const std::string state = hook_state.dump();
     try {
       crumble::oci::run_hooks(b.hooks.prestart, "prestart", state);
       crumble::oci::run_hooks(b.hooks.create_runtime, "createRuntime", state);
