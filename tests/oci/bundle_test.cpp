@@ -424,7 +424,8 @@ TEST_CASE("oci bundle: bad capabilities, rlimits, oomScoreAdj and additionalGids
 }
 
 TEST_CASE("oci bundle: devices (runc's defaults, then linux.devices), symlinks, sysctls, read-only and masked paths, a read-only root") {
-  const fs::path dir = bundle(R"({"root":{"path":"rootfs","readonly":true},)" + ok_process + R"(,"linux":{
+  const fs::path dir = bundle(R"({"root":{"path":"rootfs","readonly":true},)" + ok_process + R"(,
+    "mounts":[{"destination":"/proc","type":"proc","source":"proc"}],"linux":{
       "devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":432,"uid":1000,"gid":5},
                  {"path":"/dev/null","type":"u","major":1,"minor":3,"fileMode":438},
                  {"path":"/dev/sda","type":"b","major":8,"minor":0},
@@ -467,9 +468,10 @@ TEST_CASE("oci bundle: devices (runc's defaults, then linux.devices), symlinks, 
   CHECK(b.root_readonly);
   // /dev: a tmpfs when config.json gives none, so the nodes are not written into the root
   REQUIRE(b.spec.mounts);
-  REQUIRE(b.spec.mounts->size() == 1);
-  CHECK((*b.spec.mounts)[0].guest == "/dev");
+  REQUIRE(b.spec.mounts->size() == 2);
+  CHECK((*b.spec.mounts)[0].guest == "/dev");  // first: the config's own go on it
   CHECK((*b.spec.mounts)[0].type == "tmpfs");
+  CHECK((*b.spec.mounts)[1].guest == "/proc");
   // what is not applied is named
   CHECK(b.ignored == std::vector<std::string>{"linux.seccomp"});
   fs::remove_all(dir);
@@ -491,6 +493,7 @@ TEST_CASE("oci bundle: bad devices, sysctls and paths are refused by their JSON 
       {R"("devices":[{"path":"/dev/x","type":"c","major":1,"minor":3,"uid":-1}])", "linux.devices[0].uid: expected a whole number"},
       {R"("devices":[1])", "linux.devices[0]: expected an object"},
       {R"("sysctl":{"net.ipv4.ip_forward":1})", "linux.sysctl.net.ipv4.ip_forward: expected a string, got number"},
+      {R"("sysctl":{"net.ipv4.ip_forward":"1"})", "linux.sysctl: needs a proc mount at /proc"},
       {R"("sysctl":[])", "linux.sysctl: expected object"},
       {R"("maskedPaths":["proc/kcore"])", "linux.maskedPaths[0]: \"proc/kcore\" is not absolute"},
       {R"("maskedPaths":["/"])", "linux.maskedPaths[0]: a mount cannot replace the container's root"},

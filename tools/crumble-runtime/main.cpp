@@ -617,18 +617,26 @@ pid_t create(const CreateArgs& c) {
   ::close(p[1]);
   // From here every failure ends the monitor (and its VM, and the root image it may have built)
   // and removes the directory: nothing is left waiting on start.fifo for a start that never comes.
+  // The directory is removed only while it is still this create's (its monitor file names this
+  // monitor): a `delete --force` may have removed it meanwhile and a new create of the same id
+  // made it again, whose container is not ours to remove.
+  const std::string monitor_line = std::to_string(pid) + " " + crumble::vm::process_start_time(pid) + "\n";
   auto abandon = [&](const std::string& why) {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    forget_root_on_file(dir);
-    std::error_code ec;
-    fs::remove_all(dir, ec);
+    std::ifstream in(dir / "monitor");
+    const std::string on_file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (on_file.empty() || on_file == monitor_line) {
+      forget_root_on_file(dir);
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
     fail(why);
   };
   try {
     // the monitor on record before anything else: `delete --force` finds it whatever follows
-    write_file(dir / "monitor", std::to_string(pid) + " " + crumble::vm::process_start_time(pid) + "\n");
+    write_file(dir / "monitor", monitor_line);
     write_state(dir, json{{"id", c.id},
                           {"pid", pid},
                           {"monitorStart", crumble::vm::process_start_time(pid)},
@@ -711,6 +719,8 @@ void start(const std::string& id) {
     json s = load_state(dir);
     const std::string status = status_of(s);
     if (status != "created") refuse("it is " + status);
+    if (const json d = s.value("deleting", json()); d.is_object() && process_alive(d.value("pid", 0), d.value("start", std::string())))
+      refuse("it is being deleted");
     if (s.value("starting", false)) refuse("another start has started it");
     s["starting"] = true;
     try {

@@ -553,15 +553,6 @@ class Container {
       req.root_source = "root";
       req.root_fstype = "virtiofs";
     }
-    for (std::size_t i = 0; i < spec_.volumes.size(); ++i) {
-      const std::string tag = "vol" + std::to_string(i);
-      c.shares.push_back({tag, spec_.volumes[i].host, spec_.volumes[i].read_only});
-      req.volumes.push_back({tag, spec_.volumes[i].guest, spec_.volumes[i].read_only});
-    }
-    if (foreign_) {
-      c.initramfs_files.emplace_back(foreign_->guest_path, foreign_->interpreter);
-      req.binfmt.push_back(foreign_->registration);
-    }
     using Placed = vm::ContainerRequest::File;
     auto record = [](Placed::Kind kind, const std::string& path, const std::string& content) {
       Placed p;
@@ -570,27 +561,57 @@ class Container {
       p.content = content;
       return p;
     };
+    // What is mounted at a path (file systems, volumes, tmpfs, copies), parents before what lies
+    // under them whatever kind each is (podman sorts config.json's mounts so; containerd's /run
+    // tmpfs with a bind under it needs it): sorted by depth, in the given order otherwise.
+    std::vector<Placed> mounted;
+    for (std::size_t i = 0; i < spec_.volumes.size(); ++i) {
+      const std::string tag = "vol" + std::to_string(i);
+      c.shares.push_back({tag, spec_.volumes[i].host, spec_.volumes[i].read_only});
+      if (!spec_.mounts) {
+        req.volumes.push_back({tag, spec_.volumes[i].guest, spec_.volumes[i].read_only});
+        continue;
+      }
+      Placed p = record(Placed::Kind::mount, spec_.volumes[i].guest, "");  // the container's own mounts: a volume among them
+      p.fstype = "virtiofs";
+      p.source = tag;
+      p.read_only = spec_.volumes[i].read_only;
+      mounted.push_back(p);
+    }
+    if (foreign_) {
+      c.initramfs_files.emplace_back(foreign_->guest_path, foreign_->interpreter);
+      req.binfmt.push_back(foreign_->registration);
+    }
     if (spec_.mounts) {
       req.own_mounts = true;
+      std::vector<Placed> own;
       for (const Mount& m : *spec_.mounts) {
         Placed p = record(Placed::Kind::mount, m.guest, m.options);
         p.fstype = m.type;
         p.source = m.source;
         std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(m.read_only, m.nosuid, m.nodev, m.noexec);
-        req.files.push_back(p);
+        own.push_back(p);
       }
+      mounted.insert(mounted.begin(), own.begin(), own.end());
     }
     for (const Tmpfs& t : spec_.tmpfs) {
       Placed p = record(Placed::Kind::tmpfs, t.guest, t.options);
       std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(t.read_only, t.nosuid, t.nodev, t.noexec);
-      req.files.push_back(p);
+      mounted.push_back(p);
     }
     for (const File& f : spec_.files) {
       Placed p = record(Placed::Kind::copy, f.guest, f.content);
       std::tie(p.mode, p.uid, p.gid) = std::tuple(f.mode, f.uid, f.gid);
       std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(f.read_only, f.nosuid, f.nodev, f.noexec);
-      req.files.push_back(p);
+      mounted.push_back(p);
     }
+    auto depth = [](const Placed& p) {
+      std::size_t n = 0;
+      for (const auto& part : std::filesystem::path(p.guest_path).relative_path()) n += !part.empty();
+      return n;
+    };
+    std::stable_sort(mounted.begin(), mounted.end(), [&](const Placed& a, const Placed& b) { return depth(a) < depth(b); });
+    req.files.insert(req.files.end(), mounted.begin(), mounted.end());
     for (const Device& d : spec_.devices) {
       Placed p = record(Placed::Kind::device, d.guest, "");
       const std::uint32_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;

@@ -538,6 +538,11 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
         if (!value.is_string()) fail(file, "linux.sysctl." + key, std::string("expected a string, got ") + value.type_name());
         b.spec.sysctl.emplace_back(key, value.get<std::string>());
       }
+    // a sysctl is written under /proc/sys: without a proc mount there it would land in the image's files
+    const bool has_proc = b.spec.mounts && std::any_of(b.spec.mounts->begin(), b.spec.mounts->end(), [](const container::Mount& m) {
+                            return m.type == "proc" && std::filesystem::path(m.guest).lexically_normal() == "/proc";
+                          });
+    if (!b.spec.sysctl.empty() && !has_proc) fail(file, "linux.sysctl", "needs a proc mount at /proc (mounts[]): none is given");
     for (const auto& [key, list] : {std::pair{"readonlyPaths", &b.spec.readonly_paths}, std::pair{"maskedPaths", &b.spec.masked_paths}}) {
       const std::string at = std::string("linux.") + key;
       const std::vector<std::string> paths = strings(member(linux_, key, file, "linux.", T::array), file, at);

@@ -82,7 +82,7 @@ inline Hooks parse_hooks(const nlohmann::json& j, const std::string& at = "hooks
       hook.path = path.get<std::string>();
       if (hook.path.empty() || hook.path[0] != '/') throw HookError(one + ".path: \"" + hook.path + "\" is not absolute");
       hook.args = strings(a[i].value("args", nlohmann::json()), one + ".args");
-      if (a[i].contains("env")) hook.env = strings(a[i].at("env"), one + ".env");
+      if (a[i].contains("env") && !a[i].at("env").is_null()) hook.env = strings(a[i].at("env"), one + ".env");  // null: absent, as Go's nil
       if (a[i].contains("timeout")) {
         const nlohmann::json& t = a[i].at("timeout");
         if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 86400)
