@@ -1137,3 +1137,25 @@ TEST_CASE("container: after every case: no QEMU of ours running, nothing left in
   CHECK(joined(names_in(w.tmp)) == "(nothing)");
   CHECK(names_in(w.users_roots) == w.users_roots_before);
 }
+
+TEST_CASE("container: with its own mounts, a volume under a tmpfs and a file under a volume are seen (parents first, whatever the kind)", "[container][e2e][oci]") {
+  const World& w = World::get();
+  TempDir d("e2e-order-");
+  write_file(d.path() / "vol/from-host", "shared\n");
+  crumble::container::Spec spec;
+  spec.image = w.users_image;
+  using crumble::container::Mount;
+  // as containerd's default spec: a tmpfs at /run; a bind below it, given before it
+  spec.volumes = {{d.path() / "vol", "/run/data", false}};
+  spec.mounts = std::vector<Mount>{{"/proc", "proc", "proc", "", false, true, true, true},
+                                   {"/dev", "tmpfs", "tmpfs", "mode=755", false, true, false, false},
+                                   {"/run", "tmpfs", "tmpfs", "mode=755", false, true, true, false}};
+  spec.files.push_back({"/run/data/copied", "copied in\n"});
+  crumble::container::Container box(spec);
+  const auto r = box.run({"/bin/sh", "-c", "cat /run/data/from-host /run/data/copied && echo written > /run/data/back"});
+  INFO(r.out << r.err);
+  CHECK(r.status() == 0);
+  CHECK(r.out == "shared\ncopied in\n");
+  box.shutdown();
+  CHECK(read_file(d.path() / "vol/back") == "written\n");  // the volume is the host's directory
+}
