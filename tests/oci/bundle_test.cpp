@@ -166,11 +166,7 @@ TEST_CASE("oci bundle: podman's mounts: single files copied in with their mode a
   CHECK(b.spec.tmpfs.empty());
   CHECK(b.notes.empty());
   // the file systems, in config.json's order, with their options; podman's shm directory a tmpfs
-  struct Mounted {
-    std::string guest, type, source, options;
-    bool read_only, nosuid, nodev, noexec;
-  };
-  const std::vector<Mounted> mounted = {{"/proc", "proc", "proc", "", false, true, true, true},
+  const std::vector<crumble::container::Mount> mounted = {{"/proc", "proc", "proc", "", false, true, true, true},
                                         {"/dev", "tmpfs", "tmpfs", "mode=755,size=65536k", false, true, false, true},
                                         {"/sys", "sysfs", "sysfs", "", true, true, true, true},
                                         {"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", false, true, false, true},
@@ -179,16 +175,8 @@ TEST_CASE("oci bundle: podman's mounts: single files copied in with their mode a
   REQUIRE(b.spec.mounts);
   REQUIRE(b.spec.mounts->size() == mounted.size());
   for (std::size_t i = 0; i < mounted.size(); ++i) {
-    const crumble::container::Mount& m = (*b.spec.mounts)[i];
-    INFO(m.guest);
-    CHECK(m.guest == mounted[i].guest);
-    CHECK(m.type == mounted[i].type);
-    CHECK(m.source == mounted[i].source);
-    CHECK(m.options == mounted[i].options);
-    CHECK(m.read_only == mounted[i].read_only);
-    CHECK(m.nosuid == mounted[i].nosuid);
-    CHECK(m.nodev == mounted[i].nodev);
-    CHECK(m.noexec == mounted[i].noexec);
+    INFO(mounted[i].guest);
+    CHECK((*b.spec.mounts)[i] == mounted[i]);
   }
   // said precisely: the two the VM serves otherwise or not at all
   REQUIRE(b.ignored.size() == 2);
@@ -435,28 +423,16 @@ TEST_CASE("oci bundle: devices (runc's defaults, then linux.devices), symlinks, 
       "maskedPaths":["/proc/kcore","/sys/firmware"],
       "seccomp":{"defaultAction":"SCMP_ACT_ALLOW"}}})");
   const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
-  struct Dev {
-    std::string guest;
-    char type;
-    std::uint32_t major, minor, mode, uid, gid;
-  };
   // runc's defaults but the one the config names again, then the config's in order
-  const std::vector<Dev> want = {{"/dev/zero", 'c', 1, 5, 0666, 0, 0},     {"/dev/full", 'c', 1, 7, 0666, 0, 0},
+  const std::vector<crumble::container::Device> want = {{"/dev/zero", 'c', 1, 5, 0666, 0, 0},     {"/dev/full", 'c', 1, 7, 0666, 0, 0},
                                  {"/dev/random", 'c', 1, 8, 0666, 0, 0},   {"/dev/urandom", 'c', 1, 9, 0666, 0, 0},
                                  {"/dev/tty", 'c', 5, 0, 0666, 0, 0},      {"/dev/fuse", 'c', 10, 229, 0660, 1000, 5},
                                  {"/dev/null", 'c', 1, 3, 0666, 0, 0},     {"/dev/sda", 'b', 8, 0, 0666, 0, 0},
                                  {"/dev/queue", 'p', 0, 0, 0666, 0, 0}};
   REQUIRE(b.spec.devices.size() == want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
-    const crumble::container::Device& d = b.spec.devices[i];
     INFO(want[i].guest);
-    CHECK(d.guest == want[i].guest);
-    CHECK(d.type == want[i].type);
-    CHECK(d.major == want[i].major);
-    CHECK(d.minor == want[i].minor);
-    CHECK(d.mode == want[i].mode);
-    CHECK(d.uid == want[i].uid);
-    CHECK(d.gid == want[i].gid);
+    CHECK(b.spec.devices[i] == want[i]);
   }
   using Pairs = std::vector<std::pair<std::string, std::string>>;
   CHECK(b.spec.symlinks == Pairs{{"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"},

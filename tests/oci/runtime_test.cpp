@@ -225,13 +225,17 @@ TEST_CASE("podman run -it and exec -it under tmux: a prompt and output and the p
       {"Ctrl-C interrupts it and the shell survives", "C-c 'echo survived-$((1+1))' Enter", "survived-2"},
       {"exit 4 gives 4", "'exit 4' Enter", "EXIT=4"},
   };
-  for (const Step& s : steps) {
-    t.keys("run", s.keys);
-    const bool shown = t.wait_for("run", s.shows, 15s);
-    INFO(s.what << "\n" << t.capture("run"));
-    CHECK(shown);
-    std::this_thread::sleep_for(300ms);
-  }
+  // each step's keys into the session, then what the pane must show
+  auto play = [&](const std::string& session, const std::vector<Step>& list) {
+    for (const Step& s : list) {
+      t.keys(session, s.keys);
+      const bool shown = t.wait_for(session, s.shows, 15s);
+      INFO(s.what << "\n" << t.capture(session));
+      CHECK(shown);
+      std::this_thread::sleep_for(300ms);
+    }
+  };
+  play("run", steps);
   podman.run_d("host");
   REQUIRE(t.cmd("new-session -d -s exec -x 90 -y 25 \"" + podman.podman + "exec -it host sh; echo EXIT=\\$?; sleep 60\"") == 0);
   REQUIRE(t.wait_for("exec", "/ #"));
@@ -239,12 +243,7 @@ TEST_CASE("podman run -it and exec -it under tmux: a prompt and output and the p
       {"exec -it: output", "'echo exec-$((2*21))' Enter", "exec-42"},
       {"the pane's size", "'stty size' Enter", "25 90"},
   };
-  for (const Step& s : exec_steps) {
-    t.keys("exec", s.keys);
-    const bool shown = t.wait_for("exec", s.shows, 15s);
-    INFO(s.what << "\n" << t.capture("exec"));
-    CHECK(shown);
-  }
+  play("exec", exec_steps);
   {
     INFO("a resize of the pane reaches the exec'd shell\n" << t.capture("exec"));
     REQUIRE(t.cmd("resize-window -t exec -x 70 -y 20") == 0);

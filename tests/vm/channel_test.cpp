@@ -863,6 +863,17 @@ TEST_CASE("channel: run() with a sink hands on every byte in order, while the co
 
 // ---- command options: who a command runs as, and where --------------------------------------
 
+namespace {
+// What the played init reads of a command run with `options` (it then exits 0).
+SeenCommand seen_by_init(const std::vector<std::string>& argv, const std::vector<std::string>& env, const CommandOptions& options) {
+  Regions r;
+  Channel c(r.mailbox.data(), r.config.data(), [] {});
+  SeenCommand seen;
+  play(r, [&](Regions& g) { play_command(g, seen, {}, {0, 0, 0}); }, [&] { c.run(argv, env, soon(), default_output_limit, options); });
+  return seen;
+}
+}  // namespace
+
 TEST_CASE("channel: a command's options land in the header and after the environment, as init reads them", "[vm][channel][options]") {
   const std::uint32_t ids = p::command_flag_set_ids, nnp = p::command_flag_no_new_privs, cd = p::command_flag_chdir;
   struct Case {
@@ -889,11 +900,7 @@ TEST_CASE("channel: a command's options land in the header and after the environ
   };
   for (const Case& k : cases) {
     INFO(k.what);
-    Regions r;
-    Channel c(r.mailbox.data(), r.config.data(), [] {});
-    SeenCommand seen;
-    play(r, [&](Regions& g) { play_command(g, seen, {}, {0, 0, 0}); },
-         [&] { c.run({"id", "-a"}, {"A=1"}, soon(), default_output_limit, k.options); });
+    const SeenCommand seen = seen_by_init({"id", "-a"}, {"A=1"}, k.options);
     CHECK(seen.argv == std::vector<std::string>{"id", "-a"});
     CHECK(seen.env == std::vector<std::string>{"A=1"});
     CHECK(seen.uid == k.uid);
@@ -939,11 +946,7 @@ TEST_CASE("channel: capabilities, resource limits and oom_score_adj land in the 
   };
   for (const Case& k : cases) {
     INFO(k.what);
-    Regions r;
-    Channel c(r.mailbox.data(), r.config.data(), [] {});
-    SeenCommand seen;
-    play(r, [&](Regions& g) { play_command(g, seen, {}, {0, 0, 0}); },
-         [&] { c.run({"id"}, {}, soon(), default_output_limit, k.options); });
+    const SeenCommand seen = seen_by_init({"id"}, {}, k.options);
     CHECK(seen.flags == k.flags);
     CHECK(seen.caps == k.caps);
     CHECK(seen.oom_score_adj == k.oom_score_adj);

@@ -88,6 +88,7 @@ struct Mount {
   std::string guest, type, source;
   std::string options;  // the file system's own ("mode=755,size=65536k", "newinstance,gid=5")
   bool read_only = false, nosuid = false, nodev = false, noexec = false;
+  bool operator==(const Mount&) const = default;
 };
 
 // A device node made in the container (an OCI config's linux.devices and runc's default ones):
@@ -97,6 +98,7 @@ struct Device {
   char type = 'c';
   std::uint32_t major = 0, minor = 0;  // below 4096 and 2^20
   std::uint32_t mode = 0666, uid = 0, gid = 0;
+  bool operator==(const Device&) const = default;
 };
 
 // What a run asks for. Empty fields take the image's defaults (its config), then docker's.
