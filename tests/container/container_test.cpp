@@ -1110,7 +1110,9 @@ TEST_CASE("container: bad files are refused before a VM starts, the file named",
       {"both content and a host file", {file("/etc/x", "x", d.path() / "big")}, {"/etc/x", "both"}},
       {"a host file larger than the request", {file("/etc/x", "", d.path() / "big")}, {"/etc/x", "1048577 bytes"}},
       {"a set that does not fit: the file that overflows", {file("/a", k400), file("/b", k400), file("/c", k400)}, {"file /c", "does not fit"}},
-      {"more files than a request carries", std::vector<File>(65, file("/x", "x")), {"65 files", "at most 64"}},
+      {"more files than a request carries", std::vector<File>(crumble::vm::protocol::config::container_files_max + 1, file("/x", "x")),
+       {std::to_string(crumble::vm::protocol::config::container_files_max + 1) + " files",
+        "at most " + std::to_string(crumble::vm::protocol::config::container_files_max)}},
   };
   for (const Row& row : rows) {
     INFO(row.what);

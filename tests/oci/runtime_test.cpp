@@ -406,7 +406,8 @@ struct FakeMonitor {
   }
 };
 
-// A bundle of busybox (sh, echo, sleep, cat and `more`) whose process is `script` (sh -c).
+// A bundle of busybox (sh, echo, sleep, cat and `more`) whose process is `script` (sh -c), with
+// /proc mounted (a container gets the mounts its config lists, as under runc).
 void busybox_bundle(const fs::path& bundle, const std::string& script, const std::vector<std::string>& more = {}) {
   fs::create_directories(bundle / "rootfs/bin");
   std::string tools = "sh echo sleep cat";
@@ -416,7 +417,8 @@ void busybox_bundle(const fs::path& bundle, const std::string& script, const std
               .status == 0);
   nlohmann::json config = {{"ociVersion", "1.0.2"},
                            {"root", {{"path", "rootfs"}}},
-                           {"process", {{"cwd", "/"}, {"env", {"PATH=/bin"}}, {"args", {"sh", "-c", script}}}}};
+                           {"process", {{"cwd", "/"}, {"env", {"PATH=/bin"}}, {"args", {"sh", "-c", script}}}},
+                           {"mounts", {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}}}}};
   std::ofstream(bundle / "config.json") << config.dump(2);
 }
 

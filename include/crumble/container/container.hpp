@@ -563,9 +563,10 @@ class Container {
       p.content = content;
       return p;
     };
-    // What is mounted at a path (file systems, volumes, tmpfs, copies), parents before what lies
-    // under them whatever kind each is (podman sorts config.json's mounts so; containerd's /run
-    // tmpfs with a bind under it needs it): sorted by depth, in the given order otherwise.
+    // What is mounted at a path (file systems, volumes, tmpfs, copies): in the given order (an OCI
+    // config's: runc mounts in it, and runtime-tools checks it), but a parent always before what
+    // lies under it whatever kind each is (a volume under containerd's /run tmpfs, or a copy in a
+    // volume, would be hidden by a parent mounted after it).
     std::vector<Placed> mounted;
     for (std::size_t i = 0; i < spec_.volumes.size(); ++i) {
       const std::string tag = "vol" + std::to_string(i);
@@ -607,13 +608,16 @@ class Container {
       std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(f.read_only, f.nosuid, f.nodev, f.noexec);
       mounted.push_back(p);
     }
-    auto depth = [](const Placed& p) {
-      std::size_t n = 0;
-      for (const auto& part : std::filesystem::path(p.guest_path).relative_path()) n += !part.empty();
-      return n;
+    auto under = [](const std::string& path, const std::string& dir) {
+      const std::string d = dir.ends_with('/') ? dir : dir + "/";
+      return path.starts_with(d) && path.size() > d.size();
     };
-    std::stable_sort(mounted.begin(), mounted.end(), [&](const Placed& a, const Placed& b) { return depth(a) < depth(b); });
-    req.files.insert(req.files.end(), mounted.begin(), mounted.end());
+    std::vector<Placed> ordered;
+    for (const Placed& p : mounted) {  // each before the first one placed so far that lies under it
+      auto at = std::find_if(ordered.begin(), ordered.end(), [&](const Placed& q) { return under(q.guest_path, p.guest_path); });
+      ordered.insert(at, p);
+    }
+    req.files.insert(req.files.end(), ordered.begin(), ordered.end());
     for (const Device& d : spec_.devices) {
       Placed p = record(Placed::Kind::device, d.guest, "");
       const std::uint32_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
