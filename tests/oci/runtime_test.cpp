@@ -77,7 +77,7 @@ TEST_CASE("runtime-tools: the lifecycle tests and what the container sees, as ru
       {"delete_only_create_resources", {1, 0}}, {"delete", {3, 2}}, {"start", {6, 1}},
       {"default", {309, 0}}, {"linux_devices", {327, 0}}, {"linux_masked_paths", {4, 0}}, {"linux_readonly_paths", {4, 0}},
       {"linux_sysctl", {309, 0}}, {"root_readonly_true", {310, 0}}, {"hostname", {4, 0}}, {"process", {311, 0}},
-      {"process_user", {310, 0}}, {"process_oom_score_adj", {309, 0}}, {"mounts", {312, 8}},
+      {"process_user", {310, 0}}, {"process_oom_score_adj", {309, 0}}, {"mounts", {312, 8}}, {"hooks_stdin", {3, 0}},
   };
   std::string tests;
   for (const auto& [t, counts] : want) tests += " " + t;
