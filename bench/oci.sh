@@ -19,7 +19,7 @@ runs="${RUNS:-7}"
 n="${N:-20}"
 work="$(mktemp -d)"
 podman=(podman --root "$work/storage" --runroot "$work/run")
-ctr=(ctr --address "$work/containerd.sock")
+ctr=(ctr --address "$work/containerd.sock" --connect-timeout 5s)
 ulimits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 cleanup() {
   if [[ -n "${containerd_pid:-}" ]]; then
@@ -88,6 +88,7 @@ t0=$(date +%s%N)
 for i in $(seq "$n"); do "${ctr[@]}" run -d --runc-binary "$runtime" "$image" "c$i" sleep 1000 >/dev/null 2>&1 & done
 wait
 until [[ "$("${ctr[@]}" task ls 2>/dev/null | grep -c RUNNING)" -ge "$n" ]]; do
+  kill -0 "$containerd_pid" 2>/dev/null || { echo "containerd exited (see $work/containerd.log)"; tail -5 "$work/containerd.log"; break; }
   sleep 0.05
   (( ($(date +%s%N) - t0) / 1000000000 < 300 )) || { echo "not all running after 300 s"; break; }
 done
