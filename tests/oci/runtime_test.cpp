@@ -23,36 +23,13 @@
 #include <string>
 #include <thread>
 
+#include "../tmux.hpp"
 #include "fixtures.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using namespace crumble::test;
-
-namespace {
-
-// tmux on a private socket (as tests/vm/interactive_test.cpp drives it).
-struct Tmux {
-  std::string socket = (fs::temp_directory_path() / ("oci-tmux-" + std::to_string(::getpid()))).string();
-  int cmd(const std::string& args) const { return std::system(("tmux -S '" + socket + "' " + args + " > /dev/null 2>&1").c_str()); }
-  std::string capture(const std::string& target) const { return shell("tmux -S '" + socket + "' capture-pane -p -t " + target).text; }
-  bool wait_for(const std::string& target, const std::string& text, std::chrono::seconds limit = 30s) const {
-    for (const auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;
-         std::this_thread::sleep_for(100ms))
-      if (capture(target).find(text) != std::string::npos) return true;
-    return false;
-  }
-  void keys(const std::string& target, const std::string& keys) const { cmd("send-keys -t " + target + " " + keys); }
-  ~Tmux() {
-    cmd("kill-server");
-    std::error_code ec;
-    fs::remove(socket, ec);
-  }
-};
-
-
-}  // namespace
 
 TEST_CASE("runtime-tools: the lifecycle tests and what the container sees, as runc passes them here, pass for crumble-runtime") {
   (void)crumble::test::guest_kernel_or_skip();

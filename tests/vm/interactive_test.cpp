@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "../tmux.hpp"
 #include "guest_skip.hpp"
 
 namespace fs = std::filesystem;
@@ -348,37 +349,8 @@ TEST_CASE("timeout(1) around crumble: the signal it sends (twice: crumble and it
 
 namespace {
 
-// tmux on a private socket, for the terminal test.
-struct Tmux {
-  std::string socket = temp_file("tmux.sock").string();
-  int cmd(const std::string& args) const { return std::system(("tmux -S '" + socket + "' " + args + " > /dev/null 2>&1").c_str()); }
-  std::string capture(const std::string& target) const {
-    std::FILE* f = ::popen(("tmux -S '" + socket + "' capture-pane -p -t " + target).c_str(), "r");
-    std::string s;
-    char buf[4096];
-    for (std::size_t n; f && (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-    if (f) ::pclose(f);
-    return s;
-  }
-  // Waits until the pane shows `text` (after `after`, if given).
-  bool wait_for(const std::string& target, const std::string& text, std::chrono::seconds limit = 30s) const {
-    for (const auto deadline = Clock::now() + limit; Clock::now() < deadline; std::this_thread::sleep_for(100ms))
-      if (capture(target).find(text) != std::string::npos) return true;
-    return false;
-  }
-  // What a tmux command prints, without the newline.
-  std::string output(const std::string& args) const {
-    std::FILE* f = ::popen(("tmux -S '" + socket + "' " + args).c_str(), "r");
-    std::string s;
-    char buf[256];
-    for (std::size_t n; f && (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-    if (f) ::pclose(f);
-    while (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-  void keys(const std::string& target, const std::string& keys) const { cmd("send-keys -t " + target + " " + keys); }
-  ~Tmux() { cmd("kill-server"); }
-};
+// tmux on a private socket, for the terminal test (tests/tmux.hpp).
+using crumble::test::Tmux;
 
 }  // namespace
 
