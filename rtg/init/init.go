@@ -817,11 +817,13 @@ func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, 
 // The container root's writable layer, for commands with command_flag_root_writes (the host
 // copies the container's writes out with them): init's own busybox and the overlay's upper
 // directory, opened O_PATH and close-on-exec before switchRoot hides both (layerBytes in main,
-// each fd -1, or a negative errno, when there is none: no container, or a root without overlay).
+// each fd -1, or a negative errno, when there is none: no container, or a root without overlay),
+// and the layer's fingerprint once the container is set up (layerPrint; 0: none).
 const (
-	layerBytes = 16
-	lBusybox   = 0 // int64: the initramfs's /bin/busybox
-	lUpper     = 8 // int64: /crumble/rw/upper
+	layerBytes = 24
+	lBusybox   = 0  // int64: the initramfs's /bin/busybox
+	lUpper     = 8  // int64: /crumble/rw/upper
+	lPrint     = 16 // uint64: layerPrint after setupContainer
 )
 
 // keepLayer opens what a root_writes command needs, for a block root (the only kind with a
@@ -833,6 +835,94 @@ func keepLayer(layer uintptr, kind uint32) {
 	runtime.Store64(layer, lBusybox, runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/bin/busybox", runtime.O_PATH|runtime.O_CLOEXEC, 0))
 	runtime.Store64(layer, lUpper, runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/crumble/rw/upper",
 		runtime.O_PATH|runtime.O_DIRECTORY|runtime.O_CLOEXEC, 0))
+}
+
+// A fingerprint of the writable layer, so that a root_writes command can tell that the container
+// wrote nothing (the common case: `podman run --rm IMG true`) without archiving the layer, which
+// is most of the copy-back's time under emulation (busybox tar starting after a restore). Every
+// write, create, rename, removal (a whiteout), chmod, chown, utime or xattr (an opaque directory)
+// changes the ctime of the entry or of its directory, and ctime cannot be set back: the layer
+// is unchanged when the sum of (inode, size, ctime) over its entries is. The mount points the
+// setup made are in it before the first print is taken.
+const (
+	direntBytes = 2048 // getdents64's buffer, one per directory level
+	printDepth  = 64   // a deeper layer has no print: its writes are always archived
+	statBytes   = 144  // struct stat (amd64; 128 in the generic table): st_ino at 8, st_size at 48, st_ctim at 104 in both
+	dtDir       = 4
+)
+
+// entryPrint mixes what a change to an entry changes (its struct stat at st).
+func entryPrint(st uintptr) uint64 {
+	h := (runtime.Load64(st, 8) ^ 0x9e3779b97f4a7c15) * 0xff51afd7ed558ccd
+	h = (h ^ runtime.Load64(st, 48)) * 0xc4ceb9fe1a85ec53
+	h = (h ^ runtime.Load64(st, 104)) * 0xff51afd7ed558ccd
+	return (h ^ runtime.Load64(st, 112)) * 0xc4ceb9fe1a85ec53
+}
+
+// treePrint sums entryPrint over everything under the directory open at dir, which it closes;
+// 0 when it cannot tell (an error, or deeper than printDepth).
+func treePrint(dir int64, depth int64) uint64 {
+	var ents [direntBytes]byte
+	var st [statBytes]byte
+	sum := uint64(0)
+	ok := depth < printDepth
+	for ok {
+		n := runtime.Syscall(runtime.SYS_GETDENTS64, dir, &ents, direntBytes)
+		if n <= 0 {
+			ok = n == 0
+			break
+		}
+		at := int64(0)
+		for ok && at+19 < n { // d_ino 0, d_off 8, d_reclen 16, d_type 18, d_name 19
+			reclen := int64(runtime.Load16(&ents, at+16))
+			name := &ents[at+19]
+			dot := runtime.Load8(name, 0) == '.' && (runtime.Load8(name, 1) == 0 || runtime.Load8(name, 1) == '.' && runtime.Load8(name, 2) == 0)
+			if !dot {
+				ok = !failed(runtime.Syscall(runtime.SYS_NEWFSTATAT, dir, name, &st, runtime.AT_SYMLINK_NOFOLLOW))
+				sum += entryPrint(&st)
+				if ok && runtime.Load8(&ents, at+18) == dtDir {
+					sub := runtime.Syscall(runtime.SYS_OPENAT, dir, name, runtime.O_RDONLY|runtime.O_DIRECTORY|runtime.O_NOFOLLOW|runtime.O_CLOEXEC, 0)
+					below := uint64(0)
+					if !failed(sub) {
+						below = treePrint(sub, depth+1)
+					}
+					ok = below != 0
+					sum += below
+				}
+			}
+			if reclen <= 0 {
+				ok = false
+			}
+			at += reclen
+		}
+	}
+	runtime.Syscall(runtime.SYS_CLOSE, dir)
+	if !ok {
+		return 0
+	}
+	return sum | 1
+}
+
+// layerPrint is the fingerprint of the writable layer open (O_PATH) at upper: its own entry and
+// everything under it; 0 when it cannot tell.
+func layerPrint(upper int64) uint64 {
+	if upper < 0 {
+		return 0
+	}
+	var st [statBytes]byte
+	dir := runtime.Syscall(runtime.SYS_OPENAT, upper, ".", runtime.O_RDONLY|runtime.O_DIRECTORY|runtime.O_CLOEXEC, 0)
+	if failed(dir) {
+		return 0
+	}
+	if failed(runtime.Syscall(runtime.SYS_FSTAT, dir, &st)) {
+		runtime.Syscall(runtime.SYS_CLOSE, dir)
+		return 0
+	}
+	below := treePrint(dir, 0)
+	if below == 0 {
+		return 0
+	}
+	return (below + entryPrint(&st)) | 1
 }
 
 // fdPath writes "/proc/self/fd/N" (NUL-terminated) into buf (32 bytes).
@@ -864,12 +954,17 @@ func fdPath(buf uintptr, fd int64) {
 // directory are not applied), in the writable layer. The RTG runtime has neither fchdir nor
 // execveat: both go through /proc/self/fd, the container's /proc (init mounted it; a container
 // root that replaced it could only run its own code as root, which it may anyway). No layer:
-// exec_stage_chdir with ENOENT.
+// exec_stage_chdir with ENOENT. A layer as the setup left it (its print unchanged): the command
+// is not run, and ends with status 0 and no output (an archive is never empty).
 func layerChild(ctl uintptr, layer uintptr, argv uintptr, envp uintptr) {
 	busybox := int64(runtime.Load64(layer, lBusybox))
 	upper := int64(runtime.Load64(layer, lUpper))
 	if busybox < 0 || upper < 0 {
 		childFails(ctl, stageChdir, -runtime.ENOENT)
+	}
+	setUp := runtime.Load64(layer, lPrint)
+	if setUp != 0 && layerPrint(upper) == setUp {
+		runtime.Syscall(runtime.SYS_EXIT_GROUP, 0)
 	}
 	var path [32]byte
 	fdPath(&path, upper)
@@ -1915,6 +2010,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		runtime.Syscall(runtime.SYS_UMOUNT2, "/dev/.crumble-files", runtime.MNT_DETACH)
 		runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/dev/.crumble-files", runtime.AT_REMOVEDIR)
 	}
+	runtime.Store64(layer, lPrint, layerPrint(int64(runtime.Load64(layer, lUpper))))
 	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCtrReady)
 	return

@@ -125,6 +125,8 @@ const (
 	SYS_FCHOWNAT       SyscallName = 60
 	SYS_FCHMODAT       SyscallName = 61
 	SYS_STATFS         SyscallName = 62
+	SYS_GETDENTS64     SyscallName = 63
+	SYS_NEWFSTATAT     SyscallName = 64
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <latch>
 #include <set>
@@ -754,6 +755,63 @@ TEST_CASE("container: copy_writes_to leaves out the mount points of files bound 
   CHECK(fs::read_symlink(root / "etc/resolv.conf") == "../run/resolv.conf");
   CHECK(!fs::exists(fs::symlink_status(root / "etc/hosts")));
   CHECK(read_file(root / "etc/mine") == "mine\n");  // the container's own write
+}
+
+// The copy-back skips the archive when the writable layer is as the setup left it (init's
+// layerPrint): nothing may be missed for it. Each row is one change that adds no entry of its own
+// that stays in the layer (the cases a count of its entries would miss), the others one each.
+TEST_CASE("container: copy_writes_to: no archive when the container wrote nothing, and every kind of change still seen", "[container][e2e][writes]") {
+  World::get();
+  TempDir d("e2e-writes-print-");
+  const fs::path base = d.path() / "base";
+  make_busybox_dir(base);
+  fs::create_directories(base / "etc");
+  write_file(base / "etc/existing", "lower\n");
+  struct Row {
+    const char* what;
+    const char* script;  // empty: the container writes nothing
+    std::function<void(const fs::path&)> expect;  // on the host directory, after the copy
+  };
+  auto mode_of = [](const fs::path& p) { return static_cast<unsigned>(fs::status(p).permissions()); };
+  const std::vector<Row> rows = {
+      {"nothing written (reads only)", "cat /etc/existing /etc/hosts > /dev/null", nullptr},
+      {"nothing at all", "", nullptr},
+      {"a file's mode", "chmod 600 /etc/existing", [&](const fs::path& r) { CHECK(mode_of(r / "etc/existing") == 0600); }},
+      {"a file's owner", "chown 7:8 /etc/existing", [](const fs::path& r) {
+         struct stat st {};
+         REQUIRE(::lstat((r / "etc/existing").c_str(), &st) == 0);
+         CHECK((st.st_uid == 7 && st.st_gid == 8));
+       }},
+      {"a lower file removed", "rm /etc/existing", [](const fs::path& r) { CHECK(!fs::exists(r / "etc/existing")); }},
+      {"the mode of a directory the setup made for a mount point", "chmod 0701 /opt/app", [&](const fs::path& r) { CHECK(mode_of(r / "opt/app") == 0701); }},
+      {"a file made and removed again (only the directory changed)", "echo x > /gone && rm /gone", [](const fs::path& r) { CHECK(!fs::exists(r / "gone")); }},
+      {"an existing file rewritten in place, same size", "printf 'LOWER\\n' > /etc/existing", [](const fs::path& r) { CHECK(read_file(r / "etc/existing") == "LOWER\n"); }},
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.what) {
+      const fs::path root = d.path() / "root";
+      fs::remove_all(root);
+      tool({"cp", "-a", base.string(), root.string()});
+      const auto before = tree(root);
+      crumble::container::Spec spec;
+      spec.rootfs = root;
+      spec.files.push_back({"/etc/hosts", "127.0.0.1 localhost\n"});  // mount points the setup makes: in the layer
+      spec.files.push_back({"/opt/app/config", "x=1\n"});                // (/opt/app, too: the root has none)
+      crumble::container::Container box(spec);
+      const auto r = box.run({"/bin/sh", "-c", row.script});
+      INFO(r.out << r.err);
+      REQUIRE(r.status() == 0);
+      const std::uint64_t bytes = box.copy_writes_to(root);
+      box.shutdown();
+      if (!row.expect) {
+        CHECK(bytes == 0);
+        CHECK(tree(root) == before);
+      } else {
+        CHECK(bytes > 0);
+        row.expect(root);
+      }
+    }
+  }
 }
 
 TEST_CASE("container: a root_writes command in a VM that is no container does not start, and says why", "[container][e2e][writes]") {

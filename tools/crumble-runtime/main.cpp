@@ -408,6 +408,7 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     if (io.own_terminal) raw.emplace(io.terminal);
     log_line("debug", "starting");
     crumble::vm::Session::Process p = box->start(b.args, stdio);
+    log_line("debug", "process started");
     for (int sig : early) p.signal(sig, crumble::vm::SignalTarget::process);
     mark(dir, "started", true);
     // An exec runs with its own env (the container's when it gives none), cwd, user,
@@ -442,6 +443,7 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
         }
       });
       try {
+        log_line("debug", "process ended; copying its writes");
         box->copy_writes_to(b.rootfs);
       } catch (const std::exception& e) {
         log_line("error", "container " + dir.filename().string() + ": its writes were not copied to " + b.rootfs.string() + ": " + e.what());
@@ -454,7 +456,7 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     log_line("error", std::string("container ") + dir.filename().string() + ": " + e.what());
     status = 1;
   }
-  log_line("debug", "process ended: " + std::to_string(status));
+  log_line("debug", "status " + std::to_string(status) + "; stopping the VM");
   box.reset();
   forget_root(root_key);
   std::error_code ec;

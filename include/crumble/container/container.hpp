@@ -312,6 +312,9 @@ class Container {
       if (r.status() != 0)
         throw ContainerError("archiving the container's writes in the guest (busybox tar) " + r.describe() + (err.empty() ? "" : ": " + err));
     }
+    // no archive at all (a tar is never empty): init found the layer as the container's setup
+    // left it, and did not run tar (docs/protocol.md, command_flag_root_writes)
+    if (bytes == 0) return 0;
     try {
       // the files bound into the container are not its writes: their mount points (an empty file,
       // or one in place of an image's symlink such as /etc/resolv.conf) stay out of `dir`

@@ -65,6 +65,7 @@ struct amd64 {
       case setpgid: return 109;      case socket: return 41;       case fchmod: return 91;
       case fchown: return 93;        case prlimit64: return 302;   case capset: return 126;
       case fchownat: return 260;     case fchmodat: return 268;    case statfs: return 137;
+      case getdents64: return 217;   case newfstatat: return 262;
     }
     return ir::absent_syscall;
   }
