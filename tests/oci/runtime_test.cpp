@@ -84,6 +84,7 @@ TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest 
       {"exit 1", "sh -c 'exit 1'", 1, ""},
       {"exit 42", "sh -c 'echo before; exit 42'", 42, "before\n"},
       {"killed by SIGKILL: 137", "sh -c 'kill -9 $$'", 137, ""},
+      {"a command the image lacks: 127, said on stderr", "no-such-command", 127, "crumble-runtime: no-such-command: command not found\n"},
       {"the guest's kernel, not the host's", "uname -r", 0, ""},
   };
   const std::string host_kernel = shell("uname -r").text;

@@ -429,7 +429,16 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     };
     crumble::runtime::Relay relay(start_exec, std::move(listener), [&](const std::vector<pid_t>& pids) { record_execs(dir, pids); },
                                   [](const std::string& level, const std::string& msg) { log_line(level, msg); });
-    status = relay.serve(std::move(p), in, out, err, io.terminal, *signals, passed_fd.get()).status();
+    const crumble::vm::CommandResult ended = relay.serve(std::move(p), in, out, err, io.terminal, *signals, passed_fd.get());
+    status = ended.status();
+    // A process that could not start (no such executable, a working directory that is a file):
+    // said on its stderr, where runc's and crun's callers show their create error.
+    if (ended.end == crumble::vm::CommandResult::End::not_started) {
+      const std::string msg = "crumble-runtime: " + (b.args.empty() ? std::string() : b.args[0] + ": ") + ended.describe() + "\n";
+      ssize_t ignored = ::write(err, msg.data(), msg.size());
+      (void)ignored;
+      log_line("warning", "container " + dir.filename().string() + ": " + ended.describe());
+    }
     // runc's container writes into root.path itself: its writes go there before anyone sees it
     // stopped. The process has ended: a signal that comes meanwhile has nobody to reach, and is
     // taken and dropped (left untaken, the SignalForwarding's patience would end the monitor
@@ -457,6 +466,7 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     status = 1;
   }
   log_line("debug", "status " + std::to_string(status) + "; stopping the VM");
+  if (box) box->stop();
   box.reset();
   forget_root(root_key);
   std::error_code ec;
@@ -1275,8 +1285,11 @@ int run_main(const std::vector<std::string>& args) {
         log_line("warning", std::string("kill --all: the monitor did not answer (") + e.what() + "); signalling it instead");
       }
     }
-    // the monitor passes the signal to the container's process alone (SIGKILL ends the VM)
-    if (::kill(s.value("pid", 0), sig) != 0) fail(std::string("kill: ") + std::strerror(errno));
+    // the monitor passes the signal to the container's process alone (SIGKILL ends the VM); a
+    // state without a pid (damaged) must not become kill(0, ...): the caller's own process group
+    const pid_t pid = s.value("pid", 0);
+    if (pid <= 0) fail("container \"" + pos[0] + "\" has no process to signal in its state");
+    if (::kill(pid, sig) != 0) fail(std::string("kill: ") + std::strerror(errno));
     return 0;
   }
   if (cmd == "exec") return exec(exec_args(rest));

@@ -395,8 +395,9 @@ int run_command(const std::vector<std::string>& args) {
       if (verbose) std::fprintf(stderr, "crumble: %s: %s in %.1f ms\n", name.c_str(), r.describe().c_str(), ms(crumble::vm::Clock::now() - t1));
     }
     if (r.end == crumble::vm::CommandResult::End::not_started) std::fprintf(stderr, "crumble: %s: %s\n", name.c_str(), r.describe().c_str());
-    if (box) box->shutdown();
-    if (vm) vm->shutdown();
+    // the command's work is done: a VM that shares no host directory is killed, not powered off
+    if (box) box->stop();
+    if (vm) vm->discard();
     save_log();
     return r.status();
   } catch (const crumble::vm::CommandAbandoned& e) {

@@ -343,6 +343,15 @@ class Container {
   void shutdown() {
     if (vm_) vm_->shutdown();
   }
+  // Ends the VM once the container's work is done and its writes copied: killed at once where
+  // the guest holds nothing the host still needs (a root image and tmpfs only), powered off
+  // (init syncs first) where it shares host directories (virtio-fs: written pages of a shared
+  // mapping may still be in the guest's cache).
+  void stop() {
+    if (!vm_) return;
+    if (spec_.volumes.empty() && lease_) vm_->discard();
+    else vm_->shutdown();
+  }
 
  private:
   static void check_volume(const Volume& v) {

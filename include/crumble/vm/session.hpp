@@ -91,15 +91,14 @@ struct SessionConfig {
 // The container modules loaded at boot, in the snapshot: file systems (overlay, erofs, fuse),
 // binfmt_misc and the virtio-mmio transport (with virtio and virtio_ring). The device drivers
 // (container_device_drivers: virtio_blk, virtiofs) load at boot too, listed in
-// /crumble/container-modules.list, which init loads with the virtio bus's autoprobe off: bound
-// before a snapshot, the disk driver would keep the placeholder's size after a restore, so init
-// binds the devices only at the container request (bindDevices). Measured here: that bind is
-// ~50 ms of the ~130-180 ms an insmod of the transport or of virtio_blk took after a restore.
+// /crumble/container-modules.list, and bind to their devices then: the snapshot holds the disk
+// bound to a placeholder as large as any root disk (QemuMachine::placeholder_disk_bytes), and the
+// container request only drops its cached blocks. (Binding after a restore cost ~50 ms of every
+// container start; an insmod of the transport or of virtio_blk, ~130-180 ms.)
 inline const std::vector<std::string> container_boot_modules = {"overlay", "erofs", "fuse", "binfmt_misc", "virtio_mmio"};
 inline const std::vector<std::string> container_device_drivers = {"virtio_blk", "virtiofs"};
-// The network's modules (SessionConfig::network), loaded at boot with the virtio bus's autoprobe
-// still on, so the net device is bound and configured before any snapshot, container or not (it
-// is the same device after every restore, unlike the root disk). AF_PACKET is built into Debian's
+// The network's modules (SessionConfig::network), loaded at boot, so the net device is bound and
+// configured before any snapshot, container or not (it is the same device after every restore). AF_PACKET is built into Debian's
 // kernel; a --kernel of the caller's own needs virtio_mmio and virtio_net built in.
 inline const std::vector<std::string> network_boot_modules = {"virtio_mmio", "virtio_net"};
 
@@ -265,6 +264,15 @@ class Session {
     machine_.reset();
   }
 
+  // Kills the VM at once and removes its files: for a VM whose work is done and whose guest
+  // holds nothing the host still needs (a clean power-off costs tens of ms under emulation).
+  void discard() {
+    if (!machine_) return;
+    machine_->kill();
+    log_ = machine_->kernel_log();
+    machine_.reset();
+  }
+
   std::string kernel_log() const { return machine_ ? machine_->kernel_log() : log_; }
   const std::string& engine_reason() const { return reason_; }
   // How the guest started: restored from a snapshot or booted cold, and what happened to the
@@ -347,8 +355,14 @@ class Session {
     M* machine = nullptr;  // the cold-booted one, to save
     bool holding = false;
     Clock::time_point deadline{};
+    // A container VM's snapshot must hold the placeholder disk: its driver is bound at boot and
+    // keeps the capacity it read, which only the placeholder's is as large as any root disk. So
+    // the cold boot that saves one boots with the placeholder, and the caller's disk comes after.
+    const std::filesystem::path root_disk = o.root_disk;
+    const bool placeholder_first = o.root_disk_slot && !root_disk.empty();
+    const std::string key = snapshot_key(engine, o);
     const snapshot::StartOutcome out = snapshot::restore_or_boot(
-        *cache, snapshot_key(engine, o),
+        *cache, key,
         snapshot::StartRules{.newer_than = k.image, .newer_than_name = "the kernel " + k.image.string(), .strict = cfg_.snapshot_strict},
         [&](const std::filesystem::path& file) {
           // o in place, not a copy: it holds the initramfs (megabytes with modules)
@@ -361,7 +375,9 @@ class Session {
         },
         [&]() -> std::string {
           o.hold_after_phase_6 = early;
+          if (placeholder_first) o.root_disk.clear();
           auto m = std::make_unique<EngineMachine<M>>(o);
+          o.root_disk = root_disk;
           machine = &m->get();
           machine_ = std::move(m);
           deadline = Clock::now() + cfg_.boot_timeout;  // a failed restore does not eat into the cold boot's time
@@ -377,6 +393,26 @@ class Session {
         [&](const std::filesystem::path& file) { machine->save(file, cfg_.snapshot); });
     restored_ = out.restored;
     snapshot_note_ += out.note;
+    if (!restored_ && placeholder_first) {
+      // the cold-booted guest has the placeholder: restore what it saved, with the caller's disk
+      // (or, with no snapshot to restore, boot again with it)
+      machine_.reset();
+      o.hold_after_phase_6 = false;
+      std::error_code ec;
+      if (std::filesystem::exists(cache->path(key), ec)) {
+        try {
+          o.restore_from = cache->path(key);
+          machine_ = std::make_unique<EngineMachine<M>>(o);
+          o.restore_from.clear();
+          snapshot_note_ += "; restored it with the root disk";
+          return;
+        } catch (const SnapshotError& e) {
+          o.restore_from.clear();
+          snapshot_note_ += std::string("; cannot restore it (") + e.what() + ")";
+        }
+      }
+      return cold("; cold boot again with the root disk");
+    }
     if (!restored_ && holding) {  // saved or not, the early guest goes on to its command loop
       machine_->channel().release_hold();
       boot([&] { machine_->channel().wait_ready(deadline); });

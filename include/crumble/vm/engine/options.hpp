@@ -40,9 +40,10 @@ struct GuestOptions {
   // Early snapshots: init holds after phase 6 until the host releases it (Channel::request_hold).
   bool hold_after_phase_6 = false;
   // Devices for containers (the QEMU engine only; the in-process KVM engine has no virtio devices).
-  // A virtio-blk disk, read-only: `root_disk` (an erofs image), or when that is empty a 1 MiB
-  // placeholder of zeros. A snapshot saved with the placeholder restores with any root_disk, as
-  // long as the guest had not bound the disk's driver (virtio_mmio) before the save.
+  // A virtio-blk disk, read-only: `root_disk` (an erofs image, at most 1 TiB), or when that is
+  // empty a placeholder of 1 TiB of zeros (sparse). A snapshot saved with the placeholder restores
+  // with any root_disk: the guest's driver keeps the placeholder's capacity, which no root disk
+  // exceeds, and init drops the blocks it cached from it (docs/protocol.md, container step 1).
   bool root_disk_slot = false;
   std::filesystem::path root_disk;
   // virtio-fs shares, one file server (virtiofsd, run as root) each. A machine with shares can be

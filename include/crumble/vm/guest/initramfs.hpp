@@ -225,10 +225,9 @@ struct InitramfsSpec {
   // /crumble/modules.list (absolute paths, each NUL-terminated) so init needs no readdir.
   std::vector<std::pair<std::string, std::filesystem::path>> modules;
   // (name, .ko path) in load order, stored as /crumble/container-modules/NN-name.ko and listed in
-  // /crumble/container-modules.list (same format): device drivers, which init loads at boot with
-  // the virtio bus's autoprobe off and binds to their devices only when asked to set up a
-  // container: a disk driver bound before a snapshot would keep the placeholder disk's size after
-  // a restore with the real one.
+  // /crumble/container-modules.list (same format): device drivers, which init loads at boot, so
+  // they are in a snapshot bound to their devices (the root disk to a placeholder as large as any
+  // root disk may be: QemuMachine::placeholder_disk_bytes).
   std::vector<std::pair<std::string, std::filesystem::path>> container_modules;
   // Host files copied in as they are (qemu-user interpreters for binfmt_misc, ...): the guest path
   // must be absolute, and may not name anything the layout above already holds.

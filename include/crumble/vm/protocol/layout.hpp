@@ -82,7 +82,7 @@
 // takes them save binfmt, which comes before mounts; and the steps before a command's execve
 // (the slot's proc_exec_stage when the command did not start; 0: execve itself)
 #define CRUMBLE_PROTOCOL_STEPS(X)                                                                    \
-  X(container_step_devices, 1, 0)     /* bind the virtio devices to their drivers */                    \
+  X(container_step_devices, 1, 0)     /* drop the root disk's cached blocks (the placeholder's) */     \
   X(container_step_root, 2, 0)        /* mount the root (the block device, the virtio-fs tag) */    \
   X(container_step_overlay, 3, 0)     /* the tmpfs and the overlay over a block root */             \
   X(container_step_volume, 4, 0)     /* a volume (mailbox index: which) */                         \

@@ -54,7 +54,11 @@ class QemuMachine {
   // The smallest guest RAM: the protocol window sits at 128 MiB and the initrd above it.
   static constexpr std::uint32_t min_memory_mib = 192;
   // The disk in the root slot when GuestOptions::root_disk is empty: zeros.
-  static constexpr off_t placeholder_disk_bytes = 1 << 20;
+  // The root disk's capacity as the guest knows it: the placeholder a snapshot is saved with is
+  // this large (sparse: it takes no space), and its driver is bound before the save, so a root
+  // disk restored in its place must not be larger. Smaller is fine: erofs reads only its own
+  // blocks, and init drops the placeholder's cached ones first.
+  static constexpr off_t placeholder_disk_bytes = off_t{1} << 40;
 
   explicit QemuMachine(const QemuOptions& o) : opt_(o) {
     if (o.memory_mib < min_memory_mib) throw ConfigError("memory must be at least " + std::to_string(min_memory_mib) + " MiB");
@@ -153,6 +157,8 @@ class QemuMachine {
       throw ConfigError("the root disk " + opt_.root_disk.string() + " does not exist or is not a regular file");
     if (::access(disk.c_str(), R_OK) != 0)
       throw ConfigError("the root disk " + opt_.root_disk.string() + " cannot be read: " + std::strerror(errno));
+    if (std::filesystem::file_size(disk, ec) > static_cast<std::uintmax_t>(placeholder_disk_bytes) && !ec)
+      throw ConfigError("the root disk " + opt_.root_disk.string() + " is larger than the 1 TiB a container's root may be");
     std::filesystem::create_symlink(disk, img, ec);
     if (ec) throw VmError("cannot link the root disk " + disk.string() + " as " + img.string() + ": " + ec.message());
   }
