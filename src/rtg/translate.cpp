@@ -550,6 +550,7 @@ class Translator {
     if (ty.t == T::buffer) {
       if (!exprs.empty()) fail(exprs[0]->pos, "buffers cannot be initialised", "store the bytes after the declaration");
       for (const Node* name : names) {
+        if (name->text == "_") continue;  // var _ [N]byte: nothing to hold
         Symbol& b = declare(name->text, Symbol::What::buffer, ty, name->pos);
         b.used = true;  // Go does not flag unused arrays either way we index them
         buffers_.push_back(ir::Buffer{b.ir, ty.len});
@@ -1097,7 +1098,7 @@ class Translator {
     if (is_integer(v.type.t) && (v.c < min_of(v.type.t) || v.c > max_of(v.type.t)))
       fail(at, "constant " + to_string(v.c) + " overflows " + type_name(v.type));
     if (v.c >= constant_limit || v.c <= -constant_limit)
-      fail(at, "constant overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits", "Go's go further; keep constants smaller");
+      fail(at, "constant overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits", "Go's constants go to 512 bits, RTG's to 126");
     return v;
   }
 
@@ -1147,7 +1148,7 @@ class Translator {
       else if (op == "-") v = a - b;
       else if (op == "*") {
         if (a != 0 && (b >= constant_limit / (a < 0 ? -a : a) || b <= -constant_limit / (a < 0 ? -a : a)))
-          fail(at, "constant overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits", "Go's go further; keep constants smaller");
+          fail(at, "constant overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits", "Go's constants go to 512 bits, RTG's to 126");
         v = a * b;
       } else if (op == "/") v = a / b;  // truncated, as in Go
       else if (op == "%") v = a % b;
