@@ -596,12 +596,12 @@ class ProgramGenerator {
       return;
     }
     // const a, b = v, c: the c read is the one outside (a spec's names are in scope after it)
-    std::vector<const Symbol*> outer;
-    for (const Symbol* s : visible())
-      if (s->kind == Symbol::constant && s->type == untyped) outer.push_back(s);
-    scopes_.back().push_back({Symbol::constant, a, untyped, false, 0});
+    scopes_.back().push_back({Symbol::constant, a, untyped, false, 0});  // reserve a while b is chosen
     std::string b = fresh_name();
     scopes_.back().pop_back();
+    std::vector<const Symbol*> outer;  // (pointers into scopes_: taken after the push and pop)
+    for (const Symbol* s : visible())
+      if (s->kind == Symbol::constant && s->type == untyped) outer.push_back(s);
     if (b.empty() || outer.empty()) {
       emit_line("const " + a + " = " + decimal(v));
       declare({Symbol::constant, a, untyped, false, v});
