@@ -96,7 +96,7 @@ TEST_CASE("rtg difftest: the generator is deterministic per seed and reaches eve
                         "call in expression", "call of a program function", "call statement", "buffer", "buffer read",
                         "buffer store", "buffer op=", "buffer byte in a tuple assignment", "tuple assignment",
                         "discarded value", ":=", "var x T = e", "declaration of two names", "local constant",
-                        "const a, b = v, outer", "op=", "++/--", "if", "if with init", "else if", "for",
+                        "const a, b = v, outer", "op=", "++/--", "if", "if with init", "else if", "for", "for condition with calls",
                         "break/continue", "goto", "block", "early return", "named result", "unnamed parameters",
                         "byte", "rune"}) {
     INFO(f);

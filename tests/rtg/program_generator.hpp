@@ -652,7 +652,12 @@ class ProgramGenerator {
     emit_line(i + " := 0");
     declare({Symbol::variable, i, 4, false});
     const bool forever = chance(30);
-    emit_line(forever ? "for {" : "for " + i + " < " + std::to_string(n) + " {");
+    std::string cond = i + " < " + std::to_string(n);
+    if (chance(30)) {  // a condition with calls in it, evaluated on every iteration
+      cond = binary("&&", Ex{cond, 3, false, true}, condition(1)).text;
+      features.insert("for condition with calls");
+    }
+    emit_line(forever ? "for {" : "for " + cond + " {");
     ++indent_;
     emit_line(i + "++");
     if (forever) {
