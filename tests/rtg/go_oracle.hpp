@@ -7,8 +7,10 @@
 // functions do what docs/rtg.md says the translated ones do — and each program as its own main
 // package, builds them all with one `go build -gcflags='-N -l'` (Go's optimiser off: Go 1.19.8's
 // miscompiles at least one such program) and runs each binary as tests/runner.hpp runs ours.
-// Everything Go writes (cache included) stays under the work directory given, which the
-// oracle empties first; the toolchain's environment files are not read (GOENV=off).
+// Everything Go writes stays in a directory of the batch under the work directory given, its
+// build cache too (random programs never repeat, so a shared cache would only grow: about
+// 115 KB a program; a fresh one costs about 0.5 s a batch), removed when the batch is done.
+// The toolchain's environment files are not read (GOENV=off).
 #pragma once
 
 #include <fcntl.h>
@@ -71,7 +73,7 @@ class GoOracle {
     }
     std::vector<GoResult> results(sources.size());
     std::string log;
-    const bool ok = command(argv, batch.string(), log);
+    const bool ok = command(argv, batch.string(), (batch / "cache").string(), log);
     if (!ok && sources.size() > 1) {  // one bad program fails the batch: build each alone to tell which
       fs::remove_all(batch);
       for (std::size_t k = 0; k < sources.size(); ++k) results[k] = run({sources[k]}, options)[0];
@@ -104,12 +106,11 @@ class GoOracle {
     out << text;
   }
 
-  // Runs argv in `dir` with Go's environment pointed into the work directory; stdout and stderr
-  // go to `log`. False when it fails or runs past the deadline (then it is killed).
-  bool command(const std::vector<std::string>& argv, const std::string& dir, std::string& log) {
+  // Runs argv in `dir` with Go's environment pointed into it; stdout and stderr go to `log`. False when it fails or runs past the deadline (then it is killed).
+  bool command(const std::vector<std::string>& argv, const std::string& dir, const std::string& cache, std::string& log) {
     const std::string log_path = dir + "/build.log";
-    std::vector<std::string> env_s{"PATH=/usr/bin:/bin", "HOME=" + work_, "GOCACHE=" + work_ + "/cache",
-                                   "GOPATH=" + work_ + "/gopath", "GOENV=off", "GOFLAGS=-mod=mod", "GO111MODULE=on",
+    std::vector<std::string> env_s{"PATH=/usr/bin:/bin", "HOME=" + dir, "GOCACHE=" + cache,
+                                   "GOPATH=" + dir + "/gopath", "GOENV=off", "GOFLAGS=-mod=mod", "GO111MODULE=on",
                                    "GOPROXY=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0"};
     std::vector<char*> args, envp;
     std::vector<std::string> argv_s = argv;
