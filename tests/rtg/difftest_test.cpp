@@ -98,7 +98,7 @@ TEST_CASE("rtg difftest: the generator is deterministic per seed and reaches eve
                         "discarded value", ":=", "var x T = e", "declaration of two names", "local constant",
                         "const a, b = v, outer", "op=", "++/--", "if", "if with init", "else if", "for", "for condition with calls",
                         "break/continue", "goto", "block", "early return", "named result", "unnamed parameters",
-                        "byte", "rune"}) {
+                        "byte", "rune", "embedded bytes", "runtime.Load of embedded bytes"}) {
     INFO(f);
     CHECK(reached.count(f));
   }

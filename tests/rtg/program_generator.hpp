@@ -11,8 +11,9 @@
 // run-time counts (typed by their context), nested if / else if / else with init statements,
 // for loops with break and continue, goto loops, blocks that shadow names, var / const / :=
 // declarations of one and several names, tuple assignments over variables, buffer bytes and _,
-// op= and ++/--, discarded values, and calls that print (so their order shows) in every
-// position: operands, indexes, shift counts, conditions, arguments, tuple targets.
+// op= and ++/--, discarded values, embedded bytes read by runtime.Load8..64, named results and
+// unnamed parameters, and calls that print (so their order shows) in every position: operands,
+// indexes, shift counts, conditions, arguments, tuple targets, loop conditions.
 //
 // What it avoids, because Go and RTG legitimately differ there (docs/rtg.md) or Go rejects it:
 // division by zero and MIN / -1 (divisors are made non-zero and never -1), negative shift counts
@@ -126,7 +127,9 @@ class ProgramGenerator {
   // ---- the scope model ----------------------------------------------------------------------
   static constexpr int untyped = -2;
   struct Symbol {
-    enum Kind { variable, constant, buffer } kind;
+    // embedded: the address of bytes from runtime.Embed* (differs between Go and RTG, so it
+    // is only ever read through runtime.Load*, never printed)
+    enum Kind { variable, constant, buffer, embedded } kind;
     std::string name;
     int type;              // integer type index, boolean, or untyped (constants)
     bool assignable = true;  // loop counters are not, so loops end
@@ -194,7 +197,11 @@ class ProgramGenerator {
       features.insert("conversion");
       return Ex{spell(t) + "(" + expr(from, depth - 1, true, true).text + ")", 6, false, true};
     }
-    if (pick < 84) return side_effect(t, expr(t, depth - 1, false, false));
+    if (pick < 81) return side_effect(t, expr(t, depth - 1, false, false));
+    if (pick < 84) {
+      for (const Symbol* s : visible())
+        if (s->kind == Symbol::embedded) return embedded_read(t, *s, depth);
+    }
     if (pick < 92) {
       if (auto call = user_call(t, depth)) return *call;
     }
@@ -283,6 +290,18 @@ class ProgramGenerator {
       return Ex{spell(t) + "(" + s->name + ")", 6, false, true};
     }
     return side_effect(t, literal(t, constant(t), chance(50)));
+  }
+
+  // runtime.Load8/16/32/64 of embedded bytes (16 of them), at a constant or masked offset.
+  Ex embedded_read(int t, const Symbol& bytes, int depth) {
+    static const int widths[] = {8, 16, 32, 64};
+    const int w = widths[below(4)];
+    features.insert("runtime.Load of embedded bytes");
+    const std::string off = chance(40) ? std::to_string(below(static_cast<std::uint64_t>(bytes.length - w / 8 + 1)))
+                                       : binary("&", expr(any_type(), depth - 1, true, true), Ex{"7", 6, true, false}).text;
+    Ex load{"runtime.Load" + std::to_string(w) + "(" + bytes.name + ", " + off + ")", 6, false, true};
+    const int loaded = w == 8 ? 5 : w == 16 ? 6 : w == 32 ? 7 : 8;
+    return t == loaded ? load : Ex{spell(t) + "(" + load.text + ")", 6, false, true};
   }
 
   Ex buffer_read(int t, int depth) {
@@ -378,6 +397,10 @@ class ProgramGenerator {
     std::string format, args;
     for (const Symbol& s : scope) {
       if (s.kind == Symbol::constant) continue;
+      if (s.kind == Symbol::embedded) {
+        format += " %u", args += ", runtime.Load8(" + s.name + ", " + std::to_string(s.length - 1) + ")";
+        continue;
+      }
       if (s.kind == Symbol::buffer) {
         for (int i = 0; i < s.length && i < 4; ++i) format += " %u", args += ", " + s.name + "[" + std::to_string(s.length - 1 - i) + "]";
         continue;
@@ -789,6 +812,25 @@ class ProgramGenerator {
     emit_line("}");
   }
 
+  // ep, en := runtime.EmbedBytes(...) / var ep, en = runtime.EmbedString("..."): 16 bytes.
+  void embed() {
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string call;
+    if (chance(50)) {
+      call = "runtime.EmbedBytes(";
+      for (int k = 0; k < 16; ++k) call += (k ? ", " : "") + std::to_string(below(256));
+      call += ")";
+    } else {
+      call = "runtime.EmbedString(\"";
+      for (int k = 0; k < 16; ++k) call += letters[below(sizeof letters - 1)];
+      call += "\")";
+    }
+    emit_line(chance(50) ? "ep, en := " + call : "var ep, en = " + call);
+    declare({Symbol::embedded, "ep", 10, false, 0, 16});
+    declare({Symbol::variable, "en", 3, false});
+    features.insert("embedded bytes");
+  }
+
   void main_function() {
     current_ = -1;
     result_ = none;
@@ -798,6 +840,7 @@ class ProgramGenerator {
     emit_line("func main() {");
     ++indent_;
     budget_ = 60;
+    if (chance(50)) embed();
     block_body(12 + static_cast<int>(below(12)), 3);
     emit_line("runtime.Syscall(runtime.SYS_EXIT_GROUP, " + expr(3, 2, true, false).text + ")");
     --indent_;
