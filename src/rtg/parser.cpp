@@ -141,24 +141,27 @@ class Parser {
   }
 
   // const x = 1 / const x T = 1 / const ( a = iota; b; c ) / const a, b = 1, 2
-  void const_decl(std::vector<Node*>& out) {
+  // `local`: inside a function, where a spec of several names (const a, b = b, a) becomes one
+  // "spec" block, so that its values are evaluated before its names come into scope.
+  void const_decl(std::vector<Node*>& out, bool local = false) {
     next();
     if (accept_op("(")) {
       std::vector<Node*> previous;
       Node* previous_type = nullptr;
       u128 iota = 0;
       while (!is_op(")")) {
-        const_spec(out, previous, previous_type, iota++, true);
+        const_spec(out, previous, previous_type, iota++, true, local);
         if (!is_op(")")) end_statement();
       }
       expect_op(")");
     } else {
       std::vector<Node*> previous;
       Node* previous_type = nullptr;
-      const_spec(out, previous, previous_type, 0, false);
+      const_spec(out, previous, previous_type, 0, false, local);
     }
   }
-  void const_spec(std::vector<Node*>& out, std::vector<Node*>& previous, Node*& previous_type, u128 iota, bool grouped) {
+  void const_spec(std::vector<Node*>& out, std::vector<Node*>& previous, Node*& previous_type, u128 iota, bool grouped,
+                  bool local) {
     std::vector<const Token*> names{&expect(Tok::ident, "constant name")};
     while (accept_op(",")) names.push_back(&expect(Tok::ident, "constant name"));
     Node* type = nullptr;
@@ -177,12 +180,14 @@ class Parser {
     }
     if (values.size() != names.size())
       fail(names[0]->pos, "constant declaration has " + count(names.size(), "name") + " but " + count(values.size(), "value"));
+    Node* spec = local && names.size() > 1 ? node(Kind::block, names[0]->pos, "spec") : nullptr;
     for (std::size_t k = 0; k < names.size(); ++k) {
       Node* c = node(Kind::const_decl, names[k]->pos, names[k]->text);
       c->kids = {node(Kind::name, names[k]->pos, names[k]->text), type, values[k]};
       c->value = iota;
-      out.push_back(c);
+      (spec ? spec->kids : out).push_back(c);
     }
+    if (spec) out.push_back(spec);
   }
 
   Node* func_decl() {
@@ -192,35 +197,19 @@ class Parser {
     Node* f = node(Kind::func_decl, at, name.text);
     if (is_op("[")) fail(peek().pos, "generic functions are not supported", "write one function per type");
     expect_op("(");
-    std::vector<Node*> params;
-    // Go groups names before a type: (a, b int64, c uint8).
-    std::vector<const Token*> pending;
-    while (!is_op(")")) {
-      if (is_op("...")) fail(peek().pos, "variadic functions are not supported", "pass a fixed number of arguments");
-      const Token& n = expect(Tok::ident, "parameter name");
-      pending.push_back(&n);
-      if (!is_op(",") && !is_op(")")) {
-        if (is_op("...")) fail(peek().pos, "variadic functions are not supported", "pass a fixed number of arguments");
-        Node* type = parse_type();
-        for (const Token* p : pending) {
-          Node* pn = node(Kind::param, p->pos, p->text);
-          pn->kids = {type};
-          params.push_back(pn);
-        }
-        pending.clear();
-      }
-      if (!accept_op(",")) break;
-    }
-    if (!pending.empty())
-      fail(pending.back()->pos, "parameter " + std::string(pending.back()->text) + " has no name or no type",
-           "RTG parameters are named and typed: func f(a int64, b uint8)");
+    std::vector<Node*> params = parameters();
     expect_op(")");
     Node* result = nullptr;
     if (is_op("(")) {
-      Pos rp = next().pos;
-      if (peek().kind == Tok::ident && peek(1).kind != Tok::op)
-        fail(rp, "named results are not supported", "write the result type alone: func f() int64");
-      result = parse_type();
+      next();
+      if (peek().kind == Tok::ident && !is_op(")", 1) && !is_op(",", 1)) {
+        // a named result, func f() (r int64): a variable that a bare return returns
+        const Token& r = next();
+        result = node(Kind::param, r.pos, r.text);
+        result->kids = {parse_type()};
+      } else {
+        result = parse_type();
+      }
       if (is_op(",")) fail(peek().pos, "functions return at most one result", "return one value, or store more through a buffer");
       expect_op(")");
     } else if (!is_op("{") && peek().kind != Tok::semicolon) {
@@ -232,6 +221,55 @@ class Parser {
     f->kids.push_back(result);
     f->kids.push_back(block());
     return f;
+  }
+
+  // A parameter list, as Go writes it: every parameter named, names grouped before their type
+  // (a, b int64, c uint8), or none named, types alone (int64, uint8); an unnamed parameter is
+  // "_". Stops before the closing parenthesis.
+  std::vector<Node*> parameters() {
+    struct Entry {
+      const Token* name;  // null: a type alone
+      Node* type;         // null: a lone identifier (a name waiting for its type, or a type)
+    };
+    std::vector<Entry> entries;
+    bool named = false;
+    while (!is_op(")")) {
+      if (is_op("...")) fail(peek().pos, "variadic functions are not supported", "pass a fixed number of arguments");
+      if (peek().kind == Tok::ident && (is_op(",", 1) || is_op(")", 1))) {
+        entries.push_back({&next(), nullptr});
+      } else if (peek().kind == Tok::ident && !is_op(".", 1)) {
+        const Token& n = next();
+        if (is_op("...")) fail(peek().pos, "variadic functions are not supported", "pass a fixed number of arguments");
+        entries.push_back({&n, parse_type()});
+        named = true;
+      } else {
+        entries.push_back({nullptr, parse_type()});
+      }
+      if (!accept_op(",")) break;
+    }
+    std::vector<Node*> params;
+    auto param = [&](Pos at, std::string_view name, Node* type) {
+      Node* pn = node(Kind::param, at, name);
+      pn->kids = {type};
+      params.push_back(pn);
+    };
+    if (!named) {  // func g(int64, uint8)
+      for (const Entry& e : entries)
+        param(e.name ? e.name->pos : e.type->pos, "_", e.type ? e.type : node(Kind::name, e.name->pos, e.name->text));
+      return params;
+    }
+    std::vector<const Token*> pending;
+    for (const Entry& e : entries) {
+      if (!e.name) fail(e.type->pos, "mixed named and unnamed parameters", "name every parameter, or none: func f(a int64, b uint8)");
+      pending.push_back(e.name);
+      if (!e.type) continue;
+      for (const Token* p : pending) param(p->pos, p->text, e.type);
+      pending.clear();
+    }
+    if (!pending.empty())
+      fail(pending.back()->pos, "parameter " + std::string(pending.back()->text) + " has no name or no type",
+           "RTG parameters are named and typed: func f(a int64, b uint8)");
+    return params;
   }
 
   Node* parse_type() {
@@ -300,7 +338,7 @@ class Parser {
       if (w == "var") return var_decl();
       if (w == "const") {
         std::vector<Node*> cs;
-        const_decl(cs);
+        const_decl(cs, true);
         Node* b = node(Kind::block, k.pos, "decls");  // declarations in the enclosing scope
         b->kids = std::move(cs);
         return b;
@@ -365,13 +403,17 @@ class Parser {
     std::vector<Node*> values;
     if (!is_op("=")) type = parse_type();
     if (accept_op("=")) values = expr_list();
-    if (!values.empty() && values.size() != names.size())
+    // var p, n = runtime.EmbedString(...): one call, two values (the translator checks it is one).
+    const bool two_from_one = names.size() == 2 && values.size() == 1;
+    if (!values.empty() && values.size() != names.size() && !two_from_one)
       fail(names[0]->pos, "assignment mismatch: " + count(names.size(), "variable") + " but " + count(values.size(), "value"));
-    for (std::size_t k = 0; k < names.size(); ++k) {
-      Node* v = node(Kind::var_decl, names[k]->pos, names[k]->text);
-      v->kids = {node(Kind::name, names[k]->pos, names[k]->text), type, values.empty() ? nullptr : values[k]};
-      group->kids.push_back(v);
-    }
+    // One node for the whole spec: its values are evaluated before any of its names is in scope.
+    Node* v = node(Kind::var_decl, names[0]->pos, names[0]->text);
+    for (const Token* n : names) v->kids.push_back(node(Kind::name, n->pos, n->text));
+    v->kids.push_back(type);
+    v->kids.insert(v->kids.end(), values.begin(), values.end());
+    v->value = names.size();
+    group->kids.push_back(v);
   }
 
   Node* simple_statement() {

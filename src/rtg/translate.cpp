@@ -125,6 +125,11 @@ struct Value {
   std::string s;             // string constant
   std::optional<Expr> e;     // run-time value
   std::optional<Cond> cond;  // run-time bool, as a condition
+  // An untyped value that is not constant: a shift of an untyped constant by a run-time count
+  // (1 << s), or an operation on one. Go gives it the type its context wants (var x int64 = 1 << s
+  // shifts an int64; x := 1 << s an int), so it is built only when that type is known: `typed(T)`
+  // is the value as a T. type is untyped_int or untyped_rune.
+  std::shared_ptr<const std::function<Value(Type)>> typed;
 };
 
 Value constant(Type t, i128 c) {
@@ -141,6 +146,21 @@ Value runtime_value(Type t, Expr e) {
   return v;
 }
 
+// An untyped value built when its context gives it a type (Value::typed).
+template <class F>
+Value pending(Type untyped, F build) {
+  Value v;
+  v.type = untyped;
+  v.typed = std::make_shared<const std::function<Value(Type)>>(std::move(build));
+  return v;
+}
+
+// Untyped constants are exact while their magnitude stays below 2^126, so that + - and one
+// doubling of any two of them fit the 128-bit arithmetic that folds them. (Go keeps at least
+// 256 bits; gc 512. docs/rtg.md says so.)
+constexpr int constant_bits = 126;
+constexpr i128 constant_limit = i128{1} << constant_bits;
+
 Expr lit(i128 v) { return ir::Int64{static_cast<std::int64_t>(static_cast<std::uint64_t>(v))}; }
 
 // Re-extends a 64-bit result to the canonical form of t.
@@ -151,7 +171,9 @@ Expr normalize(Expr e, T t) {
   return std::move(e) & lit((i128{1} << b) - 1);
 }
 
-// True when an expression has no calls or syscalls, so evaluating it twice is harmless.
+// True when an expression has no calls or syscalls, so evaluating it twice, or not at all, is
+// harmless.
+bool pure(const Cond& c);
 bool pure(const Expr& e) {
   return ir::visit(
       [](const auto& n) -> bool {
@@ -159,10 +181,21 @@ bool pure(const Expr& e) {
         if constexpr (std::is_same_v<N, ir::Call> || std::is_same_v<N, ir::Syscall>) return false;
         else if constexpr (std::is_same_v<N, ir::Op>) return pure(*n.lhs) && pure(*n.rhs);
         else if constexpr (std::is_same_v<N, ir::MemVar>) return pure(*n.base);
-        else if constexpr (std::is_same_v<N, ir::CondValue>) return false;  // conservatively
+        else if constexpr (std::is_same_v<N, ir::CondValue>) return pure(*n.cond);
         else return true;
       },
       e);
+}
+bool pure(const Cond& c) {
+  return ir::visit(
+      [](const auto& n) -> bool {
+        using N = std::remove_cvref_t<decltype(n)>;
+        if constexpr (std::is_same_v<N, ir::Compare>) return pure(*n.lhs) && pure(*n.rhs);
+        else if constexpr (std::is_same_v<N, ir::IsZero> || std::is_same_v<N, ir::IsNegative>) return pure(*n.value);
+        else if constexpr (std::is_same_v<N, ir::Not>) return pure(*n.cond);
+        else return pure(*n.lhs) && pure(*n.rhs);  // And, Or
+      },
+      c);
 }
 
 // ---- symbols ------------------------------------------------------------------------------
@@ -181,7 +214,8 @@ struct Func {
   const Node* node;
   std::string_view name;
   std::vector<std::pair<std::string_view, Type>> params;
-  Type result;  // T::none: no result
+  Type result;                   // T::none: no result
+  std::string_view result_name;  // a named result (func f() (r int64)); empty: unnamed
 };
 
 struct GlobalConst {
@@ -205,6 +239,7 @@ class Translator {
       if (f.name == "main") function(f);
     for (const Func& f : funcs_)
       if (f.name != "main") function(f);
+    for (ir::Function& f : helpers_) out_.program.functions.push_back(std::move(f));
     return std::move(out_);
   }
 
@@ -234,7 +269,7 @@ class Translator {
       taken(fn->text, fn->pos);
       if (fn->text.starts_with("__crumble")) fail(fn->pos, "names starting with __crumble are reserved");
       if (fn->text == "init") fail(fn->pos, "init functions are not supported", "call the function from main");
-      Func f{fn, intern(fn->text), {}, {}};
+      Func f{fn, intern(fn->text), {}, {}, {}};
       const std::size_t n = static_cast<std::size_t>(fn->value);
       if (n > 6) fail(fn->kids[6]->pos, "functions take at most 6 parameters", "pass more through a buffer");
       for (std::size_t k = 0; k < n; ++k) {
@@ -246,8 +281,13 @@ class Translator {
         f.params.emplace_back(p->text, ty);
       }
       if (const Node* r = fn->kids[n]) {
-        f.result = type_of(r);
+        f.result = type_of(r->kind == Kind::param ? r->kids[0] : r);
         if (f.result.t == T::buffer) fail(r->pos, "functions cannot return buffers", "return an address (uintptr)");
+        if (r->kind == Kind::param) {
+          for (auto& [name, t] : f.params)
+            if (name == r->text && name != "_") fail(r->pos, "duplicate argument " + std::string(name));
+          f.result_name = intern(r->text);
+        }
       }
       if (fn->text == "main") {
         has_main = true;
@@ -308,6 +348,16 @@ class Translator {
       std::string_view ir_name = name == "_" ? fresh_temp() : declare(name, Symbol::What::var, ty, f.node->pos).ir;
       out.params.push_back(ir_name);
       if (name != "_") scopes_.back().back().used = true;  // Go does not require parameters to be used
+    }
+    result_ir_ = {};
+    if (!f.result_name.empty()) {  // a named result: a variable, zero at first, that `return` returns
+      if (f.result_name == "_") result_ir_ = fresh_temp();
+      else {
+        Symbol& r = declare(f.result_name, Symbol::What::var, f.result, f.node->pos);
+        r.used = true;
+        result_ir_ = r.ir;
+      }
+      out.body.push_back(ir::Assign{ir::Var{result_ir_}, 0});
     }
     const Node* body = f.node->kids.back();
     if (f.result.t != T::none && !terminates(body))
@@ -402,7 +452,8 @@ class Translator {
       case Kind::block:
         if (s->text == "decls") {  // const and var declarations, in the enclosing scope
           for (const Node* d : s->kids) {
-            if (d->kind == Kind::const_decl) local_const(d);
+            if (d->kind == Kind::const_decl) local_consts({d});
+            else if (d->kind == Kind::block) local_consts({d->kids.begin(), d->kids.end()});  // const a, b = ...: one spec
             else var_decl(d, out);
           }
         } else {
@@ -448,11 +499,16 @@ class Translator {
     }
   }
 
-  void local_const(const Node* c) {
-    Value v = const_value(c);
-    if (c->text == "_") return;
-    Symbol& sym = declare(c->text, Symbol::What::constant, v.type, c->pos);
-    sym.value = std::move(v);
+  // The constants of one spec: every value first, then the names, since a name's scope begins
+  // at the end of its spec (inside `const c, d = c + 1, c` both c are the outer one).
+  void local_consts(const std::vector<const Node*>& spec) {
+    std::vector<Value> values;
+    for (const Node* c : spec) values.push_back(const_value(c));
+    for (std::size_t k = 0; k < spec.size(); ++k) {
+      if (spec[k]->text == "_") continue;
+      Symbol& sym = declare(spec[k]->text, Symbol::What::constant, values[k].type, spec[k]->pos);
+      sym.value = std::move(values[k]);
+    }
   }
 
   // Evaluates a const_decl node: its expression with its iota, converted to its type if given.
@@ -482,42 +538,52 @@ class Translator {
     else fail(e->pos, "value is not used", "conversions and builtins cannot stand alone");
   }
 
-  // Emits `var x T = e` / `var buf [N]byte`.
+  // Emits one var spec: `var x T = e`, `var a, b = e1, e2`, `var p, n = runtime.EmbedString(...)`,
+  // `var buf [N]byte`. Every value is evaluated before any of the names is in scope (inside
+  // `var x, y = y, x` the x and y read are the outer ones), then the names are declared.
   void var_decl(const Node* s, ir::Block& out) {
-    const Node* name = s->kids[0];
-    const Node* type = s->kids[1];
-    const Node* init = s->kids[2];
-    if (type) {
-      Type ty = type_of(type);
-      if (ty.t == T::buffer) {
-        if (init) fail(init->pos, "buffers cannot be initialised", "store the bytes after the declaration");
+    const std::size_t n = static_cast<std::size_t>(s->value);
+    std::vector<const Node*> names(s->kids.begin(), s->kids.begin() + static_cast<std::ptrdiff_t>(n));
+    const Node* type = s->kids[n];
+    std::vector<const Node*> exprs(s->kids.begin() + static_cast<std::ptrdiff_t>(n) + 1, s->kids.end());
+    const Type ty = type ? type_of(type) : Type{};
+    if (ty.t == T::buffer) {
+      if (!exprs.empty()) fail(exprs[0]->pos, "buffers cannot be initialised", "store the bytes after the declaration");
+      for (const Node* name : names) {
+        if (name->text == "_") continue;  // var _ [N]byte: nothing to hold
         Symbol& b = declare(name->text, Symbol::What::buffer, ty, name->pos);
         b.used = true;  // Go does not flag unused arrays either way we index them
         buffers_.push_back(ir::Buffer{b.ir, ty.len});
         zero_buffer(b.ir, ty.len, out);
-        return;
       }
-      Expr value = lit(0);
-      if (init) value = materialize(assignable(expr(init), ty, init->pos, "variable declaration"));
-      if (name->text == "_") return discard(init, out);
-      Symbol& v = declare(name->text, Symbol::What::var, ty, name->pos);
-      out.push_back(ir::Assign{ir::Var{v.ir}, std::move(value)});
       return;
     }
-    Value v = expr(init);
-    Type ty = declared_type(v, init->pos);
-    Expr value = materialize(assignable(std::move(v), ty, init->pos, "variable declaration"));
-    if (name->text == "_") return discard(init, out);
-    Symbol& sym = declare(name->text, Symbol::What::var, ty, name->pos);
-    out.push_back(ir::Assign{ir::Var{sym.ir}, std::move(value)});
+    if (exprs.empty()) {  // var a, b T: zero
+      for (const Node* name : names) {
+        if (name->text == "_") continue;
+        Symbol& v = declare(name->text, Symbol::What::var, ty, name->pos);
+        out.push_back(ir::Assign{ir::Var{v.ir}, 0});
+      }
+      return;
+    }
+    std::vector<Value> values = rhs_values(n, exprs, s->pos);
+    std::vector<std::pair<Expr, Type>> ready = evaluate_all(values, std::vector<Type>(n, ty), exprs, out, "variable declaration");
+    for (std::size_t k = 0; k < n; ++k) {
+      if (names[k]->text == "_") {
+        evaluate_for_effects(std::move(ready[k].first), out);
+        continue;
+      }
+      Symbol& v = declare(names[k]->text, Symbol::What::var, ready[k].second, names[k]->pos);
+      out.push_back(ir::Assign{ir::Var{v.ir}, std::move(ready[k].first)});
+    }
   }
 
-  void discard(const Node* init, ir::Block& out) {
-    if (init) {
-      const Node* x = init;
-      while (x->kind == Kind::paren) x = x->kids[0];
-      if (x->kind == Kind::call) expr_stmt(x, out);
-    }
+  // A value that is discarded (_ = e, var _ = e) is still evaluated, for the calls in it.
+  void evaluate_for_effects(Expr e, ir::Block& out) {
+    if (pure(e)) return;
+    if (const auto* c = ir::get_if<ir::Call>(e)) out.push_back(*c);
+    else if (const auto* sc = ir::get_if<ir::Syscall>(e)) out.push_back(*sc);
+    else out.push_back(ir::Assign{ir::Var{fresh_temp()}, std::move(e)});
   }
 
   Type declared_type(const Value& v, Pos at) {
@@ -596,12 +662,11 @@ class Translator {
       if (existing && existing->what != Symbol::What::var) fail(x->pos, "cannot assign to " + std::string(x->text));
       types.push_back(existing ? existing->type : Type{});
     }
-    std::vector<std::pair<Expr, Type>> ready = evaluate_all(values, types, exprs, out);
+    std::vector<std::pair<Expr, Type>> ready = evaluate_all(values, types, exprs, out, "assignment");
     for (std::size_t k = 0; k < names.size(); ++k) {
       const Node* x = names[k];
       if (x->text == "_") {
-        if (const auto* c = ir::get_if<ir::Call>(ready[k].first)) out.push_back(*c);
-        else if (const auto* sc = ir::get_if<ir::Syscall>(ready[k].first)) out.push_back(*sc);
+        evaluate_for_effects(std::move(ready[k].first), out);
         continue;
       }
       Symbol* existing = nullptr;
@@ -640,12 +705,13 @@ class Translator {
   // than one target, non-constant values go through temporaries first.
   // `types[k]` is the type the k-th target takes (none: the value's own, as for _ and new names).
   std::vector<std::pair<Expr, Type>> evaluate_all(std::vector<Value>& values, const std::vector<Type>& types,
-                                                  const std::vector<const Node*>& exprs, ir::Block& out) {
+                                                  const std::vector<const Node*>& exprs, ir::Block& out,
+                                                  std::string_view context) {
     std::vector<std::pair<Expr, Type>> ready;
     for (std::size_t k = 0; k < values.size(); ++k) {
       Pos at = exprs.size() == values.size() ? exprs[k]->pos : exprs[0]->pos;
       Type ty = types[k].t == T::none ? declared_type(values[k], at) : types[k];
-      Value v = assignable(std::move(values[k]), ty, at, "assignment");
+      Value v = assignable(std::move(values[k]), ty, at, context);
       Expr e = materialize(std::move(v));
       if (values.size() > 1 && !ir::holds<ir::Int64>(e) && !ir::holds<ir::Embed>(e)) {
         std::string_view t = fresh_temp();
@@ -690,21 +756,31 @@ class Translator {
     for (const Node* x : targets) types.push_back(target_type(x));
     std::vector<Value> values = rhs_values(n, exprs, s->pos);
     if (n == 1 && targets[0]->text == "_" && targets[0]->kind == Kind::name) {
-      declared_type(values[0], exprs[0]->pos);
-      if (values[0].e) {
-        if (const auto* c = ir::get_if<ir::Call>(*values[0].e)) out.push_back(*c);
-        else if (const auto* sc = ir::get_if<ir::Syscall>(*values[0].e)) out.push_back(*sc);
-      }
+      Type ty = declared_type(values[0], exprs[0]->pos);
+      evaluate_for_effects(materialize(assignable(std::move(values[0]), ty, exprs[0]->pos, "assignment")), out);
       return;
     }
-    std::vector<Expr> places;  // buffer indexes are evaluated before the values are stored
-    for (const Node* x : targets) places.push_back(x->kind == Kind::name && x->text == "_" ? lit(0) : target(x));
-    std::vector<std::pair<Expr, Type>> ready = evaluate_all(values, types, exprs, out);
-    for (std::size_t k = 0; k < n; ++k) {
-      if (targets[k]->kind == Kind::name && targets[k]->text == "_") {
-        if (const auto* c = ir::get_if<ir::Call>(ready[k].first)) out.push_back(*c);
+    // Go's two phases: first the index operands on the left and the values on the right, in
+    // the usual order (calls left to right), then the stores. With several targets a computed
+    // buffer address is kept in a temporary, so `i, buf[i] = 2, 7` stores into the old i.
+    // (One target needs none: the IR evaluates a store's address before its value.)
+    std::vector<Expr> places;
+    for (const Node* x : targets) {
+      if (x->kind == Kind::name && x->text == "_") {
+        places.push_back(lit(0));
         continue;
       }
+      Expr place = target(x);
+      if (auto* m = ir::get_if<ir::MemVar>(place); m && n > 1 && !ir::holds<ir::BufferAddr>(*m->base)) {
+        std::string_view t = fresh_temp();
+        out.push_back(ir::Assign{ir::Var{t}, *m->base});
+        place = ir::MemVar{ir::Var{t}, m->disp, m->width};
+      }
+      places.push_back(std::move(place));
+    }
+    std::vector<std::pair<Expr, Type>> ready = evaluate_all(values, types, exprs, out, "assignment");
+    for (std::size_t k = 0; k < n; ++k) {
+      if (targets[k]->kind == Kind::name && targets[k]->text == "_") continue;  // evaluated above
       out.push_back(ir::Assign{std::move(places[k]), std::move(ready[k].first)});
     }
   }
@@ -773,7 +849,15 @@ class Translator {
       out.push_back(ir::Return{});
       return;
     }
-    if (s->kids.empty()) fail(s->pos, "not enough return values", std::string(fn_->name) + " returns " + type_name(fn_->result));
+    if (s->kids.empty()) {
+      if (fn_->result_name.empty()) fail(s->pos, "not enough return values", std::string(fn_->name) + " returns " + type_name(fn_->result));
+      if (fn_->result_name != "_")  // a bare return returns the named result, which must be the one in scope
+        if (Symbol* r = lookup(fn_->result_name); !r || r->ir != result_ir_)
+          fail(s->pos, "result parameter " + std::string(fn_->result_name) + " not in scope at return",
+               "return it explicitly: return " + std::string(fn_->result_name));
+      out.push_back(ir::Return{ir::Var{result_ir_}});
+      return;
+    }
     Value v = expr(s->kids[0]);
     out.push_back(ir::Return{materialize(assignable(std::move(v), fn_->result, s->kids[0]->pos, "return statement"))});
   }
@@ -785,6 +869,10 @@ class Translator {
   Value assignable(Value v, Type to, Pos at, std::string_view context) {
     if (v.type.t == T::none) fail(at, "expression has no value, used in " + std::string(context));
     if (v.type.t == T::syscall) fail(at, "a syscall name is not a value", "pass it to runtime.Syscall");
+    if (v.typed) {
+      if (!is_integer(to.t)) fail(at, "cannot use value of type " + type_name(v.type) + " as " + type_name(to) + " in " + std::string(context));
+      return (*v.typed)(to);
+    }
     if (v.type == to) return v;
     if (v.is_const && is_untyped(v.type.t)) {
       if (is_untyped_number(v.type.t) && is_integer(to.t)) {
@@ -804,6 +892,7 @@ class Translator {
 
   // The IR expression for a value (constants become literals, conditions 0/1).
   Expr materialize(Value v) {
+    if (v.typed) return materialize((*v.typed)(default_type(v.type)));
     if (v.is_const) {
       if (is_stringy(v.type.t)) return ir::Embed{intern(v.s), true};
       return lit(v.c);
@@ -825,6 +914,7 @@ class Translator {
   // An integer argument of a runtime function: any integer type, or an untyped constant that
   // fits 64 bits (signed or unsigned); bools and strings where `loose` (syscall arguments).
   Expr word(Value v, Pos at, const std::string& what, bool loose) {
+    if (v.typed) v = (*v.typed)(default_type(v.type));
     if (v.is_const && is_untyped_number(v.type.t)) {
       if (v.c < INT64_MIN || v.c > static_cast<i128>(UINT64_MAX)) fail(at, "constant " + to_string(v.c) + " does not fit 64 bits");
       return lit(v.c);
@@ -944,6 +1034,7 @@ class Translator {
       fail(n->pos, "only buffers can be indexed", "declare var buf [N]byte; read memory at an address with runtime.Load8(p, i)");
     s->used = true;
     Value i = expr(n->kids[1]);
+    if (i.typed) i = (*i.typed)({T::int_});  // an untyped non-constant index is an int
     if (!(is_integer(i.type.t) || is_untyped_number(i.type.t))) fail(n->kids[1]->pos, "index must be an integer, not " + type_name(i.type));
     if (i.is_const) {
       if (i.c < 0 || i.c >= s->type.len)
@@ -974,9 +1065,14 @@ class Translator {
       }
       fail(n->pos, "cannot take the address of this", "RTG has addresses of buffers only: &buf, &buf[i]");
     }
-    Value v = expr(x);
+    return unary_value(op, expr(x), n->pos);
+  }
+
+  Value unary_value(std::string_view op, Value v, Pos at) {
+    if (v.typed && op != "!")
+      return pending(v.type, [this, op, v, at](Type t) { return unary_value(op, (*v.typed)(t), at); });
     if (op == "!") {
-      if (!is_boolean(v.type.t)) fail(n->pos, "invalid operation: ! on " + type_name(v.type));
+      if (!is_boolean(v.type.t)) fail(at, "invalid operation: ! on " + type_name(v.type));
       if (v.is_const) return v.c = !v.c, v;
       Value r;
       r.type = v.type;
@@ -984,13 +1080,13 @@ class Translator {
       return r;
     }
     if (!is_integer(v.type.t) && !is_untyped_number(v.type.t))
-      fail(n->pos, "invalid operation: operator " + std::string(op) + " not defined on " + type_name(v.type));
+      fail(at, "invalid operation: operator " + std::string(op) + " not defined on " + type_name(v.type));
     if (op == "+") return v;
     if (v.is_const) {
       if (op == "-") v.c = -v.c;
       else if (is_integer(v.type.t) && !is_signed(v.type.t)) v.c = max_of(v.type.t) ^ v.c;  // ^x of unsigned: flip its bits
       else v.c = ~v.c;
-      return check_fits(std::move(v), n->pos);
+      return check_fits(std::move(v), at);
     }
     if (op == "-") return runtime_value(v.type, normalize(lit(0) - materialize(v), v.type.t));
     T t = v.type.t;
@@ -1001,7 +1097,8 @@ class Translator {
   Value check_fits(Value v, Pos at) {
     if (is_integer(v.type.t) && (v.c < min_of(v.type.t) || v.c > max_of(v.type.t)))
       fail(at, "constant " + to_string(v.c) + " overflows " + type_name(v.type));
-    if (v.c > (i128{1} << 100) || v.c < -(i128{1} << 100)) fail(at, "constant overflow");
+    if (v.c >= constant_limit || v.c <= -constant_limit)
+      fail(at, "constant overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits", "Go's constants go to 512 bits, RTG's to 126");
     return v;
   }
 
@@ -1023,9 +1120,21 @@ class Translator {
     if (l.type.t == T::buffer || r.type.t == T::buffer) fail(at, "buffers are not values");
     if (op == "&&" || op == "||") return logical(op, std::move(l), std::move(r), at);
     if (op == "<<" || op == ">>") return shift(op, std::move(l), std::move(r), at);
+    const bool cmp = op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=";
+    if ((l.typed || r.typed) && is_untyped_number(l.type.t) && is_untyped_number(r.type.t)) {
+      // Both untyped, one not constant (1<<s + 1): the result is typed by the context too; a
+      // comparison gives both operands their default type.
+      const Type untyped{l.type.t == T::untyped_rune || r.type.t == T::untyped_rune ? T::untyped_rune : T::untyped_int};
+      if (cmp) {
+        const Type d = default_type(untyped);
+        return binary(op, assignable(std::move(l), d, at, "comparison"), assignable(std::move(r), d, at, "comparison"), at);
+      }
+      return pending(untyped, [this, op, l, r, at](Type t) {
+        return binary(op, assignable(l, t, at, "operation"), assignable(r, t, at, "operation"), at);
+      });
+    }
     unify(l, r, at, op);
     const T t = l.type.t;
-    const bool cmp = op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=";
     if (cmp) return compare(op, std::move(l), std::move(r), at);
     if (is_stringy(t)) {
       if (op == "+" && l.is_const && r.is_const) return l.s += r.s, l;
@@ -1038,7 +1147,8 @@ class Translator {
       if (op == "+") v = a + b;
       else if (op == "-") v = a - b;
       else if (op == "*") {
-        if (a != 0 && (b > (i128{1} << 100) / (a < 0 ? -a : a) || b < -(i128{1} << 100) / (a < 0 ? -a : a))) fail(at, "constant overflow");
+        if (a != 0 && (b >= constant_limit / (a < 0 ? -a : a) || b <= -constant_limit / (a < 0 ? -a : a)))
+          fail(at, "constant overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits", "Go's constants go to 512 bits, RTG's to 126");
         v = a * b;
       } else if (op == "/") v = a / b;  // truncated, as in Go
       else if (op == "%") v = a % b;
@@ -1118,25 +1228,33 @@ class Translator {
   }
 
   Value shift(const std::string& op, Value l, Value r, Pos at) {
+    if (r.typed) r = (*r.typed)({T::uint_});  // an untyped non-constant count is a uint
     if (!is_integer(r.type.t) && !is_untyped_number(r.type.t)) fail(at, "invalid shift count of type " + type_name(r.type));
     if (!is_integer(l.type.t) && !is_untyped_number(l.type.t)) fail(at, "invalid operation: shift of type " + type_name(l.type));
     if (r.is_const && r.c < 0) fail(at, "invalid shift count " + to_string(r.c) + " (must be non-negative)");
     if (l.is_const && r.is_const) {
-      if (r.c > 100) fail(at, "shift count " + to_string(r.c) + " too large for a constant");
-      if (op == "<<") {
-        for (i128 k = 0; k < r.c && l.c != 0; ++k)
-          if ((l.c *= 2) > (i128{1} << 100) || l.c < -(i128{1} << 100)) fail(at, "constant shift overflow");
-      } else l.c = l.c >> static_cast<int>(r.c);  // arithmetic on i128: Go's >> of a constant
+      if (op == ">>") l.c = r.c > constant_bits ? (l.c < 0 ? -1 : 0) : l.c >> static_cast<int>(r.c);  // Go's >> of a constant
+      else if (l.c != 0) {
+        if (r.c > constant_bits) fail(at, "constant shift overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits");
+        for (i128 k = 0; k < r.c; ++k)
+          if ((l.c *= 2) >= constant_limit || l.c <= -constant_limit)
+            fail(at, "constant shift overflow: RTG constants are exact to " + std::to_string(constant_bits) + " bits");
+      }
       return check_fits(std::move(l), at);
     }
-    if (is_untyped_number(l.type.t)) l = assignable(std::move(l), {T::int_}, at, "shift");
+    // An untyped constant shifted by a run-time count takes the type its context gives the
+    // shift (var x int64 = 1 << s is an int64 shift; x := 1 << s an int one).
+    if (is_untyped_number(l.type.t))
+      return pending(l.type, [this, op, l, r, at](Type t) { return shift(op, assignable(l, t, at, "shift"), r, at); });
     const Type ty = l.type;
     const bool s = is_signed(ty.t);
     Expr a = materialize(std::move(l));
     if (r.is_const) {
-      if (r.c >= 64) {
-        if (op == "<<" || !s) return runtime_value(ty, lit(0));
-        return runtime_value(ty, ir::sar(std::move(a), ir::Expr(63)));
+      if (r.c >= 64) {  // 0, or -1 for a negative signed >>; the operand is still evaluated for its calls
+        if (op == ">>" && s) return runtime_value(ty, ir::sar(std::move(a), ir::Expr(63)));
+        if (pure(a)) return runtime_value(ty, lit(0));
+        if (op == "<<") return runtime_value(ty, (std::move(a) << ir::Expr(63)) << ir::Expr(1));
+        return runtime_value(ty, ir::shr(ir::shr(std::move(a), ir::Expr(63)), ir::Expr(1)));
       }
       Expr n = lit(r.c);
       if (op == "<<") return runtime_value(ty, normalize(std::move(a) << std::move(n), ty.t));
@@ -1144,14 +1262,39 @@ class Translator {
     }
     // A run-time count is used twice (the IR shifts modulo 64; Go gives 0 or -1 from 64 on).
     Expr n = materialize(std::move(r));
-    if (!pure(n)) fail(at, "a shift count with a call in it is not supported", "assign the count to a variable first");
-    if (op == ">>" && s) {
+    const ShiftKind kind = op == "<<" ? ShiftKind::left : s ? ShiftKind::arithmetic : ShiftKind::logical;
+    if (!pure(n)) {
+      // A count with a call in it must run once, after the operand: a helper function takes both.
+      Expr e = ir::Call{ir::FuncAddr{shift_helper(kind)}, {std::move(a), std::move(n)}};
+      return runtime_value(ty, kind == ShiftKind::left ? normalize(std::move(e), ty.t) : std::move(e));
+    }
+    return runtime_value(ty, kind == ShiftKind::left ? normalize(go_shift(kind, std::move(a), std::move(n)), ty.t)
+                                                     : go_shift(kind, std::move(a), std::move(n)));
+  }
+
+  enum class ShiftKind : std::uint8_t { left, logical, arithmetic };
+
+  // Go's 64-bit shift of a by a run-time count n (n is used twice).
+  static Expr go_shift(ShiftKind kind, Expr a, const Expr& n) {
+    if (kind == ShiftKind::arithmetic) {
       Expr count = n | ((lit(0) - ir::CondValue{ir::ugt(n, ir::Expr(63))}) & ir::Expr(63));
-      return runtime_value(ty, ir::sar(std::move(a), std::move(count)));
+      return ir::sar(std::move(a), std::move(count));
     }
     Expr keep = lit(0) - ir::CondValue{ir::ult(n, ir::Expr(64))};
-    Expr shifted = op == "<<" ? std::move(a) << n : ir::shr(std::move(a), n);
-    return runtime_value(ty, normalize(std::move(shifted) & std::move(keep), ty.t));
+    Expr shifted = kind == ShiftKind::left ? std::move(a) << n : ir::shr(std::move(a), n);
+    return std::move(shifted) & std::move(keep);
+  }
+
+  // The function __crumble_shl / _shr / _sar (a, n): go_shift, added to the program once.
+  std::string_view shift_helper(ShiftKind kind) {
+    static constexpr std::string_view names[] = {"__crumble_shl", "__crumble_shr", "__crumble_sar"};
+    std::string_view name = names[static_cast<int>(kind)];
+    if (shift_helpers_.insert(kind).second) {
+      ir::Function f{name, {"a", "n"}};
+      f.body.push_back(ir::Return{go_shift(kind, ir::Var{"a"}, ir::Var{"n"})});
+      helpers_.push_back(std::move(f));
+    }
+    return name;
   }
 
   // ---- calls -------------------------------------------------------------------------------
@@ -1184,6 +1327,7 @@ class Translator {
     if (args.size() != 1) fail(n->pos, "conversion to " + type_name(to) + " takes exactly one value");
     Value v = expr(args[0]);
     const Pos at = args[0]->pos;
+    if (v.typed && is_integer(to.t)) v = (*v.typed)(to);  // uint64(1 << s) shifts a uint64
     const T from = v.type.t;
     if (is_integer(to.t) && (is_integer(from) || is_untyped_number(from))) {
       if (v.is_const) {
@@ -1392,6 +1536,9 @@ class Translator {
   std::map<std::string, std::pair<Pos, bool>> labels_;  // position, used
   std::vector<std::pair<std::string, Pos>> gotos_;
   std::set<std::string> skipped_gotos_;
+  std::string_view result_ir_;  // the IR variable of a named result
+  std::set<ShiftKind> shift_helpers_;
+  std::vector<ir::Function> helpers_;  // functions the translation adds (after the program's own)
   int loops_ = 0;
   int temps_ = 0;
   i128 iota_ = -1;

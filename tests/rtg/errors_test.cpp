@@ -586,13 +586,13 @@ func divmod(a int64, b int64) (int64, int64) {
 func main() {
 }
 )go"},
-    {"named result", 5, 10, "named results are not supported", "func f() int64",
+    {"two named results", 5, 12, "functions return at most one result", "return one value, or store more through a buffer",
      R"go(package main
 
 import "crumble/rtg/runtime"
 
-func f() (r int64) {
-	return 1
+func f() (r, s int64) {
+	return 1, 2
 }
 
 func main() {
@@ -1482,6 +1482,55 @@ func f(s string) string {
 
 func main() {
 	_ = f("x")
+}
+)go"},
+    {"constant past 126 bits", 6, 16, "constant shift overflow: RTG constants are exact to 126 bits", "",
+     R"go(package main
+
+import "crumble/rtg/runtime"
+
+func main() {
+	const big = 1 << 130 >> 120
+	runtime.Printf("%d\n", big)
+}
+)go"},
+    {"a type alone among named parameters", 5, 17, "mixed named and unnamed parameters", "name every parameter, or none",
+     R"go(package main
+
+import "crumble/rtg/runtime"
+
+func f(a int64, [4]byte) {
+}
+
+func main() {
+	f(1)
+}
+)go"},
+    {"bare return with the named result shadowed", 8, 3, "result parameter r not in scope at return", "return r",
+     R"go(package main
+
+import "crumble/rtg/runtime"
+
+func f() (r int64) {
+	{
+		r := 2
+		return
+	}
+}
+
+func main() {
+	runtime.Printf("%d\n", f())
+}
+)go"},
+    {"an untyped shift where a string is wanted", 7, 19, "cannot use value of type untyped int as string in variable declaration", "",
+     R"go(package main
+
+import "crumble/rtg/runtime"
+
+func main() {
+	s := uint(3)
+	var t string = 1 << s
+	runtime.Printf("%s\n", t)
 }
 )go"},
     {"negative shift count", 7, 9, "invalid shift count -1", "",

@@ -34,8 +34,9 @@ enum class Kind : std::uint8_t {
   assign,      // text = "=" or "op="; kids = {lhs..., rhs...}, value = number of lhs
   define,      // kids = {names..., values...}, value = number of names     a, b := x, y
   inc_dec,     // text = "++" or "--"; kids = {target}
-  var_decl,    // kids = {name, type or null, value or null}
-  const_decl,  // kids = {name, type or null, value}; value = iota
+  var_decl,    // one spec: kids = {names..., type or null, values...}; value = number of names
+  const_decl,  // kids = {name, type or null, value}; value = iota (a local spec of several names is a
+               // block "spec" of them: its values are evaluated before its names are declared)
   if_stmt,     // kids = {init or null, cond, then block, else (block or if) or null}
   for_stmt,    // kids = {cond or null, body}
   break_stmt,
@@ -45,7 +46,7 @@ enum class Kind : std::uint8_t {
   return_stmt,   // kids = {value} or {}
   empty,
   // top level
-  func_decl,  // text = name; kids = {params..., result or null, body}; value = number of params
+  func_decl,  // text = name; kids = {params..., result (a type, a param if named) or null, body}; value = number of params
   param,      // text = name; kids = {type}
 };
 
