@@ -46,6 +46,9 @@ constexpr const char* usage = R"(usage:
       --engine qemu|kvm   force an engine (default: QEMU, with KVM acceleration where the host
                           has VMX/SVM and QEMU can use it; kvm: the in-process KVM engine)
       --kernel PATH       boot this kernel (bzImage or vmlinux) instead of the fetched one
+      --arch A            the guest's architecture: amd64 (default) or arm64 (Debian's arm64
+                          kernel from `crumble kernel fetch --arch arm64`, under QEMU's software
+                          emulation: a cold boot takes seconds)
   containers (the command after -- replaces the image's Cmd; flags as in docker/podman run):
       --image PATH        run in this image: an OCI layout directory, an OCI archive or a
                           docker-archive (podman save, skopeo copy, docker save); unpacked once
@@ -289,7 +292,13 @@ int run_command(const std::vector<std::string>& args) {
       else if (e == "kvm") cfg.engine = crumble::vm::Engine::kvm;
       else die("--engine takes qemu or kvm, not \"" + e + "\"", true);
     } else if (a == "--kernel") cfg.kernel = value();
-    else if (a == "--image") spec.image = value();
+    else if (a == "--arch") {
+      try {
+        cfg.arch = crumble::vm::parse_guest_arch(value());
+      } catch (const std::invalid_argument& e) {
+        die(e.what(), true);
+      }
+    } else if (a == "--image") spec.image = value();
     else if (a == "--rootfs") spec.rootfs = value();
     else if (a == "--rootfs-rw") spec.rootfs_rw = true;
     else if (a == "-v" || a == "--volume") spec.volumes.push_back(volume_arg(value())), container_flags = true;

@@ -28,13 +28,16 @@ struct GuestArchInfo {
   std::uint64_t ram_base;         // guest-physical address of the first byte of RAM on its QEMU machine
   std::string_view qemu_binary;   // qemu-system-*
   std::string_view qemu_package;  // the Debian package that ships qemu_binary
+  std::string_view debian_suite;  // where its kernel and userland come from (foreign: an isolated apt); "" for the host's own
 };
 
 inline constexpr GuestArchInfo guest_archs[] = {
     // x86: RAM from 0 (QEMU microvm). ARM64: QEMU virt's RAM at 1 GiB. RISC-V: virt's at 2 GiB.
-    {GuestArch::amd64, "amd64", "x86_64", "x86-64", "an x86-64", 62, 0, "qemu-system-x86_64", "qemu-system-x86"},
-    {GuestArch::arm64, "arm64", "aarch64", "ARM64", "an ARM64", 183, 0x40000000, "qemu-system-aarch64", "qemu-system-arm"},
-    {GuestArch::riscv64, "riscv64", "riscv64", "RISC-V 64", "a RISC-V 64", 243, 0x80000000, "qemu-system-riscv64", "qemu-system-misc"},
+    // clang-format off
+    {GuestArch::amd64, "amd64", "x86_64", "x86-64", "an x86-64", 62, 0, "qemu-system-x86_64", "qemu-system-x86", ""},
+    {GuestArch::arm64, "arm64", "aarch64", "ARM64", "an ARM64", 183, 0x40000000, "qemu-system-aarch64", "qemu-system-arm", "bookworm"},
+    {GuestArch::riscv64, "riscv64", "riscv64", "RISC-V 64", "a RISC-V 64", 243, 0x80000000, "qemu-system-riscv64", "qemu-system-misc", "trixie"},  // Debian has riscv64 from trixie on
+    // clang-format on
 };
 
 constexpr const GuestArchInfo& arch_info(GuestArch a) {

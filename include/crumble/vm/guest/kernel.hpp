@@ -5,9 +5,9 @@
 // modules). fetch_debian_kernel() gets it with the system's own apt, unprivileged where possible.
 // Foreign guests (fetch_debian_kernel(GuestArch::arm64 / riscv64)) get bookworm's
 // linux-image-<ver>-cloud-arm64 or trixie's linux-image-<ver>-riscv64 (riscv64 is a Debian
-// architecture from trixie on) the same way, through an isolated apt configuration (IsolatedApt:
-// its own sources, lists and cache under <cache>/apt/<arch>/, the dpkg status never read, the
-// host's dpkg and apt state never touched); they are kept under <cache>/kernels/<arch>/<ver>/.
+// architecture from trixie on) the same way, through an isolated apt configuration (IsolatedApt,
+// debian_apt.hpp: its own sources, lists and cache under <cache>/apt/<arch>/, the host's dpkg and
+// apt state never touched); they are kept under <cache>/kernels/<arch>/<ver>/.
 // The steps:
 //
 //   1. resolve  `apt-cache depends linux-image-cloud-amd64` names the versioned package
@@ -60,6 +60,7 @@
 #include "../host/cache_dir.hpp"
 #include "../host/process.hpp"
 #include "arch.hpp"
+#include "debian_apt.hpp"
 #include "kernel_image.hpp"
 #include "vmlinux.hpp"
 
@@ -126,8 +127,8 @@ struct KernelSource {
 };
 inline constexpr KernelSource kernel_sources[] = {
     {GuestArch::amd64, kernel_metapackage, "-cloud-amd64", ""},
-    {GuestArch::arm64, "linux-image-cloud-arm64", "-cloud-arm64", "bookworm"},
-    {GuestArch::riscv64, "linux-image-riscv64", "-riscv64", "trixie"},  // no cloud flavour for riscv64
+    {GuestArch::arm64, "linux-image-cloud-arm64", "-cloud-arm64", arch_info(GuestArch::arm64).debian_suite},
+    {GuestArch::riscv64, "linux-image-riscv64", "-riscv64", arch_info(GuestArch::riscv64).debian_suite},  // no cloud flavour
 };
 constexpr const KernelSource& kernel_source(GuestArch a) {
   for (const KernelSource& k : kernel_sources)
@@ -244,81 +245,6 @@ inline std::filesystem::path make_temp_dir(const std::filesystem::path& parent, 
 }
 
 
-// apt for a foreign architecture, kept apart from the host's: every command gets options that
-// point apt at our own sources list, lists and package cache under <cache>/apt/<arch>/ (the
-// host's sources.list.d and preferences are replaced by empty directories of ours, the dpkg status
-// by /dev/null, so the host's installed packages do not enter the resolution), and apt's
-// architecture set to the guest's alone. Nothing of the host's apt or dpkg state is written: not
-// its lists, not its cache, not dpkg's architectures. The archive's signatures are checked against
-// Debian's keyring (debian-archive-keyring), as the host's apt does.
-class IsolatedApt {
- public:
-  static constexpr std::string_view mirror = "http://deb.debian.org/debian";
-  static constexpr std::string_view security_mirror = "http://deb.debian.org/debian-security";
-  static constexpr std::string_view keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
-
-  IsolatedApt(GuestArch arch, std::string_view suite) : arch_(arch), root_(cache_dir() / "apt" / std::string(arch_info(arch).name)) {
-    std::error_code ec;
-    for (const char* d : {"lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d"}) {
-      std::filesystem::create_directories(root_ / d, ec);
-      if (ec) throw std::runtime_error("cannot create " + (root_ / d).string() + ": " + ec.message());
-    }
-    if (!std::filesystem::is_regular_file(keyring, ec))
-      throw std::runtime_error(std::string(keyring) + " is missing: install Debian's archive keyring (apt-get install debian-archive-keyring)");
-    // The suite's main, its updates, and its security archive (where kernel updates appear first).
-    const std::string a = std::string(arch_info(arch).name), opts = "[arch=" + a + " signed-by=" + std::string(keyring) + "]";
-    const std::string text = "# written by crumble for " + a + " guest kernels; replaced on every fetch\n" + "deb " + opts + " " +
-                             std::string(mirror) + " " + std::string(suite) + " main\n" + "deb " + opts + " " + std::string(mirror) + " " +
-                             std::string(suite) + "-updates main\n" + "deb " + opts + " " + std::string(security_mirror) + " " +
-                             std::string(suite) + "-security main\n";
-    write_whole(root_ / "sources.list", text);
-  }
-
-  // The options every apt command gets; `tool` is apt-get or apt-cache.
-  std::vector<std::string> command(const std::string& tool) const {
-    const std::string a = std::string(arch_info(arch_).name);
-    std::vector<std::string> argv = {tool,
-                                     "-o", "APT::Architecture=" + a,
-                                     "-o", "APT::Architectures::=" + a,
-                                     "-o", "Dir::State::Lists=" + (root_ / "lists").string(),
-                                     "-o", "Dir::State::status=/dev/null",
-                                     "-o", "Dir::Cache=" + (root_ / "cache").string(),
-                                     "-o", "Dir::Etc::SourceList=" + (root_ / "sources.list").string(),
-                                     "-o", "Dir::Etc::SourceParts=" + (root_ / "sources.list.d").string(),
-                                     "-o", "Dir::Etc::Preferences=" + (root_ / "preferences").string(),
-                                     "-o", "Dir::Etc::PreferencesParts=" + (root_ / "preferences.d").string()};
-    // As root apt downloads as the user _apt, who cannot enter the caller's cache directory.
-    if (::geteuid() == 0) argv.insert(argv.end(), {"-o", "APT::Sandbox::User=root"});
-    return argv;
-  }
-
-  // True when the lists are missing or more than a day old (a kernel they name may have left the
-  // mirror since).
-  bool lists_stale() const {
-    std::error_code ec;
-    auto newest = std::filesystem::file_time_type::min();
-    for (auto it = std::filesystem::directory_iterator(root_ / "lists", ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-      if (it->path().filename().string().find("_Packages") != std::string::npos) newest = std::max(newest, it->last_write_time());
-    return newest == std::filesystem::file_time_type::min() || std::filesystem::file_time_type::clock::now() - newest > std::chrono::hours(24);
-  }
-  const std::filesystem::path& root() const { return root_; }
-
- private:
-  static void write_whole(const std::filesystem::path& p, const std::string& text) {
-    const std::filesystem::path tmp = p.string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << text;
-      if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, p, ec);
-    if (ec) throw std::runtime_error("cannot write " + p.string() + ": " + ec.message());
-  }
-
-  GuestArch arch_;
-  std::filesystem::path root_;
-};
 }  // namespace detail
 
 // The newest complete kernel of `arch` in the cache (<cache>/kernels/ for amd64,
@@ -347,7 +273,7 @@ inline GuestKernel fetch_debian_kernel(GuestArch arch, std::function<void(std::s
   const std::string meta(src.metapackage);
   const std::filesystem::path kernels = detail::kernels_dir(arch);
   // The system's apt for amd64; an isolated one for the others.
-  std::optional<detail::IsolatedApt> isolated;
+  std::optional<IsolatedApt> isolated;
   auto apt = [&](const char* tool) { return isolated ? isolated->command(tool) : std::vector<std::string>{tool}; };
 
   std::string pkg;

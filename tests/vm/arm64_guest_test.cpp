@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+// An ARM64 guest under QEMU (TCG): Debian's arm64 cloud kernel with our init built for ARM64,
+// booted on QEMU's virt machine with crumble's device tree and layout (engine/qemu/virt_boot.hpp),
+// driven through the ordinary Session API. One VM is booted and shared by every test case (a TCG
+// boot takes seconds on this machine's two shared cores).
+//
+// Oracles: the guest kernel itself (uname, /proc/device-tree, /proc/iomem), the host's protocol
+// constants for the addresses, llvm-mc for the boot stub's instructions, and the payload results
+// computed on the host.
+#include <catch2/catch.hpp>
+#include <crumble/crumble.hpp>
+#include <crumble/vm/session.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace crumble::vm;
+using Catch::Matchers::Contains;
+
+namespace {
+
+bool on_path(const std::string& tool) { return std::system(("command -v " + tool + " > /dev/null 2>&1").c_str()) == 0; }
+
+std::string hex(std::uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+// The shared guest: booted at first use, skipped (exit 4) without the arm64 kernel or QEMU. The
+// process's registry of temporary directories and children (host/process.hpp) is made first, so
+// that it outlives the static Session, which is shut down at exit.
+Session& arm64_vm() {
+  host_detail::registry();
+  static std::unique_ptr<Session> vm;
+  if (vm) return *vm;
+  if (!cached_kernel(GuestArch::arm64)) {
+    std::printf("SKIPPED: no arm64 kernel in the cache: run `crumble kernel fetch --arch arm64`\n");
+    std::exit(4);
+  }
+  if (!on_path("qemu-system-aarch64") || !on_path("qemu-aarch64")) {
+    std::printf("SKIPPED: qemu-system-aarch64 or qemu-aarch64 not found: apt-get install qemu-system-arm qemu-user\n");
+    std::exit(4);
+  }
+  SessionConfig c;
+  c.arch = GuestArch::arm64;
+  c.snapshot = SnapshotMode::off;
+  c.boot_timeout = std::chrono::seconds(120);  // TCG on two shared cores
+  const auto t0 = std::chrono::steady_clock::now();
+  vm = std::make_unique<Session>(c);
+  std::printf("arm64 guest booted to init's command loop in %.2f s (%s)\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), vm->engine_reason().c_str());
+  return *vm;
+}
+
+}  // namespace
+
+TEST_CASE("arm64 guest: uname -m is aarch64, through the Session API", "[vm][arm64]") {
+  const CommandResult r = arm64_vm().run({"uname", "-m"});
+  CHECK(r.status() == 0);
+  CHECK(r.out == "aarch64\n");
+  CHECK_THAT(arm64_vm().engine_reason(), Contains("TCG"));
+}
+
+TEST_CASE("arm64 guest: commands, exit codes, signals, arguments and environment", "[vm][arm64]") {
+  Session& vm = arm64_vm();
+  struct Row {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+    int status;
+    std::string out;
+  };
+  const Row rows[] = {
+      {{"true"}, {}, 0, ""},
+      {{"sh", "-c", "exit 7"}, {}, 7, ""},
+      {{"sh", "-c", "kill -TERM $$"}, {}, 128 + 15, ""},
+      {{"echo", "one", "two words", ""}, {}, 0, "one two words \n"},
+      {{"sh", "-c", "echo \"$GREETING\""}, {"GREETING=hello from the host"}, 0, "hello from the host\n"},
+      {{"sh", "-c", "head -c 300000 /dev/zero | wc -c"}, {}, 0, "300000\n"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.argv.back());
+    const CommandResult got = vm.run(r.argv, r.env);
+    CHECK(got.status() == r.status);
+    CHECK(got.out == r.out);
+  }
+  // Big output through the rings.
+  const CommandResult big = vm.run({"sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' x"});
+  CHECK(big.out.size() == 2000000);
+  CHECK(big.out.find_first_not_of('x') == std::string::npos);
+}
+
+TEST_CASE("arm64 guest: the initx nodes and the reserved window, as the guest kernel sees them", "[vm][arm64]") {
+  Session& vm = arm64_vm();
+  const std::uint64_t ram = arch_info(GuestArch::arm64).ram_base;
+  const std::string mailbox = "/proc/device-tree/initx-mailbox@" + hex(ram + protocol::mailbox_phys);
+  const std::string config = "/proc/device-tree/initx-config@" + hex(ram + protocol::config_phys);
+  // reg: two 64-bit big-endian cells (virt's #address-cells = #size-cells = 2), printed by od.
+  auto reg = [](std::uint64_t at, std::uint64_t size) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%016llx%016llx\n", static_cast<unsigned long long>(at), static_cast<unsigned long long>(size));
+    return std::string(b);
+  };
+  struct Row {
+    std::string command, expected;
+  };
+  const Row rows[] = {
+      {"cat " + mailbox + "/compatible", std::string("tinyrange,initx-mailbox") + '\0'},
+      {"cat " + config + "/compatible", std::string("tinyrange,initx-config") + '\0'},
+      {"od -An -v -tx1 " + mailbox + "/reg | tr -d ' \\n'; echo", reg(ram + protocol::mailbox_phys, protocol::mailbox_size)},
+      {"od -An -v -tx1 " + config + "/reg | tr -d ' \\n'; echo", reg(ram + protocol::config_phys, protocol::config_size)},
+      {"grep -c ' : reserved' /proc/iomem > /dev/null; grep '^" + hex(ram + protocol::window_base) + "-' /proc/iomem",
+       hex(ram + protocol::window_base) + "-" + hex(ram + protocol::window_base + protocol::window_size - 1) + " : reserved\n"},
+      {"cat /proc/cmdline", ""},
+  };
+  for (const Row& r : rows) {
+    INFO(r.command);
+    const CommandResult got = vm.run({"sh", "-c", r.command});
+    CHECK(got.status() == 0);
+    if (r.expected.empty()) CHECK_THAT(got.out, Contains("iomem=relaxed"));
+    else CHECK(got.out == r.expected);
+  }
+}
+
+TEST_CASE("arm64 guest: payloads built for ARM64 run in init, relocations and cache maintenance included", "[vm][arm64]") {
+  using namespace crumble::ir;
+  Session& vm = arm64_vm();
+  Var p{"p"}, n{"n"}, f{"f"};
+  const Program relocating{
+      {
+          Function{"entry", {}, {
+              Assign{GlobalVar{"count"}, GlobalVar{"count"} + 1},
+              Assign{p, cstr("twelve chars")}, Assign{n, 0},
+              While{load(p + n, 0, 8) != 0, {Assign{n, n + 1}}},
+              Assign{f, FuncAddr{"triple"}},
+              Return{n + Call{f, {GlobalVar{"count"}}} * 1000 + GlobalVar{"count"}},
+          }},
+          Function{"triple", {"x"}, {Return{Var{"x"} * 3}}},
+      },
+      {Global{"count", 8, 8}}};
+  const auto img = crumble::assemble<crumble::arch::arm64>(relocating);
+  CHECK(img.relocs.size() >= 3);
+  // Twice: the second copy overwrites the first's code, which the guest must not run stale.
+  CHECK(vm.call(img) == 12 + 3 * 1000 + 1);
+  CHECK(vm.call(img) == 12 + 3 * 1000 + 1);
+  CHECK(vm.call(crumble::assemble<crumble::arch::arm64>(Program{{Function{"entry", {}, {Return{Int64{-5}}}}}})) == -5);
+  CHECK(vm.call(crumble::assemble<crumble::arch::arm64>(Program{{Function{"entry", {}, {Return{syscall(Sys::getpid)}}}}})) == 1);
+}
+
+TEST_CASE("virt boot stub: the instructions llvm-mc reads in its bytes", "[arm64]") {
+  const char* mc = CRUMBLE_LLVM_MC;
+  if (!*mc || std::system((std::string("test -x ") + mc).c_str()) != 0) {
+    std::printf("SKIPPED: llvm-mc not found (install llvm-14)\n");
+    std::exit(4);
+  }
+  const std::vector<std::uint8_t> stub = virt::arm64_boot_stub(0x40000000, 0x123456789abc);
+  std::string bytes;
+  for (std::uint8_t b : stub) bytes += " 0x" + hex(b);
+  FILE* p = ::popen(("echo '" + bytes + "' | " + std::string(mc) + " --disassemble -triple=aarch64").c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  ::pclose(p);
+  CHECK(out ==
+        "\t.text\n"
+        "\tmov\tx0, #0\n"
+        "\tmovk\tx0, #16384, lsl #16\n"
+        "\tmovk\tx0, #0, lsl #32\n"
+        "\tmov\tx1, xzr\n"
+        "\tmov\tx2, xzr\n"
+        "\tmov\tx3, xzr\n"
+        "\tmov\tx4, #39612\n"
+        "\tmovk\tx4, #22136, lsl #16\n"
+        "\tmovk\tx4, #4660, lsl #32\n"
+        "\tbr\tx4\n");
+}
+
+TEST_CASE("arm64 guest: saved to the snapshot cache, restored twice, each restore with its own random bytes", "[vm][arm64]") {
+  arm64_vm();  // the skips, and the kernel and busybox in the cache
+  char tmpl[] = "/tmp/crumble-arm64-snapshots-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::filesystem::path dir = tmpl;
+  SessionConfig c;
+  c.arch = GuestArch::arm64;
+  c.snapshot_dir = dir;
+  c.boot_timeout = std::chrono::seconds(120);
+  std::vector<std::string> random;
+  for (int i = 0; i < 3; ++i) {
+    Session s(c);
+    INFO(s.snapshot_note());
+    CHECK(s.restored() == (i > 0));
+    const CommandResult r = s.run({"sh", "-c", "uname -m; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'"});
+    CHECK(r.status() == 0);
+    REQUIRE(r.out.starts_with("aarch64\n"));
+    random.push_back(r.out.substr(8));
+    CHECK(random.back().size() == 32);
+  }
+  CHECK(random[1] != random[2]);  // the restores do not repeat the saved guest's entropy
+  CHECK(random[0] != random[1]);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
