@@ -151,6 +151,11 @@ TEST_CASE("arm64 guest: payloads built for ARM64 run in init, relocations and ca
   CHECK(vm.call(img) == 12 + 3 * 1000 + 1);
   CHECK(vm.call(crumble::assemble<crumble::arch::arm64>(Program{{Function{"entry", {}, {Return{Int64{-5}}}}}})) == -5);
   CHECK(vm.call(crumble::assemble<crumble::arch::arm64>(Program{{Function{"entry", {}, {Return{syscall(Sys::getpid)}}}}})) == 1);
+  // The round trip (a figure for bench/README.md, not a limit).
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) CHECK(vm.call(img) == 12 + 3 * 1000 + 1);
+  std::printf("arm64 payload round trip: %.2f ms\n",
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 20);
 }
 
 TEST_CASE("virt boot stub: the instructions llvm-mc reads in its bytes", "[arm64]") {
@@ -206,4 +211,44 @@ TEST_CASE("arm64 guest: saved to the snapshot cache, restored twice, each restor
   CHECK(random[0] != random[1]);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+namespace {
+template <class F>
+std::string config_error_of(F&& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("(not a ConfigError) ") + e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST_CASE("foreign guests refused before anything starts: no QEMU for the arch, RISC-V, a kernel of another arch, --engine kvm",
+          "[arm64]") {
+  QemuOptions missing;
+  missing.arch = GuestArch::arm64;
+  missing.binary = "qemu-system-aarch64-not-installed";
+  CHECK(config_error_of([&] { QemuMachine m(missing); }) ==
+        "qemu-system-aarch64-not-installed not found: ARM64 guests need it (apt-get install qemu-system-arm)");
+  QemuOptions riscv;
+  riscv.arch = GuestArch::riscv64;
+  CHECK(config_error_of([&] { QemuMachine m(riscv); }) == "RISC-V 64 guests are not booted by the QEMU engine yet (ARM64 guests are)");
+  CHECK(QemuMachine::binary_for(riscv) == "qemu-system-riscv64");
+
+  SessionConfig kvm;
+  kvm.arch = GuestArch::arm64;
+  kvm.engine = Engine::kvm;
+  CHECK(config_error_of([&] { Session s(kvm); }) == "--engine kvm cannot run an ARM64 guest: foreign guests run under QEMU");
+
+  if (auto amd = cached_kernel()) {
+    SessionConfig wrong;
+    wrong.arch = GuestArch::arm64;
+    wrong.kernel = amd->image;
+    CHECK(config_error_of([&] { Session s(wrong); }) ==
+          amd->image.string() + ": an x86-64 bzImage, not an ARM64 kernel (the guest is arm64)");
+  }
 }

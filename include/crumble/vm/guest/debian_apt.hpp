@@ -85,7 +85,7 @@ class IsolatedApt {
 
  private:
   static void write_whole(const std::filesystem::path& p, const std::string& text) {
-    const std::filesystem::path tmp = p.string() + ".tmp";
+    const std::filesystem::path tmp = p.string() + ".tmp-" + std::to_string(::getpid());  // a fetch beside us writes its own
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       out << text;

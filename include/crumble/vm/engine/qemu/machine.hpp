@@ -36,6 +36,7 @@
 #include "../console_log.hpp"
 #include "../options.hpp"
 #include "../../host/fd.hpp"
+#include "../../host/input_file.hpp"
 #include "../../host/process.hpp"
 #include "../../guest/arch.hpp"
 #include "../../guest/device_tree.hpp"
@@ -425,10 +426,13 @@ class QemuMachine {
     if (!std::filesystem::is_regular_file(dumped, ec))
       throw VmError("QEMU wrote no device tree (`" + command_text(dump) + "` exit status " + std::to_string(r.status) + "): " +
                     tail_lines(r.err.empty() ? r.out : r.err));
-    std::ifstream k(opt_.kernel, std::ios::binary);
+    // Only the Image header (its image_size); opened through input_file.hpp: a FIFO is refused, not waited on.
     std::vector<std::uint8_t> header(64);
-    k.read(reinterpret_cast<char*>(header.data()), static_cast<std::streamsize>(header.size()));
-    if (!k) throw ConfigError("cannot read the kernel " + opt_.kernel.string());
+    {
+      const InputFile k = open_input<ConfigError>(opt_.kernel, "kernel image");
+      if (k.size() < header.size()) throw ConfigError("the kernel " + opt_.kernel.string() + " is too short for an Image header");
+      k.read_at<ConfigError>(0, header.data(), header.size());
+    }
     layout_ = virt::layout(opt_.arch, std::uint64_t{opt_.memory_mib} << 20, virt::image_size(header), opt_.initramfs.size());
     std::string cmdline = base_cmdline(opt_.arch);
     if (!opt_.append.empty()) cmdline += " " + opt_.append;
