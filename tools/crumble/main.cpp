@@ -46,9 +46,10 @@ constexpr const char* usage = R"(usage:
       --engine qemu|kvm   force an engine (default: QEMU, with KVM acceleration where the host
                           has VMX/SVM and QEMU can use it; kvm: the in-process KVM engine)
       --kernel PATH       boot this kernel (bzImage or vmlinux) instead of the fetched one
-      --arch A            the guest's architecture: amd64 (default) or arm64 (Debian's arm64
-                          kernel from `crumble kernel fetch --arch arm64`, under QEMU's software
-                          emulation: a cold boot takes seconds)
+      --arch A            the guest's architecture: amd64 (default), arm64 or riscv64 (Debian's
+                          kernel for it from `crumble kernel fetch --arch A`, under QEMU's
+                          software emulation: a cold boot takes seconds; riscv64 guests are not
+                          snapshotted: QEMU does not migrate their timers)
   containers (the command after -- replaces the image's Cmd; flags as in docker/podman run):
       --image PATH        run in this image: an OCI layout directory, an OCI archive or a
                           docker-archive (podman save, skopeo copy, docker save); unpacked once

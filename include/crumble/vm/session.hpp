@@ -211,8 +211,8 @@ class Session {
       if (c.arch == GuestArch::amd64)
         start<QemuMachine>(o, k, "qemu microvm serial qmp accel " + o.accel + " " + without_tsc_rate(QemuMachine::base_cmdline()));
       else
-        start<QemuMachine>(o, k, "qemu virt " + std::string(arch_info(c.arch).name) + " cpu " + o.arm64_cpu + " accel " + o.accel + " " +
-                                     QemuMachine::base_cmdline(c.arch));
+        start<QemuMachine>(o, k, "qemu virt " + std::string(arch_info(c.arch).name) + " cpu " + QemuMachine::cpu_for(o) + " accel " +
+                                     o.accel + " " + QemuMachine::base_cmdline(c.arch));
     }
   }
   Session(const Session&) = delete;
@@ -363,6 +363,8 @@ class Session {
     };
     if (cfg_.snapshot == SnapshotMode::off) return cold("cold boot (snapshots off)");
     if (!o.shares.empty()) return cold("cold boot: virtio-fs volumes cannot be snapshotted with QEMU 7.2");
+    if constexpr (requires { o.arch; })
+      if (o.arch == GuestArch::riscv64) return cold(std::string("cold boot: ") + QemuMachine::riscv_not_saved);
     std::optional<SnapshotCache> cache;
     try {
       cache.emplace(cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir));

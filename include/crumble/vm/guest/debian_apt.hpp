@@ -111,7 +111,7 @@ inline std::string deb_field(const std::filesystem::path& deb, const char* name)
 // A static busybox for guests of `arch`: the host's /bin/busybox for amd64 (busybox-static); for
 // the others Debian's busybox-static of that architecture (from the arch's suite, guest/arch.hpp),
 // downloaded once through IsolatedApt and kept at <cache>/packages/<arch>/busybox-static_<version>/
-// bin/busybox. While the lists are fresh (IsolatedApt::lists_stale) a cached one is used without
+// [usr/]bin/busybox. While the lists are fresh (IsolatedApt::lists_stale) a cached one is used without
 // asking apt; when apt cannot be reached, any cached one is. Throws std::runtime_error naming the
 // command that failed.
 inline std::filesystem::path foreign_busybox(GuestArch arch) {
@@ -125,8 +125,10 @@ inline std::filesystem::path foreign_busybox(GuestArch arch) {
     for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
       const std::string name = it->path().filename().string();
       if (!name.starts_with("busybox-static_")) continue;
-      const std::filesystem::path bin = it->path() / "bin" / "busybox";
-      if (std::filesystem::is_regular_file(bin, ec) && (!best || best->string() < bin.string())) best = bin;
+      for (const char* at : {"bin/busybox", "usr/bin/busybox"}) {  // trixie's package is usr-merged
+        const std::filesystem::path bin = it->path() / at;
+        if (std::filesystem::is_regular_file(bin, ec) && (!best || best->string() < bin.string())) best = bin;
+      }
     }
     return best;
   };
@@ -169,11 +171,11 @@ inline std::filesystem::path foreign_busybox(GuestArch arch) {
   const std::string version = detail::deb_field(deb, "Version");
   const std::filesystem::path root = tmp.p / "root";
   run_process_checked({"dpkg-deb", "-x", deb.string(), root.string()}, 120s);
-  if (!std::filesystem::is_regular_file(root / "bin" / "busybox", ec))
-    throw std::runtime_error(deb.string() + " unpacked without bin/busybox");
+  const char* at = std::filesystem::is_regular_file(root / "bin" / "busybox", ec) ? "bin/busybox" : "usr/bin/busybox";
+  if (!std::filesystem::is_regular_file(root / at, ec)) throw std::runtime_error(deb.string() + " unpacked without bin/busybox or usr/bin/busybox");
   const std::filesystem::path final_dir = dir / ("busybox-static_" + version);
   std::filesystem::rename(root, final_dir, ec);  // atomic; a concurrent fetch's copy is as good
-  const std::filesystem::path bin = final_dir / "bin" / "busybox";
+  const std::filesystem::path bin = final_dir / at;
   if (!std::filesystem::is_regular_file(bin)) throw std::runtime_error("cannot move busybox-static into " + final_dir.string());
   return bin;
 }

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/vm/engine/qemu/virt_boot.hpp — how an ARM64 guest boots on QEMU's `virt` machine: where
-// everything lies in its RAM, the device tree it is given, and the few instructions that enter the
-// kernel.
+// crumble/vm/engine/qemu/virt_boot.hpp — how ARM64 and RISC-V 64 guests boot on QEMU's `virt`
+// machines: where everything lies in their RAM, the device tree they are given, and (ARM64) the few
+// instructions that enter the kernel.
 //
-// QEMU's own Linux loader (-kernel/-initrd) puts the initrd, and the device tree after it, at 128 MiB
-// into RAM: where the protocol's shared window is (layout.hpp; the same offset in RAM on every
-// architecture, so the host maps the same part of the RAM file). So crumble places everything
-// itself with QEMU's generic loader devices (-device loader) and enters the kernel as
+// QEMU's own Linux loaders put the initrd (-initrd) at 128 MiB into RAM, on both machines: where the
+// protocol's shared window is (layout.hpp; the same offset in RAM on every architecture, so the host
+// maps the same part of the RAM file). So crumble places the initramfs itself with QEMU's generic
+// loader device (-device loader) and says where it is in the device tree's /chosen.
+//
+// ARM64: QEMU's loader would also put the device tree right after the initrd (so, without -initrd,
+// on the window), so the kernel too is placed by a loader device, and entered as
 // Documentation/arch/arm64/booting.rst asks (MMU off, x0 = the device tree, x1-x3 = 0):
 //
 //   RAM + 0          the device tree (QEMU copies -dtb to the start of RAM when there is no -kernel)
@@ -16,9 +19,20 @@
 //   top of RAM       the initramfs (/chosen linux,initrd-start/end)
 //
 // The CPU starts at EL1 (virt without virtualization=on or secure=on), caches and MMU off; PSCI
-// (power off) goes to QEMU through HVC, as the machine's tree says. On a restore none of this is
-// loaded again (it would overwrite the restored RAM): only the device tree, whose bytes the kernel
-// keeps reserved and unchanged.
+// (power off) goes to QEMU through HVC, as the machine's tree says.
+//
+// RISC-V 64: OpenSBI (QEMU's -bios default) runs first and enters the kernel, which QEMU's -kernel
+// puts at RAM + 2 MiB; QEMU puts the device tree in the last 2 MiB of RAM (below 3 GiB), so the
+// initramfs goes just below that:
+//
+//   RAM + 0          OpenSBI (fw_dynamic)
+//   RAM + 2 MiB      the kernel Image
+//   RAM + 128 MiB    the shared window, as on ARM64
+//   top - 2 MiB      the initramfs ends here; the device tree above it
+//
+// On a restore nothing is loaded again (it would overwrite the restored RAM: the kernel's, and
+// OpenSBI's own data): only the device tree, whose bytes the kernel keeps reserved, is written
+// again (QEMU always writes it).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +47,9 @@
 namespace crumble::vm::virt {
 
 inline constexpr std::uint64_t stub_offset = 0x100000, kernel_offset = 0x200000;
+// RISC-V: QEMU puts the device tree 2 MiB-aligned below the end of RAM (riscv_load_fdt), in the
+// last 2 MiB for a tree smaller than that.
+inline constexpr std::uint64_t riscv_fdt_room = 0x200000;
 
 // Where each piece goes, as guest-physical addresses.
 struct Layout {
@@ -49,16 +66,16 @@ inline Layout layout(GuestArch arch, std::uint64_t ram_size, std::uint64_t kerne
   Layout l;
   l.ram_base = arch_info(arch).ram_base;
   l.ram_size = ram_size;
-  l.dtb = l.ram_base;
+  l.dtb = l.ram_base;  // ARM64's; on RISC-V QEMU chooses (the last 2 MiB)
   l.stub = l.ram_base + stub_offset;
   l.kernel = l.ram_base + kernel_offset;
   l.window = l.ram_base + protocol::window_base;
+  const std::uint64_t top = l.ram_base + ram_size - (arch == GuestArch::riscv64 ? riscv_fdt_room : 0);
   if (kernel_offset + kernel_bytes > protocol::window_base)
     throw ConfigError("the kernel Image needs " + std::to_string(kernel_bytes >> 20) + " MiB, more than the " +
                       std::to_string((protocol::window_base - kernel_offset) >> 20) + " MiB below the protocol window");
-  // Page-aligned, at the top of RAM, above the window.
-  const std::uint64_t top = l.ram_base + ram_size;
-  if (initrd_bytes > top - (l.window + protocol::window_size))
+  // Page-aligned, at the top of RAM (RISC-V: below the device tree), above the window.
+  if (top < l.window + protocol::window_size || initrd_bytes > top - (l.window + protocol::window_size))
     throw ConfigError("the initramfs (" + std::to_string(initrd_bytes >> 20) + " MiB) does not fit above the protocol window in " +
                       std::to_string(ram_size >> 20) + " MiB of RAM: give the VM more memory");
   l.initrd_start = (top - initrd_bytes) & ~std::uint64_t{0xfff};
@@ -113,5 +130,11 @@ inline DeviceTreeAdditions additions(const Layout& l, const std::string& bootarg
 // initramfs, /dev/mem reaching the reserved window (iomem=relaxed), the kernel where it was put
 // (nokaslr), power off on a panic.
 inline std::string arm64_cmdline() { return "console=ttyAMA0 panic=-1 nokaslr quiet rdinit=/init iomem=relaxed"; }
+
+// A RISC-V 64 guest's: the ns16550 console (ttyS0; SBI's early console before it), the rest as on
+// ARM64.
+inline std::string riscv64_cmdline() { return "console=ttyS0 earlycon=sbi panic=-1 nokaslr quiet rdinit=/init iomem=relaxed"; }
+
+inline std::string cmdline(GuestArch arch) { return arch == GuestArch::riscv64 ? riscv64_cmdline() : arm64_cmdline(); }
 
 }  // namespace crumble::vm::virt
