@@ -17,8 +17,10 @@ packages=(
   llvm-14 qemu-user binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu cpio kmod acpica-tools
   # gofmt checks that every RTG file is valid Go (Go itself builds nothing here)
   golang-go
-  # microVMs: the QEMU engine, and the guest's default root filesystem
-  qemu-system-x86 busybox-static
+  # microVMs: the QEMU engine (x86-64 guests; ARM64 guests: qemu-system-arm; RISC-V 64 guests:
+  # qemu-system-misc, with OpenSBI from qemu-system-data), and the guest's default root
+  # filesystem; dtc and fdtget read the device trees back in the tests
+  qemu-system-x86 qemu-system-arm qemu-system-misc busybox-static device-tree-compiler
   # containers: root images (erofs), volumes (virtiofsd comes with qemu-system-common), foreign
   # binaries (qemu-user-static for binfmt_misc); the tools that make test images (the oracles of
   # the formats) and the peers the benchmarks compare with; podman and containerd drive the OCI

@@ -5,8 +5,8 @@
 //   crumble run --image PATH [options] [-- CMD] a container: an OCI image (or --rootfs DIR) as root
 //   crumble image list|rm|prune                the cache of root images
 //   crumble bare [--timeout S] FILE.go [ARGS]  run an RTG program in a bare microVM (KVM, no kernel)
-//   crumble kernel fetch                       download Debian's cloud kernel into the cache
-//   crumble kernel path                        where the cached kernel is
+//   crumble kernel fetch [--arch A]            download Debian's kernel for amd64/arm64/riscv64 into the cache
+//   crumble kernel path [--arch A]             where the cached kernel is
 //   crumble snapshot list|clear                the snapshot cache
 //
 // Exit status of `run`: the command's (128+N when killed by signal N, 127 not found, 126 not
@@ -46,6 +46,10 @@ constexpr const char* usage = R"(usage:
       --engine qemu|kvm   force an engine (default: QEMU, with KVM acceleration where the host
                           has VMX/SVM and QEMU can use it; kvm: the in-process KVM engine)
       --kernel PATH       boot this kernel (bzImage or vmlinux) instead of the fetched one
+      --arch A            the guest's architecture: amd64 (default), arm64 or riscv64 (Debian's
+                          kernel for it from `crumble kernel fetch --arch A`, under QEMU's
+                          software emulation: a cold boot takes seconds; riscv64 guests are not
+                          snapshotted: QEMU does not migrate their timers)
   containers (the command after -- replaces the image's Cmd; flags as in docker/podman run):
       --image PATH        run in this image: an OCI layout directory, an OCI archive or a
                           docker-archive (podman save, skopeo copy, docker save); unpacked once
@@ -96,8 +100,13 @@ constexpr const char* usage = R"(usage:
       run an RTG program in a bare microVM: its own KVM VM, no kernel, the program in user mode,
       its syscalls answered by crumble (write, exit, mmap, getrandom, getpid); the exit status is
       the program's
-  crumble kernel fetch    download Debian 12's cloud kernel into the cache (shows progress)
-  crumble kernel path     print the cached kernel's path
+  crumble kernel fetch [--arch A]
+                          download Debian's kernel for guests of architecture A into the cache
+                          (shows progress): amd64 (the default: Debian 12's cloud kernel), arm64
+                          (bookworm's cloud kernel) or riscv64 (trixie's); foreign ones through
+                          an isolated apt configuration that leaves the host's apt and dpkg alone
+  crumble kernel path [--arch A]
+                          print the cached kernel's path
   crumble snapshot list   list the snapshot cache (~/.cache/crumble/snapshots)
   crumble snapshot clear  empty it
   crumble --version       print the version (and the git revision it was built from)
@@ -131,18 +140,34 @@ long int_arg(const std::string& opt, const std::string& v, long lo, long hi) {
 }
 
 int kernel_command(const std::vector<std::string>& args) {
-  if (args.size() == 1 && args[0] == "fetch") {
+  // [--arch amd64|arm64|riscv64], before or after the subcommand.
+  crumble::vm::GuestArch arch = crumble::vm::GuestArch::amd64;
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--arch") {
+      if (i + 1 >= args.size()) die("--arch needs a value", true);
+      try {
+        arch = crumble::vm::parse_guest_arch(args[++i]);
+      } catch (const std::invalid_argument& e) {
+        die(e.what(), true);
+      }
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  const std::string flag = arch == crumble::vm::GuestArch::amd64 ? "" : " --arch " + std::string(crumble::vm::arch_info(arch).name);
+  if (rest.size() == 1 && rest[0] == "fetch") {
     try {
-      crumble::vm::GuestKernel k = crumble::vm::fetch_debian_kernel([](std::string_view line) { std::cerr << line << "\n"; });
+      crumble::vm::GuestKernel k = crumble::vm::fetch_debian_kernel(arch, [](std::string_view line) { std::cerr << line << "\n"; });
       std::cout << k.image.string() << "\n";
       return 0;
     } catch (const std::exception& e) {
       die(std::string("kernel fetch failed: ") + e.what());
     }
   }
-  if (args.size() == 1 && args[0] == "path") {
-    auto k = crumble::vm::cached_kernel();
-    if (!k) die("no kernel in the cache: run `crumble kernel fetch`");
+  if (rest.size() == 1 && rest[0] == "path") {
+    auto k = crumble::vm::cached_kernel(arch);
+    if (!k) die("no kernel in the cache: run `crumble kernel fetch" + flag + "`");
     std::cout << k->image.string() << "\n";
     return 0;
   }
@@ -268,7 +293,13 @@ int run_command(const std::vector<std::string>& args) {
       else if (e == "kvm") cfg.engine = crumble::vm::Engine::kvm;
       else die("--engine takes qemu or kvm, not \"" + e + "\"", true);
     } else if (a == "--kernel") cfg.kernel = value();
-    else if (a == "--image") spec.image = value();
+    else if (a == "--arch") {
+      try {
+        cfg.arch = crumble::vm::parse_guest_arch(value());
+      } catch (const std::invalid_argument& e) {
+        die(e.what(), true);
+      }
+    } else if (a == "--image") spec.image = value();
     else if (a == "--rootfs") spec.rootfs = value();
     else if (a == "--rootfs-rw") spec.rootfs_rw = true;
     else if (a == "-v" || a == "--volume") spec.volumes.push_back(volume_arg(value())), container_flags = true;

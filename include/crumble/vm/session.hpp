@@ -28,10 +28,14 @@
 #include <optional>
 
 #include <crumble/vm/guest/default_init.hpp>  // generated at build time (src/init)
+#include <crumble/vm/guest/default_init_arm64.hpp>
+#include <crumble/vm/guest/default_init_riscv64.hpp>
 
 #include "engine/kvm/linux_machine.hpp"
 #include "engine/qemu/kvm_probe.hpp"
 #include "engine/qemu/machine.hpp"
+#include "guest/arch.hpp"
+#include "guest/debian_apt.hpp"
 #include "guest/initramfs.hpp"
 #include "guest/kernel.hpp"
 #include "guest/modules.hpp"
@@ -44,8 +48,13 @@ namespace crumble::vm {
 enum class Engine { automatic, qemu, kvm };
 
 struct SessionConfig {
-  // The init executable: the package's (rtg/init/init.go, made at build time), or the caller's own
-  // build of an init that speaks the protocol (docs/protocol.md).
+  // The guest's architecture. A foreign one (arm64) boots Debian's kernel for it (crumble kernel
+  // fetch --arch) with the init and busybox built for it, always under QEMU with software
+  // emulation (TCG).
+  GuestArch arch = GuestArch::amd64;
+  // The init executable: the package's (rtg/init/init.go, made at build time; for a foreign arch
+  // left at default_init(), that arch's build of it), or the caller's own build of an init that
+  // speaks the protocol (docs/protocol.md).
   std::span<const std::uint8_t> init = default_init();
   std::filesystem::path kernel;             // empty: the cached Debian kernel (crumble kernel fetch)
   std::filesystem::path rootfs;             // empty: busybox
@@ -171,6 +180,10 @@ class Session {
  public:
   explicit Session(const SessionConfig& c) : cfg_(c) {
     if (c.init.empty()) throw ConfigError("no init program given (SessionConfig::init)");
+    if (c.init.data() == default_init().data()) {
+      if (c.arch == GuestArch::arm64) cfg_.init = default_init_arm64();
+      if (c.arch == GuestArch::riscv64) cfg_.init = default_init_riscv64();
+    }
     if (c.vcpus < 1 || c.vcpus > 64) throw ConfigError("vcpus must be 1 to 64");
     pick_engine();
     GuestKernel k = kernel();
@@ -193,7 +206,12 @@ class Session {
       QemuOptions o;
       static_cast<GuestOptions&>(o) = g;
       o.accel = accel_;
-      start<QemuMachine>(o, k, "qemu microvm serial qmp accel " + o.accel + " " + without_tsc_rate(QemuMachine::base_cmdline()));
+      o.arch = c.arch;
+      if (c.arch == GuestArch::amd64)
+        start<QemuMachine>(o, k, "qemu microvm serial qmp accel " + o.accel + " " + without_tsc_rate(QemuMachine::base_cmdline()));
+      else
+        start<QemuMachine>(o, k, "qemu virt " + std::string(arch_info(c.arch).name) + " cpu " + QemuMachine::cpu_for(o) + " accel " +
+                                     o.accel + " " + QemuMachine::base_cmdline(c.arch));
     }
   }
   Session(const Session&) = delete;
@@ -308,6 +326,15 @@ class Session {
   }
 
   void pick_engine() {
+    if (cfg_.arch != GuestArch::amd64) {  // no accelerator runs a foreign guest here
+      if (cfg_.engine == Engine::kvm)
+        throw ConfigError("--engine kvm cannot run " + std::string(arch_info(cfg_.arch).a_display) + " guest: foreign guests run under QEMU");
+      use_kvm_ = false;
+      accel_ = "tcg";
+      reason_ = "QEMU with software emulation (TCG): " + std::string(arch_info(cfg_.arch).a_display) +
+                " guest always runs under TCG on this host";
+      return;
+    }
     const EngineChoice c = vm::choose_engine(cfg_.engine, ::access("/dev/kvm", R_OK | W_OK) == 0, host_has_hardware_virtualisation(),
                                              [] { return qemu::kvm_problem(); });
     use_kvm_ = c.kvm;
@@ -344,6 +371,8 @@ class Session {
     };
     if (cfg_.snapshot == SnapshotMode::off) return cold("cold boot (snapshots off)");
     if (!o.shares.empty()) return cold("cold boot: virtio-fs volumes cannot be snapshotted with QEMU 7.2");
+    if constexpr (requires { o.arch; })
+      if (o.arch == GuestArch::riscv64) return cold(std::string("cold boot: ") + QemuMachine::riscv_not_saved);
     std::optional<SnapshotCache> cache;
     try {
       cache.emplace(cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir));
@@ -453,7 +482,7 @@ class Session {
     if (!cfg_.kernel.empty()) {
       if (!std::filesystem::exists(cfg_.kernel)) throw ConfigError("kernel " + cfg_.kernel.string() + " does not exist");
       try {
-        check_kernel_image(cfg_.kernel);
+        check_kernel_image(cfg_.kernel, cfg_.arch);
       } catch (const std::exception& e) {
         throw ConfigError(cfg_.kernel.string() + ": " + e.what());
       }
@@ -461,10 +490,11 @@ class Session {
         throw ConfigError("modules can be loaded only with the fetched Debian kernel (its lib/modules); drop --kernel or the modules");
       if (cfg_.container_devices)
         throw ConfigError("container devices need the fetched Debian kernel (their modules come from its lib/modules); drop --kernel");
-      return GuestKernel{cfg_.kernel, {}, {}};
+      return GuestKernel{cfg_.kernel, {}, {}, cfg_.arch};
     }
-    std::optional<GuestKernel> k = cached_kernel();
-    if (!k) throw ConfigError("no kernel found: run `crumble kernel fetch`, or pass --kernel PATH");
+    std::optional<GuestKernel> k = cached_kernel(cfg_.arch);
+    const std::string flag = cfg_.arch == GuestArch::amd64 ? "" : " --arch " + std::string(arch_info(cfg_.arch).name);
+    if (!k) throw ConfigError("no kernel found: run `crumble kernel fetch" + flag + "`, or pass --kernel PATH");
     return *k;
   }
 
@@ -472,6 +502,13 @@ class Session {
     InitramfsSpec spec;
     spec.init = cfg_.init;
     spec.rootfs = cfg_.rootfs;
+    if (cfg_.rootfs.empty() && cfg_.arch != GuestArch::amd64) {
+      try {
+        spec.busybox = foreign_busybox(cfg_.arch);
+      } catch (const std::exception& e) {
+        throw ConfigError(std::string("no busybox for ") + std::string(arch_info(cfg_.arch).a_display) + " guest: " + e.what());
+      }
+    }
     std::vector<std::string> boot = cfg_.modules;
     if (cfg_.container_devices) boot.insert(boot.end(), container_boot_modules.begin(), container_boot_modules.end());
     if ((cfg_.network || !cfg_.publish.empty()) && !k.modules_dir.empty())

@@ -293,21 +293,43 @@ inline void require_static(const std::vector<std::uint8_t>& elf, const std::file
   }
 }
 
-// `busybox --list-full`, run on the host: one applet path per line, relative to the root.
-inline std::vector<std::string> busybox_applets(const std::filesystem::path& busybox) {
+// The qemu-user emulator that runs this static ELF on this host ("" when the host
+// runs it itself): a foreign guest's busybox is asked for its applets through it.
+inline std::string user_emulator_for(const std::vector<std::uint8_t>& elf) {
+  if (elf.size() < sizeof(Elf64_Ehdr)) return {};
+  const unsigned machine = static_cast<unsigned>(elf[18] | (elf[19] << 8));
+#if defined(__x86_64__)
+  constexpr unsigned host = EM_X86_64;
+#elif defined(__aarch64__)
+  constexpr unsigned host = EM_AARCH64;
+#else
+  constexpr unsigned host = 0;
+#endif
+  if (machine == host) return {};
+  if (machine == EM_AARCH64) return "qemu-aarch64";
+  if (machine == EM_RISCV) return "qemu-riscv64";
+  if (machine == EM_X86_64) return "qemu-x86_64";
+  return {};
+}
+
+// `busybox --list-full`, run on the host (through qemu-user for a foreign guest's busybox): one
+// applet path per line, relative to the root.
+inline std::vector<std::string> busybox_applets(const std::filesystem::path& busybox, const std::string& emulator = {}) {
   // argv[0] picks the applet: "busybox" whatever the file is called.
   const std::string prog = busybox.string();
   std::optional<ProcessResult> r;
   std::string why;
   try {
-    r = run_process({"busybox", "--list-full"}, std::chrono::seconds(60), {}, busybox);
+    if (emulator.empty()) r = run_process({"busybox", "--list-full"}, std::chrono::seconds(60), {}, busybox);
+    else r = run_process({emulator, "-0", "busybox", prog, "--list-full"}, std::chrono::seconds(60));
   } catch (const std::runtime_error& e) {  // it could not start at all
     why = std::string(": ") + e.what();
   }
   if (!r || r->status != 0)
     throw std::runtime_error("could not run '" + prog + " --list-full' on this host to list its applets" + why +
-                             " (it must be a busybox for this host's architecture): apt-get install busybox-static, "
-                             "or pass a rootfs directory");
+                             (emulator.empty() ? " (it must be a busybox for this host's architecture): apt-get install busybox-static, "
+                                                 "or pass a rootfs directory"
+                                               : " through " + emulator + " (apt-get install qemu-user)"));
   const std::string& text = r->out;
   std::vector<std::string> applets;
   for (std::size_t at = 0; at < text.size();) {
@@ -328,7 +350,7 @@ inline void add_busybox(Cpio& out, const std::filesystem::path& busybox) {
   for (const char* dir : {"dev", "proc", "sys", "run", "etc"}) out.directory(dir, 0755);
   out.directory("tmp", 01777);
   out.file("bin/busybox", bytes, 0755);
-  for (const std::string& applet : busybox_applets(busybox))
+  for (const std::string& applet : busybox_applets(busybox, user_emulator_for(bytes)))
     if (applet != "bin/busybox") out.symlink(applet, "/bin/busybox");  // the list names the binary itself
 }
 

@@ -2,17 +2,25 @@
 // crumble/vm/guest/kernel.hpp — the guest kernel: where it is cached, how it is fetched, how it is checked.
 //
 // A microVM boots Debian 12's cloud kernel (linux-image-<ver>-cloud-amd64: small, virtio drivers as
-// modules). fetch_debian_kernel() gets it with the system's own apt, unprivileged where possible:
+// modules). fetch_debian_kernel() gets it with the system's own apt, unprivileged where possible.
+// Foreign guests (fetch_debian_kernel(GuestArch::arm64 / riscv64)) get bookworm's
+// linux-image-<ver>-cloud-arm64 or trixie's linux-image-<ver>-riscv64 (riscv64 is a Debian
+// architecture from trixie on) the same way, through an isolated apt configuration (IsolatedApt,
+// debian_apt.hpp: its own sources, lists and cache under <cache>/apt/<arch>/, the host's dpkg and
+// apt state never touched); they are kept under <cache>/kernels/<arch>/<ver>/.
+// The steps:
 //
 //   1. resolve  `apt-cache depends linux-image-cloud-amd64` names the versioned package
-//               (`apt-get update` first, only when apt-cache does not know the metapackage;
-//               when apt cannot answer at all, the newest kernel already cached is used);
+//               (`apt-get update` first, only when apt-cache does not know the metapackage or,
+//               for an isolated apt, when its lists are a day old; when apt cannot answer at
+//               all, the newest kernel already cached is used);
 //   2. reuse    <cache>/kernels/<ver>/ when it is there (it only ever appears complete, see 5);
 //   3. download `apt-get download <pkg>` into a private temporary directory (apt checks the hash);
 //   4. verify   `dpkg-deb --info` succeeds, its Package field is the one asked for, and
 //               the file's size equals apt's Size field for that version;
 //   5. unpack   `dpkg-deb -x` into the temporary directory, validate the image
-//               (check_kernel_image) and the modules directory, then rename() it into place.
+//               (check_kernel_image for the architecture: a kernel of another one is refused
+//               naming what it is) and the modules directory, then rename() it into place.
 //               A crash leaves only a hidden `.partial-*` directory, never a half kernel under
 //               its final name; stale ones are removed by a later fetch.
 //
@@ -51,6 +59,8 @@
 
 #include "../host/cache_dir.hpp"
 #include "../host/process.hpp"
+#include "arch.hpp"
+#include "debian_apt.hpp"
 #include "kernel_image.hpp"
 #include "vmlinux.hpp"
 
@@ -92,9 +102,10 @@ inline std::string trim(std::string_view s) {
 
 // A kernel in the cache (<cache>/kernels/<ver>/, cache_dir() from host/cache_dir.hpp).
 struct GuestKernel {
-  std::filesystem::path image;        // the bzImage (boot/vmlinuz-<ver>)
+  std::filesystem::path image;        // the bzImage (boot/vmlinuz-<ver>), or an ARM64/RISC-V Image (boot/vmlinu[zx]-<ver>)
   std::filesystem::path modules_dir;  // lib/modules/<ver>
   std::string version;                // e.g. 6.1.0-41-cloud-amd64
+  GuestArch arch = GuestArch::amd64;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -105,11 +116,40 @@ namespace detail {
 inline constexpr std::string_view kernel_metapackage = "linux-image-cloud-amd64";
 inline constexpr std::string_view kernel_prefix = "linux-image-";
 
-// A complete kernel in <cache>/kernels/<ver>/ (as dpkg-deb -x left it): the image and the
-// modules directory (lib/modules, or usr/lib/modules should a future package be usr-merged).
-inline std::optional<GuestKernel> kernel_in(const std::filesystem::path& root, const std::string& version) {
+// Where each architecture's kernel comes from: the metapackage naming the current version, the
+// versioned packages' suffix, and for foreign architectures the Debian suite of an isolated apt
+// (empty: the system's apt, as configured).
+struct KernelSource {
+  GuestArch arch;
+  std::string_view metapackage;  // linux-image-cloud-arm64
+  std::string_view suffix;       // -cloud-arm64: linux-image-<digit>...<suffix>
+  std::string_view suite;        // bookworm, trixie; "" for the system's apt
+};
+inline constexpr KernelSource kernel_sources[] = {
+    {GuestArch::amd64, kernel_metapackage, "-cloud-amd64", ""},
+    {GuestArch::arm64, "linux-image-cloud-arm64", "-cloud-arm64", arch_info(GuestArch::arm64).debian_suite},
+    {GuestArch::riscv64, "linux-image-riscv64", "-riscv64", arch_info(GuestArch::riscv64).debian_suite},  // no cloud flavour
+};
+constexpr const KernelSource& kernel_source(GuestArch a) {
+  for (const KernelSource& k : kernel_sources)
+    if (k.arch == a) return k;
+  return kernel_sources[0];
+}
+
+// <cache>/kernels for amd64 (as before architectures), <cache>/kernels/<arch> for the others: the
+// amd64 scan of <cache>/kernels skips those directories, which hold no boot/vmlinuz-<arch>.
+inline std::filesystem::path kernels_dir(GuestArch a) {
+  std::filesystem::path d = cache_dir() / "kernels";
+  return a == GuestArch::amd64 ? d : d / std::string(arch_info(a).name);
+}
+
+// A complete kernel in <cache>/kernels/<ver>/ (as dpkg-deb -x left it): the image (vmlinuz, or
+// vmlinux where the package names its uncompressed Image so: trixie's riscv64) and the modules
+// directory (lib/modules, or usr/lib/modules in a usr-merged package: trixie's).
+inline std::optional<GuestKernel> kernel_in(const std::filesystem::path& root, const std::string& version, GuestArch arch = GuestArch::amd64) {
   std::error_code ec;
-  GuestKernel k{root / "boot" / ("vmlinuz-" + version), {}, version};
+  GuestKernel k{root / "boot" / ("vmlinuz-" + version), {}, version, arch};
+  if (arch != GuestArch::amd64 && !std::filesystem::is_regular_file(k.image, ec)) k.image = root / "boot" / ("vmlinux-" + version);
   if (!std::filesystem::is_regular_file(k.image, ec)) return std::nullopt;
   for (const char* lib : {"lib/modules", "usr/lib/modules"}) {
     auto d = root / lib / version;
@@ -122,8 +162,9 @@ inline std::optional<GuestKernel> kernel_in(const std::filesystem::path& root, c
 }
 
 // The versioned package the metapackage depends on, or "" when apt-cache does not know it.
-inline std::string resolve_kernel_package() {
-  std::vector<std::string> argv = {"apt-cache", "depends", std::string(kernel_metapackage)};
+// `apt` is the command's first words with their options ({"apt-cache"} for the system's apt).
+inline std::string resolve_kernel_package(const KernelSource& src, std::vector<std::string> argv) {
+  argv.insert(argv.end(), {"depends", std::string(src.metapackage)});
   ProcessResult r = run_process(argv, std::chrono::seconds(60));
   if (r.status != 0) {
     // apt-cache says "E: No packages found" (exit 0 or 100, depending on the version) when the
@@ -140,17 +181,19 @@ inline std::string resolve_kernel_package() {
     if (line.starts_with("|")) line.erase(0, 1);
     if (!line.starts_with("Depends:")) continue;
     std::string pkg = trim(std::string_view(line).substr(8));
-    if (pkg.starts_with(kernel_prefix) && pkg.ends_with("-cloud-amd64") && pkg.size() > kernel_prefix.size() &&
+    if (pkg.starts_with(kernel_prefix) && pkg.ends_with(src.suffix) && pkg.size() > kernel_prefix.size() &&
         std::isdigit(static_cast<unsigned char>(pkg[kernel_prefix.size()])))
       return pkg;
   }
-  if (r.out.find(kernel_metapackage) == std::string::npos) return {};
-  throw std::runtime_error("`" + command_text(argv) + "` names no linux-image-<version>-cloud-amd64 package:\n" + tail_lines(r.out));
+  if (r.out.find(src.metapackage) == std::string::npos) return {};
+  throw std::runtime_error("`" + command_text(argv) + "` names no linux-image-<version>" + std::string(src.suffix) + " package:\n" +
+                           tail_lines(r.out));
 }
+inline std::string resolve_kernel_package() { return resolve_kernel_package(kernel_sources[0], {"apt-cache"}); }
 
 // apt's Size field for `pkg` at `version` (apt-cache show prints every known version).
-inline std::uint64_t apt_size(const std::string& pkg, const std::string& version) {
-  std::vector<std::string> argv = {"apt-cache", "show", pkg};
+inline std::uint64_t apt_size(const std::string& pkg, const std::string& version, std::vector<std::string> argv = {"apt-cache"}) {
+  argv.insert(argv.end(), {"show", pkg});
   ProcessResult r = run_process_checked(argv, std::chrono::seconds(60));
   std::string cur_version, cur_size;
   auto finish = [&]() -> std::optional<std::uint64_t> {
@@ -201,47 +244,66 @@ inline std::filesystem::path make_temp_dir(const std::filesystem::path& parent, 
   return tmpl;
 }
 
+
 }  // namespace detail
 
-// The newest complete kernel under <cache>/kernels/, or none.
-inline std::optional<GuestKernel> cached_kernel() {
-  std::filesystem::path kernels = cache_dir() / "kernels";
+// The newest complete kernel of `arch` in the cache (<cache>/kernels/ for amd64,
+// <cache>/kernels/<arch>/ for the others), or none.
+inline std::optional<GuestKernel> cached_kernel(GuestArch arch = GuestArch::amd64) {
+  std::filesystem::path kernels = detail::kernels_dir(arch);
   std::error_code ec;
   std::optional<GuestKernel> best;
   for (auto it = std::filesystem::directory_iterator(kernels, ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (name.empty() || name[0] == '.') continue;
-    auto k = detail::kernel_in(it->path(), name);
+    auto k = detail::kernel_in(it->path(), name, arch);
     if (k && (!best || detail::version_less(best->version, k->version))) best = std::move(k);
   }
   return best;
 }
 
-// Debian 12's cloud kernel, fetched once and kept under <cache>/kernels/<version>/ (see the top of
-// this file). `progress`, when given, gets one line per step.
-inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> progress = {}) {
+// Debian's kernel for `arch` (the top of this file), fetched once and kept under
+// <cache>/kernels/[<arch>/]<version>/. `progress`, when given, gets one line per step.
+inline GuestKernel fetch_debian_kernel(GuestArch arch, std::function<void(std::string_view)> progress = {}) {
   using namespace std::chrono_literals;
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };
-  const std::filesystem::path kernels = cache_dir() / "kernels";
+  const detail::KernelSource& src = detail::kernel_source(arch);
+  const std::string meta(src.metapackage);
+  const std::filesystem::path kernels = detail::kernels_dir(arch);
+  // The system's apt for amd64; an isolated one for the others.
+  std::optional<IsolatedApt> isolated;
+  auto apt = [&](const char* tool) { return isolated ? isolated->command(tool) : std::vector<std::string>{tool}; };
 
   std::string pkg;
   try {
-    say("resolving " + std::string(detail::kernel_metapackage) + " (apt-cache depends)...");
-    pkg = detail::resolve_kernel_package();
+    if (arch != GuestArch::amd64) isolated.emplace(arch, src.suite);
+    auto update = [&] {
+      std::vector<std::string> argv = apt("apt-get");
+      argv.insert(argv.end(), {"update", "-q"});
+      run_process_checked(argv, 600s);
+    };
+    if (isolated && isolated->lists_stale()) {
+      say("updating the " + std::string(arch_info(arch).name) + " package lists of Debian " + std::string(src.suite) + " (apt-get update, lists in " +
+          (isolated->root() / "lists").string() + ")...");
+      update();
+    }
+    say("resolving " + meta + " (apt-cache depends)...");
+    pkg = detail::resolve_kernel_package(src, apt("apt-cache"));
     if (pkg.empty()) {
-      say("apt-cache does not know " + std::string(detail::kernel_metapackage) + ": running apt-get update...");
-      run_process_checked({"apt-get", "update", "-q"}, 600s);
-      pkg = detail::resolve_kernel_package();
+      say("apt-cache does not know " + meta + ": running apt-get update...");
+      update();
+      pkg = detail::resolve_kernel_package(src, apt("apt-cache"));
       if (pkg.empty()) {
-        throw std::runtime_error("apt knows no package " + std::string(detail::kernel_metapackage) +
-                                 " even after `apt-get update`: is this Debian 12 (bookworm) with the main component?");
+        throw std::runtime_error("apt knows no package " + meta + " even after `apt-get update`" +
+                                 (isolated ? std::string(": is Debian ") + std::string(src.suite) + " reachable?"
+                                           : std::string(": is this Debian 12 (bookworm) with the main component?")));
       }
     }
   } catch (const std::runtime_error& e) {
     // No apt, no network for the update, or not root for it: a kernel fetched before will do.
-    if (auto k = cached_kernel()) {
+    if (auto k = cached_kernel(arch)) {
       say("cannot ask apt which kernel is current; using the cached " + k->version + " (" + e.what() + ")");
       say("kernel ready: " + k->image.string());
       return *k;
@@ -250,7 +312,7 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
   }
   const std::string version = pkg.substr(detail::kernel_prefix.size());
   const std::filesystem::path final_dir = kernels / version;
-  if (auto k = detail::kernel_in(final_dir, version)) {
+  if (auto k = detail::kernel_in(final_dir, version, arch)) {
     say("found in cache: " + final_dir.string());
     say("kernel ready: " + k->image.string());
     return *k;
@@ -274,7 +336,11 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
   std::filesystem::create_directories(deb_dir, ec);
   if (ec) throw std::runtime_error("cannot create " + deb_dir.string() + ": " + ec.message());
   say("downloading " + pkg + " (apt-get download)...");
-  run_process_checked({"apt-get", "download", "-q", pkg}, 900s, deb_dir);
+  {
+    std::vector<std::string> argv = apt("apt-get");
+    argv.insert(argv.end(), {"download", "-q", pkg});
+    run_process_checked(argv, 900s, deb_dir);
+  }
   std::filesystem::path deb;
   for (auto& e : std::filesystem::directory_iterator(deb_dir)) {
     if (e.path().extension() == ".deb") {
@@ -288,7 +354,9 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
   run_process_checked({"dpkg-deb", "--info", deb.string()}, 60s);
   const std::string got_pkg = detail::field(deb, "Package"), deb_version = detail::field(deb, "Version");
   if (got_pkg != pkg) throw std::runtime_error(deb.string() + " is package " + got_pkg + ", expected " + pkg);
-  const std::uint64_t expected = detail::apt_size(pkg, deb_version), actual = std::filesystem::file_size(deb);
+  if (const std::string deb_arch = detail::field(deb, "Architecture"); deb_arch != arch_info(arch).name)
+    throw std::runtime_error(deb.string() + " is for architecture " + deb_arch + ", expected " + std::string(arch_info(arch).name));
+  const std::uint64_t expected = detail::apt_size(pkg, deb_version, apt("apt-cache")), actual = std::filesystem::file_size(deb);
   if (expected != actual) {
     throw std::runtime_error(deb.string() + " has " + std::to_string(actual) + " bytes, apt's Size field for " + pkg +
                              " " + deb_version + " says " + std::to_string(expected));
@@ -297,26 +365,32 @@ inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> pro
   say("unpacking...");
   run_process_checked({"dpkg-deb", "-x", deb.string(), root.string()}, 600s);
   std::filesystem::remove_all(deb_dir, ec);  // the package is not kept, only what it holds
-  auto k = detail::kernel_in(root, version);
+  auto k = detail::kernel_in(root, version, arch);
   if (!k) {
-    throw std::runtime_error(pkg + " unpacked without boot/vmlinuz-" + version + " or lib/modules/" + version);
+    throw std::runtime_error(pkg + " unpacked without boot/vmlinu[zx]-" + version + " or lib/modules/" + version);
   }
-  if (check_kernel_image(k->image) != KernelFormat::bzimage) {
-    throw std::runtime_error(k->image.string() + " is not a bzImage");
+  const KernelFormat want = arch == GuestArch::amd64 ? KernelFormat::bzimage : KernelFormat::image;
+  if (check_kernel_image(k->image, arch) != want) {
+    throw std::runtime_error(k->image.string() + (arch == GuestArch::amd64 ? " is not a bzImage" : " is not a kernel Image"));
   }
 
   if (std::filesystem::rename(root, final_dir, ec); ec) {
     // Another fetch may have finished first: theirs is as good as ours.
-    if (auto other = detail::kernel_in(final_dir, version)) {
+    if (auto other = detail::kernel_in(final_dir, version, arch)) {
       say("kernel ready: " + other->image.string());
       return *other;
     }
     throw std::runtime_error("cannot rename " + root.string() + " to " + final_dir.string() + ": " + ec.message());
   }
-  auto done = detail::kernel_in(final_dir, version);
+  auto done = detail::kernel_in(final_dir, version, arch);
   if (!done) throw std::runtime_error("kernel vanished from " + final_dir.string() + " after it was moved there");
   say("kernel ready: " + done->image.string());
   return *done;
+}
+
+// Debian 12's cloud kernel for amd64 guests.
+inline GuestKernel fetch_debian_kernel(std::function<void(std::string_view)> progress = {}) {
+  return fetch_debian_kernel(GuestArch::amd64, std::move(progress));
 }
 
 }  // namespace crumble::vm

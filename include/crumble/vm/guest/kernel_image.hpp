@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// crumble/vm/guest/kernel_image.hpp — is this file an x86-64 Linux kernel we can boot? One set of
-// checks, before any VM is made: the QEMU engine runs them on the file it is given, and the KVM
-// engine's loader (linux_x86.hpp) on the bytes it loads.
+// crumble/vm/guest/kernel_image.hpp — is this file a Linux kernel we can boot, for this guest
+// architecture? One set of checks, before any VM is made: the QEMU engine runs them on the file it
+// is given, and the KVM engine's loader (linux_x86.hpp) on the bytes it loads. x86-64 kernels are
+// bzImages or ELF vmlinux files; ARM64 and RISC-V kernels are the "Image" format their boot
+// documents describe (Documentation/arch/arm64/booting.rst, riscv/boot-image-header.rst: a 64-byte
+// header with a magic at 0x38, in Debian's packages also a PE/COFF file for the EFI stub) or ELF.
+// A kernel of another architecture is refused naming what it is.
 #pragma once
 
 #include <algorithm>
@@ -18,9 +22,11 @@
 
 #include "../../bytes.hpp"
 #include "../host/input_file.hpp"
+#include "arch.hpp"
 
 namespace crumble::vm {
-enum class KernelFormat { bzimage, elf };
+// image: the ARM64 / RISC-V Image format (booting.rst), which QEMU's -kernel loads as it is.
+enum class KernelFormat { bzimage, elf, image };
 
 namespace detail {
 
@@ -35,20 +41,24 @@ inline std::string_view elf_machine_name(unsigned m) {
   }
 }
 
-inline KernelFormat check_elf_kernel(const std::vector<unsigned char>& h, std::uint64_t size) {
+inline KernelFormat check_elf_kernel(const std::vector<unsigned char>& h, std::uint64_t size, GuestArch arch = GuestArch::amd64) {
   constexpr std::uint64_t ehdr = 64;
+  const GuestArchInfo& want = arch_info(arch);
   if (size < ehdr) {
     throw std::invalid_argument("truncated ELF: the ELF64 header needs 64 bytes, file has " + std::to_string(size));
   }
   if (h[4] != 2) throw std::invalid_argument("not a 64-bit kernel: ELF class " + std::to_string(h[4]) + ", expected ELFCLASS64 (2)");
-  if (h[5] != 1) throw std::invalid_argument("not an x86-64 kernel: ELF data encoding is not little-endian");
+  if (h[5] != 1) throw std::invalid_argument("not " + std::string(want.a_display) + " kernel: ELF data encoding is not little-endian");
   unsigned machine = static_cast<unsigned>(le::load_n(&h[18], 2));
-  if (machine != 62) {
-    throw std::invalid_argument("not an x86-64 kernel: ELF machine " + std::to_string(machine) + " (" +
-                                std::string(elf_machine_name(machine)) + "), expected 62 (x86-64)");
+  if (machine != want.elf_machine) {
+    throw std::invalid_argument("not " + std::string(want.a_display) + " kernel: ELF machine " + std::to_string(machine) + " (" +
+                                std::string(elf_machine_name(machine)) + "), expected " + std::to_string(want.elf_machine) + " (" +
+                                std::string(elf_machine_name(want.elf_machine)) + ")");
   }
   unsigned type = static_cast<unsigned>(le::load_n(&h[16], 2));
-  if (type != 2) throw std::invalid_argument("not a vmlinux: ELF type " + std::to_string(type) + ", expected ET_EXEC (2)");
+  // An ARM64 or RISC-V vmlinux built relocatable is position-independent (ET_DYN).
+  const bool dyn_ok = arch != GuestArch::amd64 && type == 3;
+  if (type != 2 && !dyn_ok) throw std::invalid_argument("not a vmlinux: ELF type " + std::to_string(type) + ", expected ET_EXEC (2)");
   return KernelFormat::elf;
 }
 }  // namespace detail
@@ -213,6 +223,81 @@ inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file) {
   return KernelFormat::bzimage;
 }
 
+namespace detail {
+// The Image header's magic at 0x38: "ARM\x64" for ARM64, "RSC\x05" for RISC-V (whose older
+// 8-byte magic "RISCV\0\0\0" at 0x30 is deprecated but still written).
+inline constexpr std::uint32_t arm64_image_magic = 0x644d5241, riscv_image_magic = 0x05435352;
+
+inline bool has_bzimage_header(std::span<const unsigned char> f) {
+  return f.size() >= 0x206 && le::load_n(&f[0x1fe], 2) == 0xAA55 && std::memcmp(&f[0x202], "HdrS", 4) == 0;
+}
+
+// Checks an ARM64 or RISC-V Image: the 64-byte header with its magic, little-endian, and, where
+// the Image is also a PE/COFF file (the EFI stub: "MZ" at 0, the PE header's offset at 0x3c), every
+// section's raw data inside the file, so a truncated download is refused here, not by a guest that
+// never prints.
+inline KernelFormat check_image_kernel(std::span<const unsigned char> f, GuestArch arch) {
+  const std::string name = std::string(arch_info(arch).display) + " kernel Image";
+  if (f.size() < 64) throw std::invalid_argument("truncated " + name + ": the header needs 64 bytes, file has " + std::to_string(f.size()));
+  if (arch == GuestArch::arm64 && (le::load_n(&f[0x18], 8) & 1))
+    throw std::invalid_argument("not a little-endian " + name + ": header flags say big-endian");
+  if (f[0] != 'M' || f[1] != 'Z') return KernelFormat::image;  // no EFI stub: nothing more to check
+  const std::uint64_t pe = le::load_n(&f[0x3c], 4);
+  if (pe > f.size() || f.size() - pe < 24 || std::memcmp(&f[pe], "PE\0\0", 4) != 0)
+    throw std::invalid_argument("truncated or damaged " + name + ": no PE header at " + std::to_string(pe) + " (file has " +
+                                std::to_string(f.size()) + " bytes)");
+  const std::uint64_t sections = le::load_n(&f[pe + 6], 2), optional = le::load_n(&f[pe + 20], 2);
+  const std::uint64_t table = pe + 24 + optional;
+  if (table > f.size() || (f.size() - table) / 40 < sections)
+    throw std::invalid_argument("truncated " + name + ": its PE section table runs past the end of the file (" + std::to_string(f.size()) +
+                                " bytes)");
+  for (std::uint64_t i = 0; i < sections; ++i) {
+    const unsigned char* sh = &f[table + i * 40];
+    const std::uint64_t raw_size = le::load_n(sh + 16, 4), raw_at = le::load_n(sh + 20, 4);
+    if (raw_at + raw_size > f.size())
+      throw std::invalid_argument("truncated " + name + ": section " + std::to_string(i) + " ends at " + std::to_string(raw_at + raw_size) +
+                                  " bytes, file has " + std::to_string(f.size()));
+  }
+  return KernelFormat::image;
+}
+}  // namespace detail
+
+// Which architecture a kernel file is for, by its header alone (no other check): an x86 bzImage,
+// an ARM64 or RISC-V Image, or an ELF file's machine. Empty when it is none of these.
+inline std::optional<GuestArch> kernel_arch(std::span<const unsigned char> f) {
+  if (f.size() >= 20 && f[0] == 0x7f && f[1] == 'E' && f[2] == 'L' && f[3] == 'F') {
+    const unsigned machine = static_cast<unsigned>(le::load_n(&f[18], 2));
+    for (const GuestArchInfo& i : guest_archs)
+      if (i.elf_machine == machine) return i.arch;
+    return std::nullopt;
+  }
+  if (f.size() >= 64) {
+    const std::uint32_t magic = static_cast<std::uint32_t>(le::load_n(&f[0x38], 4));
+    if (magic == detail::arm64_image_magic) return GuestArch::arm64;
+    if (magic == detail::riscv_image_magic) return GuestArch::riscv64;
+  }
+  if (detail::has_bzimage_header(f)) return GuestArch::amd64;
+  return std::nullopt;
+}
+
+// What a kernel file is, in words, for messages: "an ARM64 kernel Image", "an x86-64 bzImage",
+// "an ELF kernel for machine 40 (ARM)", "not a Linux kernel this can tell".
+inline std::string describe_kernel(std::span<const unsigned char> f) {
+  if (f.size() >= 20 && f[0] == 0x7f && f[1] == 'E' && f[2] == 'L' && f[3] == 'F') {
+    const unsigned machine = static_cast<unsigned>(le::load_n(&f[18], 2));
+    return "an ELF kernel for machine " + std::to_string(machine) + " (" + std::string(detail::elf_machine_name(machine)) + ")";
+  }
+  const std::optional<GuestArch> a = kernel_arch(f);
+  if (!a) return "not a Linux kernel this can tell (no bzImage, Image or ELF header)";
+  if (*a == GuestArch::amd64) return "an x86-64 bzImage";
+  return std::string(arch_info(*a).a_display) + " kernel Image";
+}
+
+// The checks for a kernel of `arch`: for x86-64, check_kernel_bytes(file) below; for ARM64 and
+// RISC-V, an Image (detail::check_image_kernel) or an ELF64 little-endian file of that machine. A
+// kernel recognisably for another architecture throws std::invalid_argument saying what it is.
+inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file, GuestArch arch);
+
 // The largest kernel file read: a vmlinux with debug info is a few hundred MiB; anything larger
 // (a 16 GiB sparse file) is refused before a byte is read.
 inline constexpr std::uint64_t max_kernel_bytes = std::uint64_t{1} << 30;
@@ -225,5 +310,27 @@ inline std::vector<unsigned char> read_kernel_file(const std::filesystem::path& 
 
 // The same checks for a file, read whole (a kernel is a few MiB).
 inline KernelFormat check_kernel_image(const std::filesystem::path& path) { return check_kernel_bytes(read_kernel_file(path)); }
+
+inline KernelFormat check_kernel_bytes(std::span<const unsigned char> file, GuestArch arch) {
+  if (file.empty()) throw std::invalid_argument("not a Linux kernel: file is empty");
+  const std::optional<GuestArch> is = kernel_arch(file);
+  if (is && *is != arch) {
+    throw std::invalid_argument(describe_kernel(file) + ", not " + std::string(arch_info(arch).a_display) + " kernel (the guest is " +
+                                std::string(arch_info(arch).name) + ")");
+  }
+  if (arch == GuestArch::amd64) return check_kernel_bytes(file);
+  if (!is) throw std::invalid_argument("not " + std::string(arch_info(arch).a_display) + " kernel: " + describe_kernel(file));
+  if (file[0] == 0x7f && file[1] == 'E') {
+    std::vector<unsigned char> h(64, 0);
+    std::copy_n(file.begin(), std::min<std::size_t>(file.size(), h.size()), h.begin());
+    return detail::check_elf_kernel(h, file.size(), arch);
+  }
+  return detail::check_image_kernel(file, arch);
+}
+
+// The same for a file of `arch`.
+inline KernelFormat check_kernel_image(const std::filesystem::path& path, GuestArch arch) {
+  return check_kernel_bytes(read_kernel_file(path), arch);
+}
 
 }  // namespace crumble::vm

@@ -11,8 +11,10 @@
 //   auto mods = resolve_modules(index, {"virtio_blk"});    // virtio, virtio_ring, virtio_blk
 //
 // Names are the file stem with '-' read as '_' (as the kernel does); lookups normalise the same
-// way. Compressed modules (.ko.xz, .ko.zst, .ko.gz) are refused: their bytes would have to be
-// decompressed before an init program could hand them to finit_module.
+// way. Modules compressed with xz (.ko.xz: Debian trixie's, so the riscv64 kernel's) are
+// decompressed when first looked up, beside the compressed file (<name>.ko, written whole then
+// renamed), since an init hands plain bytes to finit_module; a kernel's thousands of modules are
+// never all decompressed (trixie's riscv64 ones would take 800 MB). .ko.zst and .ko.gz are refused.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +30,7 @@
 
 #include "../../bytes.hpp"
 #include "../host/input_file.hpp"
+#include "../host/process.hpp"
 
 namespace crumble::vm {
 
@@ -156,7 +159,11 @@ class ModuleIndex {
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;
       const std::string file = it->path().filename().string();
-      for (const char* z : {".ko.xz", ".ko.zst", ".ko.gz"}) {
+      if (file.ends_with(".ko.xz")) {
+        files.push_back(it->path());
+        continue;
+      }
+      for (const char* z : {".ko.zst", ".ko.gz"}) {
         if (file.ends_with(z)) {
           throw std::runtime_error("kernel module " + it->path().string() + " is compressed (" + (z + 3) +
                                    "): compressed modules are not supported, only uncompressed .ko");
@@ -166,9 +173,9 @@ class ModuleIndex {
     }
     if (ec) throw std::runtime_error("cannot list " + dir_.string() + ": " + ec.message());
     std::sort(files.begin(), files.end());
-    for (const auto& p : files) {
+    for (const auto& p : files) {  // x.ko sorts before x.ko.xz: a module decompressed before is used as it is
       std::string stem = p.filename().string();
-      stem.resize(stem.size() - 3);
+      stem.resize(stem.size() - (stem.ends_with(".xz") ? 6 : 3));
       paths_.emplace(detail::module_name(stem), p);  // the first of a name stays
     }
   }
@@ -180,8 +187,8 @@ class ModuleIndex {
     if (auto it = read_.find(key); it != read_.end()) return &it->second;
     auto p = paths_.find(key);
     if (p == paths_.end()) return nullptr;
-    KernelModule m{key, p->second, {}};
-    for (const auto& [k, value] : read_modinfo(p->second)) {
+    KernelModule m{key, plain(p->second), {}};
+    for (const auto& [k, value] : read_modinfo(m.path)) {
       if (k != "depends") continue;
       for (std::size_t at = 0; at < value.size();) {
         std::size_t comma = value.find(',', at);
@@ -196,6 +203,29 @@ class ModuleIndex {
   std::size_t size() const { return paths_.size(); }
 
  private:
+  // The uncompressed module for `p`: p itself, or for x.ko.xz the x.ko beside it, made now if it
+  // is not there yet (xz -dc into a temporary name, then renamed: a reader never sees half).
+  static std::filesystem::path plain(const std::filesystem::path& p) {
+    const std::string s = p.string();
+    if (!s.ends_with(".xz")) return p;
+    const std::filesystem::path ko = s.substr(0, s.size() - 3);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(ko, ec)) return ko;
+    const std::filesystem::path tmp = ko.string() + ".partial-" + std::to_string(::getpid());
+    const std::vector<std::string> argv = {"sh", "-c", "xz -dc -- \"$1\" > \"$2\"", "sh", s, tmp.string()};
+    ProcessResult r = run_process(argv, std::chrono::seconds(60));
+    if (r.status != 0) {
+      std::filesystem::remove(tmp, ec);
+      throw std::runtime_error("cannot decompress kernel module " + s + " (is xz-utils installed?): " + tail_lines(r.err));
+    }
+    std::filesystem::rename(tmp, ko, ec);
+    if (ec) {
+      std::filesystem::remove(tmp, ec);
+      if (!std::filesystem::is_regular_file(ko, ec)) throw std::runtime_error("cannot write " + ko.string());
+    }
+    return ko;
+  }
+
   std::filesystem::path dir_;
   std::map<std::string, std::filesystem::path, std::less<>> paths_;
   mutable std::map<std::string, KernelModule, std::less<>> read_;  // find()'s results (stable addresses)
