@@ -385,9 +385,9 @@ func dropCachedBlocks(dev uintptr) int64 {
 	if failed(fd) {
 		return fd
 	}
-	r := runtime.Syscall(runtime.SYS_IOCTL, fd, blkFlushBuffers, 0)
+	runtime.Syscall(runtime.SYS_IOCTL, fd, blkFlushBuffers, 0) // a precaution: its failure is no error
 	runtime.Syscall(runtime.SYS_CLOSE, fd)
-	return r
+	return 0
 }
 
 // loadModules loads the modules listed in the file `list` (absolute paths, each NUL-terminated,
@@ -800,10 +800,12 @@ func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, 
 // each fd -1, or a negative errno, when there is none: no container, or a root without overlay),
 // and the layer's fingerprint once the container is set up (layerPrint; 0: none).
 const (
-	layerBytes = 24
+	layerBytes = 40
 	lBusybox   = 0  // int64: the initramfs's /bin/busybox
 	lUpper     = 8  // int64: /crumble/rw/upper
 	lPrint     = 16 // uint64: layerPrint after setupContainer
+	lEntries   = 24 // int64: how many entries that print covers
+	lSetUpAt   = 32 // int64: CLOCK_REALTIME_COARSE (ns) when it was taken; 0 once a tick has passed
 )
 
 // keepLayer opens what a root_writes command needs, for a block root (the only kind with a
@@ -821,27 +823,46 @@ func keepLayer(layer uintptr, kind uint32) {
 // wrote nothing (the common case: `podman run --rm IMG true`) without archiving the layer, which
 // is most of the copy-back's time under emulation (busybox tar starting after a restore). Every
 // write, create, rename, removal (a whiteout), chmod, chown, utime or xattr (an opaque directory)
-// changes the ctime of the entry or of its directory, and ctime cannot be set back: the layer
-// is unchanged when the sum of (inode, size, ctime) over its entries is. The mount points the
-// setup made are in it before the first print is taken.
+// sets the ctime of the entry or of its directory to the coarse clock's now, and ctime cannot be
+// set back: once that clock has ticked past the print (startCommand waits for it before the
+// container's first process), a change shows in some entry's ctime; the mix also takes each
+// entry's name, mode, owner, links, size, blocks and mtime. The mount points the setup made are
+// in the layer before the print is taken.
 const (
-	direntBytes = 2048 // getdents64's buffer, one per directory level
-	printDepth  = 64   // a deeper layer has no print: its writes are always archived
-	statBytes   = 144  // struct stat (amd64; 128 in the generic table): st_ino at 8, st_size at 48, st_ctim at 104 in both
-	dtDir       = 4
+	direntBytes  = 2048 // getdents64's buffer, one per directory level
+	printDepth   = 64   // a deeper layer has no print: its writes are always archived
+	statBytes    = 144  // struct stat (amd64; 128 in the generic table)
+	dtDir        = 4
+	clockCoarse  = 5       // CLOCK_REALTIME_COARSE: the clock tmpfs stamps ctimes with
+	printEntries = 1 << 40 // the budget of the print at setup (no limit)
 )
 
-// entryPrint mixes what a change to an entry changes (its struct stat at st).
-func entryPrint(st uintptr) uint64 {
-	h := (runtime.Load64(st, 8) ^ 0x9e3779b97f4a7c15) * 0xff51afd7ed558ccd
-	h = (h ^ runtime.Load64(st, 48)) * 0xc4ceb9fe1a85ec53
-	h = (h ^ runtime.Load64(st, 104)) * 0xff51afd7ed558ccd
-	return (h ^ runtime.Load64(st, 112)) * 0xc4ceb9fe1a85ec53
+// entryPrint mixes what a change to an entry changes: its name and its struct stat at st — every
+// 8-byte word but st_dev and the atime (which a read may change): st_ino at 8, mode, owner and
+// links in 16..40 (laid out differently by amd64 and the generic table, covered whole either
+// way), rdev, st_size at 48, blocks, st_mtim at 88, st_ctim at 104.
+func entryPrint(st uintptr, name uintptr) uint64 {
+	h := uint64(0x9e3779b97f4a7c15)
+	i := uintptr(0)
+	for runtime.Load8(name, i) != 0 {
+		h = (h ^ uint64(runtime.Load8(name, i))) * 0x100000001b3
+		i++
+	}
+	at := uintptr(8)
+	for at < 120 {
+		if at < 72 || at >= 88 {
+			h = (h ^ runtime.Load64(st, at)) * 0xff51afd7ed558ccd
+			h = h ^ (h >> 33)
+		}
+		at += 8
+	}
+	return h * 0xc4ceb9fe1a85ec53
 }
 
 // treePrint sums entryPrint over everything under the directory open at dir, which it closes;
-// 0 when it cannot tell (an error, or deeper than printDepth).
-func treePrint(dir int64, depth int64) uint64 {
+// 0 when it cannot tell (an error, deeper than printDepth, or more entries than the budget the
+// int64 at left holds, which it counts down).
+func treePrint(dir int64, depth int64, left uintptr) uint64 {
 	var ents [direntBytes]byte
 	var st [statBytes]byte
 	sum := uint64(0)
@@ -858,13 +879,15 @@ func treePrint(dir int64, depth int64) uint64 {
 			name := &ents[at+19]
 			dot := runtime.Load8(name, 0) == '.' && (runtime.Load8(name, 1) == 0 || runtime.Load8(name, 1) == '.' && runtime.Load8(name, 2) == 0)
 			if !dot {
-				ok = !failed(runtime.Syscall(runtime.SYS_NEWFSTATAT, dir, name, &st, runtime.AT_SYMLINK_NOFOLLOW))
-				sum += entryPrint(&st)
+				budget := int64(runtime.Load64(left, 0)) - 1
+				runtime.Store64(left, 0, budget)
+				ok = budget >= 0 && !failed(runtime.Syscall(runtime.SYS_NEWFSTATAT, dir, name, &st, runtime.AT_SYMLINK_NOFOLLOW))
+				sum += entryPrint(&st, name)
 				if ok && runtime.Load8(&ents, at+18) == dtDir {
 					sub := runtime.Syscall(runtime.SYS_OPENAT, dir, name, runtime.O_RDONLY|runtime.O_DIRECTORY|runtime.O_NOFOLLOW|runtime.O_CLOEXEC, 0)
 					below := uint64(0)
 					if !failed(sub) {
-						below = treePrint(sub, depth+1)
+						below = treePrint(sub, depth+1, left)
 					}
 					ok = below != 0
 					sum += below
@@ -884,8 +907,8 @@ func treePrint(dir int64, depth int64) uint64 {
 }
 
 // layerPrint is the fingerprint of the writable layer open (O_PATH) at upper: its own entry and
-// everything under it; 0 when it cannot tell.
-func layerPrint(upper int64) uint64 {
+// everything under it, within the budget at left (treePrint); 0 when it cannot tell.
+func layerPrint(upper int64, left uintptr) uint64 {
 	if upper < 0 {
 		return 0
 	}
@@ -898,11 +921,40 @@ func layerPrint(upper int64) uint64 {
 		runtime.Syscall(runtime.SYS_CLOSE, dir)
 		return 0
 	}
-	below := treePrint(dir, 0)
+	below := treePrint(dir, 0, left)
 	if below == 0 {
 		return 0
 	}
-	return (below + entryPrint(&st)) | 1
+	return (below + entryPrint(&st, uintptr("."))) | 1
+}
+
+// printLayer takes the layer's print at the end of the container's setup, with how many entries
+// it covers and the coarse clock's now.
+func printLayer(layer uintptr) {
+	var left [8]byte
+	var ts [16]byte
+	runtime.Store64(&left, 0, printEntries)
+	runtime.Store64(layer, lPrint, layerPrint(int64(runtime.Load64(layer, lUpper)), &left))
+	runtime.Store64(layer, lEntries, printEntries-int64(runtime.Load64(&left, 0)))
+	runtime.Syscall(runtime.SYS_CLOCK_GETTIME, clockCoarse, &ts)
+	runtime.Store64(layer, lSetUpAt, int64(runtime.Load64(&ts, 0))*1000000000+int64(runtime.Load64(&ts, 8))|1)
+}
+
+// tickPastPrint waits, before the container's first process starts, until the coarse clock has
+// moved past the print (at most a tick: 4 ms at HZ=250; under emulation it has long moved), so
+// that whatever the container changes gets a ctime the print does not hold.
+func tickPastPrint(layer uintptr) {
+	at := int64(runtime.Load64(layer, lSetUpAt))
+	var ts [16]byte
+	for at != 0 {
+		runtime.Syscall(runtime.SYS_CLOCK_GETTIME, clockCoarse, &ts)
+		if int64(runtime.Load64(&ts, 0))*1000000000+int64(runtime.Load64(&ts, 8)) > at {
+			runtime.Store64(layer, lSetUpAt, 0)
+			at = 0
+		} else {
+			sleep(500000)
+		}
+	}
 }
 
 // fdPath writes "/proc/self/fd/N" (NUL-terminated) into buf (32 bytes).
@@ -942,8 +994,10 @@ func layerChild(ctl uintptr, layer uintptr, argv uintptr, envp uintptr) {
 	if busybox < 0 || upper < 0 {
 		childFails(ctl, stageChdir, -runtime.ENOENT)
 	}
+	var left [8]byte // more entries than at setup: changed, and no need to walk the rest
+	runtime.Store64(&left, 0, runtime.Load64(layer, lEntries))
 	setUp := runtime.Load64(layer, lPrint)
-	if setUp != 0 && layerPrint(upper) == setUp {
+	if setUp != 0 && layerPrint(upper, &left) == setUp {
 		runtime.Syscall(runtime.SYS_EXIT_GROUP, 0)
 	}
 	var path [32]byte
@@ -1169,6 +1223,7 @@ func startCommand(mb uintptr, cfg uintptr, procs uintptr, layer uintptr) {
 	}
 	runtime.Store64(&ptrs, argc*8, 0)
 	runtime.Store64(&ptrs, (argc+1+envc)*8, 0)
+	tickPastPrint(layer)
 	pid := runtime.Syscall(runtime.SYS_CLONE, runtime.CLONE_VFORK|runtime.SIGCHLD, 0, 0, 0, 0)
 	if pid == 0 {
 		if tty {
@@ -1993,7 +2048,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		runtime.Syscall(runtime.SYS_UMOUNT2, "/dev/.crumble-files", runtime.MNT_DETACH)
 		runtime.Syscall(runtime.SYS_UNLINKAT, runtime.AT_FDCWD, "/dev/.crumble-files", runtime.AT_REMOVEDIR)
 	}
-	runtime.Store64(layer, lPrint, layerPrint(int64(runtime.Load64(layer, lUpper))))
+	printLayer(layer)
 	runtime.Store32(base, cfgCommandMagicAt, 0)
 	signal(mb, signalCtrReady)
 	return

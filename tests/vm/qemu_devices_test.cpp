@@ -52,7 +52,7 @@ struct World {
       std::exit(4);
     }
     image_a = erofs("a", "marker A", 0);
-    image_b = erofs("b", "marker B", 3 << 20);  // bigger: a restore must show its size, not the placeholder's
+    image_b = erofs("b", "marker B", 3 << 20);  // bigger: a restore must read all of it
   }
   fs::path erofs(const std::string& name, const std::string& marker, std::size_t padding) {
     const fs::path tree = dir.path() / ("tree-" + name), img = dir.path() / (name + ".erofs");

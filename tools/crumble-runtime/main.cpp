@@ -434,7 +434,8 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     // A process that could not start (no such executable, a working directory that is a file):
     // said on its stderr, where runc's and crun's callers show their create error.
     if (ended.end == crumble::vm::CommandResult::End::not_started) {
-      const std::string msg = "crumble-runtime: " + (b.args.empty() ? std::string() : b.args[0] + ": ") + ended.describe() + "\n";
+      const std::string msg = "crumble-runtime: " + (b.args.empty() ? std::string() : b.args[0] + ": ") + ended.describe() +
+                              (io.terminal >= 0 ? "\r\n" : "\n");  // a terminal in raw mode needs its own carriage return
       ssize_t ignored = ::write(err, msg.data(), msg.size());
       (void)ignored;
       log_line("warning", "container " + dir.filename().string() + ": " + ended.describe());

@@ -75,11 +75,12 @@ struct SessionConfig {
   std::filesystem::path snapshot_dir;       // empty: ~/.cache/crumble/snapshots
   bool snapshot_strict = false;
   // Containers (the QEMU engine only). container_devices: a read-only virtio-blk root disk slot
-  // and the modules a container root needs, all loaded at boot (container_boot_modules); the
-  // device drivers (container_device_drivers) bind their devices only at init's container request.
-  // The snapshot does not depend on root_disk: one snapshot serves every image.
+  // and the modules a container root needs, all loaded at boot (container_boot_modules), the
+  // device drivers (container_device_drivers) bound to their devices at boot too. The snapshot
+  // does not depend on root_disk: it is saved with a placeholder as large as any root disk, and
+  // one snapshot serves every image.
   bool container_devices = false;
-  std::filesystem::path root_disk;          // an erofs image; empty: a 1 MiB placeholder
+  std::filesystem::path root_disk;          // an erofs image (at most 1 TiB); empty: the placeholder
   // virtio-fs volumes. A session with shares boots cold and saves nothing: QEMU 7.2 cannot
   // snapshot vhost-user-fs devices.
   std::vector<Share> shares;
@@ -283,9 +284,12 @@ class Session {
   }
 
   // Kills the VM at once and removes its files: for a VM whose work is done and whose guest
-  // holds nothing the host still needs (a clean power-off costs tens of ms under emulation).
+  // holds nothing the host still needs (a clean power-off costs tens of ms under emulation). A VM
+  // with virtio-fs shares is powered off instead: written pages of a shared mapping may still be
+  // in the guest's cache.
   void discard() {
     if (!machine_) return;
+    if (!cfg_.shares.empty()) return shutdown();
     machine_->kill();
     log_ = machine_->kernel_log();
     machine_.reset();
@@ -389,6 +393,7 @@ class Session {
     // the cold boot that saves one boots with the placeholder, and the caller's disk comes after.
     const std::filesystem::path root_disk = o.root_disk;
     const bool placeholder_first = o.root_disk_slot && !root_disk.empty();
+    if (placeholder_first) QemuMachine::checked_root_disk(root_disk);  // before a cold boot that would not look at it
     const std::string key = snapshot_key(engine, o);
     const snapshot::StartOutcome out = snapshot::restore_or_boot(
         *cache, key,
@@ -437,6 +442,7 @@ class Session {
           return;
         } catch (const SnapshotError& e) {
           o.restore_from.clear();
+          if (cfg_.snapshot_strict) throw;
           snapshot_note_ += std::string("; cannot restore it (") + e.what() + ")";
         }
       }
@@ -464,7 +470,8 @@ class Session {
     // it does not: any root_disk restores into a snapshot saved with the placeholder. The
     // container modules and extra files are in the initramfs, hashed above. (Added only when on,
     // so the keys of sessions without containers stay what they were.)
-    if (g.root_disk_slot) h.add(std::string_view("container devices: root disk slot"));
+    if (g.root_disk_slot)  // its driver is bound at boot: the placeholder's capacity is in the snapshot
+      h.add("container devices: root disk slot, placeholder " + std::to_string(QemuMachine::placeholder_disk_bytes) + " bytes");
     // The network device and its configuration are the guest's; the published ports are QEMU's
     // forwarding rules, set anew at every start (not hashed: any ports restore any snapshot).
     if (g.network) h.add(std::string_view("network: virtio-net on user-mode networking"));

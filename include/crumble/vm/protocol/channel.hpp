@@ -77,6 +77,8 @@ struct ResourceLimit {
 // container root's writable layer (the overlay's upper directory, with its whiteouts), the
 // other options ignored; a guest without one (no container, or a root without an overlay)
 // does not start it (exec_stage_chdir, ENOENT). Container::copy_writes_to reads the layer so.
+// A layer as the container's setup left it (init's fingerprint) does not run it either: it ends
+// at once with status 0 and no output, whatever argv is (an archive of it is never empty).
 struct CommandOptions {
   std::optional<std::uint32_t> uid, gid;
   std::vector<std::uint32_t> groups;

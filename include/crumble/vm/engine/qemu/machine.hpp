@@ -150,6 +150,22 @@ class QemuMachine {
     }
   }
 
+ public:
+  // A root disk the slot can take (a readable regular file, not larger than the placeholder), as
+  // its real path; a ConfigError naming the problem otherwise. (Session checks before a cold boot
+  // that saves with the placeholder first.)
+  static std::filesystem::path checked_root_disk(const std::filesystem::path& path) {
+    std::error_code ec;
+    const std::filesystem::path disk = std::filesystem::canonical(path, ec);
+    if (ec || !std::filesystem::is_regular_file(disk, ec))
+      throw ConfigError("the root disk " + path.string() + " does not exist or is not a regular file");
+    if (::access(disk.c_str(), R_OK) != 0) throw ConfigError("the root disk " + path.string() + " cannot be read: " + std::strerror(errno));
+    if (std::filesystem::file_size(disk, ec) > static_cast<std::uintmax_t>(placeholder_disk_bytes) && !ec)
+      throw ConfigError("the root disk " + path.string() + " is larger than the 1 TiB a container's root may be");
+    return disk;
+  }
+
+ private:
   // root.img in our directory (QEMU is told only that name): a link to the caller's disk, or the
   // placeholder a snapshot is saved with.
   void attach_root_disk() {
@@ -164,14 +180,8 @@ class QemuMachine {
         throw VmError("cannot create the placeholder disk " + img.string() + ": " + std::strerror(errno));
       return;
     }
+    const std::filesystem::path disk = checked_root_disk(opt_.root_disk);
     std::error_code ec;
-    const std::filesystem::path disk = std::filesystem::canonical(opt_.root_disk, ec);
-    if (ec || !std::filesystem::is_regular_file(disk, ec))
-      throw ConfigError("the root disk " + opt_.root_disk.string() + " does not exist or is not a regular file");
-    if (::access(disk.c_str(), R_OK) != 0)
-      throw ConfigError("the root disk " + opt_.root_disk.string() + " cannot be read: " + std::strerror(errno));
-    if (std::filesystem::file_size(disk, ec) > static_cast<std::uintmax_t>(placeholder_disk_bytes) && !ec)
-      throw ConfigError("the root disk " + opt_.root_disk.string() + " is larger than the 1 TiB a container's root may be");
     std::filesystem::create_symlink(disk, img, ec);
     if (ec) throw VmError("cannot link the root disk " + disk.string() + " as " + img.string() + ": " + ec.message());
   }
