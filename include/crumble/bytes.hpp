@@ -46,7 +46,8 @@ constexpr void append(std::vector<std::uint8_t>& out, std::uint64_t v, int bytes
 
 // Writes the low `bytes` bytes of v at out[at], growing out when it is too short.
 constexpr void put(std::vector<std::uint8_t>& out, std::size_t at, std::uint64_t v, int bytes) {
-  if (out.size() < at + static_cast<std::size_t>(bytes)) out.resize(at + static_cast<std::size_t>(bytes));
+  // resize(n, 0), not resize(n): libstdc++ 12's resize(n) is no constant expression under Clang.
+  if (out.size() < at + static_cast<std::size_t>(bytes)) out.resize(at + static_cast<std::size_t>(bytes), 0);
   store_n(out.data() + at, v, bytes);
 }
 

@@ -38,6 +38,12 @@
   X(printf_long) X(printf_loop) X(printf_many_args) X(syscall_write) X(syscall_exit) X(syscall_exit_nested) X(syscall_ids) X(syscall_mmap) \
   X(syscall_in_expr) X(embed_bytes) X(args_env) X(sieve) X(sorting) X(string_ops) X(matrix_mul) X(crc32) \
   X(xorshift) X(large_stack_buffer)
+// A sample that reaches every node kind, branch relaxation, spills, stack parameters, globals,
+// embedded bytes and printf on each target, for a second compiler's quick constexpr check
+// (CRUMBLE_CORPUS_CONSTEXPR_SAMPLE in CMakeLists.txt).
+#define CRUMBLE_CORPUS_SAMPLE(X) \
+  X(hello_example) X(int_widths) X(condvalue) X(branch_relaxation) X(params_on_stack) X(indirect_calls) \
+  X(deep_expr_spill) X(mem_stack_widths) X(globals_layout) X(syscall_ids) X(embed_bytes)
 // clang-format on
 
 #define CRUMBLE_CORPUS(X) CRUMBLE_CORPUS_PART1(X) CRUMBLE_CORPUS_PART2(X) CRUMBLE_CORPUS_PART3(X) CRUMBLE_CORPUS_PART4(X)

@@ -153,8 +153,10 @@ class Buffer {
   };
   constexpr Layout layout() const {
     const std::size_t n = items.size();
-    std::vector<std::uint32_t> start(n + 1);
-    std::vector<std::uint8_t> form(n);
+    // The fill value is spelled out: libstdc++ 12 value-initialises trivial elements by
+    // assigning over not-yet-constructed ones, which Clang refuses in constant evaluation.
+    std::vector<std::uint32_t> start(n + 1, 0);
+    std::vector<std::uint8_t> form(n, 0);
     for (std::size_t i = 0; i < n; ++i) form[i] = items[i].form;
     auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
     auto sum_sizes = [&] {

@@ -69,7 +69,8 @@ struct Volume {
 struct File {
   std::string guest;           // an absolute path in the container
   std::string content;         // the bytes, or:
-  std::filesystem::path host;  // a regular file to read them from (then `content` stays empty)
+  // "= {}": `{guest, content}` may leave it out (Clang's -Wmissing-field-initializers, in -Wextra)
+  std::filesystem::path host = {};  // a regular file to read them from (then `content` stays empty)
   std::uint32_t mode = 0644, uid = 0, gid = 0;
   bool read_only = false, nosuid = false, nodev = false, noexec = false;
 };

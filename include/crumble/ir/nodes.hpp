@@ -153,6 +153,33 @@ struct Cond {
 
 // ---- statements ---------------------------------------------------------------------------
 
+// Stmt is defined before the statement kinds, which are only declared here: If and While hold
+// a Block (std::vector<Stmt>), and the standard lets a vector's members be used only once its
+// element type is complete. `Block else_body = {}` uses the default constructor, which Clang
+// instantiates at once (GCC later, when Stmt happens to be complete). NodeOf holds its node
+// behind a pointer, so Stmt needs no kind to be complete.
+struct Assign;
+struct If;
+struct While;
+struct Break;
+struct Continue;
+struct Label;
+struct Goto;
+struct Return;
+struct Printf;
+struct CacheFlush;
+struct InstructionBarrier;
+
+inline constexpr auto stmt_kinds = hana::tuple_t<Assign, If, While, Break, Continue, Label, Goto, Return, Call,
+                                                 Syscall, Printf, CacheFlush, InstructionBarrier>;
+
+struct Stmt {
+  node_of<decltype(stmt_kinds)> node;
+  template <class T>
+    requires is_kind<T, decltype(stmt_kinds)>
+  constexpr Stmt(T&& n) : node(std::forward<T>(n)) {}
+};
+
 struct Assign {
   Expr target;  // Var, GlobalVar or MemVar
   Expr value;
@@ -179,16 +206,6 @@ struct Printf {
 // Makes code just written to [base, base+size) visible to instruction fetch (no-op on AMD64).
 struct CacheFlush { Expr base, size; };
 struct InstructionBarrier {};
-
-inline constexpr auto stmt_kinds = hana::tuple_t<Assign, If, While, Break, Continue, Label, Goto, Return, Call,
-                                                 Syscall, Printf, CacheFlush, InstructionBarrier>;
-
-struct Stmt {
-  node_of<decltype(stmt_kinds)> node;
-  template <class T>
-    requires is_kind<T, decltype(stmt_kinds)>
-  constexpr Stmt(T&& n) : node(std::forward<T>(n)) {}
-};
 
 // Node access for all three categories: get_if<Var>(expr), holds<If>(stmt), visit(f, cond).
 template <class T, class N>

@@ -84,9 +84,11 @@ struct CommandOptions {
   std::vector<std::uint32_t> groups;
   std::string cwd;
   bool no_new_privs = false;
-  std::optional<Capabilities> capabilities;
-  std::vector<ResourceLimit> rlimits;  // at most protocol::config::command_rlimits_max
-  std::optional<int> oom_score_adj;    // -1000..1000
+  // The "= {}"s let `{uid, gid, groups, cwd, no_new_privs}` leave the rest out: Clang's
+  // -Wmissing-field-initializers (in -Wextra) asks for members without a default initializer.
+  std::optional<Capabilities> capabilities = {};
+  std::vector<ResourceLimit> rlimits = {};  // at most protocol::config::command_rlimits_max
+  std::optional<int> oom_score_adj = {};    // -1000..1000
   bool root_writes = false;
 };
 
@@ -127,7 +129,7 @@ struct ContainerRequest {
     std::string content;     // copy: the bytes; tmpfs, mount: the options; symlink: the target; sysctl: the value
     std::uint32_t mode = 0644, uid = 0, gid = 0;  // copy: at most 07777; device: and the node's type
     bool read_only = false, nosuid = false, nodev = false, noexec = false;
-    std::string fstype, source;          // mount
+    std::string fstype = {}, source = {};  // mount (= {}: may be left out, as above)
     std::uint32_t major = 0, minor = 0;  // device: below 4096 and 2^20 (Linux's 32-bit dev_t)
   };
   std::vector<File> files;

@@ -227,10 +227,17 @@ inline std::vector<std::uint8_t> get_msrs(int fd, const std::vector<std::uint32_
 
 inline void set_msrs(int fd, const std::vector<std::uint8_t>& bytes) {
   if (bytes.size() % sizeof(kvm_msr_entry)) throw SnapshotError("snapshot section msrs has the wrong size");
-  std::vector<kvm_msr_entry> e(bytes.size() / sizeof(kvm_msr_entry));
-  if (!e.empty()) std::memcpy(e.data(), bytes.data(), bytes.size());
-  std::stable_partition(e.begin(), e.end(), [](const kvm_msr_entry& x) { return x.index == msr_tsc; });
-  std::stable_partition(e.begin(), e.end(), [](const kvm_msr_entry& x) { return x.index != msr_tsc_deadline; });
+  std::vector<kvm_msr_entry> saved(bytes.size() / sizeof(kvm_msr_entry));
+  if (!saved.empty()) std::memcpy(saved.data(), bytes.data(), bytes.size());
+  // The TSC first, the TSC deadline last, the rest in saved order. Three passes rather than
+  // std::stable_partition: libstdc++ 12's uses get_temporary_buffer, whose deprecation Clang 19
+  // reports against this line.
+  auto rank = [](const kvm_msr_entry& x) { return x.index == msr_tsc ? 0 : x.index == msr_tsc_deadline ? 2 : 1; };
+  std::vector<kvm_msr_entry> e;
+  e.reserve(saved.size());
+  for (int r = 0; r < 3; ++r)
+    for (const kvm_msr_entry& x : saved)
+      if (rank(x) == r) e.push_back(x);
   std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msr_batch * sizeof(kvm_msr_entry));
   auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
   for (std::size_t at = 0; at < e.size();) {
