@@ -46,6 +46,7 @@
 #include "../../../assemble.hpp"
 #include "../../../arch/amd64/target.hpp"
 #include "../../../bytes.hpp"
+#include "cpuid.hpp"
 #include "kvm.hpp"
 #include "../../snapshot/cache.hpp"
 #include "../../snapshot/kvm_state.hpp"
@@ -200,7 +201,8 @@ inline void user_page_zero(kvm::Machine& m) { le::store<std::uint64_t>(m.memory(
 struct BareShell {
   explicit BareShell(std::uint64_t memory) : m(system(), memory), cpu(&m.add_vcpu()) {
     try {
-      cpu->set_cpuid(system().supported_cpuid());
+      static const std::vector<std::uint8_t> one_vcpu = kvm::cpuid::normalize(system().supported_cpuid(), 0, 1);
+      cpu->set_cpuid(one_vcpu);
     } catch (const VmError&) {
       // Not needed for user-mode code; the paging-based KVM here refuses it (see above).
     }
