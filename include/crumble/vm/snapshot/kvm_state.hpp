@@ -10,9 +10,10 @@
 // XSAVE (sized by KVM_CAP_XSAVE2), XCRS, DEBUGREGS, LAPIC (VMs with an in-kernel irqchip), the
 // MSRs of KVM_GET_MSR_INDEX_LIST that are on engine/kvm/msr.hpp's allowlist (KVM names MSRs it
 // will not take back, the VMX capabilities of a nested-capable Intel host among them), VCPU_EVENTS;
-// per VM (save_vm, "vm.*") the in-kernel PIC master and slave and IOAPIC, PIT2, and the KVM clock. Some KVMs refuse part of this — the
-// paging-based kvm_pvm on this project's machines answers EINVAL to KVM_GET/SET_CPUID2,
-// KVM_GET_XSAVE(2), KVM_GET_MSR_INDEX_LIST and KVM_GET/SET_MSRS — so which of CPUID, XSAVE and
+// per VM (save_vm, "vm.*") the in-kernel PIC master and slave and IOAPIC, PIT2, and the KVM clock.
+// Some KVMs refuse part of this (the paging-based kvm_pvm on this project's machines refuses
+// XSAVE; its seeming refusals of CPUID and MSRs were the C++ header bug engine/kvm/abi.hpp works
+// around), so which of CPUID, XSAVE and
 // MSRs a host can save and load is probed once per process (kvm_host()) and written into the
 // fingerprint: a snapshot is only ever restored on a host that saves exactly the same parts, and a
 // section that the fingerprint promises but the file lacks is an error, not a silent reset.
@@ -95,9 +96,9 @@ inline KvmHost probe_kvm(kvm::Api& api, const char* path = "/dev/kvm") {
   Fd sys(raw);
   h.api = kvm::call(api, sys.get(), KVM_GET_API_VERSION, 0);
   std::vector<std::uint32_t> list(1, 0);  // nmsrs = 0: KVM answers E2BIG with the count
-  if (kvm::call(api, sys.get(), KVM_GET_MSR_INDEX_LIST, list.data()) < 0 && errno == E2BIG) {
+  if (kvm::call(api, sys.get(), kvm::abi::get_msr_index_list, list.data()) < 0 && errno == E2BIG) {
     list.resize(1 + list[0]);
-    if (kvm::call(api, sys.get(), KVM_GET_MSR_INDEX_LIST, list.data()) == 0)
+    if (kvm::call(api, sys.get(), kvm::abi::get_msr_index_list, list.data()) == 0)
       h.msrs = kvm::msr::msrs_to_save(std::vector<std::uint32_t>(list.begin() + 1, list.begin() + 1 + list[0]));
   }
   try {
@@ -125,31 +126,31 @@ inline KvmHost probe_kvm(kvm::Api& api, const char* path = "/dev/kvm") {
   h.tsc_khz = khz > 0 ? static_cast<std::uint64_t>(khz) : 0;
 
   const int xsave2 = kvm::call(api, vm.get(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
-  if (xsave2 >= static_cast<int>(sizeof(kvm_xsave))) {
+  if (xsave2 >= static_cast<int>(kvm::abi::xsave_size)) {
     std::vector<std::uint8_t> area(static_cast<std::size_t>(xsave2));
-    if (vcpu(KVM_GET_XSAVE2, area.data()) == 0 && vcpu(KVM_SET_XSAVE, area.data()) == 0)
+    if (vcpu(kvm::abi::get_xsave2, area.data()) == 0 && vcpu(kvm::abi::set_xsave, area.data()) == 0)
       h.xsave_size = static_cast<std::uint32_t>(xsave2), h.xsave2 = true;
   }
   if (!h.xsave_size && kvm::call(api, vm.get(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0) {
-    std::vector<std::uint8_t> area(sizeof(kvm_xsave));
-    if (vcpu(KVM_GET_XSAVE, area.data()) == 0 && vcpu(KVM_SET_XSAVE, area.data()) == 0) h.xsave_size = sizeof(kvm_xsave);
+    std::vector<std::uint8_t> area(kvm::abi::xsave_size);
+    if (vcpu(kvm::abi::get_xsave, area.data()) == 0 && vcpu(kvm::abi::set_xsave, area.data()) == 0) h.xsave_size = kvm::abi::xsave_size;
   }
 
   if (!h.msrs.empty()) {
     const bool has_tsc = std::find(h.msrs.begin(), h.msrs.end(), msr_tsc) != h.msrs.end();
-    std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + sizeof(kvm_msr_entry));
-    auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-    m->nmsrs = 1;
-    m->entries[0].index = has_tsc ? msr_tsc : h.msrs[0];
-    if (vcpu(KVM_GET_MSRS, m) != 1 || vcpu(KVM_SET_MSRS, m) != 1) h.msrs.clear();
+    kvm::abi::MsrBuffer m(1);
+    m.entries()[0].index = has_tsc ? msr_tsc : h.msrs[0];
+    if (vcpu(kvm::abi::get_msrs, m.data()) != 1 || vcpu(kvm::abi::set_msrs, m.data()) != 1) h.msrs.clear();
   }
 
   // A fresh vCPU has no CPUID: GET answers with none, SET takes an empty table.
-  std::vector<std::uint8_t> cpuid(sizeof(kvm_cpuid2) + 4 * sizeof(kvm_cpuid_entry2));
-  reinterpret_cast<kvm_cpuid2*>(cpuid.data())->nent = 4;
-  if (vcpu(KVM_GET_CPUID2, cpuid.data()) == 0) {
-    reinterpret_cast<kvm_cpuid2*>(cpuid.data())->nent = 0;
-    h.cpuid = vcpu(KVM_SET_CPUID2, cpuid.data()) == 0;
+  std::vector<std::uint8_t> cpuid(kvm::abi::cpuid2_header + 4 * sizeof(kvm_cpuid_entry2));
+  std::uint32_t nent = 4;
+  std::memcpy(cpuid.data(), &nent, 4);
+  if (vcpu(kvm::abi::get_cpuid2, cpuid.data()) == 0) {
+    nent = 0;
+    std::memcpy(cpuid.data(), &nent, 4);
+    h.cpuid = vcpu(kvm::abi::set_cpuid2, cpuid.data()) == 0;
   }
   return h;
 }
@@ -226,11 +227,12 @@ inline constexpr std::size_t msr_batch = 64;  // KVM takes fewer than 256 per ca
 
 inline std::vector<std::uint8_t> get_cpuid(const kvm::Vcpu& cpu) {
   for (std::uint32_t n = 64;; n *= 2) {
-    std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-    c->nent = n;
-    if (cpu.call(KVM_GET_CPUID2, c) == 0) {
-      buf.resize(sizeof(kvm_cpuid2) + c->nent * sizeof(kvm_cpuid_entry2));
+    std::vector<std::uint8_t> buf(kvm::abi::cpuid2_header + n * sizeof(kvm_cpuid_entry2));
+    std::memcpy(buf.data(), &n, 4);
+    if (cpu.call(kvm::abi::get_cpuid2, buf.data()) == 0) {
+      std::uint32_t got;
+      std::memcpy(&got, buf.data(), 4);
+      buf.resize(kvm::abi::cpuid2_header + std::min(got, n) * sizeof(kvm_cpuid_entry2));
       return buf;
     }
     if (errno != E2BIG || n >= 4096) throw VmError(std::string("KVM_GET_CPUID2 failed: ") + std::strerror(errno));
@@ -241,15 +243,14 @@ inline std::vector<std::uint8_t> get_cpuid(const kvm::Vcpu& cpu) {
 // is not part of the vCPU's state, so it is skipped and the batch goes on after it.
 inline std::vector<std::uint8_t> get_msrs(const kvm::Vcpu& cpu, const std::vector<std::uint32_t>& indices) {
   std::vector<kvm_msr_entry> out;
-  std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msr_batch * sizeof(kvm_msr_entry));
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
+  kvm::abi::MsrBuffer m(msr_batch);
   for (std::size_t at = 0; at < indices.size();) {
     const std::size_t n = std::min(msr_batch, indices.size() - at);
-    m->nmsrs = static_cast<std::uint32_t>(n);
-    for (std::size_t i = 0; i < n; ++i) m->entries[i] = kvm_msr_entry{indices[at + i], 0, 0};
-    const int got = cpu.call(KVM_GET_MSRS, m);
+    m.set_count(n);
+    for (std::size_t i = 0; i < n; ++i) m.entries()[i] = kvm_msr_entry{indices[at + i], 0, 0};
+    const int got = cpu.call(kvm::abi::get_msrs, m.data());
     if (got < 0) throw VmError(std::string("KVM_GET_MSRS failed: ") + std::strerror(errno));
-    out.insert(out.end(), m->entries, m->entries + got);
+    out.insert(out.end(), m.entries(), m.entries() + std::min<std::size_t>(static_cast<std::size_t>(got), n));
     at += static_cast<std::size_t>(got) + (static_cast<std::size_t>(got) < n ? 1 : 0);
   }
   std::vector<std::uint8_t> bytes(out.size() * sizeof(kvm_msr_entry));
@@ -262,16 +263,15 @@ inline void set_msrs(const kvm::Vcpu& cpu, const std::vector<std::uint8_t>& byte
   std::vector<kvm_msr_entry> e(bytes.size() / sizeof(kvm_msr_entry));
   if (!e.empty()) std::memcpy(e.data(), bytes.data(), bytes.size());
   e = kvm::msr::restore_order(std::move(e));
-  std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msr_batch * sizeof(kvm_msr_entry));
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
+  kvm::abi::MsrBuffer m(msr_batch);
   for (std::size_t at = 0; at < e.size();) {
     const std::size_t n = std::min(msr_batch, e.size() - at);
-    m->nmsrs = static_cast<std::uint32_t>(n);
-    std::copy(e.begin() + static_cast<std::ptrdiff_t>(at), e.begin() + static_cast<std::ptrdiff_t>(at + n), m->entries);
-    const int set = cpu.call(KVM_SET_MSRS, m);
+    m.set_count(n);
+    std::copy(e.begin() + static_cast<std::ptrdiff_t>(at), e.begin() + static_cast<std::ptrdiff_t>(at + n), m.entries());
+    const int set = cpu.call(kvm::abi::set_msrs, m.data());
     if (set < 0) throw VmError(std::string("KVM_SET_MSRS failed: ") + std::strerror(errno));
     if (static_cast<std::size_t>(set) < n)
-      throw SnapshotError("KVM refused the snapshot's MSR 0x" + hex(m->entries[set].index) + " (value 0x" + hex(m->entries[set].data) + ")");
+      throw SnapshotError("KVM refused the snapshot's MSR 0x" + hex(m.entries()[set].index) + " (value 0x" + hex(m.entries()[set].data) + ")");
     at += n;
   }
 }
@@ -288,7 +288,7 @@ inline void save_vcpu(kvm::Vcpu& cpu, Sections& s, const std::string& prefix = "
   put(s, prefix + "fpu", cpu.get<kvm_fpu>(KVM_GET_FPU, "KVM_GET_FPU"));
   if (h.xsave_size) {
     std::vector<std::uint8_t> area(h.xsave_size);
-    if (cpu.call(h.xsave2 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, area.data()) < 0)
+    if (cpu.call(h.xsave2 ? kvm::abi::get_xsave2 : kvm::abi::get_xsave, area.data()) < 0)
       throw VmError(std::string(h.xsave2 ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE") + " failed: " + std::strerror(errno));
     s[prefix + "xsave"] = std::move(area);
   }
@@ -311,13 +311,14 @@ inline void restore_vcpu(kvm::Vcpu& cpu, const Sections& s, const std::string& p
     return it == s.end() ? nullptr : &it->second;
   };
   if (const auto* c = optional("cpuid", h.cpuid)) {
-    const auto* t = reinterpret_cast<const kvm_cpuid2*>(c->data());
-    if (c->size() < sizeof(kvm_cpuid2) || c->size() != sizeof(kvm_cpuid2) + std::size_t{t->nent} * sizeof(kvm_cpuid_entry2))
+    std::uint32_t nent = 0;
+    if (c->size() >= kvm::abi::cpuid2_header) std::memcpy(&nent, c->data(), 4);
+    if (c->size() < kvm::abi::cpuid2_header || c->size() != kvm::abi::cpuid2_header + std::size_t{nent} * sizeof(kvm_cpuid_entry2))
       throw SnapshotError("snapshot section " + prefix + "cpuid has the wrong size");
     // A vCPU that never had a CPUID table is saved with an empty one: it stays without.
-    if (t->nent) {
+    if (nent) {
       std::vector<std::uint8_t> copy(*c);
-      if (cpu.call(KVM_SET_CPUID2, copy.data()) < 0)
+      if (cpu.call(kvm::abi::set_cpuid2, copy.data()) < 0)
         throw SnapshotError(std::string("KVM refused the snapshot's CPUID (KVM_SET_CPUID2: ") + std::strerror(errno) + ")");
     }
   }
@@ -328,7 +329,7 @@ inline void restore_vcpu(kvm::Vcpu& cpu, const Sections& s, const std::string& p
   if (const auto* x = optional("xsave", h.xsave_size != 0)) {
     if (x->size() != h.xsave_size) throw SnapshotError("snapshot section " + prefix + "xsave has the wrong size");
     std::vector<std::uint8_t> copy(*x);
-    if (cpu.call(KVM_SET_XSAVE, copy.data()) < 0)
+    if (cpu.call(kvm::abi::set_xsave, copy.data()) < 0)
       throw SnapshotError(std::string("KVM refused the snapshot's XSAVE state (KVM_SET_XSAVE: ") + std::strerror(errno) + ")");
   }
   cpu.set(KVM_SET_XCRS, get<kvm_xcrs>(s, prefix + "xcrs"), "KVM_SET_XCRS");

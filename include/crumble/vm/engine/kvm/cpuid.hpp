@@ -40,30 +40,31 @@
 #include <vector>
 
 #include "../../errors.hpp"
+#include "abi.hpp"
 
 namespace crumble::vm::kvm::cpuid {
 
 using Entry = kvm_cpuid_entry2;
 
-// The entries of a kvm_cpuid2 table as KVM_GET_SUPPORTED_CPUID / KVM_SET_CPUID2 have it; a table
+// The entries of a kvm_cpuid2 table as KVM_GET_SUPPORTED_CPUID / KVM_SET_CPUID2 have it (the
+// kernel's layout, abi.hpp); a table
 // whose size disagrees with its count is refused.
 inline std::vector<Entry> entries(const std::vector<std::uint8_t>& table) {
-  if (table.size() < sizeof(kvm_cpuid2)) throw VmError("a CPUID table shorter than its header");
-  kvm_cpuid2 head{};
-  std::memcpy(&head, table.data(), sizeof head);
-  if (table.size() != sizeof(kvm_cpuid2) + std::size_t{head.nent} * sizeof(Entry)) throw VmError("a CPUID table whose size disagrees with its entry count");
-  std::vector<Entry> e(head.nent);
-  if (head.nent) std::memcpy(e.data(), table.data() + sizeof(kvm_cpuid2), e.size() * sizeof(Entry));
+  if (table.size() < abi::cpuid2_header) throw VmError("a CPUID table shorter than its header");
+  std::uint32_t nent;
+  std::memcpy(&nent, table.data(), 4);
+  if (table.size() != abi::cpuid2_header + std::size_t{nent} * sizeof(Entry)) throw VmError("a CPUID table whose size disagrees with its entry count");
+  std::vector<Entry> e(nent);
+  if (nent) std::memcpy(e.data(), table.data() + abi::cpuid2_header, e.size() * sizeof(Entry));
   return e;
 }
 
 // The kvm_cpuid2 table of `e`, for KVM_SET_CPUID2.
 inline std::vector<std::uint8_t> table(const std::vector<Entry>& e) {
-  std::vector<std::uint8_t> t(sizeof(kvm_cpuid2) + e.size() * sizeof(Entry));
-  kvm_cpuid2 head{};
-  head.nent = static_cast<std::uint32_t>(e.size());
-  std::memcpy(t.data(), &head, sizeof head);
-  if (!e.empty()) std::memcpy(t.data() + sizeof(kvm_cpuid2), e.data(), e.size() * sizeof(Entry));
+  std::vector<std::uint8_t> t(abi::cpuid2_header + e.size() * sizeof(Entry));
+  const auto nent = static_cast<std::uint32_t>(e.size());
+  std::memcpy(t.data(), &nent, 4);
+  if (!e.empty()) std::memcpy(t.data() + abi::cpuid2_header, e.data(), e.size() * sizeof(Entry));
   return t;
 }
 

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "../../errors.hpp"
+#include "abi.hpp"
 #include "../../host/fd.hpp"
 
 namespace crumble::vm::kvm {
@@ -117,6 +118,24 @@ int call_or_throw(Api& api, int fd, unsigned long req, Arg arg, const char* what
   return r;
 }
 
+// Whether the host CPU has VMX or SVM (/proc/cpuinfo's flags), asked once. Without them /dev/kvm
+// may still work — the paging-based kvm_pvm on this project's machines runs user-mode guest code
+// natively but emulates kernel-mode code about 1700x slower — so the engine asks this, not
+// whether /dev/kvm opens, before it runs kernel-mode guest code.
+inline bool host_has_vmx_or_svm() {
+  static const bool has = [] {
+    std::FILE* f = std::fopen("/proc/cpuinfo", "re");
+    if (!f) return false;
+    char line[4096];
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, "flags", 5) == 0) found = std::strstr(line, " vmx") || std::strstr(line, " svm");
+    std::fclose(f);
+    return found;
+  }();
+  return has;
+}
+
 // /dev/kvm itself.
 class System {
  public:
@@ -140,8 +159,8 @@ class System {
   int check(long cap) const { return call(*api_, fd_.get(), KVM_CHECK_EXTENSION, cap); }
 
   // The CPUID the host supports for guests, as KVM_SET_CPUID2 wants it (kvm_cpuid2 and its
-  // entries). Where KVM does not answer KVM_GET_SUPPORTED_CPUID (some kvm_pvm hosts return
-  // EINVAL), the host's own CPUID, which such a hypervisor runs guests on unchanged. Asked once
+  // entries, in the kernel's layout: abi.hpp). Where KVM does not answer KVM_GET_SUPPORTED_CPUID
+  // (EINVAL), the host's own CPUID, which such a hypervisor runs guests on unchanged. Asked once
   // per System: the answer does not change while the host runs, and a VM made from a pooled System
   // should not pay for it again (host_cpuid executes a hundred CPUID instructions, each an exit
   // where this process itself runs in a VM).
@@ -177,26 +196,26 @@ class System {
         leaf(fn, 0, false);
       }
     }
-    std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + e.size() * sizeof(kvm_cpuid_entry2));
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-    c->nent = static_cast<std::uint32_t>(e.size());
-    std::memcpy(c->entries, e.data(), e.size() * sizeof(kvm_cpuid_entry2));
+    std::vector<std::uint8_t> buf(abi::cpuid2_header + e.size() * sizeof(kvm_cpuid_entry2));
+    const auto n = static_cast<std::uint32_t>(e.size());
+    std::memcpy(buf.data(), &n, 4);
+    std::memcpy(buf.data() + abi::cpuid2_header, e.data(), e.size() * sizeof(kvm_cpuid_entry2));
     return buf;
   }
 
  private:
+  // KVM answers E2BIG while the table does not fit (it holds at most 256 entries today).
   std::vector<std::uint8_t> ask_supported_cpuid() const {
-    std::vector<std::uint8_t> probe(sizeof(kvm_cpuid2) + sizeof(kvm_cpuid_entry2));
-    reinterpret_cast<kvm_cpuid2*>(probe.data())->nent = 1;
-    if (call(*api_, fd_.get(), KVM_GET_SUPPORTED_CPUID, probe.data()) < 0 && errno == EINVAL) return host_cpuid();
-    for (int n = 64; n <= 4096; n *= 2) {
-      std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-      auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-      c->nent = static_cast<std::uint32_t>(n);
-      if (call(*api_, fd_.get(), KVM_GET_SUPPORTED_CPUID, c) == 0) {
-        buf.resize(sizeof(kvm_cpuid2) + c->nent * sizeof(kvm_cpuid_entry2));
+    for (std::uint32_t n = 256; n <= 4096; n *= 2) {
+      std::vector<std::uint8_t> buf(abi::cpuid2_header + n * sizeof(kvm_cpuid_entry2));
+      std::memcpy(buf.data(), &n, 4);
+      if (call(*api_, fd_.get(), abi::get_supported_cpuid, buf.data()) == 0) {
+        std::uint32_t got;
+        std::memcpy(&got, buf.data(), 4);
+        buf.resize(abi::cpuid2_header + std::min(got, n) * sizeof(kvm_cpuid_entry2));
         return buf;
       }
+      if (errno == EINVAL) return host_cpuid();
       if (errno != E2BIG) throw VmError(std::string("KVM_GET_SUPPORTED_CPUID failed: ") + std::strerror(errno));
     }
     throw VmError("KVM_GET_SUPPORTED_CPUID: too many entries");
@@ -294,7 +313,7 @@ class Vcpu {
   kvm_sregs sregs() const { return get<kvm_sregs>(KVM_GET_SREGS, "KVM_GET_SREGS"); }
   void set_sregs(const kvm_sregs& s) { set(KVM_SET_SREGS, s, "KVM_SET_SREGS"); }
   void set_cpuid(const std::vector<std::uint8_t>& cpuid) {
-    call_or_throw(*api_, fd_.get(), KVM_SET_CPUID2, cpuid.data(), "KVM_SET_CPUID2");
+    call_or_throw(*api_, fd_.get(), abi::set_cpuid2, cpuid.data(), "KVM_SET_CPUID2");
   }
   // The rest of a vCPU's architectural state, for snapshots (snapshot/kvm_state.hpp).
   template <class T>
@@ -310,11 +329,9 @@ class Vcpu {
 
   // Sets MSRs in one KVM_SET_MSRS; throws VmError naming the first one KVM refused.
   void set_msrs(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& msrs) {
-    std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry));
-    auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-    m->nmsrs = static_cast<std::uint32_t>(msrs.size());
-    for (std::size_t i = 0; i < msrs.size(); ++i) m->entries[i] = kvm_msr_entry{msrs[i].first, 0, msrs[i].second};
-    int n = call_or_throw(*api_, fd_.get(), KVM_SET_MSRS, m, "KVM_SET_MSRS");
+    abi::MsrBuffer m(msrs.size());
+    for (std::size_t i = 0; i < msrs.size(); ++i) m.entries()[i] = kvm_msr_entry{msrs[i].first, 0, msrs[i].second};
+    int n = call_or_throw(*api_, fd_.get(), abi::set_msrs, m.data(), "KVM_SET_MSRS");
     if (n != static_cast<int>(msrs.size())) {
       char b[96];
       std::snprintf(b, sizeof b, "KVM_SET_MSRS set %d of %zu MSRs: KVM refused MSR 0x%x", n, msrs.size(), msrs[static_cast<std::size_t>(n)].first);

@@ -16,8 +16,8 @@
 // a trap each costs little; and what the guest can do to the mailbox is only ever what the
 // handler accepts, access by access. The init reaches it through /dev/mem as before.
 //
-// Where KVM cannot give a Linux guest the CPUID it needs (KVM_SET_CPUID2 refused, as by the
-// paging-based kvm_pvm on hosts without VMX/SVM), construction throws ConfigError saying so,
+// On a host without VMX/SVM (the paging-based kvm_pvm emulates kernel-mode code), or where KVM
+// refuses the CPUID or boot MSRs a Linux guest needs, construction throws ConfigError saying so,
 // before any thread starts.
 #pragma once
 
@@ -75,6 +75,9 @@ class KvmLinuxMachine {
       throw ConfigError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
     if (o.network || !o.published.empty())
       throw ConfigError("the network (--net, -p) needs the QEMU engine for now: the in-process KVM engine has no virtio devices");
+    if (!o.default_cpuid && !kvm::host_has_vmx_or_svm())
+      throw ConfigError("KVM cannot run a Linux guest on this host: the CPU has no VMX/SVM, and this /dev/kvm emulates kernel-mode code "
+                        "(about 1700x slower), so a kernel would not reach init; use the QEMU engine");
     LinuxImage image = LinuxImage::read(o.kernel);
     cpus_ = set_up_linux_machine(vm_, o.vcpus, o.default_cpuid);
     std::uint8_t* cfg = vm_.guest(protocol::config_phys, protocol::config_size);
