@@ -263,6 +263,10 @@ inline void set_msrs(const kvm::Vcpu& cpu, const std::vector<std::uint8_t>& byte
   std::vector<kvm_msr_entry> e(bytes.size() / sizeof(kvm_msr_entry));
   if (!e.empty()) std::memcpy(e.data(), bytes.data(), bytes.size());
   e = kvm::msr::restore_order(std::move(e));
+  // KVM stops at the first MSR it refuses. A refused 0 is an MSR at its reset value on a vCPU
+  // that cannot use it at all (KVM reads MSR_KVM_ASYNC_PF_INT on any vCPU but takes it only
+  // with an in-kernel LAPIC, so a bare VM saves a 0 it cannot load): the vCPU holds 0 already,
+  // and the batch goes on after it. Any other refusal is the snapshot's: SnapshotError.
   kvm::abi::MsrBuffer m(msr_batch);
   for (std::size_t at = 0; at < e.size();) {
     const std::size_t n = std::min(msr_batch, e.size() - at);
@@ -270,9 +274,9 @@ inline void set_msrs(const kvm::Vcpu& cpu, const std::vector<std::uint8_t>& byte
     std::copy(e.begin() + static_cast<std::ptrdiff_t>(at), e.begin() + static_cast<std::ptrdiff_t>(at + n), m.entries());
     const int set = cpu.call(kvm::abi::set_msrs, m.data());
     if (set < 0) throw VmError(std::string("KVM_SET_MSRS failed: ") + std::strerror(errno));
-    if (static_cast<std::size_t>(set) < n)
+    if (static_cast<std::size_t>(set) < n && m.entries()[set].data != 0)
       throw SnapshotError("KVM refused the snapshot's MSR 0x" + hex(m.entries()[set].index) + " (value 0x" + hex(m.entries()[set].data) + ")");
-    at += n;
+    at += static_cast<std::size_t>(set) < n ? static_cast<std::size_t>(set) + 1 : n;
   }
 }
 }  // namespace detail
