@@ -79,8 +79,19 @@ class FakeKvm final : public kvm::Api {
       case KVM_GET_API_VERSION: result = KVM_API_VERSION; break;
       case KVM_CHECK_EXTENSION: c.value = arg; result = (arg == KVM_CAP_USER_MEMORY || arg == KVM_CAP_EXT_CPUID) ? 1 : 0; break;
       case KVM_GET_VCPU_MMAP_SIZE: result = 3 * 4096; break;
-      case KVM_CREATE_VM: result = new_fd("vm"); break;
-      case KVM_CREATE_VCPU: c.value = arg; result = new_fd("vcpu" + std::to_string(arg)); break;
+      case KVM_CREATE_VM: {
+        result = new_fd("vm");
+        std::lock_guard lock(mu_);
+        irqchip_.erase(result);  // a new VM has no irqchip
+        break;
+      }
+      case KVM_CREATE_VCPU: {
+        c.value = arg;
+        result = new_fd("vcpu" + std::to_string(arg));
+        std::lock_guard lock(mu_);
+        cpuid_of_.erase(result);  // a new vCPU has no CPUID, whatever the vCPU that had this descriptor before had
+        break;
+      }
       case KVM_SET_TSS_ADDR: c.value = arg; break;
       case KVM_CREATE_PIT2: c.value = static_cast<kvm_pit_config*>(p)->flags; break;
       case KVM_IRQ_LINE: {
@@ -91,12 +102,14 @@ class FakeKvm final : public kvm::Api {
       case KVM_SET_USER_MEMORY_REGION: c.slot = *static_cast<kvm_userspace_memory_region*>(p); break;
       case KVM_GET_TSC_KHZ: result = 2'000'000; break;
       case KVM_GET_IRQCHIP:
-        if (!irqchip_) return fail(c, ENXIO);
-        break;
-      case KVM_CREATE_IRQCHIP: irqchip_ = true; break;
       case KVM_GET_PIT2:
-        if (!irqchip_) return fail(c, ENXIO);
+        if (!has_irqchip(fd)) return fail(c, ENXIO);
         break;
+      case KVM_CREATE_IRQCHIP: {
+        std::lock_guard lock(mu_);
+        irqchip_.insert(fd);
+        break;
+      }
       case kvm::abi::get_supported_cpuid: {
         std::uint32_t room;
         std::memcpy(&room, p, 4);
@@ -121,17 +134,15 @@ class FakeKvm final : public kvm::Api {
         c.cpuid.resize(n);
         std::memcpy(c.cpuid.data(), static_cast<std::uint8_t*>(p) + kvm::abi::cpuid2_header, n * sizeof(kvm_cpuid_entry2));
         if (cpuid_refused) return fail(c, EINVAL);
-        const int me = vcpu_index(fd);
         std::lock_guard lock(mu_);
-        cpuid_of_[me] = c.cpuid;
+        cpuid_of_[fd] = c.cpuid;
         break;
       }
       case kvm::abi::get_cpuid2: {  // what KVM_SET_CPUID2 set; a fresh vCPU has none
         std::vector<kvm_cpuid_entry2> t;
-        const int me = vcpu_index(fd);
         {
           std::lock_guard lock(mu_);
-          t = cpuid_of_[me];
+          t = cpuid_of_[fd];
         }
         std::uint32_t room;
         std::memcpy(&room, p, 4);
@@ -229,6 +240,10 @@ class FakeKvm final : public kvm::Api {
     const auto it = objects_.find(fd);
     return it == objects_.end() ? "?" : it->second;
   }
+  bool has_irqchip(int vm_fd) const {
+    std::lock_guard lock(mu_);
+    return irqchip_.count(vm_fd) != 0;
+  }
   int vcpu_index(int fd) const {
     const std::string o = object_of(fd);
     return o.rfind("vcpu", 0) == 0 ? std::stoi(o.substr(4)) : -1;
@@ -238,8 +253,8 @@ class FakeKvm final : public kvm::Api {
   std::vector<Call> calls_;
   std::map<int, std::string> objects_;
   std::map<int, kvm_run*> runs_;
-  std::map<int, std::vector<kvm_cpuid_entry2>> cpuid_of_;
-  bool irqchip_ = false;
+  std::map<int, std::vector<kvm_cpuid_entry2>> cpuid_of_;  // per vCPU descriptor
+  std::set<int> irqchip_;  // the VM descriptors with an in-kernel irqchip
 };
 
 }  // namespace crumble::test
