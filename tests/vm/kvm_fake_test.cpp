@@ -3,7 +3,8 @@
 // (kvm_fake.hpp) that plays hosts we do not have: the set-up of a Linux machine (TSS address,
 // irqchip, PIT2, per-vCPU CPUID and boot MSRs, in that order), a snapshot saved and restored on an
 // Intel host with nested virtualisation (KVM lists the VMX MSRs, then refuses six of them back),
-// the restore order, a zero TSC_DEADLINE, and an unclaimed port read. The oracles: the KVM API's
+// the restore order, a zero TSC_DEADLINE, an unclaimed port read, and the Linux machine's UART
+// driving GSI 4 through KVM_IRQ_LINE. The oracles: the KVM API's
 // documented rules and Firecracker's restore order, checked call by call; the MSR values are
 // those the fake host held.
 #include <catch2/catch.hpp>
@@ -11,9 +12,15 @@
 #include <crumble/vm/snapshot/kvm_state.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
 
 #include "kvm_data.hpp"
 #include "kvm_fake.hpp"
+#include "synthetic_kernel.hpp"
 
 using crumble::test::FakeKvm;
 namespace kvm = crumble::vm::kvm;
@@ -263,4 +270,66 @@ TEST_CASE("kvm fake: a port read nothing claims answers 0, an MMIO read 0", "[vm
   CHECK(unclaimed == 2);
   CHECK(seen == std::vector<std::uint8_t>(9, 0));
   (void)run;
+}
+
+namespace {
+
+// A port I/O exit as KVM would hand it over: `out` with `value`, or `in` (the engine answers in
+// the same kvm_run, where the next exit reads it).
+constexpr std::uint32_t io_data = 0x1000;  // where a port exit's data lies in kvm_run
+void port_exit(kvm_run& r, bool out, std::uint16_t port, std::uint8_t value = 0) {
+  r.exit_reason = KVM_EXIT_IO;
+  r.io = {static_cast<std::uint8_t>(out ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN), 1, port, 1, io_data};
+  reinterpret_cast<std::uint8_t*>(&r)[io_data] = out ? value : 0xcc;
+}
+
+}  // namespace
+
+TEST_CASE("kvm fake: the Linux machine's UART raises and lowers GSI 4 through KVM_IRQ_LINE as the guest drives THRE", "[vm][kvm][fake][uart]") {
+  // A kernel file the loader accepts; the fake runs none of it: its KVM_RUN plays the guest.
+  const std::filesystem::path kernel = std::filesystem::temp_directory_path() / ("crumble-fake-kernel-" + std::to_string(::getpid()));
+  {
+    const auto bytes = crumble::test::synthetic_bzimage(std::vector<std::uint8_t>{0xf4});  // hlt
+    std::ofstream(kernel, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  struct Row {
+    const char* what;
+    std::uint8_t mcr;                    // what the guest writes to MCR first
+    std::vector<std::uint64_t> levels;   // the KVM_IRQ_LINE calls wanted: GSI << 32 | level
+  };
+  const std::uint64_t up = (std::uint64_t{4} << 32) | 1, down = std::uint64_t{4} << 32;
+  for (const Row& r : {Row{"OUT2 set, as Linux's driver sets it", 0x08, {up, down, up}}, Row{"OUT2 clear: the line stays off the PIC", 0x00, {}}}) {
+    INFO(r.what);
+    FakeKvm f;
+    std::uint8_t iir = 0;
+    // The guest: MCR, then IER with THRI (the transmitter is empty: an interrupt is due), then
+    // the handler's IIR read (which acknowledges it), then one byte (THR empty again: due again),
+    // then HLT.
+    f.exits[0].push_back([&](kvm_run& run) { port_exit(run, true, 0x3fc, r.mcr); });
+    f.exits[0].push_back([&](kvm_run& run) { port_exit(run, true, 0x3f9, 0x02); });
+    f.exits[0].push_back([&](kvm_run& run) { port_exit(run, false, 0x3fa); });
+    f.exits[0].push_back([&](kvm_run& run) {
+      iir = reinterpret_cast<std::uint8_t*>(&run)[io_data];
+      port_exit(run, true, 0x3f8, 'x');
+    });
+    crumble::vm::KvmLinuxOptions o;
+    o.kernel = kernel;
+    o.memory_mib = 192;
+    o.default_cpuid = true;
+    o.api = &f;
+    crumble::vm::KvmLinuxMachine vm(o);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (vm.kernel_log() != "x" && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE(vm.kernel_log() == "x");
+    vm.kill();
+    CHECK(iir == 0x02);  // IIR: THRE interrupt pending, whether or not OUT2 lets it out
+    std::vector<std::uint64_t> levels;
+    for (const auto& c : f.calls()) {
+      if (c.request != "KVM_IRQ_LINE") continue;
+      CHECK(c.object == "vm");
+      levels.push_back(c.value);
+    }
+    CHECK(levels == r.levels);
+  }
+  std::filesystem::remove(kernel);
 }

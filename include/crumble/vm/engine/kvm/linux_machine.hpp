@@ -44,6 +44,9 @@ struct KvmLinuxOptions : GuestOptions {
   // defaults, so that the engine can be tested where KVM refuses them (kvm_pvm). No real Linux
   // kernel starts that way: without SYSCALL in the CPUID, its first EFER write faults.
   bool default_cpuid = false;
+  // For tests only: the KVM the machine talks to (a recording fake, tests/vm/kvm_fake.hpp); null:
+  // /dev/kvm itself.
+  kvm::Api* api = nullptr;
 };
 
 // The machine a Linux guest boots on, built in the order KVM wants (tests/vm/kvm_fake_test.cpp
@@ -69,7 +72,8 @@ class KvmLinuxMachine {
   static constexpr std::uint64_t acpi_base = 0xe0000;
 
   explicit KvmLinuxMachine(const GuestOptions& o) : KvmLinuxMachine(options(o)) {}
-  explicit KvmLinuxMachine(const KvmLinuxOptions& o) : kvm_(), vm_(kvm_, std::uint64_t{o.memory_mib} << 20) {
+  explicit KvmLinuxMachine(const KvmLinuxOptions& o)
+      : kvm_("/dev/kvm", o.api ? *o.api : kvm::linux_api()), vm_(kvm_, std::uint64_t{o.memory_mib} << 20) {
     if (o.memory_mib < 192) throw ConfigError("memory must be at least 192 MiB");
     if (o.root_disk_slot || !o.root_disk.empty() || !o.shares.empty())
       throw ConfigError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
