@@ -9,7 +9,8 @@
 // What is saved: per vCPU (save_vcpu, sections "vcpu0.*") CPUID, MP_STATE, REGS, SREGS, FPU,
 // XSAVE (sized by KVM_CAP_XSAVE2), XCRS, DEBUGREGS, LAPIC (VMs with an in-kernel irqchip), the
 // MSRs of KVM_GET_MSR_INDEX_LIST that are on engine/kvm/msr.hpp's allowlist (KVM names MSRs it
-// will not take back, the VMX capabilities of a nested-capable Intel host among them), VCPU_EVENTS;
+// will not take back, the VMX capabilities of a nested-capable Intel host among them; and a vCPU
+// without an in-kernel LAPIC leaves out MSR_KVM_ASYNC_PF_INT, msr::msrs_of_vcpu), VCPU_EVENTS;
 // per VM (save_vm, "vm.*") the in-kernel PIC master and slave and IOAPIC, PIT2, and the KVM clock.
 // Some KVMs refuse part of this (the paging-based kvm_pvm on this project's machines refuses
 // XSAVE; its seeming refusals of CPUID and MSRs were the C++ header bug engine/kvm/abi.hpp works
@@ -263,10 +264,9 @@ inline void set_msrs(const kvm::Vcpu& cpu, const std::vector<std::uint8_t>& byte
   std::vector<kvm_msr_entry> e(bytes.size() / sizeof(kvm_msr_entry));
   if (!e.empty()) std::memcpy(e.data(), bytes.data(), bytes.size());
   e = kvm::msr::restore_order(std::move(e));
-  // KVM stops at the first MSR it refuses. A refused 0 is an MSR at its reset value on a vCPU
-  // that cannot use it at all (KVM reads MSR_KVM_ASYNC_PF_INT on any vCPU but takes it only
-  // with an in-kernel LAPIC, so a bare VM saves a 0 it cannot load): the vCPU holds 0 already,
-  // and the batch goes on after it. Any other refusal is the snapshot's: SnapshotError.
+  // KVM stops at the first MSR it refuses; every refusal is the snapshot's: SnapshotError naming
+  // it. (The one MSR KVM reads but never takes back on a vCPU without an in-kernel LAPIC is left
+  // out when such a vCPU is saved: msr::msrs_of_vcpu.)
   kvm::abi::MsrBuffer m(msr_batch);
   for (std::size_t at = 0; at < e.size();) {
     const std::size_t n = std::min(msr_batch, e.size() - at);
@@ -274,15 +274,16 @@ inline void set_msrs(const kvm::Vcpu& cpu, const std::vector<std::uint8_t>& byte
     std::copy(e.begin() + static_cast<std::ptrdiff_t>(at), e.begin() + static_cast<std::ptrdiff_t>(at + n), m.entries());
     const int set = cpu.call(kvm::abi::set_msrs, m.data());
     if (set < 0) throw VmError(std::string("KVM_SET_MSRS failed: ") + std::strerror(errno));
-    if (static_cast<std::size_t>(set) < n && m.entries()[set].data != 0)
+    if (static_cast<std::size_t>(set) < n)
       throw SnapshotError("KVM refused the snapshot's MSR 0x" + hex(m.entries()[set].index) + " (value 0x" + hex(m.entries()[set].data) + ")");
-    at += static_cast<std::size_t>(set) < n ? static_cast<std::size_t>(set) + 1 : n;
+    at += n;
   }
 }
 }  // namespace detail
 
 // Saves a vCPU's state under `prefix`. `lapic`: the VM has an in-kernel irqchip
-// (kvm::Machine::has_irqchip()); KVM has no LAPIC state to give otherwise.
+// (kvm::Machine::has_irqchip()); KVM has no LAPIC state to give otherwise, nor takes back
+// MSR_KVM_ASYNC_PF_INT, which is then not saved.
 inline void save_vcpu(kvm::Vcpu& cpu, Sections& s, const std::string& prefix = "vcpu0.", bool lapic = false) {
   const KvmHost& h = kvm_host(cpu.api());
   if (h.cpuid) s[prefix + "cpuid"] = detail::get_cpuid(cpu);
@@ -299,7 +300,7 @@ inline void save_vcpu(kvm::Vcpu& cpu, Sections& s, const std::string& prefix = "
   put(s, prefix + "xcrs", cpu.get<kvm_xcrs>(KVM_GET_XCRS, "KVM_GET_XCRS"));
   put(s, prefix + "debugregs", cpu.get<kvm_debugregs>(KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS"));
   if (lapic) put(s, prefix + "lapic", cpu.get<kvm_lapic_state>(KVM_GET_LAPIC, "KVM_GET_LAPIC"));
-  if (!h.msrs.empty()) s[prefix + "msrs"] = detail::get_msrs(cpu, h.msrs);
+  if (!h.msrs.empty()) s[prefix + "msrs"] = detail::get_msrs(cpu, kvm::msr::msrs_of_vcpu(h.msrs, lapic));
   put(s, prefix + "events", cpu.get<kvm_vcpu_events>(KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS"));
 }
 

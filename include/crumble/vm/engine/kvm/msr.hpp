@@ -105,6 +105,21 @@ inline std::vector<std::uint32_t> msrs_to_save(const std::vector<std::uint32_t>&
   return out;
 }
 
+// MSR_KVM_ASYNC_PF_INT: the vector of KVM's "page ready" interrupt. KVM reads it on every vCPU,
+// but takes a value back — any value, even 0, its reset value — only on a vCPU with an in-kernel
+// LAPIC (the kernel's kvm_pv_enable_async_pf_int), so on a vCPU of a VM without an irqchip (a bare
+// VM) it is 0 for ever, and a snapshot that carried it could never be restored.
+inline constexpr std::uint32_t kvm_async_pf_int = 0x4b564d06;
+
+// The MSRs a snapshot of one vCPU carries: those of the host (msrs_to_save), less the ones KVM
+// takes back only with an in-kernel LAPIC where the vCPU has none. Restore then takes every MSR
+// the snapshot has or fails naming it: no refusal is skipped.
+inline std::vector<std::uint32_t> msrs_of_vcpu(const std::vector<std::uint32_t>& host, bool in_kernel_lapic) {
+  std::vector<std::uint32_t> out;
+  std::copy_if(host.begin(), host.end(), std::back_inserter(out), [&](std::uint32_t i) { return in_kernel_lapic || i != kvm_async_pf_int; });
+  return out;
+}
+
 // What a vCPU that boots Linux starts with, as Firecracker's create_boot_msr_entries sets it: the
 // SYSENTER and SYSCALL MSRs and the TSC zeroed, fast strings on, MTRRs on with write-back as the
 // default type (KVM's reset values turn both off).
