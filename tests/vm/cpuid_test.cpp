@@ -14,6 +14,7 @@
 #include <crumble/vm/engine/kvm/msr.hpp>
 
 #include <sched.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -188,4 +189,27 @@ TEST_CASE("msr: the boot MSRs a Linux vCPU starts with", "[vm][kvm][msr]") {
     CHECK(value(r.index) == r.value);
     CHECK(kvm::msr::serializable_msr(r.index));  // what boot sets, a snapshot keeps
   }
+}
+
+TEST_CASE("cpuinfo: VMX or SVM is a whole word on a flags line, not a vmx flags line nor part of a longer flag", "[vm][kvm][cpuinfo]") {
+  struct Row {
+    const char* what;
+    const char* text;
+    bool has;
+  };
+  for (const Row& r : {
+           Row{"Intel with VMX", "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae vmx smx est\nvmx flags\t: vnmi preemption_timer\n", true},
+           Row{"AMD with SVM, last on the line", "processor\t: 0\nflags\t\t: fpu lm svm\n", true},
+           Row{"AMD with SVM's features but no svm", "flags\t\t: fpu lm svm_lock nrip_save\n", false},
+           Row{"a guest: no VMX, only a vmx flags line", "flags\t\t: fpu hypervisor\nvmx flags\t: vnmi\n", false},
+           Row{"no flags line", "processor\t: 0\nvendor_id\t: GenuineIntel\n", false},
+           Row{"vmx in another field", "model name\t: vmx svm\nflags\t\t: fpu\n", false},
+       }) {
+    INFO(r.what);
+    CHECK(kvm::cpuinfo_has_vmx_or_svm(r.text) == r.has);
+  }
+  // This host, against grep's reading of the same file.
+  const int grep = std::system("grep -qE '^flags[[:space:]]*:.*[[:space:]](vmx|svm)([[:space:]]|$)' /proc/cpuinfo");
+  REQUIRE(grep != -1);
+  CHECK(kvm::host_has_vmx_or_svm() == (WEXITSTATUS(grep) == 0));
 }

@@ -38,11 +38,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -118,20 +121,42 @@ int call_or_throw(Api& api, int fd, unsigned long req, Arg arg, const char* what
   return r;
 }
 
+// Whether a /proc/cpuinfo text names VMX or SVM among a CPU's flags: the word "vmx" or "svm" on a
+// line whose field is "flags" (not the "vmx flags" line Intel hosts add, which lists VMX's own
+// features, nor a longer flag such as svm_lock).
+inline bool cpuinfo_has_vmx_or_svm(std::string_view cpuinfo) {
+  while (!cpuinfo.empty()) {
+    const std::size_t end = std::min(cpuinfo.find('\n'), cpuinfo.size());
+    std::string_view line = cpuinfo.substr(0, end);
+    cpuinfo.remove_prefix(std::min(end + 1, cpuinfo.size()));
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view field = line.substr(0, colon);
+    while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
+    if (field != "flags") continue;
+    std::string_view words = line.substr(colon + 1);
+    while (!words.empty()) {
+      const std::size_t start = words.find_first_not_of(" \t");
+      if (start == std::string_view::npos) break;
+      words.remove_prefix(start);
+      const std::size_t len = std::min(words.find_first_of(" \t"), words.size());
+      if (words.substr(0, len) == "vmx" || words.substr(0, len) == "svm") return true;
+      words.remove_prefix(len);
+    }
+  }
+  return false;
+}
+
 // Whether the host CPU has VMX or SVM (/proc/cpuinfo's flags), asked once. Without them /dev/kvm
 // may still work — the paging-based kvm_pvm on this project's machines runs user-mode guest code
 // natively but emulates kernel-mode code about 1700x slower — so the engine asks this, not
-// whether /dev/kvm opens, before it runs kernel-mode guest code.
+// whether /dev/kvm opens, before it runs kernel-mode guest code. Session's
+// host_has_hardware_virtualisation() is this.
 inline bool host_has_vmx_or_svm() {
   static const bool has = [] {
-    std::FILE* f = std::fopen("/proc/cpuinfo", "re");
-    if (!f) return false;
-    char line[4096];
-    bool found = false;
-    while (!found && std::fgets(line, sizeof line, f))
-      if (std::strncmp(line, "flags", 5) == 0) found = std::strstr(line, " vmx") || std::strstr(line, " svm");
-    std::fclose(f);
-    return found;
+    std::ifstream in("/proc/cpuinfo");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return cpuinfo_has_vmx_or_svm(text);
   }();
   return has;
 }
