@@ -12,9 +12,9 @@
 // will not take back, the VMX capabilities of a nested-capable Intel host among them; and a vCPU
 // without an in-kernel LAPIC leaves out MSR_KVM_ASYNC_PF_INT, msr::msrs_of_vcpu), VCPU_EVENTS;
 // per VM (save_vm, "vm.*") the in-kernel PIC master and slave and IOAPIC, PIT2, and the KVM clock.
-// Some KVMs refuse part of this (the paging-based kvm_pvm on this project's machines refuses
-// XSAVE; its seeming refusals of CPUID and MSRs were the C++ header bug engine/kvm/abi.hpp works
-// around), so which of CPUID, XSAVE and
+// Some KVMs refuse part of this (older ones have no XSAVE2; what looked like the paging-based
+// kvm_pvm on this project's machines refusing CPUID, MSRs and XSAVE was the C++ header bug
+// engine/kvm/abi.hpp works around: it saves all three), so which of CPUID, XSAVE and
 // MSRs a host can save and load is probed once per process (kvm_host()) and written into the
 // fingerprint: a snapshot is only ever restored on a host that saves exactly the same parts, and a
 // section that the fingerprint promises but the file lacks is an error, not a silent reset.
