@@ -40,7 +40,7 @@ struct Bench {
 
 }  // namespace
 
-TEST_CASE("uart: after IER enables THRI, IIR reports THRE and the line rises; reading IIR clears both", "[vm][uart]") {
+TEST_CASE("uart: after IER enables THRI, IIR reports THRE and the line rises, and reading IIR clears both", "[vm][uart]") {
   Bench b;
   b.out(Uart16550::mcr, Uart16550::mcr_out2);  // the driver's interrupts on (OUT2)
   CHECK(b.in(Uart16550::iir_fcr) == 0x01);    // nothing enabled: no interrupt
