@@ -182,8 +182,12 @@ TEST_CASE("kvm fake: a restore loads every vCPU, then PIT2, the clock and the ir
   snapshot::Sections s;
   snapshot::save_vm(a, s);
   for (int i = 0; i < 2; ++i) snapshot::save_vcpu(*cpus[static_cast<std::size_t>(i)], s, "vcpu" + std::to_string(i) + ".", true);
+  // Into a new VM made as for a cold boot, whose vCPUs hold no CPUID yet.
+  kvm::Machine b(sys, 2 << 20);
+  b.create_irqchip();
+  std::vector<kvm::Vcpu*> fresh{&b.add_vcpu(), &b.add_vcpu()};
   f.forget();
-  snapshot::restore_machine(a, cpus, s);
+  snapshot::restore_machine(b, fresh, s);
   std::vector<std::string> sets;
   for (const auto& c : f.calls())
     if (c.request.rfind("KVM_SET_", 0) == 0 || c.request == "KVM_KVMCLOCK_CTRL") sets.push_back(c.object + " " + c.request);
@@ -382,5 +386,39 @@ TEST_CASE("kvm fake: MSR_KVM_ASYNC_PF_INT is saved only with an in-kernel LAPIC,
       CHECK_THROWS_WITH(snapshot::restore_machine(b, {&again}, s), Catch::Contains("KVM refused the snapshot's MSR 0x4b564d06 (value 0x0)"));
     else
       CHECK_NOTHROW(snapshot::restore_machine(b, {&again}, s));
+  }
+}
+
+TEST_CASE("kvm fake: a restore sets the saved CPUID unless the vCPU holds that very table already", "[vm][kvm][fake][snapshot]") {
+  FakeKvm& f = intel_nested();
+  kvm::System sys("/dev/kvm", f);
+  const auto mine = kvm::cpuid::normalize(sys.supported_cpuid(), 0, 2), other = kvm::cpuid::normalize(sys.supported_cpuid(), 1, 2);
+  kvm::Machine a(sys, 2 << 20);
+  a.create_irqchip();
+  kvm::Vcpu& saved = a.add_vcpu();
+  saved.set_cpuid(mine);
+  snapshot::Sections s;
+  snapshot::save_vm(a, s);
+  snapshot::save_vcpu(saved, s, "vcpu0.", true);
+  struct Row {
+    const char* what;
+    const std::vector<std::uint8_t>* holds;  // the vCPU's table before the restore; null: none
+    bool set;
+  };
+  for (const Row& r : {Row{"a vCPU with no CPUID", nullptr, true}, Row{"a vCPU with another table", &other, true},
+                       Row{"a shell's vCPU with the saved table", &mine, false}}) {
+    INFO(r.what);
+    kvm::Machine b(sys, 2 << 20);
+    b.create_irqchip();
+    kvm::Vcpu& cpu = b.add_vcpu();
+    if (r.holds) cpu.set_cpuid(*r.holds);
+    f.forget();
+    snapshot::restore_machine(b, {&cpu}, s);
+    const long set = f.find("KVM_SET_CPUID2", "vcpu0");
+    CHECK((set >= 0) == r.set);
+    if (set >= 0) CHECK(kvm::cpuid::table(f.calls()[static_cast<std::size_t>(set)].cpuid) == mine);
+    // Whichever way, the vCPU ends with the saved table, before the rest of its state.
+    CHECK(snapshot::detail::get_cpuid(cpu) == mine);
+    CHECK(f.find("KVM_GET_CPUID2", "vcpu0") < f.find("KVM_SET_MP_STATE", "vcpu0"));
   }
 }
