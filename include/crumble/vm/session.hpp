@@ -117,14 +117,9 @@ inline std::vector<std::string> default_environment() {
   return {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TERM=linux"};
 }
 
-// Whether this host can run hardware-accelerated guests: VMX or SVM in /proc/cpuinfo.
-inline bool host_has_hardware_virtualisation() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("flags", 0) == 0) return line.find(" vmx") != std::string::npos || line.find(" svm") != std::string::npos;
-  return false;
-}
+// Whether this host can run hardware-accelerated guests: VMX or SVM in /proc/cpuinfo (the KVM
+// engine's own test, so that the engine choice and the engine agree).
+inline bool host_has_hardware_virtualisation() { return kvm::host_has_vmx_or_svm(); }
 
 // Which engine a Session starts, and why (Session::engine_reason). Automatic selection runs QEMU:
 // with KVM acceleration (-accel kvm -cpu host) where the host has VMX/SVM, /dev/kvm opens and QEMU

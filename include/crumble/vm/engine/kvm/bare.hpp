@@ -8,8 +8,9 @@
 //
 //   hardware KVM: LSTAR points at a kernel-mode stub `out 0xe9, al; sysretq`; the port exit
 //                 brings the syscall to the host, which puts the result in rax.
-//   kvm_pvm (here): KVM refuses KVM_SET_MSRS (and KVM_SET_CPUID2, KVM_GET_SUPPORTED_CPUID) with
-//                 EINVAL, so LSTAR stays 0, and syscall jumps to address 0 still in user mode.
+//   no VMX/SVM (kvm_pvm, here): kernel-mode code is emulated, so LSTAR is left 0 and syscall
+//                 jumps to address 0 still in user mode (so it did too when a C++ header bug,
+//                 kvm/abi.hpp, made KVM_SET_MSRS look refused).
 //                 Page 0 is then a user page (read-only) holding `mov rax, [doorbell]; jmp rcx`:
 //                 the load from an address with no memory behind it is an MMIO exit whose answer
 //                 is the syscall's result, so one exit does it all; the jump returns (syscall left
@@ -46,6 +47,7 @@
 #include "../../../assemble.hpp"
 #include "../../../arch/amd64/target.hpp"
 #include "../../../bytes.hpp"
+#include "cpuid.hpp"
 #include "kvm.hpp"
 #include "../../snapshot/cache.hpp"
 #include "../../snapshot/kvm_state.hpp"
@@ -152,7 +154,7 @@ inline void build_system(kvm::Machine& m) {
   std::memcpy(mem + exit_stub, ex, sizeof ex);
 }
 
-// Points LSTAR at the kernel-mode stub; false where KVM refuses MSRs (kvm_pvm).
+// Points LSTAR at the kernel-mode stub; false where KVM refuses MSRs.
 inline bool set_syscall_msrs(kvm::Vcpu& cpu) {
   using namespace bare;
   try {
@@ -200,7 +202,8 @@ inline void user_page_zero(kvm::Machine& m) { le::store<std::uint64_t>(m.memory(
 struct BareShell {
   explicit BareShell(std::uint64_t memory) : m(system(), memory), cpu(&m.add_vcpu()) {
     try {
-      cpu->set_cpuid(system().supported_cpuid());
+      static const std::vector<std::uint8_t> one_vcpu = kvm::cpuid::normalize(system().supported_cpuid(), 0, 1);
+      cpu->set_cpuid(one_vcpu);
     } catch (const VmError&) {
       // Not needed for user-mode code; the paging-based KVM here refuses it (see above).
     }
@@ -266,7 +269,8 @@ class BareVm {
     heap_ = (image_end + 0xfff) & ~std::uint64_t{0xfff};
     cpu_ = shell_->cpu;
     bare_detail::enter_user_mode(*cpu_, image + img.entry, stack_top, argv.size(), argv_at, envp_at);
-    hardware_path_ = bare_detail::set_syscall_msrs(*cpu_);
+    // Without VMX/SVM the kernel-mode stub would be emulated (kvm_pvm): the doorbell is one exit.
+    hardware_path_ = kvm::host_has_vmx_or_svm() && bare_detail::set_syscall_msrs(*cpu_);
     if (!hardware_path_) bare_detail::user_page_zero(m_);
     connect();
   }

@@ -9,6 +9,11 @@
 //   cpu.on_io = [](kvm::IoExit& io) { ... };      // port I/O exits
 //   kvm::Exit why = cpu.run(deadline);            // runs until HLT, shutdown, a handler stops it, or the deadline
 //
+// Every call to KVM — opening /dev/kvm, each ioctl on it, a VM or a vCPU, mapping a vCPU's
+// kvm_run — goes through the kvm::Api the System was opened with (linux_api(): the system calls
+// themselves). A test opens a System on a recording fake instead (tests/vm/kvm_fake.hpp) and checks
+// what a VM set-up or a restore asks of KVM, in which order, with which arguments.
+//
 // Errors are typed: KvmUnavailable (no /dev/kvm, no permission, missing capability) before a VM
 // exists; GuestCrash (triple fault, emulation failure, failed entry) with a register dump;
 // GuestTimeout when the deadline passes (the vCPU is kicked out of KVM_RUN by a watchdog thread).
@@ -33,16 +38,21 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "../../errors.hpp"
+#include "abi.hpp"
 #include "../../host/fd.hpp"
 
 namespace crumble::vm::kvm {
@@ -55,6 +65,8 @@ struct GuestCrash : VmError {
   std::string registers;
 };
 
+// An ioctl straight to the kernel, EINTR retried, throwing VmError on failure: for tests that ask
+// KVM itself what the engine did. The engine goes through an Api (below).
 template <class Arg>
 int ioctl_or_throw(int fd, unsigned long req, Arg arg, const char* what) {
   int r;
@@ -64,11 +76,96 @@ int ioctl_or_throw(int fd, unsigned long req, Arg arg, const char* what) {
   return r;
 }
 
+// The kernel's side of KVM as the engine uses it. The descriptors open() and ioctl() hand out are
+// closed with close(2) and a kvm_run mapping is unmapped with munmap(2), so a fake hands out real
+// ones (a descriptor of /dev/null, anonymous memory): the owners stay the same whoever answers.
+class Api {
+ public:
+  virtual int open(const char* path) = 0;                                    // a descriptor, or -1 and errno
+  virtual int ioctl(int fd, unsigned long request, std::uintptr_t arg) = 0;  // as ioctl(2): -1 and errno
+  virtual void* map_run(int vcpu_fd, std::size_t size) = 0;                 // MAP_FAILED and errno
+
+ protected:
+  ~Api() = default;
+};
+
+// The system calls themselves: what every System uses unless a test says otherwise.
+class LinuxApi final : public Api {
+ public:
+  int open(const char* path) override { return ::open(path, O_RDWR | O_CLOEXEC); }
+  int ioctl(int fd, unsigned long request, std::uintptr_t arg) override { return ::ioctl(fd, request, arg); }
+  void* map_run(int vcpu_fd, std::size_t size) override { return ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0); }
+};
+inline Api& linux_api() {
+  static LinuxApi api;
+  return api;
+}
+
+// One ioctl through `api`, EINTR retried: the result, or -1 and errno. `arg` is a pointer to the
+// argument structure or an integer, as the request wants.
+template <class Arg>
+int call(Api& api, int fd, unsigned long req, Arg arg) {
+  std::uintptr_t raw;
+  if constexpr (std::is_pointer_v<Arg>) raw = reinterpret_cast<std::uintptr_t>(arg);
+  else raw = static_cast<std::uintptr_t>(arg);
+  int r;
+  do r = api.ioctl(fd, req, raw);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+// The same, throwing VmError naming `what` and the errno on failure.
+template <class Arg>
+int call_or_throw(Api& api, int fd, unsigned long req, Arg arg, const char* what) {
+  const int r = call(api, fd, req, arg);
+  if (r < 0) throw VmError(std::string(what) + " failed: " + std::strerror(errno));
+  return r;
+}
+
+// Whether a /proc/cpuinfo text names VMX or SVM among a CPU's flags: the word "vmx" or "svm" on a
+// line whose field is "flags" (not the "vmx flags" line Intel hosts add, which lists VMX's own
+// features, nor a longer flag such as svm_lock).
+inline bool cpuinfo_has_vmx_or_svm(std::string_view cpuinfo) {
+  while (!cpuinfo.empty()) {
+    const std::size_t end = std::min(cpuinfo.find('\n'), cpuinfo.size());
+    std::string_view line = cpuinfo.substr(0, end);
+    cpuinfo.remove_prefix(std::min(end + 1, cpuinfo.size()));
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view field = line.substr(0, colon);
+    while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
+    if (field != "flags") continue;
+    std::string_view words = line.substr(colon + 1);
+    while (!words.empty()) {
+      const std::size_t start = words.find_first_not_of(" \t");
+      if (start == std::string_view::npos) break;
+      words.remove_prefix(start);
+      const std::size_t len = std::min(words.find_first_of(" \t"), words.size());
+      if (words.substr(0, len) == "vmx" || words.substr(0, len) == "svm") return true;
+      words.remove_prefix(len);
+    }
+  }
+  return false;
+}
+
+// Whether the host CPU has VMX or SVM (/proc/cpuinfo's flags), asked once. Without them /dev/kvm
+// may still work — the paging-based kvm_pvm on this project's machines runs user-mode guest code
+// natively but emulates kernel-mode code about 1700x slower — so the engine asks this, not
+// whether /dev/kvm opens, before it runs kernel-mode guest code. Session's
+// host_has_hardware_virtualisation() is this.
+inline bool host_has_vmx_or_svm() {
+  static const bool has = [] {
+    std::ifstream in("/proc/cpuinfo");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return cpuinfo_has_vmx_or_svm(text);
+  }();
+  return has;
+}
+
 // /dev/kvm itself.
 class System {
  public:
-  explicit System(const char* path = "/dev/kvm") {
-    int fd = ::open(path, O_RDWR | O_CLOEXEC);
+  explicit System(const char* path = "/dev/kvm", Api& api = linux_api()) : api_(&api) {
+    int fd = api.open(path);
     if (fd < 0) {
       if (errno == ENOENT) throw KvmUnavailable(std::string(path) + " does not exist: this host has no KVM (load kvm_intel/kvm_amd, or use the QEMU engine)");
       if (errno == EACCES || errno == EPERM)
@@ -76,33 +173,25 @@ class System {
       throw KvmUnavailable(std::string("cannot open ") + path + ": " + std::strerror(errno));
     }
     fd_ = Fd(fd);
-    if (::ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) throw KvmUnavailable("unexpected KVM API version");
+    if (call(api, fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) throw KvmUnavailable("unexpected KVM API version");
     for (auto [cap, name] : {std::pair{KVM_CAP_USER_MEMORY, "USER_MEMORY"}, {KVM_CAP_EXT_CPUID, "EXT_CPUID"}})
-      if (::ioctl(fd, KVM_CHECK_EXTENSION, cap) <= 0) throw KvmUnavailable(std::string("KVM lacks the capability ") + name);
-    run_size_ = ioctl_or_throw(fd, KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
+      if (call(api, fd, KVM_CHECK_EXTENSION, cap) <= 0) throw KvmUnavailable(std::string("KVM lacks the capability ") + name);
+    run_size_ = call_or_throw(api, fd, KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
   }
   int fd() const { return fd_.get(); }
+  Api& api() const { return *api_; }
   int run_size() const { return run_size_; }
-  int check(long cap) const { return ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap); }
+  int check(long cap) const { return call(*api_, fd_.get(), KVM_CHECK_EXTENSION, cap); }
 
-  // The CPUID the host supports for guests, as KVM_SET_CPUID2 wants it. Where KVM does not
-  // answer KVM_GET_SUPPORTED_CPUID (the paging-based kvm_pvm returns EINVAL), the host's own
-  // CPUID, which such a hypervisor runs guests on unchanged.
-  std::vector<std::uint8_t> supported_cpuid() const {
-    std::vector<std::uint8_t> probe(sizeof(kvm_cpuid2) + sizeof(kvm_cpuid_entry2));
-    reinterpret_cast<kvm_cpuid2*>(probe.data())->nent = 1;
-    if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, probe.data()) < 0 && errno == EINVAL) return host_cpuid();
-    for (int n = 64; n <= 4096; n *= 2) {
-      std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-      auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-      c->nent = static_cast<std::uint32_t>(n);
-      if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, c) == 0) {
-        buf.resize(sizeof(kvm_cpuid2) + c->nent * sizeof(kvm_cpuid_entry2));
-        return buf;
-      }
-      if (errno != E2BIG) throw VmError(std::string("KVM_GET_SUPPORTED_CPUID failed: ") + std::strerror(errno));
-    }
-    throw VmError("KVM_GET_SUPPORTED_CPUID: too many entries");
+  // The CPUID the host supports for guests, as KVM_SET_CPUID2 wants it (kvm_cpuid2 and its
+  // entries, in the kernel's layout: abi.hpp). Where KVM does not answer KVM_GET_SUPPORTED_CPUID
+  // (EINVAL), the host's own CPUID, which such a hypervisor runs guests on unchanged. Asked once
+  // per System: the answer does not change while the host runs, and a VM made from a pooled System
+  // should not pay for it again (host_cpuid executes a hundred CPUID instructions, each an exit
+  // where this process itself runs in a VM).
+  const std::vector<std::uint8_t>& supported_cpuid() const {
+    std::call_once(cpuid_once_, [this] { cpuid_ = ask_supported_cpuid(); });
+    return cpuid_;
   }
 
   static std::vector<std::uint8_t> host_cpuid() {
@@ -118,24 +207,50 @@ class System {
     };
     const std::uint32_t max_basic = leaf(0, 0, false).eax;
     for (std::uint32_t fn = 1; fn <= max_basic && fn < 0x20; ++fn) {
-      if (fn == 4 || fn == 7 || fn == 0xb || fn == 0xd || fn == 0xf || fn == 0x10 || fn == 0x12 || fn == 0x14 || fn == 0x17 || fn == 0x18) {
+      if (fn == 4 || fn == 7 || fn == 0xb || fn == 0xd || fn == 0xf || fn == 0x10 || fn == 0x12 || fn == 0x14 || fn == 0x17 || fn == 0x18 || fn == 0x1f) {
         for (std::uint32_t i = 0; i < 4; ++i) leaf(fn, i, true);
       } else {
         leaf(fn, 0, false);
       }
     }
     const std::uint32_t max_ext = leaf(0x80000000, 0, false).eax;
-    for (std::uint32_t fn = 0x80000001; fn <= max_ext && fn < 0x80000030; ++fn) leaf(fn, 0, false);
-    std::vector<std::uint8_t> buf(sizeof(kvm_cpuid2) + e.size() * sizeof(kvm_cpuid_entry2));
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-    c->nent = static_cast<std::uint32_t>(e.size());
-    std::memcpy(c->entries, e.data(), e.size() * sizeof(kvm_cpuid_entry2));
+    for (std::uint32_t fn = 0x80000001; fn <= max_ext && fn < 0x80000030; ++fn) {
+      if (fn == 0x8000001d) {
+        for (std::uint32_t i = 0; i < 4; ++i) leaf(fn, i, true);
+      } else {
+        leaf(fn, 0, false);
+      }
+    }
+    std::vector<std::uint8_t> buf(abi::cpuid2_header + e.size() * sizeof(kvm_cpuid_entry2));
+    const auto n = static_cast<std::uint32_t>(e.size());
+    std::memcpy(buf.data(), &n, 4);
+    std::memcpy(buf.data() + abi::cpuid2_header, e.data(), e.size() * sizeof(kvm_cpuid_entry2));
     return buf;
   }
 
  private:
+  // KVM answers E2BIG while the table does not fit (it holds at most 256 entries today).
+  std::vector<std::uint8_t> ask_supported_cpuid() const {
+    for (std::uint32_t n = 256; n <= 4096; n *= 2) {
+      std::vector<std::uint8_t> buf(abi::cpuid2_header + n * sizeof(kvm_cpuid_entry2));
+      std::memcpy(buf.data(), &n, 4);
+      if (call(*api_, fd_.get(), abi::get_supported_cpuid, buf.data()) == 0) {
+        std::uint32_t got;
+        std::memcpy(&got, buf.data(), 4);
+        buf.resize(abi::cpuid2_header + std::min(got, n) * sizeof(kvm_cpuid_entry2));
+        return buf;
+      }
+      if (errno == EINVAL) return host_cpuid();
+      if (errno != E2BIG) throw VmError(std::string("KVM_GET_SUPPORTED_CPUID failed: ") + std::strerror(errno));
+    }
+    throw VmError("KVM_GET_SUPPORTED_CPUID: too many entries");
+  }
+
+  Api* api_;
   Fd fd_;
   int run_size_ = 0;
+  mutable std::once_flag cpuid_once_;
+  mutable std::vector<std::uint8_t> cpuid_;
 };
 
 // A port I/O exit: `data` is what the guest wrote (out), or where to put what it reads (in).
@@ -176,7 +291,10 @@ class Vcpu {
     if (run_) ::munmap(run_, static_cast<std::size_t>(run_size_));
   }
 
-  std::function<void(IoExit&)> on_io;      // unhandled I/O: ignored (reads give 0xff..)
+  // Unhandled I/O is ignored and a read gives 0, not the 0xff of an empty ISA bus: a guest that
+  // polls a port nothing serves (the CMOS clock's "update in progress" bit at 0x71) must not wait
+  // on it for ever.
+  std::function<void(IoExit&)> on_io;
   std::function<void(MmioExit&)> on_mmio;  // unhandled MMIO: reads give 0
 
   // Handlers call this to end run() with Exit::stopped once the current exit is handled.
@@ -201,48 +319,49 @@ class Vcpu {
     if (running_thread_) ::pthread_kill(*running_thread_, SIGUSR1);
   }
 
-  // For the ioctls whose argument has no fixed size (XSAVE, MSRs, CPUID: snapshot/kvm_state.hpp).
   int fd() const { return fd_.get(); }
+  Api& api() const { return *api_; }
+  // An ioctl on this vCPU through its Api, for the requests whose argument has no fixed size
+  // (XSAVE, MSRs, CPUID: snapshot/kvm_state.hpp): the result, or -1 and errno.
+  template <class Arg>
+  int call(unsigned long req, Arg arg) const {
+    return kvm::call(*api_, fd_.get(), req, arg);
+  }
 
   std::uint64_t tsc_khz() const {
-    int r = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+    int r = call(KVM_GET_TSC_KHZ, 0);
     return r > 0 ? static_cast<std::uint64_t>(r) : 0;
   }
 
-  kvm_regs regs() const {
-    kvm_regs r{};
-    ioctl_or_throw(fd_.get(), KVM_GET_REGS, &r, "KVM_GET_REGS");
-    return r;
-  }
-  void set_regs(const kvm_regs& r) { ioctl_or_throw(fd_.get(), KVM_SET_REGS, &r, "KVM_SET_REGS"); }
-  kvm_sregs sregs() const {
-    kvm_sregs s{};
-    ioctl_or_throw(fd_.get(), KVM_GET_SREGS, &s, "KVM_GET_SREGS");
-    return s;
-  }
-  void set_sregs(const kvm_sregs& s) { ioctl_or_throw(fd_.get(), KVM_SET_SREGS, &s, "KVM_SET_SREGS"); }
+  kvm_regs regs() const { return get<kvm_regs>(KVM_GET_REGS, "KVM_GET_REGS"); }
+  void set_regs(const kvm_regs& r) { set(KVM_SET_REGS, r, "KVM_SET_REGS"); }
+  kvm_sregs sregs() const { return get<kvm_sregs>(KVM_GET_SREGS, "KVM_GET_SREGS"); }
+  void set_sregs(const kvm_sregs& s) { set(KVM_SET_SREGS, s, "KVM_SET_SREGS"); }
   void set_cpuid(const std::vector<std::uint8_t>& cpuid) {
-    ioctl_or_throw(fd_.get(), KVM_SET_CPUID2, cpuid.data(), "KVM_SET_CPUID2");
+    call_or_throw(*api_, fd_.get(), abi::set_cpuid2, cpuid.data(), "KVM_SET_CPUID2");
   }
   // The rest of a vCPU's architectural state, for snapshots (snapshot/kvm_state.hpp).
   template <class T>
   T get(unsigned long req, const char* what) const {
     T v{};
-    ioctl_or_throw(fd_.get(), req, &v, what);
+    call_or_throw(*api_, fd_.get(), req, &v, what);
     return v;
   }
   template <class T>
   void set(unsigned long req, const T& v, const char* what) {
-    ioctl_or_throw(fd_.get(), req, &v, what);
+    call_or_throw(*api_, fd_.get(), req, &v, what);
   }
 
+  // Sets MSRs in one KVM_SET_MSRS; throws VmError naming the first one KVM refused.
   void set_msrs(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& msrs) {
-    std::vector<std::uint8_t> buf(sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry));
-    auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-    m->nmsrs = static_cast<std::uint32_t>(msrs.size());
-    for (std::size_t i = 0; i < msrs.size(); ++i) m->entries[i] = kvm_msr_entry{msrs[i].first, 0, msrs[i].second};
-    int n = ioctl_or_throw(fd_.get(), KVM_SET_MSRS, m, "KVM_SET_MSRS");
-    if (n != static_cast<int>(msrs.size())) throw VmError("KVM_SET_MSRS set " + std::to_string(n) + " of " + std::to_string(msrs.size()) + " MSRs");
+    abi::MsrBuffer m(msrs.size());
+    for (std::size_t i = 0; i < msrs.size(); ++i) m.entries()[i] = kvm_msr_entry{msrs[i].first, 0, msrs[i].second};
+    int n = call_or_throw(*api_, fd_.get(), abi::set_msrs, m.data(), "KVM_SET_MSRS");
+    if (n != static_cast<int>(msrs.size())) {
+      char b[96];
+      std::snprintf(b, sizeof b, "KVM_SET_MSRS set %d of %zu MSRs: KVM refused MSR 0x%x", n, msrs.size(), msrs[static_cast<std::size_t>(n)].first);
+      throw VmError(b);
+    }
   }
 
   // Runs until the guest halts or shuts down, a handler calls stop(), or `deadline` passes
@@ -254,7 +373,7 @@ class Vcpu {
     char b[1024];
     kvm_regs r{};
     kvm_sregs s{};
-    if (::ioctl(fd_.get(), KVM_GET_REGS, &r) < 0 || ::ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) return "(registers unavailable)";
+    if (call(KVM_GET_REGS, &r) < 0 || call(KVM_GET_SREGS, &s) < 0) return "(registers unavailable)";
     std::snprintf(b, sizeof b,
                   "rip=%016llx rsp=%016llx rflags=%08llx\nrax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n"
                   "rsi=%016llx rdi=%016llx rbp=%016llx r8=%016llx\ncs=%04x(dpl %u) ss=%04x cr0=%llx cr2=%llx cr3=%llx cr4=%llx efer=%llx",
@@ -267,6 +386,7 @@ class Vcpu {
   }
 
  private:
+  Api* api_;
   Fd fd_;
   kvm_run* run_ = nullptr;
   int run_size_ = 0;
@@ -287,9 +407,7 @@ class Machine {
   Machine(const System& kvm, std::uint64_t memory_bytes, int memory_file = -1) : kvm_(kvm), size_(memory_bytes) {
     if (memory_bytes == 0 || memory_bytes % 4096 || memory_bytes > (std::uint64_t{3} << 30))
       throw ConfigError("guest memory must be a multiple of 4 KiB, at most 3 GiB (below the 32-bit MMIO hole)");
-    int fd;
-    do fd = ::ioctl(kvm.fd(), KVM_CREATE_VM, 0);
-    while (fd < 0 && errno == EINTR);
+    int fd = kvm::call(kvm.api(), kvm.fd(), KVM_CREATE_VM, 0);
     if (fd < 0) throw KvmUnavailable(std::string("KVM_CREATE_VM failed: ") + std::strerror(errno));
     fd_ = Fd(fd);
     void* p = memory_file >= 0 ? ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, memory_file, 0)
@@ -317,7 +435,17 @@ class Machine {
   }
 
   const System& system() const { return kvm_; }
+  Api& api() const { return kvm_.api(); }
   int fd() const { return fd_.get(); }
+  // An ioctl on this VM through its Api: the result, or -1 and errno.
+  template <class Arg>
+  int call(unsigned long req, Arg arg) const {
+    return kvm::call(kvm_.api(), fd_.get(), req, arg);
+  }
+  template <class Arg>
+  int call_or_throw(unsigned long req, Arg arg, const char* what) const {
+    return kvm::call_or_throw(kvm_.api(), fd_.get(), req, arg, what);
+  }
   std::uint64_t memory_size() const { return size_; }
   // All of RAM, holes included: their pages fault (punch_mmio_hole); guest() checks for them.
   std::uint8_t* memory() { return mem_; }
@@ -371,19 +499,54 @@ class Machine {
   }
   const std::vector<MmioRegion>& mmio_regions() const { return mmio_; }
 
-  // The in-kernel interrupt controllers (PIC, IOAPIC, local APICs) and PIT a Linux guest expects.
-  // Call before adding vCPUs.
+  // Where KVM puts the three pages of the task state segment it needs on Intel to emulate real
+  // mode without unrestricted guest (KVM_SET_TSS_ADDR): below the 4 GiB boundary, above the local
+  // APIC and IOAPIC, outside guest RAM and every MMIO region, as Firecracker places it. KVM's
+  // identity-map page goes in the page below by default.
+  static constexpr std::uint64_t tss_address = 0xfffbd000, tss_size = 3 * 4096;
+
+  // Tells KVM where that TSS goes. The KVM API documents it as required on Intel and to be set
+  // before any vCPU exists; without it, an AP that starts in real mode can fail to enter. The
+  // range must lie outside RAM and every MMIO region; create_irqchip calls this first.
+  void set_tss_address(std::uint64_t gpa = tss_address) {
+    if (!vcpus_.empty()) throw ConfigError("the TSS address must be set before any vCPU is added");
+    if (gpa % 4096 || gpa < size_ || gpa + tss_size > (std::uint64_t{1} << 32))
+      throw ConfigError("the TSS address must be page-aligned, above guest RAM and below 4 GiB");
+    for (const MmioRegion& r : mmio_)
+      if (gpa < r.base + r.size && r.base < gpa + tss_size) throw ConfigError("the TSS address overlaps the MMIO region " + r.name);
+    call_or_throw(KVM_SET_TSS_ADDR, gpa, "KVM_SET_TSS_ADDR");
+    tss_set_ = true;
+  }
+
+  // The PC platform's in-kernel devices a Linux guest expects, in the order KVM wants them: the
+  // TSS address (unless set already), the interrupt controllers (PIC, IOAPIC, local APICs), and
+  // the PIT with a dummy speaker port (KVM_PIT_SPEAKER_DUMMY: KVM answers port 0x61 itself, so a
+  // kernel calibrating against PIT channel 2 does not exit to us for each read). Call before
+  // adding vCPUs.
   void create_irqchip() {
-    ioctl_or_throw(fd_.get(), KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+    if (!vcpus_.empty()) throw ConfigError("the irqchip must be created before any vCPU is added");
+    if (!tss_set_) set_tss_address();
+    call_or_throw(KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
     kvm_pit_config pit{};
-    ioctl_or_throw(fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+    pit.flags = KVM_PIT_SPEAKER_DUMMY;
+    call_or_throw(KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
   }
 
   // Whether create_irqchip has run: KVM answers KVM_GET_IRQCHIP only then (ENXIO otherwise).
   bool has_irqchip() const {
     kvm_irqchip c{};
     c.chip_id = KVM_IRQCHIP_PIC_MASTER;
-    return ::ioctl(fd_.get(), KVM_GET_IRQCHIP, &c) == 0;
+    return call(KVM_GET_IRQCHIP, &c) == 0;
+  }
+
+  // Drives an interrupt line of the in-kernel irqchip (KVM_IRQ_LINE): GSI `gsi` reaches PIC input
+  // and IOAPIC pin `gsi` alike. ISA devices are edge-triggered: a device raises its line when it
+  // wants attention and lowers it when the guest acknowledges, and only a rising edge interrupts.
+  void set_irq_line(std::uint32_t gsi, bool level) {
+    kvm_irq_level l{};
+    l.irq = gsi;
+    l.level = level ? 1 : 0;
+    call_or_throw(KVM_IRQ_LINE, &l, "KVM_IRQ_LINE");
   }
 
   Vcpu& add_vcpu() {
@@ -401,7 +564,7 @@ class Machine {
   };
   void set_slot(const Slot& s) {
     kvm_userspace_memory_region region{s.id, 0, s.gpa, s.size, reinterpret_cast<std::uint64_t>(mem_ + s.gpa)};
-    ioctl_or_throw(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+    call_or_throw(KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
   }
   void protect_hole(const MmioRegion& h) {
     if (::mprotect(mem_ + h.base, h.size, PROT_NONE) != 0) throw VmError(std::string("cannot protect MMIO hole ") + h.name + ": " + std::strerror(errno));
@@ -416,17 +579,16 @@ class Machine {
   std::vector<MmioRegion> holes_;
   std::vector<MmioRegion> mmio_;
   std::uint64_t next_mmio_;
+  bool tss_set_ = false;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
 };
 
-inline Vcpu::Vcpu(Machine& m, int id) {
-  int fd;
-  do fd = ::ioctl(m.fd(), KVM_CREATE_VCPU, id);
-  while (fd < 0 && errno == EINTR);
+inline Vcpu::Vcpu(Machine& m, int id) : api_(&m.api()) {
+  int fd = m.call(KVM_CREATE_VCPU, id);
   if (fd < 0) throw VmError(std::string("KVM_CREATE_VCPU failed: ") + std::strerror(errno));
   fd_ = Fd(fd);
   run_size_ = m.system().run_size();
-  void* p = ::mmap(nullptr, static_cast<std::size_t>(run_size_), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* p = api_->map_run(fd, static_cast<std::size_t>(run_size_));
   if (p == MAP_FAILED) throw VmError(std::string("cannot map kvm_run: ") + std::strerror(errno));
   run_ = static_cast<kvm_run*>(p);
 }
@@ -497,7 +659,7 @@ inline Exit Vcpu::run(std::chrono::steady_clock::time_point deadline) {
   run_->immediate_exit = kicked_ ? 1 : 0;
   detail::Watchdog dog(deadline, run_);
   while (true) {
-    int r = ::ioctl(fd_.get(), KVM_RUN, 0);
+    int r = api_->ioctl(fd_.get(), KVM_RUN, 0);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) {
         if (kicked_) return Exit::stopped;
@@ -519,7 +681,7 @@ inline Exit Vcpu::run(std::chrono::steady_clock::time_point deadline) {
           throw GuestCrash("malformed port I/O exit", dump());
         for (std::uint32_t i = 0; i < io.count; ++i) {
           IoExit e{io.port, io.direction == KVM_EXIT_IO_OUT, io.size, base + io.data_offset + i * io.size};
-          if (!e.out) std::memset(e.data, 0xff, e.size);
+          if (!e.out) std::memset(e.data, 0, e.size);  // unclaimed: 0 (see on_io)
           if (on_io) on_io(e);
         }
         break;
@@ -549,7 +711,7 @@ inline Exit Vcpu::run(std::chrono::steady_clock::time_point deadline) {
       // only then, for a handler that changes them and for a caller that saves the vCPU.
       run_->immediate_exit = 1;
       int c;
-      do c = ::ioctl(fd_.get(), KVM_RUN, 0);
+      do c = api_->ioctl(fd_.get(), KVM_RUN, 0);
       while (c == 0);
       run_->immediate_exit = 0;
       if (after_) {

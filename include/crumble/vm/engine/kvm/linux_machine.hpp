@@ -4,7 +4,8 @@
 //
 // The same guest as the QEMU engine sees (init, initramfs, protocol window reserved with memmap=
 // and reached through /dev/mem), built in this process: guest RAM is anonymous memory the host
-// reads directly, the in-kernel irqchip and PIT, a 16550 UART at 0x3f8 for the console, the i8042
+// reads directly, the in-kernel irqchip and PIT, a 16550 UART at 0x3f8 for the console (its
+// interrupt on GSI 4), the i8042
 // reset line as reset, ACPI tables (acpi.hpp) describing the vCPUs and the UART, and the x86-64
 // boot protocol (linux_x86.hpp). One thread per vCPU.
 //
@@ -15,8 +16,8 @@
 // a trap each costs little; and what the guest can do to the mailbox is only ever what the
 // handler accepts, access by access. The init reaches it through /dev/mem as before.
 //
-// Where KVM cannot give a Linux guest the CPUID it needs (KVM_SET_CPUID2 refused, as by the
-// paging-based kvm_pvm on hosts without VMX/SVM), construction throws ConfigError saying so,
+// On a host without VMX/SVM (the paging-based kvm_pvm emulates kernel-mode code), or where KVM
+// refuses the CPUID or boot MSRs a Linux guest needs, construction throws ConfigError saying so,
 // before any thread starts.
 #pragma once
 
@@ -39,37 +40,50 @@
 namespace crumble::vm {
 
 struct KvmLinuxOptions : GuestOptions {
-  // For synthetic kernels in tests only: skip KVM_SET_CPUID2 and run with KVM's default CPUID,
-  // so that the engine can be tested where KVM refuses it (kvm_pvm). No real Linux kernel starts
-  // that way: without SYSCALL in the CPUID, its first EFER write faults.
+  // For synthetic kernels in tests only: skip KVM_SET_CPUID2 and the boot MSRs and run with KVM's
+  // defaults, so that the engine can be tested where KVM refuses them (kvm_pvm). No real Linux
+  // kernel starts that way: without SYSCALL in the CPUID, its first EFER write faults.
   bool default_cpuid = false;
+  // For tests only: the KVM the machine talks to (a recording fake, tests/vm/kvm_fake.hpp); null:
+  // /dev/kvm itself.
+  kvm::Api* api = nullptr;
 };
+
+// The machine a Linux guest boots on, built in the order KVM wants (tests/vm/kvm_fake_test.cpp
+// records it against a fake KVM): the mailbox hole in RAM; the TSS address, the in-kernel irqchip
+// and PIT (kvm::Machine::create_irqchip), before any vCPU; then the vCPUs, each with its own
+// normalized CPUID and the boot MSRs (add_linux_vcpus; skipped with `default_cpuid`). Throws
+// ConfigError when KVM refuses what a Linux guest needs.
+inline std::vector<kvm::Vcpu*> set_up_linux_machine(kvm::Machine& vm, int vcpus, bool default_cpuid) {
+  vm.punch_mmio_hole("mailbox", protocol::mailbox_phys, protocol::mailbox_size);
+  vm.create_irqchip();
+  try {
+    return add_linux_vcpus(vm, vcpus, default_cpuid ? nullptr : &vm.system().supported_cpuid());
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const VmError& e) {
+    throw ConfigError(std::string("KVM cannot run a Linux guest on this host: ") + e.what() +
+                      " (a kernel needs the guest CPUID KVM_SET_CPUID2 sets and its boot MSRs); use the QEMU engine");
+  }
+}
 
 class KvmLinuxMachine {
  public:
   static constexpr std::uint64_t acpi_base = 0xe0000;
 
   explicit KvmLinuxMachine(const GuestOptions& o) : KvmLinuxMachine(options(o)) {}
-  explicit KvmLinuxMachine(const KvmLinuxOptions& o) : kvm_(), vm_(kvm_, std::uint64_t{o.memory_mib} << 20) {
+  explicit KvmLinuxMachine(const KvmLinuxOptions& o)
+      : kvm_("/dev/kvm", o.api ? *o.api : kvm::linux_api()), vm_(kvm_, std::uint64_t{o.memory_mib} << 20) {
     if (o.memory_mib < 192) throw ConfigError("memory must be at least 192 MiB");
     if (o.root_disk_slot || !o.root_disk.empty() || !o.shares.empty())
       throw ConfigError("containers need the QEMU engine for now: the in-process KVM engine has no virtio devices");
     if (o.network || !o.published.empty())
       throw ConfigError("the network (--net, -p) needs the QEMU engine for now: the in-process KVM engine has no virtio devices");
+    if (!o.default_cpuid && !kvm::host_has_vmx_or_svm())
+      throw ConfigError("KVM cannot run a Linux guest on this host: the CPU has no VMX/SVM, and this /dev/kvm emulates kernel-mode code "
+                        "(about 1700x slower), so a kernel would not reach init; use the QEMU engine");
     LinuxImage image = LinuxImage::read(o.kernel);
-    vm_.punch_mmio_hole("mailbox", protocol::mailbox_phys, protocol::mailbox_size);
-    vm_.create_irqchip();
-    std::vector<std::uint8_t> cpuid = o.default_cpuid ? std::vector<std::uint8_t>() : kvm_.supported_cpuid();
-    for (int i = 0; i < o.vcpus; ++i) {
-      kvm::Vcpu& cpu = vm_.add_vcpu();
-      try {
-        if (!o.default_cpuid) cpu.set_cpuid(cpuid);
-      } catch (const VmError& e) {
-        throw ConfigError(std::string("KVM cannot run a Linux guest on this host: ") + e.what() +
-                          " (a kernel needs the guest CPUID KVM_SET_CPUID2 sets); use the QEMU engine");
-      }
-      cpus_.push_back(&cpu);
-    }
+    cpus_ = set_up_linux_machine(vm_, o.vcpus, o.default_cpuid);
     std::uint8_t* cfg = vm_.guest(protocol::config_phys, protocol::config_size);
     if (!cfg) throw ConfigError("the protocol window lies outside guest RAM");
     channel_.emplace(mailbox_->bytes(), cfg, [this] { check_alive(); });
@@ -227,7 +241,7 @@ class KvmLinuxMachine {
 
   // Loads a snapshot into this VM (made as for a cold boot, nothing loaded yet): RAM mapped from
   // the memory file (MAP_PRIVATE: pages load lazily, writes stay ours), then the VM's and each
-  // vCPU's state in snapshot/kvm_state.hpp's order. Whether init holds after phase 6 (an early snapshot).
+  // vCPU's and the VM's state in snapshot/kvm_state.hpp's order (restore_machine). Whether init holds after phase 6 (an early snapshot).
   SnapshotMode restore(const std::filesystem::path& state) {
     snapshot::Loaded l = snapshot::read(state);
     const Fd memory{l.memory_fd};
@@ -241,8 +255,7 @@ class KvmLinuxMachine {
     if (mailbox == l.sections.end() || mailbox->second.size() != MmioPage::size)
       throw SnapshotError("snapshot " + state.string() + " is not a KVM engine snapshot of a Linux guest");
     vm_.remap(l.memory_fd);
-    snapshot::restore_vm(vm_, l.sections);
-    for (std::size_t i = 0; i < cpus_.size(); ++i) snapshot::restore_vcpu(*cpus_[i], l.sections, "vcpu" + std::to_string(i) + ".");
+    snapshot::restore_machine(vm_, cpus_, l.sections);
     uart_.set_state(snapshot::get<Uart16550::State>(l.sections, "kvm.uart"));
     std::memcpy(mailbox_->bytes(), mailbox->second.data(), MmioPage::size);
     return saved_at;
@@ -277,7 +290,9 @@ class KvmLinuxMachine {
   std::unique_ptr<MmioPage> mailbox_ = std::make_unique<MmioPage>(protocol::mailbox_phys);
   // The console: a guest may write to it for as long as it runs, so only its head and tail are
   // kept (ConsoleLog), not all of it.
-  Uart16550 uart_{[this](std::string_view s) { console_.append(s); }};  // called under mu_
+  // Its interrupt is GSI 4 of the in-kernel irqchip (the ACPI tables say so).
+  Uart16550 uart_{[this](std::string_view s) { console_.append(s); }, 0x3f8,
+                  [this](bool level) { vm_.set_irq_line(Uart16550::irq, level); }};  // both called under mu_
   std::vector<kvm::Vcpu*> cpus_;
   std::optional<Channel> channel_;
   std::vector<std::thread> threads_;

@@ -4,8 +4,10 @@
 //
 //   kvm::Machine vm(kvm, 256 << 20);
 //   LinuxImage k = LinuxImage::read("bzImage");          // validated before any VM is made
+//   vm.create_irqchip();                                 // TSS address, irqchip, PIT
+//   auto cpus = add_linux_vcpus(vm, 2, &kvm.supported_cpuid());  // CPUID and boot MSRs per vCPU
 //   BootSetup b = load_linux(vm, k, {.cmdline = "...", .initrd = bytes});
-//   enter_linux(vm.add_vcpu(), b);                       // long mode, rsi = boot_params
+//   enter_linux(*cpus[0], b);                            // long mode, rsi = boot_params
 //
 // Guest-physical layout the loader uses (all below 1 MiB but the kernel and the initrd):
 //
@@ -33,7 +35,9 @@
 
 #include "../../../bytes.hpp"
 #include "../../guest/kernel_image.hpp"
+#include "cpuid.hpp"
 #include "kvm.hpp"
+#include "msr.hpp"
 
 namespace crumble::vm {
 
@@ -286,6 +290,26 @@ inline BootSetup load_linux(kvm::Machine& m, const LinuxImage& k, const LinuxBoo
   fill_boot_params(bp, b);
   build_page_tables_and_gdt(m);
   return b;
+}
+
+// Adds `count` vCPUs that Linux can boot on, each set up as Firecracker's configure_x86_64 does:
+// its own CPUID, the host's `supported` table normalized for its index (cpuid.hpp: its APIC id,
+// the VM's topology, the hypervisor and KVM leaves), then the boot MSRs (msr::boot_msrs: fast
+// strings, MTRRs on and write-back). With no table (`supported` null) both are skipped and the
+// vCPUs keep KVM's defaults: for synthetic kernels in tests where KVM refuses CPUID and MSRs; no
+// real kernel boots that way. Throws VmError naming what KVM refused.
+inline std::vector<kvm::Vcpu*> add_linux_vcpus(kvm::Machine& m, int count, const std::vector<std::uint8_t>* supported) {
+  if (count < 1 || count > 255) throw ConfigError("a VM has 1 to 255 vCPUs");
+  std::vector<kvm::Vcpu*> cpus;
+  for (int i = 0; i < count; ++i) {
+    kvm::Vcpu& cpu = m.add_vcpu();
+    if (supported) {
+      cpu.set_cpuid(kvm::cpuid::normalize(*supported, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(count)));
+      cpu.set_msrs(kvm::msr::boot_msrs());
+    }
+    cpus.push_back(&cpu);
+  }
+  return cpus;
 }
 
 // Puts a vCPU in long mode at the kernel's 64-bit entry, as the protocol says: paging with an
