@@ -250,7 +250,7 @@ TEST_CASE("arm64 guest: saved to the snapshot cache, restored twice, each restor
 }
 // QEMU 7.2 does not migrate RISC-V timers (QemuMachine::riscv_not_saved): a restored guest hung
 // in one restore of three or four here. So RISC-V sessions boot cold, and say why.
-TEST_CASE("riscv64 guest: not snapshotted, every start cold and saying why; a save refused", "[vm][riscv64]") {
+TEST_CASE("riscv64 guest: not snapshotted, every start cold and saying why, and a save refused", "[vm][riscv64]") {
   guest(GuestArch::riscv64);
   char tmpl[] = "/tmp/crumble-riscv64-snapshots-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);

@@ -302,7 +302,7 @@ TEST_CASE("foreign kernels' modules: load order from .modinfo, as modinfo says, 
   }
 }
 
-TEST_CASE("ModuleIndex: a .ko.xz that is not xz data is an error naming it; .zst and .gz stay refused") {
+TEST_CASE("ModuleIndex: a .ko.xz that is not xz data is an error naming it, and .zst and .gz stay refused") {
   require_tool("xz", "xz-utils");
   ScratchDir d;
   fs::create_directories(d.path / "kernel");
@@ -321,7 +321,7 @@ TEST_CASE("ModuleIndex: a .ko.xz that is not xz data is an error naming it; .zst
 }
 
 #ifdef CRUMBLE_CLI
-TEST_CASE("crumble kernel path --arch: the cached kernel of that architecture; an unknown one refused") {
+TEST_CASE("crumble kernel path --arch: the cached kernel of that architecture, and an unknown one refused") {
   const GuestKernel arm = foreign_kernel(GuestArch::arm64);
   int status = -1;
   CHECK(shell(std::string(CRUMBLE_CLI) + " kernel path --arch arm64", &status) == arm.image.string() + "\n");
