@@ -11,6 +11,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs"
 # The microVM tests boot Debian's cloud kernel under QEMU: fetch it into the cache (once; reused).
 ./build/tools/crumble/crumble kernel fetch
+# and the ARM64 and RISC-V guests' kernels (an isolated apt; the foreign-guest tests skip without them)
+./build/tools/crumble/crumble kernel fetch --arch arm64
+./build/tools/crumble/crumble kernel fetch --arch riscv64
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 # The code-generation tests again with Clang (the newest in Debian 12; CLANG_CXX=... to change):
