@@ -20,7 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
+
 namespace fs = std::filesystem;
+using crumble::test::quote;
+using crumble::test::ScratchDir;
 using namespace crumble::vm;
 using Catch::Matchers::Contains;
 
@@ -28,25 +32,6 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/crumble-dt-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 std::string shell(const std::string& cmd) {
   FILE* p = ::popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
@@ -124,7 +109,7 @@ std::string fdtget(const fs::path& dtb, const std::string& node, const std::stri
 
 TEST_CASE("build_device_tree: the initx nodes, the reserved window and /chosen, as dtc and fdtget read them") {
   require_dtc();
-  ScratchDir d;
+  ScratchDir d{"crumble-dt-test"};
   const Bytes out = build_device_tree(compile(d, virt_like), additions());
   const fs::path dtb = d.path / "out.dtb";
   write_file(dtb, out);
@@ -166,7 +151,7 @@ TEST_CASE("build_device_tree: the initx nodes, the reserved window and /chosen, 
 
 TEST_CASE("build_device_tree: one address cell and one size cell, an existing /reserved-memory, no initrd") {
   require_dtc();
-  ScratchDir d;
+  ScratchDir d{"crumble-dt-test"};
   const Bytes in = compile(d, R"(/dts-v1/;
 / {
 	#address-cells = <1>;
@@ -194,7 +179,7 @@ TEST_CASE("build_device_tree: one address cell and one size cell, an existing /r
 
 TEST_CASE("build_device_tree: damaged input trees and impossible additions are refused, each with its reason") {
   require_dtc();
-  ScratchDir d;
+  ScratchDir d{"crumble-dt-test"};
   const Bytes good = compile(d, virt_like);
   Bytes bad_magic = good;
   bad_magic[0] ^= 0xff;
@@ -240,7 +225,7 @@ TEST_CASE("build_device_tree: QEMU's own virt tree (dumpdtb) takes the additions
     std::printf("SKIPPED: qemu-system-aarch64 not found (install qemu-system-arm)\n");
     std::exit(4);
   }
-  ScratchDir d;
+  ScratchDir d{"crumble-dt-test"};
   const fs::path dumped = d.path / "virt.dtb";
   shell("cd " + quote(d.path.string()) + " && qemu-system-aarch64 -M virt,gic-version=3,dumpdtb=virt.dtb -cpu cortex-a72 -m 256 -nographic -nodefaults 2>&1");
   const Bytes machine = read_file(dumped);

@@ -24,7 +24,11 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
+
 namespace fs = std::filesystem;
+using crumble::test::quote;
+using crumble::test::ScratchDir;
 using namespace crumble::vm;
 using Catch::Matchers::Contains;
 
@@ -45,25 +49,6 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/crumble-foreign-kernel-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 // Runs a shell command; its stdout, and its exit status in `status`.
 std::string shell(const std::string& cmd, int* status = nullptr) {
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -304,7 +289,7 @@ TEST_CASE("foreign kernels' modules: load order from .modinfo, as modinfo says, 
 
 TEST_CASE("ModuleIndex: a .ko.xz that is not xz data is an error naming it, and .zst and .gz stay refused") {
   require_tool("xz", "xz-utils");
-  ScratchDir d;
+  ScratchDir d{"crumble-foreign-kernel"};
   fs::create_directories(d.path / "kernel");
   std::ofstream(d.path / "kernel" / "junk.ko.xz") << "not xz at all";
   ModuleIndex index(d.path);
@@ -313,7 +298,7 @@ TEST_CASE("ModuleIndex: a .ko.xz that is not xz data is an error naming it, and 
              Contains("cannot decompress kernel module " + (d.path / "kernel" / "junk.ko.xz").string()));
   CHECK_FALSE(fs::exists(d.path / "kernel" / "junk.ko"));  // no half-written module left
   for (const char* ext : {".ko.zst", ".ko.gz"}) {
-    ScratchDir e;
+    ScratchDir e{"crumble-foreign-kernel"};
     fs::create_directories(e.path / "kernel");
     std::ofstream(e.path / "kernel" / (std::string("virtio") + ext)) << "x";
     CHECK_THAT(error_of([&] { ModuleIndex i(e.path); }), Contains("compressed modules are not supported"));

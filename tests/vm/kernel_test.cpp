@@ -27,7 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
+
 namespace fs = std::filesystem;
+using crumble::test::quote;
+using crumble::test::ScratchDir;
 using namespace crumble::vm;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -35,20 +39,6 @@ using Catch::Matchers::StartsWith;
 namespace {
 
 using Bytes = std::vector<unsigned char>;
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/crumble-kernel-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void write_file(const fs::path& p, const Bytes& b) {
   fs::create_directories(p.parent_path());
@@ -92,11 +82,6 @@ std::string require_tool(const std::string& name, const std::string& package) {
   return p;
 }
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 // Runs a shell command, returns its stdout; a non-zero exit fails the test.
 std::string shell(const std::string& cmd) {
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -250,7 +235,7 @@ TEST_CASE("cache_dir: XDG_CACHE_HOME, else HOME/.cache, else an error naming the
 }
 
 TEST_CASE("cached_kernel: the newest complete kernel, never a partial or incomplete one") {
-  ScratchDir t;
+  ScratchDir t{"crumble-kernel-test"};
   ScopedEnv env;
   env.set("XDG_CACHE_HOME", t.path.string());
   CHECK_FALSE(cached_kernel().has_value());  // no kernels directory at all
@@ -275,7 +260,7 @@ TEST_CASE("cached_kernel: the newest complete kernel, never a partial or incompl
 
 // ---------------------------------------------------------------------------------------------
 TEST_CASE("check_kernel_image: hand-made files, one check failing per row") {
-  ScratchDir t;
+  ScratchDir t{"crumble-kernel-test"};
   std::mt19937 rng(12345);
   Bytes random(64 * 1024);
   for (auto& c : random) c = static_cast<unsigned char>(rng());
@@ -338,7 +323,7 @@ TEST_CASE("check_kernel_image: hand-made files, one check failing per row") {
 TEST_CASE("check_kernel_image: an x86-64 executable made by as and ld is an ELF kernel, and cut short it is not") {
   require_tool("as", "binutils");
   require_tool("ld", "binutils");
-  ScratchDir t;
+  ScratchDir t{"crumble-kernel-test"};
   write_text(t.path / "k.s", ".globl _start\n.text\n_start: hlt\n.data\n.fill 8192, 1, 0x5a\n");
   shell("as --64 -o " + quote((t.path / "k.o").string()) + " " + quote((t.path / "k.s").string()) + " && ld -static -o " +
         quote((t.path / "vmlinux").string()) + " " + quote((t.path / "k.o").string()) + " 2>&1");
@@ -364,7 +349,7 @@ TEST_CASE("check_kernel_image: an x86-64 executable made by as and ld is an ELF 
 TEST_CASE("ModuleIndex and resolve_modules on hand-made .ko files") {
   require_tool("as", "binutils");
   const std::string modinfo = require_tool("modinfo", "kmod");
-  ScratchDir t;
+  ScratchDir t{"crumble-kernel-test"};
   const fs::path dir = t.path / "lib" / "modules" / "6.1.0-test";
   // name -> depends=; file names may use '-' where the module name has '_'
   const std::vector<std::pair<std::string, std::string>> fakes = {
@@ -447,7 +432,7 @@ TEST_CASE("ModuleIndex: a malformed or compressed .ko is an error naming the fil
     resolve_modules(index, {name});
   };
   require_tool("as", "binutils");
-  ScratchDir t;
+  ScratchDir t{"crumble-kernel-test"};
   make_ko(t.path / "good.ko", {"depends="});
   const Bytes good = read_file(t.path / "good.ko");
   const std::uint64_t shoff = get(good, 0x28, 8), shnum = get(good, 0x3c, 2), shstrndx = get(good, 0x3e, 2);
@@ -501,7 +486,7 @@ TEST_CASE("ModuleIndex: a malformed or compressed .ko is an error naming the fil
   };
   for (const auto& r : rows) {
     INFO(r.what);
-    ScratchDir d;
+    ScratchDir d{"crumble-kernel-test"};
     fs::path ko = d.path / "kernel" / "bad-mod.ko";
     write_file(ko, r.bytes);
     make_ko(d.path / "kernel" / "fine.ko", {"depends="});
@@ -511,14 +496,14 @@ TEST_CASE("ModuleIndex: a malformed or compressed .ko is an error naming the fil
   }
 
   SECTION("no .modinfo section") {
-    ScratchDir d;
+    ScratchDir d{"crumble-kernel-test"};
     make_ko(d.path / "plain.ko", {}, false);
     CHECK(error_of([&] { lookup(d.path, "plain"); }) ==
           "malformed kernel module " + (d.path / "plain.ko").string() + ": no .modinfo section");
   }
   SECTION("compressed modules other than xz are refused") {  // .ko.xz: foreign_kernel_test.cpp
     for (const char* ext : {".ko.zst", ".ko.gz"}) {
-      ScratchDir d;
+      ScratchDir d{"crumble-kernel-test"};
       make_ko(d.path / "fine.ko", {"depends="});
       write_file(d.path / "kernel" / (std::string("virtio") + ext), Bytes(32, 0xfd));
       std::string m = error_of([&] { ModuleIndex index(d.path); });
@@ -552,7 +537,7 @@ TEST_CASE("Debian's cloud kernel: the image is a bzImage, and truncated or corru
   REQUIRE(declared <= image.size());
   REQUIRE(declared > image.size() / 2);
 
-  ScratchDir t;
+  ScratchDir t{"crumble-kernel-test"};
   struct Row {
     const char* what;
     Bytes bytes;
@@ -614,7 +599,7 @@ TEST_CASE("Debian's cloud kernel: every module's name and depends= agree with km
   SECTION("all of them, in one modinfo call per field") {
     // modinfo prints one line per file for a field each module has exactly once (checked by the
     // line count); depends= can be empty, which is an empty line. xargs runs it in list order.
-    ScratchDir t;
+    ScratchDir t{"crumble-kernel-test"};
     std::string list;
     for (const auto& f : files) list += f.string() + "\n";
     write_text(t.path / "list", list);
