@@ -143,6 +143,7 @@ const (
 	cfgCtrStrings         = runtime.Config("cfg_container_strings")
 	cfgCtrFiles           = runtime.Config("cfg_container_files")
 	cfgCtrFilesAt         = runtime.Config("cfg_container_files_at")
+	cfgCtrPrefetchMib     = runtime.Config("cfg_container_prefetch_mib")
 	cfgCtrFilesMax        = runtime.Config("cfg_container_files_max")
 	cfgFileKind           = runtime.Config("cfg_container_file_kind")
 	cfgFileMode           = runtime.Config("cfg_container_file_mode")
@@ -190,6 +191,9 @@ const (
 	cfgReseedEntropyBytes = runtime.Config("cfg_reseed_entropy_bytes")
 	cfgReseedSec          = runtime.Config("cfg_reseed_sec")
 	cfgReseedNsec         = runtime.Config("cfg_reseed_nsec")
+	cfgReseedHostnameLen  = runtime.Config("cfg_reseed_hostname_len")
+	cfgReseedHostname     = runtime.Config("cfg_reseed_hostname")
+	cfgReseedHostnameMax  = runtime.Config("cfg_reseed_hostname_max")
 	cfgHold               = runtime.Config("cfg_hold")
 
 	payloadMagic  = runtime.Config("payload_magic")
@@ -535,6 +539,11 @@ func reseed(mb uintptr, cfg uintptr) {
 	runtime.Store64(&ts, 0, runtime.Load64(r, cfgReseedSec))
 	runtime.Store64(&ts, 8, runtime.Load64(r, cfgReseedNsec))
 	runtime.Syscall(runtime.SYS_CLOCK_SETTIME, runtime.CLOCK_REALTIME, &ts)
+	// a container restored already set up takes its own name here (its setup had none)
+	n := uint64(runtime.Load32(r, cfgReseedHostnameLen))
+	if n != 0 && n <= cfgReseedHostnameMax {
+		runtime.Syscall(runtime.SYS_SETHOSTNAME, r+cfgReseedHostname, n)
+	}
 	runtime.Store32(r, cfgReseedMagicAt, 0)
 	signal(mb, signalReseeded)
 }
@@ -808,6 +817,73 @@ const (
 	lSetUpAt   = 32 // int64: CLOCK_REALTIME_COARSE (ns) when it was taken; 0 once a tick has passed
 )
 
+// prefetch reads the files of the block root at /crumble/lower, whole and in directory order, into
+// the page cache until `budget` bytes are read: a snapshot saved after the setup then holds them,
+// and the container's first commands after a restore read no disk, which under emulation costs
+// ~50 ms a megabyte. The host asks for it only when it saves such a snapshot, for a root that
+// fits the budget. Nothing here can fail the setup: what cannot be read is read later.
+func prefetch(budget uint64) {
+	if budget == 0 {
+		return
+	}
+	var left [8]byte
+	var buf [prefetchChunk]byte
+	runtime.Store64(&left, 0, budget)
+	dir := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/crumble/lower", runtime.O_RDONLY|runtime.O_DIRECTORY|runtime.O_CLOEXEC, 0)
+	if !failed(dir) {
+		prefetchTree(dir, 0, &left, &buf)
+	}
+}
+
+const prefetchChunk = 65536 // prefetch's reads: one buffer for the whole walk
+
+// prefetchTree reads every regular file under the directory open at dir (which it closes) while
+// the byte budget the uint64 at left holds lasts, reading through buf (prefetchChunk bytes).
+func prefetchTree(dir int64, depth int64, left uintptr, buf uintptr) {
+	var ents [direntBytes]byte
+	for depth < printDepth && runtime.Load64(left, 0) > 0 {
+		n := runtime.Syscall(runtime.SYS_GETDENTS64, dir, &ents, direntBytes)
+		if n <= 0 {
+			break
+		}
+		at := int64(0)
+		for at+19 < n && runtime.Load64(left, 0) > 0 { // d_reclen 16, d_type 18, d_name 19
+			reclen := int64(runtime.Load16(&ents, at+16))
+			name := &ents[at+19]
+			kind := runtime.Load8(&ents, at+18)
+			dot := runtime.Load8(name, 0) == '.' && (runtime.Load8(name, 1) == 0 || runtime.Load8(name, 1) == '.' && runtime.Load8(name, 2) == 0)
+			if !dot && kind == dtDir {
+				sub := runtime.Syscall(runtime.SYS_OPENAT, dir, name, runtime.O_RDONLY|runtime.O_DIRECTORY|runtime.O_NOFOLLOW|runtime.O_CLOEXEC, 0)
+				if !failed(sub) {
+					prefetchTree(sub, depth+1, left, buf)
+				}
+			} else if kind == dtReg {
+				fd := runtime.Syscall(runtime.SYS_OPENAT, dir, name, runtime.O_RDONLY|runtime.O_NOFOLLOW|runtime.O_CLOEXEC, 0)
+				for !failed(fd) && runtime.Load64(left, 0) > 0 {
+					got := runtime.Syscall(runtime.SYS_READ, fd, buf, prefetchChunk)
+					if got <= 0 {
+						break
+					}
+					if uint64(got) >= runtime.Load64(left, 0) {
+						runtime.Store64(left, 0, 0)
+					} else {
+						runtime.Store64(left, 0, runtime.Load64(left, 0)-uint64(got))
+					}
+				}
+				if !failed(fd) {
+					runtime.Syscall(runtime.SYS_CLOSE, fd)
+				}
+			}
+			if reclen <= 0 {
+				at = n
+			} else {
+				at += reclen
+			}
+		}
+	}
+	runtime.Syscall(runtime.SYS_CLOSE, dir)
+}
+
 // keepLayer opens what a root_writes command needs, for a block root (the only kind with a
 // writable layer of its own); called just before switchRoot.
 func keepLayer(layer uintptr, kind uint32) {
@@ -833,6 +909,7 @@ const (
 	printDepth   = 64   // a deeper layer has no print: its writes are always archived
 	statBytes    = 144  // struct stat (amd64; 128 in the generic table)
 	dtDir        = 4
+	dtReg        = 8
 	clockCoarse  = 5       // CLOCK_REALTIME_COARSE: the clock tmpfs stamps ctimes with
 	printEntries = 1 << 40 // the budget of the print at setup (no limit)
 )
@@ -1923,6 +2000,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		if failed(r) {
 			goto failed
 		}
+		prefetch(uint64(runtime.Load32(base, cfgCtrPrefetchMib)) << 20)
 		// the writes go to a tmpfs over it, thrown away with the VM
 		step = stepOverlay
 		r = mountOn(uintptr("tmpfs"), uintptr("/crumble/rw"), uintptr("tmpfs"), 0, uintptr("mode=0755"))

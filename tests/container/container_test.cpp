@@ -367,7 +367,7 @@ TEST_CASE("container: the image config's Env, Entrypoint, Cmd, WorkingDir and Us
   const Cli r = run({"--verbose", "--image", image, "--", "-c", "exit 7"});
   INFO(r);
   CHECK(r.status == 7);
-  CHECK(r.err.find("VM restored in ") != std::string::npos);
+  CHECK(r.err.find("VM restored with the container set up in ") != std::string::npos);
 }
 
 TEST_CASE("container: the C++ API runs an image in a few lines, with the image's defaults", "[container][e2e][api]") {
@@ -1189,6 +1189,116 @@ TEST_CASE("container: bad files are refused before a VM starts, the file named",
   spec.image = w.users_image;
   spec.tmpfs = {tmpfs("relative", "size=1m")};
   CHECK_THROWS_WITH(crumble::container::Container(spec), Catch::Contains("\"relative\"") && Catch::Contains("absolute"));
+}
+
+// --- the container snapshot -------------------------------------------------------------------------
+
+namespace {
+// The container snapshot a `--verbose` run restored or saved ("" for neither).
+std::string container_snapshot(const Cli& r, const char* how) {
+  const std::string marker = std::string(how) + " container snapshot ";
+  const auto at = r.err.find(marker);
+  return at == std::string::npos ? std::string() : r.err.substr(at + marker.size(), 32);
+}
+std::size_t snapshots_in_cache() { return names_in(World::get().xdg / "crumble/snapshots", false).size(); }
+}  // namespace
+
+TEST_CASE("container: the container snapshot: saved by the first run of a root, restored by the next with its own hostname, randomness and clock, none of the first run's writes", "[container][e2e][snapshot]") {
+  TempDir d("e2e-csnap-");
+  const fs::path root = d.path() / "root";
+  make_busybox_dir(root);  // a root no other case uses: its container snapshot is new
+  const std::string script = "hostname; cat /proc/sys/kernel/random/uuid; date +%s; cat /tmp/left 2>/dev/null; echo left > /tmp/left";
+  const Cli first = run({"--verbose", "--rootfs", root.string(), "--", "sh", "-c", script});
+  INFO(first);
+  REQUIRE(first.status == 0);
+  const std::string key = container_snapshot(first, "saved");
+  REQUIRE(key.size() == 32);
+  CHECK(fs::exists(World::get().xdg / "crumble/snapshots" / key));
+
+  struct Row {
+    std::vector<std::string> flags;
+    std::string hostname;  // "": a random 12-hex one
+  };
+  const std::vector<Row> rows = {{{}, ""}, {{"--hostname", "box-two"}, "box-two"}, {{}, ""}};
+  std::set<std::string> hostnames = {lines(first.out).at(0)}, uuids = {lines(first.out).at(1)};
+  for (const Row& row : rows) {
+    std::vector<std::string> args = {"--verbose", "--rootfs", root.string()};
+    args.insert(args.end(), row.flags.begin(), row.flags.end());
+    args.insert(args.end(), {"--", "sh", "-c", script});
+    const auto host_now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const Cli r = run(args);
+    INFO(r);
+    REQUIRE(r.status == 0);
+    CHECK(container_snapshot(r, "restored from") == key);  // the hostname is not in the key
+    CHECK(r.err.find("VM restored with the container set up in ") != std::string::npos);
+    const std::vector<std::string> out = lines(r.out);
+    REQUIRE(out.size() == 3);  // no "left": the first run's write was after the save
+    if (row.hostname.empty()) CHECK(out[0].size() == 12);
+    else CHECK(out[0] == row.hostname);
+    CHECK(hostnames.insert(out[0]).second);
+    CHECK(uuids.insert(out[1]).second);
+    CHECK(std::abs(std::stoll(out[2]) - host_now) < 30);
+  }
+
+  // The root's files are in the snapshot's page cache (the root is small): reading one reads no
+  // disk after a restore, as the disk's own counters say; set up without the snapshot, it does.
+  const std::string reads = "read a b < /sys/block/vda/stat; cat /bin/busybox > /dev/null; read c d < /sys/block/vda/stat; echo $((c - a))";
+  const Cli cached = run({"--rootfs", root.string(), "--", "sh", "-c", reads});
+  INFO(cached);
+  CHECK(cached.out == "0\n");
+  const Cli uncached = run({"--no-container-snapshot", "--rootfs", root.string(), "--", "sh", "-c", reads});
+  INFO(uncached);
+  CHECK(uncached.status == 0);
+  CHECK(uncached.out != "0\n");
+
+  // Another request (a file copied in) is another container snapshot; the same one again restores it.
+  crumble::container::Spec spec;
+  spec.rootfs = root;
+  spec.files = {file("/etc/marker", "one\n")};
+  std::string marker_key;
+  for (int i = 0; i < 2; ++i) {
+    crumble::container::Container box(spec);
+    INFO(box.snapshot_note());
+    CHECK(box.run({"cat", "/etc/marker"}).out == "one\n");
+    const std::string note = box.snapshot_note();
+    if (i == 0) {
+      REQUIRE(note.find("saved container snapshot ") != std::string::npos);
+      marker_key = note.substr(note.find("saved container snapshot ") + 25, 32);
+      CHECK(marker_key != key);
+    } else {
+      CHECK(note == "restored from container snapshot " + marker_key);
+    }
+  }
+
+  // A changed root is another root image: a new container snapshot, the change seen.
+  write_file(root / "etc/changed", "yes\n");
+  const Cli changed = run({"--verbose", "--rootfs", root.string(), "--", "cat", "/etc/changed"});
+  INFO(changed);
+  CHECK(changed.status == 0);
+  CHECK(changed.out == "yes\n");
+  CHECK(container_snapshot(changed, "saved").size() == 32);
+  CHECK(container_snapshot(changed, "saved") != key);
+
+  // --no-container-snapshot: neither restored nor saved.
+  const std::size_t before = snapshots_in_cache();
+  const Cli plain = run({"--verbose", "--no-container-snapshot", "--rootfs", root.string(), "--", "cat", "/etc/changed"});
+  INFO(plain);
+  CHECK(plain.status == 0);
+  CHECK(plain.out == "yes\n");
+  CHECK(plain.err.find("container snapshot") == std::string::npos);
+  CHECK(plain.err.find("VM restored and container set up in ") != std::string::npos);
+  CHECK(snapshots_in_cache() == before);
+
+  // A damaged container snapshot is removed, the container set up again and saved anew.
+  const std::string changed_key = container_snapshot(changed, "saved");
+  fs::resize_file(World::get().xdg / "crumble/snapshots" / changed_key, 100);
+  const Cli repaired = run({"--verbose", "--rootfs", root.string(), "--", "cat", "/etc/changed"});
+  INFO(repaired);
+  CHECK(repaired.status == 0);
+  CHECK(repaired.out == "yes\n");
+  CHECK(repaired.err.find("removed container snapshot " + changed_key) != std::string::npos);
+  CHECK(container_snapshot(repaired, "saved") == changed_key);
+  CHECK(qemus_in(World::get().tmp).empty());
 }
 
 TEST_CASE("container: after every case: no QEMU of ours running, nothing left in TMPDIR, the user's own cache untouched", "[container][e2e]") {

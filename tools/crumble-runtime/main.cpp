@@ -347,6 +347,9 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     crumble::container::Spec spec = b.spec;
     spec.root_cache_dir = root_images();
     spec.entrypoint.emplace();  // the process's args and an exec's are passed whole to start()
+    // each container has its own root image and files (/etc/hostname, /etc/hosts): a snapshot of
+    // one set up would never be restored
+    spec.vm.container_snapshots = false;
     box.emplace(spec);
     root_key = box->root_key();
     // on record before "ok": whoever ends this monitor from now on (create's abandon, delete)

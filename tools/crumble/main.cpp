@@ -89,6 +89,10 @@ constexpr const char* usage = R"(usage:
                           where the cached snapshot catches init (default late: waiting for
                           commands; early: right after its setup, phase 6)
       --no-snapshot       boot cold; neither use nor save a snapshot
+      --no-container-snapshot
+                          set the container up at every start: neither restore nor save a
+                          snapshot of this image's container set up (one per image and
+                          options, saved by the first run; the later ones skip the setup)
       --snapshot-dir DIR  keep snapshots in DIR (default ~/.cache/crumble/snapshots)
       --strict-snapshot   a snapshot that cannot be used is an error, not a cold boot
       --verbose           say which engine runs and why, whether it was restored from a
@@ -340,6 +344,7 @@ int run_command(const std::vector<std::string>& args) {
       else die("--snapshot takes late, early or off, not \"" + m + "\"", true);
     } else if (a == "--no-snapshot") cfg.snapshot = crumble::vm::SnapshotMode::off;
     else if (a == "--strict-snapshot") cfg.snapshot_strict = true;
+    else if (a == "--no-container-snapshot") cfg.container_snapshots = false;
     else if (a == "--snapshot-dir") cfg.snapshot_dir = value();
     else if (a == "--verbose") verbose = true;
     else if (a == "--net") cfg.network = true;

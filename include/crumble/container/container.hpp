@@ -644,13 +644,14 @@ class Container {
     if (spec_.root_readonly) req.files.push_back(record(Placed::Kind::read_only, "/", ""));
     vm::Channel::check_container(req);  // what does not fit is named before a VM is started
     const auto t0 = vm::Clock::now();
-    vm_.emplace(c);
-    const auto t1 = vm::Clock::now();
-    vm_->setup_container(req);
-    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    vm_.emplace(c, req);
+    const double ms = std::chrono::duration<double, std::milli>(vm::Clock::now() - t0).count();
     char buf[96];
-    std::snprintf(buf, sizeof buf, "VM %s in %.0f ms, container set up in %.0f ms", vm_->restored() ? "restored" : "booted", ms(t1 - t0),
-                  ms(vm::Clock::now() - t1));
+    std::snprintf(buf, sizeof buf, "%s in %.0f ms",
+                  vm_->container_restored() ? "VM restored with the container set up"
+                  : vm_->restored()         ? "VM restored and container set up"
+                                            : "VM booted and container set up",
+                  ms);
     start_note_ = buf;
   }
 

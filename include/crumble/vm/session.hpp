@@ -21,6 +21,10 @@
 // guest has a deadline; a guest that hangs is stopped and reported as GuestTimeout.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <type_traits>
 #include <utility>
@@ -74,6 +78,11 @@ struct SessionConfig {
   SnapshotMode snapshot = SnapshotMode::late;
   std::filesystem::path snapshot_dir;       // empty: ~/.cache/crumble/snapshots
   bool snapshot_strict = false;
+  // A session made with a ContainerRequest also snapshots the guest with that container set up
+  // (keyed by the request, less the hostname, and the root disk file) and later restores it,
+  // skipping the setup. Off for callers whose requests differ on every start (a runtime's
+  // per-container /etc/hosts): each would save a snapshot never used again.
+  bool container_snapshots = true;
   // Containers (the QEMU engine only). container_devices: a read-only virtio-blk root disk slot
   // and the modules a container root needs, all loaded at boot (container_boot_modules), the
   // device drivers (container_device_drivers) bound to their devices at boot too. The snapshot
@@ -174,7 +183,17 @@ class EngineMachine final : public GuestMachine {
 
 class Session {
  public:
-  explicit Session(const SessionConfig& c) : cfg_(c) {
+  explicit Session(const SessionConfig& c) : Session(c, nullptr) {}
+
+  // A session whose guest is a container (ContainerRequest: its root, volumes, hostname, foreign
+  // binaries) before the first command: as setup_container after the start, but with snapshots
+  // on (SessionConfig::container_snapshots) the guest is restored with this container already set
+  // up when an earlier session saved one, or set up and saved for the next. Not for sessions with
+  // shares (volumes boot cold).
+  Session(const SessionConfig& c, const ContainerRequest& container) : Session(c, &container) {}
+
+ private:
+  Session(const SessionConfig& c, const ContainerRequest* container) : cfg_(c) {
     if (c.init.empty()) throw ConfigError("no init program given (SessionConfig::init)");
     if (c.init.data() == default_init().data()) {
       if (c.arch == GuestArch::arm64) cfg_.init = default_init_arm64();
@@ -203,13 +222,19 @@ class Session {
       static_cast<GuestOptions&>(o) = g;
       o.accel = accel_;
       o.arch = c.arch;
-      if (c.arch == GuestArch::amd64)
-        start<QemuMachine>(o, k, "qemu microvm serial qmp accel " + o.accel + " " + without_tsc_rate(QemuMachine::base_cmdline()));
-      else
-        start<QemuMachine>(o, k, "qemu virt " + std::string(arch_info(c.arch).name) + " cpu " + QemuMachine::cpu_for(o) + " accel " +
-                                     o.accel + " " + QemuMachine::base_cmdline(c.arch));
+      const std::string engine =
+          c.arch == GuestArch::amd64
+              ? "qemu microvm serial qmp accel " + o.accel + " " + without_tsc_rate(QemuMachine::base_cmdline())
+              : "qemu virt " + std::string(arch_info(c.arch).name) + " cpu " + QemuMachine::cpu_for(o) + " accel " + o.accel + " " +
+                    QemuMachine::base_cmdline(c.arch);
+      if (container) start_container<QemuMachine>(o, k, engine, *container);
+      else start<QemuMachine>(o, k, engine);
+      return;
     }
+    if (container) setup_container(*container);
   }
+
+ public:
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session() {
@@ -296,6 +321,8 @@ class Session {
   // cache ("restored from snapshot KEY", "cold boot; saved snapshot KEY", why one was dropped).
   const std::string& snapshot_note() const { return snapshot_note_; }
   bool restored() const { return restored_; }
+  // Restored with its container already set up (Session(config, request)): no setup ran.
+  bool container_restored() const { return container_restored_; }
 
  private:
   Channel& channel() {
@@ -449,6 +476,105 @@ class Session {
     }
   }
 
+  // start() for a container guest, through a snapshot of the guest with this container set up
+  // (the cold-boot path and the base snapshot stay start()'s): restore it when there, newer than
+  // the kernel and the root disk; else start, set up, save it under its own lock (a failed save
+  // leaves a working container, as in restore_or_boot). Either way the container's own hostname
+  // comes last, with a reseed: the saved setup had none, so one snapshot serves every name.
+  template <class M, class Options>
+  void start_container(Options o, const GuestKernel& k, const std::string& engine, const ContainerRequest& request) {
+    namespace fs = std::filesystem;
+    std::optional<SnapshotCache> cache;
+    if (cfg_.container_snapshots && cfg_.snapshot != SnapshotMode::off && o.shares.empty() && !o.root_disk.empty() &&
+        o.arch != GuestArch::riscv64) {
+      try {
+        cache.emplace(cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir));
+      } catch (const std::exception&) {  // no cache directory: start() says so
+      }
+    }
+    if (!cache) {
+      start<M>(o, k, engine);
+      setup_container(request);
+      return;
+    }
+    Channel::check_container(request);  // before anything boots, as setup_container checks it
+    QemuMachine::checked_root_disk(o.root_disk);
+    ContainerRequest unnamed = request;
+    unnamed.hostname.clear();
+    const std::string key = container_snapshot_key(snapshot_key(engine, o), unnamed, o.root_disk);
+    const fs::path file = cache->path(key);
+    std::error_code ec;
+    if (fs::exists(file, ec)) {
+      // stale when older than the kernel or the root disk (a root image rebuilt at that path)
+      const auto kernel_time = fs::last_write_time(k.image, ec);
+      const auto disk_time = fs::last_write_time(o.root_disk, ec);
+      std::string problem = "it is older than the kernel or the root disk";
+      if (!ec && cache->fresh(key, std::max(kernel_time, disk_time))) {
+        try {
+          o.restore_from = file;
+          machine_ = std::make_unique<EngineMachine<M>>(o);
+          restored_ = container_restored_ = true;
+          snapshot_note_ = "restored from container snapshot " + key;
+          name_container(request.hostname);
+          return;
+        } catch (const SnapshotError& e) {
+          o.restore_from.clear();
+          machine_.reset();
+          problem = e.what();
+        }
+      }
+      if (cfg_.snapshot_strict) throw SnapshotError("container snapshot " + file.string() + " cannot be used: " + problem);
+      cache->remove(key);
+      snapshot_note_ = "removed container snapshot " + key + " (" + problem + "); ";
+    }
+    start<M>(o, k, engine);
+    // a root small enough is read into the page cache before the save: the restored guests'
+    // first commands then read no disk (under emulation ~50 ms a megabyte)
+    if (fs::file_size(o.root_disk, ec) <= std::uint64_t{container_prefetch_mib} << 20 && !ec) unnamed.prefetch_mib = container_prefetch_mib;
+    setup_container(unnamed);
+    try {
+      const auto held = cache->lock(key);  // of two processes that set up the same container, one saves
+      cache->remove_interrupted_saves(key);
+      if (cache->fresh(key)) {
+        snapshot_note_ += "; container snapshot " + key + " was saved meanwhile by another process";
+      } else {
+        static_cast<EngineMachine<M>&>(*machine_).get().save(file, SnapshotMode::late);
+        snapshot_note_ += "; container set up, saved container snapshot " + key;
+      }
+    } catch (const BootError&) {
+      throw;  // the guest did not survive the save
+    } catch (const VmError& e) {
+      if (cfg_.snapshot_strict) throw SnapshotError(std::string("cannot save a container snapshot: ") + e.what());
+      snapshot_note_ += std::string("; could not save a container snapshot: ") + e.what();
+    }
+    name_container(request.hostname);
+  }
+
+  // A container snapshot holds its root's files in the page cache when the root disk is at most
+  // this large (the snapshot's memory file, copied at every restore, grows by as much).
+  static constexpr std::uint32_t container_prefetch_mib = 32;
+
+  // The hostname of a container set up without one (start_container).
+  void name_container(const std::string& hostname) {
+    if (!hostname.empty()) guarded([&] { channel().reseed(Clock::now() + cfg_.boot_timeout, hostname); });
+  }
+
+  // A container snapshot's key: the guest's (snapshot_key), the request as init reads it, and the
+  // root disk file by identity (path, device, inode, size, modification time): the guest's page
+  // cache holds blocks of that file, so another file, even of the same name, is another guest.
+  static std::string container_snapshot_key(const std::string& guest_key, const ContainerRequest& request, const std::filesystem::path& disk) {
+    struct stat st {};
+    if (::stat(disk.c_str(), &st) != 0) throw ConfigError("root disk " + disk.string() + ": " + std::strerror(errno));
+    ContentHash h;
+    h.add(std::string_view("crumble container snapshot"));
+    h.add(guest_key);
+    h.add(Channel::container_bytes(request));
+    h.add(std::filesystem::absolute(disk).string());
+    h.add(std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
+          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec));
+    return h.hex();
+  }
+
   // Everything that determines the guest a snapshot holds: the engine and its command line,
   // memory, vCPUs, kernel and initramfs contents (init and modules are in it), the user's command
   // line additions, the mode. (The host's part — CPU, QEMU binary, KVM — is the fingerprint's.)
@@ -537,7 +663,7 @@ class Session {
 
   SessionConfig cfg_;
   std::string accel_ = "tcg", reason_, log_, snapshot_note_;
-  bool use_kvm_ = false, restored_ = false;
+  bool use_kvm_ = false, restored_ = false, container_restored_ = false;
   std::unique_ptr<GuestMachine> machine_;
 };
 

@@ -102,6 +102,10 @@ struct ContainerRequest {
   };
   RootKind root_kind = RootKind::dir;
   std::string root_source, root_fstype, hostname;  // hostname empty: the guest's stays
+  // A block root's files read whole into the guest's page cache during the setup, up to this
+  // many MiB: for a guest saved right after (a container snapshot), whose first commands then
+  // read no disk. Not part of what the container is (container_bytes leaves it out).
+  std::uint32_t prefetch_mib = 0;
   struct Volume {
     std::string tag, guest_path;  // a virtio-fs tag, and where it appears (absolute, in the root)
     bool read_only = false;
@@ -404,6 +408,7 @@ class Channel {
     le::store<std::uint32_t>(c + config::container_binfmts, static_cast<std::uint32_t>(request.binfmt.size()));
     le::store<std::uint32_t>(c + config::container_files, static_cast<std::uint32_t>(request.files.size()));
     le::store<std::uint32_t>(c + config::container_files_at, static_cast<std::uint32_t>(files_at));
+    le::store<std::uint32_t>(c + config::container_prefetch_mib, request.root_kind == Kind::block ? request.prefetch_mib : 0);
     for (std::size_t i = 0; i < request.volumes.size(); ++i)
       le::store<std::uint32_t>(c + config::container_volume_flags + 4 * i, request.volumes[i].read_only ? protocol::volume_flag_read_only : 0);
     host_u32(c + config::container_magic_at, protocol::container_magic);  // last
@@ -456,6 +461,18 @@ class Channel {
     (void)container_files(request, (config::container_strings + strings.size() + 7) & ~std::size_t{7});
   }
 
+  // The request as init would read it (its strings, then its file records, contents included):
+  // what a snapshot of a guest with this container set up is keyed by. Checked as
+  // check_container does.
+  static std::string container_bytes(const ContainerRequest& request) {
+    const std::string strings = container_strings(request);
+    std::string bytes = strings + container_files(request, (protocol::config::container_strings + strings.size() + 7) & ~std::size_t{7});
+    bytes += request.root_kind == ContainerRequest::RootKind::block ? 'b' : request.root_kind == ContainerRequest::RootKind::dir ? 'd' : 'v';
+    bytes += request.own_mounts ? 'o' : '-';
+    for (const auto& v : request.volumes) bytes += v.read_only ? 'r' : 'w';
+    return bytes;
+  }
+
   // Copies a payload into the guest, which relocates and calls it; its return value.
   std::int64_t call(const code::Image& img, Clock::time_point deadline) {
     const std::size_t total = protocol::config::payload_code + img.bytes.size() + 4 * img.relocs.size();
@@ -497,9 +514,14 @@ class Channel {
   }
 
   // After a restore: fresh entropy and the wall clock for the guest, so clones of one snapshot
-  // differ (their CRNG state was copied with the memory) and know the time.
-  void reseed(Clock::time_point deadline) {
+  // differ (their CRNG state was copied with the memory) and know the time; and, unless empty,
+  // the hostname (a container restored already set up: its snapshot was set up without one).
+  void reseed(Clock::time_point deadline, std::string_view hostname = {}) {
+    check_string(std::string(hostname), "the hostname", hostname_max, false);
     std::uint8_t* r = cfg_ + protocol::config::reseed;
+    static_assert(hostname_max <= protocol::config::reseed_hostname_max);
+    std::memcpy(r + protocol::config::reseed_hostname, hostname.data(), hostname.size());
+    le::store<std::uint32_t>(r + protocol::config::reseed_hostname_len, static_cast<std::uint32_t>(hostname.size()));
     std::random_device random;
     for (std::uint32_t i = 0; i < protocol::config::reseed_entropy_bytes; i += 4) le::store<std::uint32_t>(r + protocol::config::reseed_entropy + i, random());
     timespec now{};

@@ -150,10 +150,12 @@
 //   the process (signal_started). io: one slot per process that may run at once (PROCESS below):
 //   a control block and three rings. clock: the wall clock at boot, written by the host before the guest starts.
 //   reseed: after a restore, so clones differ; init adds the entropy (RNDADDENTROPY), reseeds its
-//   CRNG (RNDRESEEDCRNG), sets the clock, clears the magic and signals reseeded. hold: early
-//   snapshots; the host sets hold_magic here before boot; init, after phase 6 and before it
-//   signals ready, signals holding and waits while the magic stays. The host snapshots it there
-//   and clears the magic to let it go on (also after every restore of such a snapshot).
+//   CRNG (RNDRESEEDCRNG), sets the clock and, unless hostname_len is 0, the hostname (a guest
+//   restored with its container set up gets its own name), clears the magic and signals
+//   reseeded. hold: early snapshots; the host sets hold_magic here before boot; init, after
+//   phase 6 and before it signals ready, signals holding and waits while the magic stays. The
+//   host snapshots it there and clears the magic to let it go on (also after every restore of
+//   such a snapshot).
 #define CRUMBLE_PROTOCOL_CONFIG_AREAS(X)                                      \
   X(payload, 0, payload_max)                                                  \
   X(payload_max, 0x100000, 0) /* header + code + relocations */               \
@@ -162,7 +164,7 @@
   X(io, 0x200000, io_max)                                                     \
   X(io_max, 0x1ff000, 0)                                                      \
   X(clock, 0x3ff000, 24)                                                      \
-  X(reseed, 0x3ff100, 88)                                                     \
+  X(reseed, 0x3ff100, 160)                                                    \
   X(hold, 0x3ff200, 4) /* u32 hold_magic, or 0 */                           \
   X(network, 0x3ff300, 32) /* the guest's network (below), or 0 */
 
@@ -221,6 +223,8 @@
   X(container_binfmts, 16, 4)  /* u32, at most container_binfmts_max */            \
   X(container_files, 20, 4)    /* u32 file records, at most container_files_max */  \
   X(container_files_at, 24, 4) /* u32 offset of the first record, past the strings */ \
+  X(container_prefetch_mib, 28, 4) /* u32: a block root's files read whole into the  \
+                                      page cache, up to this many MiB (0: none) */     \
   X(container_volumes_max, 32, 0)                                                   \
   X(container_binfmts_max, 16, 0)                                                   \
   X(container_files_max, 128, 0)                                                    \
@@ -294,7 +298,10 @@
   X(reseed_entropy_bytes, 64, 0) /* how many */          \
   X(reseed_entropy, 8, reseed_entropy_bytes) /* for RNDADDENTROPY */ \
   X(reseed_sec, 72, 8)     /* i64 */                    \
-  X(reseed_nsec, 80, 8)    /* i64 */
+  X(reseed_nsec, 80, 8)    /* i64 */                    \
+  X(reseed_hostname_max, 64, 0)                         \
+  X(reseed_hostname_len, 88, 4) /* u32: 0 keeps it */   \
+  X(reseed_hostname, 96, reseed_hostname_max)
 
 // The guest's network (--net; QEMU's user-mode network, slirp), written by the host before boot as
 // the clock is: network_magic, then the guest's IPv4 address, its netmask, the default gateway and
