@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Whole-process figures for containers (bench/README.md §12), side by side in one run:
-#   start    `crumble run --image busybox -- true` from the snapshot, `crumble run -- true`, and
+#   start    `crumble run --image busybox -- true` from the container snapshot (its first, untimed
+#            run saves it) and without it, `crumble run -- true`, and
 #            `podman run --rm` of the same image with runc and crun (medians of N runs)
 #   unpack   the first run of a new ~100 MB image (unpack + root image build + run)
 #   io       file I/O in the container root, in a volume, and on the host: sequential read of
@@ -47,6 +48,7 @@ if [[ "$only" == *" start "* ]]; then
 echo "== start: /bin/true ($(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
 ulimits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 median_of "crumble run --image busybox -- true" "$crumble" run --image "$work/busybox.oci.tar" -- true
+median_of "  the same, --no-container-snapshot" "$crumble" run --no-container-snapshot --image "$work/busybox.oci.tar" -- true
 median_of "crumble run -- true (no container)" "$crumble" run -- true
 median_of "podman run --rm (runc)" podman run --rm "${ulimits[@]}" --runtime runc crumble-bench-busybox /bin/true
 median_of "podman run --rm (crun)" podman run --rm "${ulimits[@]}" --runtime crun crumble-bench-busybox /bin/true

@@ -518,31 +518,44 @@ func runPayload(mb uintptr, cfg uintptr, exec uintptr) {
 // reseed runs after a restore: the host's entropy goes into the kernel's pool (RNDADDENTROPY,
 // credited), the CRNG is reseeded from it (RNDRESEEDCRNG) and the clock is set, so two VMs
 // restored from one snapshot do not share random numbers or a stale time.
-func reseed(mb uintptr, cfg uintptr) {
+func reseed(mb uintptr, cfg uintptr, random int64, layer uintptr) {
 	r := cfg + cfgReseed
-	fd := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/dev/urandom", runtime.O_RDWR, 0)
-	if !failed(fd) {
-		// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
-		var info [8 + cfgReseedEntropyBytes]byte
-		runtime.Store32(&info, 0, cfgReseedEntropyBytes*8) // bits credited
-		runtime.Store32(&info, 4, cfgReseedEntropyBytes)
-		i := uintptr(0)
-		for i < cfgReseedEntropyBytes {
-			runtime.Store64(&info, 8+i, runtime.Load64(r, cfgReseedEntropy+i))
-			i += 8
-		}
-		runtime.Syscall(runtime.SYS_IOCTL, fd, runtime.RNDADDENTROPY, &info)
-		runtime.Syscall(runtime.SYS_IOCTL, fd, runtime.RNDRESEEDCRNG, 0)
-		runtime.Syscall(runtime.SYS_CLOSE, fd)
+	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+	var info [8 + cfgReseedEntropyBytes]byte
+	runtime.Store32(&info, 0, cfgReseedEntropyBytes*8) // bits credited
+	runtime.Store32(&info, 4, cfgReseedEntropyBytes)
+	i := uintptr(0)
+	for i < cfgReseedEntropyBytes {
+		runtime.Store64(&info, 8+i, runtime.Load64(r, cfgReseedEntropy+i))
+		i += 8
+	}
+	// through the descriptor opened at boot: inside a container's root, /dev/urandom may be
+	// missing or something else; clones that share their CRNG state must not go on
+	e := runtime.Syscall(runtime.SYS_IOCTL, random, runtime.RNDADDENTROPY, &info)
+	if !failed(e) {
+		e = runtime.Syscall(runtime.SYS_IOCTL, random, runtime.RNDRESEEDCRNG, 0)
+	}
+	if failed(e) {
+		fail(8, -e)
 	}
 	var ts [16]byte
 	runtime.Store64(&ts, 0, runtime.Load64(r, cfgReseedSec))
 	runtime.Store64(&ts, 8, runtime.Load64(r, cfgReseedNsec))
 	runtime.Syscall(runtime.SYS_CLOCK_SETTIME, runtime.CLOCK_REALTIME, &ts)
+	// A clock now behind the container's setup (a snapshot saved by a host whose clock was
+	// ahead) would keep tickPastPrint waiting: forget the print, and root_writes always archives.
+	runtime.Syscall(runtime.SYS_CLOCK_GETTIME, clockCoarse, &ts)
+	if int64(runtime.Load64(&ts, 0))*1000000000+int64(runtime.Load64(&ts, 8)) <= int64(runtime.Load64(layer, lSetUpAt)) {
+		runtime.Store64(layer, lPrint, 0)
+		runtime.Store64(layer, lSetUpAt, 0)
+	}
 	// a container restored already set up takes its own name here (its setup had none)
 	n := uint64(runtime.Load32(r, cfgReseedHostnameLen))
 	if n != 0 && n <= cfgReseedHostnameMax {
-		runtime.Syscall(runtime.SYS_SETHOSTNAME, r+cfgReseedHostname, n)
+		e = runtime.Syscall(runtime.SYS_SETHOSTNAME, r+cfgReseedHostname, n)
+		if failed(e) {
+			fail(8, -e)
+		}
 	}
 	runtime.Store32(r, cfgReseedMagicAt, 0)
 	signal(mb, signalReseeded)
@@ -2345,6 +2358,9 @@ func main() {
 	mount(2, "devpts", "/dev/pts", "devpts", runtime.MS_NOSUID|runtime.MS_NOEXEC) // ptys for commands with a tty
 	mount(2, "proc", "/proc", "proc", runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC)
 	mount(2, "sysfs", "/sys", "sysfs", runtime.MS_NOSUID|runtime.MS_NODEV|runtime.MS_NOEXEC)
+	// for every reseed after a restore, also inside a container's root (where the path may not be this device)
+	random := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, "/dev/urandom", runtime.O_RDWR|runtime.O_CLOEXEC, 0)
+	check(2, random, 0)
 	// 3: kernel modules
 	check(3, loadModules("/crumble/modules.list"), 0)
 	check(3, loadDeviceDrivers(), 0)
@@ -2391,7 +2407,7 @@ func main() {
 			continue
 		}
 		if runtime.Load32(cfg, cfgReseed+cfgReseedMagicAt) == reseedMagic {
-			reseed(mb, cfg)
+			reseed(mb, cfg, random, &layer)
 			continue
 		}
 		m := runtime.Load32(cfg, cfgCommand+cfgCommandMagicAt)

@@ -362,8 +362,8 @@ TEST_CASE("container: the image config's Env, Entrypoint, Cmd, WorkingDir and Us
     CHECK(r.status == 0);
     CHECK(r.out == row.out);
   }
-  // The command's exit status is crumble's; the run restored the snapshot the earlier runs saved
-  // (one snapshot for every image: the root is attached after the restore).
+  // The command's exit status is crumble's; the run restored the container snapshot the first
+  // run of this image saved (the flags above change the command, not the container's setup).
   const Cli r = run({"--verbose", "--image", image, "--", "-c", "exit 7"});
   INFO(r);
   CHECK(r.status == 7);
@@ -1251,23 +1251,49 @@ TEST_CASE("container: the container snapshot: saved by the first run of a root, 
   CHECK(uncached.status == 0);
   CHECK(uncached.out != "0\n");
 
-  // Another request (a file copied in) is another container snapshot; the same one again restores it.
+  // Another request (a tmpfs mounted) is another container snapshot; the same one again restores it.
   crumble::container::Spec spec;
   spec.rootfs = root;
+  spec.tmpfs = {tmpfs("/scratch", "size=1m")};
+  std::string scratch_key;
+  for (int i = 0; i < 2; ++i) {
+    crumble::container::Container box(spec);
+    INFO(box.snapshot_note());
+    CHECK(box.run({"sh", "-c", "grep -c ' /scratch tmpfs ' /proc/mounts"}).out == "1\n");
+    const std::string note = box.snapshot_note();
+    if (i == 0) {
+      REQUIRE(note.find("saved container snapshot ") != std::string::npos);
+      scratch_key = note.substr(note.find("saved container snapshot ") + 25, 32);
+      CHECK(scratch_key != key);
+      CHECK(slurp(World::get().xdg / "crumble/snapshots" / (scratch_key + ".container")).find("root.erofs") != std::string::npos);
+    } else {
+      CHECK(note == "restored from container snapshot " + scratch_key);
+    }
+  }
+  // With its own mounts and no /dev, the container has no /dev/urandom: restores still get fresh
+  // randomness (init reseeds through the device it opened at boot), so no two print the same UUID.
+  crumble::container::Spec bare;
+  bare.rootfs = root;
+  bare.mounts = std::vector<crumble::container::Mount>{{"/proc", "proc", "proc", ""}};
+  std::set<std::string> bare_uuids;
+  for (int i = 0; i < 3; ++i) {
+    crumble::container::Container box(bare);
+    INFO(box.snapshot_note());
+    CHECK(box.container_restored() == (i > 0));
+    const auto r = box.run({"sh", "-c", "test -e /dev/urandom || cat /proc/sys/kernel/random/uuid"});
+    CHECK(r.status() == 0);
+    CHECK(r.out.size() == 37);
+    CHECK(bare_uuids.insert(r.out).second);
+  }
+
+  // Files copied in (secrets, keys) would sit in the snapshot's memory file: no container snapshot.
   spec.files = {file("/etc/marker", "one\n")};
-  std::string marker_key;
   for (int i = 0; i < 2; ++i) {
     crumble::container::Container box(spec);
     INFO(box.snapshot_note());
     CHECK(box.run({"cat", "/etc/marker"}).out == "one\n");
-    const std::string note = box.snapshot_note();
-    if (i == 0) {
-      REQUIRE(note.find("saved container snapshot ") != std::string::npos);
-      marker_key = note.substr(note.find("saved container snapshot ") + 25, 32);
-      CHECK(marker_key != key);
-    } else {
-      CHECK(note == "restored from container snapshot " + marker_key);
-    }
+    CHECK(box.snapshot_note().find("container snapshot") == std::string::npos);
+    CHECK_FALSE(box.container_restored());
   }
 
   // A changed root is another root image: a new container snapshot, the change seen.

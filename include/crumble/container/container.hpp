@@ -20,7 +20,9 @@
 // or the user's directory, become an erofs image (root_cache.hpp: built once, cached by content)
 // that the guest sees as a read-only virtio block device under a tmpfs overlay, so a run writes
 // into its own VM's memory and the cached image never changes. That device is attached *after* a
-// snapshot restore: one snapshot serves every image. copy_writes_to applies a run's writes (that
+// snapshot restore: one snapshot serves every image for the first run of each; that run saves a
+// container snapshot (the guest with this root set up: vm::Session), which the next runs of the
+// root with the same options restore, skipping the setup. copy_writes_to applies a run's writes (that
 // overlay's upper layer) onto a host directory: crumble-runtime's root.path, as runc's container
 // would have written there. Volumes and --rootfs-rw need live sharing,
 // which is virtio-fs — and QEMU 7.2 cannot snapshot a VM with virtio-fs, so those runs boot cold
@@ -337,6 +339,8 @@ class Container {
   std::string root_key() const { return lease_ ? lease_->key() : std::string(); }
   std::string snapshot_note() const { return vm_->snapshot_note(); }
   bool restored() const { return vm_->restored(); }
+  // Restored with the container already set up (a container snapshot: vm::Session).
+  bool container_restored() const { return vm_->container_restored(); }
   // How long the VM took to start and the container to be set up in it.
   const std::string& start_note() const { return start_note_; }
   const std::string& engine_reason() const { return vm_->engine_reason(); }

@@ -486,35 +486,37 @@ class Session {
     namespace fs = std::filesystem;
     std::optional<SnapshotCache> cache;
     if (cfg_.container_snapshots && cfg_.snapshot != SnapshotMode::off && o.shares.empty() && !o.root_disk.empty() &&
-        o.arch != GuestArch::riscv64) {
+        o.arch != GuestArch::riscv64 && snapshot_holds_no_secrets(request)) {
       try {
         cache.emplace(cfg_.snapshot_dir.empty() ? SnapshotCache() : SnapshotCache(cfg_.snapshot_dir));
       } catch (const std::exception&) {  // no cache directory: start() says so
       }
     }
     if (!cache) {
-      start<M>(o, k, engine);
+      start<M>(std::move(o), k, engine);
       setup_container(request);
       return;
     }
     Channel::check_container(request);  // before anything boots, as setup_container checks it
-    QemuMachine::checked_root_disk(o.root_disk);
+    const fs::path disk = o.root_disk;
+    QemuMachine::checked_root_disk(disk);
     ContainerRequest unnamed = request;
     unnamed.hostname.clear();
-    const std::string key = container_snapshot_key(snapshot_key(engine, o), unnamed, o.root_disk);
+    const std::string key = container_snapshot_key(snapshot_key(engine, o), unnamed, disk);
     const fs::path file = cache->path(key);
     std::error_code ec;
     if (fs::exists(file, ec)) {
-      // stale when older than the kernel or the root disk (a root image rebuilt at that path)
-      const auto kernel_time = fs::last_write_time(k.image, ec);
-      const auto disk_time = fs::last_write_time(o.root_disk, ec);
-      std::string problem = "it is older than the kernel or the root disk";
-      if (!ec && cache->fresh(key, std::max(kernel_time, disk_time))) {
+      std::string problem;
+      const auto kernel_time = fs::last_write_time(k.image, ec);  // the disk's identity is in the key
+      if (ec) problem = "cannot read the kernel's time: " + ec.message();
+      else if (!cache->fresh(key, kernel_time)) problem = "it is older than the kernel " + k.image.string();
+      if (problem.empty()) {
         try {
           o.restore_from = file;
           machine_ = std::make_unique<EngineMachine<M>>(o);
           restored_ = container_restored_ = true;
           snapshot_note_ = "restored from container snapshot " + key;
+          cache->used(key, container_snapshot_kind);
           name_container(request.hostname);
           return;
         } catch (const SnapshotError& e) {
@@ -527,10 +529,11 @@ class Session {
       cache->remove(key);
       snapshot_note_ = "removed container snapshot " + key + " (" + problem + "); ";
     }
-    start<M>(o, k, engine);
+    start<M>(std::move(o), k, engine);
     // a root small enough is read into the page cache before the save: the restored guests'
     // first commands then read no disk (under emulation ~50 ms a megabyte)
-    if (fs::file_size(o.root_disk, ec) <= std::uint64_t{container_prefetch_mib} << 20 && !ec) unnamed.prefetch_mib = container_prefetch_mib;
+    if (const auto bytes = fs::file_size(disk, ec); !ec && bytes <= std::uint64_t{container_prefetch_mib} << 20)
+      unnamed.prefetch_mib = container_prefetch_mib;
     setup_container(unnamed);
     try {
       const auto held = cache->lock(key);  // of two processes that set up the same container, one saves
@@ -539,7 +542,10 @@ class Session {
         snapshot_note_ += "; container snapshot " + key + " was saved meanwhile by another process";
       } else {
         static_cast<EngineMachine<M>&>(*machine_).get().save(file, SnapshotMode::late);
+        cache->label(key, container_snapshot_kind, fs::absolute(disk).string() + "\n");
         snapshot_note_ += "; container set up, saved container snapshot " + key;
+        if (const std::size_t n = cache->keep_recent(container_snapshot_kind, container_snapshots_kept))
+          snapshot_note_ += " (removed " + std::to_string(n) + " least recently used)";
       }
     } catch (const BootError&) {
       throw;  // the guest did not survive the save
@@ -549,6 +555,23 @@ class Session {
     }
     name_container(request.hostname);
   }
+
+  // Whether a snapshot of a guest set up with this request holds nothing the caller may not want
+  // written to the cache, and nothing a later name would undo: files copied in (secrets, keys)
+  // live in the guest's memory, hence in the snapshot's memory file; a sysctl record writing the
+  // hostname would be overridden by the name each restore gets.
+  static bool snapshot_holds_no_secrets(const ContainerRequest& request) {
+    using Kind = ContainerRequest::File::Kind;
+    return std::none_of(request.files.begin(), request.files.end(), [](const ContainerRequest::File& f) {
+      return f.kind == Kind::copy || (f.kind == Kind::sysctl && f.guest_path.ends_with("/kernel/hostname"));
+    });
+  }
+
+  // Container snapshots are labelled so (SnapshotCache::label, a KEY.container side file naming
+  // the root disk), and the cache keeps the most recently used few: each root and options has
+  // one, and a changed root (a --rootfs edited between runs) is a new one.
+  static constexpr const char* container_snapshot_kind = "container";
+  static constexpr std::size_t container_snapshots_kept = 16;
 
   // A container snapshot holds its root's files in the page cache when the root disk is at most
   // this large (the snapshot's memory file, copied at every restore, grows by as much).
@@ -560,8 +583,9 @@ class Session {
   }
 
   // A container snapshot's key: the guest's (snapshot_key), the request as init reads it, and the
-  // root disk file by identity (path, device, inode, size, modification time): the guest's page
-  // cache holds blocks of that file, so another file, even of the same name, is another guest.
+  // root disk file by identity (path, inode, size, modification and change times; not the device
+  // number, which some file systems renumber at mount): the guest's page cache holds blocks of
+  // that file, so another file, even of the same name, or the same file rewritten, is another guest.
   static std::string container_snapshot_key(const std::string& guest_key, const ContainerRequest& request, const std::filesystem::path& disk) {
     struct stat st {};
     if (::stat(disk.c_str(), &st) != 0) throw ConfigError("root disk " + disk.string() + ": " + std::strerror(errno));
@@ -570,8 +594,8 @@ class Session {
     h.add(guest_key);
     h.add(Channel::container_bytes(request));
     h.add(std::filesystem::absolute(disk).string());
-    h.add(std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
-          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec));
+    h.add(std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+          std::to_string(st.st_mtim.tv_nsec) + " " + std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec));
     return h.hex();
   }
 

@@ -427,7 +427,7 @@ static_assert(laid_out(config::network_fields, area_bytes("cfg_network")), "netw
 // init.go numbers its phases the same way.
 inline constexpr const char* phase_names[] = {
     "", "create /dev", "mount filesystems", "load kernel modules", "console", "map mailbox and config",
-    "set the clock and the network", "main loop"};
+    "set the clock and the network", "main loop", "reseed after a restore"};
 // The container request's steps (container_step_*) and the steps before a command's execve
 // (exec_stage_*), by number, for messages.
 inline constexpr const char* container_step_names[] = {

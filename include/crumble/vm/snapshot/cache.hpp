@@ -19,15 +19,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../host/cache_dir.hpp"
@@ -162,6 +165,38 @@ class SnapshotCache {
       if (name.starts_with(key + ".tmp.") || name.starts_with(key + ".mem.tmp.")) files.push_back(e.path());
     }
     for (const auto& f : files) std::filesystem::remove(f, ec);
+  }
+
+  // Snapshots of a kind the cache keeps a bounded number of (container snapshots: one per root
+  // and options) carry a side file KEY.<kind> saying what they are of, whose time is their last
+  // use. label() writes it (after a save), used() stamps it (after a restore), keep_recent()
+  // removes all but the `n` most recently used of the kind and says how many it removed.
+  void label(const std::string& key, const std::string& kind, std::string_view text) const {
+    const std::filesystem::path side = path(key).string() + "." + kind;
+    const int fd = ::open(side.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return;  // only eviction order is lost
+    const ssize_t ignored = ::write(fd, text.data(), text.size());
+    (void)ignored;
+    ::close(fd);
+  }
+  void used(const std::string& key, const std::string& kind) const {
+    ::utimensat(AT_FDCWD, (path(key).string() + "." + kind).c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+  }
+  std::size_t keep_recent(const std::string& kind, std::size_t n) const {
+    std::vector<std::pair<std::filesystem::file_time_type, std::string>> of_kind;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.size() == 33 + kind.size() && name.ends_with("." + kind) && name.find_first_not_of("0123456789abcdef") == 32)
+        of_kind.emplace_back(e.last_write_time(ec), name.substr(0, 32));
+    }
+    if (of_kind.size() <= n) return 0;
+    std::sort(of_kind.begin(), of_kind.end(), std::greater<>());
+    for (std::size_t i = n; i < of_kind.size(); ++i) {
+      remove(of_kind[i].second);
+      std::filesystem::remove(path(of_kind[i].second).string() + "." + kind, ec);
+    }
+    return of_kind.size() - n;
   }
 
   // Removes every snapshot, with what interrupted saves left (KEY.tmp.*, KEY.mem.tmp.*) and the
