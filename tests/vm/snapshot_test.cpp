@@ -743,6 +743,44 @@ TEST_CASE("snapshot cache: a save killed midway leaves temporary files that the 
   CHECK(std::filesystem::exists(cache.path(key)));
 }
 
+TEST_CASE("snapshot cache: keep_recent keeps the most recently used of a kind, whatever their age otherwise, and nothing else is touched", "[snapshot][cache]") {
+  crumble::vm::TempDir dir("crumble-recent-");
+  const crumble::vm::SnapshotCache cache(dir.path());
+  cache.prepare("x");
+  auto key = [](int i) { return crumble::vm::SnapshotCache::key({"recent", std::to_string(i)}); };
+  auto make = [&](int i, const char* kind, int minutes_ago) {
+    std::ofstream(cache.path(key(i))) << "state";
+    std::ofstream(cache.path(key(i)).string() + ".mem") << "memory";
+    if (!kind) return;
+    cache.label(key(i), kind, "/roots/" + std::to_string(i) + "\n");
+    std::filesystem::last_write_time(cache.path(key(i)).string() + "." + kind,
+                                     std::filesystem::file_time_type::clock::now() - std::chrono::minutes(minutes_ago));
+  };
+  struct Row {
+    const char* kind;  // nullptr: a snapshot of no kind (a base snapshot)
+    int minutes_ago;   // since its last use
+    bool used_now;     // used() just before keep_recent
+    bool kept;
+  };
+  const std::vector<Row> rows = {
+      {"container", 50, false, false}, {"container", 10, false, true}, {"container", 99, true, true},
+      {"container", 40, false, false}, {nullptr, 500, false, true},     {"other", 500, false, true},
+  };
+  for (std::size_t i = 0; i < rows.size(); ++i) make(static_cast<int>(i), rows[i].kind, rows[i].minutes_ago);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].used_now) cache.used(key(static_cast<int>(i)), rows[i].kind);
+  CHECK(cache.keep_recent("container", 2) == 2);
+  CHECK(cache.keep_recent("container", 2) == 0);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    INFO("row " << i);
+    const std::string state = cache.path(key(static_cast<int>(i))).string();
+    CHECK(std::filesystem::exists(state) == rows[i].kept);
+    CHECK(std::filesystem::exists(state + ".mem") == rows[i].kept);
+    if (rows[i].kind) CHECK(std::filesystem::exists(state + "." + rows[i].kind) == rows[i].kept);
+  }
+  CHECK(cache.list().size() == 4);
+}
+
 TEST_CASE("snapshot: MSR_KVM_ASYNC_PF_INT, which KVM takes back only with an in-kernel LAPIC, is saved only then", "[vm][snapshot]") {
   const auto& k = kvm_or_skip();
   const auto& host = snapshot::kvm_host();
