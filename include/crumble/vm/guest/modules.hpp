@@ -20,7 +20,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -172,6 +174,13 @@ class ModuleIndex {
       if (file.ends_with(".ko")) files.push_back(it->path());
     }
     if (ec) throw std::runtime_error("cannot list " + dir_.string() + ": " + ec.message());
+    // modules.builtin (kmod's list, shipped with the kernel package): one path per line,
+    // "kernel/fs/fuse/fuse.ko", for what this kernel has built in.
+    std::ifstream builtin(dir_ / "modules.builtin");
+    for (std::string line; std::getline(builtin, line);) {
+      const std::string file = std::filesystem::path(line).filename().string();
+      if (file.ends_with(".ko")) builtin_.insert(detail::module_name(std::string_view(file).substr(0, file.size() - 3)));
+    }
     std::sort(files.begin(), files.end());
     for (const auto& p : files) {  // x.ko sorts before x.ko.xz: a module decompressed before is used as it is
       std::string stem = p.filename().string();
@@ -201,6 +210,10 @@ class ModuleIndex {
   }
   const std::filesystem::path& dir() const { return dir_; }
   std::size_t size() const { return paths_.size(); }
+  // Whether `name` is built into the kernel (its modules.builtin lists it): nothing to load.
+  // Trixie's riscv64 kernel has fuse and virtiofs built in, where bookworm's amd64 and arm64 have
+  // them as modules.
+  bool builtin(std::string_view name) const { return builtin_.contains(detail::module_name(name)); }
 
  private:
   // The uncompressed module for `p`: p itself, or for x.ko.xz the x.ko beside it, made now if it
@@ -228,12 +241,14 @@ class ModuleIndex {
 
   std::filesystem::path dir_;
   std::map<std::string, std::filesystem::path, std::less<>> paths_;
+  std::set<std::string, std::less<>> builtin_;
   mutable std::map<std::string, KernelModule, std::less<>> read_;  // find()'s results (stable addresses)
 };
 
 // The named modules and everything they depend on, each once, every module after its
 // dependencies; otherwise in the order requested (a depth-first post-order over the requests and,
-// within a module, its depends= order). A name that is not there throws std::runtime_error
+// within a module, its depends= order). One built into the kernel (ModuleIndex::builtin) and not
+// there as a file is left out. A name that is not there throws std::runtime_error
 // "kernel module X not found in DIR" (with which module needed it, and the request that led
 // there); a dependency cycle throws naming it ("a -> b -> a").
 inline std::vector<KernelModule> resolve_modules(const ModuleIndex& index, const std::vector<std::string>& names) {
@@ -250,6 +265,10 @@ inline std::vector<KernelModule> resolve_modules(const ModuleIndex& index, const
       throw std::runtime_error("kernel module dependency cycle: " + cycle + name);
     }
     const KernelModule* km = index.find(name);
+    if (!km && index.builtin(name)) {
+      marks[name] = Mark::done;
+      return;
+    }
     if (!km) {
       std::string msg = "kernel module " + name + " not found in " + index.dir().string();
       if (!path.empty()) {
