@@ -315,6 +315,31 @@ TEST_CASE("foreign kernels' built-in modules: left out of the load order as the 
   }
 }
 
+// libcrc32c (erofs's dependency) has `softdep: pre: crc32c`: its init asks the crypto API for
+// crc32c and fails (ENOENT, as insmod reported in the riscv64 guest) without an implementation.
+// Trixie's riscv64 kernel has it as a module (crc32c_generic, alias crc32c), bookworm's arm64 one
+// built in (modules.builtin.modinfo: crc32c_generic.alias=crc32c). Oracles: modinfo, the configs.
+TEST_CASE("foreign kernels' soft dependencies: libcrc32c's crc32c loaded first where it is a module, left out where built in") {
+  require_tool("modinfo", "kmod");
+  for (const GuestArch arch : {GuestArch::arm64, GuestArch::riscv64}) {
+    INFO(arch_info(arch).name);
+    const GuestKernel k = foreign_kernel(arch);
+    const std::string config = shell("cat " + quote(k.image.parent_path().string()) + "/config-*");
+    const bool module = config.find("\nCONFIG_CRYPTO_CRC32C=m\n") != std::string::npos;
+    REQUIRE((module || config.find("\nCONFIG_CRYPTO_CRC32C=y\n") != std::string::npos));
+    ModuleIndex index(k.modules_dir);
+    const KernelModule* lib = index.find("libcrc32c");
+    REQUIRE(lib != nullptr);
+    CHECK(shell("/sbin/modinfo -F softdep " + quote(lib->path.string())) == "pre: crc32c\n");
+    CHECK(lib->soft_pre == std::vector<std::string>{"crc32c"});
+    CHECK(index.builtin("crc32c") == !module);
+    std::vector<std::string> order;
+    for (const KernelModule& m : resolve_modules(index, {"erofs"})) order.push_back(m.name);
+    if (module) CHECK(order == std::vector<std::string>{"crc32c_generic", "libcrc32c", "erofs"});
+    else CHECK(order == std::vector<std::string>{"libcrc32c", "erofs"});
+  }
+}
+
 TEST_CASE("ModuleIndex: a .ko.xz that is not xz data is an error naming it, and .zst and .gz stay refused") {
   require_tool("xz", "xz-utils");
   ScratchDir d{"crumble-foreign-kernel"};
