@@ -239,3 +239,53 @@ TEST_CASE("build_device_tree: QEMU's own virt tree (dumpdtb) takes the additions
   CHECK_THAT(error_of([&] { build_device_tree(std::span(machine).first(machine.size() / 3), additions()); }),
              Contains("device tree: truncated: its header says"));
 }
+
+TEST_CASE("without_boot_seeds: /chosen's rng-seed and kaslr-seed removed, everything else as dtc printed it before") {
+  require_dtc();
+  ScratchDir d{"crumble-dt-test"};
+  const std::string seeded = R"(/dts-v1/;
+/ {
+	#address-cells = <2>;
+	#size-cells = <2>;
+	memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0x10000000>; };
+	chosen {
+		stdout-path = "/pl011@9000000";
+		rng-seed = <0xd3acadce 0x498d522c 0xfc2d44a0 0x898f6ee7 0x27e3ff99 0xbab1d51e 0xbe4dbff6 0xe2bf3a8e>;
+		kaslr-seed = <0x6352bcf9 0x91a0376d>;
+	};
+};
+)";
+  std::string unseeded = seeded;
+  for (const char* prop : {"\t\trng-seed", "\t\tkaslr-seed"}) {
+    const auto at = unseeded.find(prop);
+    unseeded.erase(at, unseeded.find('\n', at) + 1 - at);
+  }
+  auto dts = [&](const Bytes& tree) {
+    write_file(d.path / "t.dtb", tree);
+    return shell("dtc -q -I dtb -O dts " + quote((d.path / "t.dtb").string()));
+  };
+  const Bytes stripped = without_boot_seeds(compile(d, seeded));
+  CHECK(dts(stripped) == dts(compile(d, unseeded)));
+  write_file(d.path / "s.dtb", stripped);
+  CHECK(shell("fdtget -p " + quote((d.path / "s.dtb").string()) + " /chosen") == "stdout-path\n");
+  // A tree without them (or without /chosen) is the same tree.
+  CHECK(dts(without_boot_seeds(compile(d, unseeded))) == dts(compile(d, unseeded)));
+  CHECK(dts(without_boot_seeds(compile(d, virt_like))) == dts(compile(d, virt_like)));
+  // A damaged tree is refused as build_device_tree refuses it.
+  const Bytes whole = compile(d, seeded);
+  CHECK_THAT(error_of([&] { without_boot_seeds(std::span(whole).first(whole.size() / 2)); }), Contains("device tree: truncated"));
+}
+
+TEST_CASE("build_device_tree: a given rng-seed is /chosen's, byte for byte, in place of the machine's") {
+  require_dtc();
+  ScratchDir d{"crumble-dt-test"};
+  DeviceTreeAdditions a = additions();
+  for (std::uint8_t i = 1; i <= 32; ++i) a.rng_seed.push_back(i);
+  const std::string with_seed = std::string(virt_like).replace(std::string(virt_like).find("bootargs"), 0, "rng-seed = <0xdeadbeef>; ");
+  for (const std::string& machine : {std::string(virt_like), with_seed}) {
+    INFO(machine);
+    const fs::path dtb = d.path / "out.dtb";
+    write_file(dtb, build_device_tree(compile(d, machine), a));
+    CHECK(fdtget(dtb, "/chosen", "rng-seed", "bx") == "1 2 3 4 5 6 7 8 9 a b c d e f 10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f 20");
+  }
+}

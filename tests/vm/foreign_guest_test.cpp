@@ -45,7 +45,8 @@ Session& guest(GuestArch arch) {
   std::unique_ptr<Session>& vm = vms[arch];
   if (vm) return *vm;
   const std::string name(arch_info(arch).name), qemu(arch_info(arch).qemu_binary);
-  const std::string user = arch == GuestArch::arm64 ? "qemu-aarch64" : "qemu-riscv64";
+  // the x86-64 guest (the other side of the wrong-architecture payload) needs no qemu-user
+  const std::string user = arch == GuestArch::arm64 ? "qemu-aarch64" : arch == GuestArch::riscv64 ? "qemu-riscv64" : "true";
   if (!cached_kernel(arch)) {
     std::printf("SKIPPED: no %s kernel in the cache: run `crumble kernel fetch --arch %s`\n", name.c_str(), name.c_str());
     std::exit(4);
@@ -66,6 +67,20 @@ Session& guest(GuestArch arch) {
   return *vm;
 }
 
+}  // namespace
+
+namespace {
+template <class F>
+std::string config_error_of(F&& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("(not a ConfigError) ") + e.what();
+  }
+  return "(no error)";
+}
 }  // namespace
 
 // One test body per behaviour, run for each architecture by the two TEST_CASEs after it.
@@ -131,6 +146,9 @@ void device_tree_nodes(GuestArch arch) {
       {"grep -i '^" + hex(ram + protocol::window_base) + "-' /proc/iomem | tr R r",
        hex(ram + protocol::window_base) + "-" + hex(ram + protocol::window_base + protocol::window_size - 1) + " : reserved\n"},
       {"cat /proc/cmdline", ""},
+      // the 32 bytes the host put in /chosen/rng-seed (the kept machine tree has none of QEMU's):
+      // credited by the kernel before anything else, so its CRNG is ready at time zero
+      {"dmesg | grep -m1 'crng init done'", "[    0.000000] random: crng init done\n"},
   };
   for (const Row& r : rows) {
     INFO(r.command);
@@ -185,6 +203,38 @@ TEST_CASE("arm64 guest: payloads built for ARM64 run in init, relocations and ca
 }
 TEST_CASE("riscv64 guest: payloads built for RISC-V run in init, relocations and fence.i included", "[vm][riscv64]") {
   payloads(GuestArch::riscv64);
+}
+
+// A payload for another architecture than the guest's is refused before anything reaches the
+// guest, naming both; the session goes on (the same guest then runs its own architecture's).
+TEST_CASE("payloads built for another architecture refused, naming both, the session going on", "[vm][arm64]") {
+  using namespace crumble::ir;
+  const Program seven{{Function{"entry", {}, {Return{Int64{7}}}}}};
+  struct Row {
+    GuestArch guest;
+    crumble::code::Image wrong;
+    std::uint16_t e_machine;  // what the wrong image records: the ELF spec's EM_ number
+    std::string error;
+    crumble::code::Image right;
+  };
+  const Row rows[] = {
+      {GuestArch::amd64, crumble::assemble<crumble::arch::arm64>(seven), 183,
+       "payload built for ARM64 cannot run in an x86-64 guest: assemble it with crumble::arch::amd64",
+       crumble::assemble<crumble::arch::amd64>(seven)},
+      {GuestArch::arm64, crumble::assemble<crumble::arch::amd64>(seven), 62,
+       "payload built for x86-64 cannot run in an ARM64 guest: assemble it with crumble::arch::arm64",
+       crumble::assemble<crumble::arch::arm64>(seven)},
+      {GuestArch::arm64, crumble::assemble<crumble::arch::riscv64>(seven), 243,
+       "payload built for RISC-V 64 cannot run in an ARM64 guest: assemble it with crumble::arch::arm64",
+       crumble::assemble<crumble::arch::arm64>(seven)},
+  };
+  for (const Row& r : rows) {
+    INFO(r.error);
+    Session& vm = guest(r.guest);
+    CHECK(r.wrong.machine == r.e_machine);
+    CHECK(config_error_of([&] { vm.call(r.wrong); }) == r.error);
+    CHECK(vm.call(r.right) == 7);
+  }
 }
 
 TEST_CASE("virt boot stub: the instructions llvm-mc reads in its bytes", "[arm64]") {
@@ -268,19 +318,6 @@ TEST_CASE("riscv64 guest: not snapshotted, every start cold and saying why, and 
   std::filesystem::remove_all(tmpl);
 }
 
-namespace {
-template <class F>
-std::string config_error_of(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("(not a ConfigError) ") + e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
 
 TEST_CASE("foreign guests refused before anything starts: no QEMU for the arch, a kernel of another arch, --engine kvm", "[arm64]") {
   QemuOptions missing;

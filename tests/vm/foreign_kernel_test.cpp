@@ -21,6 +21,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -284,6 +285,58 @@ TEST_CASE("foreign kernels' modules: load order from .modinfo, as modinfo says, 
       for (const std::string& d : m.depends) CHECK(at.at(d) < at.at(m.name));  // every dependency first
       CHECK_THAT(shell("readelf -h " + quote(m.path.string())), Contains(r.readelf_machine));
     }
+  }
+}
+
+// Trixie's riscv64 kernel has fuse and virtiofs built in (bookworm's arm64 and amd64: modules), so
+// a container VM's module list (container_boot_modules, container_device_drivers) resolves there
+// without them. The oracle: each kernel's own config (=y built in, =m a module).
+TEST_CASE("foreign kernels' built-in modules: left out of the load order as the kernel's config says, an unknown name still refused") {
+  for (const GuestArch arch : {GuestArch::arm64, GuestArch::riscv64}) {
+    INFO(arch_info(arch).name);
+    const GuestKernel k = foreign_kernel(arch);
+    const std::string config = shell("cat " + quote(k.image.parent_path().string()) + "/config-*");  // beside the kernel, in boot/
+    REQUIRE_THAT(config, Contains("CONFIG_OVERLAY_FS="));
+    ModuleIndex index(k.modules_dir);
+    std::set<std::string> got;
+    for (const KernelModule& m : resolve_modules(index, {"fuse", "virtiofs", "overlay"})) got.insert(m.name);
+    struct Row {
+      const char* module;
+      const char* option;
+    };
+    for (const Row r : {Row{"fuse", "CONFIG_FUSE_FS"}, Row{"virtiofs", "CONFIG_VIRTIO_FS"}, Row{"overlay", "CONFIG_OVERLAY_FS"}}) {
+      INFO(r.module);
+      const bool built_in = config.find(std::string("\n") + r.option + "=y\n") != std::string::npos;
+      CHECK(built_in == (config.find(std::string("\n") + r.option + "=m\n") == std::string::npos));
+      CHECK(index.builtin(r.module) == built_in);
+      CHECK(got.count(r.module) == (built_in ? 0u : 1u));
+    }
+    CHECK_THAT(error_of([&] { resolve_modules(index, {"no_such_module"}); }), Contains("kernel module no_such_module not found"));
+  }
+}
+
+// libcrc32c (erofs's dependency) has `softdep: pre: crc32c`: its init asks the crypto API for
+// crc32c and fails (ENOENT, as insmod reported in the riscv64 guest) without an implementation.
+// Trixie's riscv64 kernel has it as a module (crc32c_generic, alias crc32c), bookworm's arm64 one
+// built in (modules.builtin.modinfo: crc32c_generic.alias=crc32c). Oracles: modinfo, the configs.
+TEST_CASE("foreign kernels' soft dependencies: libcrc32c's crc32c loaded first where it is a module, left out where built in") {
+  require_tool("modinfo", "kmod");
+  for (const GuestArch arch : {GuestArch::arm64, GuestArch::riscv64}) {
+    INFO(arch_info(arch).name);
+    const GuestKernel k = foreign_kernel(arch);
+    const std::string config = shell("cat " + quote(k.image.parent_path().string()) + "/config-*");
+    const bool module = config.find("\nCONFIG_CRYPTO_CRC32C=m\n") != std::string::npos;
+    REQUIRE((module || config.find("\nCONFIG_CRYPTO_CRC32C=y\n") != std::string::npos));
+    ModuleIndex index(k.modules_dir);
+    const KernelModule* lib = index.find("libcrc32c");
+    REQUIRE(lib != nullptr);
+    CHECK(shell("/sbin/modinfo -F softdep " + quote(lib->path.string())) == "pre: crc32c\n");
+    CHECK(lib->soft_pre == std::vector<std::string>{"crc32c"});
+    CHECK(index.builtin("crc32c") == !module);
+    std::vector<std::string> order;
+    for (const KernelModule& m : resolve_modules(index, {"erofs"})) order.push_back(m.name);
+    if (module) CHECK(order == std::vector<std::string>{"crc32c_generic", "libcrc32c", "erofs"});
+    else CHECK(order == std::vector<std::string>{"libcrc32c", "erofs"});
   }
 }
 

@@ -49,7 +49,8 @@ constexpr const char* usage = R"(usage:
       --arch A            the guest's architecture: amd64 (default), arm64 or riscv64 (Debian's
                           kernel for it from `crumble kernel fetch --arch A`, under QEMU's
                           software emulation: a cold boot takes seconds; riscv64 guests are not
-                          snapshotted: QEMU does not migrate their timers)
+                          snapshotted: QEMU does not migrate their timers); with --image, the
+                          image's platform is linux/A
   containers (the command after -- replaces the image's Cmd; flags as in docker/podman run):
       --image PATH        run in this image: an OCI layout directory, an OCI archive or a
                           docker-archive (podman save, skopeo copy, docker save); unpacked once
@@ -65,8 +66,9 @@ constexpr const char* usage = R"(usage:
       --hostname NAME     the container's hostname (default: random, as docker)
       --entrypoint CMD    replace the image's entrypoint
       --platform linux/ARCH
-                          the image's architecture (default amd64); arm64, riscv64 and arm
-                          binaries run under qemu-user (binfmt_misc) in the amd64 guest
+                          the image's architecture (default: the guest's, --arch); arm64,
+                          riscv64 and arm binaries run under qemu-user (binfmt_misc) in the
+                          amd64 guest
       --security-opt no-new-privileges=false
                           let setuid programs raise privileges (default: they do not)
   microVM:

@@ -63,6 +63,9 @@ struct Image {
   std::uint64_t bss_size = 0;
   std::uint64_t code_size = 0;        // executable part of bytes
   std::uint64_t entry = 0;            // offset of the entry point
+  // The architecture it was built for, as its ELF e_machine (62 x86-64, 183 AArch64, 243 RISC-V),
+  // so that a guest of another can refuse it; 0: not recorded (an image made by hand).
+  std::uint16_t machine = 0;
 };
 
 inline constexpr std::uint64_t page_size = 4096;
@@ -219,6 +222,7 @@ class Buffer {
     img.bss_offset = align_up(base + img.bytes.size(), page_size) - base;
     img.bss_size = bss_size;
     img.entry = static_cast<std::uint64_t>(address(labels[entry.id]));
+    if constexpr (requires { Target::elf_machine; }) img.machine = Target::elf_machine;
 
     for (const Reloc& r : relocs) {
       std::uint64_t field = static_cast<std::uint64_t>(address(r.field));

@@ -146,7 +146,7 @@ struct Spec {
   std::function<void(std::string_view)> progress;
 };
 
-// The guest's architecture (GOARCH names); the only one booted so far.
+// The guest's architecture (GOARCH names) when SessionConfig::arch is left at its default.
 inline constexpr std::string_view guest_architecture = "amd64";
 
 // The qemu-user interpreter and its binfmt_misc registration for running `arch` binaries in an
@@ -488,13 +488,19 @@ class Container {
     const auto t0 = vm::Clock::now();
     std::filesystem::path passwd, group;
     std::optional<Image> image;
+    const std::string guest(vm::arch_info(spec_.vm.arch).name);  // the image's architecture by default
     if (!spec_.image.empty()) {
-      image = read_image(spec_.image, spec_.platform_arch.empty() ? std::string(guest_architecture) : image_detail::normalize_arch(spec_.platform_arch));
+      image = read_image(spec_.image, spec_.platform_arch.empty() ? guest : image_detail::normalize_arch(spec_.platform_arch));
       config_ = image->config;
     }
     // another architecture's binaries (the image's, or --platform's) run under qemu-user
     const std::string arch = image_detail::normalize_arch(spec_.platform_arch.empty() ? config_.architecture : spec_.platform_arch);
-    if (!arch.empty() && arch != guest_architecture) foreign_ = foreign_arch(arch);
+    if (!arch.empty() && arch != guest) {
+      if (spec_.vm.arch != vm::GuestArch::amd64)  // Debian's qemu-user-static binaries are x86-64 programs
+        throw ContainerError(arch + " binaries cannot run in " + std::string(vm::arch_info(spec_.vm.arch).a_display) +
+                             " guest: qemu-user emulation is for the amd64 guest only");
+      foreign_ = foreign_arch(arch);
+    }
     if (image) {
       lease_.emplace(cache.acquire(image->root_key(), spec_.image.string(), [&](const std::filesystem::path& rootfs) {
         if (spec_.progress) spec_.progress("unpacking " + spec_.image.string() + " (" + std::to_string(image->layers.size()) + " layers)");

@@ -290,9 +290,21 @@ class Session {
     }
   }
 
-  // Calls a payload (code::Image from crumble::assemble) inside the guest; its return value.
+  // Calls a payload (code::Image from crumble::assemble) inside the guest; its return value. A
+  // payload built for another architecture than the guest's is refused (ConfigError) before
+  // anything is sent; the session goes on.
   std::int64_t call(const code::Image& payload, std::optional<std::chrono::milliseconds> timeout = {}) {
+    check_payload_arch(payload.machine, cfg_.arch);
     return guarded([&] { return channel().call(payload, Clock::now() + timeout.value_or(cfg_.command_timeout)); });
+  }
+
+  // The refusal call() makes: `machine` is code::Image::machine (0, not recorded: any guest).
+  static void check_payload_arch(std::uint16_t machine, GuestArch guest) {
+    if (machine == 0 || machine == arch_info(guest).elf_machine) return;
+    const std::optional<GuestArch> built = guest_arch_of_elf_machine(machine);
+    throw ConfigError("payload built for " + (built ? std::string(arch_info(*built).display) : "ELF machine " + std::to_string(machine)) +
+                      " cannot run in " + std::string(arch_info(guest).a_display) + " guest: assemble it with crumble::arch::" +
+                      std::string(arch_info(guest).name));
   }
 
   // Powers the guest off (waits a few seconds, then kills it) and removes its files.

@@ -53,6 +53,13 @@ inline std::optional<GuestArch> guest_arch_named(std::string_view name) {
   return std::nullopt;
 }
 
+// The architecture whose ELF e_machine is `machine` (code::Image::machine, a kernel's header).
+constexpr std::optional<GuestArch> guest_arch_of_elf_machine(unsigned machine) {
+  for (const GuestArchInfo& i : guest_archs)
+    if (machine == i.elf_machine) return i.arch;
+  return std::nullopt;
+}
+
 // The same, for options: an unknown name throws std::invalid_argument listing the known ones.
 inline GuestArch parse_guest_arch(std::string_view name) {
   if (auto a = guest_arch_named(name)) return *a;

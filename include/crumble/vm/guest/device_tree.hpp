@@ -8,7 +8,9 @@
 //                         the shared window (mailbox and config) taken out of the kernel's RAM:
 //                         never allocated, never in its linear map, so init reaches it through
 //                         /dev/mem (iomem=relaxed) and sees what the host writes
-//   /chosen               bootargs, linux,initrd-start and linux,initrd-end
+//   /chosen               bootargs, linux,initrd-start and linux,initrd-end, and rng-seed when given
+//                         (fresh random bytes for the kernel's pool at each boot: the machine's tree
+//                         may be a cached one, its own seeds removed by without_boot_seeds)
 //
 // Engine-independent: bytes in, bytes out, through libfdt (dtc's library). The input tree is
 // checked whole first (fdt_check_full: header, blocks, every tag and name inside the buffer), so
@@ -43,6 +45,7 @@ struct DeviceTreeAdditions {
   std::uint64_t window_address = 0, window_size = 0;  // reserved, no-map; must hold both regions
   std::string bootargs;
   std::optional<std::uint64_t> initrd_start, initrd_end;  // both or neither; [start, end)
+  std::vector<std::uint8_t> rng_seed;  // /chosen rng-seed (empty: the machine's own, if any, stays)
 };
 
 namespace detail {
@@ -160,6 +163,8 @@ inline std::vector<std::uint8_t> build_device_tree(std::span<const std::uint8_t>
   if (chosen == -FDT_ERR_NOTFOUND) chosen = fdt_add_subnode(fdt, 0, "chosen");
   detail::fdt_ok(chosen, "find or add /chosen");
   detail::fdt_ok(fdt_setprop_string(fdt, chosen, "bootargs", add.bootargs.c_str()), "set bootargs");
+  if (!add.rng_seed.empty())
+    detail::fdt_ok(fdt_setprop(fdt, chosen, "rng-seed", add.rng_seed.data(), static_cast<int>(add.rng_seed.size())), "set rng-seed");
   if (add.initrd_start) {
     detail::fdt_ok(fdt_setprop_u64(fdt, chosen, "linux,initrd-start", *add.initrd_start), "set linux,initrd-start");
     detail::fdt_ok(fdt_setprop_u64(fdt, chosen, "linux,initrd-end", *add.initrd_end), "set linux,initrd-end");
@@ -171,6 +176,21 @@ inline std::vector<std::uint8_t> build_device_tree(std::span<const std::uint8_t>
   detail::fdt_ok(fdt_pack(fdt), "pack the tree");
   buf.resize(fdt_totalsize(fdt));
   return buf;
+}
+
+// The tree without /chosen's rng-seed and kaslr-seed: the random bytes a machine put there for one
+// boot, which a tree kept for later boots must not hand to every one of them. Checked whole first,
+// as build_device_tree does; a tree without them comes back as it was (packed).
+inline std::vector<std::uint8_t> without_boot_seeds(std::span<const std::uint8_t> tree) {
+  check_device_tree(tree);
+  std::vector<std::uint8_t> out(tree.begin(), tree.begin() + fdt_totalsize(tree.data()));
+  void* fdt = out.data();
+  if (const int chosen = fdt_path_offset(fdt, "/chosen"); chosen >= 0)
+    for (const char* seed : {"rng-seed", "kaslr-seed"})
+      if (const int r = fdt_delprop(fdt, chosen, seed); r != -FDT_ERR_NOTFOUND) detail::fdt_ok(r, std::string("remove /chosen/") + seed);
+  detail::fdt_ok(fdt_pack(fdt), "pack the tree");
+  out.resize(fdt_totalsize(fdt));
+  return out;
 }
 
 }  // namespace crumble::vm

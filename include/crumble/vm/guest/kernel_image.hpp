@@ -266,10 +266,7 @@ inline KernelFormat check_image_kernel(std::span<const unsigned char> f, GuestAr
 // an ARM64 or RISC-V Image, or an ELF file's machine. Empty when it is none of these.
 inline std::optional<GuestArch> kernel_arch(std::span<const unsigned char> f) {
   if (f.size() >= 20 && f[0] == 0x7f && f[1] == 'E' && f[2] == 'L' && f[3] == 'F') {
-    const unsigned machine = static_cast<unsigned>(le::load_n(&f[18], 2));
-    for (const GuestArchInfo& i : guest_archs)
-      if (i.elf_machine == machine) return i.arch;
-    return std::nullopt;
+    return guest_arch_of_elf_machine(static_cast<unsigned>(le::load_n(&f[18], 2)));
   }
   if (f.size() >= 64) {
     const std::uint32_t magic = static_cast<std::uint32_t>(le::load_n(&f[0x38], 4));

@@ -20,7 +20,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -38,6 +41,9 @@ struct KernelModule {
   std::string name;                  // "virtio_blk"
   std::filesystem::path path;        // .../kernel/drivers/block/virtio_blk.ko
   std::vector<std::string> depends;  // from .modinfo depends=, in the order listed there
+  // From .modinfo softdep=pre: ...: what must be loaded first though no symbol says so, by module
+  // name or alias (libcrc32c's "crc32c": the crypto algorithm its init asks for, or it fails ENOENT).
+  std::vector<std::string> soft_pre;
 };
 
 namespace detail {
@@ -172,6 +178,13 @@ class ModuleIndex {
       if (file.ends_with(".ko")) files.push_back(it->path());
     }
     if (ec) throw std::runtime_error("cannot list " + dir_.string() + ": " + ec.message());
+    // modules.builtin (kmod's list, shipped with the kernel package): one path per line,
+    // "kernel/fs/fuse/fuse.ko", for what this kernel has built in.
+    std::ifstream builtin(dir_ / "modules.builtin");
+    for (std::string line; std::getline(builtin, line);) {
+      const std::string file = std::filesystem::path(line).filename().string();
+      if (file.ends_with(".ko")) builtin_.insert(detail::module_name(std::string_view(file).substr(0, file.size() - 3)));
+    }
     std::sort(files.begin(), files.end());
     for (const auto& p : files) {  // x.ko sorts before x.ko.xz: a module decompressed before is used as it is
       std::string stem = p.filename().string();
@@ -187,8 +200,9 @@ class ModuleIndex {
     if (auto it = read_.find(key); it != read_.end()) return &it->second;
     auto p = paths_.find(key);
     if (p == paths_.end()) return nullptr;
-    KernelModule m{key, plain(p->second), {}};
+    KernelModule m{key, plain(p->second), {}, {}};
     for (const auto& [k, value] : read_modinfo(m.path)) {
+      if (k == "softdep") m.soft_pre = soft_pre_of(value);
       if (k != "depends") continue;
       for (std::size_t at = 0; at < value.size();) {
         std::size_t comma = value.find(',', at);
@@ -201,8 +215,53 @@ class ModuleIndex {
   }
   const std::filesystem::path& dir() const { return dir_; }
   std::size_t size() const { return paths_.size(); }
+  // The module that provides `name` (a module name or an alias, as modprobe resolves a softdep), or
+  // nullptr. Without modules.alias (Debian's packages ship none) an alias is looked for only in the
+  // modules whose names begin with it and an underscore — the kernel names an algorithm's
+  // implementations so (crc32c_generic) — each read (and decompressed) once.
+  const KernelModule* provider(std::string_view name) const {
+    if (const KernelModule* m = find(name)) return m;
+    const std::string key = detail::module_name(name) + "_";
+    for (auto it = paths_.lower_bound(key); it != paths_.end() && it->first.starts_with(key); ++it) {
+      const KernelModule* m = find(it->first);
+      for (const auto& [k, value] : read_modinfo(m->path))
+        if (k == "alias" && detail::module_name(value) == detail::module_name(name)) return m;
+    }
+    return nullptr;
+  }
+
+  // Whether `name` is built into the kernel (its modules.builtin lists it): nothing to load.
+  // Trixie's riscv64 kernel has fuse and virtiofs built in, where bookworm's amd64 and arm64 have
+  // them as modules.
+  // An alias of a built-in module counts (modules.builtin.modinfo's "crc32c_generic.alias=crc32c",
+  // read at the first question that needs it): a softdep on "crc32c" is met by the kernel then.
+  bool builtin(std::string_view name) const {
+    const std::string key = detail::module_name(name);
+    if (builtin_.contains(key)) return true;
+    if (!builtin_aliases_) {
+      builtin_aliases_.emplace();
+      std::ifstream in(dir_ / "modules.builtin.modinfo", std::ios::binary);
+      for (std::string entry; std::getline(in, entry, '\0');)  // "module.key=value", each NUL-terminated
+        if (const auto at = entry.find(".alias="); at != std::string::npos) builtin_aliases_->insert(detail::module_name(entry.substr(at + 7)));
+    }
+    return builtin_aliases_->contains(key);
+  }
 
  private:
+  // The names after "pre:" in a softdep value ("pre: crc32c post: x"), '-' read as '_'.
+  static std::vector<std::string> soft_pre_of(std::string_view value) {
+    std::vector<std::string> pre;
+    bool in_pre = false;
+    for (std::size_t at = 0; at < value.size();) {
+      const std::size_t end = std::min(value.find(' ', at), value.size());
+      const std::string_view word = value.substr(at, end - at);
+      if (word == "pre:" || word == "post:") in_pre = word == "pre:";
+      else if (!word.empty() && in_pre) pre.emplace_back(word);
+      at = end + 1;
+    }
+    return pre;
+  }
+
   // The uncompressed module for `p`: p itself, or for x.ko.xz the x.ko beside it, made now if it
   // is not there yet (xz -dc into a temporary name, then renamed: a reader never sees half).
   static std::filesystem::path plain(const std::filesystem::path& p) {
@@ -228,12 +287,16 @@ class ModuleIndex {
 
   std::filesystem::path dir_;
   std::map<std::string, std::filesystem::path, std::less<>> paths_;
+  std::set<std::string, std::less<>> builtin_;
+  mutable std::optional<std::set<std::string, std::less<>>> builtin_aliases_;
   mutable std::map<std::string, KernelModule, std::less<>> read_;  // find()'s results (stable addresses)
 };
 
 // The named modules and everything they depend on, each once, every module after its
 // dependencies; otherwise in the order requested (a depth-first post-order over the requests and,
-// within a module, its depends= order). A name that is not there throws std::runtime_error
+// within a module, its softdep pre: modules (ModuleIndex::provider; one not there is left out: it
+// is a soft dependency) then its depends= order). One built into the kernel (ModuleIndex::builtin)
+// and not there as a file is left out. A name that is not there throws std::runtime_error
 // "kernel module X not found in DIR" (with which module needed it, and the request that led
 // there); a dependency cycle throws naming it ("a -> b -> a").
 inline std::vector<KernelModule> resolve_modules(const ModuleIndex& index, const std::vector<std::string>& names) {
@@ -250,6 +313,10 @@ inline std::vector<KernelModule> resolve_modules(const ModuleIndex& index, const
       throw std::runtime_error("kernel module dependency cycle: " + cycle + name);
     }
     const KernelModule* km = index.find(name);
+    if (!km && index.builtin(name)) {
+      marks[name] = Mark::done;
+      return;
+    }
     if (!km) {
       std::string msg = "kernel module " + name + " not found in " + index.dir().string();
       if (!path.empty()) {
@@ -262,6 +329,9 @@ inline std::vector<KernelModule> resolve_modules(const ModuleIndex& index, const
     }
     marks[name] = Mark::visiting;
     path.push_back(name);
+    for (const auto& soft : km->soft_pre)
+      if (!index.builtin(soft))
+        if (const KernelModule* p = index.provider(soft); p && !marks.contains(p->name)) self(self, p->name);
     for (const auto& d : km->depends) self(self, d);
     path.pop_back();
     marks[name] = Mark::done;

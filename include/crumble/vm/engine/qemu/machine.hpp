@@ -29,7 +29,9 @@
 
 #include <fstream>
 #include <memory>
+#include <cstring>
 #include <optional>
+#include <random>
 #include <sstream>
 
 #include "../../protocol/channel.hpp"
@@ -40,6 +42,7 @@
 #include "../../host/process.hpp"
 #include "../../guest/arch.hpp"
 #include "../../guest/device_tree.hpp"
+#include "machine_tree.hpp"
 #include "qmp.hpp"
 #include "virt_boot.hpp"
 #include "virtiofsd.hpp"
@@ -441,7 +444,8 @@ class QemuMachine {
   bool foreign() const { return opt_.arch != GuestArch::amd64; }
 
   // QEMU's machine for a foreign guest: virt (ARM64: with a GICv3, as `-cpu max` would want).
-  std::string virt_machine() const { return opt_.arch == GuestArch::arm64 ? "virt,gic-version=3" : "virt"; }
+  static std::string virt_machine(GuestArch arch) { return arch == GuestArch::arm64 ? "virt,gic-version=3" : "virt"; }
+  std::string virt_machine() const { return virt_machine(opt_.arch); }
 
   // Before anything is made: the foreign guest's QEMU installed.
   void check_foreign() const {
@@ -453,18 +457,27 @@ class QemuMachine {
   }
 
   // A foreign guest's device tree (and ARM64's boot stub), in our directory: QEMU's own tree for this machine
-  // (-machine dumpdtb, the same CPU, memory and vCPUs), with crumble's nodes (device_tree.hpp).
+  // (-machine dumpdtb, the same CPU, memory and vCPUs; kept between starts: machine_tree.hpp), with
+  // crumble's nodes (device_tree.hpp) and fresh random bytes for the kernel (/chosen rng-seed).
   void prepare_virt_boot() {
     const std::string mib = std::to_string(opt_.memory_mib);
     const std::vector<std::string> dump = {binary_for(opt_), "-M", virt_machine() + ",dumpdtb=machine-qemu.dtb", "-accel", opt_.accel,
                                            "-cpu", cpu_for(opt_), "-smp", std::to_string(opt_.vcpus), "-m", mib + "M",
                                            "-nodefaults", "-no-user-config", "-nographic"};
-    const ProcessResult r = run_process(dump, std::chrono::seconds(30), dir_.path());
-    const std::filesystem::path dumped = dir_.path() / "machine-qemu.dtb";
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(dumped, ec))
-      throw VmError("QEMU wrote no device tree (`" + command_text(dump) + "` exit status " + std::to_string(r.status) + "): " +
-                    tail_lines(r.err.empty() ? r.out : r.err));
+    std::vector<std::uint8_t> machine;
+    try {
+      machine = qemu::machine_tree(machine_tree_key(opt_), [&] {
+        const ProcessResult r = run_process(dump, std::chrono::seconds(30), dir_.path());
+        const std::filesystem::path dumped = dir_.path() / "machine-qemu.dtb";
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(dumped, ec))
+          throw VmError("QEMU wrote no device tree (`" + command_text(dump) + "` exit status " + std::to_string(r.status) + "): " +
+                        tail_lines(r.err.empty() ? r.out : r.err));
+        return read_bytes(dumped);
+      }, &machine_tree_hit_);
+    } catch (const DeviceTreeError& e) {
+      throw VmError(std::string("cannot make the guest's device tree from QEMU's: ") + e.what());
+    }
     // Only the Image header (its image_size); opened through input_file.hpp: a FIFO is refused, not waited on.
     std::vector<std::uint8_t> header(64);
     {
@@ -475,14 +488,36 @@ class QemuMachine {
     layout_ = virt::layout(opt_.arch, std::uint64_t{opt_.memory_mib} << 20, virt::image_size(header), opt_.initramfs.size());
     std::string cmdline = base_cmdline(opt_.arch);
     if (!opt_.append.empty()) cmdline += " " + opt_.append;
+    DeviceTreeAdditions add = virt::additions(layout_, cmdline);
+    add.rng_seed.resize(rng_seed_bytes);
+    std::random_device random;
+    for (std::size_t i = 0; i < add.rng_seed.size(); i += 4) {
+      const std::uint32_t v = random();
+      std::memcpy(add.rng_seed.data() + i, &v, 4);
+    }
     try {
-      write_file(dir_.path() / "machine.dtb", build_device_tree(read_bytes(dumped), virt::additions(layout_, cmdline)));
+      write_file(dir_.path() / "machine.dtb", build_device_tree(machine, add));
     } catch (const DeviceTreeError& e) {
       throw VmError(std::string("cannot make the guest's device tree from QEMU's: ") + e.what());
     }
     if (opt_.arch == GuestArch::arm64) write_file(dir_.path() / "boot.bin", virt::arm64_boot_stub(layout_.dtb, layout_.kernel));
   }
 
+  // The random bytes each boot's /chosen rng-seed gets: as many as QEMU gives (32).
+  static constexpr std::size_t rng_seed_bytes = 32;
+
+ public:
+  // Everything QEMU's tree for this guest's machine depends on (machine_tree.hpp's key): the QEMU
+  // binary (fingerprint: its real path, size and mtime), the machine and CPU, the accelerator, and
+  // the memory and vCPUs the tree describes.
+  static std::string machine_tree_key(const QemuOptions& o) {
+    return fingerprint(o) + " " + virt_machine(o.arch) + " memory " +
+           std::to_string(o.memory_mib) + "M smp " + std::to_string(o.vcpus);
+  }
+  // Whether this start's machine tree came from the cache (a foreign guest's; false for amd64).
+  bool machine_tree_hit() const { return machine_tree_hit_; }
+
+ private:
   // The devices, after the machine's part of the command line (either machine's).
   std::vector<std::string> devices_command_line() {
     // Devices sit on microvm's virtio-mmio transports, which its ACPI tables describe (Debian's
@@ -697,6 +732,7 @@ class QemuMachine {
   std::optional<ChildProcess> qemu_;
   std::vector<std::string> argv_;
   virt::Layout layout_;  // an ARM64 guest's (prepare_virt_boot)
+  bool machine_tree_hit_ = false;
   QmpClient qmp_{qmp_path(), [this] { check_alive(); }};
 };
 
