@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -229,7 +230,14 @@ int snapshot_command(const std::vector<std::string>& args) {
   crumble::vm::SnapshotCache cache;
   if (args.size() == 1 && args[0] == "list") {
     auto entries = cache.list();
-    for (const auto& e : entries) std::printf("%s  %8.1f MiB\n", e.key.c_str(), static_cast<double>(e.bytes) / (1 << 20));
+    for (const auto& e : entries) {
+      // a container snapshot's side file names its root disk (Session::start_container)
+      std::ifstream side(cache.path(e.key).string() + ".container");
+      std::string root;
+      std::getline(side, root);
+      std::printf("%s  %8.1f MiB%s\n", e.key.c_str(), static_cast<double>(e.bytes) / (1 << 20),
+                  root.empty() ? "" : ("  container: " + root).c_str());
+    }
     std::fprintf(stderr, "%zu snapshot(s) in %s\n", entries.size(), cache.dir().c_str());
     return 0;
   }
