@@ -562,7 +562,10 @@ class Lowering {
   }
 
   constexpr Value eval_node(const Call& n) {
-    if (n.args.size() > max_call_arguments) detail::fail(errc::too_many_call_arguments, {}, where());
+    if (n.args.size() > max_call_arguments) {
+      auto* f = get_if<FuncAddr>(*n.target);
+      detail::fail(errc::too_many_call_arguments, f ? f->name : std::string_view{}, where());
+    }
     if (auto* f = get_if<FuncAddr>(*n.target)) {
       code::Label l = function_label(f->name);
       return call_sequence(n.args, T::call_args, nullptr, [&] { T::call(buf, l); });
