@@ -26,8 +26,9 @@ constexpr Program duplicate_global() {
   return {{Function{"main", {}, {Return{GlobalVar{"g"}}}}}, {Global{"g"}, Global{"g"}}};
 }
 constexpr Program invalid_width() { return {{Function{"main", {"p"}, {Return{load(Var{"p"}, 0, 12)}}}}}; }
-constexpr Program too_many_call_arguments() {
-  return {{Function{"main", {}, {Return{call("f", {1, 2, 3, 4, 5, 6, 7})}}}, Function{"f"}}};
+constexpr Program too_many_call_arguments() {  // ir::max_call_arguments + 1
+  return {{Function{"main", {}, {Return{call("f", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17})}}},
+           Function{"f"}}};
 }
 constexpr Program too_many_syscall_arguments() {
   return {{Function{"main", {}, {Return{syscall(Sys::write, {1, 2, 3, 4, 5, 6, 7})}}}}};

@@ -42,3 +42,27 @@ TEST_CASE("ARM64 and RISC-V reject the syscalls the generic Linux table lacks, b
     CHECK_NOTHROW(crumble::assemble<crumble::arch::amd64>(p));
   }
 }
+
+// 16 arguments and parameters are taken on every target (past the registers, on the stack); 17
+// are refused, naming the callee and the caller, or the function.
+TEST_CASE("calls and functions take 16 arguments, not 17, on every target") {
+  using namespace crumble::ir;
+  auto program = [](std::size_t args, std::size_t params) {
+    static constexpr std::string_view names[17] = {"a", "b", "c", "d", "e", "f", "g", "h", "i",
+                                                   "j", "k", "l", "m", "n", "o", "p", "q"};
+    return Program{{Function{"main", {}, {Return{call("f", std::vector<Expr>(args, Expr{1}))}}},
+                    Function{"f", std::vector<std::string_view>(names, names + params), {Return{7}}}}};
+  };
+  auto each_target = [](const Program& p, auto check) {
+    check([&] { crumble::assemble<crumble::arch::amd64>(p); });
+    check([&] { crumble::assemble<crumble::arch::arm64>(p); });
+    check([&] { crumble::assemble<crumble::arch::riscv64>(p); });
+  };
+  each_target(program(16, 16), [](auto assemble) { CHECK_NOTHROW(assemble()); });
+  each_target(program(17, 16), [](auto assemble) {
+    CHECK_THROWS_WITH(assemble(), "a call or function takes at most 16 arguments: 'f' in main");
+  });
+  each_target(program(16, 17), [](auto assemble) {
+    CHECK_THROWS_WITH(assemble(), "a call or function takes at most 16 arguments: 'f'");
+  });
+}

@@ -34,7 +34,7 @@
   X(duplicate_buffer, "stack buffer declared twice")                                               \
   X(invalid_size, "size must be 0..2^30 and alignment a power of two")                             \
   X(invalid_width, "memory width must be 8, 16, 32 or 64")                                         \
-  X(too_many_call_arguments, "more call arguments than the ABI passes in registers")               \
+  X(too_many_call_arguments, "a call or function takes at most 16 arguments")                      \
   X(too_many_syscall_arguments, "a syscall takes at most 6 arguments")                             \
   X(unknown_syscall, "syscall not available on this architecture")                                \
   X(invalid_assignment_target, "assignment target must be a Var, GlobalVar or MemVar")             \

@@ -18,7 +18,14 @@
 //     of slots a function needs is bounded by the size of its largest expression, so the frame
 //     size is known before the body is lowered.
 //   - call arguments are evaluated into temps, then moved into the argument registers as a
-//     parallel move (cycles broken with the target's swap).
+//     parallel move (cycles broken with the target's swap). Arguments past the ABI's registers
+//     (up to ir::max_call_arguments in all) go to the outgoing-argument area at the bottom of
+//     the frame, [sp], [sp + 8], ..., which every ABI wants there at the call; the frame keeps
+//     sp 16-byte aligned, so nothing moves sp around a call. One is stored as soon as it is
+//     computed unless a later argument makes a call of its own (which reuses the area): then
+//     it waits in a spill slot and is copied just before the call.
+//   - parameters past the argument registers are read where the caller left them, above the
+//     return address and the saved registers (T::incoming_args says how far above sp).
 // Printf is rewritten into IR (stores of its arguments into a stack array and a call of a
 // formatting routine written in IR, ir/printf.hpp), so every target gets it for free.
 #pragma once
@@ -111,6 +118,7 @@ class Lowering {
   code::Label epilogue_{};
   std::uint32_t saved_homes_ = 0;  // bit i set: T::homes[i] used, saved in the prologue
   std::int32_t frame_ = 0;
+  int outgoing_args_ = 0;  // most stack-passed arguments of any call in the function
 
   static constexpr std::uint32_t all_temps = (1u << T::temps.size()) - 1;
   // Buffers, globals and frames stay below 1 GiB so offsets fit 32 bits with room to add.
@@ -210,6 +218,7 @@ class Lowering {
           else if constexpr (std::is_same_v<N, Call>) {
             scan(*n.target, weight);
             for (const Expr& a : n.args) scan(a, weight);
+            outgoing_args_ = std::max(outgoing_args_, stack_args(n.args.size()));
           } else if constexpr (std::is_same_v<N, Syscall>) {
             for (const Expr& a : n.args) scan(a, weight);
           } else if constexpr (std::is_same_v<N, CondValue>) scan(*n.cond, weight);
@@ -276,10 +285,9 @@ class Lowering {
     buffers_.clear();
     labels_.clear();
     loops_.clear();
-    for (std::size_t i = 0; i < f.params.size(); ++i) {
-      if (i >= T::call_args.size()) detail::fail(errc::too_many_call_arguments, f.name);
-      homes_.push_back(Home{f.params[i], 1, static_cast<int>(i)});
-    }
+    if (f.params.size() > max_call_arguments) detail::fail(errc::too_many_call_arguments, f.name);
+    for (std::size_t i = 0; i < f.params.size(); ++i) homes_.push_back(Home{f.params[i], 1, static_cast<int>(i)});
+    outgoing_args_ = 0;
     Analysis a;
     scan(f.body, 1, a);
 
@@ -289,7 +297,7 @@ class Lowering {
     for (std::size_t i = 1; i < order.size(); ++i)  // insertion sort: constexpr, stable, n is small
       for (std::size_t j = i; j > 0 && order[j - 1]->weight < order[j]->weight; --j) std::swap(order[j - 1], order[j]);
     saved_homes_ = 0;
-    std::int32_t off = 0;
+    std::int32_t off = 8 * outgoing_args_;  // [sp, sp + off): arguments of calls, past the registers
     spill_limit_ = a.max_expr + 1;
     spill_base_ = off;
     off += 8 * spill_limit_;
@@ -298,6 +306,8 @@ class Lowering {
         order[i]->in_reg = true;
         order[i]->reg = T::homes[i];
         saved_homes_ |= 1u << i;
+      } else if (order[i]->param >= static_cast<int>(T::call_args.size())) {
+        continue;  // stays where the caller put it: the slot is set once the frame is known
       } else {
         order[i]->slot = off;
         off += 8;
@@ -314,6 +324,10 @@ class Lowering {
     }
     if (off > max_size) detail::fail(errc::invalid_size, "stack frame", f.name);
     frame_ = T::frame_size(off, saved_homes_);
+    const std::int32_t incoming = T::incoming_args(frame_, saved_homes_);
+    for (Home& h : homes_)
+      if (h.param >= static_cast<int>(T::call_args.size()))
+        h.slot = incoming + 8 * (h.param - static_cast<int>(T::call_args.size()));
 
     buf.bind(function_label(f.name));
     epilogue_ = buf.new_label();
@@ -321,7 +335,9 @@ class Lowering {
     free_temps_ = all_temps;
     spill_depth_ = 0;
     for (const Home& h : homes_) {  // parameters move to their homes, locals start at zero
-      if (h.param >= 0) {
+      if (h.param >= static_cast<int>(T::call_args.size())) {  // passed on the stack
+        if (h.in_reg) T::load(buf, h.reg, T::sp, h.slot, 64, false);
+      } else if (h.param >= 0) {
         Reg arg = T::call_args[h.param];
         if (h.in_reg) T::mov(buf, h.reg, arg);
         else T::store(buf, T::sp, h.slot, arg, 64);
@@ -373,8 +389,11 @@ class Lowering {
           if constexpr (std::is_same_v<N, MemVar>) return need(*n.base);
           else if constexpr (std::is_same_v<N, Op>) return std::max(need(*n.lhs), need(*n.rhs) + 1);
           else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
-            int k = static_cast<int>(n.args.size()) + 1;
-            for (std::size_t i = 0; i < n.args.size(); ++i) k = std::max(k, need(n.args[i]) + static_cast<int>(i));
+            // Arguments for registers are held in temps until the call; those for the stack are not.
+            const int held = static_cast<int>(std::min(n.args.size(), T::call_args.size()));
+            int k = held + 1;
+            for (std::size_t i = 0; i < n.args.size(); ++i)
+              k = std::max(k, need(n.args[i]) + std::min(static_cast<int>(i), held));
             return k;
           } else if constexpr (std::is_same_v<N, CondValue>) return 3;
           else return 1;
@@ -509,9 +528,44 @@ class Lowering {
     buf.bind(done);
     return Value{d, true};
   }
+  // Arguments a call with `n` passes on the stack.
+  static constexpr int stack_args(std::size_t n) {
+    return n > T::call_args.size() ? static_cast<int>(n - T::call_args.size()) : 0;
+  }
+  // True when evaluating e makes a call (which writes the outgoing-argument area).
+  static constexpr bool makes_call(const Expr& e) {
+    return visit(
+        [](const auto& n) -> bool {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, Call>) return true;
+          else if constexpr (std::is_same_v<N, MemVar>) return makes_call(*n.base);
+          else if constexpr (std::is_same_v<N, Op>) return makes_call(*n.lhs) || makes_call(*n.rhs);
+          else if constexpr (std::is_same_v<N, Syscall>) {
+            for (const Expr& a : n.args)
+              if (makes_call(a)) return true;
+            return false;
+          } else if constexpr (std::is_same_v<N, CondValue>) return makes_call(*n.cond);
+          else return false;
+        },
+        e);
+  }
+  static constexpr bool makes_call(const Cond& c) {
+    return visit(
+        [](const auto& n) -> bool {
+          using N = std::remove_cvref_t<decltype(n)>;
+          if constexpr (std::is_same_v<N, Compare>) return makes_call(*n.lhs) || makes_call(*n.rhs);
+          else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return makes_call(*n.value);
+          else if constexpr (std::is_same_v<N, Not>) return makes_call(*n.cond);
+          else return makes_call(*n.lhs) || makes_call(*n.rhs);
+        },
+        c);
+  }
+
   constexpr Value eval_node(const Call& n) {
-    if (n.args.size() > T::call_args.size())
-      detail::fail(errc::too_many_call_arguments, {}, where());
+    if (n.args.size() > max_call_arguments) {
+      auto* f = get_if<FuncAddr>(*n.target);
+      detail::fail(errc::too_many_call_arguments, f ? f->name : std::string_view{}, where());
+    }
     if (auto* f = get_if<FuncAddr>(*n.target)) {
       code::Label l = function_label(f->name);
       return call_sequence(n.args, T::call_args, nullptr, [&] { T::call(buf, l); });
@@ -526,7 +580,8 @@ class Lowering {
   }
 
   // Evaluates arguments (and an indirect target), saves live temps, moves the values into the
-  // ABI registers, emits the call, restores the temps and returns the result in a fresh temp.
+  // ABI registers and the outgoing-argument area, emits the call, restores the temps and
+  // returns the result in a fresh temp. Only calls pass more arguments than `regs` holds.
   template <std::size_t N, class Emit>
   constexpr Value call_sequence(const std::vector<Expr>& args, const std::array<Reg, N>& regs, const Expr* target,
                                 Emit emit) {
@@ -560,7 +615,40 @@ class Lowering {
       vals.push_back(Arg{Arg::reg, v.reg, 0, v.owned, dst});
     };
     if (target) add(*target, T::call_target);
-    for (std::size_t i = 0; i < args.size(); ++i) add(args[i], regs[i]);
+    for (std::size_t i = 0; i < args.size() && i < N; ++i) add(args[i], regs[i]);
+
+    // The rest go to [sp + 8k]. Until the last nested call among them has been made, a
+    // computed one waits in a spill slot; constants and slots are copied in at the end.
+    struct StackArg {
+      std::int32_t to;
+      bool is_imm;
+      std::int64_t v;  // immediate or spill slot
+    };
+    std::vector<StackArg> late;
+    std::size_t last_call = N;  // no argument from here on makes a call
+    for (std::size_t i = args.size(); i-- > N;)
+      if (makes_call(args[i])) {
+        last_call = i + 1;
+        break;
+      }
+    for (std::size_t i = N; i < args.size(); ++i) {
+      const auto to = static_cast<std::int32_t>(8 * (i - N));
+      std::int64_t c = 0;
+      if (constant(args[i], c)) {
+        late.push_back(StackArg{to, true, c});
+        continue;
+      }
+      if (free_count() < need(args[i])) spill_held();
+      Value v = eval(args[i]);
+      if (i + 1 < last_call) {
+        std::int32_t s = push_slot();
+        T::store(buf, T::sp, s, v.reg, 64);
+        late.push_back(StackArg{to, false, s});
+      } else {
+        T::store(buf, T::sp, to, v.reg, 64);
+      }
+      release(v);
+    }
 
     // Temps live before this call (held by enclosing expressions) are clobbered by it.
     std::vector<std::pair<Reg, std::int32_t>> saved;
@@ -570,6 +658,13 @@ class Lowering {
         T::store(buf, T::sp, s, T::temps[i], 64);
         saved.push_back({T::temps[i], s});
       }
+
+    // Before the register moves: T::scratch may be the indirect-call target.
+    for (const StackArg& s : late) {
+      if (s.is_imm) T::mov_imm(buf, T::scratch, s.v);
+      else T::load(buf, T::scratch, T::sp, static_cast<std::int32_t>(s.v), 64, false);
+      T::store(buf, T::sp, s.to, T::scratch, 64);
+    }
 
     std::vector<std::pair<Reg, Reg>> moves;  // (dst, src)
     for (const Arg& a : vals)

@@ -271,7 +271,12 @@ class Translator {
       if (fn->text == "init") fail(fn->pos, "init functions are not supported", "call the function from main");
       Func f{fn, intern(fn->text), {}, {}, {}};
       const std::size_t n = static_cast<std::size_t>(fn->value);
-      if (n > 6) fail(fn->kids[6]->pos, "functions take at most 6 parameters", "pass more through a buffer");
+      // Past the ABI's argument registers the lowering passes arguments on the stack, up to its limit.
+      if (n > ir::max_call_arguments)
+        fail(fn->kids[ir::max_call_arguments]->pos,
+             "function " + std::string(fn->text) + " has " + std::to_string(n) + " parameters; functions take at most " +
+                 std::to_string(ir::max_call_arguments),
+             "pass more through a buffer");
       for (std::size_t k = 0; k < n; ++k) {
         const Node* p = fn->kids[k];
         Type ty = type_of(p->kids[0]);
@@ -1453,7 +1458,7 @@ class Translator {
     if (m == "EmbedString" || m == "EmbedCString" || m == "EmbedBytes")
       fail(n->pos, "runtime." + std::string(m) + " gives two values (address, length)", "write p, n := runtime." + std::string(m) + "(...)");
     if (m == "Call") {
-      arity(args, 1, 7, n, m);
+      arity(args, 1, 1 + ir::max_call_arguments, n, m);
       Expr target = word(expr(args[0]), args[0]->pos, "call target", false);
       std::vector<Expr> a;
       for (std::size_t k = 1; k < args.size(); ++k) a.push_back(word(expr(args[k]), args[k]->pos, "argument", true));

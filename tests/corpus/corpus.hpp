@@ -20,6 +20,7 @@
 #include "programs_control.hpp"
 #include "programs_calls.hpp"
 #include "programs_memory.hpp"
+#include "programs_stack_args.hpp"
 
 // clang-format off
 #define CRUMBLE_CORPUS_PART1(X) \
@@ -32,18 +33,19 @@
 #define CRUMBLE_CORPUS_PART3(X) \
   X(fib_recursive) X(factorial) X(ackermann) X(mutual_recursion) X(deep_recursion) X(gcd_lcm) X(collatz) \
   X(call_arity) X(call_permute) X(nested_call_args) X(deep_expr_spill) X(calls_in_deep_expr) X(many_locals) \
-  X(condvalue_nested) X(params_on_stack) X(indirect_calls)
+  X(condvalue_nested) X(params_on_stack) X(indirect_calls) X(stack_args_mixed) X(stack_params_forwarded) \
+  X(stack_args_recursion)
 #define CRUMBLE_CORPUS_PART4(X) \
   X(mem_stack_widths) X(mem_large_disp) X(mem_global_widths) X(globals_layout) X(printf_formats) \
   X(printf_long) X(printf_loop) X(printf_many_args) X(syscall_write) X(syscall_exit) X(syscall_exit_nested) X(syscall_ids) X(syscall_mmap) \
   X(syscall_in_expr) X(embed_bytes) X(args_env) X(sieve) X(sorting) X(string_ops) X(matrix_mul) X(crc32) \
   X(xorshift) X(large_stack_buffer)
-// A sample that reaches every node kind, branch relaxation, spills, stack parameters, globals,
-// embedded bytes and printf on each target, for a second compiler's quick constexpr check
+// A sample that reaches every node kind, branch relaxation, spills, stack parameters, stack-passed
+// arguments, globals, embedded bytes and printf on each target, for a second compiler's quick constexpr check
 // (CRUMBLE_CORPUS_CONSTEXPR_SAMPLE in CMakeLists.txt).
 #define CRUMBLE_CORPUS_SAMPLE(X) \
   X(hello_example) X(int_widths) X(condvalue) X(branch_relaxation) X(params_on_stack) X(indirect_calls) \
-  X(deep_expr_spill) X(mem_stack_widths) X(globals_layout) X(syscall_ids) X(embed_bytes)
+  X(deep_expr_spill) X(mem_stack_widths) X(globals_layout) X(syscall_ids) X(embed_bytes) X(stack_args_mixed)
 // clang-format on
 
 #define CRUMBLE_CORPUS(X) CRUMBLE_CORPUS_PART1(X) CRUMBLE_CORPUS_PART2(X) CRUMBLE_CORPUS_PART3(X) CRUMBLE_CORPUS_PART4(X)

@@ -1324,12 +1324,12 @@ func init() {
 func main() {
 }
 )go"},
-    {"too many parameters", 5, 26, "at most 6 parameters", "buffer",
+    {"too many parameters", 5, 62, "function tooMany has 17 parameters; functions take at most 16", "buffer",
      R"go(package main
 
 import "crumble/rtg/runtime"
 
-func f(a, b, c, d, e, f, g int64) {
+func tooMany(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q int64) {
 }
 
 func main() {

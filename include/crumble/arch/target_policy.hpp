@@ -8,7 +8,8 @@
 //                  variables live there), temps (caller-saved expression temporaries),
 //                  call_args, syscall_args; the roles ret, sp, scratch, call_target;
 //                  syscall_number (ir::absent_syscall where Linux lacks one)
-//   the frame      frame_size, prologue, epilogue
+//   the frame      frame_size, prologue, epilogue, incoming_args (where the stack-passed
+//                  parameters are once the prologue has run)
 //   instructions   mov, mov_imm, swap, load, store, stack_address, address_of, binop,
 //                  branch, jump, call, call_indirect, syscall, cache_flush,
 //                  instruction_barrier, start_stub (the ELF entry that calls main)
@@ -73,6 +74,7 @@ concept TargetPolicy =
       T::encode_item(out, kind, u32, form, i64);
       // The frame.
       { T::frame_size(i32, u32) } -> std::same_as<std::int32_t>;
+      { T::incoming_args(i32, u32) } -> std::same_as<std::int32_t>;
       T::prologue(b, u32, i32);
       T::epilogue(b, u32, i32);
       // Virtual instructions.

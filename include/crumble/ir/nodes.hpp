@@ -15,6 +15,7 @@
 // strings alive until assembly is done (string literals always are).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
@@ -102,6 +103,11 @@ struct Op {
 };
 
 // A call: target is FuncAddr{name} for a direct call, any other value for an indirect one.
+// Up to max_call_arguments arguments: the first go in the ABI's argument registers (6 on AMD64,
+// 8 on ARM64 and RISC-V), the rest on the stack in 8-byte slots, as each ABI passes them, so a
+// payload may call a host function of that many integer parameters. Every value is 64 bits;
+// for a host callee with narrower parameters see README.md ("Calls and the host ABI").
+inline constexpr std::size_t max_call_arguments = 16;
 struct Call {
   Box<Expr> target;
   std::vector<Expr> args;
@@ -222,6 +228,8 @@ struct Buffer {  // a function's stack buffer, [size]byte, 16-byte aligned
   std::int64_t size;
 };
 
+// At most max_call_arguments parameters; those past the ABI's argument registers arrive on
+// the stack and are read from there.
 struct Function {
   std::string_view name;
   std::vector<std::string_view> params = {};

@@ -101,6 +101,11 @@ struct amd64 {
     std::int32_t f = (locals + 15) / 16 * 16;
     return std::popcount(saved) % 2 == 0 ? f + 8 : f;
   }
+  // The seventh argument is at [rsp + 8] on entry, above the return address; the prologue's
+  // pushes and `sub rsp` put it further away.
+  static constexpr std::int32_t incoming_args(std::int32_t frame, std::uint32_t saved) {
+    return frame + 8 * std::popcount(saved) + 8;
+  }
   static constexpr void prologue(Buf& b, std::uint32_t saved, std::int32_t frame) {
     for (std::size_t i = 0; i < homes.size(); ++i)
       if (saved & (1u << i)) b.put(crumble::amd64::push(homes[i]));

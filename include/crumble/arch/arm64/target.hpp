@@ -121,6 +121,11 @@ struct arm64 {
     if (n % 2) list[n++] = Gp::xzr;
     return list;
   }
+  // The ninth argument is at [sp] on entry: above it the prologue pushes the frame record and
+  // the homes in pairs (16 bytes each), then takes the frame.
+  static constexpr std::int32_t incoming_args(std::int32_t frame, std::uint32_t saved) {
+    return frame + 16 * ((std::popcount(saved) + 1) / 2) + 16;
+  }
   static constexpr void prologue(Buf& b, std::uint32_t saved, std::int32_t frame) {
     namespace a = crumble::arm64;
     b.put(a::stp_pre(Gp::x29, Gp::x30, Gp::sp, -16));

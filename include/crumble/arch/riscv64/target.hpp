@@ -129,6 +129,8 @@ struct riscv64 {
   static constexpr std::int32_t frame_size(std::int32_t locals, std::uint32_t saved) {
     return (locals + 8 * (1 + std::popcount(saved)) + 15) / 16 * 16;
   }
+  // The ninth argument is at [sp] on entry; the frame (ra and the homes included) is one `addi sp`.
+  static constexpr std::int32_t incoming_args(std::int32_t frame, std::uint32_t) { return frame; }
   static constexpr void add_sp(Buf& b, std::int64_t v) {
     namespace r = crumble::riscv64;
     if (r::detail::fits_signed(v, 12)) {
