@@ -657,3 +657,22 @@ TEST_CASE("crumble-runtime cold-boots and saves its container snapshot where no 
   CHECK(!fs::exists(w.path / "state/fsize"));
   CHECK(cache.root_images().empty());
 }
+
+// A VM that cannot start after the root image was built (here: a file-size limit of 16 MiB, which
+// the root's erofs image fits and the VM's 256 MiB RAM file does not): `create` fails naming
+// the cause, and leaves neither the container's directory nor its root image.
+TEST_CASE("crumble-runtime create whose VM cannot start: a clear error, no state and no root image left") {
+  (void)crumble::test::guest_kernel_or_skip();
+  const PrivateCache cache;
+  const WorkDir w("oci-nostart");
+  const fs::path bundle = w.path / "bundle";
+  busybox_bundle(bundle, "echo never");
+  const std::string rt = std::string(CRUMBLE_RUNTIME) + " --root '" + (w.path / "state").string() + "' ";
+  const Output o = shell("bash -c \"trap '' XFSZ; ulimit -f 16384; timeout 300 " + rt + "create --bundle '" + bundle.string() +
+                         "' nostart\" < /dev/null");
+  INFO(o.text);
+  CHECK(o.status != 0);
+  CHECK_THAT(o.text, Contains("the container's VM did not start") && Contains("File too large"));
+  CHECK(!fs::exists(w.path / "state/nostart"));
+  CHECK(cache.root_images().empty());
+}

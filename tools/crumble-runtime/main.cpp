@@ -357,6 +357,13 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     const std::string msg = std::string("error: ") + e.what() + "\n";
     ssize_t ignored = ::write(ready, msg.data(), msg.size());
     (void)ignored;
+    // A VM that did not start leaves the image the Container built before it (its lease went
+    // with the Container, the key with it): found again by the directory's key, which a stat
+    // walk gives, and removed unless another container of the same bundle holds it.
+    if (root_key.empty() && !b.spec.rootfs.empty() && !b.spec.rootfs_rw) try {
+        root_key = crumble::container::directory_key(b.spec.rootfs);
+      } catch (const std::exception&) {  // the root is gone or unreadable: nothing was built
+      }
     end_before_start(1);
   }
   log_line("debug", box->root_note() + "; " + box->snapshot_note() + "; " + box->start_note());
