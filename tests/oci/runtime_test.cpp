@@ -101,6 +101,13 @@ TEST_CASE("podman run --runtime crumble-runtime: output, exit statuses, a guest 
       CHECK(o.text == c.out);
     }
   }
+  {
+    INFO("--shm-size: podman's shm directory (a host tmpfs) cannot be shared with a VM; the guest's own /dev/shm gets its size");
+    const Output o = shell(podman.podman + "run --rm " + PodmanStore::limits + "--shm-size 10m crumble-oci-test cat /proc/mounts");
+    INFO(o.text);
+    CHECK(o.status == 0);
+    CHECK_THAT(o.text, Contains("shm /dev/shm tmpfs ") && Contains(",size=10240k"));
+  }
   CHECK(podman.cache.root_images().empty());  // each container's root image went with it
 }
 
