@@ -370,16 +370,20 @@ bool process_runs(pid_t pid) {
     write_file(dir / "root", root_key + "\n" + root_images().string() + "\n");
     listener = crumble::runtime::listen_at(dir / "exec.sock");  // before "ok": an exec may come at once
   } catch (const std::exception& e) {
+    // A VM that did not start leaves the image the Container built before it (the key went with
+    // the Container): found again by the directory's key, which a stat walk gives, and put on
+    // record in ROOT/ID/root, so that `create`'s abandon removes it once this monitor is gone
+    // (the image's lock is free only then; here it was still held), unless another container of
+    // the same bundle holds it.
+    if (root_key.empty() && !b.spec.rootfs.empty() && !b.spec.rootfs_rw) try {
+        write_file(dir / "root", crumble::container::directory_key(b.spec.rootfs) + "\n" + root_images().string() + "\n");
+      } catch (const std::exception& why) {  // the root gone or unreadable (nothing was built), or a full disk
+        log_line("warning", std::string("cannot record the root image for its removal: ") + why.what());
+      }
     const std::string msg = std::string("error: ") + e.what() + "\n";
     ssize_t ignored = ::write(ready, msg.data(), msg.size());
     (void)ignored;
-    // A VM that did not start leaves the image the Container built before it (its lease went
-    // with the Container, the key with it): found again by the directory's key, which a stat
-    // walk gives, and removed unless another container of the same bundle holds it.
-    if (root_key.empty() && !b.spec.rootfs.empty() && !b.spec.rootfs_rw) try {
-        root_key = crumble::container::directory_key(b.spec.rootfs);
-      } catch (const std::exception&) {  // the root is gone or unreadable: nothing was built
-      }
+    if (root_key.empty()) ::_exit(1);  // create removes the image and the directory
     end_before_start(1);
   }
   log_line("debug", box->root_note() + "; " + box->snapshot_note() + "; " + box->start_note());
