@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <crumble/oci/bundle.hpp>
 
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -125,6 +127,13 @@ TEST_CASE("oci bundle: podman's mounts: single files copied in with their mode a
   // what podman 4.3 passes for `podman run --rm IMG` (docs/oci-runtime.md), its userdata files here
   const fs::path dir = bundle_with_files("{}", {{"hostname", 12}, {"resolv.conf", 25}, {"hosts", 127}, {".containerenv", 0}});
   fs::create_directories(dir / "shm");
+  // podman's shm directory is a tmpfs of --shm-size (64m by default): 10m here, which the
+  // guest's /dev/shm takes over
+  REQUIRE(::mount("shm", (dir / "shm").c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=10m,mode=1777") == 0);
+  struct Unmount {  // however the test ends
+    fs::path at;
+    ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } unmount{dir / "shm"};
   for (const char* f : {"hostname", "resolv.conf", "hosts", ".containerenv"}) REQUIRE(::chmod((dir / f).c_str(), 0644) == 0);
   REQUIRE(::chown((dir / "hosts").c_str(), 1000, 50) == 0);
   REQUIRE(::chmod((dir / "hosts").c_str(), 0640) == 0);
@@ -171,7 +180,7 @@ TEST_CASE("oci bundle: podman's mounts: single files copied in with their mode a
                                         {"/sys", "sysfs", "sysfs", "", true, true, true, true},
                                         {"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", false, true, false, true},
                                         {"/dev/mqueue", "mqueue", "mqueue", "", false, true, true, true},
-                                        {"/dev/shm", "tmpfs", "shm", "mode=1777", false, true, true, true}};
+                                        {"/dev/shm", "tmpfs", "shm", "mode=1777,size=10240k", false, true, true, true}};
   REQUIRE(b.spec.mounts);
   REQUIRE(b.spec.mounts->size() == mounted.size());
   for (std::size_t i = 0; i < mounted.size(); ++i) {
@@ -182,6 +191,7 @@ TEST_CASE("oci bundle: podman's mounts: single files copied in with their mode a
   REQUIRE(b.ignored.size() == 2);
   CHECK_THAT(b.ignored[0], Contains("mounts[8] (bind " + d + "/shm on /dev/shm): the container has a tmpfs of the VM's own at /dev/shm"));
   CHECK_THAT(b.ignored[1], Contains("mounts[10] (cgroup cgroup on /sys/fs/cgroup): not mounted"));
+  CHECK(::umount2((dir / "shm").c_str(), MNT_DETACH) == 0);
   fs::remove_all(dir);
 }
 
@@ -198,8 +208,8 @@ TEST_CASE("oci bundle: each kind of mount, and how it is served") {
       {"a directory bind: a volume, a cold boot", mount("bind", "data", "/data", R"("rbind","ro")"), 0, 1, 0, "", "boots cold"},
       {"a directory bind with flags a volume does not carry", mount("bind", "data", "/data", R"("rbind","nosuid","noexec")"), 0, 1, 0,
        "options nosuid,noexec", "boots cold"},
-      {"a tmpfs elsewhere, with options", mount("tmpfs", "tmpfs", "/scratch", R"("size=10m","mode=1777","rw","rprivate","nosuid","nodev","tmpcopyup")"), 0, 0,
-       1, "options tmpcopyup", ""},
+      {"a tmpfs elsewhere, with options (tmpcopyup: the root has nothing there to copy)",
+       mount("tmpfs", "tmpfs", "/scratch", R"("size=10m","mode=1777","rw","rprivate","nosuid","nodev","tmpcopyup")"), 0, 0, 1, "", ""},
       {"containerd's tmpfs at /dev/shm", mount("tmpfs", "shm", "/dev/shm", R"("nosuid","noexec","nodev","mode=1777","size=65536k")"), 0, 0, 1, "", ""},
       {"proc at /proc", mount("proc", "proc", "/proc", ""), 0, 0, 1, "", ""},
       {"devpts at /dev/pts", mount("devpts", "devpts", "/dev/pts", R"("newinstance","gid=5")"), 0, 0, 1, "", ""},
@@ -231,6 +241,48 @@ TEST_CASE("oci bundle: each kind of mount, and how it is served") {
     else CHECK(any_contains(b.ignored, row.ignored));
     if (row.note.empty()) CHECK(b.notes.empty());
     else CHECK(any_contains(b.notes, row.note));
+    fs::remove_all(dir);
+  }
+}
+
+// tmpcopyup (podman adds it to every --tmpfs): the root's files at the destination belong in the
+// new tmpfs. crumble-runtime cannot copy them there, so it is honoured only where there is
+// nothing to copy, refused where there is, and logged as not applied where a symlink on the way
+// (not followed: it could lead out of the root) leaves it unknown.
+TEST_CASE("oci bundle: a tmpfs with tmpcopyup is mounted where the root has nothing to copy, refused where it has files") {
+  struct Row {
+    std::string what;
+    std::function<void(const fs::path& rootfs)> make;
+    std::string refused, ignored;  // "": not refused, nothing logged
+  };
+  const std::vector<Row> rows = {
+      {"no such directory in the root", [](const fs::path&) {}, "", ""},
+      {"an empty directory", [](const fs::path& r) { fs::create_directories(r / "scratch"); }, "", ""},
+      {"a directory with a file",
+       [](const fs::path& r) {
+         fs::create_directories(r / "scratch");
+         std::ofstream(r / "scratch/kept") << "x";
+       },
+       "mounts[0].options: tmpcopyup: the root has files under /scratch that the tmpfs would hide", ""},
+      {"a file where the directory would be", [](const fs::path& r) { std::ofstream(r / "scratch") << "x"; }, "tmpcopyup: the root has files", ""},
+      {"a symlink on the way, to a host directory with files",
+       [](const fs::path& r) { fs::create_directory_symlink("/etc", r / "scratch"); }, "", "options tmpcopyup"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    const fs::path dir = bundle_with_files(with_mounts({mount("tmpfs", "tmpfs", "/scratch", R"("size=10m","nosuid","tmpcopyup")")}));
+    row.make(dir / "rootfs");
+    if (!row.refused.empty()) {
+      CHECK_THROWS_WITH(crumble::oci::read_bundle(dir), Contains(row.refused) && Contains("--tmpfs /scratch:notmpcopyup"));
+    } else {
+      const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
+      REQUIRE(b.spec.mounts);
+      REQUIRE(b.spec.mounts->size() == 2);
+      CHECK((*b.spec.mounts)[1].guest == "/scratch");
+      CHECK((*b.spec.mounts)[1].options == "size=10m");
+      if (row.ignored.empty()) CHECK(b.ignored.empty());
+      else CHECK(any_contains(b.ignored, row.ignored));
+    }
     fs::remove_all(dir);
   }
 }

@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -323,6 +324,21 @@ struct ProcessStdio {
 // The exec processes' pids, for `ps`.
 void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(dir, "execs", pids); }
 
+std::vector<pid_t> vm_processes(pid_t monitor);
+
+// Whether any thread of `pid` is running or runnable (state R in /proc/PID/task/*/stat).
+bool process_runs(pid_t pid) {
+  std::error_code ec;
+  for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(t.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    const auto paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'R') return true;
+  }
+  return false;
+}
+
 [[noreturn]] void monitor(const crumble::oci::Bundle& b, const fs::path& dir, int ready, ProcessStdio io) {
   // Every catchable signal is passed on to the process once it runs; those stop_cleanly_on_signals
   // does not take are blocked here, before any thread starts (all inherit the mask), and read
@@ -357,9 +373,20 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     write_file(dir / "root", root_key + "\n" + root_images().string() + "\n");
     listener = crumble::runtime::listen_at(dir / "exec.sock");  // before "ok": an exec may come at once
   } catch (const std::exception& e) {
+    // A VM that did not start leaves the image the Container built before it (the key went with
+    // the Container): found again by the directory's key, which a stat walk gives, and put on
+    // record in ROOT/ID/root, so that `create`'s abandon removes it once this monitor is gone
+    // (the image's lock is free only then; here it was still held), unless another container of
+    // the same bundle holds it.
+    if (root_key.empty() && !b.spec.rootfs.empty() && !b.spec.rootfs_rw) try {
+        write_file(dir / "root", crumble::container::directory_key(b.spec.rootfs) + "\n" + root_images().string() + "\n");
+      } catch (const std::exception& why) {  // the root gone or unreadable (nothing was built), or a full disk
+        log_line("warning", std::string("cannot record the root image for its removal: ") + why.what());
+      }
     const std::string msg = std::string("error: ") + e.what() + "\n";
     ssize_t ignored = ::write(ready, msg.data(), msg.size());
     (void)ignored;
+    if (root_key.empty()) ::_exit(1);  // create removes the image and the directory
     end_before_start(1);
   }
   log_line("debug", box->root_note() + "; " + box->snapshot_note() + "; " + box->start_note());
@@ -412,7 +439,7 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     log_line("debug", "starting");
     crumble::vm::Session::Process p = box->start(b.args, stdio);
     log_line("debug", "process started");
-    for (int sig : early) p.signal(sig, crumble::vm::SignalTarget::process);
+    const auto process_started = std::chrono::steady_clock::now();
     mark(dir, "started", true);
     // An exec runs with its own env (the container's when it gives none), cwd, user,
     // additionalGids, capabilities and rlimits (as runc: the process JSON's; a user of its own
@@ -432,6 +459,11 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
     };
     crumble::runtime::Relay relay(start_exec, std::move(listener), [&](const std::vector<pid_t>& pids) { record_execs(dir, pids); },
                                   [](const std::string& level, const std::string& msg) { log_line(level, msg); });
+    // Signals that come before the guest has settled after the start wait for it (at most 1 s):
+    // see Relay::hold_main_signals. Settled: no thread of the VM's processes (QEMU, whose vCPU
+    // threads sleep while the guest idles; a virtiofsd) is running or waiting to run.
+    relay.hold_main_signals(std::move(early), process_started + std::chrono::seconds(1),
+                            [vm = vm_processes(::getpid())] { return !vm.empty() && std::none_of(vm.begin(), vm.end(), process_runs); });
     const crumble::vm::CommandResult ended = relay.serve(std::move(p), in, out, err, io.terminal, *signals, passed_fd.get());
     status = ended.status();
     // A process that could not start (no such executable, a working directory that is a file):

@@ -33,6 +33,7 @@
 
 #include <crumble/oci/bundle.hpp>
 #include <crumble/vm/attach.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <list>
@@ -229,6 +230,20 @@ class Relay {
   Relay(Starter start, Fd listener, ExecsChanged changed, Log log)
       : start_(std::move(start)), listener_(std::move(listener)), changed_(std::move(changed)), log_(std::move(log)) {}
 
+  // Holds the main process's signals until the guest has settled after the process's start:
+  // until `guest_idle` says so (asked every 5 ms while a signal waits; three times running), or
+  // until `until`, whichever comes first; `early` (signals that came before the start) wait
+  // with them. Why: under TCG a program's first steps after a restore take 100-200 ms that take
+  // well under one natively (its code is translated afresh), so a signal sent as soon as `state`
+  // says running (the runtime-tools suite, a quick `podman stop`) would find a shell that has
+  // not yet set its `trap` and kill it, where under runc the trap is long set. Later signals go
+  // straight through.
+  void hold_main_signals(std::vector<int> early, vm::Clock::time_point until, std::function<bool()> guest_idle) {
+    held_ = std::move(early);
+    hold_until_ = until;
+    guest_idle_ = std::move(guest_idle);
+  }
+
   // Serves `main` (stdio on in/out/err; `terminal`: the host terminal whose size its pty
   // follows, -1 for none) and every exec that comes, until the main process has ended and the
   // exec'd ones with it. Signals: those on `signals` and `signal_fd` go to the main process
@@ -288,7 +303,8 @@ class Relay {
       fds.push_back({signal_fd, POLLIN, 0});
       if (listener_) fds.push_back({listener_.get(), POLLIN, 0});
       idle = moved ? 0 : idle + 1;
-      const timespec wait{0, moved ? 0L : idle < 400 ? 50'000L : idle < 2400 ? 1'000'000L : 10'000'000L};
+      const long held_wait = held_.empty() ? 10'000'000L : 5'000'000L;  // the guest's idleness is looked at every 5 ms
+      const timespec wait{0, moved ? 0L : idle < 400 ? 50'000L : idle < 2400 ? 1'000'000L : held_wait};
       if (::ppoll(fds.data(), fds.size(), &wait, nullptr) > 0) {
         for (std::size_t i = 0; i < fixed; ++i) {
           if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) continue;
@@ -317,6 +333,7 @@ class Relay {
         if (listener_ && (fds[signal_at + 2].revents & POLLIN)) accept_one();
       }
       const auto now = vm::Clock::now();
+      release_held(now);
       pending_.remove_if([&](const Pending& c) { return now > c.deadline; });  // said nothing in time: closed
       if (now - last_size > std::chrono::milliseconds(100)) {  // the caller may have resized the master
         for (Served& s : served_)
@@ -340,6 +357,12 @@ class Relay {
   }
 
  private:
+  std::vector<int> held_;                             // the main process's signals waiting for the guest to settle
+  std::optional<vm::Clock::time_point> hold_until_;  // set while they wait
+  std::function<bool()> guest_idle_;
+  vm::Clock::time_point last_idle_look_{};
+  unsigned idle_looks_ = 0;
+
   struct Served {
     std::string name;
     std::optional<vm::Session::Process> p;
@@ -380,7 +403,32 @@ class Relay {
   }
 
   void signal_main(int sig) {
-    if (!main_->result) main_->p->signal(sig, vm::SignalTarget::process);
+    if (main_->result) return;
+    if (hold_until_ && held_.empty() && vm::Clock::now() >= *hold_until_) hold_until_.reset();  // long after the start
+    if (hold_until_) {  // the guest has not settled since the start: later, in the order they came
+      if (std::find(held_.begin(), held_.end(), sig) == held_.end()) held_.push_back(sig);
+      return;
+    }
+    main_->p->signal(sig, vm::SignalTarget::process);
+  }
+
+  // Ends the hold (hold_main_signals) once the guest has been idle three looks running, 5 ms
+  // apart, or its time is up, and passes the held signals on. Nothing is looked at while no
+  // signal waits; the hold ends with the first settling either way.
+  void release_held(vm::Clock::time_point now) {
+    if (!hold_until_ || held_.empty()) return;
+    bool settled = now >= *hold_until_ || main_->result;
+    if (!settled && now - last_idle_look_ >= std::chrono::milliseconds(5)) {
+      last_idle_look_ = now;
+      idle_looks_ = guest_idle_ && guest_idle_() ? idle_looks_ + 1 : 0;
+      settled = idle_looks_ >= 3;
+    }
+    if (!settled) return;
+    log_("debug", std::string("signals held since the start passed on: the guest ") + (now >= *hold_until_ ? "did not settle in time" : "settled"));
+    hold_until_.reset();
+    std::vector<int> held;
+    held.swap(held_);
+    for (int sig : held) signal_main(sig);
   }
 
   void kill(Served& s, int sig, vm::SignalTarget to) {

@@ -30,7 +30,9 @@
 #include <string>
 #include <vector>
 
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <nlohmann/json.hpp>
 
@@ -137,6 +139,23 @@ inline std::string mount_destination(const std::string& d, const std::filesystem
   return clean;
 }
 
+// Whether the root has anything at `dest` (an absolute path in the container) that a mount there
+// would hide: nothing (no such path, or an empty directory), files, or unknown (a symlink on the
+// way, which is not followed: it could lead out of the root on the host).
+enum class Holds { nothing, files, unknown };
+inline Holds root_directory_holds_files(const std::filesystem::path& rootfs, const std::string& dest) {
+  std::filesystem::path at = rootfs;
+  std::error_code ec;
+  for (const auto& part : std::filesystem::path(dest).relative_path()) {
+    at /= part;
+    const auto st = std::filesystem::symlink_status(at, ec);
+    if (ec || !std::filesystem::exists(st)) return Holds::nothing;
+    if (std::filesystem::is_symlink(st)) return Holds::unknown;
+  }
+  if (!std::filesystem::is_directory(std::filesystem::symlink_status(at, ec))) return Holds::files;
+  return std::filesystem::directory_iterator(at, ec) == std::filesystem::directory_iterator() && !ec ? Holds::nothing : Holds::files;
+}
+
 // mounts[i] of config.json into the bundle's spec, `ignored` or `notes`; `copied`: the bytes of
 // file binds so far.
 inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const std::filesystem::path& file, std::uintmax_t& copied) {
@@ -168,9 +187,14 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
     const auto st = std::filesystem::status(host, ec);
     if (ec || !std::filesystem::exists(st)) fail(file, at + ".source", host.string() + " does not exist");
     if (dest == "/dev/shm" && std::filesystem::is_directory(st)) {
-      // podman's shm directory (a tmpfs on the host): memory cannot be shared with a VM
-      b.spec.mounts->push_back({"/dev/shm", "tmpfs", "shm", "mode=1777", false, true, true, true});
-      b.ignored.push_back(what + ": the container has a tmpfs of the VM's own at /dev/shm");
+      // podman's shm directory (a tmpfs on the host): memory cannot be shared with a VM. Its
+      // size (podman --shm-size, 64m by default) becomes the guest's tmpfs's.
+      std::string options = "mode=1777";
+      struct ::statfs fs {};
+      if (::statfs(host.c_str(), &fs) == 0 && fs.f_type == TMPFS_MAGIC && fs.f_blocks > 0)
+        options += ",size=" + std::to_string(static_cast<std::uint64_t>(fs.f_blocks) * static_cast<std::uint64_t>(fs.f_bsize) / 1024) + "k";
+      b.spec.mounts->push_back({"/dev/shm", "tmpfs", "shm", options, false, true, true, true});
+      b.ignored.push_back(what + ": the container has a tmpfs of the VM's own at /dev/shm (" + options + ")");
       return;
     }
     if (std::filesystem::is_regular_file(st)) {
@@ -229,6 +253,19 @@ inline void add_mount(Bundle& b, const nlohmann::json& m, std::size_t i, const s
     mnt.nosuid = o.nosuid;
     mnt.nodev = o.nodev;
     mnt.noexec = o.noexec;
+    if (!skipped.empty() && type == "tmpfs") {
+      // tmpcopyup (crun's; podman adds it to every --tmpfs): the root's files at the
+      // destination are copied into the new tmpfs. The guest cannot do that yet, so it is
+      // honoured where there is nothing to copy and refused where there is.
+      switch (root_directory_holds_files(b.rootfs, dest)) {
+        case Holds::nothing: skipped.clear(); break;
+        case Holds::files:
+          fail(file, at + ".options",
+               "tmpcopyup: the root has files under " + dest + " that the tmpfs would hide, and crumble-runtime cannot copy them into it "
+               "(podman: --tmpfs " + dest + ":notmpcopyup mounts it empty)");
+        case Holds::unknown: break;  // a symlink on the way: not followed outside the root; logged as not applied
+      }
+    }
     b.spec.mounts->push_back(mnt);
     if (!skipped.empty()) b.ignored.push_back(what + ": options " + skipped);
     return;

@@ -67,11 +67,12 @@ class QemuMachine {
  public:
   // The smallest guest RAM: the protocol window sits at 128 MiB and the initrd above it.
   static constexpr std::uint32_t min_memory_mib = 192;
-  // The disk in the root slot when GuestOptions::root_disk is empty: zeros.
+  // The disk in the root slot when GuestOptions::root_disk is empty: zeros, served by QEMU's
+  // null-co block driver (no file: a sparse 1 TiB file would need a file system that allows one).
   // The root disk's capacity as the guest knows it: the placeholder a snapshot is saved with is
-  // this large (sparse: it takes no space), and its driver is bound before the save, so a root
-  // disk restored in its place must not be larger. Smaller is fine: erofs reads only its own
-  // blocks, and init drops the placeholder's cached ones first.
+  // this large, and its driver is bound before the save, so a root disk restored in its place
+  // must not be larger. Smaller is fine: erofs reads only its own blocks, and init drops the
+  // placeholder's cached ones first.
   static constexpr off_t placeholder_disk_bytes = off_t{1} << 40;
 
   explicit QemuMachine(const QemuOptions& o) : opt_(o) {
@@ -169,20 +170,15 @@ class QemuMachine {
   }
 
  private:
-  // root.img in our directory (QEMU is told only that name): a link to the caller's disk, or the
-  // placeholder a snapshot is saved with.
+  // root.img in our directory (QEMU is told only that name): a link to the caller's disk. The
+  // placeholder a snapshot is saved with needs no file (devices_command_line: null-co).
   void attach_root_disk() {
     if (!opt_.root_disk_slot) {
       if (!opt_.root_disk.empty()) throw ConfigError("a root disk was given without the root disk slot (GuestOptions::root_disk_slot)");
       return;
     }
+    if (opt_.root_disk.empty()) return;
     const std::filesystem::path img = dir_.path() / "root.img";
-    if (opt_.root_disk.empty()) {
-      const Fd f{::open(img.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
-      if (f.get() < 0 || ::ftruncate(f.get(), placeholder_disk_bytes) != 0)
-        throw VmError("cannot create the placeholder disk " + img.string() + ": " + std::strerror(errno));
-      return;
-    }
     const std::filesystem::path disk = checked_root_disk(opt_.root_disk);
     std::error_code ec;
     std::filesystem::create_symlink(disk, img, ec);
@@ -531,8 +527,14 @@ class QemuMachine {
       argv_.push_back("virtio-mmio.force-legacy=false");
     }
     if (opt_.root_disk_slot) {
-      for (const char* a : {"-drive", "if=none,id=root,file=root.img,format=raw,readonly=on", "-device", "virtio-blk-device,drive=root"})
-        argv_.push_back(a);
+      // The drive's back end is not in the migration stream, only the device: a snapshot saved
+      // with the placeholder's zeros restores with the caller's file in the same slot.
+      argv_.push_back("-drive");
+      argv_.push_back(opt_.root_disk.empty()
+                          ? "if=none,id=root,driver=null-co,size=" + std::to_string(placeholder_disk_bytes) + ",read-zeroes=on,readonly=on"
+                          : std::string("if=none,id=root,file=root.img,format=raw,readonly=on"));
+      argv_.push_back("-device");
+      argv_.push_back("virtio-blk-device,drive=root");
     }
     for (std::size_t i = 0; i < opt_.shares.size(); ++i) {
       const std::string id = "fs" + std::to_string(i);  // the tag is checked: no comma (check_share)
