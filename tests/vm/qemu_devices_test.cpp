@@ -171,7 +171,7 @@ TEST_CASE("a snapshot saved with the placeholder disk restores with any erofs ro
   CHECK(sh(cold, "tr '\\0' '\\n' < /crumble/container-modules.list") ==
         "/crumble/container-modules/00-virtio_blk.ko\n/crumble/container-modules/01-virtiofs.ko\n");
   CHECK(sh(cold, "ls /sys/bus/virtio/devices") == "virtio0\n");
-  // The placeholder: 1 TiB of zeros (sparse on the host), no file system.
+  // The placeholder: 1 TiB of zeros (QEMU's null-co driver, no file on the host), no file system.
   CHECK(sh(cold, wait_disk + "cat /sys/block/vda/size") == placeholder_sectors + "\n");
   CHECK(cold.run({"mount", "-t", "erofs", "-o", "ro", "/dev/vda", "/tmp"}).status() != 0);
   cold.shutdown();

@@ -41,7 +41,7 @@ struct GuestOptions {
   bool hold_after_phase_6 = false;
   // Devices for containers (the QEMU engine only; the in-process KVM engine has no virtio devices).
   // A virtio-blk disk, read-only: `root_disk` (an erofs image, at most 1 TiB), or when that is
-  // empty a placeholder of 1 TiB of zeros (sparse). A snapshot saved with the placeholder restores
+  // empty a placeholder of 1 TiB of zeros (QEMU's null-co driver: no file). A snapshot saved with the placeholder restores
   // with any root_disk: the guest's driver keeps the placeholder's capacity, which no root disk
   // exceeds, and init drops the blocks it cached from it (docs/protocol.md, container step 1).
   bool root_disk_slot = false;
