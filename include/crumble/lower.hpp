@@ -162,24 +162,25 @@ class Lowering {
     }
     h->weight += weight;
   }
+  // Nodes in an expression; count_node takes the node itself, so a Call or Syscall statement
+  // is counted without being copied into an Expr.
+  template <class N>
+  static constexpr int count_node(const N& n) {
+    if constexpr (std::is_same_v<N, MemVar>) return 1 + count(*n.base);
+    else if constexpr (std::is_same_v<N, Op>) return 1 + count(*n.lhs) + count(*n.rhs);
+    else if constexpr (std::is_same_v<N, Call>) {
+      int c = 1 + count(*n.target);
+      for (const Expr& a : n.args) c += count(a);
+      return c;
+    } else if constexpr (std::is_same_v<N, Syscall>) {
+      int c = 1;
+      for (const Expr& a : n.args) c += count(a);
+      return c;
+    } else if constexpr (std::is_same_v<N, CondValue>) return 1 + count(*n.cond);
+    else return 1;
+  }
   static constexpr int count(const Expr& e) {
-    return visit(
-        [](const auto& n) -> int {
-          using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, MemVar>) return 1 + count(*n.base);
-          else if constexpr (std::is_same_v<N, Op>) return 1 + count(*n.lhs) + count(*n.rhs);
-          else if constexpr (std::is_same_v<N, Call>) {
-            int c = 1 + count(*n.target);
-            for (const Expr& a : n.args) c += count(a);
-            return c;
-          } else if constexpr (std::is_same_v<N, Syscall>) {
-            int c = 1;
-            for (const Expr& a : n.args) c += count(a);
-            return c;
-          } else if constexpr (std::is_same_v<N, CondValue>) return 1 + count(*n.cond);
-          else return 1;
-        },
-        e);
+    return visit([](const auto& n) { return count_node(n); }, e);
   }
   static constexpr int count(const Cond& c) {
     return visit(
@@ -192,21 +193,20 @@ class Lowering {
         },
         c);
   }
+  template <class N>
+  constexpr void scan_node(const N& n, int weight) {
+    if constexpr (std::is_same_v<N, Var>) note_var(n.name, weight, false);
+    else if constexpr (std::is_same_v<N, MemVar>) scan(*n.base, weight);
+    else if constexpr (std::is_same_v<N, Op>) scan(*n.lhs, weight), scan(*n.rhs, weight);
+    else if constexpr (std::is_same_v<N, Call>) {
+      scan(*n.target, weight);
+      for (const Expr& a : n.args) scan(a, weight);
+    } else if constexpr (std::is_same_v<N, Syscall>) {
+      for (const Expr& a : n.args) scan(a, weight);
+    } else if constexpr (std::is_same_v<N, CondValue>) scan(*n.cond, weight);
+  }
   constexpr void scan(const Expr& e, int weight) {
-    visit(
-        [&](const auto& n) {
-          using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, Var>) note_var(n.name, weight, false);
-          else if constexpr (std::is_same_v<N, MemVar>) scan(*n.base, weight);
-          else if constexpr (std::is_same_v<N, Op>) scan(*n.lhs, weight), scan(*n.rhs, weight);
-          else if constexpr (std::is_same_v<N, Call>) {
-            scan(*n.target, weight);
-            for (const Expr& a : n.args) scan(a, weight);
-          } else if constexpr (std::is_same_v<N, Syscall>) {
-            for (const Expr& a : n.args) scan(a, weight);
-          } else if constexpr (std::is_same_v<N, CondValue>) scan(*n.cond, weight);
-        },
-        e);
+    visit([&](const auto& n) { scan_node(n, weight); }, e);
   }
   constexpr void scan(const Cond& c, int weight) {
     visit(
@@ -247,7 +247,8 @@ class Lowering {
             } else if constexpr (std::is_same_v<N, Return>) {
               expr(n.value);
             } else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
-              expr(Expr{n});
+              scan_node(n, weight);
+              a.max_expr = std::max(a.max_expr, count_node(n));
             } else if constexpr (std::is_same_v<N, Printf>) {
               a.printf_args = std::max(a.printf_args, static_cast<int>(n.args.size()));
               for (const Expr& e : n.args) expr(e);
@@ -768,8 +769,15 @@ class Lowering {
     int specs = ir::printf_arguments(n.format);
     if (specs < 0) detail::fail(errc::invalid_printf_format, n.format, where());
     if (specs != static_cast<int>(n.args.size())) detail::fail(errc::printf_argument_count, n.format, where());
-    for (std::size_t i = 0; i < n.args.size(); ++i)
-      stmt(Assign{MemVar{BufferAddr{printf_argv}, static_cast<std::int64_t>(8 * i), 64}, n.args[i]});
+    // Each argument is stored as Assign{MemVar{argv, 8 * i}, arg} is (stmt(Assign) for a MemVar
+    // target), without copying the argument into such a node.
+    const Expr argv = BufferAddr{printf_argv};
+    for (std::size_t i = 0; i < n.args.size(); ++i) {
+      auto [base, v] = pair(argv, n.args[i], false);
+      T::store(buf, base.reg, static_cast<std::int64_t>(8 * i), v.reg, 64);
+      release(v);
+      release(base);
+    }
     Call call{FuncAddr{ir::printf_function}, {}};
     call.args.push_back(Embed{n.format, true});
     if (n.args.empty()) call.args.push_back(Int64{0});
