@@ -355,7 +355,7 @@ void register_phases(const char* name) {
       ->Unit(benchmark::kMicrosecond);
 }
 void register_all() {
-  for (long n : {1000L, 10000L, 100000L}) {
+  for (long n : {1000L, 10000L, 100000L, 1000000L}) {
     auto reg = [n](const char* name, auto fn) {
       benchmark::RegisterBenchmark((std::string("lower/assemble/") + name).c_str(), fn)
           ->Arg(n)
@@ -383,7 +383,7 @@ void describe(const char* name, std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (std::size_t n : {1000, 10000, 100000}) {
+  for (std::size_t n : {1000, 10000, 100000, 1000000}) {
     describe<arch::amd64>("amd64", n);
     describe<arch::arm64>("arm64", n);
     describe<arch::riscv64>("riscv64", n);

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// IR construction: node kinds, constant folding of Int widths, kind dispatch.
+// IR construction: node kinds, constant folding of Int widths, kind dispatch, shared nodes,
+// program sizes, and the name table the lowering finds names with.
 #include <catch2/catch.hpp>
+#include <crumble/code/name_table.hpp>
 #include <crumble/ir/build.hpp>
+#include <crumble/ir/program_size.hpp>
+
+#include <array>
+#include <string_view>
+#include <vector>
 
 using namespace crumble::ir;
 
@@ -40,4 +47,81 @@ TEST_CASE("nodes copy deeply and are usable in constant evaluation") {
     return d;
   }();
   STATIC_REQUIRE(depth == 60);
+}
+
+// Programs are counted as the constexpr assemble bounds them: every Expr, Cond and Stmt is a
+// node; a Printf adds its call and argument stores (5 + 3 per argument) and its format's bytes.
+TEST_CASE("program_size counts nodes, functions, embedded bytes and addresses") {
+  struct Row { const char* what; Program p; ProgramSize want; };
+  const Row rows[] = {
+      {"return x + 1", {{Function{"f", {"x"}, {Return{Var{"x"} + 1}}}}}, {4, 1, 0, 0, 0}},
+      {"two functions, an if", {{Function{"f", {}, {If{Var{"a"} < 3, {Return{1}}, {Return{2}}}}}, Function{"g"}}},
+       {8, 2, 0, 0, 0}},
+      {"printf with one argument", {{Function{"f", {}, {Printf{"%d\n", {Var{"x"}}}}}}}, {10, 1, 4, 1, 1}},
+      {"write of a string", {{Function{"f", {}, {Syscall{Sys::write, {1, cstr("hi"), 2}}}}}}, {4, 1, 3, 1, 0}},
+      {"global and call", {{Function{"f", {}, {Assign{GlobalVar{"g"}, Call{FuncAddr{"f"}, {}}}}}}}, {4, 1, 0, 2, 0}},
+  };
+  for (const Row& r : rows) {
+    INFO(r.what);
+    ProgramSize got = program_size(r.p);
+    CHECK(got.nodes == r.want.nodes);
+    CHECK(got.functions == r.want.functions);
+    CHECK(got.embedded_bytes == r.want.embedded_bytes);
+    CHECK(got.addresses == r.want.addresses);
+    CHECK(got.printfs == r.want.printfs);
+  }
+}
+
+// Copies share the node (it is immutable): a copy outlives the original, in constant
+// evaluation (where a use after free is an error) as at run time.
+TEST_CASE("a copied node outlives its original") {
+  auto check = [] {
+    Expr* original = new Expr(Var{"x"} * 3 + 4);
+    Expr copy = *original;
+    delete original;
+    const Op* add = get_if<Op>(copy);
+    return add && add->kind == OpKind::Add && get_if<Var>(*get_if<Op>(*add->lhs)->lhs)->name == "x";
+  };
+  STATIC_REQUIRE(check());
+  CHECK(check());
+}
+
+// The lowering's name lookups (functions, variables, labels, strings): every name found with
+// its value, a second insert of a name refused, clear() empties the table, across growth.
+// "fn" and i in decimal (std::string is not usable here in Clang's constant evaluation).
+struct Numbered {
+  std::array<char, 16> text{};
+  std::size_t size = 0;
+  constexpr std::string_view view() const { return {text.data(), size}; }
+};
+constexpr Numbered numbered(int i) {
+  Numbered n;
+  char digits[12]{};
+  int k = 0;
+  do digits[k++] = static_cast<char>('0' + i % 10);
+  while ((i /= 10) != 0);
+  n.text[n.size++] = 'f';
+  n.text[n.size++] = 'n';
+  while (k > 0) n.text[n.size++] = digits[--k];
+  return n;
+}
+constexpr bool name_table_agrees(int n) {
+  crumble::code::NameTable t;
+  std::vector<Numbered> names;
+  for (int i = 0; i < n; ++i) names.push_back(numbered(i));
+  for (int i = 0; i < n; ++i)
+    if (!t.insert(names[i].view(), static_cast<std::uint32_t>(3 * i))) return false;
+  for (int i = 0; i < n; ++i)
+    if (t.insert(names[i].view(), 1) || t.find(names[i].view()) != static_cast<std::uint32_t>(3 * i)) return false;
+  const Numbered past = numbered(n);
+  if (t.size() != static_cast<std::size_t>(n) || t.contains("fn") || t.contains(past.view())) return false;
+  t.clear();
+  for (int i = 0; i < n; ++i)
+    if (t.contains(names[i].view())) return false;
+  return t.size() == 0 && t.insert(names[0].view(), 7) && t.find(names[0].view()) == 7;
+}
+
+TEST_CASE("NameTable finds every name, refuses duplicates and empties on clear") {
+  STATIC_REQUIRE(name_table_agrees(100));
+  CHECK(name_table_agrees(20000));
 }

@@ -278,3 +278,32 @@ TEST_CASE("a RISC-V payload calls Clang-built C functions of 16 and 9 mixed-widt
   check_foreign<crumble::arch::riscv64>("host_abi_mix16", "riscv64", "qemu-riscv64", mix16_params);
   check_foreign<crumble::arch::riscv64>("host_abi_mix9", "riscv64", "qemu-riscv64", mix9_params);
 }
+
+namespace {
+// Constants that need the longest load sequence on RISC-V (8 instructions), each returned:
+// ~36 bytes of code per 2 nodes, over the bound the constexpr assemble guesses from the node
+// count (assemble.hpp), so it must fall back to the counting and filling passes.
+constexpr Program over_bound() {
+  Function f{"main"};
+  for (std::int64_t i = 0; i < 64; ++i) f.body.push_back(Return{Int64{0x1234'5678'9abc'def1 + (i << 33)}});
+  return Program{{f}};
+}
+// The same bytes as at run time for one program under the bound and one over it, per target.
+template <class Target, class Make>
+void same_as_run_time(Make make, bool over) {
+  constexpr auto bound = crumble::assemble_detail::image_bound(crumble::ir::program_size(Make{}()));
+  constexpr auto fixed = crumble::assemble<Target>(Make{});
+  auto img = crumble::assemble<Target>(make());
+  CHECK((img.bytes.size() > bound.bytes) == over);
+  CHECK(std::vector<std::uint8_t>(fixed.bytes.begin(), fixed.bytes.end()) == img.bytes);
+  CHECK(std::vector<std::uint32_t>(fixed.relocs.begin(), fixed.relocs.end()) == img.relocs);
+  CHECK(fixed.code_size == img.code_size);
+  CHECK(fixed.entry == img.entry);
+}
+}  // namespace
+
+TEST_CASE("constexpr assembly over its size bound falls back to two passes, same bytes") {
+  same_as_run_time<crumble::arch::riscv64>([] { return over_bound(); }, true);
+  same_as_run_time<crumble::arch::amd64>([] { return relocating(); }, false);
+  same_as_run_time<crumble::arch::arm64>([] { return relocating(); }, false);
+}

@@ -7,10 +7,14 @@
 //   constexpr auto elf = crumble::executable<crumble::arch::amd64>([] { return program(); });
 //
 // One code path serves both. At compile time the program is given as a function (a lambda
-// without captures) so it can be built inside constant evaluation; the size of the result is
-// found by assembling once and reading the size (the counting pass), then the bytes are made
-// again into a std::array of exactly that size (the filling pass). Tests assert the bytes equal
-// the run-time result.
+// without captures) so it can be built inside constant evaluation. A std::array needs its size
+// before it is filled, and lowering is most of the cost, so the program is lowered once: its
+// nodes are counted (ir/program_size.hpp) for a generous bound on the image, the image is made
+// into arrays of that bound (a constexpr variable: evaluated once), and the result is a copy
+// of exactly the bytes used. A program that outgrows the bound (it would need more than ~12
+// bytes of code per node) falls back to lowering twice: once to learn the size (the counting
+// pass, which lays out without encoding), once into an array of that size (the filling pass).
+// Tests assert the bytes equal the run-time result.
 #pragma once
 
 #include <array>
@@ -22,6 +26,7 @@
 #include "code/buffer.hpp"
 #include "elf.hpp"
 #include "ir/nodes.hpp"
+#include "ir/program_size.hpp"
 #include "lower.hpp"
 
 namespace crumble {
@@ -57,40 +62,118 @@ struct StaticImage {
 template <class F>
 concept ProgramMaker = std::default_initializable<F> && std::is_invocable_r_v<ir::Program, F>;
 
+namespace assemble_detail {
+
+// An upper bound, for all programs we have measured, on the bytes and relocations an image can
+// need: code per node (the corpus and the init need 2.7-9.2 bytes; spills and calls inside
+// deep expressions are the most), per function (prologue, epilogue, parameter moves), printf's
+// run-time routine (~1 KB) and every embedded byte. Too small only costs a second lowering.
+struct Bound {
+  std::size_t bytes, relocs;
+};
+constexpr Bound image_bound(const ir::ProgramSize& s) {
+  return Bound{64 + 12 * s.nodes + 128 * s.functions + (s.printfs ? 4096 : 0) + s.embedded_bytes,
+               16 + s.addresses};
+}
+
+// An image made into arrays of a bound: `fits` says whether it did, `size`/`reloc_count` how
+// much of them it used.
+template <std::size_t N, std::size_t R>
+struct BoundedImage {
+  StaticImage<N, R> image;
+  bool fits = false;
+  std::size_t size = 0, reloc_count = 0;
+};
+
+template <std::size_t N, std::size_t R>
+constexpr BoundedImage<N, R> bounded(const code::Image& img) {
+  BoundedImage<N, R> out;
+  if (img.bytes.size() > N || img.relocs.size() > R) return out;
+  std::copy(img.bytes.begin(), img.bytes.end(), out.image.bytes.begin());
+  std::copy(img.relocs.begin(), img.relocs.end(), out.image.relocs.begin());
+  out.image.bss_offset = img.bss_offset;
+  out.image.bss_size = img.bss_size;
+  out.image.code_size = img.code_size;
+  out.image.entry = img.entry;
+  out.fits = true;
+  out.size = img.bytes.size();
+  out.reloc_count = img.relocs.size();
+  return out;
+}
+
+// The first n bytes and r relocations of `from`, other fields as they are.
+template <std::size_t N, std::size_t R, std::size_t FN, std::size_t FR>
+constexpr StaticImage<N, R> trimmed(const StaticImage<FN, FR>& from) {
+  StaticImage<N, R> out;
+  std::copy(from.bytes.begin(), from.bytes.begin() + N, out.bytes.begin());
+  std::copy(from.relocs.begin(), from.relocs.begin() + R, out.relocs.begin());
+  out.bss_offset = from.bss_offset;
+  out.bss_size = from.bss_size;
+  out.code_size = from.code_size;
+  out.entry = from.entry;
+  return out;
+}
+
+}  // namespace assemble_detail
+
 template <class Target, ProgramMaker Make>
 consteval auto assemble(Make) {
-  constexpr auto n = [] {  // the counting pass: lower and lay out, but encode nothing
-    const ir::Program p = Make{}();
-    lower::Lowering<Target> l(p);
-    l.lower_all();
-    return std::pair{l.buf.image_size(), l.buf.relocs.size()};
-  }();
-  code::Image img = assemble<Target>(Make{}());
-  StaticImage<n.first, n.second> out;
-  std::copy(img.bytes.begin(), img.bytes.end(), out.bytes.begin());
-  std::copy(img.relocs.begin(), img.relocs.end(), out.relocs.begin());
-  out.bss_offset = img.bss_offset;
-  out.bss_size = img.bss_size;
-  out.code_size = img.code_size;
-  out.entry = img.entry;
-  return out;
+  constexpr auto bound = assemble_detail::image_bound(ir::program_size(Make{}()));
+  constexpr auto once = assemble_detail::bounded<bound.bytes, bound.relocs>(assemble<Target>(Make{}()));
+  if constexpr (once.fits) {
+    return assemble_detail::trimmed<once.size, once.reloc_count>(once.image);
+  } else {
+    constexpr auto n = [] {  // the counting pass: lower and lay out, but encode nothing
+      const ir::Program p = Make{}();
+      lower::Lowering<Target> l(p);
+      l.lower_all();
+      return std::pair{l.buf.image_size(), l.buf.relocs.size()};
+    }();
+    code::Image img = assemble<Target>(Make{}());
+    StaticImage<n.first, n.second> out;
+    std::copy(img.bytes.begin(), img.bytes.end(), out.bytes.begin());
+    std::copy(img.relocs.begin(), img.relocs.end(), out.relocs.begin());
+    out.bss_offset = img.bss_offset;
+    out.bss_size = img.bss_size;
+    out.code_size = img.code_size;
+    out.entry = img.entry;
+    return out;
+  }
 }
 
 template <class Target, ProgramMaker Make>
 consteval auto executable(Make) {
-  constexpr std::size_t n = [] {  // the counting pass, as for assemble
-    const ir::Program p = Make{}();
-    lower::Lowering<Target> l(p);
-    l.lower_all();
-    code::Label start = l.buf.new_label();
-    l.buf.bind(start);
-    Target::start_stub(l.buf, l.entry());
-    return elf::image_offset + l.buf.image_size();
+  // As for assemble: one lowering into a bounded array (an executable adds the ELF headers
+  // and the start stub), the counting and filling passes only when that is too small.
+  constexpr auto bound = assemble_detail::image_bound(ir::program_size(Make{}()));
+  constexpr std::size_t cap = elf::image_offset + 256 + bound.bytes;
+  constexpr auto once = [] {
+    auto file = executable<Target>(Make{}());
+    std::pair<std::array<std::uint8_t, cap>, std::size_t> out{};
+    if (file.size() > cap) return out;
+    std::copy(file.begin(), file.end(), out.first.begin());
+    out.second = file.size();
+    return out;
   }();
-  std::array<std::uint8_t, n> out{};
-  auto file = executable<Target>(Make{}());
-  std::copy(file.begin(), file.end(), out.begin());
-  return out;
+  if constexpr (once.second != 0) {
+    std::array<std::uint8_t, once.second> out{};
+    std::copy(once.first.begin(), once.first.begin() + once.second, out.begin());
+    return out;
+  } else {
+    constexpr std::size_t n = [] {  // the counting pass
+      const ir::Program p = Make{}();
+      lower::Lowering<Target> l(p);
+      l.lower_all();
+      code::Label start = l.buf.new_label();
+      l.buf.bind(start);
+      Target::start_stub(l.buf, l.entry());
+      return elf::image_offset + l.buf.image_size();
+    }();
+    std::array<std::uint8_t, n> out{};
+    auto file = executable<Target>(Make{}());
+    std::copy(file.begin(), file.end(), out.begin());
+    return out;
+  }
 }
 
 }  // namespace crumble

@@ -40,6 +40,7 @@
 
 #include "arch/target_policy.hpp"
 #include "code/buffer.hpp"
+#include "code/name_table.hpp"
 #include "error.hpp"
 #include "ir/nodes.hpp"
 #include "ir/printf.hpp"
@@ -61,25 +62,22 @@ class Lowering {
 
   constexpr explicit Lowering(const Program& p) : program_(p) {
     if (p.functions.empty()) detail::fail(errc::empty_program);
-    for (std::size_t i = 0; i < p.functions.size(); ++i) {
-      for (std::size_t j = 0; j < i; ++j)
-        if (p.functions[j].name == p.functions[i].name)
-          detail::fail(errc::duplicate_function, p.functions[i].name);
-      functions_.push_back(Named{p.functions[i].name, buf.new_label().id});
-    }
+    for (const Function& f : p.functions)
+      if (!functions_.insert(f.name, buf.new_label().id)) detail::fail(errc::duplicate_function, f.name);
     for (const Global& g : p.globals) {
-      if (find(globals_, g.name)) detail::fail(errc::duplicate_global, g.name);
+      if (globals_.contains(g.name)) detail::fail(errc::duplicate_global, g.name);
       if (!sane_size(g.size) || g.align <= 0 || (g.align & (g.align - 1)) || g.align > max_size)
         detail::fail(errc::invalid_size, g.name);
-      globals_.push_back(Named{g.name, buf.add_bss(g.size, g.align)});
+      globals_.insert(g.name, buf.add_bss(g.size, g.align));
     }
     if (uses_printf(p)) {
       printf_runtime_ = ir::printf_runtime();
-      for (const Function& f : printf_runtime_) functions_.push_back(Named{f.name, buf.new_label().id});
+      // A program function of the same name keeps it (insert keeps the first), as before.
+      for (const Function& f : printf_runtime_) functions_.insert(f.name, buf.new_label().id);
     }
   }
 
-  constexpr code::Label entry() const { return code::Label{functions_[0].id}; }
+  constexpr code::Label entry() const { return code::Label{functions_.find(program_.functions.front().name)}; }
 
   constexpr void lower_all() {
     for (const Function& f : program_.functions) lower_function(f);
@@ -87,10 +85,6 @@ class Lowering {
   }
 
  private:
-  struct Named {
-    std::string_view name;
-    std::uint32_t id;  // label id, bss offset or frame offset
-  };
   struct Home {
     std::string_view name;
     int weight = 0;
@@ -105,12 +99,15 @@ class Lowering {
 
   const Program& program_;
   std::vector<Function> printf_runtime_;
-  std::vector<Named> functions_, globals_;
+  // Names resolved in constant time (code/name_table.hpp): functions to label ids, globals to
+  // bss offsets; per function, variables to indices in homes_, buffers to frame offsets,
+  // labels to label ids.
+  code::NameTable functions_, globals_;
 
   // Per-function state.
   const Function* fn_ = nullptr;
   std::vector<Home> homes_;
-  std::vector<Named> buffers_, labels_;
+  code::NameTable home_index_, buffers_, labels_;
   std::vector<Loop> loops_;
   std::uint32_t free_temps_ = 0;  // bit i set: T::temps[i] is free
   std::int32_t spill_base_ = 0;
@@ -126,20 +123,15 @@ class Lowering {
   static constexpr bool sane_size(std::int64_t n) { return n >= 0 && n <= max_size; }
 
   // ---- program-level lookups ----------------------------------------------------------------
-  static constexpr const Named* find(const std::vector<Named>& v, std::string_view name) {
-    for (const Named& n : v)
-      if (n.name == name) return &n;
-    return nullptr;
-  }
   constexpr code::Label function_label(std::string_view name) const {
-    const Named* n = find(functions_, name);
-    if (!n) detail::fail(errc::undefined_function, name, where());
-    return code::Label{n->id};
+    std::uint32_t id = functions_.find(name);
+    if (id == code::NameTable::none) detail::fail(errc::undefined_function, name, where());
+    return code::Label{id};
   }
   constexpr std::uint32_t global_offset(std::string_view name) const {
-    const Named* n = find(globals_, name);
-    if (!n) detail::fail(errc::undefined_global, name, where());
-    return n->id;
+    std::uint32_t at = globals_.find(name);
+    if (at == code::NameTable::none) detail::fail(errc::undefined_global, name, where());
+    return at;
   }
   constexpr std::string_view where() const { return fn_ ? fn_->name : std::string_view{}; }
 
@@ -165,37 +157,38 @@ class Lowering {
   };
 
   constexpr Home* home(std::string_view name) {
-    for (Home& h : homes_)
-      if (h.name == name) return &h;
-    return nullptr;
+    std::uint32_t i = home_index_.find(name);
+    return i == code::NameTable::none ? nullptr : &homes_[i];
   }
   constexpr void note_var(std::string_view name, int weight, bool assigned) {
     Home* h = home(name);
     if (!h) {
       if (!assigned) return;  // a read of a name never assigned: reported when lowered
+      home_index_.insert(name, static_cast<std::uint32_t>(homes_.size()));
       homes_.push_back(Home{name});
       h = &homes_.back();
     }
     h->weight += weight;
   }
+  // Nodes in an expression; count_node takes the node itself, so a Call or Syscall statement
+  // is counted without being copied into an Expr.
+  template <class N>
+  static constexpr int count_node(const N& n) {
+    if constexpr (std::is_same_v<N, MemVar>) return 1 + count(*n.base);
+    else if constexpr (std::is_same_v<N, Op>) return 1 + count(*n.lhs) + count(*n.rhs);
+    else if constexpr (std::is_same_v<N, Call>) {
+      int c = 1 + count(*n.target);
+      for (const Expr& a : n.args) c += count(a);
+      return c;
+    } else if constexpr (std::is_same_v<N, Syscall>) {
+      int c = 1;
+      for (const Expr& a : n.args) c += count(a);
+      return c;
+    } else if constexpr (std::is_same_v<N, CondValue>) return 1 + count(*n.cond);
+    else return 1;
+  }
   static constexpr int count(const Expr& e) {
-    return visit(
-        [](const auto& n) -> int {
-          using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, MemVar>) return 1 + count(*n.base);
-          else if constexpr (std::is_same_v<N, Op>) return 1 + count(*n.lhs) + count(*n.rhs);
-          else if constexpr (std::is_same_v<N, Call>) {
-            int c = 1 + count(*n.target);
-            for (const Expr& a : n.args) c += count(a);
-            return c;
-          } else if constexpr (std::is_same_v<N, Syscall>) {
-            int c = 1;
-            for (const Expr& a : n.args) c += count(a);
-            return c;
-          } else if constexpr (std::is_same_v<N, CondValue>) return 1 + count(*n.cond);
-          else return 1;
-        },
-        e);
+    return visit([](const auto& n) { return count_node(n); }, e);
   }
   static constexpr int count(const Cond& c) {
     return visit(
@@ -208,22 +201,21 @@ class Lowering {
         },
         c);
   }
+  template <class N>
+  constexpr void scan_node(const N& n, int weight) {
+    if constexpr (std::is_same_v<N, Var>) note_var(n.name, weight, false);
+    else if constexpr (std::is_same_v<N, MemVar>) scan(*n.base, weight);
+    else if constexpr (std::is_same_v<N, Op>) scan(*n.lhs, weight), scan(*n.rhs, weight);
+    else if constexpr (std::is_same_v<N, Call>) {
+      scan(*n.target, weight);
+      for (const Expr& a : n.args) scan(a, weight);
+      outgoing_args_ = std::max(outgoing_args_, stack_args(n.args.size()));
+    } else if constexpr (std::is_same_v<N, Syscall>) {
+      for (const Expr& a : n.args) scan(a, weight);
+    } else if constexpr (std::is_same_v<N, CondValue>) scan(*n.cond, weight);
+  }
   constexpr void scan(const Expr& e, int weight) {
-    visit(
-        [&](const auto& n) {
-          using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, Var>) note_var(n.name, weight, false);
-          else if constexpr (std::is_same_v<N, MemVar>) scan(*n.base, weight);
-          else if constexpr (std::is_same_v<N, Op>) scan(*n.lhs, weight), scan(*n.rhs, weight);
-          else if constexpr (std::is_same_v<N, Call>) {
-            scan(*n.target, weight);
-            for (const Expr& a : n.args) scan(a, weight);
-            outgoing_args_ = std::max(outgoing_args_, stack_args(n.args.size()));
-          } else if constexpr (std::is_same_v<N, Syscall>) {
-            for (const Expr& a : n.args) scan(a, weight);
-          } else if constexpr (std::is_same_v<N, CondValue>) scan(*n.cond, weight);
-        },
-        e);
+    visit([&](const auto& n) { scan_node(n, weight); }, e);
   }
   constexpr void scan(const Cond& c, int weight) {
     visit(
@@ -260,12 +252,12 @@ class Lowering {
               a.max_expr = std::max(a.max_expr, count(n.cond));
               scan(n.body, inner, a);
             } else if constexpr (std::is_same_v<N, Label>) {
-              if (find(labels_, n.name)) detail::fail(errc::duplicate_label, n.name, where());
-              labels_.push_back(Named{n.name, buf.new_label().id});
+              if (!labels_.insert(n.name, buf.new_label().id)) detail::fail(errc::duplicate_label, n.name, where());
             } else if constexpr (std::is_same_v<N, Return>) {
               expr(n.value);
             } else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
-              expr(Expr{n});
+              scan_node(n, weight);
+              a.max_expr = std::max(a.max_expr, count_node(n));
             } else if constexpr (std::is_same_v<N, Printf>) {
               a.printf_args = std::max(a.printf_args, static_cast<int>(n.args.size()));
               for (const Expr& e : n.args) expr(e);
@@ -282,11 +274,14 @@ class Lowering {
   constexpr void lower_function(const Function& f) {
     fn_ = &f;
     homes_.clear();
+    home_index_.clear();
     buffers_.clear();
     labels_.clear();
     loops_.clear();
     if (f.params.size() > max_call_arguments) detail::fail(errc::too_many_call_arguments, f.name);
     for (std::size_t i = 0; i < f.params.size(); ++i) homes_.push_back(Home{f.params[i], 1, static_cast<int>(i)});
+    for (std::size_t i = 0; i < homes_.size(); ++i)  // the parameters' homes; a repeated name keeps the first
+      home_index_.insert(homes_[i].name, static_cast<std::uint32_t>(i));
     outgoing_args_ = 0;
     Analysis a;
     scan(f.body, 1, a);
@@ -316,10 +311,10 @@ class Lowering {
     std::vector<Buffer> bufs = f.buffers;
     if (a.printf_args) bufs.push_back(Buffer{printf_argv, 8 * a.printf_args});
     for (const Buffer& b : bufs) {
-      if (find(buffers_, b.name)) detail::fail(errc::duplicate_buffer, b.name, f.name);
+      if (buffers_.contains(b.name)) detail::fail(errc::duplicate_buffer, b.name, f.name);
       if (!sane_size(b.size) || off > max_size) detail::fail(errc::invalid_size, b.name, f.name);
       off = static_cast<std::int32_t>(code::align_up(off, 16));
-      buffers_.push_back(Named{b.name, static_cast<std::uint32_t>(off)});
+      buffers_.insert(b.name, static_cast<std::uint32_t>(off));
       off += static_cast<std::int32_t>(code::align_up(b.size, 8));
     }
     if (off > max_size) detail::fail(errc::invalid_size, "stack frame", f.name);
@@ -473,10 +468,10 @@ class Lowering {
     return Value{t, true};
   }
   constexpr Value eval_node(const BufferAddr& n) {
-    const Named* b = find(buffers_, n.name);
-    if (!b) detail::fail(errc::undefined_buffer, n.name, where());
+    std::uint32_t at = buffers_.find(n.name);
+    if (at == code::NameTable::none) detail::fail(errc::undefined_buffer, n.name, where());
     Reg t = alloc();
-    T::stack_address(buf, t, static_cast<std::int32_t>(b->id));
+    T::stack_address(buf, t, static_cast<std::int32_t>(at));
     return Value{t, true};
   }
   static constexpr void check_width(int w, std::string_view fn) {
@@ -846,11 +841,11 @@ class Lowering {
     if (loops_.empty()) detail::fail(errc::break_outside_loop, {}, where());
     T::jump(buf, loops_.back().top);
   }
-  constexpr void stmt(const Label& n) { buf.bind(code::Label{find(labels_, n.name)->id}); }
+  constexpr void stmt(const Label& n) { buf.bind(code::Label{labels_.find(n.name)}); }
   constexpr void stmt(const Goto& n) {
-    const Named* l = find(labels_, n.name);
-    if (!l) detail::fail(errc::undefined_label, n.name, where());
-    T::jump(buf, code::Label{l->id});
+    std::uint32_t id = labels_.find(n.name);
+    if (id == code::NameTable::none) detail::fail(errc::undefined_label, n.name, where());
+    T::jump(buf, code::Label{id});
   }
   constexpr void stmt(const Return& n) {
     std::int64_t c = 0;
@@ -869,8 +864,15 @@ class Lowering {
     int specs = ir::printf_arguments(n.format);
     if (specs < 0) detail::fail(errc::invalid_printf_format, n.format, where());
     if (specs != static_cast<int>(n.args.size())) detail::fail(errc::printf_argument_count, n.format, where());
-    for (std::size_t i = 0; i < n.args.size(); ++i)
-      stmt(Assign{MemVar{BufferAddr{printf_argv}, static_cast<std::int64_t>(8 * i), 64}, n.args[i]});
+    // Each argument is stored as Assign{MemVar{argv, 8 * i}, arg} is (stmt(Assign) for a MemVar
+    // target), without copying the argument into such a node.
+    const Expr argv = BufferAddr{printf_argv};
+    for (std::size_t i = 0; i < n.args.size(); ++i) {
+      auto [base, v] = pair(argv, n.args[i], false);
+      T::store(buf, base.reg, static_cast<std::int64_t>(8 * i), v.reg, 64);
+      release(v);
+      release(base);
+    }
     Call call{FuncAddr{ir::printf_function}, {}};
     call.args.push_back(Embed{n.format, true});
     if (n.args.empty()) call.args.push_back(Int64{0});

@@ -26,6 +26,7 @@
 
 #include "../bytes.hpp"
 #include "../error.hpp"
+#include "name_table.hpp"
 
 namespace crumble::code {
 
@@ -82,12 +83,8 @@ class Buffer {
   std::uint64_t bss_size = 0;
 
  private:
-  struct RodataEntry {
-    std::string_view data;
-    std::uint32_t at;
-    bool nul;
-  };
-  std::vector<RodataEntry> rodata_entries;
+  // Offsets of the entries already in rodata, by contents: [0] as given, [1] NUL-terminated.
+  NameTable rodata_entries[2];
 
  public:
 
@@ -126,10 +123,10 @@ class Buffer {
   // Appends data to the read-only section, reusing an identical earlier entry (the same string
   // embedded twice, a printf format used in a loop body and elsewhere).
   constexpr std::uint32_t add_rodata(std::string_view data, bool nul) {
-    for (const RodataEntry& e : rodata_entries)
-      if (e.nul == nul && e.data == data) return e.at;
+    NameTable& entries = rodata_entries[nul ? 1 : 0];
+    if (std::uint32_t at = entries.find(data); at != NameTable::none) return at;
     auto at = static_cast<std::uint32_t>(rodata.size());
-    rodata_entries.push_back(RodataEntry{data, at, nul});
+    entries.insert(data, at);
     for (char c : data) rodata.push_back(static_cast<std::uint8_t>(c));
     if (nul) rodata.push_back(0);
     return at;

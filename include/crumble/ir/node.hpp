@@ -4,11 +4,18 @@
 // It plays the role of std::variant<Kinds...> for the IR, without a union: GCC 12's constant
 // evaluator spends exponential time (minutes, then runs out of memory) copying and moving
 // std::variant alternatives that hold non-trivial members, which is what IR nodes are. Here
-// the node lives on the heap behind one pointer to a small holder with a virtual clone (C++20
-// allows virtual calls in constant evaluation); `index` says which kind it is, so access is a
-// comparison and a static_cast. Copying clones the node; moving moves the pointer.
+// the node lives on the heap behind one pointer to a small holder with a virtual destructor
+// (C++20 allows virtual calls in constant evaluation); `index` says which kind it is, so access
+// is a comparison and a static_cast.
+//
+// A node never changes once made (NodeOf gives only const access), so copies share it: copying
+// counts a reference, the last owner deletes it. Programs are built from braced lists, which
+// copy every element, so each node used to be cloned once per level of nesting above it, and
+// the lowering copied nodes too; in constant evaluation those clones were a large part of the
+// work. The count is atomic at run time, so copying one program from several threads is safe.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -18,8 +25,8 @@ namespace crumble::ir {
 
 namespace node_detail {
 struct HolderBase {
+  std::size_t refs = 1;
   constexpr virtual ~HolderBase() = default;
-  constexpr virtual HolderBase* clone() const = 0;
 };
 template <class T>
 struct Holder final : HolderBase {
@@ -27,8 +34,20 @@ struct Holder final : HolderBase {
   template <class U>
   constexpr explicit Holder(U&& v) : value(std::forward<U>(v)) {}
   constexpr ~Holder() override {}
-  constexpr HolderBase* clone() const override { return new Holder(value); }
 };
+constexpr HolderBase* share(HolderBase* h) {
+  if (std::is_constant_evaluated()) ++h->refs;
+  else std::atomic_ref<std::size_t>(h->refs).fetch_add(1, std::memory_order_relaxed);
+  return h;
+}
+// Drops one reference; deletes the node with the last.
+constexpr void release(HolderBase* h) {
+  if (!h) return;
+  bool last = std::is_constant_evaluated()
+                  ? --h->refs == 0
+                  : std::atomic_ref<std::size_t>(h->refs).fetch_sub(1, std::memory_order_acq_rel) == 1;
+  if (last) delete h;
+}
 }  // namespace node_detail
 
 template <class... Kinds>
@@ -48,14 +67,14 @@ class NodeOf {
   constexpr NodeOf(T&& value)
       : node_(new node_detail::Holder<std::remove_cvref_t<T>>(std::forward<T>(value))),
         index_(index_of<std::remove_cvref_t<T>>) {}
-  constexpr NodeOf(const NodeOf& o) : node_(o.node_->clone()), index_(o.index_) {}
+  constexpr NodeOf(const NodeOf& o) : node_(node_detail::share(o.node_)), index_(o.index_) {}
   constexpr NodeOf(NodeOf&& o) noexcept : node_(std::exchange(o.node_, nullptr)), index_(o.index_) {}
   constexpr NodeOf& operator=(NodeOf o) noexcept {
     std::swap(node_, o.node_);
     std::swap(index_, o.index_);
     return *this;
   }
-  constexpr ~NodeOf() { delete node_; }
+  constexpr ~NodeOf() { node_detail::release(node_); }
 
   constexpr std::size_t index() const { return index_; }
   template <class T>
