@@ -24,6 +24,7 @@
 
 namespace fs = std::filesystem;
 using crumble::test::quote;
+using crumble::test::shell;
 using crumble::test::ScratchDir;
 using namespace crumble::vm;
 using Catch::Matchers::Contains;
@@ -32,17 +33,6 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-std::string shell(const std::string& cmd) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int st = ::pclose(p);
-  INFO("command: " << cmd);
-  REQUIRE((WIFEXITED(st) && WEXITSTATUS(st) == 0));
-  return out;
-}
 void require_dtc() {
   if (std::system("command -v dtc > /dev/null 2>&1 && command -v fdtget > /dev/null 2>&1") != 0) {
     std::printf("SKIPPED: dtc/fdtget not found (install device-tree-compiler: scripts/setup.sh)\n");

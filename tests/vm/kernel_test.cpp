@@ -31,6 +31,7 @@
 
 namespace fs = std::filesystem;
 using crumble::test::quote;
+using crumble::test::shell;
 using crumble::test::ScratchDir;
 using namespace crumble::vm;
 using Catch::Matchers::Contains;
@@ -82,18 +83,6 @@ std::string require_tool(const std::string& name, const std::string& package) {
   return p;
 }
 
-// Runs a shell command, returns its stdout; a non-zero exit fails the test.
-std::string shell(const std::string& cmd) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  int status = ::pclose(p);
-  INFO("command: " << cmd);
-  REQUIRE(status == 0);
-  return out;
-}
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> v;
   for (std::size_t at = 0; at <= s.size();) {

@@ -22,6 +22,7 @@
 
 namespace fs = std::filesystem;
 using crumble::test::quote;
+using crumble::test::shell;
 using crumble::test::ScratchDir;
 using namespace crumble::vm;
 
@@ -29,15 +30,6 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-std::string shell(const std::string& cmd) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  REQUIRE(::pclose(p) == 0);
-  return out;
-}
 Bytes read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(f), {});
