@@ -1614,6 +1614,55 @@ func underRoot(buf uintptr, path uintptr) bool {
 	return true
 }
 
+// mountVolume mounts a volume's virtio-fs share at target. Its source is "TAG", the share's
+// root, or "TAG/NAME": the share's root holds the host directory as NAME, bound alone at target,
+// so that its root in /proc/self/mountinfo is /NAME, as a bind mount of the host directory's
+// would be (runtime-tools checks it). 0 or the negative errno.
+func mountVolume(source uintptr, target uintptr, flags int64, data uintptr) int64 {
+	var tag [40]byte
+	i := uintptr(0)
+	for runtime.Load8(source, i) != 0 && runtime.Load8(source, i) != '/' {
+		if i >= 39 {
+			return -runtime.ENAMETOOLONG
+		}
+		runtime.Store8(&tag, i, runtime.Load8(source, i))
+		i++
+	}
+	runtime.Store8(&tag, i, 0)
+	r := runtime.Syscall(runtime.SYS_MOUNT, &tag, target, "virtiofs", flags, data)
+	if failed(r) || runtime.Load8(source, i) == 0 {
+		return r
+	}
+	// NAME cloned from the share (the clone keeps its read-only flag), the share's root
+	// unmounted, the clone put in its place (target resolved as mount(2) did: a symlink in its
+	// last component followed)
+	share := runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, target, runtime.O_PATH|runtime.O_DIRECTORY|runtime.O_CLOEXEC, 0)
+	tree := share
+	if !failed(share) {
+		tree = runtime.Syscall(runtime.SYS_OPEN_TREE, share, source+i+1, runtime.OPEN_TREE_CLONE|runtime.OPEN_TREE_CLOEXEC|runtime.AT_SYMLINK_NOFOLLOW)
+		runtime.Syscall(runtime.SYS_CLOSE, share)
+	}
+	runtime.Syscall(runtime.SYS_UMOUNT2, target, runtime.MNT_DETACH)
+	if failed(tree) {
+		return tree
+	}
+	r = runtime.Syscall(runtime.SYS_MOVE_MOUNT, tree, "", runtime.AT_FDCWD, target, runtime.MOVE_MOUNT_F_EMPTY_PATH|runtime.MOVE_MOUNT_T_SYMLINKS)
+	runtime.Syscall(runtime.SYS_CLOSE, tree)
+	return r
+}
+
+// sameString tells whether the NUL-terminated strings at a and b are equal.
+func sameString(a uintptr, b uintptr) bool {
+	i := uintptr(0)
+	for runtime.Load8(a, i) == runtime.Load8(b, i) {
+		if runtime.Load8(a, i) == 0 {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
 // mountBlockRoot mounts the block device `source` (fstype) read-only at /crumble/lower, waiting
 // for its node: the driver was loaded just now (the modules step), and the disk appears
 // asynchronously. 0 or the negative errno.
@@ -1925,6 +1974,13 @@ func placeFile(rec uintptr, path uintptr, root uint32) int64 {
 	}
 	if kind == fileMount {
 		source := stringAfter(content, content+size)
+		if sameString(content, uintptr("virtiofs")) { // a volume among the container's own mounts
+			r = makeDir(path)
+			if failed(r) {
+				return r
+			}
+			return mountVolume(source, path, flags, stringAfter(source, content+size))
+		}
 		return mountOn(source, path, content, flags, stringAfter(source, content+size))
 	}
 	if kind == fileDevice || kind == fileSymlink {
@@ -2096,7 +2152,7 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 			if runtime.Load32(base, cfgCtrVolumeFlags+4*index)&volumeReadOnly != 0 {
 				flags = runtime.MS_RDONLY
 			}
-			r = runtime.Syscall(runtime.SYS_MOUNT, p, &path[4], "virtiofs", flags, 0)
+			r = mountVolume(p, &path[4], flags, 0)
 		}
 		if failed(r) {
 			goto failed

@@ -127,6 +127,8 @@ const (
 	SYS_STATFS         SyscallName = 62
 	SYS_GETDENTS64     SyscallName = 63
 	SYS_NEWFSTATAT     SyscallName = 64
+	SYS_OPEN_TREE      SyscallName = 65
+	SYS_MOVE_MOUNT     SyscallName = 66
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).
@@ -200,6 +202,10 @@ const (
 	MNT_DETACH                     = 2
 	MNT_EXPIRE                     = 4
 	UMOUNT_NOFOLLOW                = 8
+	OPEN_TREE_CLONE                = 1
+	OPEN_TREE_CLOEXEC              = 02000000
+	MOVE_MOUNT_F_EMPTY_PATH        = 4
+	MOVE_MOUNT_T_SYMLINKS          = 0x10
 	CLOCK_REALTIME                 = 0
 	CLOCK_MONOTONIC                = 1
 	CLOCK_PROCESS_CPUTIME_ID       = 2

@@ -1126,7 +1126,7 @@ ContainerRequest request_with_everything() {
   q.root_source = "/dev/vda";
   q.root_fstype = "erofs";
   q.hostname = "box";
-  q.volumes = {{"vol0", "/data", false}, {"vol1", "/srv/ro", true}};
+  q.volumes = {{"vol0", "/data", false, "data dir"}, {"vol1", "/srv/ro", true, ""}};
   q.binfmt = {":qemu-aarch64:M::\\x7fELF\\x02\\x01\\x01:\\xff\\xff\\xff:/crumble/qemu-aarch64:F"};
   using File = ContainerRequest::File;
   q.files = {{File::Kind::copy, "/etc/hosts", "127.0.0.1 localhost\n", 0644, 0, 0, false, false, false, false},
@@ -1185,7 +1185,9 @@ TEST_CASE("channel: a container request lands where layout.hpp says, as init rea
     CHECK(seen.hostname == k.request.hostname);
     REQUIRE(seen.volumes.size() == k.request.volumes.size());
     for (std::size_t i = 0; i < seen.volumes.size(); ++i) {
-      CHECK(seen.volumes[i].tag == k.request.volumes[i].tag);
+      // "TAG/NAME" where the share holds the volume as NAME (init splits at the '/')
+      const auto& v = k.request.volumes[i];
+      CHECK(seen.volumes[i].tag == (v.subdir.empty() ? v.tag : v.tag + "/" + v.subdir));
       CHECK(seen.volumes[i].path == k.request.volumes[i].guest_path);
       CHECK(seen.volumes[i].flags == (k.request.volumes[i].read_only ? p::volume_flag_read_only : 0));
     }
@@ -1322,7 +1324,13 @@ TEST_CASE("channel: a container request init could not carry out is refused befo
       {"a volume path too long", [](ContainerRequest& q) { q.volumes[0].guest_path = "/" + std::string(4000, 'p'); }, "4001 bytes long; at most 4000"},
       {"a volume without a tag", [](ContainerRequest& q) { q.volumes[0].tag = ""; }, "volume 0's virtio-fs tag is empty"},
       {"a tag too long for virtio-fs", [](ContainerRequest& q) { q.volumes[0].tag = std::string(37, 't'); }, "37 bytes long; at most 36"},
-      {"too many volumes", [](ContainerRequest& q) { q.volumes.resize(p::config::container_volumes_max + 1, {"t", "/v", false}); }, "33 volumes; at most 32"},
+      {"too many volumes", [](ContainerRequest& q) { q.volumes.resize(p::config::container_volumes_max + 1, {"t", "/v", false, ""}); }, "33 volumes; at most 32"},
+      {"a tag with a '/'", [](ContainerRequest& q) { q.volumes[1].tag = "vol/1"; }, "volume 1's virtio-fs tag vol/1 contains a '/'"},
+      {"a volume's directory of two names", [](ContainerRequest& q) { q.volumes[0].subdir = "a/b"; }, "volume 0's directory in its share, \"a/b\", is not one name"},
+      {"a volume's directory ..", [](ContainerRequest& q) { q.volumes[0].subdir = ".."; }, "volume 0's directory in its share, \"..\", is not one name"},
+      {"a virtio-fs mount climbing out of its share", [](ContainerRequest& q) { q.files[3].fstype = "virtiofs"; q.files[3].source = "vol0/.."; },
+       "mount /dev/mqueue's directory in its share, \"..\", is not one name"},
+      {"a volume's directory too long", [](ContainerRequest& q) { q.volumes[0].subdir = std::string(256, 'd'); }, "256 bytes long; at most 255"},
       {"a hostname too long", [](ContainerRequest& q) { q.hostname = std::string(65, 'h'); }, "the hostname is 65 bytes long; at most 64"},
       {"a hostname with a NUL", [](ContainerRequest& q) { q.hostname = std::string("a\0b", 3); }, "the hostname contains a NUL byte"},
       {"a block root without a file system type", [](ContainerRequest& q) { q.root_fstype = ""; }, "the root's file system type is empty"},

@@ -13,6 +13,7 @@
 // mkfs.erofs.
 #include <catch2/catch.hpp>
 #include <crumble/container/container.hpp>
+#include <crumble/vm/host/cache_dir.hpp>
 #include <crumble/vm/session.hpp>
 
 #include <cstdio>
@@ -149,6 +150,7 @@ void wrong_image_refused(GuestArch arch) {
   const auto roots = entries(w.dir.path / "roots"), snapshots = entries(w.dir.path / "snapshots");
   container::Spec s = w.spec(arch);
   s.image = amd64;
+  s.arch_from_image = false;  // the guest's architecture asked for (`crumble run --arch`)
   CHECK_THAT(error_of([&] { container::Container c(s); }), Contains("linux/amd64") && Contains("linux/" + name));
   s = w.spec(arch);  // a root directory of another platform's binaries
   s.image.clear();
@@ -165,6 +167,44 @@ TEST_CASE("arm64 guest: an amd64 image refused naming both platforms, qemu-user 
 }
 TEST_CASE("riscv64 guest: an amd64 image refused naming both platforms, qemu-user platforms refused", "[riscv64]") {
   wrong_image_refused(GuestArch::riscv64);
+}
+
+// Without an architecture asked for, the image's picks the guest: a Spec left at amd64 (the
+// library's default) and `crumble run --image` without --arch boot an ARM64 guest for an arm64
+// image and say so; --arch amd64 refuses it. The CLI runs with caches of the test's own
+// (XDG_CACHE_HOME), the kernels seen through a link to the user's.
+TEST_CASE("arm64 image without an architecture asked for: the guest is arm64, through the API and crumble run", "[arm64]") {
+  World& w = World::of(GuestArch::arm64);
+  container::Spec s = w.spec(GuestArch::arm64);
+  s.vm.arch = GuestArch::amd64;
+  {
+    container::Container box(s);
+    CHECK(box.guest_arch() == GuestArch::arm64);
+    CHECK(box.arch_note() == "guest arm64: the image is for linux/arm64");
+    const CommandResult r = box.run();
+    CHECK(r.out == "aarch64\n");
+    box.stop();
+  }
+#ifdef CRUMBLE_CLI
+  const fs::path xdg = w.dir.path / "xdg";
+  fs::create_directories(xdg / "crumble");
+  if (!fs::exists(xdg / "crumble/kernels")) fs::create_directory_symlink(cache_dir() / "kernels", xdg / "crumble/kernels");
+  auto crumble = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"env", "XDG_CACHE_HOME=" + xdg.string(), CRUMBLE_CLI, "run", "--boot-timeout", "120",
+                                     "--snapshot-dir", (w.dir.path / "snapshots").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, std::chrono::seconds(300));
+  };
+  const auto picked = crumble({"--image", w.image.string(), "--", "uname", "-m"});
+  INFO(picked.err);
+  CHECK(picked.status == 0);
+  CHECK(picked.out == "aarch64\n");
+  CHECK_THAT(picked.err, Contains("crumble: guest arm64: the image is for linux/arm64"));
+  const auto refused = crumble({"--arch", "amd64", "--image", w.image.string(), "--", "uname", "-m"});
+  CHECK(refused.status != 0);
+  CHECK(refused.out.empty());
+  CHECK_THAT(refused.err, Contains("is for linux/arm64, not for linux/amd64"));
+#endif
 }
 
 // The network's modules (virtio_mmio, virtio_net) come from the foreign kernel and the device from

@@ -312,6 +312,12 @@ TEST_CASE("a share that cannot be served is a clear error and leaves no process"
     CHECK_THROWS_WITH(Session(c), Catch::Contains("the host directory " + missing.string() + " of share 'vol' does not exist"));
     CHECK(processes_mentioning(missing.string()) == 0);
   }
+  SECTION("a share's directory that is not one name: refused before anything starts") {
+    SessionConfig c = container_config(w.dir.path() / "snapshots-subdir");
+    fs::create_directories(w.dir.path() / "vol");
+    c.shares = {{"vol", w.dir.path() / "vol", false, "a/b"}};
+    CHECK_THROWS_WITH(Session(c), Catch::Contains("share 'vol': its directory name \"a/b\" is not one file name"));
+  }
   SECTION("virtiofsd itself, given a missing source: its error, the process gone") {
     const fs::path missing = w.dir.path() / "vanished-volume";
     TempDir d;
@@ -342,6 +348,31 @@ TEST_CASE("a share that cannot be served is a clear error and leaves no process"
       CHECK_THAT(e.what(), Catch::Contains("virtiofsd: cannot serve this (test)"));
     }
   }
+  CHECK(children().empty());
+}
+
+TEST_CASE("two machines' file servers of the same name serve at once, and leave no pid file on the host", "[vm][qemu][devices][virtiofs]") {
+  World& w = world();
+  require_shares_or_skip();
+  // virtiofsd names its pid-file lock after the socket path, and every machine's first share is
+  // fs0.sock: two VMs with volumes at once (ctest -j2) once failed on that lock.
+  const fs::path vol = w.dir.path() / "shared-by-two";
+  fs::create_directories(vol);
+  TempDir a, b;
+  Virtiofsd first(Share{"vol", vol, false}, a.path(), "fs0");
+  Virtiofsd second(Share{"vol", vol, true}, b.path(), "fs0");
+  CHECK(first.running());
+  CHECK(second.running());
+  CHECK(fs::is_socket(a.path() / "fs0.sock"));
+  CHECK(fs::is_socket(b.path() / "fs0.sock"));
+  // the host's /var/run/virtiofsd holds no lock of theirs (one there is an older build's)
+  std::ifstream lock("/var/run/virtiofsd/fs0.sock.pid");
+  std::string locker;
+  lock >> locker;
+  CHECK(locker != std::to_string(first.pid()));
+  CHECK(locker != std::to_string(second.pid()));
+  first.stop();
+  second.stop();
   CHECK(children().empty());
 }
 

@@ -51,7 +51,8 @@ constexpr const char* usage = R"(usage:
                           kernel for it from `crumble kernel fetch --arch A`, under QEMU's
                           software emulation: a cold boot takes seconds; riscv64 guests are not
                           snapshotted: QEMU does not migrate their timers); with --image, the
-                          image's platform is linux/A
+                          image's platform is linux/A (default: amd64, or the image's own
+                          when it has no amd64 manifest)
   containers (the command after -- replaces the image's Cmd; flags as in docker/podman run):
       --image PATH        run in this image: an OCI layout directory, an OCI archive or a
                           docker-archive (podman save, skopeo copy, docker save); unpacked once
@@ -306,8 +307,11 @@ int run_command(const std::vector<std::string>& args) {
       if (e == "qemu") cfg.engine = crumble::vm::Engine::qemu;
       else if (e == "kvm") cfg.engine = crumble::vm::Engine::kvm;
       else die("--engine takes qemu or kvm, not \"" + e + "\"", true);
-    } else if (a == "--kernel") cfg.kernel = value();
-    else if (a == "--arch") {
+    } else if (a == "--kernel") {
+      cfg.kernel = value();
+      spec.arch_from_image = false;  // its architecture is the guest's
+    } else if (a == "--arch") {
+      spec.arch_from_image = false;
       try {
         cfg.arch = crumble::vm::parse_guest_arch(value());
       } catch (const std::invalid_argument& e) {
@@ -404,6 +408,7 @@ int run_command(const std::vector<std::string>& args) {
       spec.progress = std::ref(progress);
       box.emplace(spec);
       progress.done();
+      if (!box->arch_note().empty()) std::fprintf(stderr, "crumble: %s\n", box->arch_note().c_str());
       if (verbose || box->root_note().find(" built ") != std::string::npos) std::fprintf(stderr, "crumble: %s\n", box->root_note().c_str());
       if (verbose) {
         std::fprintf(stderr, "crumble: engine: %s\n", box->engine_reason().c_str());

@@ -142,12 +142,14 @@ struct Spec {
                                  // raise privileges: the container init asks for it)
   std::filesystem::path root_cache_dir;  // empty: ~/.cache/crumble/roots
   vm::SessionConfig vm;          // memory, CPUs, engine, kernel, snapshots, timeouts
+  // An image with no manifest for the default guest (vm.arch amd64, the package's init, the
+  // cached kernel) and no platform_arch asked for picks the guest: the first of its platforms
+  // that crumble boots (arm64, riscv64), as `crumble run --image` does without --arch. False:
+  // such an image is refused, naming the platforms it has, as it is for any other guest.
+  bool arch_from_image = true;
   // Told what the image unpack and the root image build are doing (only when they happen).
   std::function<void(std::string_view)> progress;
 };
-
-// The guest's architecture (GOARCH names) when SessionConfig::arch is left at its default.
-inline constexpr std::string_view guest_architecture = "amd64";
 
 // The qemu-user interpreter and its binfmt_misc registration for running `arch` binaries in an
 // amd64 guest: Debian's qemu-user-static and the magic/mask it registers (/usr/share/binfmts).
@@ -341,6 +343,10 @@ class Container {
   bool restored() const { return vm_->restored(); }
   // Restored with the container already set up (a container snapshot: vm::Session).
   bool container_restored() const { return vm_->container_restored(); }
+  // The guest's architecture: Spec::vm's, or the image's (Spec::arch_from_image), said by
+  // arch_note() ("guest arm64: the image is for linux/arm64"; empty when not switched).
+  vm::GuestArch guest_arch() const { return spec_.vm.arch; }
+  const std::string& arch_note() const { return arch_note_; }
   // How long the VM took to start and the container to be set up in it.
   const std::string& start_note() const { return start_note_; }
   const std::string& engine_reason() const { return vm_->engine_reason(); }
@@ -482,17 +488,39 @@ class Container {
     f.content.resize(got);
   }
 
+  // The image's manifest for the guest's architecture (or for --platform's). Without either, an
+  // image for another architecture that crumble boots switches the guest to it.
+  Image read_image_for_guest() {
+    if (!spec_.platform_arch.empty()) return read_image(spec_.image, image_detail::normalize_arch(spec_.platform_arch));
+    try {
+      return read_image(spec_.image, vm::arch_info(spec_.vm.arch).name);
+    } catch (const PlatformError& e) {
+      // a kernel or init of the caller's is for the guest asked for
+      const bool default_guest = spec_.vm.arch == vm::GuestArch::amd64 && spec_.vm.kernel.empty() && spec_.vm.rootfs.empty() &&
+                                 spec_.vm.init.data() == vm::default_init().data();
+      if (!spec_.arch_from_image || !default_guest) throw;
+      for (const std::string& p : e.platforms)
+        for (vm::GuestArch a : {vm::GuestArch::arm64, vm::GuestArch::riscv64})
+          if (p == "linux/" + std::string(vm::arch_info(a).name)) {
+            arch_note_ = "guest " + std::string(vm::arch_info(a).name) + ": the image is for " + p;
+            spec_.vm.arch = a;
+            return read_image(spec_.image, vm::arch_info(a).name);
+          }
+      throw;
+    }
+  }
+
   // The root image (from the cache, built when missing), the image's config, the user.
   void prepare_root() {
     RootCache cache = spec_.root_cache_dir.empty() ? RootCache() : RootCache(spec_.root_cache_dir);
     const auto t0 = vm::Clock::now();
     std::filesystem::path passwd, group;
     std::optional<Image> image;
-    const std::string guest(vm::arch_info(spec_.vm.arch).name);  // the image's architecture by default
     if (!spec_.image.empty()) {
-      image = read_image(spec_.image, spec_.platform_arch.empty() ? guest : image_detail::normalize_arch(spec_.platform_arch));
+      image = read_image_for_guest();
       config_ = image->config;
     }
+    const std::string guest(vm::arch_info(spec_.vm.arch).name);
     // another architecture's binaries (the image's, or --platform's) run under qemu-user
     const std::string arch = image_detail::normalize_arch(spec_.platform_arch.empty() ? config_.architecture : spec_.platform_arch);
     if (!arch.empty() && arch != guest) {
@@ -573,7 +601,7 @@ class Container {
       req.root_source = "/dev/vda";
       req.root_fstype = "erofs";
     } else {
-      c.shares.push_back({"root", spec_.rootfs, false});
+      c.shares.push_back({"root", spec_.rootfs, false, ""});
       req.root_kind = vm::ContainerRequest::RootKind::virtiofs;
       req.root_source = "root";
       req.root_fstype = "virtiofs";
@@ -593,14 +621,19 @@ class Container {
     std::vector<Placed> mounted;
     for (std::size_t i = 0; i < spec_.volumes.size(); ++i) {
       const std::string tag = "vol" + std::to_string(i);
-      c.shares.push_back({tag, spec_.volumes[i].host, spec_.volumes[i].read_only});
+      // the host directory under its own name in the share, bound alone in the guest: the mount's
+      // root in the guest's mountinfo is /NAME, as for runc's bind mount (none for the host's /)
+      std::error_code ec;
+      const std::filesystem::path real = std::filesystem::canonical(spec_.volumes[i].host, ec);
+      const std::string name = ec ? std::string() : real.filename().string();
+      c.shares.push_back({tag, spec_.volumes[i].host, spec_.volumes[i].read_only, name});
       if (!spec_.mounts) {
-        req.volumes.push_back({tag, spec_.volumes[i].guest, spec_.volumes[i].read_only});
+        req.volumes.push_back({tag, spec_.volumes[i].guest, spec_.volumes[i].read_only, name});
         continue;
       }
       Placed p = record(Placed::Kind::mount, spec_.volumes[i].guest, "");  // the container's own mounts: a volume among them
       p.fstype = "virtiofs";
-      p.source = tag;
+      p.source = name.empty() ? tag : tag + "/" + name;
       p.read_only = spec_.volumes[i].read_only;
       mounted.push_back(p);
     }
@@ -654,7 +687,12 @@ class Container {
     if (spec_.root_readonly) req.files.push_back(record(Placed::Kind::read_only, "/", ""));
     vm::Channel::check_container(req);  // what does not fit is named before a VM is started
     const auto t0 = vm::Clock::now();
-    vm_.emplace(c, req);
+    try {
+      vm_.emplace(c, req);
+    } catch (const vm::ConfigError& e) {  // no kernel for the guest the image picked: say why that guest
+      if (arch_note_.empty()) throw;
+      throw vm::ConfigError(arch_note_ + ": " + e.what());
+    }
     const double ms = std::chrono::duration<double, std::milli>(vm::Clock::now() - t0).count();
     char buf[96];
     std::snprintf(buf, sizeof buf, "%s in %.0f ms",
@@ -671,7 +709,7 @@ class Container {
   std::optional<ForeignArch> foreign_;
   std::vector<std::string> env_;
   vm::CommandOptions options_;
-  std::string hostname_, root_note_, start_note_;
+  std::string hostname_, root_note_, start_note_, arch_note_;
   std::optional<vm::Session> vm_;
 };
 

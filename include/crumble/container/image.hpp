@@ -437,8 +437,8 @@ class OciReader {
     std::string list;
     for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
     if (seen.size() == 1)
-      throw ImageError(where + " is for " + list + ", not for linux/" + arch_ + " (the guest's architecture)");
-    throw ImageError(where + " has no manifest for linux/" + arch_ + " (it has: " + list + ")");
+      throw PlatformError(where + " is for " + list + ", not for linux/" + arch_ + " (the guest's architecture)", seen);
+    throw PlatformError(where + " has no manifest for linux/" + arch_ + " (it has: " + list + ")", seen);
   }
 
  private:
@@ -601,8 +601,8 @@ inline Image read_docker_archive(const Store& store, const std::string& arch) {
   }
   std::string list;
   for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
-  if (seen.size() == 1) throw ImageError(where + " is for " + list + ", not for linux/" + arch + " (the guest's architecture)");
-  throw ImageError(where + " has no image for linux/" + arch + " (it has: " + list + ")");
+  if (seen.size() == 1) throw PlatformError(where + " is for " + list + ", not for linux/" + arch + " (the guest's architecture)", seen);
+  throw PlatformError(where + " has no image for linux/" + arch + " (it has: " + list + ")", seen);
 }
 
 }  // namespace image_detail

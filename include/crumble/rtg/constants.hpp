@@ -40,6 +40,7 @@ inline constexpr LinuxConstant linux_constants[] = {
     {"MS_SILENT", 32768}, {"MS_PRIVATE", 1 << 18}, {"MS_SLAVE", 1 << 19}, {"MS_SHARED", 1 << 20},
     {"MS_RELATIME", 1 << 21}, {"MS_STRICTATIME", 1 << 24}, {"MS_LAZYTIME", 1 << 25},
     {"MNT_FORCE", 1}, {"MNT_DETACH", 2}, {"MNT_EXPIRE", 4}, {"UMOUNT_NOFOLLOW", 8},
+    {"OPEN_TREE_CLONE", 1}, {"OPEN_TREE_CLOEXEC", 02000000}, {"MOVE_MOUNT_F_EMPTY_PATH", 4}, {"MOVE_MOUNT_T_SYMLINKS", 0x10},
     // clocks, reboot, terminals, random, modules
     {"CLOCK_REALTIME", 0}, {"CLOCK_MONOTONIC", 1}, {"CLOCK_PROCESS_CPUTIME_ID", 2},
     {"CLOCK_THREAD_CPUTIME_ID", 3}, {"CLOCK_MONOTONIC_RAW", 4}, {"CLOCK_REALTIME_COARSE", 5},

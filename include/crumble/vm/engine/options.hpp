@@ -25,6 +25,9 @@ struct Share {
   std::string tag;                 // 1 to 36 of [A-Za-z0-9_.-]: the guest names the share by it
   std::filesystem::path host_dir;
   bool read_only = false;
+  // Empty: the share's root is host_dir. Else its root is a read-only directory whose one entry
+  // is host_dir, under this name, which the guest binds alone (ContainerRequest::Volume::subdir).
+  std::string subdir{};
 };
 
 struct GuestOptions {

@@ -109,6 +109,10 @@ struct ContainerRequest {
   struct Volume {
     std::string tag, guest_path;  // a virtio-fs tag, and where it appears (absolute, in the root)
     bool read_only = false;
+    // Empty: the share's root is the volume. Else the share's root holds the host directory as
+    // this one name (vm::Share::subdir), and init binds it alone: its root in the guest's
+    // mountinfo is then /NAME, as for a bind mount of the host directory.
+    std::string subdir{};
   };
   std::vector<Volume> volumes;
   // binfmt_misc registrations (":name:type:offset:magic:mask:interpreter:flags"), written as they
@@ -581,12 +585,21 @@ class Channel {
   // The longest path init takes (its buffers are 4096 bytes, "/mnt" included), and Linux's limits
   // for a hostname (HOST_NAME_MAX), a virtio-fs tag (the device's config field) and a binfmt_misc
   // registration (MAX_REGISTER_LENGTH).
-  static constexpr std::size_t path_max = 4000, hostname_max = 64, tag_max = 36, register_max = 1920;
+  static constexpr std::size_t path_max = 4000, hostname_max = 64, tag_max = 36, register_max = 1920, name_max = 255;
 
   static void check_string(const std::string& s, const std::string& what, std::size_t max, bool required) {
     if (s.find('\0') != std::string::npos) throw ConfigError(what + " contains a NUL byte");
     if (required && s.empty()) throw ConfigError(what + " is empty");
     if (s.size() > max) throw ConfigError(what + " is " + std::to_string(s.size()) + " bytes long; at most " + std::to_string(max));
+  }
+  // A volume's source as init reads it, "TAG" or "TAG/NAME": a tag without '/', and NAME one
+  // file name (init binds it from the share; ".." would climb out of it).
+  static void check_share_source(const std::string& tag, const std::string& name, const std::string& which) {
+    check_string(tag, which + "'s virtio-fs tag", tag_max, true);
+    if (tag.find('/') != std::string::npos) throw ConfigError(which + "'s virtio-fs tag " + tag + " contains a '/'");
+    check_string(name, which + "'s directory in its share", name_max, false);
+    if (name.find('/') != std::string::npos || name == "." || name == "..")
+      throw ConfigError(which + "'s directory in its share, \"" + name + "\", is not one name");
   }
   // An absolute path without "." or ".." components: a volume's guest path must stay in the root.
   static void check_path(const std::string& path, const std::string& what) {
@@ -653,10 +666,12 @@ class Channel {
     std::string s = r.root_source + '\0' + r.root_fstype + '\0' + r.hostname + '\0';
     for (std::size_t i = 0; i < r.volumes.size(); ++i) {
       const std::string which = "volume " + std::to_string(i);
-      check_string(r.volumes[i].tag, which + "'s virtio-fs tag", tag_max, true);
-      check_path(r.volumes[i].guest_path, which + "'s guest path");
-      if (r.volumes[i].guest_path.find_first_not_of('/') == std::string::npos) throw ConfigError(which + "'s guest path is the root itself");
-      s += r.volumes[i].tag + '\0' + r.volumes[i].guest_path + '\0';
+      const ContainerRequest::Volume& v = r.volumes[i];
+      check_share_source(v.tag, v.subdir, which);
+      check_path(v.guest_path, which + "'s guest path");
+      if (v.guest_path.find_first_not_of('/') == std::string::npos) throw ConfigError(which + "'s guest path is the root itself");
+      // init reads "TAG/NAME" (a tag has no '/')
+      s += v.tag + (v.subdir.empty() ? "" : "/" + v.subdir) + '\0' + v.guest_path + '\0';
     }
     for (std::size_t i = 0; i < r.binfmt.size(); ++i) {
       check_string(r.binfmt[i], "binfmt_misc registration " + std::to_string(i), register_max, true);
@@ -728,6 +743,10 @@ class Channel {
         case Kind::mount:
           check_string(f.fstype, which + ": the file system type", 64, true);
           check_string(f.source, which + ": the source", 4000, false);
+          if (f.fstype == "virtiofs") {  // a volume among the container's own mounts: init splits "TAG/NAME"
+            const std::size_t slash = f.source.find('/');
+            check_share_source(f.source.substr(0, slash), slash == std::string::npos ? "" : f.source.substr(slash + 1), which);
+          }
           check_string(f.content, which + ": the options", 4000, false);
           content = f.fstype + '\0' + f.source + '\0' + f.content + '\0';
           break;

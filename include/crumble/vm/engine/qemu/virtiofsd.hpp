@@ -39,14 +39,22 @@ namespace crumble::vm {
 
 inline constexpr const char* default_virtiofsd = "/usr/lib/qemu/virtiofsd";
 
+// A share's subdir is one file name (the script below makes it in our mount point).
+inline void check_share_subdir(const Share& s) {
+  if (s.subdir == "." || s.subdir == ".." || s.subdir.find_first_of(std::string("/\0", 2)) != std::string::npos || s.subdir.size() > 255)
+    throw ConfigError("share '" + s.tag + "': its directory name \"" + s.subdir + "\" is not one file name");
+}
+
 // What is wrong with a share before anything starts (ConfigError): a tag the guest cannot name it
-// by, a host directory that is not there, no root (virtiofsd must run as root), no virtiofsd.
+// by, a subdir that is not one name, a host directory that is not there, no root (virtiofsd must
+// run as root), no virtiofsd.
 inline void check_share(const Share& s, const std::string& virtiofsd = default_virtiofsd) {
   if (s.tag.empty() || s.tag.size() > 36)
     throw ConfigError("virtio-fs share tag '" + s.tag + "' must be 1 to 36 characters (the device's tag field)");
   for (char c : s.tag)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
       throw ConfigError("virtio-fs share tag '" + s.tag + "' may hold only letters, digits, '_', '.' and '-'");
+  check_share_subdir(s);
   std::error_code ec;
   if (!std::filesystem::is_directory(s.host_dir, ec))
     throw ConfigError("the host directory " + s.host_dir.string() + " of share '" + s.tag + "' does not exist or is not a directory");
@@ -65,19 +73,36 @@ class Virtiofsd {
   Virtiofsd(const Share& share, const std::filesystem::path& dir, const std::string& name, const std::string& binary = default_virtiofsd,
             std::chrono::milliseconds limit = std::chrono::seconds(10))
       : share_(share), dir_(dir), name_(name) {
+    check_share_subdir(share);
     std::error_code ec;
     std::filesystem::path host = std::filesystem::canonical(share.host_dir, ec);
     if (ec) host = std::filesystem::absolute(share.host_dir);  // missing: the mount below says so
     std::filesystem::create_directory(dir / (name + ".root"), ec);
     if (ec) throw BootError("cannot create " + (dir / (name + ".root")).string() + ": " + ec.message());
-    // $1 host directory, $2 our mount point, $3 ro|rw; then virtiofsd's argv.
+    // $1 host directory, $2 our mount point, $3 ro|rw, $4 the share's subdir or ""; then
+    // virtiofsd's argv. With a subdir, our mount point is a small tmpfs holding only that
+    // directory, the host's bound on it; the tmpfs is made read-only after.
+    //
+    // virtiofsd locks a pid file named after its socket path in /var/run/virtiofsd/; our socket
+    // path is relative (fs0.sock, for the 108-byte limit on socket paths), so every machine's
+    // first server would lock the same file and a second VM with a share, started meanwhile,
+    // failed with "Cannot lock pid file". A tmpfs there, in this server's own mount namespace,
+    // gives each server its own and leaves no pid file behind on the host.
+    // (Mounted after the binds: a host directory under /var/run/virtiofsd is shared as it is.)
     static constexpr const char* script =
-        "mount --bind -- \"$1\" \"$2\" || exit 1\n"
-        "if [ \"$3\" = ro ]; then mount -o remount,bind,ro -- \"$2\" || exit 1; fi\n"
-        "shift 3\n"
+        "at=$2\n"
+        "if [ -n \"$4\" ]; then\n"
+        "  mount -t tmpfs -o size=16k,nr_inodes=4,mode=0755 crumble-share \"$2\" && mkdir -- \"$2/$4\" || exit 1\n"
+        "  at=$2/$4\n"
+        "fi\n"
+        "mount --bind -- \"$1\" \"$at\" || exit 1\n"
+        "if [ \"$3\" = ro ]; then mount -o remount,bind,ro -- \"$at\" || exit 1; fi\n"
+        "if [ -n \"$4\" ]; then mount -o remount,ro -- \"$2\" || exit 1; fi\n"
+        "mkdir -p /var/run/virtiofsd && mount -t tmpfs -o size=64k,mode=0700 crumble-virtiofsd /var/run/virtiofsd || exit 1\n"
+        "shift 4\n"
         "exec \"$@\"\n";
     const std::vector<std::string> argv = {"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
-                                           "crumble-virtiofsd", host.string(), name + ".root", share.read_only ? "ro" : "rw",
+                                           "crumble-virtiofsd", host.string(), name + ".root", share.read_only ? "ro" : "rw", share.subdir,
                                            binary, "--socket-path=" + socket(), "-o", "source=" + fuse_opt_escape((dir / (name + ".root")).string()),
                                            "-o", "cache=auto", "-o", "sandbox=namespace"};
     process_.emplace(argv, log_path(), dir);
