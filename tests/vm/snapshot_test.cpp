@@ -781,6 +781,29 @@ TEST_CASE("snapshot cache: keep_recent keeps the most recently used of a kind, w
   CHECK(cache.list().size() == 4);
 }
 
+TEST_CASE("snapshot cache: remove takes a snapshot's state, memory and side files, and leaves its lock and other keys", "[snapshot][cache]") {
+  crumble::vm::TempDir dir("crumble-remove-");
+  const crumble::vm::SnapshotCache cache(dir.path());
+  const std::string key = crumble::vm::SnapshotCache::key({"removed"}), other = crumble::vm::SnapshotCache::key({"kept"});
+  { auto held = cache.lock(key); }  // KEY.lock, as a save leaves it
+  for (const std::string& k : {key, other}) {
+    std::ofstream(cache.path(k)) << "state";
+    std::ofstream(cache.path(k).string() + ".mem") << "memory";
+    cache.label(k, "container", "/roots/r\n");
+  }
+  cache.remove(key);
+  struct Row {
+    std::string file;
+    bool exists;
+  };
+  const std::string removed = cache.path(key).string(), kept = cache.path(other).string();
+  for (const Row& r : {Row{removed, false}, Row{removed + ".mem", false}, Row{removed + ".container", false}, Row{removed + ".lock", true},
+                       Row{kept, true}, Row{kept + ".mem", true}, Row{kept + ".container", true}}) {
+    INFO(r.file);
+    CHECK(std::filesystem::exists(r.file) == r.exists);
+  }
+}
+
 TEST_CASE("snapshot: MSR_KVM_ASYNC_PF_INT, which KVM takes back only with an in-kernel LAPIC, is saved only then", "[vm][snapshot]") {
   const auto& k = kvm_or_skip();
   const auto& host = snapshot::kvm_host();

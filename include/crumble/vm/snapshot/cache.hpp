@@ -129,10 +129,20 @@ class SnapshotCache {
   // How long lock() waits for another process's save (tests make it short).
   void set_lock_wait(std::chrono::milliseconds wait) { lock_wait_ = wait; }
 
+  // Removes a snapshot: its state, its memory and its side files (KEY.<kind>, label()), not
+  // its lock file, which another process may hold.
   void remove(const std::string& key) const {
     std::error_code ec;
     std::filesystem::remove(path(key), ec);
     std::filesystem::remove(snapshot::memory_path(path(key)), ec);
+    std::vector<std::filesystem::path> sides;
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (!name.starts_with(key + ".")) continue;
+      const std::string kind = name.substr(key.size() + 1);
+      if (!kind.empty() && kind != "lock" && kind.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string::npos) sides.push_back(e.path());
+    }
+    for (const auto& f : sides) std::filesystem::remove(f, ec);
   }
 
   // Every snapshot in the cache: key, bytes on disk (state + allocated memory blocks), time.
