@@ -85,12 +85,18 @@ struct BoundedImage {
   std::size_t size = 0, reloc_count = 0;
 };
 
-template <std::size_t N, std::size_t R>
-constexpr BoundedImage<N, R> bounded(const code::Image& img) {
+// The image of p made into arrays of a bound. The buffer's bytes are reserved to the bound, so
+// they never reallocate; the linked bytes go into the arrays without becoming a std::vector.
+template <class Target, std::size_t N, std::size_t R>
+constexpr BoundedImage<N, R> bounded(const ir::Program& p) {
   BoundedImage<N, R> out;
+  lower::Lowering<Target> l(p);
+  l.buf.bytes.reserve(N);
+  l.lower_all();
+  const code::Linked img = l.buf.finish_linked(l.entry());
   if (img.bytes.size() > N || img.relocs.size() > R) return out;
-  std::copy(img.bytes.begin(), img.bytes.end(), out.image.bytes.begin());
-  std::copy(img.relocs.begin(), img.relocs.end(), out.image.relocs.begin());
+  for (std::size_t i = 0; i < img.bytes.size(); ++i) out.image.bytes[i] = img.bytes[i];
+  for (std::size_t i = 0; i < img.relocs.size(); ++i) out.image.relocs[i] = img.relocs[i];
   out.image.bss_offset = img.bss_offset;
   out.image.bss_size = img.bss_size;
   out.image.code_size = img.code_size;
@@ -119,7 +125,7 @@ constexpr StaticImage<N, R> trimmed(const StaticImage<FN, FR>& from) {
 template <class Target, ProgramMaker Make>
 consteval auto assemble(Make) {
   constexpr auto bound = assemble_detail::image_bound(ir::program_size(Make{}()));
-  constexpr auto once = assemble_detail::bounded<bound.bytes, bound.relocs>(assemble<Target>(Make{}()));
+  constexpr auto once = assemble_detail::bounded<Target, bound.bytes, bound.relocs>(Make{}());
   if constexpr (once.fits) {
     return assemble_detail::trimmed<once.size, once.reloc_count>(once.image);
   } else {
