@@ -21,6 +21,18 @@
 
 namespace crumble::code {
 
+namespace byte_vector_detail {
+// Defined before the class: Clang 19 finds a member template used above its definition
+// "undefined" in constant evaluation.
+template <class It>
+constexpr void copy(It first, It last, std::uint8_t* to) {
+  if (std::is_constant_evaluated())
+    for (; first != last; ++first) *to++ = static_cast<std::uint8_t>(*first);
+  else
+    std::copy(first, last, to);
+}
+}  // namespace byte_vector_detail
+
 class ByteVector {
  public:
   constexpr ByteVector() = default;
@@ -53,7 +65,7 @@ class ByteVector {
   constexpr void reserve(std::size_t c) {
     if (c <= cap_) return;
     auto* q = new std::uint8_t[c];  // not value-initialised: every byte is written before it is read
-    copy(p_, p_ + n_, q);
+    byte_vector_detail::copy(p_, p_ + n_, q);
     delete[] p_;
     p_ = q;
     cap_ = c;
@@ -67,7 +79,7 @@ class ByteVector {
   constexpr void append(It first, It last) {
     const auto k = static_cast<std::size_t>(last - first);
     if (n_ + k > cap_) grow(n_ + k);
-    copy(first, last, p_ + n_);
+    byte_vector_detail::copy(first, last, p_ + n_);
     n_ += k;
   }
   // As std::vector's insert, for the one position the targets' encode_item uses: the end.
@@ -86,13 +98,6 @@ class ByteVector {
   std::size_t n_ = 0, cap_ = 0;
 
   constexpr void grow(std::size_t need) { reserve(std::max<std::size_t>({need, 2 * cap_, 64})); }
-  template <class It>
-  static constexpr void copy(It first, It last, std::uint8_t* to) {
-    if (std::is_constant_evaluated())
-      for (; first != last; ++first) *to++ = static_cast<std::uint8_t>(*first);
-    else
-      std::copy(first, last, to);
-  }
 };
 
 }  // namespace crumble::code
