@@ -26,7 +26,7 @@
 
 #include "../bytes.hpp"
 #include "../error.hpp"
-#include "byte_vector.hpp"
+#include "pod_vector.hpp"
 #include "name_table.hpp"
 
 namespace crumble::code {
@@ -70,7 +70,7 @@ struct Image {
   std::uint16_t machine = 0;
 };
 
-// An Image as link() makes it: the bytes in the buffer's ByteVector (code/byte_vector.hpp).
+// An Image as link() makes it: the bytes in the buffer's ByteVector (code/pod_vector.hpp).
 struct Linked {
   ByteVector bytes;
   std::vector<std::uint32_t> relocs;
@@ -88,10 +88,11 @@ constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v +
 template <class Target>
 class Buffer {
  public:
-  ByteVector bytes;  // not std::vector: see code/byte_vector.hpp
-  std::vector<Item> items;
-  std::vector<Mark> labels;
-  std::vector<Reloc> relocs;
+  // Not std::vectors: see code/pod_vector.hpp.
+  ByteVector bytes;
+  PodVector<Item> items;
+  PodVector<Mark> labels;
+  PodVector<Reloc> relocs;
   ByteVector rodata;
   std::uint64_t bss_size = 0;
 
@@ -161,15 +162,13 @@ class Buffer {
  private:
   // Branch forms after relaxation, and start[i] = total size of the items before item i.
   struct Layout {
-    std::vector<std::uint32_t> start;
-    std::vector<std::uint8_t> form;
+    PodVector<std::uint32_t> start;
+    PodVector<std::uint8_t> form;
   };
   constexpr Layout layout() const {
     const std::size_t n = items.size();
-    // The fill value is spelled out: libstdc++ 12 value-initialises trivial elements by
-    // assigning over not-yet-constructed ones, which Clang refuses in constant evaluation.
-    std::vector<std::uint32_t> start(n + 1, 0);
-    std::vector<std::uint8_t> form(n, 0);
+    PodVector<std::uint32_t> start(n + 1, 0);
+    PodVector<std::uint8_t> form(n, 0);
     for (std::size_t i = 0; i < n; ++i) form[i] = items[i].form;
     auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
     auto sum_sizes = [&] {
