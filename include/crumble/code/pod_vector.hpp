@@ -38,7 +38,7 @@ constexpr void copy(It first, It last, T* to) {
 
 template <class T>
 class PodVector {
-  static_assert(std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T>);
+  static_assert(std::is_trivially_copyable_v<T>);
 
  public:
   constexpr PodVector() = default;
