@@ -133,6 +133,28 @@ constexpr StaticImage<N, R> trimmed(const StaticImage<FN, FR>& from) {
   return out;
 }
 
+// The executable of p made into an array of Cap bytes, as executable(p) makes it; .second is
+// its size, 0 when it does not fit. As bounded(): the bytes are reserved, and go into the
+// array without becoming a std::vector.
+template <class Target, std::size_t Cap>
+constexpr std::pair<std::array<std::uint8_t, Cap>, std::size_t> executable_bounded(const ir::Program& p) {
+  std::pair<std::array<std::uint8_t, Cap>, std::size_t> out{};
+  lower::Lowering<Target> l(p);
+  l.buf.bytes.reserve(Cap);
+  l.lower_all();
+  code::Label start = l.buf.new_label();
+  l.buf.bind(start);
+  Target::start_stub(l.buf, l.entry());
+  const code::Linked img = l.buf.finish_linked(start, elf::image_address);
+  const std::vector<std::uint8_t> head =
+      elf::headers(img.entry, img.bytes.size(), img.bss_offset, img.bss_size, Target::elf_machine);
+  if (head.size() + img.bytes.size() > Cap) return out;
+  copy_n(head.data(), head.size(), out.first.data());
+  copy_n(img.bytes.data(), img.bytes.size(), out.first.data() + head.size());
+  out.second = head.size() + img.bytes.size();
+  return out;
+}
+
 // assemble() for a program over the first capacity.
 template <class Target, ProgramMaker Make>
 consteval auto sized(Make) {
@@ -159,36 +181,14 @@ consteval auto sized(Make) {
   }
 }
 
-}  // namespace assemble_detail
-
+// executable() for a program over the first capacity.
 template <class Target, ProgramMaker Make>
-consteval auto assemble(Make m) {
-  using assemble_detail::first_try;
-  constexpr auto first = assemble_detail::bounded<Target, first_try.bytes, first_try.relocs>(Make{}());
-  if constexpr (first.fits) {
-    return assemble_detail::trimmed<first.size, first.reloc_count>(first.image);
-  } else {
-    return assemble_detail::sized<Target>(m);
-  }
-}
-
-template <class Target, ProgramMaker Make>
-consteval auto executable(Make) {
-  // As for assemble: one lowering into a bounded array (an executable adds the ELF headers
-  // and the start stub), the counting and filling passes only when that is too small.
-  constexpr auto bound = assemble_detail::image_bound(ir::program_size(Make{}()));
-  constexpr std::size_t cap = elf::image_offset + 256 + bound.bytes;
-  constexpr auto once = [] {
-    auto file = executable<Target>(Make{}());
-    std::pair<std::array<std::uint8_t, cap>, std::size_t> out{};
-    if (file.size() > cap) return out;
-    std::copy(file.begin(), file.end(), out.first.begin());
-    out.second = file.size();
-    return out;
-  }();
+consteval auto executable_sized(Make) {
+  constexpr auto bound = image_bound(ir::program_size(Make{}()));
+  constexpr auto once = executable_bounded<Target, elf::image_offset + 256 + bound.bytes>(Make{}());
   if constexpr (once.second != 0) {
     std::array<std::uint8_t, once.second> out{};
-    std::copy(once.first.begin(), once.first.begin() + once.second, out.begin());
+    copy_n(once.first.data(), once.second, out.data());
     return out;
   } else {
     constexpr std::size_t n = [] {  // the counting pass
@@ -204,6 +204,35 @@ consteval auto executable(Make) {
     auto file = executable<Target>(Make{}());
     std::copy(file.begin(), file.end(), out.begin());
     return out;
+  }
+}
+
+}  // namespace assemble_detail
+
+template <class Target, ProgramMaker Make>
+consteval auto assemble(Make m) {
+  using assemble_detail::first_try;
+  constexpr auto first = assemble_detail::bounded<Target, first_try.bytes, first_try.relocs>(Make{}());
+  if constexpr (first.fits) {
+    return assemble_detail::trimmed<first.size, first.reloc_count>(first.image);
+  } else {
+    return assemble_detail::sized<Target>(m);
+  }
+}
+
+template <class Target, ProgramMaker Make>
+consteval auto executable(Make) {
+  // As for assemble: one lowering into an array of the first capacity, then (a larger program)
+  // into one of a bound counted from the program, the counting and filling passes only when
+  // that is too small too.
+  constexpr std::size_t cap = elf::image_offset + assemble_detail::first_try.bytes;
+  constexpr auto first = assemble_detail::executable_bounded<Target, cap>(Make{}());
+  if constexpr (first.second != 0) {
+    std::array<std::uint8_t, first.second> out{};
+    assemble_detail::copy_n(first.first.data(), first.second, out.data());
+    return out;
+  } else {
+    return assemble_detail::executable_sized<Target>(Make{});
   }
 }
 

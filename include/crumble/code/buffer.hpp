@@ -158,6 +158,7 @@ class Buffer {
   // The same image with its bytes still in a ByteVector: the constexpr assembly copies them
   // into its arrays from here, without making a std::vector first.
   constexpr Linked finish_linked(Label entry) const { return link(entry, 0, false); }
+  constexpr Linked finish_linked(Label entry, std::uint64_t load_address) const { return link(entry, load_address, true); }
 
  private:
   // Branch forms after relaxation, and start[i] = total size of the items before item i.
