@@ -7,7 +7,7 @@
 // O(names) per lookup, so a program's cost grew with the square of its function count (a
 // 100k-node program lowered at half the rate of a 10k-node one, a 1M-node one at a sixth).
 // This is an open-addressing hash table (FNV-1a, linear probing, at most half full) over
-// std::vector, so the one lowering keeps its single code path for both kinds of evaluation;
+// a code::PodVector, so the one lowering keeps its single code path for both kinds of evaluation;
 // the bytes produced do not depend on it, only the cost of finding things.
 //
 // The table refers to the names, it does not copy them (the IR's strings outlive the
@@ -74,7 +74,7 @@ class NameTable {
     std::uint32_t hash = 0;
     std::uint32_t gen = 0;  // occupied in the current generation when equal to gen_
   };
-  PodVector<Slot> slots_;  // not a std::vector: cheaper in constant evaluation (pod_vector.hpp)
+  PodVector<Slot> slots_;
   std::uint32_t gen_ = 1;
   std::uint32_t count_ = 0;
 

@@ -70,7 +70,6 @@ class PodVector {
   constexpr const T* end() const { return p_ + n_; }
   constexpr T& operator[](std::size_t i) { return p_[i]; }
   constexpr const T& operator[](std::size_t i) const { return p_[i]; }
-  constexpr T& back() { return p_[n_ - 1]; }
 
   constexpr void clear() { n_ = 0; }
   constexpr void reserve(std::size_t c) {
