@@ -487,7 +487,7 @@ TEST_CASE("arm64: the target's frame, memory and call sequences assemble as inte
   auto bytes = [](auto emit) {
     Buf b;
     emit(b);
-    return b.bytes;
+    return b.bytes.to_vector();
   };
   Table t;
   // Prologue/epilogue with three homes (x19, x20, x22) and a frame that needs lsl #12 + imm12.

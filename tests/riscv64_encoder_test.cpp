@@ -247,7 +247,7 @@ TEST_CASE("riscv64: li materialises every 64-bit constant exactly", "[riscv64][e
     crumble::code::Buffer<crumble::arch::riscv64> b;
     crumble::arch::riscv64::mov_imm(b, Reg::a0, v);
     std::size_t n = 0;
-    std::int64_t got = run_li(b.bytes, n);
+    std::int64_t got = run_li(b.bytes.to_vector(), n);
     if (got != v) FAIL_CHECK("li " << v << " (0x" << std::hex << v << ") computed 0x" << got);
     if (v >= INT32_MIN && v <= INT32_MAX) CHECK(n <= 2);
     longest = std::max(longest, n);

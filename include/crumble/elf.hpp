@@ -38,11 +38,14 @@ constexpr void phdr(std::vector<std::uint8_t>& v, std::uint32_t type, std::uint3
 }  // namespace detail
 
 // `img` must have been linked at image_address (Buffer::finish(entry, image_address)).
-constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t machine) {
+// The ELF header and program headers (image_offset bytes) of an image of `image_size` bytes
+// linked at image_address; the vector has room reserved for the image after them.
+constexpr std::vector<std::uint8_t> headers(std::uint64_t entry, std::uint64_t image_size, std::uint64_t bss_offset,
+                                            std::uint64_t bss_size, std::uint16_t machine) {
   // Not the <elf.h> names: they are macros there, and a program may include both.
   enum : std::uint32_t { pt_load = 1, pt_gnu_stack = 0x6474e551, pf_x = 1, pf_w = 2, pf_r = 4 };
   std::vector<std::uint8_t> v;
-  v.reserve(image_offset + img.bytes.size());
+  v.reserve(image_offset + image_size);
   // e_ident: magic, 64-bit, little-endian, version 1, System V ABI
   constexpr std::array<std::uint8_t, 8> ident{0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
   v.insert(v.end(), ident.begin(), ident.end());
@@ -50,7 +53,7 @@ constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t m
   le::append(v, 2, 2);  // ET_EXEC
   le::append(v, machine, 2);
   le::append(v, 1, 4);  // EV_CURRENT
-  le::append(v, image_address + img.entry, 8);
+  le::append(v, image_address + entry, 8);
   le::append(v, header_size, 8);  // e_phoff
   le::append(v, 0, 8);            // e_shoff: no sections
   le::append(v, 0, 4);            // e_flags
@@ -60,13 +63,18 @@ constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t m
   le::append(v, 64, 2);  // e_shentsize
   le::append(v, 0, 2);   // e_shnum
   le::append(v, 0, 2);   // e_shstrndx
-  const std::uint64_t file_size = image_offset + img.bytes.size();
+  const std::uint64_t file_size = image_offset + image_size;
   detail::phdr(v, pt_load, pf_r | pf_x, 0, load_base, file_size, file_size, code::page_size);
   // bss: a separate page so it can be writable while the code is not. With no bss this is an
   // empty segment, which loaders accept and skip.
-  const std::uint64_t bss = image_address + img.bss_offset;
-  detail::phdr(v, pt_load, pf_r | pf_w, bss - load_base, bss, 0, img.bss_size, code::page_size);
+  const std::uint64_t bss = image_address + bss_offset;
+  detail::phdr(v, pt_load, pf_r | pf_w, bss - load_base, bss, 0, bss_size, code::page_size);
   detail::phdr(v, pt_gnu_stack, pf_r | pf_w, 0, 0, 0, 0, 16);
+  return v;
+}
+
+constexpr std::vector<std::uint8_t> file(const code::Image& img, std::uint16_t machine) {
+  std::vector<std::uint8_t> v = headers(img.entry, img.bytes.size(), img.bss_offset, img.bss_size, machine);
   v.insert(v.end(), img.bytes.begin(), img.bytes.end());
   return v;
 }

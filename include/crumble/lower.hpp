@@ -52,6 +52,33 @@ using namespace crumble::ir;
 template <class T>
 using Operand = arch::Operand<typename T::Reg>;
 
+// A list of at most Cap elements held in place: the short lists a call sequence keeps (its
+// arguments, the temps it saves, its register moves). In constant evaluation each std::vector
+// is an allocation and each push_back a few hundred evaluated operations of libstdc++'s
+// allocator layers; these lists have a few elements and a bound known from the target.
+template <class E, std::size_t Cap>
+class SmallList {
+ public:
+  constexpr void push_back(const E& e) {
+    if (n_ == Cap) detail::fail(errc::program_too_large, "(internal) call sequence list full");
+    items_[n_++] = e;
+  }
+  constexpr std::size_t size() const { return n_; }
+  constexpr bool empty() const { return n_ == 0; }
+  constexpr E& operator[](std::size_t i) { return items_[i]; }
+  constexpr E* begin() { return items_.data(); }
+  constexpr E* end() { return items_.data() + n_; }
+  // Removes element i, keeping the order of the rest.
+  constexpr void erase(std::size_t i) {
+    for (; i + 1 < n_; ++i) items_[i] = items_[i + 1];
+    --n_;
+  }
+
+ private:
+  std::array<E, Cap> items_{};
+  std::size_t n_ = 0;
+};
+
 template <arch::TargetPolicy T>
 class Lowering {
   using Reg = typename T::Reg;
@@ -587,7 +614,7 @@ class Lowering {
       bool owned;
       Reg dst;
     };
-    std::vector<Arg> vals;
+    SmallList<Arg, N + 1> vals;  // the target and the register arguments
     const std::uint32_t live_before = all_temps & ~free_temps_;
     const int depth_before = spill_depth_;
     auto spill_held = [&] {
@@ -619,7 +646,7 @@ class Lowering {
       bool is_imm;
       std::int64_t v;  // immediate or spill slot
     };
-    std::vector<StackArg> late;
+    SmallList<StackArg, max_call_arguments> late;
     std::size_t last_call = N;  // no argument from here on makes a call
     for (std::size_t i = args.size(); i-- > N;)
       if (makes_call(args[i])) {
@@ -646,7 +673,7 @@ class Lowering {
     }
 
     // Temps live before this call (held by enclosing expressions) are clobbered by it.
-    std::vector<std::pair<Reg, std::int32_t>> saved;
+    SmallList<std::pair<Reg, std::int32_t>, T::temps.size()> saved;
     for (std::size_t i = 0; i < T::temps.size(); ++i)
       if (live_before & (1u << i)) {
         std::int32_t s = push_slot();
@@ -661,7 +688,7 @@ class Lowering {
       T::store(buf, T::sp, s.to, T::scratch, 64);
     }
 
-    std::vector<std::pair<Reg, Reg>> moves;  // (dst, src)
+    Moves<N + 1> moves;  // (dst, src)
     for (const Arg& a : vals)
       if (a.where == Arg::reg && a.r != a.dst) moves.push_back({a.dst, a.r});
     parallel_move(moves);
@@ -678,8 +705,11 @@ class Lowering {
     return Value{d, true};
   }
 
+  template <std::size_t Cap>
+  using Moves = SmallList<std::pair<Reg, Reg>, Cap>;
   // Moves (dst <- src) as if all at once. Destinations are distinct.
-  constexpr void parallel_move(std::vector<std::pair<Reg, Reg>>& moves) {
+  template <std::size_t Cap>
+  constexpr void parallel_move(Moves<Cap>& moves) {
     while (!moves.empty()) {
       bool progressed = false;
       for (std::size_t i = 0; i < moves.size(); ++i) {
@@ -688,21 +718,22 @@ class Lowering {
           if (j != i && moves[j].second == moves[i].first) read_later = true;
         if (!read_later) {
           T::mov(buf, moves[i].first, moves[i].second);
-          moves.erase(moves.begin() + static_cast<std::ptrdiff_t>(i));
+          moves.erase(i);
           progressed = true;
           break;
         }
       }
       if (progressed) continue;
       // Only cycles remain: swap, then whoever read either register reads the other.
-      auto [d, s] = moves.front();
+      auto [d, s] = moves[0];
       T::swap(buf, d, s);
-      moves.erase(moves.begin());
+      moves.erase(0);
       for (auto& m : moves) {
         if (m.second == d) m.second = s;
         else if (m.second == s) m.second = d;
       }
-      std::erase_if(moves, [](const auto& m) { return m.first == m.second; });
+      for (std::size_t i = moves.size(); i-- > 0;)
+        if (moves[i].first == moves[i].second) moves.erase(i);
     }
   }
 

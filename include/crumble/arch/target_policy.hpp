@@ -47,7 +47,7 @@ struct Operand {
 
 template <class T>
 concept TargetPolicy =
-    requires(code::Buffer<T>& b, std::vector<std::uint8_t>& out, typename T::Reg r, const Operand<typename T::Reg>& o,
+    requires(code::Buffer<T>& b, std::vector<std::uint8_t>& out, code::ByteVector& bytes_out, typename T::Reg r, const Operand<typename T::Reg>& o,
              code::Label l, code::Section s, ir::Sys sys, ir::OpKind op, ir::Cmp cmp, std::uint8_t kind,
              std::uint8_t form, std::uint32_t u32, std::int32_t i32, std::int64_t i64, int width, bool sign) {
       // The ABI.
@@ -72,6 +72,7 @@ concept TargetPolicy =
       { T::item_size(kind, form) } -> std::same_as<std::uint32_t>;
       { T::item_fits(kind, form, i64) } -> std::same_as<bool>;
       T::encode_item(out, kind, u32, form, i64);
+      T::encode_item(bytes_out, kind, u32, form, i64);
       // The frame.
       { T::frame_size(i32, u32) } -> std::same_as<std::int32_t>;
       { T::incoming_args(i32, u32) } -> std::same_as<std::int32_t>;

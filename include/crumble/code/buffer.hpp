@@ -26,6 +26,7 @@
 
 #include "../bytes.hpp"
 #include "../error.hpp"
+#include "pod_vector.hpp"
 #include "name_table.hpp"
 
 namespace crumble::code {
@@ -69,17 +70,30 @@ struct Image {
   std::uint16_t machine = 0;
 };
 
+// An Image as link() makes it: the bytes in the buffer's ByteVector (code/pod_vector.hpp).
+struct Linked {
+  ByteVector bytes;
+  std::vector<std::uint32_t> relocs;
+  std::uint64_t bss_offset = 0, bss_size = 0, code_size = 0, entry = 0;
+  std::uint16_t machine = 0;
+
+  constexpr Image image() const {
+    return Image{bytes.to_vector(), relocs, bss_offset, bss_size, code_size, entry, machine};
+  }
+};
+
 inline constexpr std::uint64_t page_size = 4096;
 constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
 
 template <class Target>
 class Buffer {
  public:
-  std::vector<std::uint8_t> bytes;
-  std::vector<Item> items;
-  std::vector<Mark> labels;
-  std::vector<Reloc> relocs;
-  std::vector<std::uint8_t> rodata;
+  // Not std::vectors: see code/pod_vector.hpp.
+  ByteVector bytes;
+  PodVector<Item> items;
+  PodVector<Mark> labels;
+  PodVector<Reloc> relocs;
+  ByteVector rodata;
   std::uint64_t bss_size = 0;
 
  private:
@@ -102,14 +116,11 @@ class Buffer {
 
   template <class Encoded>
   constexpr void put(const Encoded& inst) {
-    // GCC's constant evaluator copies the whole vector element by element on every insert
-    // that reallocates; push_back grows geometrically and is ~15x cheaper there.
-    if (std::is_constant_evaluated())
-      for (std::uint8_t b : inst) bytes.push_back(b);
-    else
-      bytes.insert(bytes.end(), inst.begin(), inst.end());
+    bytes.append(inst.begin(), inst.end());
   }
-  constexpr void put_u32(std::uint32_t v) { le::append(bytes, v, 4); }
+  constexpr void put_u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
   constexpr void item(std::uint8_t kind, std::uint32_t cond, Label target) {
     items.push_back(Item{here(), target.id, cond, kind, 0});
   }
@@ -127,7 +138,7 @@ class Buffer {
     if (std::uint32_t at = entries.find(data); at != NameTable::none) return at;
     auto at = static_cast<std::uint32_t>(rodata.size());
     entries.insert(data, at);
-    for (char c : data) rodata.push_back(static_cast<std::uint8_t>(c));
+    rodata.append(data.begin(), data.end());
     if (nul) rodata.push_back(0);
     return at;
   }
@@ -142,21 +153,23 @@ class Buffer {
   // image's table, with fields holding image offsets for its loader to add the base to; an
   // executable at a fixed address has them applied and an empty table. bss starts on the first
   // page boundary (in memory) after the image.
-  constexpr Image finish(Label entry) const { return link(entry, 0, false); }
-  constexpr Image finish(Label entry, std::uint64_t load_address) const { return link(entry, load_address, true); }
+  constexpr Image finish(Label entry) const { return link(entry, 0, false).image(); }
+  constexpr Image finish(Label entry, std::uint64_t load_address) const { return link(entry, load_address, true).image(); }
+  // The same image with its bytes still in a ByteVector: the constexpr assembly copies them
+  // into its arrays from here, without making a std::vector first.
+  constexpr Linked finish_linked(Label entry) const { return link(entry, 0, false); }
+  constexpr Linked finish_linked(Label entry, std::uint64_t load_address) const { return link(entry, load_address, true); }
 
  private:
   // Branch forms after relaxation, and start[i] = total size of the items before item i.
   struct Layout {
-    std::vector<std::uint32_t> start;
-    std::vector<std::uint8_t> form;
+    PodVector<std::uint32_t> start;
+    PodVector<std::uint8_t> form;
   };
   constexpr Layout layout() const {
     const std::size_t n = items.size();
-    // The fill value is spelled out: libstdc++ 12 value-initialises trivial elements by
-    // assigning over not-yet-constructed ones, which Clang refuses in constant evaluation.
-    std::vector<std::uint32_t> start(n + 1, 0);
-    std::vector<std::uint8_t> form(n, 0);
+    PodVector<std::uint32_t> start(n + 1, 0);
+    PodVector<std::uint8_t> form(n, 0);
     for (std::size_t i = 0; i < n; ++i) form[i] = items[i].form;
     auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
     auto sum_sizes = [&] {
@@ -189,33 +202,33 @@ class Buffer {
   }
 
  private:
-  constexpr Image link(Label entry, std::uint64_t base, bool apply) const {
+  constexpr Linked link(Label entry, std::uint64_t base, bool apply) const {
     const std::size_t n = items.size();
     const Layout laid = layout();
     const auto& start = laid.start;  // not a structured binding: Clang 14 cannot capture one
     const auto& form = laid.form;
     auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
 
-    Image img;
+    Linked img;
     const std::uint64_t code_size = bytes.size() + start[n];
     if (code_size + rodata.size() > std::uint64_t{std::numeric_limits<std::int32_t>::max()})
       detail::fail(errc::program_too_large, "code and data over 2 GiB");
     img.bytes.reserve(code_size + rodata.size() + 8);
     std::uint32_t copied = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      img.bytes.insert(img.bytes.end(), bytes.begin() + copied, bytes.begin() + items[i].pos.at);
+      img.bytes.append(bytes.begin() + copied, bytes.begin() + items[i].pos.at);
       copied = items[i].pos.at;
       std::int64_t from = std::int64_t{copied} + start[i];
       Target::encode_item(img.bytes, items[i].kind, items[i].cond, form[i], address(labels[items[i].label]) - from);
     }
-    img.bytes.insert(img.bytes.end(), bytes.begin() + copied, bytes.end());
+    img.bytes.append(bytes.begin() + copied, bytes.end());
     img.code_size = code_size;
 
     // Read-only data starts 8-byte aligned after the code; the pad is int3 (0xCC) on AMD64 and
     // zeros elsewhere: it is never executed.
     while (img.bytes.size() % 8) img.bytes.push_back(Target::code_padding);
     const std::uint64_t rodata_at = img.bytes.size();
-    img.bytes.insert(img.bytes.end(), rodata.begin(), rodata.end());
+    img.bytes.append(rodata.begin(), rodata.end());
     img.bss_offset = align_up(base + img.bytes.size(), page_size) - base;
     img.bss_size = bss_size;
     img.entry = static_cast<std::uint64_t>(address(labels[entry.id]));

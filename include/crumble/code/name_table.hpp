@@ -7,7 +7,7 @@
 // O(names) per lookup, so a program's cost grew with the square of its function count (a
 // 100k-node program lowered at half the rate of a 10k-node one, a 1M-node one at a sixth).
 // This is an open-addressing hash table (FNV-1a, linear probing, at most half full) over
-// std::vector, so the one lowering keeps its single code path for both kinds of evaluation;
+// a code::PodVector, so the one lowering keeps its single code path for both kinds of evaluation;
 // the bytes produced do not depend on it, only the cost of finding things.
 //
 // The table refers to the names, it does not copy them (the IR's strings outlive the
@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <limits>
 #include <string_view>
-#include <vector>
+#include "pod_vector.hpp"
 
 namespace crumble::code {
 
@@ -74,7 +74,7 @@ class NameTable {
     std::uint32_t hash = 0;
     std::uint32_t gen = 0;  // occupied in the current generation when equal to gen_
   };
-  std::vector<Slot> slots_;
+  PodVector<Slot> slots_;
   std::uint32_t gen_ = 1;
   std::uint32_t count_ = 0;
 
@@ -88,10 +88,8 @@ class NameTable {
   }
 
   constexpr void grow() {
-    std::vector<Slot> old = std::move(slots_);
-    // The fill value is spelled out, as in Buffer::layout: Clang refuses libstdc++ 12's
-    // value-initialisation of trivial elements in constant evaluation.
-    slots_ = std::vector<Slot>(old.empty() ? 16 : 2 * old.size(), Slot{});
+    PodVector<Slot> old = std::move(slots_);
+    slots_ = PodVector<Slot>(old.empty() ? 16 : 2 * old.size(), Slot{});
     const std::size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
       if (s.gen != gen_) continue;

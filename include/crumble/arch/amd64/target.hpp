@@ -85,7 +85,8 @@ struct amd64 {
     std::int64_t rel = disp - item_size(kind, form);
     return form == 0 && kind != call_item ? crumble::amd64::fits8(rel) : crumble::amd64::fits32(rel);
   }
-  static constexpr void encode_item(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t cond,
+  template <class Out>  // std::vector<std::uint8_t> or code::ByteVector
+  static constexpr void encode_item(Out& out, std::uint8_t kind, std::uint32_t cond,
                                     std::uint8_t form, std::int64_t disp) {
     namespace a = crumble::amd64;
     auto rel = disp - item_size(kind, form);

@@ -74,12 +74,14 @@ struct arm64 {
     if (form == 0) return in_range(disp, 19);
     return form == 1 ? in_range(disp - 4, 26) : true;
   }
-  static constexpr void put(std::vector<std::uint8_t>& out, crumble::arm64::Inst i) {
+  template <class Out>
+  static constexpr void put(Out& out, crumble::arm64::Inst i) {
     out.insert(out.end(), i.begin(), i.end());
   }
   // Far: x17 = pc + disp; the code is under 2 GiB (code::Buffer), so disp fits 32 bits signed:
   //   adr x17, #0; movz/movn x16, #lo; movk x16, #hi, lsl #16; add x17, x17, x16; br/blr x17
-  static constexpr void far(std::vector<std::uint8_t>& out, bool link, std::int64_t disp) {
+  template <class Out>
+  static constexpr void far(Out& out, bool link, std::int64_t disp) {
     namespace a = crumble::arm64;
     const auto lo = static_cast<std::uint32_t>(disp & 0xffff);
     const auto hi = static_cast<std::uint32_t>((disp >> 16) & 0xffff);
@@ -89,7 +91,8 @@ struct arm64 {
     put(out, a::add(Gp::x17, Gp::x17, Gp::x16));
     put(out, link ? a::blr(Gp::x17) : a::br(Gp::x17));
   }
-  static constexpr void encode_item(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t cond,
+  template <class Out>  // std::vector<std::uint8_t> or code::ByteVector
+  static constexpr void encode_item(Out& out, std::uint8_t kind, std::uint32_t cond,
                                     std::uint8_t form, std::int64_t disp) {
     namespace a = crumble::arm64;
     if (kind == jump_item || kind == call_item) {

@@ -68,7 +68,8 @@ struct riscv64 {
     if (kind == branch_item) return form == 0 ? fits_b(disp) : form == 1 ? fits_jal(disp - 4) : true;
     return form == 0 ? fits_jal(disp) : true;
   }
-  static constexpr void encode_item(std::vector<std::uint8_t>& out, std::uint8_t kind, std::uint32_t operand,
+  template <class Out>  // std::vector<std::uint8_t> or code::ByteVector
+  static constexpr void encode_item(Out& out, std::uint8_t kind, std::uint32_t operand,
                                     std::uint8_t form, std::int64_t disp) {
     namespace r = crumble::riscv64;
     auto put = [&](r::Inst i) { out.insert(out.end(), i.begin(), i.end()); };
