@@ -40,15 +40,25 @@ constexpr code::Image assemble(const ir::Program& p) {
   return l.buf.finish(l.entry());
 }
 
+namespace assemble_detail {
+// Lowers the program and appends the start stub; the label to start at. Shared by the run-time
+// executable() and the constexpr one, so both lower alike.
+template <class Target>
+constexpr code::Label lower_executable(lower::Lowering<Target>& l) {
+  l.lower_all();
+  code::Label start = l.buf.new_label();
+  l.buf.bind(start);
+  Target::start_stub(l.buf, l.entry());
+  return start;
+}
+}  // namespace assemble_detail
+
 // A static ELF64 executable that calls the first function as main(argc, argv, envp) and exits
 // with its result.
 template <class Target>
 constexpr std::vector<std::uint8_t> executable(const ir::Program& p) {
   lower::Lowering<Target> l(p);
-  l.lower_all();
-  code::Label start = l.buf.new_label();
-  l.buf.bind(start);
-  Target::start_stub(l.buf, l.entry());
+  const code::Label start = assemble_detail::lower_executable(l);
   return elf::file(l.buf.finish(start, elf::image_address), Target::elf_machine);
 }
 
@@ -141,10 +151,7 @@ constexpr std::pair<std::array<std::uint8_t, Cap>, std::size_t> executable_bound
   std::pair<std::array<std::uint8_t, Cap>, std::size_t> out{};
   lower::Lowering<Target> l(p);
   l.buf.bytes.reserve(Cap);
-  l.lower_all();
-  code::Label start = l.buf.new_label();
-  l.buf.bind(start);
-  Target::start_stub(l.buf, l.entry());
+  const code::Label start = lower_executable(l);
   const code::Linked img = l.buf.finish_linked(start, elf::image_address);
   const std::vector<std::uint8_t> head =
       elf::headers(img.entry, img.bytes.size(), img.bss_offset, img.bss_size, Target::elf_machine);

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -92,9 +93,11 @@ class PodVector {
     pod_vector_detail::copy(first, last, p_ + n_);
     n_ += k;
   }
-  // As std::vector's insert, for the one position the targets' encode_item uses: the end.
+  // As std::vector's insert, for the one position the targets' encode_item uses: the end
+  // (another is a mistake, refused: in constant evaluation it does not compile).
   template <class It>
-  constexpr void insert([[maybe_unused]] const T* at_end, It first, It last) {
+  constexpr void insert(const T* at_end, It first, It last) {
+    if (at_end != end()) throw std::logic_error("PodVector::insert: only at the end");
     append(first, last);
   }
 
