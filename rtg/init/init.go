@@ -60,6 +60,7 @@ const (
 	stepBinfmt     = runtime.Config("container_step_binfmt")
 	stepRequest    = runtime.Config("container_step_request")
 	stepFile       = runtime.Config("container_step_file")
+	stepUserNs     = runtime.Config("container_step_user_namespace")
 	fileCopy       = runtime.Config("container_file_copy")
 	fileTmpfs      = runtime.Config("container_file_tmpfs")
 	fileMount      = runtime.Config("container_file_mount")
@@ -69,6 +70,7 @@ const (
 	fileReadOnly   = runtime.Config("container_file_read_only")
 	fileSysctl     = runtime.Config("container_file_sysctl")
 	ownMounts      = runtime.Config("container_flag_own_mounts")
+	userNamespace  = runtime.Config("container_flag_user_namespace")
 	fileMountFlags = runtime.Config("container_file_mount_flags")
 	rootDir        = runtime.Config("container_root_dir")
 	rootBlock      = runtime.Config("container_root_block")
@@ -84,6 +86,7 @@ const (
 	stageCaps       = runtime.Config("exec_stage_capabilities")
 	stageRlimits    = runtime.Config("exec_stage_rlimits")
 	stageOom        = runtime.Config("exec_stage_oom_score_adj")
+	stageUserNs     = runtime.Config("exec_stage_user_namespace")
 	flagSetIds      = runtime.Config("command_flag_set_ids")
 	flagNoNewPrivs  = runtime.Config("command_flag_no_new_privs")
 	flagChdir       = runtime.Config("command_flag_chdir")
@@ -145,6 +148,7 @@ const (
 	cfgCtrFilesAt         = runtime.Config("cfg_container_files_at")
 	cfgCtrPrefetchMib     = runtime.Config("cfg_container_prefetch_mib")
 	cfgCtrFilesMax        = runtime.Config("cfg_container_files_max")
+	cfgCtrUserMapMax      = runtime.Config("cfg_container_user_map_max")
 	cfgFileKind           = runtime.Config("cfg_container_file_kind")
 	cfgFileMode           = runtime.Config("cfg_container_file_mode")
 	cfgFileUid            = runtime.Config("cfg_container_file_uid")
@@ -668,11 +672,12 @@ func setCapabilities(ctl uintptr, base uintptr) {
 
 // asUser applies the command's options (the header at base) in this order: the working directory
 // (made as root when missing, as docker makes a missing WorkingDir), the resource limits and
-// oom_score_adj, the supplementary groups, the gid, the capabilities' bounding set, the uid, the
-// other capability sets, no_new_privs. Without command_flag_capabilities a non-root uid gets no
-// capabilities (bounding set and ambient dropped; setuid then clears the effective and permitted
-// ones) and root keeps all. A failed step ends the child.
-func asUser(ctl uintptr, base uintptr, cwd uintptr) {
+// oom_score_adj, the container's user namespace (userns: its fd, or -1 for none), the
+// supplementary groups, the gid, the capabilities' bounding set, the uid, the other capability
+// sets, no_new_privs. Without command_flag_capabilities a non-root uid gets no capabilities
+// (bounding set and ambient dropped; setuid then clears the effective and permitted ones) and root
+// keeps all. A failed step ends the child.
+func asUser(ctl uintptr, base uintptr, cwd uintptr, userns int64) {
 	flags := runtime.Load32(base, cfgCommandFlags)
 	if flags&flagChdir != 0 {
 		var dir [4096]byte
@@ -693,15 +698,32 @@ func asUser(ctl uintptr, base uintptr, cwd uintptr) {
 		}
 	}
 	limits(ctl, base)
+	setIds := flags&flagSetIds != 0
+	if userns >= 0 {
+		// after the limits (raising a hard one needs CAP_SYS_RESOURCE in the guest's namespace);
+		// the ids are then the namespace's, its root's unless the command names others: the
+		// guest's root is not mapped in it
+		r := runtime.Syscall(runtime.SYS_SETNS, userns, runtime.CLONE_NEWUSER)
+		if failed(r) {
+			childFails(ctl, stageUserNs, r)
+		}
+		setIds = true
+	}
 	caps := flags&flagCaps != 0
 	uid := uint32(0)
-	if flags&flagSetIds != 0 {
-		uid = runtime.Load32(base, cfgCommandUid)
-		r := runtime.Syscall(runtime.SYS_SETGROUPS, runtime.Load32(base, cfgCommandNgroups), base+cfgCommandGroups)
+	if setIds {
+		gid := uint32(0)
+		groups := uint32(0)
+		if flags&flagSetIds != 0 {
+			uid = runtime.Load32(base, cfgCommandUid)
+			gid = runtime.Load32(base, cfgCommandGid)
+			groups = runtime.Load32(base, cfgCommandNgroups)
+		}
+		r := runtime.Syscall(runtime.SYS_SETGROUPS, groups, base+cfgCommandGroups)
 		if failed(r) {
 			childFails(ctl, stageSetgroups, r)
 		}
-		r = runtime.Syscall(runtime.SYS_SETGID, runtime.Load32(base, cfgCommandGid))
+		r = runtime.Syscall(runtime.SYS_SETGID, gid)
 		if failed(r) {
 			childFails(ctl, stageSetgid, r)
 		}
@@ -722,7 +744,7 @@ func asUser(ctl uintptr, base uintptr, cwd uintptr) {
 			childFails(ctl, stageCaps, r)
 		}
 	}
-	if flags&flagSetIds != 0 {
+	if setIds {
 		r := runtime.Syscall(runtime.SYS_SETUID, uid)
 		if failed(r) {
 			childFails(ctl, stageSetuid, r)
@@ -755,11 +777,11 @@ func pathOf(envp uintptr) uintptr {
 }
 
 // child runs in the forked process, its stdio in place (childStdio): the command's options
-// (asUser), then execve. A name without a slash is looked for in the directories of the
+// (asUser, userns the container's user namespace or -1), then execve. A name without a slash is looked for in the directories of the
 // command's PATH (without one: the default PATH). Only if every execve fails does it get here: it leaves the errno in the mailbox and
 // exits 127.
-func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, cwd uintptr) {
-	asUser(ctl, base, cwd)
+func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, cwd uintptr, userns int64) {
+	asUser(ctl, base, cwd, userns)
 	slash := false
 	n := uintptr(0)
 	for runtime.Load8(path, n) != 0 {
@@ -820,14 +842,16 @@ func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, 
 // copies the container's writes out with them): init's own busybox and the overlay's upper
 // directory, opened O_PATH and close-on-exec before switchRoot hides both (layerBytes in main,
 // each fd -1, or a negative errno, when there is none: no container, or a root without overlay),
-// and the layer's fingerprint once the container is set up (layerPrint; 0: none).
+// and the layer's fingerprint once the container is set up (layerPrint; 0: none). With them, the
+// container's user namespace its commands join (-1: none), which init's own tool does not.
 const (
-	layerBytes = 40
+	layerBytes = 48
 	lBusybox   = 0  // int64: the initramfs's /bin/busybox
 	lUpper     = 8  // int64: /crumble/rw/upper
 	lPrint     = 16 // uint64: layerPrint after setupContainer
 	lEntries   = 24 // int64: how many entries that print covers
 	lSetUpAt   = 32 // int64: CLOCK_REALTIME_COARSE (ns) when it was taken; 0 once a tick has passed
+	lUserNs    = 40 // int64: /proc/PID/ns/user of the container's user namespace, close-on-exec
 )
 
 // prefetch reads the files of the block root at /crumble/lower, whole and in directory order, into
@@ -1324,7 +1348,7 @@ func startCommand(mb uintptr, cfg uintptr, procs uintptr, layer uintptr) {
 		if flags&flagRootWrites != 0 {
 			layerChild(ctl, layer, &ptrs, &ptrs[(argc+1)*8])
 		}
-		child(ctl, base, path, &ptrs, &ptrs[(argc+1)*8], q)
+		child(ctl, base, path, &ptrs, &ptrs[(argc+1)*8], q, int64(runtime.Load64(layer, lUserNs)))
 	}
 	if !tty { // the child's ends
 		runtime.Syscall(runtime.SYS_CLOSE, int64(int32(runtime.Load32(&fds, 12))))
@@ -1811,6 +1835,30 @@ func filesFit(base uintptr, stringsEnd uintptr, files uint64, at uint64) bool {
 	return rec != 0
 }
 
+// procFile writes "/proc/PID" and name (at most 20 bytes) into buf (at least 48 bytes).
+func procFile(buf uintptr, pid int64, name uintptr) {
+	prefix := uintptr("/proc/")
+	n := int64(0)
+	for n < 6 {
+		runtime.Store8(buf, n, runtime.Load8(prefix, n))
+		n++
+	}
+	n += decimal(buf+6, pid)
+	k := uintptr(0)
+	for k < 20 && runtime.Load8(name, k) != 0 {
+		runtime.Store8(buf, uintptr(n)+k, runtime.Load8(name, k))
+		k++
+	}
+	runtime.Store8(buf, uintptr(n)+k, 0)
+}
+
+// writeProcFile writes n bytes at s to /proc/PID/NAME in one write; 0 or the negative errno.
+func writeProcFile(pid int64, name uintptr, s uintptr, n int64) int64 {
+	var path [48]byte
+	procFile(&path, pid, name)
+	return writeFile(&path, s, n)
+}
+
 // writeAll writes n bytes at p to fd; 0 or the negative errno (EIO when nothing more goes).
 func writeAll(fd int64, p uintptr, n uintptr) int64 {
 	for n > 0 {
@@ -2036,16 +2084,30 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 	p := stringAfter(hostname, end)
 	volumeStrings := p
 	i := uint64(0)
+	flags := runtime.Load32(base, cfgCtrFlags)
+	uidMap := uintptr(0) // with a user namespace: its maps, after the registrations
+	gidMap := uintptr(0)
+	mapsEnd := uintptr(0)
 	if again {
 		goto failed
 	}
 	r = -runtime.EINVAL
-	if (kind != rootDir && kind != rootBlock && kind != rootVirtiofs) || volumes > cfgCtrVolumesMax || binfmts > cfgCtrBinfmtsMax || runtime.Load32(base, cfgCtrFlags)&^ownMounts != 0 {
+	if (kind != rootDir && kind != rootBlock && kind != rootVirtiofs) || volumes > cfgCtrVolumesMax || binfmts > cfgCtrBinfmtsMax || flags&^(ownMounts|userNamespace) != 0 {
 		goto failed
 	}
 	for i < 2*volumes+binfmts {
 		p = stringAfter(p, end)
 		i++
+	}
+	if flags&userNamespace != 0 {
+		uidMap = p
+		gidMap = stringAfter(uidMap, end)
+		p = stringAfter(gidMap, end)
+		mapsEnd = p
+		// each map a line at least, and one write (below a page) as the kernel takes it
+		if p != 0 && (gidMap-uidMap < 2 || p-gidMap < 2 || gidMap-uidMap > cfgCtrUserMapMax+1 || p-gidMap > cfgCtrUserMapMax+1) {
+			goto failed
+		}
 	}
 	if p == 0 || volumeStrings-hostname > 65 || !filesFit(base, p, files, filesAt) { // HOST_NAME_MAX 64
 		goto failed
@@ -2124,11 +2186,49 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 	index = 0
 	step = stepMounts
 	r = 0
-	if runtime.Load32(base, cfgCtrFlags)&ownMounts == 0 { // else the records mount the container's own
+	if flags&ownMounts == 0 { // else the records mount the container's own
 		r = containerMounts()
 	}
 	if failed(r) {
 		goto failed
+	}
+	// the user namespace, while init's own /proc is at hand (the container's may be missing or
+	// read-only) and init is at the initramfs's root (clone refuses CLONE_NEWUSER in a chroot):
+	// a child cloned into a new one waits while init, root of the guest's namespace (so any map
+	// the kernel takes), writes its maps and keeps the namespace open for the commands to join
+	// (asUser); then the child goes
+	step = stepUserNs
+	if flags&userNamespace != 0 {
+		pid := runtime.Syscall(runtime.SYS_CLONE, runtime.CLONE_NEWUSER|runtime.SIGCHLD, 0, 0, 0, 0)
+		if pid == 0 {
+			for {
+				pause()
+			}
+		}
+		r = pid
+		if failed(r) {
+			goto failed
+		}
+		index = 1
+		r = writeProcFile(pid, uintptr("/uid_map"), uidMap, int64(gidMap-uidMap-1))
+		if !failed(r) {
+			index = 2
+			r = writeProcFile(pid, uintptr("/gid_map"), gidMap, int64(mapsEnd-gidMap-1))
+		}
+		if !failed(r) {
+			index = 3
+			procFile(&path, pid, uintptr("/ns/user"))
+			r = runtime.Syscall(runtime.SYS_OPENAT, runtime.AT_FDCWD, &path, runtime.O_RDONLY|runtime.O_CLOEXEC, 0)
+			if !failed(r) {
+				runtime.Store64(layer, lUserNs, r)
+			}
+		}
+		runtime.Syscall(runtime.SYS_KILL, pid, runtime.SIGKILL)
+		runtime.Syscall(runtime.SYS_WAIT4, pid, 0, 0, 0)
+		if failed(r) {
+			goto failed
+		}
+		index = 0
 	}
 	keepLayer(layer, kind)
 	step = stepSwitchRoot
@@ -2148,11 +2248,11 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		}
 		r = makeDirs(&path[4]) // the copy, without underRoot's /mnt
 		if !failed(r) {
-			flags := int64(0)
+			mflags := int64(0)
 			if runtime.Load32(base, cfgCtrVolumeFlags+4*index)&volumeReadOnly != 0 {
-				flags = runtime.MS_RDONLY
+				mflags = runtime.MS_RDONLY
 			}
-			r = mountVolume(p, &path[4], flags, 0)
+			r = mountVolume(p, &path[4], mflags, 0)
 		}
 		if failed(r) {
 			goto failed
@@ -2456,6 +2556,7 @@ func main() {
 	var layer [layerBytes]byte
 	runtime.Store64(&layer, lBusybox, -1)
 	runtime.Store64(&layer, lUpper, -1)
+	runtime.Store64(&layer, lUserNs, -1)
 	idle := 0
 	for {
 		if runtime.Load32(cfg, cfgPayload+cfgPayloadMagicAt) == payloadMagic {

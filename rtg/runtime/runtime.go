@@ -129,6 +129,7 @@ const (
 	SYS_NEWFSTATAT     SyscallName = 64
 	SYS_OPEN_TREE      SyscallName = 65
 	SYS_MOVE_MOUNT     SyscallName = 66
+	SYS_SETNS          SyscallName = 67
 )
 
 // Linux constants (the values are those of amd64; crumble-rtg uses each architecture's own).
@@ -265,6 +266,7 @@ const (
 	WNOHANG                        = 1
 	WUNTRACED                      = 2
 	CLONE_VFORK                    = 0x4000
+	CLONE_NEWUSER                  = 0x10000000
 	SIGHUP                         = 1
 	SIGINT                         = 2
 	SIGQUIT                        = 3

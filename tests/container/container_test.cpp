@@ -482,6 +482,75 @@ TEST_CASE("container: volumes: read-write ones get the guest's files with its ow
   CHECK(qemus_in(w.tmp).empty());
 }
 
+// --- a user namespace ------------------------------------------------------------------------------
+
+TEST_CASE("container: --uidmap and --gidmap: the processes' own user namespace, the host's files owned by the mapped ids, the guest's root kept out", "[container][e2e][userns]") {
+  const World& w = World::get();
+  TempDir d("e2e-userns-");
+  const fs::path vol = d.path() / "vol";
+  fs::create_directories(vol);
+  fs::permissions(vol, fs::perms::all);
+  struct Row {
+    std::vector<std::string> flags;
+    std::string maps;  // /proc/self/uid_map, then gid_map, as the container reads them
+    std::string ids;   // id -u, id -g inside
+    std::uint32_t host_uid, host_gid;  // the owner of what it made in the volume, as the host sees it
+  };
+  const std::vector<Row> rows = {
+      {{"--uidmap", "0:100000:65536"}, "0 100000 65536\n0 100000 65536\n", "0 0", 100000, 100000},  // --gidmap as --uidmap, as podman
+      {{"--uidmap", "0:1000:2000", "--gidmap", "0:3000:2000", "-u", "5:6"}, "0 1000 2000\n0 3000 2000\n", "5 6", 1005, 3006},
+      {{"--uidmap", "0:2000:1", "--uidmap", "1:5000:10", "--gidmap", "0:2000:11", "-u", "3:3"}, "0 2000 1\n1 5000 10\n0 2000 11\n", "3 3", 5002, 2003},
+      {{"--gidmap", "0:4000:100"}, "0 4000 100\n0 4000 100\n", "0 0", 4000, 4000},  // --uidmap as --gidmap (root is in group 50 too)
+  };
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& row = rows[i];
+    std::vector<std::string> args = {"--image", w.users_image.string(), "-v", vol.string() + ":/data"};
+    args.insert(args.end(), row.flags.begin(), row.flags.end());
+    const std::string made = "made-by-row-" + std::to_string(i);
+    // the image's files belong to the guest's root, which the namespace does not map: its root
+    // may not write in / (as runc's, over a root it did not chown)
+    args.insert(args.end(), {"--", "sh", "-c",
+                             "awk '{print $1, $2, $3}' /proc/self/uid_map /proc/self/gid_map; echo $(id -u) $(id -g); touch /data/" + made +
+                                 "; if touch /rootwrite 2>/dev/null; then echo root-written; else echo root-refused; fi; stat -c %u /bin; "
+                                 "stat -c '%u %g' /run; touch /tmp/t && echo tmp-written"});
+    const Cli r = run(args);
+    INFO(r);
+    REQUIRE(r.status == 0);
+    // /bin: the guest's 0, the overflow uid inside; /run: the container root's own (as podman's)
+    CHECK(r.out == row.maps + row.ids + "\nroot-refused\n65534\n0 0\ntmp-written\n");
+    CHECK(owner(vol / made).uid == row.host_uid);
+    CHECK(owner(vol / made).gid == row.host_gid);
+  }
+  // without the flags: the guest's ids, root writes anywhere
+  const Cli plain = run({"--image", w.users_image.string(), "--", "sh", "-c", "wc -l < /proc/self/uid_map; awk '{print $1, $2, $3}' /proc/self/uid_map; touch /rootwrite && echo root-written"});
+  INFO(plain);
+  CHECK(plain.out == "1\n0 0 4294967295\nroot-written\n");
+  // bad maps: refused before a VM starts, named (a malformed flag as a usage error, 2)
+  struct Bad {
+    std::vector<std::string> flags;
+    int status;
+    std::string says;
+  };
+  const std::vector<Bad> bad = {
+      {{"--uidmap", "0:1000"}, 2, "--uidmap takes CONTAINER:HOST:COUNT (ids), not \"0:1000\""},
+      {{"--gidmap", "0:1000:x"}, 2, "--gidmap takes CONTAINER:HOST:COUNT"},
+      {{"--uidmap", "0:1000:10:5"}, 2, "--uidmap takes CONTAINER:HOST:COUNT"},
+      {{"--uidmap", "0:4294967296:1"}, 2, "--uidmap takes CONTAINER:HOST:COUNT"},
+      {{"--uidmap", "0:1000:10", "--uidmap", "5:2000:10"}, 125, "uid map range 1 (5 2000 10) overlaps range 0"},
+      {{"--uidmap", "0:1000:0"}, 125, "uid map range 0 (0 1000 0) maps no id"},
+  };
+  for (const Bad& b : bad) {
+    std::vector<std::string> args = {"--image", w.users_image.string()};
+    args.insert(args.end(), b.flags.begin(), b.flags.end());
+    args.insert(args.end(), {"--", "true"});
+    const Cli r = run(args);
+    INFO(r);
+    CHECK(r.status == b.status);
+    CHECK_THAT(r.err, Catch::Contains(b.says));
+  }
+  CHECK(qemus_in(w.tmp).empty());
+}
+
 // --- two runs at once ---------------------------------------------------------------------------------
 
 TEST_CASE("container: two containers of one image at once do not see each other's writes", "[container][e2e][api]") {

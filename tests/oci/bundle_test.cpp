@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -58,6 +59,33 @@ TEST_CASE("oci bundle: a host namespace to join is accepted and said not to be a
   fs::remove_all(dir);
 }
 
+TEST_CASE("oci bundle: a user namespace with uidMappings and gidMappings becomes the container's maps, a device's owner mapped") {
+  const fs::path dir = bundle(R"({"root":{"path":"rootfs"},)" + ok_process + R"(,"linux":{"namespaces":[{"type":"pid"},{"type":"user"}],)" +
+                              R"("uidMappings":[{"containerID":0,"hostID":1000,"size":2000},{"containerID":5000,"hostID":200000,"size":1}],)" +
+                              R"("gidMappings":[{"containerID":0,"hostID":3000,"size":2000}],)" +
+                              R"("devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"uid":7,"gid":8},)" +
+                              R"({"path":"/dev/other","type":"c","major":1,"minor":3,"uid":4000}]}})");
+  const crumble::oci::Bundle b = crumble::oci::read_bundle(dir);
+  using R = crumble::vm::ContainerRequest::IdRange;
+  auto same = [](const std::vector<R>& a, const std::vector<R>& w) {
+    return a.size() == w.size() && std::equal(a.begin(), a.end(), w.begin(), [](const R& x, const R& y) {
+             return x.inside == y.inside && x.outside == y.outside && x.count == y.count;
+           });
+  };
+  CHECK(same(b.spec.uid_map, {{0, 1000, 2000}, {5000, 200000, 1}}));
+  CHECK(same(b.spec.gid_map, {{0, 3000, 2000}}));
+  CHECK(b.ignored.empty());  // the maps are applied, not passed over
+  // linux.devices' owners are the container's ids: the node is made by the guest's root, owned by
+  // what they map to (an id no range maps stays as given: it shows as nobody inside)
+  auto device = [&](const std::string& path) {
+    return *std::find_if(b.spec.devices.begin(), b.spec.devices.end(), [&](const crumble::container::Device& d) { return d.guest == path; });
+  };
+  CHECK(device("/dev/fuse").uid == 1007u);
+  CHECK(device("/dev/fuse").gid == 3008u);
+  CHECK(device("/dev/other").uid == 4000u);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("oci bundle: a bad config.json is refused with the JSON path of the problem") {
   struct Case {
     std::string what, config, says;
@@ -76,6 +104,21 @@ TEST_CASE("oci bundle: a bad config.json is refused with the JSON path of the pr
       {"negative uid", "{" + root + R"(,"process":{"args":["sh"],"user":{"uid":-1}}})", "process.user.uid: expected an id"},
       {"uid past 32 bits", "{" + root + R"(,"process":{"args":["sh"],"user":{"uid":4294967296}}})", "process.user.uid: expected an id"},
       {"fractional gid", "{" + root + R"(,"process":{"args":["sh"],"user":{"gid":1.5}}})", "process.user.gid: expected an id"},
+      {"a user namespace without maps", "{" + root + "," + ok_process + R"(,"linux":{"namespaces":[{"type":"user"}]}})",
+       "linux.uidMappings: missing or empty: the user namespace in linux.namespaces needs it"},
+      {"a user namespace without a gid map", "{" + root + "," + ok_process +
+       R"(,"linux":{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1,"size":1}]}})",
+       "linux.gidMappings: missing or empty"},
+      {"maps without a user namespace", "{" + root + "," + ok_process +
+       R"(,"linux":{"uidMappings":[{"containerID":0,"hostID":1,"size":1}],"gidMappings":[{"containerID":0,"hostID":1,"size":1}]}})",
+       "linux.uidMappings: given without a user namespace in linux.namespaces"},
+      {"a mapping without its size", "{" + root + "," + ok_process +
+       R"(,"linux":{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1}]}})", "linux.uidMappings[0].size: missing"},
+      {"a mapping past 32 bits", "{" + root + "," + ok_process +
+       R"(,"linux":{"namespaces":[{"type":"user"}],"gidMappings":[{"containerID":0,"hostID":4294967296,"size":1}]}})",
+       "linux.gidMappings[0].hostID: expected a whole number from 0 to 4294967295, got 4294967296"},
+      {"a mapping that is a list", "{" + root + "," + ok_process + R"(,"linux":{"namespaces":[{"type":"user"}],"uidMappings":[[0,1,1]]}})",
+       "linux.uidMappings[0]: expected an object, got array"},
   };
   for (const Case& c : cases) {
     const fs::path dir = bundle(c.config);

@@ -422,10 +422,10 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"container_step_file", 10},     {"container_file_copy", 1},        {"container_file_tmpfs", 2},
       {"container_file_mount_flags", 0xf}, {"container_file_mount", 3},     {"container_file_device", 4},
       {"container_file_symlink", 5},   {"container_file_masked", 6},      {"container_file_read_only", 7},
-      {"container_file_sysctl", 8},    {"container_flag_own_mounts", 1},
+      {"container_file_sysctl", 8},    {"container_flag_own_mounts", 1}, {"container_flag_user_namespace", 2}, {"container_step_user_namespace", 11},
       {"exec_stage_execve", 0},        {"exec_stage_chdir", 1},           {"exec_stage_setgroups", 2},
       {"exec_stage_setgid", 3},        {"exec_stage_setuid", 4},          {"exec_stage_no_new_privs", 5},
-      {"exec_stage_capabilities", 6},  {"exec_stage_rlimits", 7},         {"exec_stage_oom_score_adj", 8},
+      {"exec_stage_capabilities", 6},  {"exec_stage_rlimits", 7},         {"exec_stage_oom_score_adj", 8}, {"exec_stage_user_namespace", 9},
       {"container_root_dir", 1},       {"container_root_block", 2},
       {"container_root_virtiofs", 3},  {"command_flag_set_ids", 1},       {"command_flag_no_new_privs", 2},
       {"command_flag_chdir", 4},       {"command_flag_stdin", 8},         {"command_flag_tty", 16},
@@ -447,7 +447,7 @@ TEST_CASE("layout: the wire values stay what the init and docs/protocol.md have"
       {"cfg_container_magic_at", 0},   {"cfg_container_root_kind", 4},    {"cfg_container_flags", 8},
       {"cfg_container_volumes", 12},   {"cfg_container_binfmts", 16},     {"cfg_container_volumes_max", 32},
       {"cfg_container_binfmts_max", 16}, {"cfg_container_volume_flags", 32}, {"cfg_container_strings", 160},
-      {"cfg_container_files", 20},     {"cfg_container_files_at", 24},    {"cfg_container_prefetch_mib", 28},    {"cfg_container_files_max", 128},
+      {"cfg_container_files", 20},     {"cfg_container_files_at", 24},    {"cfg_container_prefetch_mib", 28},    {"cfg_container_files_max", 128}, {"cfg_container_user_map_max", 4095},
       {"cfg_container_file_kind", 0},  {"cfg_container_file_mode", 4},    {"cfg_container_file_uid", 8},
       {"cfg_container_file_gid", 12},  {"cfg_container_file_flags", 16},  {"cfg_container_file_path_len", 20},
       {"cfg_container_file_size", 24}, {"cfg_container_file_header", 32},
@@ -997,13 +997,18 @@ TEST_CASE("channel: a command stopped before execve says which step failed and w
       {p::exec_stage_chdir, ENOTDIR, {std::nullopt, std::nullopt, {}, "/etc/passwd", false},
        "cannot change to working directory /etc/passwd: Not a directory", 126},
       {p::exec_stage_setgroups, EPERM, {1, 2, {3, 4}, "", false}, "cannot set supplementary groups [3,4]: Operation not permitted", 126},
-      {p::exec_stage_setgid, EINVAL, {1, 2, {}, "", false}, "cannot set group id 2: Invalid argument", 126},
+      {p::exec_stage_setgid, EPERM, {1, 2, {}, "", false}, "cannot set group id 2: Operation not permitted", 126},
       {p::exec_stage_setuid, EAGAIN, {1000, 1000, {}, "", false}, "cannot set user id 1000: Resource temporarily unavailable", 126},
       {p::exec_stage_no_new_privs, EINVAL, {std::nullopt, std::nullopt, {}, "", true}, "cannot set no_new_privs: Invalid argument", 126},
       {p::exec_stage_capabilities, EPERM, {7, 7, {}, "", false}, "cannot set the capabilities of user 7: Operation not permitted", 126},
       {p::exec_stage_rlimits, EPERM, {}, "cannot set a resource limit: Operation not permitted", 126},
       {p::exec_stage_oom_score_adj, EACCES, {std::nullopt, std::nullopt, {}, "", false, std::nullopt, {}, -5},
        "cannot set oom_score_adj -5: Permission denied", 126},
+      {p::exec_stage_user_namespace, EPERM, {}, "cannot join the container's user namespace: Operation not permitted", 126},
+      // EINVAL from the ids: in a user namespace, an id its map leaves out
+      {p::exec_stage_setuid, EINVAL, {5000, 0, {}, "", false}, "cannot set user id 5000: Invalid argument (not in the container's user namespace's map)", 126},
+      {p::exec_stage_setgroups, EINVAL, {0, 0, {0, 50}, "", false},
+       "cannot set supplementary groups [0,50]: Invalid argument (not in the container's user namespace's map)", 126},
   };
   for (const Case& k : cases) {
     INFO(k.describe);
@@ -1023,7 +1028,7 @@ TEST_CASE("channel: a command stopped before execve says which step failed and w
   Regions r;
   Channel c(r.mailbox.data(), r.config.data(), [] {});
   SeenCommand seen;
-  CHECK_THROWS_AS(play(r, [&](Regions& g) { play_command(g, seen, {}, {p::exit_kind_not_started, 127, EPERM, 9}); },
+  CHECK_THROWS_AS(play(r, [&](Regions& g) { play_command(g, seen, {}, {p::exit_kind_not_started, 127, EPERM, p::exec_stage_user_namespace + 1}); },
                        [&] { c.run({"x"}, {}, soon()); }),
                   GuestProtocolError);
 }
@@ -1066,6 +1071,7 @@ struct SeenContainer {
   };
   std::vector<Volume> volumes;
   std::vector<std::string> binfmt;
+  std::string uid_map, gid_map;  // with container_flag_user_namespace
   struct File {
     std::uint32_t kind, mode, uid, gid, flags;
     std::string path, content;
@@ -1102,6 +1108,10 @@ void play_container(Regions& r, SeenContainer& seen, std::uint32_t answer, std::
     seen.volumes.push_back({tag, path, crumble::le::load<std::uint32_t>(base + cfg::container_volume_flags + 4 * i)});
   }
   for (std::uint32_t i = 0; i < binfmts; ++i) seen.binfmt.push_back(next());
+  if (seen.flags & p::container_flag_user_namespace) {
+    seen.uid_map = next();
+    seen.gid_map = next();
+  }
   const std::uint32_t files = crumble::le::load<std::uint32_t>(base + cfg::container_files);
   seen.files_at = crumble::le::load<std::uint32_t>(base + cfg::container_files_at);
   const std::uint8_t* rec = base + seen.files_at;
@@ -1165,11 +1175,15 @@ TEST_CASE("channel: a container request lands where layout.hpp says, as init rea
   fs.hostname = std::string(64, 'h');
   ContainerRequest many = dir;
   for (std::uint32_t i = 0; i < p::config::container_volumes_max; ++i) many.volumes.push_back({"t" + std::to_string(i), "/v/" + std::to_string(i), i % 2 == 1});
+  ContainerRequest userns = request_with_everything();
+  userns.uid_map = {{0, 100000, 65536}, {65536, 4294901759u, 65536}};  // the last range ends at 4294967294, the last id
+  userns.gid_map = {{0, 3000, 1}};
   const std::vector<Case> cases = {
       {"a directory root, nothing else", dir, p::container_root_dir},
       {"a block root with volumes and a registration", request_with_everything(), p::container_root_block},
       {"a virtio-fs root, the longest hostname", fs, p::container_root_virtiofs},
       {"every volume that fits", many, p::container_root_dir},
+      {"a user namespace, its maps after the registrations", userns, p::container_root_block},
   };
   for (const Case& k : cases) {
     INFO(k.what);
@@ -1179,7 +1193,8 @@ TEST_CASE("channel: a container request lands where layout.hpp says, as init rea
     play(r, [&](Regions& g) { play_container(g, seen, p::signal_container_ready); }, [&] { c.setup_container(k.request, soon()); });
     CHECK(seen.magic == p::container_magic);
     CHECK(seen.kind == k.kind);
-    CHECK(seen.flags == (k.request.own_mounts ? p::container_flag_own_mounts : 0));
+    CHECK(seen.flags == ((k.request.own_mounts ? p::container_flag_own_mounts : 0) |
+                         (k.request.uid_map.empty() ? 0 : p::container_flag_user_namespace)));
     CHECK(seen.source == k.request.root_source);
     CHECK(seen.fstype == k.request.root_fstype);
     CHECK(seen.hostname == k.request.hostname);
@@ -1192,6 +1207,9 @@ TEST_CASE("channel: a container request lands where layout.hpp says, as init rea
       CHECK(seen.volumes[i].flags == (k.request.volumes[i].read_only ? p::volume_flag_read_only : 0));
     }
     CHECK(seen.binfmt == k.request.binfmt);
+    // each map as /proc/PID/uid_map takes it
+    CHECK(seen.uid_map == (k.request.uid_map.empty() ? "" : "0 100000 65536\n65536 4294901759 65536\n"));
+    CHECK(seen.gid_map == (k.request.gid_map.empty() ? "" : "0 3000 1\n"));
     // the file records: past the strings, 8-aligned, each as given (a tmpfs's options with their NUL)
     CHECK(seen.files_at % 8 == 0);
     CHECK(seen.files_at >= p::config::container_strings);
@@ -1251,6 +1269,9 @@ TEST_CASE("channel: a failed container step becomes ContainerSetupError naming t
       {p::container_step_file, EINVAL, 10, "cannot make /proc/sys read-only: EINVAL"},
       {p::container_step_file, ENOENT, 11, "cannot mask /proc/kcore: ENOENT"},
       {p::container_step_file, EBUSY, 12, "cannot make / read-only: EBUSY"},
+      {p::container_step_user_namespace, EINVAL, 1, "cannot make the container's user namespace (write its uid_map): EINVAL"},
+      {p::container_step_user_namespace, EPERM, 2, "cannot make the container's user namespace (write its gid_map): EPERM"},
+      {p::container_step_user_namespace, ENOSPC, 0, "cannot make the container's user namespace (clone it): ENOSPC"},
   };
   for (const Case& k : cases) {
     INFO(k.message);
@@ -1277,7 +1298,8 @@ TEST_CASE("channel: a guest answering a container request with nonsense gets a G
   };
   const std::vector<Case> cases = {
       {"step 0", p::signal_container_failed, 0, EPERM, 0, "impossible container failure (step 0"},
-      {"a step past the last", p::signal_container_failed, p::container_step_file + 1, EPERM, 0, "impossible container failure (step 11"},
+      {"a step past the last", p::signal_container_failed, p::container_step_user_namespace + 1, EPERM, 0, "impossible container failure (step 12"},
+      {"a user namespace step past its last", p::signal_container_failed, p::container_step_user_namespace, EPERM, 4, "index 4"},
       {"a huge step", p::signal_container_failed, 0xffffffff, EPERM, 0, "impossible container failure"},
       {"errno 0", p::signal_container_failed, p::container_step_root, 0, 0, "errno 0"},
       {"errno past 4095", p::signal_container_failed, p::container_step_root, 5000, 0, "errno 5000"},
@@ -1360,6 +1382,23 @@ TEST_CASE("channel: a container request init could not carry out is refused befo
       {"a sysctl climbing out", [](ContainerRequest& q) { q.files[9].guest_path = "/proc/sys/../../etc/shadow"; }, "has a \"..\" component"},
       {"a masked path with content", [](ContainerRequest& q) { q.files[11].content = "x"; }, "masked path /proc/kcore: has content"},
       {"the root masked", [](ContainerRequest& q) { q.files[11].guest_path = "/"; }, "masked path /: the guest path is the root itself"},
+      {"a uid map without a gid map", [](ContainerRequest& q) { q.uid_map = {{0, 1000, 10}}; }, "a user namespace needs both maps: the gid map is empty"},
+      {"a gid map without a uid map", [](ContainerRequest& q) { q.gid_map = {{0, 1000, 10}}; }, "the uid map is empty"},
+      {"a range of no ids", [](ContainerRequest& q) { q.uid_map = q.gid_map = {{0, 1000, 0}}; }, "uid map range 0 (0 1000 0) maps no id"},
+      {"a range past the last id", [](ContainerRequest& q) { q.uid_map = q.gid_map = {{0, 4294967295u, 1}}; }, "uid map range 0 (0 4294967295 1) reaches past id 4294967294"},
+      {"ranges overlapping inside", [](ContainerRequest& q) {
+         q.uid_map = {{0, 1000, 10}};
+         q.gid_map = {{0, 1000, 10}, {9, 5000, 1}};
+       }, "gid map range 1 (9 5000 1) overlaps range 0"},
+      {"ranges overlapping outside", [](ContainerRequest& q) { q.uid_map = q.gid_map = {{0, 1000, 10}, {100, 995, 10}}; }, "uid map range 1 (100 995 10) overlaps range 0"},
+      {"more ranges than Linux takes", [](ContainerRequest& q) {
+         for (std::uint32_t i = 0; i < 341; ++i) q.uid_map.push_back({i, 1000 + i, 1});
+         q.gid_map = {{0, 1000, 1}};
+       }, "the uid map has 341 ranges; Linux takes at most 340"},
+      {"a map longer than one write", [](ContainerRequest& q) {
+         for (std::uint32_t i = 0; i < 180; ++i) q.uid_map.push_back({1000000000 + i, 2000000000 + i, 1});  // 24 bytes a line
+         q.gid_map = {{0, 1000, 1}};
+       }, "the uid map takes 4320 bytes; Linux takes at most 4095"},
       {"files that do not fit, the one that overflows named",
        [](ContainerRequest& q) {
          q.files[0].content = std::string(600 << 10, 'a');

@@ -342,7 +342,7 @@ TEST_CASE("process slot: the exit fields become a CommandResult, and impossible 
       {"a huge kind", 0xffffffff, 0, 0, 0, std::nullopt},
       {"an exit status past 255", p::exit_kind_exited, 256, 0, 0, std::nullopt},
       {"an errno past 4095", p::exit_kind_not_started, 0, 4096, 0, std::nullopt},
-      {"a stage past the last", p::exit_kind_not_started, 127, EPERM, p::exec_stage_oom_score_adj + 1, std::nullopt},
+      {"a stage past the last", p::exit_kind_not_started, 127, EPERM, p::exec_stage_user_namespace + 1, std::nullopt},
       {"a huge stage", p::exit_kind_not_started, 127, EPERM, 0xffffffff, std::nullopt},
   };
   for (const Case& k : cases) {

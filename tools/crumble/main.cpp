@@ -66,6 +66,13 @@ constexpr const char* usage = R"(usage:
       -w, --workdir DIR   working directory in the container (default: the image's, or /)
       -u, --user USER     name, uid, name:group or uid:gid (default: the image's, or root)
       --hostname NAME     the container's hostname (default: random, as docker)
+      --uidmap CONTAINER:HOST:COUNT
+                          run in a user namespace of its own whose uids CONTAINER... are the
+                          guest's (and the root's files') HOST... (repeatable; as podman)
+      --gidmap CONTAINER:HOST:COUNT
+                          the same for gids (default: as --uidmap; and --uidmap as --gidmap).
+                          The image's files stay the guest's root's: 65534 inside, read-only
+                          to the container's root (volumes, /tmp and /run are its own)
       --entrypoint CMD    replace the image's entrypoint
       --platform linux/ARCH
                           the image's architecture (default: the guest's, --arch); arm64,
@@ -281,6 +288,23 @@ crumble::container::Volume volume_arg(const std::string& v) {
   return vol;
 }
 
+// --uidmap/--gidmap CONTAINER:HOST:COUNT, as podman's: ids from CONTAINER inside the container's
+// user namespace are HOST... in the guest (and so on the host's files of the root and volumes)
+crumble::vm::ContainerRequest::IdRange id_range_arg(const std::string& opt, const std::string& v) {
+  std::uint32_t n[3] = {};
+  std::size_t at = 0;
+  for (int k = 0; k < 3; ++k) {
+    const std::size_t end = k < 2 ? v.find(':', at) : v.size();
+    const std::string part = end == std::string::npos ? "" : v.substr(at, end - at);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 10 || std::stoull(part) > 0xffffffffu ||
+        (k == 2 && v.find(':', at) != std::string::npos))
+      die(opt + " takes CONTAINER:HOST:COUNT (ids), not \"" + v + "\"", true);
+    n[k] = static_cast<std::uint32_t>(std::stoull(part));
+    at = end + 1;
+  }
+  return {n[0], n[1], n[2]};
+}
+
 int run_command(const std::vector<std::string>& args) {
   crumble::container::Spec spec;
   crumble::vm::SessionConfig& cfg = spec.vm;
@@ -324,6 +348,8 @@ int run_command(const std::vector<std::string>& args) {
     else if (a == "-w" || a == "--workdir") spec.workdir = value(), container_flags = true;
     else if (a == "-u" || a == "--user") spec.user = value(), container_flags = true;
     else if (a == "--hostname") spec.hostname = value(), container_flags = true;
+    else if (a == "--uidmap") spec.uid_map.push_back(id_range_arg(a, value())), container_flags = true;
+    else if (a == "--gidmap") spec.gid_map.push_back(id_range_arg(a, value())), container_flags = true;
     else if (a == "--entrypoint") {
       const std::string e = value();
       spec.entrypoint = e.empty() ? std::vector<std::string>{} : std::vector<std::string>{e};
@@ -377,7 +403,11 @@ int run_command(const std::vector<std::string>& args) {
   }
   const bool container = !spec.image.empty() || !spec.rootfs.empty();
   if (!container && (container_flags || spec.rootfs_rw))
-    die("-v, -w, -u, --hostname, --entrypoint, --platform and --rootfs-rw are for containers: add --image PATH or --rootfs DIR", true);
+    die("-v, -w, -u, --hostname, --entrypoint, --platform, --uidmap, --gidmap and --rootfs-rw are for containers: add --image PATH or --rootfs DIR",
+        true);
+  // as podman: one of --uidmap and --gidmap alone maps the other ids alike
+  if (spec.gid_map.empty()) spec.gid_map = spec.uid_map;
+  if (spec.uid_map.empty()) spec.uid_map = spec.gid_map;
   if (!spec.image.empty() && !spec.rootfs.empty()) die("--image and --rootfs cannot be used together", true);
   if (command.empty() && spec.image.empty()) die("no command given: crumble run [options] -- CMD [ARGS...]", true);
   // as docker: a terminal's input has no end but ^D, so piped input would never end the command

@@ -34,6 +34,7 @@ constexpr int linux_generic_syscall_number(ir::Sys s) {
     case prlimit64: return 261;      case capset: return 91;         case fchownat: return 54;
     case fchmodat: return 53;        case statfs: return 43;        case getdents64: return 61;
     case newfstatat: return 79;      case open_tree: return 428;    case move_mount: return 429;
+    case setns: return 268;
     case open: case dup2: case fork: case mkdir: case mknod: break;
   }
   return ir::absent_syscall;

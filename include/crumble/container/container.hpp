@@ -138,6 +138,10 @@ struct Spec {
   std::vector<std::pair<std::string, std::string>> sysctl;    // a key (net.ipv4.ip_forward), its value
   std::vector<std::string> readonly_paths, masked_paths;
   bool root_readonly = false;
+  // A user namespace of the container's own (an OCI config's linux.uidMappings and gidMappings):
+  // these ranges of ids inside map onto the guest's, which are the root's and the volumes' ids as
+  // on the host. Empty: none, the processes have the guest's ids. Both or neither.
+  std::vector<vm::ContainerRequest::IdRange> uid_map, gid_map;
   bool no_new_privs = true;      // PR_SET_NO_NEW_PRIVS for every command (setuid binaries do not
                                  // raise privileges: the container init asks for it)
   std::filesystem::path root_cache_dir;  // empty: ~/.cache/crumble/roots
@@ -653,6 +657,16 @@ class Container {
       }
       mounted.insert(mounted.begin(), own.begin(), own.end());
     }
+    // init's own /run belongs to the guest's root; a container root of a user namespace gets one
+    // of its own, as podman gives it (mounted first: the given mounts may lie under it)
+    auto root_of = [](const std::vector<vm::ContainerRequest::IdRange>& map) -> std::optional<std::uint32_t> {
+      for (const auto& r : map)
+        if (r.inside == 0 && r.count > 0) return r.outside;
+      return std::nullopt;
+    };
+    if (!spec_.mounts && root_of(spec_.uid_map) && root_of(spec_.gid_map))
+      mounted.insert(mounted.begin(), record(Placed::Kind::tmpfs, "/run",
+                                             "mode=755,uid=" + std::to_string(*root_of(spec_.uid_map)) + ",gid=" + std::to_string(*root_of(spec_.gid_map))));
     for (const Tmpfs& t : spec_.tmpfs) {
       Placed p = record(Placed::Kind::tmpfs, t.guest, t.options);
       std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(t.read_only, t.nosuid, t.nodev, t.noexec);
@@ -685,6 +699,8 @@ class Container {
     for (const std::string& path : spec_.readonly_paths) req.files.push_back(record(Placed::Kind::read_only, path, ""));
     for (const std::string& path : spec_.masked_paths) req.files.push_back(record(Placed::Kind::masked, path, ""));
     if (spec_.root_readonly) req.files.push_back(record(Placed::Kind::read_only, "/", ""));
+    req.uid_map = spec_.uid_map;
+    req.gid_map = spec_.gid_map;
     vm::Channel::check_container(req);  // what does not fit is named before a VM is started
     const auto t0 = vm::Clock::now();
     try {

@@ -22,7 +22,7 @@ namespace crumble::ir {
   X(clock_gettime) X(clock_settime) X(getrandom) X(sync) X(rt_sigaction) X(rt_sigprocmask)       \
   X(setuid) X(setgid) X(setgroups) X(prctl) X(ppoll) X(fcntl) X(setpgid) X(socket)         \
   X(fchmod) X(fchown) X(prlimit64) X(capset) X(fchownat) X(fchmodat) X(statfs)   \
-  X(getdents64) X(newfstatat) X(open_tree) X(move_mount)
+  X(getdents64) X(newfstatat) X(open_tree) X(move_mount) X(setns)
 
 enum class Sys : std::uint8_t {
 #define CRUMBLE_ENUM(n) n,

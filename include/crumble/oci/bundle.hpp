@@ -418,6 +418,33 @@ inline std::vector<vm::ResourceLimit> rlimits(const nlohmann::json& list, const 
 // linux.devices, after runc's default ones (null, zero, full, random, urandom, tty, 0666 and
 // root's; one the config names again is the config's), and runc's symlinks: /dev/fd and
 // /dev/std{in,out,err} into /proc/self/fd, /dev/ptmx to the devpts instance's pts/ptmx.
+// linux.uidMappings or gidMappings: [{containerID, hostID, size}], each a 32-bit number. Whether
+// the ranges make a map Linux takes (overlaps, sizes) is the container request's check.
+inline std::vector<vm::ContainerRequest::IdRange> id_mappings(const nlohmann::json& list, const std::filesystem::path& file, const std::string& at) {
+  std::vector<vm::ContainerRequest::IdRange> map;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string here = at + "[" + std::to_string(i) + "]";
+    if (!list[i].is_object()) fail(file, here, std::string("expected an object, got ") + list[i].type_name());
+    auto number = [&](const char* key) -> std::uint32_t {
+      if (!list[i].contains(key)) fail(file, here + "." + key, "missing");
+      const nlohmann::json& v = list[i].at(key);
+      if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 0xffffffffu)
+        fail(file, here + "." + key, "expected a whole number from 0 to 4294967295, got " + v.dump());
+      return static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    };
+    map.push_back({number("containerID"), number("hostID"), number("size")});
+  }
+  return map;
+}
+
+// An id of the container's user namespace as the guest sees it (what a device node is owned by);
+// one the map leaves out stays as it is (it shows as the overflow id inside).
+inline std::uint32_t outside_id(const std::vector<vm::ContainerRequest::IdRange>& map, std::uint32_t id) {
+  for (const auto& r : map)
+    if (id >= r.inside && id - r.inside < r.count) return r.outside + (id - r.inside);
+  return id;
+}
+
 inline void devices(Bundle& b, const nlohmann::json& list, const std::filesystem::path& file) {
   using T = nlohmann::json::value_t;
   std::vector<container::Device> given;
@@ -446,8 +473,9 @@ inline void devices(Bundle& b, const nlohmann::json& list, const std::filesystem
     dev.major = number("major", 0xfff, dev.type != 'p');
     dev.minor = number("minor", 0xfffff, dev.type != 'p');
     dev.mode = d.contains("fileMode") ? number("fileMode", 07777, false) : 0666;
-    dev.uid = number("uid", 0xfffffffeu, false);
-    dev.gid = number("gid", 0xfffffffeu, false);
+    // the owner is the container's (its user namespace's), the node is made by the guest's root
+    dev.uid = outside_id(b.spec.uid_map, number("uid", 0xfffffffeu, false));
+    dev.gid = outside_id(b.spec.gid_map, number("gid", 0xfffffffeu, false));
     given.push_back(dev);
   }
   const std::pair<const char*, std::uint32_t> defaults[] = {{"/dev/null", 0x103}, {"/dev/zero", 0x105}, {"/dev/full", 0x107},
@@ -564,10 +592,23 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
     // default network comes as one; so it is accepted, and logged: the container has the VM's
     // network (none yet), not that one.
     const nlohmann::json& ns = member(linux_, "namespaces", file, "linux.", T::array);
+    bool user_namespace = false;  // a new one: the guest's init makes it (the VM's own is the others')
     for (std::size_t i = 0; i < ns.size(); ++i)
-      if (ns[i].is_object() && ns[i].contains("path"))
+      if (ns[i].is_object() && ns[i].contains("path") && ns[i].value("type", nlohmann::json()) == "user")
+        fail(file, "linux.namespaces[" + std::to_string(i) + "].path",
+             "joining an existing user namespace is not supported (the container's would be a host namespace); give uidMappings and "
+             "gidMappings for a new one");
+      else if (ns[i].is_object() && ns[i].contains("path"))
         b.ignored.push_back("linux.namespaces[" + std::to_string(i) + "].path (" + ns[i].value("type", std::string("?")) + " " +
                             ns[i]["path"].dump() + "): the VM has namespaces of its own, and no network yet");
+      else if (ns[i].is_object() && ns[i].value("type", nlohmann::json()) == "user")
+        user_namespace = true;
+    b.spec.uid_map = id_mappings(member(linux_, "uidMappings", file, "linux.", T::array), file, "linux.uidMappings");
+    b.spec.gid_map = id_mappings(member(linux_, "gidMappings", file, "linux.", T::array), file, "linux.gidMappings");
+    for (const auto& [key, map] : {std::pair{"linux.uidMappings", &b.spec.uid_map}, std::pair{"linux.gidMappings", &b.spec.gid_map}}) {
+      if (user_namespace && map->empty()) fail(file, key, "missing or empty: the user namespace in linux.namespaces needs it");
+      if (!user_namespace && !map->empty()) fail(file, key, "given without a user namespace in linux.namespaces");
+    }
     if (const auto& r = member(linux_, "resources", file, "linux.", T::object); !r.is_null()) resources(b, r, file);
     devices(b, member(linux_, "devices", file, "linux.", T::array), file);
     if (const auto& sc = member(linux_, "sysctl", file, "linux.", T::object); !sc.is_null())
@@ -590,7 +631,8 @@ inline Bundle read_bundle(const std::filesystem::path& dir) {
     }
     // the rest is the host's business (a VM has its own cgroups and namespaces) or not done yet
     for (const auto& [key, value] : linux_.items())
-      if (key != "namespaces" && key != "resources" && key != "devices" && key != "sysctl" && key != "readonlyPaths" && key != "maskedPaths")
+      if (key != "namespaces" && key != "resources" && key != "devices" && key != "sysctl" && key != "readonlyPaths" && key != "maskedPaths" &&
+          key != "uidMappings" && key != "gidMappings")
         b.ignored.push_back("linux." + key);
     if (const auto& r = member(linux_, "resources", file, "linux.", T::object); !r.is_null())
       for (const auto& [key, value] : r.items())

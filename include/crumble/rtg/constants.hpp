@@ -62,7 +62,7 @@ inline constexpr LinuxConstant linux_constants[] = {
     {"GRND_NONBLOCK", 1}, {"GRND_RANDOM", 2}, {"RNDADDENTROPY", 0x40085203}, {"RNDRESEEDCRNG", 0x5207},
     {"MODULE_INIT_IGNORE_MODVERSIONS", 1}, {"MODULE_INIT_IGNORE_VERMAGIC", 2},
     // processes and signals
-    {"WNOHANG", 1}, {"WUNTRACED", 2}, {"CLONE_VFORK", 0x4000},
+    {"WNOHANG", 1}, {"WUNTRACED", 2}, {"CLONE_VFORK", 0x4000}, {"CLONE_NEWUSER", 0x10000000},
     {"SIGHUP", 1}, {"SIGINT", 2}, {"SIGQUIT", 3}, {"SIGILL", 4}, {"SIGTRAP", 5}, {"SIGABRT", 6},
     {"SIGBUS", 7}, {"SIGFPE", 8}, {"SIGKILL", 9}, {"SIGUSR1", 10}, {"SIGSEGV", 11}, {"SIGUSR2", 12},
     {"SIGPIPE", 13}, {"SIGALRM", 14}, {"SIGTERM", 15}, {"SIGCHLD", 17}, {"SIGCONT", 18},

@@ -66,7 +66,7 @@ struct amd64 {
       case fchown: return 93;        case prlimit64: return 302;   case capset: return 126;
       case fchownat: return 260;     case fchmodat: return 268;    case statfs: return 137;
       case getdents64: return 217;   case newfstatat: return 262;
-      case open_tree: return 428;    case move_mount: return 429;
+      case open_tree: return 428;    case move_mount: return 429;   case setns: return 308;
     }
     return ir::absent_syscall;
   }

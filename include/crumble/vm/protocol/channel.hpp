@@ -144,6 +144,14 @@ struct ContainerRequest {
   // The records mount the container's file systems (an OCI config's mounts), init none of its
   // own (proc, sysfs, devtmpfs at /dev, devpts, /dev/shm, /tmp, /run).
   bool own_mounts = false;
+  // Not empty: the container's processes run in a user namespace of their own, made last, whose
+  // ids map onto the guest's by these ranges (both maps needed, as in an OCI config's
+  // linux.uidMappings and gidMappings); the guest's files keep the guest's ids, so a root owned by
+  // 0 shows as nobody inside unless it is mapped. The commands' uid and gid are the namespace's.
+  struct IdRange {
+    std::uint32_t inside = 0, outside = 0, count = 0;
+  };
+  std::vector<IdRange> uid_map{}, gid_map{};
 };
 
 // The guest could not set up the container: which step (protocol::container_step_*), its errno,
@@ -407,7 +415,8 @@ class Channel {
     le::store<std::uint32_t>(c + config::container_root_kind, request.root_kind == Kind::dir      ? protocol::container_root_dir
                                                               : request.root_kind == Kind::block ? protocol::container_root_block
                                                                                                  : protocol::container_root_virtiofs);
-    le::store<std::uint32_t>(c + config::container_flags, request.own_mounts ? protocol::container_flag_own_mounts : 0);
+    le::store<std::uint32_t>(c + config::container_flags, (request.own_mounts ? protocol::container_flag_own_mounts : 0) |
+                                                              (request.uid_map.empty() ? 0 : protocol::container_flag_user_namespace));
     le::store<std::uint32_t>(c + config::container_volumes, static_cast<std::uint32_t>(request.volumes.size()));
     le::store<std::uint32_t>(c + config::container_binfmts, static_cast<std::uint32_t>(request.binfmt.size()));
     le::store<std::uint32_t>(c + config::container_files, static_cast<std::uint32_t>(request.files.size()));
@@ -424,10 +433,12 @@ class Channel {
     const std::uint32_t step = guest_u32(mb_ + protocol::mailbox::phase);
     const std::uint32_t err = guest_u32(mb_ + protocol::mailbox::error);
     const std::uint32_t index = guest_u32(mb_ + protocol::mailbox::index);
-    const bool indexed = step == protocol::container_step_volume || step == protocol::container_step_binfmt || step == protocol::container_step_file;
-    const std::size_t count = step == protocol::container_step_volume ? request.volumes.size()
-                              : step == protocol::container_step_file ? request.files.size()
-                                                                      : request.binfmt.size();
+    const bool indexed = step == protocol::container_step_volume || step == protocol::container_step_binfmt || step == protocol::container_step_file ||
+                         step == protocol::container_step_user_namespace;
+    const std::size_t count = step == protocol::container_step_volume           ? request.volumes.size()
+                              : step == protocol::container_step_file           ? request.files.size()
+                              : step == protocol::container_step_user_namespace ? std::size(user_namespace_steps)
+                                                                                : request.binfmt.size();
     if (step < 1 || step >= std::size(protocol::container_step_names) || err < 1 || err > 4095 || (indexed && index >= count))
       throw GuestProtocolError("guest reported an impossible container failure (step " + std::to_string(step) + ", errno " +
                                std::to_string(err) + ", index " + std::to_string(index) + ")");
@@ -437,6 +448,7 @@ class Channel {
       what += " " + request.volumes[index].guest_path + " (virtio-fs tag " + request.volumes[index].tag + ")";
     if (step == protocol::container_step_binfmt) what += " (registration " + std::to_string(index) + ")";
     if (step == protocol::container_step_hostname) what += " " + request.hostname;
+    if (step == protocol::container_step_user_namespace) what += std::string(" (") + user_namespace_steps[index] + ")";
     if (step == protocol::container_step_file) {
       using Kind = ContainerRequest::File::Kind;
       const ContainerRequest::File& f = request.files[index];
@@ -453,6 +465,9 @@ class Channel {
     }
     throw ContainerSetupError(static_cast<int>(step), static_cast<int>(err), "container setup failed: cannot " + what + ": " + errno_text(err));
   }
+
+  // What init was doing when the user namespace's step failed (the mailbox's index).
+  static constexpr const char* user_namespace_steps[] = {"clone it", "write its uid_map", "write its gid_map", "open it"};
 
   // The checks setup_container makes before it writes anything, without a guest: ConfigError
   // naming what init could not carry out, or the file that does not fit the area.
@@ -473,6 +488,7 @@ class Channel {
     std::string bytes = strings + container_files(request, (protocol::config::container_strings + strings.size() + 7) & ~std::size_t{7});
     bytes += request.root_kind == ContainerRequest::RootKind::block ? 'b' : request.root_kind == ContainerRequest::RootKind::dir ? 'd' : 'v';
     bytes += request.own_mounts ? 'o' : '-';
+    bytes += request.uid_map.empty() ? '-' : 'u';
     for (const auto& v : request.volumes) bytes += v.read_only ? 'r' : 'w';
     return bytes;
   }
@@ -677,7 +693,40 @@ class Channel {
       check_string(r.binfmt[i], "binfmt_misc registration " + std::to_string(i), register_max, true);
       s += r.binfmt[i] + '\0';
     }
+    if (r.uid_map.empty() != r.gid_map.empty())
+      throw ConfigError(std::string("a user namespace needs both maps: the ") + (r.uid_map.empty() ? "uid" : "gid") + " map is empty");
+    if (!r.uid_map.empty()) {
+      s += id_map_text(r.uid_map, "uid") + '\0';  // checked first: its problem is named first
+      s += id_map_text(r.gid_map, "gid") + '\0';
+    }
     return s;
+  }
+
+  // A user namespace's map as /proc/PID/uid_map takes it ("INSIDE OUTSIDE COUNT" lines), once
+  // checked as the kernel would (ranges not empty, within 32 bits, none overlapping another on
+  // either side, one write below a page), so that a bad map is named before a guest says EINVAL.
+  static std::string id_map_text(const std::vector<ContainerRequest::IdRange>& map, const std::string& which) {
+    if (map.size() > 340) throw ConfigError("the " + which + " map has " + std::to_string(map.size()) + " ranges; Linux takes at most 340");
+    std::string text;
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      const ContainerRequest::IdRange& a = map[i];
+      const std::string name = which + " map range " + std::to_string(i) + " (" + std::to_string(a.inside) + " " +
+                               std::to_string(a.outside) + " " + std::to_string(a.count) + ")";
+      if (a.count == 0) throw ConfigError(name + " maps no id");
+      if (std::uint64_t{a.inside} + a.count > 0xffffffffu || std::uint64_t{a.outside} + a.count > 0xffffffffu)
+        throw ConfigError(name + " reaches past id 4294967294");
+      for (std::size_t j = 0; j < i; ++j) {
+        const ContainerRequest::IdRange& b = map[j];
+        auto overlap = [](std::uint64_t x, std::uint64_t y, std::uint64_t n, std::uint64_t m) { return x < y + m && y < x + n; };
+        if (overlap(a.inside, b.inside, a.count, b.count) || overlap(a.outside, b.outside, a.count, b.count))
+          throw ConfigError(name + " overlaps range " + std::to_string(j));
+      }
+      text += std::to_string(a.inside) + " " + std::to_string(a.outside) + " " + std::to_string(a.count) + "\n";
+    }
+    if (text.size() > protocol::config::container_user_map_max)
+      throw ConfigError("the " + which + " map takes " + std::to_string(text.size()) + " bytes; Linux takes at most " +
+                        std::to_string(protocol::config::container_user_map_max));
+    return text;
   }
 
   static std::string file_kind_name(ContainerRequest::File::Kind k) {

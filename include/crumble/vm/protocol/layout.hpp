@@ -92,6 +92,8 @@
   X(container_step_binfmt, 8, 0)      /* mount binfmt_misc and register (index: which) */           \
   X(container_step_request, 9, 0)     /* the request itself: malformed (EINVAL), a second (EBUSY) */ \
   X(container_step_file, 10, 0)       /* a file copied in or a tmpfs, last (index: which) */        \
+  X(container_step_user_namespace, 11, 0) /* the container's user namespace, before switch_root     \
+                                             (index: 0 cloned, 1 uid_map, 2 gid_map, 3 opened) */   \
   X(exec_stage_execve, 0, 0)                                                                         \
   X(exec_stage_chdir, 1, 0)                                                                          \
   X(exec_stage_setgroups, 2, 0)                                                                      \
@@ -101,6 +103,7 @@
   X(exec_stage_capabilities, 6, 0) /* the bounding set, capset or the ambient capabilities */       \
   X(exec_stage_rlimits, 7, 0)      /* prlimit64 of one of the command's resource limits */           \
   X(exec_stage_oom_score_adj, 8, 0) /* writing /proc/self/oom_score_adj */                          \
+  X(exec_stage_user_namespace, 9, 0) /* setns into the container's user namespace */               \
   X(container_root_dir, 1, 0)      /* root kinds: a directory already in the guest */                \
   X(container_root_block, 2, 0)    /* a block device, read-only, under a tmpfs overlay */            \
   X(container_root_virtiofs, 3, 0) /* a virtio-fs tag, read-write, no overlay */                     \
@@ -131,7 +134,9 @@
   X(container_file_sysctl, 8, 0)    /* the content written to the path, which is under /proc/sys/ */ \
   X(container_flag_own_mounts, 1, 0) /* container flags: init mounts none of its own file systems    \
                                         (proc, sysfs, /dev, /dev/pts, /dev/shm, /tmp, /run): the     \
-                                        records are the container's (an OCI config's mounts) */
+                                        records are the container's (an OCI config's mounts) */    \
+  X(container_flag_user_namespace, 2, 0) /* the container's commands run in a user namespace of     \
+                                            its own: two more strings, its uid_map and gid_map */
 
 // ---- what the host asks: the magics it writes last (config region) -------------------------
 #define CRUMBLE_PROTOCOL_MAGICS(X)                                                         \
@@ -213,7 +218,9 @@
 // volume's flags (volume_flag_*), then the strings, each NUL-terminated: the root's source (a
 // guest directory, a device, a virtio-fs tag), its fstype (block roots), the hostname, each
 // volume's virtio-fs tag and absolute guest path, each registration as written to
-// /proc/sys/fs/binfmt_misc/register. After the strings, at container_files_at (8-aligned), the
+// /proc/sys/fs/binfmt_misc/register, and with container_flag_user_namespace the uid_map and the
+// gid_map as written to /proc/PID/uid_map (lines "INSIDE OUTSIDE COUNT\n", each map at most
+// user_map_max bytes). After the strings, at container_files_at (8-aligned), the
 // file records (CONTAINER_FILE), one after the other, each 8-aligned.
 #define CRUMBLE_PROTOCOL_CONTAINER_HEADER(X)                                        \
   X(container_magic_at, 0, 4) /* u32 container_magic, at command_magic_at */        \
@@ -227,6 +234,7 @@
                                       page cache, up to this many MiB (0: none) */     \
   X(container_volumes_max, 32, 0)                                                   \
   X(container_binfmts_max, 16, 0)                                                   \
+  X(container_user_map_max, 4095, 0) /* a map's bytes: Linux takes one write below a page */ \
   X(container_files_max, 128, 0)                                                    \
   X(container_volume_flags, 32, 4 * container_volumes_max) /* u32 each */           \
   X(container_strings, 160, command_max - container_strings)
@@ -432,10 +440,12 @@ inline constexpr const char* phase_names[] = {
 // (exec_stage_*), by number, for messages.
 inline constexpr const char* container_step_names[] = {
     "", "bind the virtio devices", "mount the root", "mount the overlay", "mount a volume", "mount the container's filesystems",
-    "switch to the root", "set the hostname", "register binfmt_misc interpreters", "read the request", "copy in the file"};
-inline constexpr const char* exec_stage_names[] = {"execve", "chdir", "setgroups", "setgid", "setuid", "no_new_privs", "set capabilities", "setrlimit", "oom_score_adj"};
-static_assert(std::size(container_step_names) == container_step_file + 1);
-static_assert(std::size(exec_stage_names) == exec_stage_oom_score_adj + 1);
+    "switch to the root", "set the hostname", "register binfmt_misc interpreters", "read the request", "copy in the file",
+    "make the container's user namespace"};
+inline constexpr const char* exec_stage_names[] = {"execve", "chdir", "setgroups", "setgid", "setuid", "no_new_privs", "set capabilities", "setrlimit", "oom_score_adj",
+                                                     "join the user namespace"};
+static_assert(std::size(container_step_names) == container_step_user_namespace + 1);
+static_assert(std::size(exec_stage_names) == exec_stage_user_namespace + 1);
 
 // The Config values the init program is translated with (crumble-rtg -c key=value): every row of
 // every list above, its name with the list's prefix, its value in hex.

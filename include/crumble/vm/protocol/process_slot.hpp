@@ -53,15 +53,18 @@ struct CommandResult {
       default: break;
     }
     const std::string why = std::strerror(exec_errno);
+    // the guest's own namespace takes every id; the container's user namespace only those it maps
+    const std::string unmapped = exec_errno == EINVAL ? " (not in the container's user namespace's map)" : "";
     switch (exec_stage) {
       case protocol::exec_stage_chdir: return "cannot change to working directory " + exec_target + ": " + why;
-      case protocol::exec_stage_setgroups: return "cannot set supplementary groups " + exec_target + ": " + why;
-      case protocol::exec_stage_setgid: return "cannot set group id " + exec_target + ": " + why;
-      case protocol::exec_stage_setuid: return "cannot set user id " + exec_target + ": " + why;
+      case protocol::exec_stage_setgroups: return "cannot set supplementary groups " + exec_target + ": " + why + unmapped;
+      case protocol::exec_stage_setgid: return "cannot set group id " + exec_target + ": " + why + unmapped;
+      case protocol::exec_stage_setuid: return "cannot set user id " + exec_target + ": " + why + unmapped;
       case protocol::exec_stage_no_new_privs: return "cannot set no_new_privs: " + why;
       case protocol::exec_stage_capabilities: return "cannot set the capabilities of user " + exec_target + ": " + why;
       case protocol::exec_stage_rlimits: return "cannot set a resource limit: " + why;
       case protocol::exec_stage_oom_score_adj: return "cannot set oom_score_adj " + exec_target + ": " + why;
+      case protocol::exec_stage_user_namespace: return "cannot join the container's user namespace: " + why;
       default: return exec_errno == ENOENT ? "command not found" : "command could not be executed: " + why;
     }
   }
