@@ -1732,6 +1732,31 @@ func containerMounts() int64 {
 	return r
 }
 
+// likeLowerRoot gives dir, the overlay's upper directory, the owner and mode of the block root's
+// own root (/crumble/lower): the overlay's root is the upper directory, so a root the image gives
+// another owner (podman's copy chowned for a user namespace) stays that owner's. 0 or the errno.
+func likeLowerRoot(dir uintptr) int64 {
+	var st [statBytes]byte
+	r := runtime.Syscall(runtime.SYS_NEWFSTATAT, runtime.AT_FDCWD, "/crumble/lower", &st, 0)
+	if failed(r) {
+		return r
+	}
+	// st_mode, st_uid and st_gid: amd64's struct stat has a 64-bit st_nlink before them
+	mode := runtime.Load32(&st, 16)
+	uid := runtime.Load32(&st, 24)
+	gid := runtime.Load32(&st, 28)
+	if runtime.GOARCH == "amd64" {
+		mode = runtime.Load32(&st, 24)
+		uid = runtime.Load32(&st, 28)
+		gid = runtime.Load32(&st, 32)
+	}
+	r = runtime.Syscall(runtime.SYS_FCHOWNAT, runtime.AT_FDCWD, dir, uid, gid, 0)
+	if !failed(r) {
+		r = runtime.Syscall(runtime.SYS_FCHMODAT, runtime.AT_FDCWD, dir, mode&07777)
+	}
+	return r
+}
+
 // switchRoot makes /mnt the root: pivot_root, the old root unmounted; where pivot_root is refused
 // (EINVAL: the root is the initramfs itself, always ours) the fallback, as switch_root does:
 // move /mnt onto / and chroot into it. 0 or the negative errno.
@@ -2137,6 +2162,9 @@ func setupContainer(mb uintptr, cfg uintptr, again bool, layer uintptr) {
 		r = mountOn(uintptr("tmpfs"), uintptr("/crumble/rw"), uintptr("tmpfs"), 0, uintptr("mode=0755"))
 		if !failed(r) {
 			r = makeDir(uintptr("/crumble/rw/upper"))
+		}
+		if !failed(r) {
+			r = likeLowerRoot(uintptr("/crumble/rw/upper"))
 		}
 		if !failed(r) {
 			r = makeDir(uintptr("/crumble/rw/work"))

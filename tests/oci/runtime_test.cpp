@@ -375,6 +375,31 @@ TEST_CASE("crumble-runtime with linux.uidMappings: the process and an exec'd one
   CHECK(shell(rt + "delete --force userns").status == 0);
 }
 
+TEST_CASE("podman run --uidmap with crumble-runtime: the container's root is the mapped id, owns the root podman chowned, writes as it") {
+  podman_or_skip();
+  const PodmanStore podman;
+  const WorkDir w(fs::temp_directory_path() / ("oci-podman-userns-" + std::to_string(::getpid())));
+  fs::create_directories(w.path / "vol");
+  fs::permissions(w.path / "vol", fs::perms::all);
+  // podman chowns a copy of the image to the map and passes the maps in config.json (a user
+  // namespace): inside, the root's files are root's again (its own root directory too: the
+  // overlay's upper directory takes the image root's owner), the volume's new file is 100000's
+  const Output o = podman("run --rm --network none " + std::string(PodmanStore::limits) + "--uidmap 0:100000:65536 --gidmap 0:200000:65536 -v '" +
+                          (w.path / "vol").string() + ":/vol' crumble-oci-test sh -c "
+                          "'cat /proc/self/uid_map /proc/self/gid_map; stat -c \"%u %g\" /bin/busybox /; touch /made && echo root-written; "
+                          "touch /vol/f && echo vol-written'");
+  INFO(o.text);
+  CHECK(o.status == 0);
+  std::istringstream in(o.text);
+  std::string all, word;
+  while (in >> word) all += word + " ";
+  CHECK(all == "0 100000 65536 0 200000 65536 0 0 0 0 root-written vol-written ");
+  struct stat st {};
+  REQUIRE(::stat((w.path / "vol/f").c_str(), &st) == 0);
+  CHECK(st.st_uid == 100000u);
+  CHECK(st.st_gid == 200000u);
+}
+
 TEST_CASE("podman run with a volume, a user, a working directory and an environment, and the root's writes in podman diff") {
   podman_or_skip();
   const PodmanStore podman;
