@@ -15,7 +15,6 @@
 // work. The count is atomic at run time, so copying one program from several threads is safe.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +37,10 @@ struct Holder final : HolderBase {
   template <class U>
   constexpr explicit Holder(U&& v) : value(std::forward<U>(v)) {}
   constexpr ~Holder() override {}
+};
+template <class K, class...>
+struct First {
+  using type = K;
 };
 constexpr HolderBase* share(HolderBase* h) {
   if (__builtin_is_constant_evaluated()) ++h->refs;
@@ -110,7 +113,9 @@ class NodeOf {
   // One entry per kind; F's call must return the same type for every kind (visit_at's chain
   // needs that too).
   template <class F>
-  static constexpr std::array dispatch{&call_kind<F, Kinds>...};
+  using entry_t = decltype(&call_kind<F, typename node_detail::First<Kinds...>::type>);
+  template <class F>
+  static constexpr entry_t<F> dispatch[sizeof...(Kinds)] = {&call_kind<F, Kinds>...};  // not std::array: no call per visit
 
   template <std::size_t I, class K, class... Rest, class F>
   constexpr decltype(auto) visit_at(F& f) const {
