@@ -219,6 +219,11 @@ struct arm64 {
     return s;
   }
   static constexpr void mov_imm(Buf& b, Gp d, std::int64_t v) {
+    // What mov_imm_sequence picks for one halfword, without its search (in constant evaluation
+    // the search is most of the cost of a small constant): movz for 0..0xffff, movn for
+    // -0x10000..-1 (its movz candidate needs movks).
+    if (v >= 0 && v <= 0xffff) return b.put(crumble::arm64::movz(d, static_cast<std::uint32_t>(v), 0));
+    if (v < 0 && v >= -0x10000) return b.put(crumble::arm64::movn(d, static_cast<std::uint32_t>(~v) & 0xffff, 0));
     Seq s = mov_imm_sequence(d, static_cast<std::uint64_t>(v));
     for (int i = 0; i < s.size; ++i) b.put(s.inst[i]);
   }
