@@ -39,7 +39,7 @@ struct Holder final : HolderBase {
   constexpr ~Holder() override {}
 };
 template <class K, class...>
-struct First {
+struct First {  // the first of a pack (C++20 has no pack indexing)
   using type = K;
 };
 constexpr HolderBase* share(HolderBase* h) {
