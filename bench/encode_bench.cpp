@@ -147,7 +147,7 @@ std::size_t crumble_raw_run(std::uint8_t* out, const std::vector<Ins>& s) {
   std::uint8_t* p = out;
   for (const Ins& i : s) {
     x::Inst e = crumble_encode(i);
-    std::memcpy(p, e.bytes.data(), sizeof e.bytes);
+    std::memcpy(p, e.bytes, sizeof e.bytes);
     p += e.size;
   }
   return static_cast<std::size_t>(p - out);

@@ -214,12 +214,21 @@ consteval auto executable_sized(Make) {
   }
 }
 
+// The first lowering of assemble() and executable(), as variables of their own: each is then a
+// constant expression evaluated once, apart from the function that reads it. A constexpr
+// variable declared inside the consteval function would be evaluated again as part of that
+// function's evaluation by Clang, so its steps (-fconstexpr-steps is per constant expression)
+// would count twice, the lowering's and the copy's.
+template <class Target, class Make>
+inline constexpr auto first_image = bounded<Target, first_try.bytes, first_try.relocs>(Make{}());
+template <class Target, class Make>
+inline constexpr auto first_executable = executable_bounded<Target, elf::image_offset + first_try.bytes>(Make{}());
+
 }  // namespace assemble_detail
 
 template <class Target, ProgramMaker Make>
 consteval auto assemble(Make m) {
-  using assemble_detail::first_try;
-  constexpr auto first = assemble_detail::bounded<Target, first_try.bytes, first_try.relocs>(Make{}());
+  constexpr const auto& first = assemble_detail::first_image<Target, Make>;
   if constexpr (first.fits) {
     return assemble_detail::trimmed<first.size, first.reloc_count>(first.image);
   } else {
@@ -232,8 +241,7 @@ consteval auto executable(Make) {
   // As for assemble: one lowering into an array of the first capacity, then (a larger program)
   // into one of a bound counted from the program, the counting and filling passes only when
   // that is too small too.
-  constexpr std::size_t cap = elf::image_offset + assemble_detail::first_try.bytes;
-  constexpr auto first = assemble_detail::executable_bounded<Target, cap>(Make{}());
+  constexpr const auto& first = assemble_detail::first_executable<Target, Make>;
   if constexpr (first.second != 0) {
     std::array<std::uint8_t, first.second> out{};
     assemble_detail::copy_n(first.first.data(), first.second, out.data());

@@ -133,9 +133,11 @@ class Lowering {
 
   // Per-function state.
   const Function* fn_ = nullptr;
-  std::vector<Home> homes_;
+  // Not std::vectors (code/pod_vector.hpp): in constant evaluation every push_back of one
+  // goes through libstdc++'s allocator layers.
+  code::PodVector<Home> homes_;
   code::NameTable home_index_, buffers_, labels_;
-  std::vector<Loop> loops_;
+  code::PodVector<Loop> loops_;
   std::uint32_t free_temps_ = 0;  // bit i set: T::temps[i] is free
   std::int32_t spill_base_ = 0;
   int spill_depth_ = 0, spill_limit_ = 0;
@@ -197,69 +199,52 @@ class Lowering {
     }
     h->weight += weight;
   }
-  // Nodes in an expression; count_node takes the node itself, so a Call or Syscall statement
-  // is counted without being copied into an Expr.
+  // Notes the variables of an expression (weighted by loop depth) and returns how many nodes
+  // it has: one walk for both (the spill slots are bounded by the largest expression). scan_node
+  // takes the node itself, so a Call or Syscall statement is scanned without being copied into
+  // an Expr.
   template <class N>
-  static constexpr int count_node(const N& n) {
-    if constexpr (std::is_same_v<N, MemVar>) return 1 + count(*n.base);
-    else if constexpr (std::is_same_v<N, Op>) return 1 + count(*n.lhs) + count(*n.rhs);
-    else if constexpr (std::is_same_v<N, Call>) {
-      int c = 1 + count(*n.target);
-      for (const Expr& a : n.args) c += count(a);
+  constexpr int scan_node(const N& n, int weight) {
+    if constexpr (std::is_same_v<N, Var>) {
+      note_var(n.name, weight, false);
+      return 1;
+    } else if constexpr (std::is_same_v<N, MemVar>) return 1 + scan(*n.base, weight);
+    else if constexpr (std::is_same_v<N, Op>) {
+      const int l = scan(*n.lhs, weight);
+      return 1 + l + scan(*n.rhs, weight);
+    } else if constexpr (std::is_same_v<N, Call>) {
+      int c = 1 + scan(*n.target, weight);
+      for (const Expr& a : n.args) c += scan(a, weight);
+      outgoing_args_ = std::max(outgoing_args_, stack_args(n.args.size()));
       return c;
     } else if constexpr (std::is_same_v<N, Syscall>) {
       int c = 1;
-      for (const Expr& a : n.args) c += count(a);
+      for (const Expr& a : n.args) c += scan(a, weight);
       return c;
-    } else if constexpr (std::is_same_v<N, CondValue>) return 1 + count(*n.cond);
+    } else if constexpr (std::is_same_v<N, CondValue>) return 1 + scan(*n.cond, weight);
     else return 1;
   }
-  static constexpr int count(const Expr& e) {
-    return visit([](const auto& n) { return count_node(n); }, e);
+  constexpr int scan(const Expr& e, int weight) {
+    return visit([&](const auto& n) { return scan_node(n, weight); }, e);
   }
-  static constexpr int count(const Cond& c) {
+  constexpr int scan(const Cond& c, int weight) {
     return visit(
-        [](const auto& n) -> int {
+        [&](const auto& n) -> int {
           using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, Compare>) return 1 + count(*n.lhs) + count(*n.rhs);
-          else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return 1 + count(*n.value);
-          else if constexpr (std::is_same_v<N, Not>) return count(*n.cond);
-          else return count(*n.lhs) + count(*n.rhs);
-        },
-        c);
-  }
-  template <class N>
-  constexpr void scan_node(const N& n, int weight) {
-    if constexpr (std::is_same_v<N, Var>) note_var(n.name, weight, false);
-    else if constexpr (std::is_same_v<N, MemVar>) scan(*n.base, weight);
-    else if constexpr (std::is_same_v<N, Op>) scan(*n.lhs, weight), scan(*n.rhs, weight);
-    else if constexpr (std::is_same_v<N, Call>) {
-      scan(*n.target, weight);
-      for (const Expr& a : n.args) scan(a, weight);
-      outgoing_args_ = std::max(outgoing_args_, stack_args(n.args.size()));
-    } else if constexpr (std::is_same_v<N, Syscall>) {
-      for (const Expr& a : n.args) scan(a, weight);
-    } else if constexpr (std::is_same_v<N, CondValue>) scan(*n.cond, weight);
-  }
-  constexpr void scan(const Expr& e, int weight) {
-    visit([&](const auto& n) { scan_node(n, weight); }, e);
-  }
-  constexpr void scan(const Cond& c, int weight) {
-    visit(
-        [&](const auto& n) {
-          using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, Compare>) scan(*n.lhs, weight), scan(*n.rhs, weight);
-          else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) scan(*n.value, weight);
-          else if constexpr (std::is_same_v<N, Not>) scan(*n.cond, weight);
-          else scan(*n.lhs, weight), scan(*n.rhs, weight);
+          if constexpr (std::is_same_v<N, Compare>) {
+            const int l = scan(*n.lhs, weight);
+            return 1 + l + scan(*n.rhs, weight);
+          } else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return 1 + scan(*n.value, weight);
+          else if constexpr (std::is_same_v<N, Not>) return scan(*n.cond, weight);
+          else {
+            const int l = scan(*n.lhs, weight);
+            return l + scan(*n.rhs, weight);
+          }
         },
         c);
   }
   constexpr void scan(const Block& b, int weight, Analysis& a) {
-    auto expr = [&](const Expr& e) {
-      scan(e, weight);
-      a.max_expr = std::max(a.max_expr, count(e));
-    };
+    auto expr = [&](const Expr& e) { a.max_expr = std::max(a.max_expr, scan(e, weight)); };
     for (const Stmt& s : b) {
       visit(
           [&](const auto& n) {
@@ -269,22 +254,19 @@ class Lowering {
               else expr(n.target);
               expr(n.value);
             } else if constexpr (std::is_same_v<N, If>) {
-              scan(n.cond, weight);
-              a.max_expr = std::max(a.max_expr, count(n.cond));
+              a.max_expr = std::max(a.max_expr, scan(n.cond, weight));
               scan(n.then_body, weight, a);
               scan(n.else_body, weight, a);
             } else if constexpr (std::is_same_v<N, While>) {
               int inner = weight < (1 << 20) ? weight * 8 : weight;
-              scan(n.cond, inner);
-              a.max_expr = std::max(a.max_expr, count(n.cond));
+              a.max_expr = std::max(a.max_expr, scan(n.cond, inner));
               scan(n.body, inner, a);
             } else if constexpr (std::is_same_v<N, Label>) {
               if (!labels_.insert(n.name, buf.new_label().id)) detail::fail(errc::duplicate_label, n.name, where());
             } else if constexpr (std::is_same_v<N, Return>) {
               expr(n.value);
             } else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
-              scan_node(n, weight);
-              a.max_expr = std::max(a.max_expr, count_node(n));
+              a.max_expr = std::max(a.max_expr, scan_node(n, weight));
             } else if constexpr (std::is_same_v<N, Printf>) {
               a.printf_args = std::max(a.printf_args, static_cast<int>(n.args.size()));
               for (const Expr& e : n.args) expr(e);
@@ -314,7 +296,8 @@ class Lowering {
     scan(f.body, 1, a);
 
     // The most used variables get the callee-saved registers (stable: ties keep source order).
-    std::vector<Home*> order;
+    code::PodVector<Home*> order;
+    order.reserve(homes_.size());
     for (Home& h : homes_) order.push_back(&h);
     for (std::size_t i = 1; i < order.size(); ++i)  // insertion sort: constexpr, stable, n is small
       for (std::size_t j = i; j > 0 && order[j - 1]->weight < order[j]->weight; --j) std::swap(order[j - 1], order[j]);
@@ -335,15 +318,15 @@ class Lowering {
         off += 8;
       }
     }
-    std::vector<Buffer> bufs = f.buffers;
-    if (a.printf_args) bufs.push_back(Buffer{printf_argv, 8 * a.printf_args});
-    for (const Buffer& b : bufs) {
+    auto place = [&](const Buffer& b) {  // the function's buffers, then Printf's argument array
       if (buffers_.contains(b.name)) detail::fail(errc::duplicate_buffer, b.name, f.name);
       if (!sane_size(b.size) || off > max_size) detail::fail(errc::invalid_size, b.name, f.name);
       off = static_cast<std::int32_t>(code::align_up(off, 16));
       buffers_.insert(b.name, static_cast<std::uint32_t>(off));
       off += static_cast<std::int32_t>(code::align_up(b.size, 8));
-    }
+    };
+    for (const Buffer& b : f.buffers) place(b);
+    if (a.printf_args) place(Buffer{printf_argv, 8 * a.printf_args});
     if (off > max_size) detail::fail(errc::invalid_size, "stack frame", f.name);
     frame_ = T::frame_size(off, saved_homes_);
     const std::int32_t incoming = T::incoming_args(frame_, saved_homes_);
@@ -588,25 +571,25 @@ class Lowering {
       auto* f = get_if<FuncAddr>(*n.target);
       detail::fail(errc::too_many_call_arguments, f ? f->name : std::string_view{}, where());
     }
-    if (auto* f = get_if<FuncAddr>(*n.target)) {
-      code::Label l = function_label(f->name);
-      return call_sequence(n.args, T::call_args, nullptr, [&] { T::call(buf, l); });
-    }
-    return call_sequence(n.args, T::call_args, &*n.target, [&] { T::call_indirect(buf); });
+    if (auto* f = get_if<FuncAddr>(*n.target)) return call_direct(function_label(f->name), n.args.data(), n.args.size());
+    return call_sequence(n.args.data(), n.args.size(), T::call_args, &*n.target, [&] { T::call_indirect(buf); });
+  }
+  constexpr Value call_direct(code::Label l, const Expr* args, std::size_t count) {
+    return call_sequence(args, count, T::call_args, nullptr, [&] { T::call(buf, l); });
   }
   constexpr Value eval_node(const Syscall& n) {
     if (n.args.size() > T::syscall_args.size()) detail::fail(errc::too_many_syscall_arguments, {}, where());
     int nr = T::syscall_number(n.nr);
     if (nr == absent_syscall) detail::fail(errc::unknown_syscall, ir::name(n.nr), T::name);
-    return call_sequence(n.args, T::syscall_args, nullptr, [&] { T::syscall(buf, nr); });
+    return call_sequence(n.args.data(), n.args.size(), T::syscall_args, nullptr, [&] { T::syscall(buf, nr); });
   }
 
   // Evaluates arguments (and an indirect target), saves live temps, moves the values into the
   // ABI registers and the outgoing-argument area, emits the call, restores the temps and
   // returns the result in a fresh temp. Only calls pass more arguments than `regs` holds.
   template <std::size_t N, class Emit>
-  constexpr Value call_sequence(const std::vector<Expr>& args, const std::array<Reg, N>& regs, const Expr* target,
-                                Emit emit) {
+  constexpr Value call_sequence(const Expr* args, std::size_t count, const std::array<Reg, N>& regs,
+                                const Expr* target, Emit emit) {
     struct Arg {
       enum { imm, reg, slot } where;
       Reg r;
@@ -637,7 +620,7 @@ class Lowering {
       vals.push_back(Arg{Arg::reg, v.reg, 0, v.owned, dst});
     };
     if (target) add(*target, T::call_target);
-    for (std::size_t i = 0; i < args.size() && i < N; ++i) add(args[i], regs[i]);
+    for (std::size_t i = 0; i < count && i < N; ++i) add(args[i], regs[i]);
 
     // The rest go to [sp + 8k]. Until the last nested call among them has been made, a
     // computed one waits in a spill slot; constants and slots are copied in at the end.
@@ -648,12 +631,12 @@ class Lowering {
     };
     SmallList<StackArg, max_call_arguments> late;
     std::size_t last_call = N;  // no argument from here on makes a call
-    for (std::size_t i = args.size(); i-- > N;)
+    for (std::size_t i = count; i-- > N;)
       if (makes_call(args[i])) {
         last_call = i + 1;
         break;
       }
-    for (std::size_t i = N; i < args.size(); ++i) {
+    for (std::size_t i = N; i < count; ++i) {
       const auto to = static_cast<std::int32_t>(8 * (i - N));
       std::int64_t c = 0;
       if (constant(args[i], c)) {
@@ -904,11 +887,11 @@ class Lowering {
       release(v);
       release(base);
     }
-    Call call{FuncAddr{ir::printf_function}, {}};
-    call.args.push_back(Embed{n.format, true});
-    if (n.args.empty()) call.args.push_back(Int64{0});
-    else call.args.push_back(BufferAddr{printf_argv});
-    stmt(call);
+    // The call __crumble_printf(format, argv or 0), its two arguments in place: no Call node
+    // and no std::vector of arguments per Printf.
+    Expr call_args[2] = {Embed{n.format, true}, Int64{0}};
+    if (!n.args.empty()) call_args[1] = BufferAddr{printf_argv};
+    release(call_direct(function_label(ir::printf_function), call_args, 2));
   }
   constexpr void stmt(const CacheFlush& n) {
     Value base = eval(n.base);

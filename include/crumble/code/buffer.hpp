@@ -168,29 +168,34 @@ class Buffer {
   };
   constexpr Layout layout() const {
     const std::size_t n = items.size();
-    PodVector<std::uint32_t> start(n + 1, 0);
-    PodVector<std::uint8_t> form(n, 0);
-    for (std::size_t i = 0; i < n; ++i) form[i] = items[i].form;
-    auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
+    PodVector<std::uint32_t> start_v(n + 1, 0);
+    PodVector<std::uint8_t> form_v(n, 0);
+    // Through plain pointers: each PodVector operator[] is an evaluated call in constant
+    // evaluation, and these loops run over every item once per relaxation round.
+    std::uint32_t* start = start_v.data();
+    std::uint8_t* form = form_v.data();
+    const Item* it = items.data();
+    const Mark* label = labels.data();
+    for (std::size_t i = 0; i < n; ++i) form[i] = it[i].form;
     auto sum_sizes = [&] {
-      for (std::size_t i = 0; i < n; ++i) start[i + 1] = start[i] + Target::item_size(items[i].kind, form[i]);
+      for (std::size_t i = 0; i < n; ++i) start[i + 1] = start[i] + Target::item_size(it[i].kind, form[i]);
     };
-    for (const Item& it : items)
-      if (labels[it.label].at == unbound.at) detail::fail(errc::undefined_label, "(internal)");
+    for (std::size_t i = 0; i < n; ++i)
+      if (label[it[i].label].at == unbound.at) detail::fail(errc::undefined_label, "(internal)");
     sum_sizes();
     for (bool grew = true; grew;) {
       grew = false;
       for (std::size_t i = 0; i < n; ++i) {
-        std::int64_t from = std::int64_t{items[i].pos.at} + start[i];
-        std::int64_t disp = address(labels[items[i].label]) - from;
-        while (!Target::item_fits(items[i].kind, form[i], disp)) {
+        const Mark to = label[it[i].label];
+        const std::int64_t disp = (std::int64_t{to.at} + start[to.items]) - (std::int64_t{it[i].pos.at} + start[i]);
+        while (!Target::item_fits(it[i].kind, form[i], disp)) {
           ++form[i];
           grew = true;
         }
       }
       if (grew) sum_sizes();
     }
-    return Layout{std::move(start), std::move(form)};
+    return Layout{std::move(start_v), std::move(form_v)};
   }
 
  public:
@@ -205,8 +210,10 @@ class Buffer {
   constexpr Linked link(Label entry, std::uint64_t base, bool apply) const {
     const std::size_t n = items.size();
     const Layout laid = layout();
-    const auto& start = laid.start;  // not a structured binding: Clang 14 cannot capture one
-    const auto& form = laid.form;
+    const std::uint32_t* start = laid.start.data();  // pointers, as in layout()
+    const std::uint8_t* form = laid.form.data();
+    const Item* it = items.data();
+    const Mark* label = labels.data();
     auto address = [&](Mark m) { return std::int64_t{m.at} + start[m.items]; };
 
     Linked img;
@@ -216,10 +223,10 @@ class Buffer {
     img.bytes.reserve(code_size + rodata.size() + 8);
     std::uint32_t copied = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      img.bytes.append(bytes.begin() + copied, bytes.begin() + items[i].pos.at);
-      copied = items[i].pos.at;
+      img.bytes.append(bytes.begin() + copied, bytes.begin() + it[i].pos.at);
+      copied = it[i].pos.at;
       std::int64_t from = std::int64_t{copied} + start[i];
-      Target::encode_item(img.bytes, items[i].kind, items[i].cond, form[i], address(labels[items[i].label]) - from);
+      Target::encode_item(img.bytes, it[i].kind, it[i].cond, form[i], address(label[it[i].label]) - from);
     }
     img.bytes.append(bytes.begin() + copied, bytes.end());
     img.code_size = code_size;

@@ -30,7 +30,7 @@ namespace pod_vector_detail {
 // "undefined" in constant evaluation.
 template <class It, class T>
 constexpr void copy(It first, It last, T* to) {
-  if (std::is_constant_evaluated())
+  if (__builtin_is_constant_evaluated())  // std::is_constant_evaluated() without a call (Clang counts it)
     for (; first != last; ++first) *to++ = static_cast<T>(*first);
   else
     std::copy(first, last, to);
@@ -72,7 +72,11 @@ class PodVector {
   constexpr T& operator[](std::size_t i) { return p_[i]; }
   constexpr const T& operator[](std::size_t i) const { return p_[i]; }
 
+  constexpr T& back() { return p_[n_ - 1]; }
+  constexpr const T& back() const { return p_[n_ - 1]; }
+
   constexpr void clear() { n_ = 0; }
+  constexpr void pop_back() { --n_; }
   constexpr void reserve(std::size_t c) {
     if (c <= cap_) return;
     T* q = new T[c];  // not value-initialised: every element is written before it is read

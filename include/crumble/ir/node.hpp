@@ -24,6 +24,9 @@
 namespace crumble::ir {
 
 namespace node_detail {
+// __builtin_is_constant_evaluated() here and below is std::is_constant_evaluated() without the
+// call: Clang counts a call's statements as steps of -fconstexpr-steps, and these run for every
+// node visited, copied and released (GCC 9+ and Clang 9+ have the builtin).
 struct HolderBase {
   std::size_t refs = 1;
   constexpr virtual ~HolderBase() = default;
@@ -35,15 +38,19 @@ struct Holder final : HolderBase {
   constexpr explicit Holder(U&& v) : value(std::forward<U>(v)) {}
   constexpr ~Holder() override {}
 };
+template <class K, class...>
+struct First {  // the first of a pack (C++20 has no pack indexing)
+  using type = K;
+};
 constexpr HolderBase* share(HolderBase* h) {
-  if (std::is_constant_evaluated()) ++h->refs;
+  if (__builtin_is_constant_evaluated()) ++h->refs;
   else std::atomic_ref<std::size_t>(h->refs).fetch_add(1, std::memory_order_relaxed);
   return h;
 }
 // Drops one reference; deletes the node with the last.
 constexpr void release(HolderBase* h) {
   if (!h) return;
-  bool last = std::is_constant_evaluated()
+  bool last = __builtin_is_constant_evaluated()
                   ? --h->refs == 0
                   : std::atomic_ref<std::size_t>(h->refs).fetch_sub(1, std::memory_order_acq_rel) == 1;
   if (last) delete h;
@@ -84,13 +91,31 @@ class NodeOf {
     return holds<T>() ? &static_cast<const node_detail::Holder<T>*>(node_)->value : nullptr;
   }
 
-  // Calls f with the node, as its own type.
+  // Calls f with the node, as its own type. In constant evaluation through a table of one
+  // function per kind, indexed by the kind: one evaluated call, where the chain of comparisons
+  // costs a nested call per kind before this one (an Op is the 12th expression kind), and the
+  // evaluators count every call (Clang's -fconstexpr-steps, GCC's -fconstexpr-ops-limit). At
+  // run time the chain, which the optimiser turns into a jump to inlined code.
   template <class F>
-  constexpr decltype(auto) visit(F&& f) const { return visit_at<0, Kinds...>(f); }
+  constexpr decltype(auto) visit(F&& f) const {
+    if (__builtin_is_constant_evaluated()) return dispatch<F>[index_](node_, f);
+    return visit_at<0, Kinds...>(f);
+  }
 
  private:
   node_detail::HolderBase* node_;
   std::uint8_t index_;
+
+  template <class F, class K>
+  static constexpr decltype(auto) call_kind(const node_detail::HolderBase* h, F& f) {
+    return f(static_cast<const node_detail::Holder<K>*>(h)->value);
+  }
+  // One entry per kind; F's call must return the same type for every kind (visit_at's chain
+  // needs that too).
+  template <class F>
+  using entry_t = decltype(&call_kind<F, typename node_detail::First<Kinds...>::type>);
+  template <class F>
+  static constexpr entry_t<F> dispatch[sizeof...(Kinds)] = {&call_kind<F, Kinds>...};  // not std::array: no call per visit
 
   template <std::size_t I, class K, class... Rest, class F>
   constexpr decltype(auto) visit_at(F& f) const {

@@ -20,11 +20,13 @@ inline constexpr std::string_view printf_write_all = "__crumble_write_all";
 
 // Number of arguments the format consumes, or -1 if it uses an unsupported conversion.
 constexpr int printf_arguments(std::string_view fmt) {
+  // Over pointers, not fmt[i]: in constant evaluation each operator[] and size() is a call
+  // (checked by libstdc++'s assertions), and this runs over every format of the program.
   int n = 0;
-  for (std::size_t i = 0; i < fmt.size(); ++i) {
-    if (fmt[i] != '%') continue;
-    if (++i == fmt.size()) return -1;
-    switch (fmt[i]) {
+  for (const char *p = fmt.data(), *end = p + fmt.size(); p != end; ++p) {
+    if (*p != '%') continue;
+    if (++p == end) return -1;
+    switch (*p) {
       case 'd': case 'u': case 'x': case 's': case 'c': ++n; break;
       case '%': break;
       default: return -1;

@@ -45,7 +45,9 @@ struct Mem {
 };
 
 struct Inst {
-  std::array<std::uint8_t, 15> bytes{};
+  // A plain array, not std::array: in constant evaluation each operator[] and data() would be
+  // one more evaluated call per byte (Clang counts them as steps).
+  std::uint8_t bytes[15]{};
   std::uint8_t size = 0;
 
   constexpr Inst& u8(std::uint32_t v) {
@@ -53,17 +55,17 @@ struct Inst {
     return *this;
   }
   constexpr Inst& u32(std::uint32_t v) {
-    le::store(bytes.data() + size, v);
+    le::store(bytes + size, v);
     size += 4;
     return *this;
   }
   constexpr Inst& u64(std::uint64_t v) {
-    le::store(bytes.data() + size, v);
+    le::store(bytes + size, v);
     size += 8;
     return *this;
   }
-  constexpr const std::uint8_t* begin() const { return bytes.data(); }
-  constexpr const std::uint8_t* end() const { return bytes.data() + size; }
+  constexpr const std::uint8_t* begin() const { return bytes; }
+  constexpr const std::uint8_t* end() const { return bytes + size; }
 };
 
 namespace detail {

@@ -133,10 +133,15 @@ struct Simm {  // a signed field
 // One encoded instruction: the word and its little-endian bytes (for code::Buffer::put).
 struct Inst {
   std::uint32_t word;
-  std::array<std::uint8_t, 4> bytes{};
-  constexpr explicit Inst(std::uint32_t w) : word(w) { le::store(bytes.data(), w); }
-  constexpr const std::uint8_t* begin() const { return bytes.data(); }
-  constexpr const std::uint8_t* end() const { return bytes.data() + 4; }
+  std::uint8_t bytes[4]{};  // not std::array: no evaluated call per access in constant evaluation
+  constexpr explicit Inst(std::uint32_t w) : word(w) {
+    bytes[0] = static_cast<std::uint8_t>(w);
+    bytes[1] = static_cast<std::uint8_t>(w >> 8);
+    bytes[2] = static_cast<std::uint8_t>(w >> 16);
+    bytes[3] = static_cast<std::uint8_t>(w >> 24);
+  }
+  constexpr const std::uint8_t* begin() const { return bytes; }
+  constexpr const std::uint8_t* end() const { return bytes + 4; }
 };
 
 namespace detail {

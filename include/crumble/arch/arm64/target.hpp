@@ -186,19 +186,21 @@ struct arm64 {
       if (encodable && 1 + differing_halves(v, c) < cost) best = s, base = c, cost = 1 + differing_halves(v, c);
     };
     const int m = lowest_not(0xffff);
-    consider(movn, ~(std::uint64_t{~half(v, m) & 0xffff} << (16 * m)), true);
-    for (int i = 0; i < 2; ++i)  // 0x00000000_ffff_xxxx, 0x00000000_xxxx_ffff
-      consider(movn_w, (0xffffffff & ~(std::uint64_t{0xffff} << (16 * i))) | std::uint64_t{half(v, i)} << (16 * i), true);
-    auto bitmask_candidate = [&](std::uint64_t c) { consider(orr, c, cost > 1 && a::is_bitmask_immediate(c)); };
-    bitmask_candidate(v);
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 6; ++j) {  // halfword i replaced by 0, 0xffff or another halfword
-        const std::uint64_t fill = j == 4 ? 0 : j == 5 ? 0xffff : half(v, j);
-        bitmask_candidate((v & ~(std::uint64_t{0xffff} << (16 * i))) | fill << (16 * i));
-      }
-    bitmask_candidate(low << 32 | low);
-    bitmask_candidate((v >> 32) << 32 | v >> 32);
-    consider(orr_w, low, cost > 1 && a::bitmask32(static_cast<std::uint32_t>(low)).has_value());
+    if (cost > 1) {  // one movz cannot be beaten (most constants): no search, which costs in constexpr
+      consider(movn, ~(std::uint64_t{~half(v, m) & 0xffff} << (16 * m)), true);
+      for (int i = 0; i < 2; ++i)  // 0x00000000_ffff_xxxx, 0x00000000_xxxx_ffff
+        consider(movn_w, (0xffffffff & ~(std::uint64_t{0xffff} << (16 * i))) | std::uint64_t{half(v, i)} << (16 * i), true);
+      auto bitmask_candidate = [&](std::uint64_t c) { consider(orr, c, cost > 1 && a::is_bitmask_immediate(c)); };
+      bitmask_candidate(v);
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 6; ++j) {  // halfword i replaced by 0, 0xffff or another halfword
+          const std::uint64_t fill = j == 4 ? 0 : j == 5 ? 0xffff : half(v, j);
+          bitmask_candidate((v & ~(std::uint64_t{0xffff} << (16 * i))) | fill << (16 * i));
+        }
+      bitmask_candidate(low << 32 | low);
+      bitmask_candidate((v >> 32) << 32 | v >> 32);
+      consider(orr_w, low, cost > 1 && a::bitmask32(static_cast<std::uint32_t>(low)).has_value());
+    }
 
     Seq s;
     switch (best) {
@@ -217,6 +219,11 @@ struct arm64 {
     return s;
   }
   static constexpr void mov_imm(Buf& b, Gp d, std::int64_t v) {
+    // What mov_imm_sequence picks for one halfword, without its search (in constant evaluation
+    // the search is most of the cost of a small constant): movz for 0..0xffff, movn for
+    // -0x10000..-1 (its movz candidate needs movks).
+    if (v >= 0 && v <= 0xffff) return b.put(crumble::arm64::movz(d, static_cast<std::uint32_t>(v), 0));
+    if (v < 0 && v >= -0x10000) return b.put(crumble::arm64::movn(d, static_cast<std::uint32_t>(~v) & 0xffff, 0));
     Seq s = mov_imm_sequence(d, static_cast<std::uint64_t>(v));
     for (int i = 0; i < s.size; ++i) b.put(s.inst[i]);
   }

@@ -28,12 +28,17 @@ enum class Reg : std::uint8_t {
 };
 
 struct Inst {
-  std::array<std::uint8_t, 4> bytes{};
+  std::uint8_t bytes[4]{};  // not std::array: no evaluated call per access in constant evaluation
 
-  constexpr explicit Inst(std::uint32_t w) { le::store(bytes.data(), w); }
-  constexpr std::uint32_t word() const { return le::load<std::uint32_t>(bytes.data()); }
-  constexpr const std::uint8_t* begin() const { return bytes.data(); }
-  constexpr const std::uint8_t* end() const { return bytes.data() + 4; }
+  constexpr explicit Inst(std::uint32_t w) {
+    bytes[0] = static_cast<std::uint8_t>(w);
+    bytes[1] = static_cast<std::uint8_t>(w >> 8);
+    bytes[2] = static_cast<std::uint8_t>(w >> 16);
+    bytes[3] = static_cast<std::uint8_t>(w >> 24);
+  }
+  constexpr std::uint32_t word() const { return le::load<std::uint32_t>(bytes); }
+  constexpr const std::uint8_t* begin() const { return bytes; }
+  constexpr const std::uint8_t* end() const { return bytes + 4; }
 };
 
 namespace detail {
