@@ -675,8 +675,9 @@ func setCapabilities(ctl uintptr, base uintptr) {
 // oom_score_adj, the container's user namespace (userns: its fd, or -1 for none), the
 // supplementary groups, the gid, the capabilities' bounding set, the uid, the other capability
 // sets, no_new_privs. Without command_flag_capabilities a non-root uid gets no capabilities
-// (bounding set and ambient dropped; setuid then clears the effective and permitted ones) and root
-// keeps all. A failed step ends the child.
+// (bounding set and ambient dropped; setuid then clears the effective and permitted ones, or in a
+// user namespace, whose root the guest's is not, execve leaves none) and root keeps all. A failed
+// step ends the child.
 func asUser(ctl uintptr, base uintptr, cwd uintptr, userns int64) {
 	flags := runtime.Load32(base, cfgCommandFlags)
 	if flags&flagChdir != 0 {
@@ -777,9 +778,9 @@ func pathOf(envp uintptr) uintptr {
 }
 
 // child runs in the forked process, its stdio in place (childStdio): the command's options
-// (asUser, userns the container's user namespace or -1), then execve. A name without a slash is looked for in the directories of the
-// command's PATH (without one: the default PATH). Only if every execve fails does it get here: it leaves the errno in the mailbox and
-// exits 127.
+// (asUser; userns: the container's user namespace, or -1), then execve. A name without a slash is
+// looked for in the directories of the command's PATH (without one: the default PATH). Only if
+// every execve fails does it get here: it leaves the errno in the mailbox and exits 127.
 func child(ctl uintptr, base uintptr, path uintptr, argv uintptr, envp uintptr, cwd uintptr, userns int64) {
 	asUser(ctl, base, cwd, userns)
 	slash := false
