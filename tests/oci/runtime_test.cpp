@@ -32,6 +32,15 @@ using Catch::Matchers::Contains;
 using namespace std::chrono_literals;
 using namespace crumble::test;
 
+namespace {
+// BUNDLE/rootfs/bin holding busybox and these applets (space-separated) as links to it.
+void busybox_rootfs(const fs::path& bundle, const std::string& applets) {
+  const fs::path bin = bundle / "rootfs/bin";
+  fs::create_directories(bin);
+  REQUIRE(shell("cp /bin/busybox '" + bin.string() + "/' && for c in " + applets + "; do ln -sf busybox '" + bin.string() + "/'$c; done").status == 0);
+}
+}  // namespace
+
 TEST_CASE("runtime-tools: the lifecycle tests and what the container sees, as runc passes them here, pass for crumble-runtime") {
   (void)crumble::test::guest_kernel_or_skip();
   const fs::path validate = fs::path(CRUMBLE_OCI_DIR) / "validate.sh";
@@ -252,10 +261,7 @@ TEST_CASE("crumble-runtime exec and ps and kill and update called directly: stat
   const PrivateCache cache;
   const WorkDir w(fs::temp_directory_path() / ("oci-direct-" + std::to_string(::getpid())));
   const fs::path bundle = w.path / "bundle";
-  fs::create_directories(bundle / "rootfs/bin");
-  REQUIRE(shell("cp /bin/busybox '" + (bundle / "rootfs/bin/").string() + "' && for c in sh echo sleep cat; do ln -s busybox '" +
-                (bundle / "rootfs/bin/").string() + "'$c; done")
-              .status == 0);
+  busybox_rootfs(bundle, "sh echo sleep cat");
   // the process traps SIGPWR and SIGRTMIN+3 (an image's STOPSIGNAL): the monitor passes every
   // catchable signal on, not only the common ones
   {
@@ -324,12 +330,9 @@ TEST_CASE("crumble-runtime with linux.uidMappings: the process and an exec'd one
   const PrivateCache cache;
   const WorkDir w(fs::temp_directory_path() / ("oci-userns-" + std::to_string(::getpid())));
   const fs::path bundle = w.path / "bundle";
-  fs::create_directories(bundle / "rootfs/bin");
+  busybox_rootfs(bundle, "sh cat sleep touch id");
   fs::create_directories(w.path / "data");
   fs::permissions(w.path / "data", fs::perms::all);
-  REQUIRE(shell("cp /bin/busybox '" + (bundle / "rootfs/bin/").string() + "' && for c in sh cat sleep touch id; do ln -s busybox '" +
-                (bundle / "rootfs/bin/").string() + "'$c; done")
-              .status == 0);
   {
     std::ofstream config(bundle / "config.json");
     config << R"({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
@@ -480,12 +483,9 @@ struct FakeMonitor {
 // A bundle of busybox (sh, echo, sleep, cat and `more`) whose process is `script` (sh -c), with
 // /proc mounted (a container gets the mounts its config lists, as under runc).
 void busybox_bundle(const fs::path& bundle, const std::string& script, const std::vector<std::string>& more = {}) {
-  fs::create_directories(bundle / "rootfs/bin");
   std::string tools = "sh echo sleep cat";
   for (const std::string& m : more) tools += " " + m;
-  REQUIRE(shell("cp /bin/busybox '" + (bundle / "rootfs/bin/").string() + "' && for c in " + tools + "; do ln -sf busybox '" +
-                (bundle / "rootfs/bin/").string() + "'$c; done")
-              .status == 0);
+  busybox_rootfs(bundle, tools);
   nlohmann::json config = {{"ociVersion", "1.0.2"},
                            {"root", {{"path", "rootfs"}}},
                            {"process", {{"cwd", "/"}, {"env", {"PATH=/bin"}}, {"args", {"sh", "-c", script}}}},
