@@ -179,7 +179,7 @@ constexpr std::uint32_t put(Simm s) {
 // An operand as a field value, made without a statement (a constructor with an empty body):
 // `value` is the operand's bits, `is_signed` says whether the field is two's complement.
 struct Arg {
-  std::uint64_t value;
+  std::uint64_t value{};
   bool is_signed = false;
   constexpr Arg(XReg r) : value(r.index) {}
   constexpr Arg(XRegSp r) : value(r.index) {}
