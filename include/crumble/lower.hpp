@@ -147,6 +147,23 @@ class Lowering {
   int outgoing_args_ = 0;  // most stack-passed arguments of any call in the function
 
   static constexpr std::uint32_t all_temps = (1u << T::temps.size()) - 1;
+  // The temps by index and each register's temp index (-1: not a temp), as plain arrays: in
+  // constant evaluation std::array's [] is an evaluated call, and alloc/release run for every
+  // value of every expression (Clang counts those calls against -fconstexpr-steps).
+  struct TempTable {
+    Reg reg[T::temps.size()]{};
+    std::int8_t index[256]{};
+  };
+  static_assert(sizeof(Reg) == 1, "a register indexes TempTable::index");
+  static constexpr TempTable temp_table = [] {
+    TempTable t;
+    for (auto& i : t.index) i = -1;
+    for (std::size_t i = 0; i < T::temps.size(); ++i) {
+      t.reg[i] = T::temps[i];
+      t.index[static_cast<std::uint8_t>(T::temps[i])] = static_cast<std::int8_t>(i);
+    }
+    return t;
+  }();
   // Buffers, globals and frames stay below 1 GiB so offsets fit 32 bits with room to add.
   static constexpr std::int64_t max_size = std::int64_t{1} << 30;
   static constexpr bool sane_size(std::int64_t n) { return n >= 0 && n <= max_size; }
@@ -370,13 +387,9 @@ class Lowering {
     if (!free_temps_) detail::fail(errc::program_too_large, "expression needs more temporaries than available", where());
     int i = std::countr_zero(free_temps_);
     free_temps_ &= ~(1u << i);
-    return T::temps[i];
+    return temp_table.reg[i];
   }
-  constexpr int temp_index(Reg r) const {
-    for (std::size_t i = 0; i < T::temps.size(); ++i)
-      if (T::temps[i] == r) return static_cast<int>(i);
-    return -1;
-  }
+  constexpr int temp_index(Reg r) const { return temp_table.index[static_cast<std::uint8_t>(r)]; }
   constexpr void release(Value v) {
     if (v.owned) free_temps_ |= 1u << temp_index(v.reg);
   }
@@ -620,7 +633,8 @@ class Lowering {
       vals.push_back(Arg{Arg::reg, v.reg, 0, v.owned, dst});
     };
     if (target) add(*target, T::call_target);
-    for (std::size_t i = 0; i < count && i < N; ++i) add(args[i], regs[i]);
+    const Reg* reg = regs.data();  // not std::array's [] (an evaluated call per argument)
+    for (std::size_t i = 0; i < count && i < N; ++i) add(args[i], reg[i]);
 
     // The rest go to [sp + 8k]. Until the last nested call among them has been made, a
     // computed one waits in a spill slot; constants and slots are copied in at the end.

@@ -114,17 +114,27 @@ inline constexpr Layout<F.size> layout_of = layout<P, F>();
 }  // namespace detail
 
 // ---- operands -----------------------------------------------------------------------------
+// The checks are in the member initialisers and the bodies empty: Clang counts every statement
+// of constant evaluation against -fconstexpr-steps, and an operand is made for every register of
+// every instruction (bench/README.md section 3).
+namespace detail {
+constexpr std::uint8_t refused_register(errc code) {
+  fail(code);
+  return 0;
+}
+}  // namespace detail
 struct XReg {  // x0..x30, or xzr as 31
   std::uint8_t index;
-  constexpr XReg(Gp r) : index(static_cast<std::uint8_t>(r)) {
-    if (r == Gp::sp) detail::fail(errc::sp_is_not_valid_in_this_operand);
-  }
+  constexpr XReg(Gp r)
+      : index(r == Gp::sp ? detail::refused_register(errc::sp_is_not_valid_in_this_operand)
+                          : static_cast<std::uint8_t>(r)) {}
 };
 struct XRegSp {  // x0..x30, or sp as 31
   std::uint8_t index;
-  constexpr XRegSp(Gp r) : index(r == Gp::sp ? 31 : static_cast<std::uint8_t>(r)) {
-    if (r == Gp::xzr) detail::fail(errc::xzr_is_not_valid_in_this_operand);
-  }
+  constexpr XRegSp(Gp r)
+      : index(r == Gp::sp    ? std::uint8_t{31}
+              : r == Gp::xzr ? detail::refused_register(errc::xzr_is_not_valid_in_this_operand)
+                             : static_cast<std::uint8_t>(r)) {}
 };
 struct Simm {  // a signed field
   std::int64_t value;
@@ -134,12 +144,9 @@ struct Simm {  // a signed field
 struct Inst {
   std::uint32_t word;
   std::uint8_t bytes[4]{};  // not std::array: no evaluated call per access in constant evaluation
-  constexpr explicit Inst(std::uint32_t w) : word(w) {
-    bytes[0] = static_cast<std::uint8_t>(w);
-    bytes[1] = static_cast<std::uint8_t>(w >> 8);
-    bytes[2] = static_cast<std::uint8_t>(w >> 16);
-    bytes[3] = static_cast<std::uint8_t>(w >> 24);
-  }
+  constexpr explicit Inst(std::uint32_t w)
+      : word(w), bytes{static_cast<std::uint8_t>(w), static_cast<std::uint8_t>(w >> 8),
+                       static_cast<std::uint8_t>(w >> 16), static_cast<std::uint8_t>(w >> 24)} {}
   constexpr const std::uint8_t* begin() const { return bytes; }
   constexpr const std::uint8_t* end() const { return bytes + 4; }
 };
@@ -169,13 +176,49 @@ constexpr std::uint32_t put(Simm s) {
   return (static_cast<std::uint32_t>(s.value) & ((1u << f.width) - 1)) << f.lsb;
 }
 
-template <Bits P, Bits F = "", class... A>
-constexpr Inst emit(const A&... a) {
-  static_assert(sizeof...(A) == F.size, "one operand per field letter");
-  return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return Inst{(layout_of<P, F>.fixed | ... | put<layout_of<P, F>.fields[I]>(operand(a)))};
-  }(std::make_index_sequence<sizeof...(A)>{});
+// An operand as a field value, made without a statement (a constructor with an empty body):
+// `value` is the operand's bits, `is_signed` says whether the field is two's complement.
+struct Arg {
+  std::uint64_t value{};
+  bool is_signed = false;
+  constexpr Arg(XReg r) : value(r.index) {}
+  constexpr Arg(XRegSp r) : value(r.index) {}
+  constexpr Arg(Cond c) : value(static_cast<std::uint64_t>(c)) {}
+  constexpr Arg(Shift s) : value(static_cast<std::uint64_t>(s)) {}
+  constexpr Arg(Simm s) : value(static_cast<std::uint64_t>(s.value)), is_signed(true) {}
+  // A negative integer for an unsigned field cannot fit: all ones fails the width check below.
+  template <std::integral I>
+  constexpr Arg(I v) : value(v < 0 ? ~std::uint64_t{0} : static_cast<std::uint64_t>(v)) {}
+};
+// The slow path, taken only when some operand does not fit: reports the first one, as put does.
+template <Bits P, Bits F, std::size_t... I, class... A>
+constexpr void refuse(std::index_sequence<I...>, const A&... a) {
+  ((void)put<layout_of<P, F>.fields[I]>(operand(a)), ...);
 }
+
+// emit<P, F>(operands...) is a call of this object: one evaluated call and one statement for
+// the whole instruction in constant evaluation (the field checks and shifts are one expression).
+template <Bits P, Bits F, class Seq = std::make_index_sequence<F.size>>
+struct Emit;
+template <Bits P, Bits F, std::size_t... I>
+struct Emit<P, F, std::index_sequence<I...>> {
+  static constexpr Layout<F.size> l = layout_of<P, F>;
+  // A field's mask and, for a signed field, half its range: -half <= value < half is
+  // value + half < 2 * half (mod 2^64).
+  static constexpr std::uint64_t mask[F.size + 1] = {((std::uint64_t{1} << l.fields[I].width) - 1)..., 0};
+  static constexpr std::uint64_t half[F.size + 1] = {(std::uint64_t{1} << (l.fields[I].width - 1))..., 0};
+  static constexpr std::uint8_t lsb[F.size + 1] = {l.fields[I].lsb..., 0};  // std::array's [] is a call
+  template <class... A>
+  constexpr Inst operator()(const A&... a) const {
+    static_assert(sizeof...(A) == F.size, "one operand per field letter");
+    const Arg v[F.size + 1] = {Arg(a)..., Arg(0)};
+    return ((v[I].is_signed ? v[I].value + half[I] <= mask[I] : v[I].value <= mask[I]) && ...)
+               ? Inst{(l.fixed | ... | ((static_cast<std::uint32_t>(v[I].value & mask[I])) << lsb[I]))}
+               : (refuse<P, F>(std::index_sequence<I...>{}, a...), Inst{0});
+  }
+};
+template <Bits P, Bits F = "">
+inline constexpr Emit<P, F> emit{};
 
 // A byte offset to a field counted in units of `scale` bytes.
 constexpr Simm scaled(std::int64_t offset, int scale) {

@@ -388,8 +388,9 @@ struct arm64 {
   static constexpr crumble::arm64::Cond cond(ir::Cmp c) {
     using crumble::arm64::Cond;
     // Eq Ne Lt Le Gt Ge (signed), ULt ULe UGt UGe (unsigned: lo ls hi hs)
-    constexpr std::array<Cond, 10> map{Cond::eq, Cond::ne, Cond::lt, Cond::le, Cond::gt,
-                                       Cond::ge, Cond::lo, Cond::ls, Cond::hi, Cond::hs};
+    // A plain array: std::array's [] is an evaluated call in constant evaluation.
+    constexpr Cond map[10]{Cond::eq, Cond::ne, Cond::lt, Cond::le, Cond::gt,
+                           Cond::ge, Cond::lo, Cond::ls, Cond::hi, Cond::hs};
     return map[static_cast<std::size_t>(c)];
   }
   // Jump to l when x <c> o. Against 0, == and != test the register directly (cbz/cbnz).
