@@ -659,14 +659,10 @@ class Container {
     }
     // init's own /run belongs to the guest's root; a container root of a user namespace gets one
     // of its own, as podman gives it (mounted first: the given mounts may lie under it)
-    auto root_of = [](const std::vector<vm::ContainerRequest::IdRange>& map) -> std::optional<std::uint32_t> {
-      for (const auto& r : map)
-        if (r.inside == 0 && r.count > 0) return r.outside;
-      return std::nullopt;
-    };
-    if (!spec_.mounts && root_of(spec_.uid_map) && root_of(spec_.gid_map))
-      mounted.insert(mounted.begin(), record(Placed::Kind::tmpfs, "/run",
-                                             "mode=755,uid=" + std::to_string(*root_of(spec_.uid_map)) + ",gid=" + std::to_string(*root_of(spec_.gid_map))));
+    const auto root_uid = vm::outside_id(spec_.uid_map, 0), root_gid = vm::outside_id(spec_.gid_map, 0);
+    if (!spec_.mounts && root_uid && root_gid)
+      mounted.insert(mounted.begin(),
+                     record(Placed::Kind::tmpfs, "/run", "mode=755,uid=" + std::to_string(*root_uid) + ",gid=" + std::to_string(*root_gid)));
     for (const Tmpfs& t : spec_.tmpfs) {
       Placed p = record(Placed::Kind::tmpfs, t.guest, t.options);
       std::tie(p.read_only, p.nosuid, p.nodev, p.noexec) = std::tuple(t.read_only, t.nosuid, t.nodev, t.noexec);

@@ -415,9 +415,6 @@ inline std::vector<vm::ResourceLimit> rlimits(const nlohmann::json& list, const 
   return out;
 }
 
-// linux.devices, after runc's default ones (null, zero, full, random, urandom, tty, 0666 and
-// root's; one the config names again is the config's), and runc's symlinks: /dev/fd and
-// /dev/std{in,out,err} into /proc/self/fd, /dev/ptmx to the devpts instance's pts/ptmx.
 // linux.uidMappings or gidMappings: [{containerID, hostID, size}], each a 32-bit number. Whether
 // the ranges make a map Linux takes (overlaps, sizes) is the container request's check.
 inline std::vector<vm::ContainerRequest::IdRange> id_mappings(const nlohmann::json& list, const std::filesystem::path& file, const std::string& at) {
@@ -437,14 +434,9 @@ inline std::vector<vm::ContainerRequest::IdRange> id_mappings(const nlohmann::js
   return map;
 }
 
-// An id of the container's user namespace as the guest sees it (what a device node is owned by);
-// one the map leaves out stays as it is (it shows as the overflow id inside).
-inline std::uint32_t outside_id(const std::vector<vm::ContainerRequest::IdRange>& map, std::uint32_t id) {
-  for (const auto& r : map)
-    if (id >= r.inside && id - r.inside < r.count) return r.outside + (id - r.inside);
-  return id;
-}
-
+// linux.devices, after runc's default ones (null, zero, full, random, urandom, tty, 0666 and
+// root's; one the config names again is the config's), and runc's symlinks: /dev/fd and
+// /dev/std{in,out,err} into /proc/self/fd, /dev/ptmx to the devpts instance's pts/ptmx.
 inline void devices(Bundle& b, const nlohmann::json& list, const std::filesystem::path& file) {
   using T = nlohmann::json::value_t;
   std::vector<container::Device> given;
@@ -474,8 +466,10 @@ inline void devices(Bundle& b, const nlohmann::json& list, const std::filesystem
     dev.minor = number("minor", 0xfffff, dev.type != 'p');
     dev.mode = d.contains("fileMode") ? number("fileMode", 07777, false) : 0666;
     // the owner is the container's (its user namespace's), the node is made by the guest's root
-    dev.uid = outside_id(b.spec.uid_map, number("uid", 0xfffffffeu, false));
-    dev.gid = outside_id(b.spec.gid_map, number("gid", 0xfffffffeu, false));
+    // (one the map leaves out stays as it is: it shows as the overflow id inside)
+    const std::uint32_t uid = number("uid", 0xfffffffeu, false), gid = number("gid", 0xfffffffeu, false);
+    dev.uid = vm::outside_id(b.spec.uid_map, uid).value_or(uid);
+    dev.gid = vm::outside_id(b.spec.gid_map, gid).value_or(gid);
     given.push_back(dev);
   }
   const std::pair<const char*, std::uint32_t> defaults[] = {{"/dev/null", 0x103}, {"/dev/zero", 0x105}, {"/dev/full", 0x107},

@@ -144,8 +144,8 @@ struct ContainerRequest {
   // The records mount the container's file systems (an OCI config's mounts), init none of its
   // own (proc, sysfs, devtmpfs at /dev, devpts, /dev/shm, /tmp, /run).
   bool own_mounts = false;
-  // Not empty: the container's processes run in a user namespace of their own, made last, whose
-  // ids map onto the guest's by these ranges (both maps needed, as in an OCI config's
+  // Not empty: the container's processes run in a user namespace of their own, whose ids map
+  // onto the guest's by these ranges (both maps needed, as in an OCI config's
   // linux.uidMappings and gidMappings); the guest's files keep the guest's ids, so a root owned by
   // 0 shows as nobody inside unless it is mapped. The commands' uid and gid are the namespace's.
   struct IdRange {
@@ -153,6 +153,13 @@ struct ContainerRequest {
   };
   std::vector<IdRange> uid_map{}, gid_map{};
 };
+
+// The guest's id for `id` of a user namespace with this map; none when no range maps it.
+inline std::optional<std::uint32_t> outside_id(const std::vector<ContainerRequest::IdRange>& map, std::uint32_t id) {
+  for (const auto& r : map)
+    if (id >= r.inside && id - r.inside < r.count) return r.outside + (id - r.inside);
+  return std::nullopt;
+}
 
 // The guest could not set up the container: which step (protocol::container_step_*), its errno,
 // and the message naming both (and the volume's guest path for a volume, the file's for a file).
