@@ -26,8 +26,7 @@
 #     -exact_artifact_path=tests/rtg/fuzz/NAME.go tests/rtg/fuzz/crash-<sha1>
 # Reproduce one:  build-fuzz/fuzz_rtg tests/rtg/fuzz/NAME.go
 #
-# Environment: CXX (default clang++-14), GXX (default g++), BOOST_INCLUDE (default /usr/include,
-# where Debian's libboost-dev puts Boost.Hana), FUZZ_FLAGS (more libFuzzer flags, e.g.
+# Environment: CXX (default clang++-14), GXX (default g++), FUZZ_FLAGS (more libFuzzer flags, e.g.
 # -use_value_profile=1 -len_control=0), FUZZ_STACK_KB (run with a smaller stack, see below).
 set -euo pipefail
 
@@ -36,7 +35,6 @@ cd "$root"
 
 CXX=${CXX:-clang++-14}
 GXX=${GXX:-g++}
-BOOST_INCLUDE=${BOOST_INCLUDE:-/usr/include}
 out=build-fuzz
 bin=$out/fuzz_rtg
 regress=tests/rtg/fuzz
@@ -44,13 +42,6 @@ seeds=tests/rtg/fuzzer/seeds
 dict=tests/rtg/fuzzer/rtg.dict
 frontend=(src/rtg/lexer.cpp src/rtg/parser.cpp src/rtg/translate.cpp src/rtg/emit_cpp.cpp)
 
-if [ ! -f "$BOOST_INCLUDE/boost/hana.hpp" ]; then
-  echo "fuzz-rtg: Boost.Hana not found under $BOOST_INCLUDE (set BOOST_INCLUDE; Debian: libboost-dev)" >&2
-  exit 2
-fi
-# /usr/include is searched already; naming it again with -isystem breaks libstdc++'s #include_next.
-boost=()
-if [ "$BOOST_INCLUDE" != /usr/include ]; then boost=(-isystem "$BOOST_INCLUDE"); fi
 
 mkdir -p "$out/obj" "$out/corpus" "$regress"
 
@@ -65,7 +56,7 @@ stale() {  # stale SRC OBJ
 if [ "${1:-}" = replay ]; then
   shift
   gflags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
-          -fno-sanitize-recover=undefined -Iinclude -Itools "${boost[@]}")
+          -fno-sanitize-recover=undefined -Iinclude -Itools)
   objs=()
   for src in "${frontend[@]}" tests/rtg/fuzz_replay.cpp; do
     obj=$out/obj/gcc-asan-$(basename "${src%.cpp}").o
@@ -108,8 +99,8 @@ fi
 # coverage-guided either. `scripts/fuzz-rtg.sh replay` runs the corpus the fuzzer grew through
 # a GCC ASan+UBSan build of the whole pipeline, assembler included.
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=undefined -DRTG_FUZZ_SEPARATE_ASSEMBLER -I"$inc" -Itools "${boost[@]}")
-gcc_flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Iinclude -Itools "${boost[@]}")
+       -fno-sanitize-recover=undefined -DRTG_FUZZ_SEPARATE_ASSEMBLER -I"$inc" -Itools)
+gcc_flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Iinclude -Itools)
 
 objs=()
 for src in "${frontend[@]}" tests/rtg/fuzzer/fuzz_rtg.cpp tests/rtg/fuzzer/assemble_amd64.cpp; do

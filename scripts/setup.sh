@@ -9,9 +9,9 @@ packages=(
   # Clang 19 (the newest Clang in Debian 12); Clang 16 is the oldest supported (README). The
   # libclang-rt packages hold Clang's sanitizer runtimes (the fuzz replays run under ASan + UBSan)
   g++ cmake ninja-build make clang-19 clang-16 libclang-rt-19-dev libclang-rt-16-dev
-  # library dependencies (header-only Boost.Hana, libfdt for device trees; for containers:
+  # library dependencies (libfdt for device trees; for containers:
   # libarchive for tar, nlohmann-json for the image JSON, libcrypto for sha256)
-  libboost-dev libfdt-dev libarchive-dev nlohmann-json3-dev libssl-dev
+  libfdt-dev libarchive-dev nlohmann-json3-dev libssl-dev
   # tests and benchmarks
   catch2 libbenchmark-dev libasmjit-dev libxbyak-dev
   # oracles: encoders against LLVM's assembler; foreign code under qemu-user; cpio archives

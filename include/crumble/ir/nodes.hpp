@@ -6,9 +6,10 @@
 // std::vector for many), so a program is an ordinary C++ value that can be built, copied and
 // lowered in constant evaluation as well as at run time.
 //
-// The kinds of each category are listed once, as Boost.Hana type lists (expr_kinds,
-// cond_kinds, stmt_kinds); the NodeOf<...> inside Expr/Cond/Stmt is made from those lists,
-// and the lowering checks at compile time that it handles every kind (lower.hpp).
+// The kinds of each category are listed once, as type lists (ExprKinds, CondKinds, StmtKinds);
+// the NodeOf<...> inside Expr/Cond/Stmt is made from those lists, and a visit instantiates the
+// visitor for every kind, so the lowering cannot miss one. The lists were Boost.Hana's: its
+// instantiations were a quarter of the headers' compile time and 50 MB (bench/README.md §3).
 //
 // Values are 64-bit. Names (variables, labels, functions, globals, buffers) and embedded
 // bytes are std::string_view: the program refers to them and does not own them, so keep the
@@ -22,32 +23,40 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/contains.hpp>
-#include <boost/hana/tuple.hpp>
-#include <boost/hana/type.hpp>
-#include <boost/hana/unpack.hpp>
-
 #include "box.hpp"
 #include "node.hpp"
 #include "syscalls.hpp"
 
 namespace crumble::ir {
 
-namespace hana = boost::hana;
-
 struct Expr;
 struct Cond;
 struct Stmt;
 using Block = std::vector<Stmt>;
 
-// Makes NodeOf<Kinds...> (node.hpp) from a hana type list.
-template <class Kinds>
-using node_of = typename decltype(hana::unpack(std::declval<Kinds>(), hana::template_<NodeOf>))::type;
+template <class... Kinds>
+struct KindList {};
 
-// True when T (without cv/ref) is one of the kinds in the hana type list Kinds.
-template <class T, class Kinds>
-inline constexpr bool is_kind =
-    decltype(hana::contains(std::declval<Kinds>(), hana::type_c<std::remove_cvref_t<T>>))::value;
+namespace kinds_detail {
+template <class List>
+struct NodeOfList;
+template <class... Kinds>
+struct NodeOfList<KindList<Kinds...>> {
+  using type = NodeOf<Kinds...>;
+};
+template <class T, class List>
+struct InList;
+template <class T, class... Kinds>
+struct InList<T, KindList<Kinds...>> : std::bool_constant<(std::is_same_v<T, Kinds> || ...)> {};
+}  // namespace kinds_detail
+
+// NodeOf<Kinds...> (node.hpp) of a KindList.
+template <class List>
+using node_of = typename kinds_detail::NodeOfList<List>::type;
+
+// True when T (without cv/ref) is one of List's kinds.
+template <class T, class List>
+inline constexpr bool is_kind = kinds_detail::InList<std::remove_cvref_t<T>, List>::value;
 
 // ---- values -------------------------------------------------------------------------------
 
@@ -120,14 +129,14 @@ struct Syscall {
 
 struct CondValue { Box<Cond> cond; };  // 1 if cond holds, else 0
 
-inline constexpr auto expr_kinds = hana::tuple_t<Var, GlobalVar, Int64, Int32, Int16, Int8, MemVar, GlobalAddr,
-                                                 FuncAddr, BufferAddr, Embed, Op, Call, Syscall, CondValue>;
+using ExprKinds = KindList<Var, GlobalVar, Int64, Int32, Int16, Int8, MemVar, GlobalAddr, FuncAddr, BufferAddr, Embed,
+                           Op, Call, Syscall, CondValue>;
 
 struct Expr {
-  node_of<decltype(expr_kinds)> node;
+  node_of<ExprKinds> node;
 
   template <class T>
-    requires is_kind<T, decltype(expr_kinds)>
+    requires is_kind<T, ExprKinds>
   constexpr Expr(T&& n) : node(std::forward<T>(n)) {}
   constexpr Expr(std::int64_t v) : node(Int64{v}) {}
   constexpr Expr(int v) : node(Int64{v}) {}
@@ -148,12 +157,12 @@ struct Not { Box<Cond> cond; };
 struct And { Box<Cond> lhs, rhs; };  // short-circuit
 struct Or { Box<Cond> lhs, rhs; };   // short-circuit
 
-inline constexpr auto cond_kinds = hana::tuple_t<Compare, IsZero, IsNegative, Not, And, Or>;
+using CondKinds = KindList<Compare, IsZero, IsNegative, Not, And, Or>;
 
 struct Cond {
-  node_of<decltype(cond_kinds)> node;
+  node_of<CondKinds> node;
   template <class T>
-    requires is_kind<T, decltype(cond_kinds)>
+    requires is_kind<T, CondKinds>
   constexpr Cond(T&& n) : node(std::forward<T>(n)) {}
 };
 
@@ -176,13 +185,13 @@ struct Printf;
 struct CacheFlush;
 struct InstructionBarrier;
 
-inline constexpr auto stmt_kinds = hana::tuple_t<Assign, If, While, Break, Continue, Label, Goto, Return, Call,
-                                                 Syscall, Printf, CacheFlush, InstructionBarrier>;
+using StmtKinds = KindList<Assign, If, While, Break, Continue, Label, Goto, Return, Call, Syscall, Printf, CacheFlush,
+                           InstructionBarrier>;
 
 struct Stmt {
-  node_of<decltype(stmt_kinds)> node;
+  node_of<StmtKinds> node;
   template <class T>
-    requires is_kind<T, decltype(stmt_kinds)>
+    requires is_kind<T, StmtKinds>
   constexpr Stmt(T&& n) : node(std::forward<T>(n)) {}
 };
 
