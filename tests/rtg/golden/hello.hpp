@@ -13,14 +13,17 @@ constexpr crumble::ir::Program hello() {
   using namespace crumble::ir;
   using namespace std::string_view_literals;
   Program p;
+  p.functions.reserve(2);
   {
     Function f{"main"sv};
+    f.body.reserve(7);
     f.body.push_back(Assign{Var{"p"sv}, Embed{"hello from RTG\012"sv, false}});
     f.body.push_back(Assign{Var{"n"sv}, Int64{15}});
     f.body.push_back(Syscall{Sys::write, std::vector<Expr>{Int64{1}, Var{"p"sv}, Var{"n"sv}}});
     f.body.push_back(Assign{Var{"i"sv}, Int64{0}});
     {
      Block b0;
+     b0.reserve(2);
      b0.push_back(Printf{"%d "sv, std::vector<Expr>{Expr{Call{FuncAddr{"fib"sv}, std::vector<Expr>{Var{"i"sv}}}}}});
      b0.push_back(Assign{Var{"i"sv}, op(OpKind::Add, Var{"i"sv}, Int64{1})});
      f.body.push_back(While{cmp(Cmp::Lt, Var{"i"sv}, Int64{10}), std::move(b0)});
@@ -32,6 +35,7 @@ constexpr crumble::ir::Program hello() {
   {
     Function f{"fib"sv};
     f.params.push_back("n"sv);
+    f.body.reserve(2);
     {
      Block b1, b2;
      b1.push_back(Return{Var{"n"sv}});

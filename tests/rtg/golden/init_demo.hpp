@@ -13,9 +13,11 @@ constexpr crumble::ir::Program init_demo() {
   using namespace crumble::ir;
   using namespace std::string_view_literals;
   Program p;
+  p.functions.reserve(3);
   {
     Function f{"main"sv};
     f.buffers.push_back(Buffer{"msg"sv, 32});
+    f.body.reserve(16);
     f.body.push_back(Assign{Var{"pid1"sv}, Expr{CondValue{cmp(Cmp::Eq, Expr{Syscall{Sys::getpid, std::vector<Expr>{}}}, Int64{1})}}});
     {
      Block b0, b1;
@@ -25,6 +27,7 @@ constexpr crumble::ir::Program init_demo() {
     f.body.push_back(Call{FuncAddr{"step"sv}, std::vector<Expr>{Int64{1}, Embed{"mount devtmpfs on /dev"sv, true}, Var{"pid1"sv}}});
     {
      Block b2, b3;
+     b2.reserve(2);
      b2.push_back(Assign{Var{"r"sv}, Expr{Syscall{Sys::mount, std::vector<Expr>{Embed{"devtmpfs"sv, true}, Embed{"/dev"sv, true}, Embed{"devtmpfs"sv, true}, Int64{2}, Int64{0}}}}});
      {
       Block b4, b5;
@@ -42,6 +45,7 @@ constexpr crumble::ir::Program init_demo() {
     f.body.push_back(Assign{Var{"i"sv}, Int64{0}});
     {
      Block b6;
+     b6.reserve(2);
      b6.push_back(Assign{load(op(OpKind::Add, BufferAddr{"msg"sv}, Var{"i"sv}), 0, 8), op(OpKind::And, op(OpKind::Add, Int64{97}, op(OpKind::Rem, Var{"i"sv}, Int64{26})), Int64{255})});
      b6.push_back(Assign{Var{"i"sv}, op(OpKind::Add, Var{"i"sv}, Int64{1})});
      f.body.push_back(While{cmp(Cmp::Lt, Var{"i"sv}, Int64{32}), std::move(b6)});
@@ -54,17 +58,21 @@ constexpr crumble::ir::Program init_demo() {
   }
   {
     Function f{"fail"sv};
+    f.params.reserve(2);
     f.params.push_back("phase"sv);
     f.params.push_back("errno"sv);
+    f.body.reserve(2);
     f.body.push_back(Printf{"init phase %d failed: errno %d\012"sv, std::vector<Expr>{Var{"phase"sv}, op(OpKind::Sub, Int64{0}, Var{"errno"sv})}});
     f.body.push_back(Return{op(OpKind::Add, Int64{100}, Var{"phase"sv})});
     p.functions.push_back(std::move(f));
   }
   {
     Function f{"step"sv};
+    f.params.reserve(3);
     f.params.push_back("phase"sv);
     f.params.push_back("what"sv);
     f.params.push_back("pid1"sv);
+    f.body.reserve(2);
     f.body.push_back(Printf{"[%d] "sv, std::vector<Expr>{Var{"phase"sv}}});
     {
      Block b7, b8;
