@@ -74,7 +74,10 @@ TEST_CASE("runtime-tools: the lifecycle tests and what the container sees, as ru
   // 077 it is 0700 and the guest's root's: `linux_uid_mappings`' container root (host uid 1000)
   // cannot run it, with runc as with us, and the test gives no TAP plan. So the suite is built and
   // run under the usual 022, and a copy built earlier under another umask is named, not run.
-  const fs::path runtimetest = fs::path(std::getenv("TMPDIR") && *std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "runtime-tools-260e151/runtimetest";
+  const auto env = [](const char* name) { return std::getenv(name) && *std::getenv(name) ? std::string(std::getenv(name)) : ""; };
+  const fs::path suite = !env("RT_DIR").empty() ? fs::path(env("RT_DIR"))  // where validate.sh builds it
+                                                : fs::path(env("TMPDIR").empty() ? "/tmp" : env("TMPDIR")) / "runtime-tools-260e151";
+  const fs::path runtimetest = suite / "runtimetest";
   if (fs::exists(runtimetest)) {
     INFO(runtimetest.string() << " is not executable by others (built under a umask such as 077): remove its directory");
     REQUIRE((fs::status(runtimetest).permissions() & fs::perms::others_exec) != fs::perms::none);
