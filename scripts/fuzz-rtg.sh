@@ -42,7 +42,6 @@ seeds=tests/rtg/fuzzer/seeds
 dict=tests/rtg/fuzzer/rtg.dict
 frontend=(src/rtg/lexer.cpp src/rtg/parser.cpp src/rtg/translate.cpp src/rtg/emit_cpp.cpp)
 
-
 mkdir -p "$out/obj" "$out/corpus" "$regress"
 
 # Rebuild an object when its source, a header it could include or this script is newer.

@@ -7,9 +7,9 @@
 // lowered in constant evaluation as well as at run time.
 //
 // The kinds of each category are listed once, as type lists (ExprKinds, CondKinds, StmtKinds);
-// the NodeOf<...> inside Expr/Cond/Stmt is made from those lists, and a visit instantiates the
-// visitor for every kind, so the lowering cannot miss one. The lists were Boost.Hana's: its
-// instantiations were a quarter of the headers' compile time and 50 MB (bench/README.md §3).
+// the NodeOf<...> inside Expr/Cond/Stmt is made from those lists. The lists were Boost.Hana's:
+// its instantiations were nearly a third of the headers' compile time and ~50 MB (bench/README.md
+// §3, session 28).
 //
 // Values are 64-bit. Names (variables, labels, functions, globals, buffers) and embedded
 // bytes are std::string_view: the program refers to them and does not own them, so keep the
