@@ -70,21 +70,19 @@ TEST_CASE("runtime-tools: the lifecycle tests and what the container sees, as ru
       {"process_user", {310, 0}}, {"mounts", {320, 0}}, {"process_oom_score_adj", {309, 0}}, {"hooks_stdin", {3, 0}},
       {"linux_uid_mappings", {312, 0}},
   };
-  // The suite copies its runtimetest, as built, into each bundle's root. Under a umask such as
-  // 077 it is 0700 and the guest's root's: `linux_uid_mappings`' container root (host uid 1000)
-  // cannot run it, with runc as with us, and the test gives no TAP plan. So the suite is built and
-  // run under the usual 022, and a copy built earlier under another umask is named, not run.
-  const auto env = [](const char* name) { return std::getenv(name) && *std::getenv(name) ? std::string(std::getenv(name)) : ""; };
-  const fs::path suite = !env("RT_DIR").empty() ? fs::path(env("RT_DIR"))  // where validate.sh builds it
-                                                : fs::path(env("TMPDIR").empty() ? "/tmp" : env("TMPDIR")) / "runtime-tools-260e151";
-  const fs::path runtimetest = suite / "runtimetest";
-  if (fs::exists(runtimetest)) {
-    INFO(runtimetest.string() << " is not executable by others (built under a umask such as 077): remove its directory");
-    REQUIRE((fs::status(runtimetest).permissions() & fs::perms::others_exec) != fs::perms::none);
-  }
+  // The suite copies its runtimetest, as built, into each bundle's root. Built under a umask such
+  // as 077 it is 0700 and the host root's, and `linux_uid_mappings`' container root (host uid 1000)
+  // cannot run it, with runc as with us: no TAP plan. So the suite is built into this build tree
+  // (RT_DIR), under umask 022, whatever a shared copy in /tmp holds, and a copy of ours that others
+  // cannot run is built again.
+  const fs::path suite = CRUMBLE_OCI_SUITE_DIR;
+  if (fs::exists(suite / "runtimetest") &&
+      (fs::status(suite / "runtimetest").permissions() & fs::perms::others_exec) == fs::perms::none)
+    fs::remove_all(suite);
   std::string tests;
   for (const auto& [t, counts] : want) tests += " " + t;
-  const Output o = shell("umask 022 && bash '" + validate.string() + "' '" + std::string(CRUMBLE_RUNTIME) + "'" + tests);
+  const Output o = shell("umask 022 && RT_DIR='" + suite.string() + "' bash '" + validate.string() + "' '" +
+                         std::string(CRUMBLE_RUNTIME) + "'" + tests);
   INFO(o.text);
   REQUIRE(o.status == 0);
   for (const auto& [t, counts] : want) {
