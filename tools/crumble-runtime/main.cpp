@@ -326,15 +326,17 @@ void record_execs(const fs::path& dir, const std::vector<pid_t>& pids) { mark(di
 
 std::vector<pid_t> vm_processes(pid_t monitor);
 
-// Whether any thread of `pid` is running or runnable (state R in /proc/PID/task/*/stat).
-bool process_runs(pid_t pid) {
+// Whether any thread of `pid` is busy: running or runnable (state R in /proc/PID/task/*/stat), or
+// waiting on the host's I/O (D: a vCPU or an I/O thread reading the guest's disk), which is no
+// idle guest either.
+bool process_busy(pid_t pid) {
   std::error_code ec;
   for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
     std::ifstream in(t.path() / "stat");
     std::string line;
     if (!std::getline(in, line)) continue;
     const auto paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'R') return true;
+    if (paren != std::string::npos && paren + 2 < line.size() && (line[paren + 2] == 'R' || line[paren + 2] == 'D')) return true;
   }
   return false;
 }
@@ -459,11 +461,13 @@ bool process_runs(pid_t pid) {
     };
     crumble::runtime::Relay relay(start_exec, std::move(listener), [&](const std::vector<pid_t>& pids) { record_execs(dir, pids); },
                                   [](const std::string& level, const std::string& msg) { log_line(level, msg); });
-    // Signals that come before the guest has settled after the start wait for it (at most 1 s):
-    // see Relay::hold_main_signals. Settled: no thread of the VM's processes (QEMU, whose vCPU
-    // threads sleep while the guest idles; a virtiofsd) is running or waiting to run.
-    relay.hold_main_signals(std::move(early), process_started + std::chrono::seconds(1),
-                            [vm = vm_processes(::getpid())] { return !vm.empty() && std::none_of(vm.begin(), vm.end(), process_runs); });
+    // Signals that come before the guest has settled after the start wait for it (at most 2 s:
+    // 1 s was too short for a shell's first steps with another VM on both cores; runtime-tools'
+    // killsig waits 5 s for the stop after its kill): see Relay::hold_main_signals. Settled: no
+    // thread of the VM's processes (QEMU, whose vCPU threads sleep while the guest idles; a
+    // virtiofsd) is running, waiting to run or waiting on I/O.
+    relay.hold_main_signals(std::move(early), process_started + std::chrono::seconds(2),
+                            [vm = vm_processes(::getpid())] { return !vm.empty() && std::none_of(vm.begin(), vm.end(), process_busy); });
     const crumble::vm::CommandResult ended = relay.serve(std::move(p), in, out, err, io.terminal, *signals, passed_fd.get());
     status = ended.status();
     // A process that could not start (no such executable, a working directory that is a file):
