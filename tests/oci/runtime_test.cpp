@@ -85,9 +85,9 @@ TEST_CASE("runtime-tools: the lifecycle tests and what the container sees, as ru
                          std::string(CRUMBLE_RUNTIME) + "'" + tests);
   INFO(o.text);
   REQUIRE(o.status == 0);
+  const std::string text = "\n" + o.text;
   for (const auto& [t, counts] : want) {
     // this test's line, alone, so that a failure names it
-    const std::string text = "\n" + o.text;
     const std::size_t at = text.find("\n" + t + " ok=");
     const std::string got = at == std::string::npos ? "(no line)" : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
     std::ostringstream line;
