@@ -4,9 +4,11 @@
 #include <catch2/catch.hpp>
 #include <crumble/code/name_table.hpp>
 #include <crumble/ir/build.hpp>
+#include <crumble/ir/printf.hpp>
 #include <crumble/ir/program_size.hpp>
 
 #include <array>
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -105,8 +107,9 @@ constexpr Numbered numbered(int i) {
   while (k > 0) n.text[n.size++] = digits[--k];
   return n;
 }
-constexpr bool name_table_agrees(int n) {
+constexpr bool name_table_agrees(int n, bool reserve = false) {
   crumble::code::NameTable t;
+  if (reserve) t.reserve(static_cast<std::size_t>(n));
   std::vector<Numbered> names;
   for (int i = 0; i < n; ++i) names.push_back(numbered(i));
   for (int i = 0; i < n; ++i)
@@ -123,5 +126,28 @@ constexpr bool name_table_agrees(int n) {
 
 TEST_CASE("NameTable finds every name, refuses duplicates and empties on clear") {
   STATIC_REQUIRE(name_table_agrees(100));
+  STATIC_REQUIRE(name_table_agrees(100, true));
   CHECK(name_table_agrees(20000));
+  CHECK(name_table_agrees(20000, true));
+}
+
+TEST_CASE("printf_runtime_names names printf_runtime()'s functions, in order") {
+  // The lowering declares the routines by these names without building them.
+  const std::vector<Function> runtime = printf_runtime();
+  REQUIRE(runtime.size() == std::size(printf_runtime_names));
+  for (std::size_t i = 0; i < runtime.size(); ++i) CHECK(runtime[i].name == printf_runtime_names[i]);
+}
+
+TEST_CASE("function_size counts one function as program_size counts a program of it") {
+  const Program p{{Function{"f", {"a"}, {Assign{Var{"x"}, Var{"a"} + 1}, Printf{"%d\n", {Var{"x"}}}, Return{Var{"x"}}}},
+                   Function{"g", {}, {Return{Embed{"abc"}}}}}};
+  for (const Function& f : p.functions) {
+    const ProgramSize one = function_size(f), whole = program_size(Program{{f}});
+    CHECK(one.nodes == whole.nodes);
+    CHECK(one.functions == 1);
+    CHECK(one.embedded_bytes == whole.embedded_bytes);
+    CHECK(one.addresses == whole.addresses);
+    CHECK(one.printfs == whole.printfs);
+  }
+  CHECK(function_size(p.functions[0]).nodes + function_size(p.functions[1]).nodes == program_size(p).nodes);
 }

@@ -21,10 +21,15 @@
 #include <array>
 #include <concepts>
 #include <cstdint>
+#include <iterator>
+#include <span>
+#include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "code/buffer.hpp"
+#include "code/piece.hpp"
 #include "elf.hpp"
 #include "ir/nodes.hpp"
 #include "ir/program_size.hpp"
@@ -108,14 +113,11 @@ constexpr void copy_n(const E* from, std::size_t n, E* to) {
   code::pod_vector_detail::copy(from, from + n, to);
 }
 
-// The image of p made into arrays of a bound. The buffer's bytes are reserved to the bound, so
-// they never reallocate; the linked bytes go into the arrays without becoming a std::vector.
-template <class Target, std::size_t N, std::size_t R>
-constexpr BoundedImage<N, R> bounded(const ir::Program& p) {
+// The image of a lowered program made into arrays of a bound: the linked bytes go into the
+// arrays without becoming a std::vector.
+template <std::size_t N, std::size_t R, class Target>
+constexpr BoundedImage<N, R> bounded_image(const lower::Lowering<Target>& l) {
   BoundedImage<N, R> out;
-  lower::Lowering<Target> l(p);
-  l.buf.bytes.reserve(N);
-  l.lower_all();
   const code::Linked img = l.buf.finish_linked(l.entry());
   if (img.bytes.size() > N || img.relocs.size() > R) return out;
   copy_n(img.bytes.data(), img.bytes.size(), out.image.bytes.data());
@@ -128,6 +130,16 @@ constexpr BoundedImage<N, R> bounded(const ir::Program& p) {
   out.size = img.bytes.size();
   out.reloc_count = img.relocs.size();
   return out;
+}
+
+// The image of p made into arrays of a bound. The buffer's bytes are reserved to the bound, so
+// they never reallocate.
+template <class Target, std::size_t N, std::size_t R>
+constexpr BoundedImage<N, R> bounded(const ir::Program& p) {
+  lower::Lowering<Target> l(p);
+  l.buf.bytes.reserve(N);
+  l.lower_all();
+  return bounded_image<N, R>(l);
 }
 
 // The first n bytes and r relocations of `from`, other fields as they are.
@@ -143,15 +155,13 @@ constexpr StaticImage<N, R> trimmed(const StaticImage<FN, FR>& from) {
   return out;
 }
 
-// The executable of p made into an array of Cap bytes, as executable(p) makes it; .second is
-// its size, 0 when it does not fit. As bounded(): the bytes are reserved, and go into the
-// array without becoming a std::vector.
-template <class Target, std::size_t Cap>
-constexpr std::pair<std::array<std::uint8_t, Cap>, std::size_t> executable_bounded(const ir::Program& p) {
+// The executable of a lowered program (`start`: its start stub) made into an array of Cap
+// bytes, as executable(p) makes it; .second is its size, 0 when it does not fit. As
+// bounded_image(): the bytes go into the array without becoming a std::vector.
+template <std::size_t Cap, class Target>
+constexpr std::pair<std::array<std::uint8_t, Cap>, std::size_t> executable_image(const lower::Lowering<Target>& l,
+                                                                                code::Label start) {
   std::pair<std::array<std::uint8_t, Cap>, std::size_t> out{};
-  lower::Lowering<Target> l(p);
-  l.buf.bytes.reserve(Cap);
-  const code::Label start = lower_executable(l);
   const code::Linked img = l.buf.finish_linked(start, elf::image_address);
   const std::vector<std::uint8_t> head =
       elf::headers(img.entry, img.bytes.size(), img.bss_offset, img.bss_size, Target::elf_machine);
@@ -160,6 +170,15 @@ constexpr std::pair<std::array<std::uint8_t, Cap>, std::size_t> executable_bound
   copy_n(img.bytes.data(), img.bytes.size(), out.first.data() + head.size());
   out.second = head.size() + img.bytes.size();
   return out;
+}
+
+// The executable of p made into an array of Cap bytes (bytes reserved, as in bounded()).
+template <class Target, std::size_t Cap>
+constexpr std::pair<std::array<std::uint8_t, Cap>, std::size_t> executable_bounded(const ir::Program& p) {
+  lower::Lowering<Target> l(p);
+  l.buf.bytes.reserve(Cap);
+  const code::Label start = lower_executable(l);
+  return executable_image<Cap>(l, start);
 }
 
 // assemble() for a program over the first capacity.
@@ -248,6 +267,207 @@ consteval auto executable(Make) {
     return out;
   } else {
     return assemble_detail::executable_sized<Target>(Make{});
+  }
+}
+
+// ---- assembly by function ---------------------------------------------------------------------
+//
+// A program given function by function: the compilers bound the work of one constant
+// expression (Clang's -fconstexpr-steps is 1,048,576 statements by default), and the forms above
+// build and lower a whole program in one. Given by function, the functions are built and
+// lowered a few at a time, each group in a constant expression of its own (code/piece.hpp), and
+// a last one joins and links the pieces: the same bytes, with no limit to raise however many
+// functions the program has.
+//
+//   P::function_names   the functions' names, in the program's order (an array of string_view)
+//   P::globals()        the program's globals (std::vector<ir::Global>)
+//   P::function(i)      function i, whole (named function_names[i])
+//   P::function_nodes   optional: each function's IR nodes (ir::function_size), an array. Groups
+//                       are consecutive functions of at most piece_nodes nodes in all; without
+//                       it every function is a group of its own (each group costs the compiler
+//                       a fixed ~20 ms: declaring every function again)
+//
+// crumble-rtg writes one beside each program (NAME_by_function, rtg/emit_cpp.hpp), so building
+// a function builds nothing else. crumble::ByFunction<Make> makes one of any program maker; it
+// builds the whole program for every group, so it pays when lowering, not building, is what a
+// program costs. A group of more than piece_nodes is a function that large alone: the limits
+// then bound that function.
+template <class P>
+concept ProgramByFunction = requires(std::size_t i) {
+  { std::size(P::function_names) } -> std::convertible_to<std::size_t>;
+  { std::span<const std::string_view>(P::function_names) };
+  { P::globals() } -> std::same_as<std::vector<ir::Global>>;
+  { P::function(i) } -> std::same_as<ir::Function>;
+};
+
+// About 300 Clang steps a node for building, lowering and destroying (bench/README.md §3): a
+// group stays near 600 K of the 1,048,576 default.
+inline constexpr std::size_t piece_nodes = 2048;
+
+template <ProgramMaker Make>
+struct ByFunction {
+  static constexpr std::size_t count = Make{}().functions.size();
+  static constexpr auto function_names = [] {
+    std::array<std::string_view, count> names;
+    const ir::Program p = Make{}();
+    for (std::size_t i = 0; i < count; ++i) names[i] = p.functions[i].name;
+    return names;
+  }();
+  static constexpr auto function_nodes = [] {
+    std::array<std::size_t, count> nodes{};
+    const ir::Program p = Make{}();
+    for (std::size_t i = 0; i < count; ++i) nodes[i] = ir::function_size(p.functions[i]).nodes;
+    return nodes;
+  }();
+  static constexpr std::vector<ir::Global> globals() { return Make{}().globals; }
+  static constexpr ir::Function function(std::size_t i) { return Make{}().functions[i]; }
+};
+
+namespace assemble_detail {
+
+template <class P>
+inline constexpr std::size_t function_count = std::size(P::function_names);
+
+// Where each group of functions starts, and function_count<P> after the last.
+template <class P>
+constexpr std::size_t group_starts(std::size_t* out) {
+  std::size_t groups = 0, nodes = 0;
+  for (std::size_t i = 0; i < function_count<P>; ++i) {
+    std::size_t n = piece_nodes;
+    if constexpr (requires { P::function_nodes[i]; }) n = static_cast<std::size_t>(P::function_nodes[i]);
+    if (i == 0 || nodes + n > piece_nodes) {
+      if (out) out[groups] = i;
+      ++groups;
+      nodes = 0;
+    }
+    nodes += n;
+  }
+  if (out) out[groups] = function_count<P>;
+  return groups;
+}
+template <class P>
+inline constexpr std::size_t group_count = group_starts<P>(nullptr);
+template <class P>
+inline constexpr auto groups = [] {
+  std::array<std::size_t, group_count<P> + 1> starts{};
+  group_starts<P>(starts.data());
+  return starts;
+}();
+
+// Group g of P's functions lowered alone; g == group_count<P>: printf's routines.
+template <class Target, class P>
+constexpr code::Piece lower_piece(std::size_t g) {
+  lower::Lowering<Target> l(P::function_names, P::globals());
+  if (g == group_count<P>) {
+    l.lower_printf_runtime();
+    return code::freeze(l.buf, false);
+  }
+  bool uses_printf = false;
+  for (std::size_t i = groups<P>[g]; i < groups<P>[g + 1]; ++i) {
+    const ir::Function f = P::function(i);
+    uses_printf = uses_printf || lower::Lowering<Target>::uses_printf(f.body);
+    l.lower(f);
+  }
+  return code::freeze(l.buf, uses_printf);
+}
+template <class Target, class P, std::size_t G>
+inline constexpr code::Piece piece = lower_piece<Target, P>(G);
+
+template <class Target, class P, std::size_t... G>
+constexpr bool pieces_fit(std::index_sequence<G...>) {
+  return (piece<Target, P, G>.fits && ...);
+}
+template <class Target, class P, std::size_t... G>
+constexpr bool pieces_use_printf(std::index_sequence<G...>) {
+  return (piece<Target, P, G>.uses_printf || ...);
+}
+template <class P>
+constexpr auto groups_of = std::make_index_sequence<group_count<P>>{};
+// The groups' pieces, then printf's routines when a function uses them: the order of
+// Lowering::lower_all.
+template <class Target, class P>
+constexpr auto pieces_of = [] {
+  if constexpr (pieces_use_printf<Target, P>(groups_of<P>))
+    return std::make_index_sequence<group_count<P> + 1>{};
+  else
+    return groups_of<P>;
+}();
+
+// Bounds for the joined image: every piece's bytes and read-only data, and each branch or call
+// at 32 bytes (the longest form of any target is 12).
+template <class Target, class P, std::size_t... G>
+constexpr Bound joined_bound(std::index_sequence<G...>) {
+  return Bound{(std::size_t{64} + ... +
+                (piece<Target, P, G>.byte_count + 32 * std::size_t{piece<Target, P, G>.item_count} +
+                 piece<Target, P, G>.rodata_size)),
+               (std::size_t{16} + ... + piece<Target, P, G>.reloc_count)};
+}
+
+// Appends every piece to a Lowering made from P's names and globals, ready to link.
+template <class Target, class P, std::size_t... G>
+constexpr void join(lower::Lowering<Target>& l, std::index_sequence<G...>) {
+  const auto shared = static_cast<std::uint32_t>(l.buf.labels.size());
+  (code::append(l.buf, piece<Target, P, G>, shared), ...);
+}
+
+template <class Target, class P>
+constexpr auto joined_bytes = joined_bound<Target, P>(pieces_of<Target, P>);
+
+template <class Target, class P>
+inline constexpr auto joined_image = [] {
+  constexpr Bound b = joined_bytes<Target, P>;
+  lower::Lowering<Target> l(P::function_names, P::globals());
+  l.buf.bytes.reserve(b.bytes);
+  join<Target, P>(l, pieces_of<Target, P>);
+  return bounded_image<b.bytes, b.relocs>(l);
+}();
+
+template <class Target, class P>
+inline constexpr auto joined_executable = [] {
+  constexpr std::size_t cap = elf::image_offset + 256 + joined_bytes<Target, P>.bytes;
+  lower::Lowering<Target> l(P::function_names, P::globals());
+  l.buf.bytes.reserve(cap);
+  join<Target, P>(l, pieces_of<Target, P>);
+  const code::Label start = l.buf.new_label();
+  l.buf.bind(start);
+  Target::start_stub(l.buf, l.entry());
+  return executable_image<cap>(l, start);
+}();
+
+// P as one program maker: the fallback when a group outgrows its piece.
+template <class P>
+struct WholeProgram {
+  constexpr ir::Program operator()() const {
+    ir::Program p{{}, P::globals()};
+    p.functions.reserve(function_count<P>);
+    for (std::size_t i = 0; i < function_count<P>; ++i) p.functions.push_back(P::function(i));
+    return p;
+  }
+};
+
+}  // namespace assemble_detail
+
+template <class Target, ProgramByFunction P>
+consteval auto assemble(P) {
+  if constexpr (!assemble_detail::pieces_fit<Target, P>(assemble_detail::groups_of<P>)) {
+    return assemble<Target>(assemble_detail::WholeProgram<P>{});
+  } else {
+    constexpr const auto& joined = assemble_detail::joined_image<Target, P>;
+    static_assert(joined.fits, "crumble: (internal) the joined image outgrew its bound");
+    return assemble_detail::trimmed<joined.size, joined.reloc_count>(joined.image);
+  }
+}
+
+template <class Target, ProgramByFunction P>
+consteval auto executable(P) {
+  if constexpr (!assemble_detail::pieces_fit<Target, P>(assemble_detail::groups_of<P>)) {
+    return executable<Target>(assemble_detail::WholeProgram<P>{});
+  } else {
+    constexpr const auto& joined = assemble_detail::joined_executable<Target, P>;
+    static_assert(joined.second != 0, "crumble: (internal) the joined executable outgrew its bound");
+    std::array<std::uint8_t, joined.second> out{};
+    assemble_detail::copy_n(joined.first.data(), joined.second, out.data());
+    return out;
   }
 }
 

@@ -61,7 +61,7 @@ enum class errc {
 
 namespace detail {
 inline constexpr std::array errc_messages{
-#define CRUMBLE_ERRC_MESSAGE(name, message) std::string_view{message},
+#define CRUMBLE_ERRC_MESSAGE(name, message) std::string_view{message, sizeof(message) - 1},
     CRUMBLE_ERRORS(CRUMBLE_ERRC_MESSAGE)
 #undef CRUMBLE_ERRC_MESSAGE
 };

@@ -34,6 +34,8 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <iterator>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -87,28 +89,43 @@ class Lowering {
  public:
   Buf buf;
 
-  constexpr explicit Lowering(const Program& p) : program_(p) {
-    if (p.functions.empty()) detail::fail(errc::empty_program);
-    for (const Function& f : p.functions)
-      if (!functions_.insert(f.name, buf.new_label().id)) detail::fail(errc::duplicate_function, f.name);
-    for (const Global& g : p.globals) {
-      if (globals_.contains(g.name)) detail::fail(errc::duplicate_global, g.name);
-      if (!sane_size(g.size) || g.align <= 0 || (g.align & (g.align - 1)) || g.align > max_size)
-        detail::fail(errc::invalid_size, g.name);
-      globals_.insert(g.name, buf.add_bss(g.size, g.align));
-    }
-    if (uses_printf(p)) {
-      printf_runtime_ = ir::printf_runtime();
-      // A program function of the same name keeps it (insert keeps the first), as before.
-      for (const Function& f : printf_runtime_) functions_.insert(f.name, buf.new_label().id);
-    }
+  constexpr explicit Lowering(const Program& p) : program_(&p) {
+    const bool with_printf = uses_printf(p);
+    declare(p.functions.size(), [&](std::size_t i) { return p.functions[i].name; }, p.globals, with_printf);
+    if (with_printf) printf_runtime_ = ir::printf_runtime();
   }
 
-  constexpr code::Label entry() const { return code::Label{functions_.find(program_.functions.front().name)}; }
+  // For assembly by function (assemble.hpp), which lowers each function in a Lowering of its
+  // own and joins their buffers in another: the program's function names, in order, and its
+  // globals; printf's routines are always declared. Every such Lowering then numbers the
+  // functions' labels alike.
+  constexpr Lowering(std::span<const std::string_view> function_names, const std::vector<Global>& globals) {
+    declare(function_names.size(), [&](std::size_t i) { return function_names[i]; }, globals, true);
+  }
+
+  // The first function's label.
+  constexpr code::Label entry() const { return code::Label{0}; }
 
   constexpr void lower_all() {
-    for (const Function& f : program_.functions) lower_function(f);
+    for (const Function& f : program_->functions) lower_function(f);
     for (const Function& f : printf_runtime_) lower_function(f);
+  }
+  // One function, in a Lowering made from an outline.
+  constexpr void lower(const Function& f) { lower_function(f); }
+  // printf's routines, as lower_all lowers them after a program that uses Printf.
+  constexpr void lower_printf_runtime() {
+    printf_runtime_ = ir::printf_runtime();
+    for (const Function& f : printf_runtime_) lower_function(f);
+  }
+
+  static constexpr bool uses_printf(const Block& b) {
+    for (const Stmt& s : b) {
+      if (holds<Printf>(s)) return true;
+      if (auto* i = get_if<If>(s); i && (uses_printf(i->then_body) || uses_printf(i->else_body)))
+        return true;
+      if (auto* w = get_if<While>(s); w && uses_printf(w->body)) return true;
+    }
+    return false;
   }
 
  private:
@@ -124,7 +141,7 @@ class Lowering {
     code::Label top, end;
   };
 
-  const Program& program_;
+  const Program* program_ = nullptr;  // null in a Lowering for assembly by function
   std::vector<Function> printf_runtime_;
   // Names resolved in constant time (code/name_table.hpp): functions to label ids, globals to
   // bss offsets; per function, variables to indices in homes_, buffers to frame offsets,
@@ -181,15 +198,25 @@ class Lowering {
   }
   constexpr std::string_view where() const { return fn_ ? fn_->name : std::string_view{}; }
 
-  static constexpr bool uses_printf(const Block& b) {
-    for (const Stmt& s : b) {
-      if (holds<Printf>(s)) return true;
-      if (auto* i = get_if<If>(s); i && (uses_printf(i->then_body) || uses_printf(i->else_body)))
-        return true;
-      if (auto* w = get_if<While>(s); w && uses_printf(w->body)) return true;
+  // Labels for the functions (ids from 0, in the program's order, then printf's routines when
+  // `with_printf`) and the globals' bss.
+  template <class NameOf>
+  constexpr void declare(std::size_t count, NameOf name_of, const std::vector<Global>& globals, bool with_printf) {
+    if (count == 0) detail::fail(errc::empty_program);
+    functions_.reserve(count + std::size(ir::printf_runtime_names));
+    for (std::size_t i = 0; i < count; ++i)
+      if (!functions_.insert(name_of(i), buf.new_label().id)) detail::fail(errc::duplicate_function, name_of(i));
+    for (const Global& g : globals) {
+      if (globals_.contains(g.name)) detail::fail(errc::duplicate_global, g.name);
+      if (!sane_size(g.size) || g.align <= 0 || (g.align & (g.align - 1)) || g.align > max_size)
+        detail::fail(errc::invalid_size, g.name);
+      globals_.insert(g.name, buf.add_bss(g.size, g.align));
     }
-    return false;
+    // A program function of the same name keeps it (insert keeps the first).
+    if (with_printf)
+      for (std::string_view name : ir::printf_runtime_names) functions_.insert(name, buf.new_label().id);
   }
+
   static constexpr bool uses_printf(const Program& p) {
     for (const Function& f : p.functions)
       if (uses_printf(f.body)) return true;

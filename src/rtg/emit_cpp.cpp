@@ -2,7 +2,11 @@
 // src/rtg/emit_cpp.cpp — see emit_cpp.hpp.
 #include <crumble/rtg/emit_cpp.hpp>
 
+#include <crumble/ir/program_size.hpp>
+
+#include <cctype>
 #include <cstdio>
+#include <vector>
 
 namespace crumble::rtg {
 namespace {
@@ -65,20 +69,16 @@ struct Printer {
           else if constexpr (std::is_same_v<N, Embed>) return std::string("Embed{") + view(n.bytes) + (n.nul ? ", true}" : ", false}");
           else if constexpr (std::is_same_v<N, Op>)
             return std::string("op(OpKind::") + op_names[static_cast<int>(n.kind)] + ", " + expr(*n.lhs) + ", " + expr(*n.rhs) + ")";
-          else if constexpr (std::is_same_v<N, Call>) return "Expr{" + call(n) + "}";
-          else if constexpr (std::is_same_v<N, Syscall>) return "Expr{" + syscall(n) + "}";
-          else if constexpr (std::is_same_v<N, CondValue>) return "Expr{CondValue{" + cond(*n.cond) + "}}";
+          else if constexpr (std::is_same_v<N, Call>) return "call(" + expr(*n.target) + ", " + args(n.args) + ")";
+          else if constexpr (std::is_same_v<N, Syscall>) return "syscall(Sys::" + std::string(name(n.nr)) + ", " + args(n.args) + ")";
+          else if constexpr (std::is_same_v<N, CondValue>) return "cond_value(" + cond(*n.cond) + ")";
         },
         e);
   }
   std::string args(const std::vector<Expr>& a) {
-    std::string s = "std::vector<Expr>{";
+    std::string s = "args(";
     for (std::size_t k = 0; k < a.size(); ++k) s += (k ? ", " : "") + expr(a[k]);
-    return s + "}";
-  }
-  std::string call(const Call& c) { return "Call{" + expr(*c.target) + ", " + args(c.args) + "}"; }
-  std::string syscall(const Syscall& c) {
-    return "Syscall{Sys::" + std::string(name(c.nr)) + ", " + args(c.args) + "}";
+    return s + ")";
   }
 
   std::string cond(const Cond& c) {
@@ -87,18 +87,18 @@ struct Printer {
           using N = std::remove_cvref_t<decltype(n)>;
           if constexpr (std::is_same_v<N, Compare>)
             return std::string("cmp(Cmp::") + cmp_names[static_cast<int>(n.kind)] + ", " + expr(*n.lhs) + ", " + expr(*n.rhs) + ")";
-          else if constexpr (std::is_same_v<N, IsZero>) return "Cond{IsZero{" + expr(*n.value) + "}}";
-          else if constexpr (std::is_same_v<N, IsNegative>) return "Cond{IsNegative{" + expr(*n.value) + "}}";
-          else if constexpr (std::is_same_v<N, Not>) return "Cond{Not{" + cond(*n.cond) + "}}";
-          else if constexpr (std::is_same_v<N, And>) return "Cond{And{" + cond(*n.lhs) + ", " + cond(*n.rhs) + "}}";
-          else if constexpr (std::is_same_v<N, Or>) return "Cond{Or{" + cond(*n.lhs) + ", " + cond(*n.rhs) + "}}";
+          else if constexpr (std::is_same_v<N, IsZero>) return "is_zero(" + expr(*n.value) + ")";
+          else if constexpr (std::is_same_v<N, IsNegative>) return "is_negative(" + expr(*n.value) + ")";
+          else if constexpr (std::is_same_v<N, Not>) return "not_(" + cond(*n.cond) + ")";
+          else if constexpr (std::is_same_v<N, And>) return "and_(" + cond(*n.lhs) + ", " + cond(*n.rhs) + ")";
+          else if constexpr (std::is_same_v<N, Or>) return "or_(" + cond(*n.lhs) + ", " + cond(*n.rhs) + ")";
         },
         c);
   }
 
   // Statements are appended one by one (b.push_back), not written as one nested initializer:
   // that keeps the generated code's nesting as deep as the program's, and GCC's constant
-  // evaluator fast. Each vector is reserved first: growing one in constant evaluation moves
+  // evaluator fast. Nodes that hold nodes are made by functions (rtg/emitted.hpp says why). Each vector is reserved first: growing one in constant evaluation moves
   // and destroys every element it held, and that was a fifth of building the init (Clang steps).
   void block(const std::string& into, const Block& b) {
     reserve(into, b.size());
@@ -112,7 +112,7 @@ struct Printer {
     visit(
         [&](const auto& n) {
           using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, Assign>) line(into + ".push_back(Assign{" + expr(n.target) + ", " + expr(n.value) + "});");
+          if constexpr (std::is_same_v<N, Assign>) line(into + ".push_back(assign(" + expr(n.target) + ", " + expr(n.value) + "));");
           else if constexpr (std::is_same_v<N, If>) {
             std::string t = "b" + std::to_string(blocks++), e = "b" + std::to_string(blocks++);
             line("{");
@@ -120,7 +120,7 @@ struct Printer {
             line("Block " + t + ", " + e + ";");
             block(t, n.then_body);
             block(e, n.else_body);
-            line(into + ".push_back(If{" + cond(n.cond) + ", std::move(" + t + "), std::move(" + e + ")});");
+            line(into + ".push_back(if_(" + cond(n.cond) + ", std::move(" + t + "), std::move(" + e + ")));");
             --indent;
             line("}");
           } else if constexpr (std::is_same_v<N, While>) {
@@ -129,18 +129,18 @@ struct Printer {
             ++indent;
             line("Block " + w + ";");
             block(w, n.body);
-            line(into + ".push_back(While{" + cond(n.cond) + ", std::move(" + w + ")});");
+            line(into + ".push_back(while_(" + cond(n.cond) + ", std::move(" + w + ")));");
             --indent;
             line("}");
           } else if constexpr (std::is_same_v<N, Break>) line(into + ".push_back(Break{});");
           else if constexpr (std::is_same_v<N, Continue>) line(into + ".push_back(Continue{});");
           else if constexpr (std::is_same_v<N, Label>) line(into + ".push_back(Label{" + view(n.name) + "});");
           else if constexpr (std::is_same_v<N, Goto>) line(into + ".push_back(Goto{" + view(n.name) + "});");
-          else if constexpr (std::is_same_v<N, Return>) line(into + ".push_back(Return{" + expr(n.value) + "});");
-          else if constexpr (std::is_same_v<N, Call>) line(into + ".push_back(" + call(n) + ");");
-          else if constexpr (std::is_same_v<N, Syscall>) line(into + ".push_back(" + syscall(n) + ");");
-          else if constexpr (std::is_same_v<N, Printf>) line(into + ".push_back(Printf{" + view(n.format) + ", " + args(n.args) + "});");
-          else if constexpr (std::is_same_v<N, CacheFlush>) line(into + ".push_back(CacheFlush{" + expr(n.base) + ", " + expr(n.size) + "});");
+          else if constexpr (std::is_same_v<N, Return>) line(into + ".push_back(return_(" + expr(n.value) + "));");
+          else if constexpr (std::is_same_v<N, Call>) line(into + ".push_back(call_stmt(" + expr(*n.target) + ", " + args(n.args) + "));");
+          else if constexpr (std::is_same_v<N, Syscall>) line(into + ".push_back(syscall_stmt(Sys::" + std::string(name(n.nr)) + ", " + args(n.args) + "));");
+          else if constexpr (std::is_same_v<N, Printf>) line(into + ".push_back(printf_(" + view(n.format) + ", " + args(n.args) + "));");
+          else if constexpr (std::is_same_v<N, CacheFlush>) line(into + ".push_back(cache_flush(" + expr(n.base) + ", " + expr(n.size) + "));");
           else if constexpr (std::is_same_v<N, InstructionBarrier>) line(into + ".push_back(InstructionBarrier{});");
         },
         s);
@@ -158,28 +158,64 @@ std::string emit_cpp(const ir::Program& p, const HeaderInfo& info) {
     if (b == std::string::npos) b = info.comment.size();
     o += "// " + info.comment.substr(a, b - a) + "\n";
   }
-  o += "#pragma once\n\n#include <string_view>\n#include <utility>\n\n#include <crumble/ir/build.hpp>\n\n";
+  o += "#pragma once\n\n#include <array>\n#include <cstddef>\n#include <string_view>\n#include <utility>\n#include <vector>\n\n";
+  o += "#include <crumble/rtg/emitted.hpp>\n\n";
   o += "namespace " + info.name_space + " {\n\n";
-  o += "constexpr crumble::ir::Program " + info.function + "() {\n";
-  o += "  using namespace crumble::ir;\n  using namespace std::string_view_literals;\n  Program p;\n";
+  const std::string parts = info.function + "_functions";
+  // One maker per function, so that NAME_by_function builds only the function asked for.
+  o += "// " + info.function + "()'s globals and functions, one maker each (" + info.function + "_by_function).\n";
+  o += "namespace " + parts + " {\n\n";
+  o += "using namespace crumble::rtg::emitted;  // and crumble::ir\nusing namespace std::string_view_literals;\n\n";
+  o += "constexpr std::vector<Global> globals() {\n  std::vector<Global> g;\n";
   pr.indent = 2;
-  pr.reserve("p.globals", p.globals.size());
-  pr.reserve("p.functions", p.functions.size());
+  pr.reserve("g", p.globals.size());
   for (const Global& g : p.globals)
-    o += "  p.globals.push_back(Global{" + view(g.name) + ", " + i64(g.size) + ", " + i64(g.align) + "});\n";
+    pr.line("g.push_back(Global{" + view(g.name) + ", " + i64(g.size) + ", " + i64(g.align) + "});");
+  o += "  return g;\n}\n";
+  std::vector<std::string> makers;
   for (const Function& f : p.functions) {
-    o += "  {\n";
-    pr.indent = 4;
+    std::string maker = "f" + std::to_string(makers.size()) + "_";
+    for (char c : f.name) maker += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    makers.push_back(maker);
+    o += "\nconstexpr Function " + maker + "() {\n";
+    pr.indent = 2;
     pr.line("Function f{" + view(f.name) + "};");
     pr.reserve("f.params", f.params.size());
     for (std::string_view param : f.params) pr.line("f.params.push_back(" + view(param) + ");");
     pr.reserve("f.buffers", f.buffers.size());
     for (const Buffer& b : f.buffers) pr.line("f.buffers.push_back(Buffer{" + view(b.name) + ", " + i64(b.size) + "});");
     pr.block("f.body", f.body);
-    pr.line("p.functions.push_back(std::move(f));");
-    o += "  }\n";
+    pr.line("return f;");
+    o += "}\n";
   }
-  o += "  return p;\n}\n\n}  // namespace " + info.name_space + "\n";
+  o += "\n}  // namespace " + parts + "\n\n";
+
+  o += "constexpr crumble::ir::Program " + info.function + "() {\n";
+  o += "  crumble::ir::Program p{{}, " + parts + "::globals()};\n";
+  pr.indent = 2;
+  pr.reserve("p.functions", p.functions.size());
+  for (const std::string& m : makers) pr.line("p.functions.push_back(" + parts + "::" + m + "());");
+  o += "  return p;\n}\n\n";
+
+  o += "// " + info.function + "() function by function, for crumble::assemble and crumble::executable at\n";
+  o += "// compile time: its functions are lowered a few at a time, each group in a constant expression of\n";
+  o += "// its own (crumble/assemble.hpp).\n";
+  o += "struct " + info.function + "_by_function {\n";
+  o += "  static constexpr std::array<std::string_view, " + std::to_string(makers.size()) + "> function_names{\n";
+  for (const Function& f : p.functions)
+    o += "      std::string_view(" + quoted(f.name) + ", " + std::to_string(f.name.size()) + "),\n";
+  o += "  };\n";
+  o += "  // IR nodes per function (crumble::ir::function_size): assembly lowers about 2,000 at a time.\n";
+  o += "  static constexpr std::array<std::size_t, " + std::to_string(makers.size()) + "> function_nodes{";
+  for (std::size_t i = 0; i < p.functions.size(); ++i)
+    o += (i ? ", " : "") + std::to_string(ir::function_size(p.functions[i]).nodes);
+  o += "};\n";
+  o += "  static constexpr std::vector<crumble::ir::Global> globals() { return " + parts + "::globals(); }\n";
+  o += "  static constexpr crumble::ir::Function function(std::size_t i) {\n    switch (i) {\n";
+  for (std::size_t i = 0; i < makers.size(); ++i)
+    o += "      case " + std::to_string(i) + ": return " + parts + "::" + makers[i] + "();\n";
+  o += "    }\n    return crumble::ir::Function{};  // i < function_names.size(): never\n  }\n};\n\n";
+  o += "}  // namespace " + info.name_space + "\n";
   return o;
 }
 

@@ -40,6 +40,25 @@ void check_constexpr(std::string_view name, Make make) {
   }
 }
 
+// The same program assembled by function (crumble::ByFunction: a few functions per constant
+// expression, joined by a last one) must give the run-time bytes too, as an executable and as a
+// payload image (relocations, entry and bss included).
+template <class Target, class Make>
+void check_by_function(std::string_view name, Make make) {
+  static constexpr auto elf = crumble::executable<Target>(crumble::ByFunction<Make>{});
+  static constexpr auto image = crumble::assemble<Target>(crumble::ByFunction<Make>{});
+  const std::vector<std::uint8_t> runtime = crumble::executable<Target>(make());
+  const crumble::code::Image runtime_image = crumble::assemble<Target>(make());
+  INFO(name << ": " << elf.size() << " bytes by function, " << runtime.size() << " at run time");
+  CHECK(std::vector<std::uint8_t>(elf.begin(), elf.end()) == runtime);
+  CHECK(std::vector<std::uint8_t>(image.bytes.begin(), image.bytes.end()) == runtime_image.bytes);
+  CHECK(std::vector<std::uint32_t>(image.relocs.begin(), image.relocs.end()) == runtime_image.relocs);
+  CHECK(image.entry == runtime_image.entry);
+  CHECK(image.code_size == runtime_image.code_size);
+  CHECK(image.bss_offset == runtime_image.bss_offset);
+  CHECK(image.bss_size == runtime_image.bss_size);
+}
+
 }  // namespace crumble::corpus
 
 #define CRUMBLE_CORPUS_STR2(x) #x
@@ -48,5 +67,10 @@ void check_constexpr(std::string_view name, Make make) {
   TEST_CASE("corpus/constexpr/" CRUMBLE_CORPUS_STR(CRUMBLE_CORPUS_ARCH) ": " #name, "[corpus][constexpr]") { \
     crumble::corpus::check_constexpr<crumble::arch::CRUMBLE_CORPUS_ARCH,                                    \
                                      crumble::corpus::constexpr_enabled(#name)>(                             \
+        #name, [] { return crumble::corpus::name(); });                                                     \
+  }
+#define CRUMBLE_CORPUS_BY_FUNCTION_CASE(name)                                                                 \
+  TEST_CASE("corpus/by function/" CRUMBLE_CORPUS_STR(CRUMBLE_CORPUS_ARCH) ": " #name, "[corpus][constexpr]") { \
+    crumble::corpus::check_by_function<crumble::arch::CRUMBLE_CORPUS_ARCH>(                                 \
         #name, [] { return crumble::corpus::name(); });                                                     \
   }

@@ -37,6 +37,10 @@ namespace {
 constexpr auto hello_amd64 = crumble::executable<crumble::arch::amd64>([] { return crumble::rtg::samples::hello(); });
 constexpr auto hello_arm64 = crumble::executable<crumble::arch::arm64>([] { return crumble::rtg::samples::hello_arm64(); });
 constexpr auto init_demo_payload = crumble::assemble<crumble::arch::riscv64>([] { return crumble::rtg::samples::init_demo(); });
+// The same programs by function (NAME_by_function: each group of functions lowered in a constant
+// expression of its own).
+constexpr auto hello_amd64_by_function = crumble::executable<crumble::arch::amd64>(crumble::rtg::samples::hello_by_function{});
+constexpr auto init_demo_by_function = crumble::assemble<crumble::arch::riscv64>(crumble::rtg::samples::init_demo_by_function{});
 }  // namespace
 
 TEST_CASE("rtg header: samples assemble at compile time to the run-time bytes", "[rtg][header][constexpr]") {
@@ -52,4 +56,9 @@ TEST_CASE("rtg header: samples assemble at compile time to the run-time bytes", 
   auto payload = crumble::assemble<crumble::arch::riscv64>(crumble::rtg::translate_file(dir + "/init_demo.go", opt).program);
   CHECK(std::vector<std::uint8_t>(init_demo_payload.bytes.begin(), init_demo_payload.bytes.end()) == payload.bytes);
   CHECK(init_demo_payload.entry == payload.entry);
+
+  CHECK(std::vector<std::uint8_t>(hello_amd64_by_function.begin(), hello_amd64_by_function.end()) == rt_amd64);
+  CHECK(std::vector<std::uint8_t>(init_demo_by_function.bytes.begin(), init_demo_by_function.bytes.end()) == payload.bytes);
+  CHECK(std::vector<std::uint32_t>(init_demo_by_function.relocs.begin(), init_demo_by_function.relocs.end()) == payload.relocs);
+  CHECK(init_demo_by_function.entry == payload.entry);
 }

@@ -50,6 +50,13 @@ struct Item {
 
 enum class Section : std::uint8_t { code, rodata, bss };
 
+// An entry add_rodata made: `size` bytes at `at` in the read-only section, and a NUL after them
+// when `nul`.
+struct RodataEntry {
+  std::uint32_t at, size;
+  bool nul;
+};
+
 // A 64-bit little-endian field in `bytes` that holds the absolute address of a target.
 struct Reloc {
   Mark field;
@@ -94,6 +101,7 @@ class Buffer {
   PodVector<Mark> labels;
   PodVector<Reloc> relocs;
   ByteVector rodata;
+  PodVector<RodataEntry> rodata_list;  // in the order added (assembly by function re-adds them)
   std::uint64_t bss_size = 0;
 
  private:
@@ -138,6 +146,7 @@ class Buffer {
     if (std::uint32_t at = entries.find(data); at != NameTable::none) return at;
     auto at = static_cast<std::uint32_t>(rodata.size());
     entries.insert(data, at);
+    rodata_list.push_back(RodataEntry{at, static_cast<std::uint32_t>(data.size()), nul});
     rodata.append(data.begin(), data.end());
     if (nul) rodata.push_back(0);
     return at;

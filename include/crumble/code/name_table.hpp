@@ -58,6 +58,13 @@ class NameTable {
     }
   }
 
+  // Room for n names without growing (each growth rehashes every name).
+  constexpr void reserve(std::size_t n) {
+    std::size_t slots = 16;
+    while (slots < 2 * n) slots *= 2;
+    if (slots > slots_.size()) rehash(slots);
+  }
+
   constexpr void clear() {
     count_ = 0;
     if (++gen_ == 0) {  // after 2^32 clears: slots of generation 0 would look current
@@ -78,28 +85,34 @@ class NameTable {
   std::uint32_t gen_ = 1;
   std::uint32_t count_ = 0;
 
-  // Both over pointers: in constant evaluation string_view's == compares through
-  // char_traits, two calls per character, and was the largest single cost of a constexpr
-  // lowering under Clang's step count (~10 % of init500's steps, one name compared per use).
+  // Both over pointers, several characters per statement: in constant evaluation string_view's
+  // == compares through char_traits, two calls per character, and Clang's -fconstexpr-steps
+  // counts statements; a name is hashed and compared at every use.
   static constexpr std::uint32_t hash(std::string_view s) {
+    using u = unsigned char;
+    constexpr std::uint32_t prime = 16777619u;
     std::uint32_t h = 2166136261u;
-    for (const char *p = s.data(), *end = p + s.size(); p != end; ++p) {
-      h ^= static_cast<unsigned char>(*p);
-      h *= 16777619u;
-    }
+    const char *p = s.data(), *end = p + s.size();
+    for (; end - p >= 4; p += 4)
+      h = (((((((h ^ u(p[0])) * prime) ^ u(p[1])) * prime) ^ u(p[2])) * prime) ^ u(p[3])) * prime;
+    for (; p != end; ++p) h = (h ^ u(*p)) * prime;
     return h;
   }
   static constexpr bool same(std::string_view a, std::string_view b) {
     if (!__builtin_is_constant_evaluated()) return a == b;  // memcmp
     if (a.size() != b.size()) return false;
-    for (const char *p = a.data(), *q = b.data(), *end = p + a.size(); p != end; ++p, ++q)
+    const char *p = a.data(), *q = b.data(), *end = p + a.size();
+    for (; end - p >= 4; p += 4, q += 4)
+      if (p[0] != q[0] || p[1] != q[1] || p[2] != q[2] || p[3] != q[3]) return false;
+    for (; p != end; ++p, ++q)
       if (*p != *q) return false;
     return true;
   }
 
-  constexpr void grow() {
+  constexpr void grow() { rehash(slots_.empty() ? 16 : 2 * slots_.size()); }
+  constexpr void rehash(std::size_t slots) {
     PodVector<Slot> old = std::move(slots_);
-    slots_ = PodVector<Slot>(old.empty() ? 16 : 2 * old.size(), Slot{});
+    slots_ = PodVector<Slot>(slots, Slot{});
     const std::size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
       if (s.gen != gen_) continue;

@@ -17,6 +17,9 @@ namespace crumble::ir {
 
 inline constexpr std::string_view printf_function = "__crumble_printf";
 inline constexpr std::string_view printf_write_all = "__crumble_write_all";
+// The functions printf_runtime() returns, by name and in its order: the lowering declares them
+// without building them (assembly by function lowers them apart, assemble.hpp).
+inline constexpr std::string_view printf_runtime_names[] = {printf_function, printf_write_all};
 
 // Number of arguments the format consumes, or -1 if it uses an unsupported conversion.
 constexpr int printf_arguments(std::string_view fmt) {

@@ -93,6 +93,13 @@ constexpr void walk(const Block& b, ProgramSize& s) {
 }
 }  // namespace program_size_detail
 
+constexpr ProgramSize function_size(const Function& f) {
+  ProgramSize s;
+  s.functions = 1;
+  program_size_detail::walk(f.body, s);
+  return s;
+}
+
 constexpr ProgramSize program_size(const Program& p) {
   ProgramSize s;
   for (const Function& f : p.functions) {

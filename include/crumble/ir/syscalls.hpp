@@ -31,7 +31,7 @@ enum class Sys : std::uint8_t {
 };
 
 inline constexpr std::array syscall_names{
-#define CRUMBLE_NAME(n) std::string_view(#n),
+#define CRUMBLE_NAME(n) std::string_view(#n, sizeof(#n) - 1),
     CRUMBLE_SYSCALLS(CRUMBLE_NAME)
 #undef CRUMBLE_NAME
 };

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // crumble/rtg/emit_cpp.hpp — an IR program as C++ source that rebuilds it.
 //
-// The header this writes defines `constexpr crumble::ir::Program NAME()`, so the program can be
-// assembled at compile time: crumble::executable<crumble::arch::amd64>([] { return NAME(); }).
+// The header this writes defines `constexpr crumble::ir::Program NAME()`, one maker per function
+// (namespace NAME_functions) and `struct NAME_by_function`, the same program function by
+// function. Either assembles at compile time; by function, each function is lowered in a
+// constant expression of its own, so no compiler limit needs raising however large the program:
+//   crumble::executable<crumble::arch::amd64>(NAME_by_function{})
+//   crumble::executable<crumble::arch::amd64>([] { return NAME(); })
+// Nodes that hold nodes are made by the functions of rtg/emitted.hpp, not by braces.
 // It is generic over the IR (any ir::Program prints), and tests check that the program it
 // rebuilds assembles to the same bytes as the one it was printed from.
 #pragma once

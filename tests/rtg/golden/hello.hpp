@@ -2,49 +2,87 @@
 // from hello.go (-arch amd64)
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <string_view>
 #include <utility>
+#include <vector>
 
-#include <crumble/ir/build.hpp>
+#include <crumble/rtg/emitted.hpp>
 
 namespace crumble::rtg::programs {
 
+// hello()'s globals and functions, one maker each (hello_by_function).
+namespace hello_functions {
+
+using namespace crumble::rtg::emitted;  // and crumble::ir
+using namespace std::string_view_literals;
+
+constexpr std::vector<Global> globals() {
+  std::vector<Global> g;
+  return g;
+}
+
+constexpr Function f0_main() {
+  Function f{"main"sv};
+  f.body.reserve(7);
+  f.body.push_back(assign(Var{"p"sv}, Embed{"hello from RTG\012"sv, false}));
+  f.body.push_back(assign(Var{"n"sv}, Int64{15}));
+  f.body.push_back(syscall_stmt(Sys::write, args(Int64{1}, Var{"p"sv}, Var{"n"sv})));
+  f.body.push_back(assign(Var{"i"sv}, Int64{0}));
+  {
+   Block b0;
+   b0.reserve(2);
+   b0.push_back(printf_("%d "sv, args(call(FuncAddr{"fib"sv}, args(Var{"i"sv})))));
+   b0.push_back(assign(Var{"i"sv}, op(OpKind::Add, Var{"i"sv}, Int64{1})));
+   f.body.push_back(while_(cmp(Cmp::Lt, Var{"i"sv}, Int64{10}), std::move(b0)));
+  }
+  f.body.push_back(printf_("\012built for %s\012"sv, args(Embed{"amd64"sv, true})));
+  f.body.push_back(return_(op(OpKind::Rem, call(FuncAddr{"fib"sv}, args(Int64{10})), Int64{256})));
+  return f;
+}
+
+constexpr Function f1_fib() {
+  Function f{"fib"sv};
+  f.params.push_back("n"sv);
+  f.body.reserve(2);
+  {
+   Block b1, b2;
+   b1.push_back(return_(Var{"n"sv}));
+   f.body.push_back(if_(cmp(Cmp::Lt, Var{"n"sv}, Int64{2}), std::move(b1), std::move(b2)));
+  }
+  f.body.push_back(return_(op(OpKind::Add, call(FuncAddr{"fib"sv}, args(op(OpKind::Sub, Var{"n"sv}, Int64{1}))), call(FuncAddr{"fib"sv}, args(op(OpKind::Sub, Var{"n"sv}, Int64{2}))))));
+  return f;
+}
+
+}  // namespace hello_functions
+
 constexpr crumble::ir::Program hello() {
-  using namespace crumble::ir;
-  using namespace std::string_view_literals;
-  Program p;
+  crumble::ir::Program p{{}, hello_functions::globals()};
   p.functions.reserve(2);
-  {
-    Function f{"main"sv};
-    f.body.reserve(7);
-    f.body.push_back(Assign{Var{"p"sv}, Embed{"hello from RTG\012"sv, false}});
-    f.body.push_back(Assign{Var{"n"sv}, Int64{15}});
-    f.body.push_back(Syscall{Sys::write, std::vector<Expr>{Int64{1}, Var{"p"sv}, Var{"n"sv}}});
-    f.body.push_back(Assign{Var{"i"sv}, Int64{0}});
-    {
-     Block b0;
-     b0.reserve(2);
-     b0.push_back(Printf{"%d "sv, std::vector<Expr>{Expr{Call{FuncAddr{"fib"sv}, std::vector<Expr>{Var{"i"sv}}}}}});
-     b0.push_back(Assign{Var{"i"sv}, op(OpKind::Add, Var{"i"sv}, Int64{1})});
-     f.body.push_back(While{cmp(Cmp::Lt, Var{"i"sv}, Int64{10}), std::move(b0)});
-    }
-    f.body.push_back(Printf{"\012built for %s\012"sv, std::vector<Expr>{Embed{"amd64"sv, true}}});
-    f.body.push_back(Return{op(OpKind::Rem, Expr{Call{FuncAddr{"fib"sv}, std::vector<Expr>{Int64{10}}}}, Int64{256})});
-    p.functions.push_back(std::move(f));
-  }
-  {
-    Function f{"fib"sv};
-    f.params.push_back("n"sv);
-    f.body.reserve(2);
-    {
-     Block b1, b2;
-     b1.push_back(Return{Var{"n"sv}});
-     f.body.push_back(If{cmp(Cmp::Lt, Var{"n"sv}, Int64{2}), std::move(b1), std::move(b2)});
-    }
-    f.body.push_back(Return{op(OpKind::Add, Expr{Call{FuncAddr{"fib"sv}, std::vector<Expr>{op(OpKind::Sub, Var{"n"sv}, Int64{1})}}}, Expr{Call{FuncAddr{"fib"sv}, std::vector<Expr>{op(OpKind::Sub, Var{"n"sv}, Int64{2})}}})});
-    p.functions.push_back(std::move(f));
-  }
+  p.functions.push_back(hello_functions::f0_main());
+  p.functions.push_back(hello_functions::f1_fib());
   return p;
 }
+
+// hello() function by function, for crumble::assemble and crumble::executable at
+// compile time: its functions are lowered a few at a time, each group in a constant expression of
+// its own (crumble/assemble.hpp).
+struct hello_by_function {
+  static constexpr std::array<std::string_view, 2> function_names{
+      std::string_view("main", 4),
+      std::string_view("fib", 3),
+  };
+  // IR nodes per function (crumble::ir::function_size): assembly lowers about 2,000 at a time.
+  static constexpr std::array<std::size_t, 2> function_nodes{50, 18};
+  static constexpr std::vector<crumble::ir::Global> globals() { return hello_functions::globals(); }
+  static constexpr crumble::ir::Function function(std::size_t i) {
+    switch (i) {
+      case 0: return hello_functions::f0_main();
+      case 1: return hello_functions::f1_fib();
+    }
+    return crumble::ir::Function{};  // i < function_names.size(): never
+  }
+};
 
 }  // namespace crumble::rtg::programs

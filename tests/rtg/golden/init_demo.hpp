@@ -2,87 +2,129 @@
 // from init_demo.go (-arch amd64 -D VERBOSE -c mailbox=0xf0000000 -c mailbox_size=4096)
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <string_view>
 #include <utility>
+#include <vector>
 
-#include <crumble/ir/build.hpp>
+#include <crumble/rtg/emitted.hpp>
 
 namespace crumble::rtg::programs {
 
+// init_demo()'s globals and functions, one maker each (init_demo_by_function).
+namespace init_demo_functions {
+
+using namespace crumble::rtg::emitted;  // and crumble::ir
+using namespace std::string_view_literals;
+
+constexpr std::vector<Global> globals() {
+  std::vector<Global> g;
+  return g;
+}
+
+constexpr Function f0_main() {
+  Function f{"main"sv};
+  f.buffers.push_back(Buffer{"msg"sv, 32});
+  f.body.reserve(16);
+  f.body.push_back(assign(Var{"pid1"sv}, cond_value(cmp(Cmp::Eq, syscall(Sys::getpid, args()), Int64{1}))));
+  {
+   Block b0, b1;
+   b0.push_back(printf_("not PID 1: dry run on %s\012"sv, args(Embed{"amd64"sv, true})));
+   f.body.push_back(if_(not_(cmp(Cmp::Ne, Var{"pid1"sv}, Int64{0})), std::move(b0), std::move(b1)));
+  }
+  f.body.push_back(call_stmt(FuncAddr{"step"sv}, args(Int64{1}, Embed{"mount devtmpfs on /dev"sv, true}, Var{"pid1"sv})));
+  {
+   Block b2, b3;
+   b2.reserve(2);
+   b2.push_back(assign(Var{"r"sv}, syscall(Sys::mount, args(Embed{"devtmpfs"sv, true}, Embed{"/dev"sv, true}, Embed{"devtmpfs"sv, true}, Int64{2}, Int64{0}))));
+   {
+    Block b4, b5;
+    b4.push_back(return_(call(FuncAddr{"fail"sv}, args(Int64{1}, Var{"r"sv}))));
+    b2.push_back(if_(and_(cmp(Cmp::Lt, Var{"r"sv}, Int64{0}), cmp(Cmp::Ne, Var{"r"sv}, Int64{-16})), std::move(b4), std::move(b5)));
+   }
+   f.body.push_back(if_(cmp(Cmp::Ne, Var{"pid1"sv}, Int64{0}), std::move(b2), std::move(b3)));
+  }
+  f.body.push_back(call_stmt(FuncAddr{"step"sv}, args(Int64{2}, Embed{"map the mailbox"sv, true}, Var{"pid1"sv})));
+  f.body.push_back(printf_("mailbox at %x, %d bytes\012"sv, args(Int64{4026531840}, Int64{4096})));
+  f.body.push_back(assign(load(BufferAddr{"msg"sv}, 0, 64), Int64{0}));
+  f.body.push_back(assign(load(BufferAddr{"msg"sv}, 8, 64), Int64{0}));
+  f.body.push_back(assign(load(BufferAddr{"msg"sv}, 16, 64), Int64{0}));
+  f.body.push_back(assign(load(BufferAddr{"msg"sv}, 24, 64), Int64{0}));
+  f.body.push_back(assign(Var{"i"sv}, Int64{0}));
+  {
+   Block b6;
+   b6.reserve(2);
+   b6.push_back(assign(load(op(OpKind::Add, BufferAddr{"msg"sv}, Var{"i"sv}), 0, 8), op(OpKind::And, op(OpKind::Add, Int64{97}, op(OpKind::Rem, Var{"i"sv}, Int64{26})), Int64{255})));
+   b6.push_back(assign(Var{"i"sv}, op(OpKind::Add, Var{"i"sv}, Int64{1})));
+   f.body.push_back(while_(cmp(Cmp::Lt, Var{"i"sv}, Int64{32}), std::move(b6)));
+  }
+  f.body.push_back(assign(load(BufferAddr{"msg"sv}, 31, 8), Int64{10}));
+  f.body.push_back(syscall_stmt(Sys::write, args(Int64{1}, BufferAddr{"msg"sv}, Int64{32})));
+  f.body.push_back(call_stmt(FuncAddr{"step"sv}, args(Int64{3}, Embed{"wait for commands"sv, true}, Var{"pid1"sv})));
+  f.body.push_back(return_(Int64{0}));
+  return f;
+}
+
+constexpr Function f1_fail() {
+  Function f{"fail"sv};
+  f.params.reserve(2);
+  f.params.push_back("phase"sv);
+  f.params.push_back("errno"sv);
+  f.body.reserve(2);
+  f.body.push_back(printf_("init phase %d failed: errno %d\012"sv, args(Var{"phase"sv}, op(OpKind::Sub, Int64{0}, Var{"errno"sv}))));
+  f.body.push_back(return_(op(OpKind::Add, Int64{100}, Var{"phase"sv})));
+  return f;
+}
+
+constexpr Function f2_step() {
+  Function f{"step"sv};
+  f.params.reserve(3);
+  f.params.push_back("phase"sv);
+  f.params.push_back("what"sv);
+  f.params.push_back("pid1"sv);
+  f.body.reserve(2);
+  f.body.push_back(printf_("[%d] "sv, args(Var{"phase"sv})));
+  {
+   Block b7, b8;
+   b7.push_back(printf_("%s\012"sv, args(Var{"what"sv})));
+   b8.push_back(printf_("would %s\012"sv, args(Var{"what"sv})));
+   f.body.push_back(if_(cmp(Cmp::Ne, Var{"pid1"sv}, Int64{0}), std::move(b7), std::move(b8)));
+  }
+  return f;
+}
+
+}  // namespace init_demo_functions
+
 constexpr crumble::ir::Program init_demo() {
-  using namespace crumble::ir;
-  using namespace std::string_view_literals;
-  Program p;
+  crumble::ir::Program p{{}, init_demo_functions::globals()};
   p.functions.reserve(3);
-  {
-    Function f{"main"sv};
-    f.buffers.push_back(Buffer{"msg"sv, 32});
-    f.body.reserve(16);
-    f.body.push_back(Assign{Var{"pid1"sv}, Expr{CondValue{cmp(Cmp::Eq, Expr{Syscall{Sys::getpid, std::vector<Expr>{}}}, Int64{1})}}});
-    {
-     Block b0, b1;
-     b0.push_back(Printf{"not PID 1: dry run on %s\012"sv, std::vector<Expr>{Embed{"amd64"sv, true}}});
-     f.body.push_back(If{Cond{Not{cmp(Cmp::Ne, Var{"pid1"sv}, Int64{0})}}, std::move(b0), std::move(b1)});
-    }
-    f.body.push_back(Call{FuncAddr{"step"sv}, std::vector<Expr>{Int64{1}, Embed{"mount devtmpfs on /dev"sv, true}, Var{"pid1"sv}}});
-    {
-     Block b2, b3;
-     b2.reserve(2);
-     b2.push_back(Assign{Var{"r"sv}, Expr{Syscall{Sys::mount, std::vector<Expr>{Embed{"devtmpfs"sv, true}, Embed{"/dev"sv, true}, Embed{"devtmpfs"sv, true}, Int64{2}, Int64{0}}}}});
-     {
-      Block b4, b5;
-      b4.push_back(Return{Expr{Call{FuncAddr{"fail"sv}, std::vector<Expr>{Int64{1}, Var{"r"sv}}}}});
-      b2.push_back(If{Cond{And{cmp(Cmp::Lt, Var{"r"sv}, Int64{0}), cmp(Cmp::Ne, Var{"r"sv}, Int64{-16})}}, std::move(b4), std::move(b5)});
-     }
-     f.body.push_back(If{cmp(Cmp::Ne, Var{"pid1"sv}, Int64{0}), std::move(b2), std::move(b3)});
-    }
-    f.body.push_back(Call{FuncAddr{"step"sv}, std::vector<Expr>{Int64{2}, Embed{"map the mailbox"sv, true}, Var{"pid1"sv}}});
-    f.body.push_back(Printf{"mailbox at %x, %d bytes\012"sv, std::vector<Expr>{Int64{4026531840}, Int64{4096}}});
-    f.body.push_back(Assign{load(BufferAddr{"msg"sv}, 0, 64), Int64{0}});
-    f.body.push_back(Assign{load(BufferAddr{"msg"sv}, 8, 64), Int64{0}});
-    f.body.push_back(Assign{load(BufferAddr{"msg"sv}, 16, 64), Int64{0}});
-    f.body.push_back(Assign{load(BufferAddr{"msg"sv}, 24, 64), Int64{0}});
-    f.body.push_back(Assign{Var{"i"sv}, Int64{0}});
-    {
-     Block b6;
-     b6.reserve(2);
-     b6.push_back(Assign{load(op(OpKind::Add, BufferAddr{"msg"sv}, Var{"i"sv}), 0, 8), op(OpKind::And, op(OpKind::Add, Int64{97}, op(OpKind::Rem, Var{"i"sv}, Int64{26})), Int64{255})});
-     b6.push_back(Assign{Var{"i"sv}, op(OpKind::Add, Var{"i"sv}, Int64{1})});
-     f.body.push_back(While{cmp(Cmp::Lt, Var{"i"sv}, Int64{32}), std::move(b6)});
-    }
-    f.body.push_back(Assign{load(BufferAddr{"msg"sv}, 31, 8), Int64{10}});
-    f.body.push_back(Syscall{Sys::write, std::vector<Expr>{Int64{1}, BufferAddr{"msg"sv}, Int64{32}}});
-    f.body.push_back(Call{FuncAddr{"step"sv}, std::vector<Expr>{Int64{3}, Embed{"wait for commands"sv, true}, Var{"pid1"sv}}});
-    f.body.push_back(Return{Int64{0}});
-    p.functions.push_back(std::move(f));
-  }
-  {
-    Function f{"fail"sv};
-    f.params.reserve(2);
-    f.params.push_back("phase"sv);
-    f.params.push_back("errno"sv);
-    f.body.reserve(2);
-    f.body.push_back(Printf{"init phase %d failed: errno %d\012"sv, std::vector<Expr>{Var{"phase"sv}, op(OpKind::Sub, Int64{0}, Var{"errno"sv})}});
-    f.body.push_back(Return{op(OpKind::Add, Int64{100}, Var{"phase"sv})});
-    p.functions.push_back(std::move(f));
-  }
-  {
-    Function f{"step"sv};
-    f.params.reserve(3);
-    f.params.push_back("phase"sv);
-    f.params.push_back("what"sv);
-    f.params.push_back("pid1"sv);
-    f.body.reserve(2);
-    f.body.push_back(Printf{"[%d] "sv, std::vector<Expr>{Var{"phase"sv}}});
-    {
-     Block b7, b8;
-     b7.push_back(Printf{"%s\012"sv, std::vector<Expr>{Var{"what"sv}}});
-     b8.push_back(Printf{"would %s\012"sv, std::vector<Expr>{Var{"what"sv}}});
-     f.body.push_back(If{cmp(Cmp::Ne, Var{"pid1"sv}, Int64{0}), std::move(b7), std::move(b8)});
-    }
-    p.functions.push_back(std::move(f));
-  }
+  p.functions.push_back(init_demo_functions::f0_main());
+  p.functions.push_back(init_demo_functions::f1_fail());
+  p.functions.push_back(init_demo_functions::f2_step());
   return p;
 }
+
+// init_demo() function by function, for crumble::assemble and crumble::executable at
+// compile time: its functions are lowered a few at a time, each group in a constant expression of
+// its own (crumble/assemble.hpp).
+struct init_demo_by_function {
+  static constexpr std::array<std::string_view, 3> function_names{
+      std::string_view("main", 4),
+      std::string_view("fail", 4),
+      std::string_view("step", 4),
+  };
+  // IR nodes per function (crumble::ir::function_size): assembly lowers about 2,000 at a time.
+  static constexpr std::array<std::size_t, 3> function_nodes{125, 20, 34};
+  static constexpr std::vector<crumble::ir::Global> globals() { return init_demo_functions::globals(); }
+  static constexpr crumble::ir::Function function(std::size_t i) {
+    switch (i) {
+      case 0: return init_demo_functions::f0_main();
+      case 1: return init_demo_functions::f1_fail();
+      case 2: return init_demo_functions::f2_step();
+    }
+    return crumble::ir::Function{};  // i < function_names.size(): never
+  }
+};
 
 }  // namespace crumble::rtg::programs
