@@ -276,8 +276,8 @@ consteval auto executable(Make) {
 // expression (Clang's -fconstexpr-steps is 1,048,576 statements by default), and the forms above
 // build and lower a whole program in one. Given by function, the functions are built and
 // lowered a few at a time, each group in a constant expression of its own (code/piece.hpp), and
-// a last one joins and links the pieces: the same bytes, with no limit to raise however many
-// functions the program has.
+// a last one joins and links the pieces: the same bytes, and no limit to raise for programs of
+// many functions (the join, which links the whole program, still grows with it).
 //
 //   P::function_names   the functions' names, in the program's order (an array of string_view)
 //   P::globals()        the program's globals (std::vector<ir::Global>)
@@ -301,8 +301,10 @@ concept ProgramByFunction = requires(std::size_t i) {
 };
 
 // About 300 Clang steps a node for building, lowering and destroying (bench/README.md §3): a
-// group stays near 600 K of the 1,048,576 default.
+// group stays near 600 K of the 1,048,576 default. A function costs about as much as 8 nodes
+// more (its frame, its per-function tables), so a group of many tiny functions is bounded too.
 inline constexpr std::size_t piece_nodes = 2048;
+inline constexpr std::size_t function_cost = 8;
 
 template <ProgramMaker Make>
 struct ByFunction {
@@ -333,8 +335,9 @@ template <class P>
 constexpr std::size_t group_starts(std::size_t* out) {
   std::size_t groups = 0, nodes = 0;
   for (std::size_t i = 0; i < function_count<P>; ++i) {
-    std::size_t n = piece_nodes;
-    if constexpr (requires { P::function_nodes[i]; }) n = static_cast<std::size_t>(P::function_nodes[i]);
+    std::size_t n = piece_nodes;  // unknown: a group of its own
+    if constexpr (requires { P::function_nodes[i]; })
+      n = static_cast<std::size_t>(P::function_nodes[i]) + function_cost;
     if (i == 0 || nodes + n > piece_nodes) {
       if (out) out[groups] = i;
       ++groups;
@@ -358,9 +361,10 @@ inline constexpr auto groups = [] {
 template <class Target, class P>
 constexpr code::Piece lower_piece(std::size_t g) {
   lower::Lowering<Target> l(P::function_names, P::globals());
+  const auto shared = static_cast<std::uint32_t>(l.buf.labels.size());  // the functions' labels
   if (g == group_count<P>) {
     l.lower_printf_runtime();
-    return code::freeze(l.buf, false);
+    return code::freeze(l.buf, shared, false);
   }
   bool uses_printf = false;
   for (std::size_t i = groups<P>[g]; i < groups<P>[g + 1]; ++i) {
@@ -368,57 +372,77 @@ constexpr code::Piece lower_piece(std::size_t g) {
     uses_printf = uses_printf || lower::Lowering<Target>::uses_printf(f.body);
     l.lower(f);
   }
-  return code::freeze(l.buf, uses_printf);
+  return code::freeze(l.buf, shared, uses_printf);
 }
 template <class Target, class P, std::size_t G>
 inline constexpr code::Piece piece = lower_piece<Target, P>(G);
 
+// The pieces as an array of pointers, not a fold over the groups: Clang nests a fold's operands
+// and stops at 256.
 template <class Target, class P, std::size_t... G>
-constexpr bool pieces_fit(std::index_sequence<G...>) {
-  return (piece<Target, P, G>.fits && ...);
+constexpr std::array<const code::Piece*, sizeof...(G)> piece_list(std::index_sequence<G...>) {
+  return {&piece<Target, P, G>...};
 }
-template <class Target, class P, std::size_t... G>
-constexpr bool pieces_use_printf(std::index_sequence<G...>) {
-  return (piece<Target, P, G>.uses_printf || ...);
-}
-template <class P>
-constexpr auto groups_of = std::make_index_sequence<group_count<P>>{};
-// The groups' pieces, then printf's routines when a function uses them: the order of
-// Lowering::lower_all.
 template <class Target, class P>
-constexpr auto pieces_of = [] {
-  if constexpr (pieces_use_printf<Target, P>(groups_of<P>))
-    return std::make_index_sequence<group_count<P> + 1>{};
-  else
-    return groups_of<P>;
-}();
+inline constexpr auto group_pieces = piece_list<Target, P>(std::make_index_sequence<group_count<P>>{});
+
+template <class Target, class P>
+constexpr bool pieces_fit() {
+  for (const code::Piece* p : group_pieces<Target, P>)
+    if (!p->fits) return false;
+  return true;
+}
+// printf's routines are lowered (after every group, as Lowering::lower_all does) when a group
+// uses them.
+template <class Target, class P>
+constexpr bool with_printf() {
+  for (const code::Piece* p : group_pieces<Target, P>)
+    if (p->uses_printf) return true;
+  return false;
+}
 
 // Bounds for the joined image: every piece's bytes and read-only data, and each branch or call
 // at 32 bytes (the longest form of any target is 12).
-template <class Target, class P, std::size_t... G>
-constexpr Bound joined_bound(std::index_sequence<G...>) {
-  return Bound{(std::size_t{64} + ... +
-                (piece<Target, P, G>.byte_count + 32 * std::size_t{piece<Target, P, G>.item_count} +
-                 piece<Target, P, G>.rodata_size)),
-               (std::size_t{16} + ... + piece<Target, P, G>.reloc_count)};
+template <class Target, class P>
+constexpr Bound joined_bound() {
+  Bound b{64, 16};
+  auto add = [&](const code::Piece& p) {
+    b.bytes += p.byte_count + 32 * std::size_t{p.item_count} + p.rodata_size;
+    b.relocs += p.reloc_count;
+  };
+  for (const code::Piece* p : group_pieces<Target, P>) add(*p);
+  if constexpr (with_printf<Target, P>()) add(piece<Target, P, group_count<P>>);
+  return b;
 }
 
 // Appends every piece to a Lowering made from P's names and globals, ready to link.
-template <class Target, class P, std::size_t... G>
-constexpr void join(lower::Lowering<Target>& l, std::index_sequence<G...>) {
-  const auto shared = static_cast<std::uint32_t>(l.buf.labels.size());
-  (code::append(l.buf, piece<Target, P, G>, shared), ...);
+template <class Target, class P>
+constexpr void join(lower::Lowering<Target>& l) {
+  for (const code::Piece* p : group_pieces<Target, P>) code::append(l.buf, *p);
+  if constexpr (with_printf<Target, P>()) {
+    code::append(l.buf, piece<Target, P, group_count<P>>);
+  } else {
+    // Without Printf the whole program declares no printf routine, so naming one is naming an
+    // undefined function; here it is declared (ids function_count<P>...) but never lowered.
+    auto check = [](std::uint32_t id) {
+      if (id >= function_count<P> && id < function_count<P> + std::size(ir::printf_runtime_names))
+        detail::fail(errc::undefined_function, ir::printf_runtime_names[id - function_count<P>]);
+    };
+    for (const code::Item& i : l.buf.items) check(i.label);
+    for (const code::Reloc& r : l.buf.relocs)
+      if (r.section == code::Section::code) check(r.target);
+  }
 }
 
 template <class Target, class P>
-constexpr auto joined_bytes = joined_bound<Target, P>(pieces_of<Target, P>);
+constexpr Bound joined_bytes = joined_bound<Target, P>();
 
 template <class Target, class P>
 inline constexpr auto joined_image = [] {
   constexpr Bound b = joined_bytes<Target, P>;
   lower::Lowering<Target> l(P::function_names, P::globals());
   l.buf.bytes.reserve(b.bytes);
-  join<Target, P>(l, pieces_of<Target, P>);
+  join<Target, P>(l);
   return bounded_image<b.bytes, b.relocs>(l);
 }();
 
@@ -427,7 +451,7 @@ inline constexpr auto joined_executable = [] {
   constexpr std::size_t cap = elf::image_offset + 256 + joined_bytes<Target, P>.bytes;
   lower::Lowering<Target> l(P::function_names, P::globals());
   l.buf.bytes.reserve(cap);
-  join<Target, P>(l, pieces_of<Target, P>);
+  join<Target, P>(l);
   const code::Label start = l.buf.new_label();
   l.buf.bind(start);
   Target::start_stub(l.buf, l.entry());
@@ -449,7 +473,7 @@ struct WholeProgram {
 
 template <class Target, ProgramByFunction P>
 consteval auto assemble(P) {
-  if constexpr (!assemble_detail::pieces_fit<Target, P>(assemble_detail::groups_of<P>)) {
+  if constexpr (!assemble_detail::pieces_fit<Target, P>()) {
     return assemble<Target>(assemble_detail::WholeProgram<P>{});
   } else {
     constexpr const auto& joined = assemble_detail::joined_image<Target, P>;
@@ -460,7 +484,7 @@ consteval auto assemble(P) {
 
 template <class Target, ProgramByFunction P>
 consteval auto executable(P) {
-  if constexpr (!assemble_detail::pieces_fit<Target, P>(assemble_detail::groups_of<P>)) {
+  if constexpr (!assemble_detail::pieces_fit<Target, P>()) {
     return executable<Target>(assemble_detail::WholeProgram<P>{});
   } else {
     constexpr const auto& joined = assemble_detail::joined_executable<Target, P>;

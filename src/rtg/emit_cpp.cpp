@@ -4,7 +4,6 @@
 
 #include <crumble/ir/program_size.hpp>
 
-#include <cctype>
 #include <cstdio>
 #include <vector>
 
@@ -174,8 +173,14 @@ std::string emit_cpp(const ir::Program& p, const HeaderInfo& info) {
   o += "  return g;\n}\n";
   std::vector<std::string> makers;
   for (const Function& f : p.functions) {
+    // fN_name: ASCII letters and digits kept, anything else one '_' (never two in a row: names
+    // with "__" are reserved in C++).
     std::string maker = "f" + std::to_string(makers.size()) + "_";
-    for (char c : f.name) maker += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    for (char c : f.name) {
+      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (plain) maker += c;
+      else if (maker.back() != '_') maker += '_';
+    }
     makers.push_back(maker);
     o += "\nconstexpr Function " + maker + "() {\n";
     pr.indent = 2;

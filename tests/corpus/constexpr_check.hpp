@@ -40,17 +40,30 @@ void check_constexpr(std::string_view name, Make make) {
   }
 }
 
+// ByFunction without the node counts: every function is a group of its own, so labels, calls and
+// read-only data cross groups in every program.
+template <class Make>
+struct EachFunctionAlone {
+  static constexpr auto function_names = crumble::ByFunction<Make>::function_names;
+  static constexpr std::vector<crumble::ir::Global> globals() { return crumble::ByFunction<Make>::globals(); }
+  static constexpr crumble::ir::Function function(std::size_t i) { return crumble::ByFunction<Make>::function(i); }
+};
+
 // The same program assembled by function (crumble::ByFunction: a few functions per constant
-// expression, joined by a last one) must give the run-time bytes too, as an executable and as a
-// payload image (relocations, entry and bss included).
+// expression, joined by a last one; and each function alone) must give the run-time bytes too, as
+// an executable and as a payload image (relocations, entry and bss included).
 template <class Target, class Make>
 void check_by_function(std::string_view name, Make make) {
+  using Alone = EachFunctionAlone<Make>;
+  STATIC_REQUIRE(crumble::assemble_detail::group_count<Alone> == Alone::function_names.size());
   static constexpr auto elf = crumble::executable<Target>(crumble::ByFunction<Make>{});
   static constexpr auto image = crumble::assemble<Target>(crumble::ByFunction<Make>{});
+  static constexpr auto elf_alone = crumble::executable<Target>(Alone{});
   const std::vector<std::uint8_t> runtime = crumble::executable<Target>(make());
   const crumble::code::Image runtime_image = crumble::assemble<Target>(make());
   INFO(name << ": " << elf.size() << " bytes by function, " << runtime.size() << " at run time");
   CHECK(std::vector<std::uint8_t>(elf.begin(), elf.end()) == runtime);
+  CHECK(std::vector<std::uint8_t>(elf_alone.begin(), elf_alone.end()) == runtime);
   CHECK(std::vector<std::uint8_t>(image.bytes.begin(), image.bytes.end()) == runtime_image.bytes);
   CHECK(std::vector<std::uint32_t>(image.relocs.begin(), image.relocs.end()) == runtime_image.relocs);
   CHECK(image.entry == runtime_image.entry);
@@ -71,6 +84,8 @@ void check_by_function(std::string_view name, Make make) {
   }
 #define CRUMBLE_CORPUS_BY_FUNCTION_CASE(name)                                                                 \
   TEST_CASE("corpus/by function/" CRUMBLE_CORPUS_STR(CRUMBLE_CORPUS_ARCH) ": " #name, "[corpus][constexpr]") { \
-    crumble::corpus::check_by_function<crumble::arch::CRUMBLE_CORPUS_ARCH>(                                 \
-        #name, [] { return crumble::corpus::name(); });                                                     \
+    using Make = decltype([] { return crumble::corpus::name(); });                                          \
+    STATIC_REQUIRE(crumble::assemble_detail::pieces_fit<crumble::arch::CRUMBLE_CORPUS_ARCH,                 \
+                                                        crumble::ByFunction<Make>>());                       \
+    crumble::corpus::check_by_function<crumble::arch::CRUMBLE_CORPUS_ARCH>(#name, Make{});                  \
   }

@@ -61,7 +61,7 @@ struct RodataEntry {
 struct Reloc {
   Mark field;
   Section section;
-  std::uint32_t target;  // code: label id; rodata/bss: byte offset in that section
+  std::uint32_t target;  // code: label id; rodata: entry (add_rodata's result); bss: byte offset
 };
 
 // The linked result. Layout in memory: [code][rodata] ... [bss at bss_offset].
@@ -140,16 +140,18 @@ class Buffer {
   }
 
   // Appends data to the read-only section, reusing an identical earlier entry (the same string
-  // embedded twice, a printf format used in a loop body and elsewhere).
+  // embedded twice, a printf format used in a loop body and elsewhere); the entry's index in
+  // rodata_list, which a Section::rodata relocation targets (not an offset: an empty entry shares
+  // its offset with the next one).
   constexpr std::uint32_t add_rodata(std::string_view data, bool nul) {
     NameTable& entries = rodata_entries[nul ? 1 : 0];
-    if (std::uint32_t at = entries.find(data); at != NameTable::none) return at;
-    auto at = static_cast<std::uint32_t>(rodata.size());
-    entries.insert(data, at);
-    rodata_list.push_back(RodataEntry{at, static_cast<std::uint32_t>(data.size()), nul});
+    if (std::uint32_t e = entries.find(data); e != NameTable::none) return e;
+    const auto e = static_cast<std::uint32_t>(rodata_list.size());
+    entries.insert(data, e);
+    rodata_list.push_back(RodataEntry{static_cast<std::uint32_t>(rodata.size()), static_cast<std::uint32_t>(data.size()), nul});
     rodata.append(data.begin(), data.end());
     if (nul) rodata.push_back(0);
-    return at;
+    return e;
   }
   constexpr std::uint32_t add_bss(std::uint64_t size, std::uint64_t align) {
     bss_size = align_up(bss_size, align ? align : 1);
@@ -251,9 +253,10 @@ class Buffer {
     if constexpr (requires { Target::elf_machine; }) img.machine = Target::elf_machine;
 
     for (const Reloc& r : relocs) {
+      if (r.section == Section::code && labels[r.target].at == unbound.at) detail::fail(errc::undefined_label, "(internal)");
       std::uint64_t field = static_cast<std::uint64_t>(address(r.field));
       std::uint64_t value = r.section == Section::code     ? static_cast<std::uint64_t>(address(labels[r.target]))
-                            : r.section == Section::rodata ? rodata_at + r.target
+                            : r.section == Section::rodata ? rodata_at + rodata_list[r.target].at
                                                            : img.bss_offset + r.target;
       value += base;
       le::store(img.bytes.data() + field, value);

@@ -3,8 +3,9 @@
 //
 // The header this writes defines `constexpr crumble::ir::Program NAME()`, one maker per function
 // (namespace NAME_functions) and `struct NAME_by_function`, the same program function by
-// function. Either assembles at compile time; by function, each function is lowered in a
-// constant expression of its own, so no compiler limit needs raising however large the program:
+// function. Either assembles at compile time; by function, the functions are lowered a few at a
+// time, each group in a constant expression of its own, so programs of many functions need no
+// compiler limit raised:
 //   crumble::executable<crumble::arch::amd64>(NAME_by_function{})
 //   crumble::executable<crumble::arch::amd64>([] { return NAME(); })
 // Nodes that hold nodes are made by the functions of rtg/emitted.hpp, not by braces.
