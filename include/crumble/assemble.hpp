@@ -46,15 +46,20 @@ constexpr code::Image assemble(const ir::Program& p) {
 }
 
 namespace assemble_detail {
-// Lowers the program and appends the start stub; the label to start at. Shared by the run-time
-// executable() and the constexpr one, so both lower alike.
+// Appends the start stub that calls the entry function; the label to start at.
 template <class Target>
-constexpr code::Label lower_executable(lower::Lowering<Target>& l) {
-  l.lower_all();
+constexpr code::Label add_start(lower::Lowering<Target>& l) {
   code::Label start = l.buf.new_label();
   l.buf.bind(start);
   Target::start_stub(l.buf, l.entry());
   return start;
+}
+// Lowers the program and appends the start stub. Shared by the run-time executable() and the
+// constexpr ones, so all lower alike.
+template <class Target>
+constexpr code::Label lower_executable(lower::Lowering<Target>& l) {
+  l.lower_all();
+  return add_start(l);
 }
 }  // namespace assemble_detail
 
@@ -220,10 +225,7 @@ consteval auto executable_sized(Make) {
     constexpr std::size_t n = [] {  // the counting pass
       const ir::Program p = Make{}();
       lower::Lowering<Target> l(p);
-      l.lower_all();
-      code::Label start = l.buf.new_label();
-      l.buf.bind(start);
-      Target::start_stub(l.buf, l.entry());
+      lower_executable(l);
       return elf::image_offset + l.buf.image_size();
     }();
     std::array<std::uint8_t, n> out{};
@@ -452,10 +454,7 @@ inline constexpr auto joined_executable = [] {
   lower::Lowering<Target> l(P::function_names, P::globals());
   l.buf.bytes.reserve(cap);
   join<Target, P>(l);
-  const code::Label start = l.buf.new_label();
-  l.buf.bind(start);
-  Target::start_stub(l.buf, l.entry());
-  return executable_image<cap>(l, start);
+  return executable_image<cap>(l, add_start(l));
 }();
 
 // P as one program maker: the fallback when a group outgrows its piece.

@@ -106,11 +106,11 @@ class Lowering {
   // The first function's label.
   constexpr code::Label entry() const { return code::Label{0}; }
 
-  constexpr void lower_all() {
+  constexpr void lower_all() {  // a Lowering made from a Program (not from names: it has no bodies)
     for (const Function& f : program_->functions) lower_function(f);
     for (const Function& f : printf_runtime_) lower_function(f);
   }
-  // One function, in a Lowering made from an outline.
+  // One function, in a Lowering made from names and globals.
   constexpr void lower(const Function& f) { lower_function(f); }
   // printf's routines, as lower_all lowers them after a program that uses Printf.
   constexpr void lower_printf_runtime() {
