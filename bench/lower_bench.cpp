@@ -47,17 +47,17 @@ std::size_t nodes(const Expr& e) {
   return 1 + visit(
                  [](const auto& n) -> std::size_t {
                    using N = std::remove_cvref_t<decltype(n)>;
-                   if constexpr (std::is_same_v<N, MemVar>) return nodes(*n.base);
-                   else if constexpr (std::is_same_v<N, Op>) return nodes(*n.lhs) + nodes(*n.rhs);
+                   if constexpr (std::is_same_v<N, MemVar>) return nodes(n.base);
+                   else if constexpr (std::is_same_v<N, Op>) return nodes(n.lhs) + nodes(n.rhs);
                    else if constexpr (std::is_same_v<N, Call>) {
-                     std::size_t c = nodes(*n.target);
+                     std::size_t c = nodes(n.target);
                      for (const Expr& a : n.args) c += nodes(a);
                      return c;
                    } else if constexpr (std::is_same_v<N, Syscall>) {
                      std::size_t c = 0;
                      for (const Expr& a : n.args) c += nodes(a);
                      return c;
-                   } else if constexpr (std::is_same_v<N, CondValue>) return nodes(*n.cond);
+                   } else if constexpr (std::is_same_v<N, CondValue>) return nodes(n.cond);
                    else return 0;
                  },
                  e);
@@ -66,10 +66,10 @@ std::size_t nodes(const Cond& c) {
   return 1 + visit(
                  [](const auto& n) -> std::size_t {
                    using N = std::remove_cvref_t<decltype(n)>;
-                   if constexpr (std::is_same_v<N, Compare>) return nodes(*n.lhs) + nodes(*n.rhs);
-                   else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return nodes(*n.value);
-                   else if constexpr (std::is_same_v<N, Not>) return nodes(*n.cond);
-                   else return nodes(*n.lhs) + nodes(*n.rhs);
+                   if constexpr (std::is_same_v<N, Compare>) return nodes(n.lhs) + nodes(n.rhs);
+                   else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return nodes(n.value);
+                   else if constexpr (std::is_same_v<N, Not>) return nodes(n.cond);
+                   else return nodes(n.lhs) + nodes(n.rhs);
                  },
                  c);
 }

@@ -29,10 +29,10 @@ TEST_CASE("operators build the expected node kinds") {
   Expr e = Var{"x"} + 1;
   REQUIRE(holds<Op>(e));
   CHECK(get_if<Op>(e)->kind == OpKind::Add);
-  CHECK(get_if<Var>(*get_if<Op>(e)->lhs)->name == "x");
+  CHECK(get_if<Var>(get_if<Op>(e)->lhs)->name == "x");
   Cond c = ult(Var{"a"}, 3) && !(Var{"b"} == 0);
   REQUIRE(holds<And>(c));
-  CHECK(holds<Not>(*get_if<And>(c)->rhs));
+  CHECK(holds<Not>(get_if<And>(c)->rhs));
   Stmt s = store(Var{"p"}, 8, 16, 7);
   REQUIRE(holds<Assign>(s));
   CHECK(get_if<MemVar>(get_if<Assign>(s)->target)->width == 16);
@@ -45,7 +45,7 @@ TEST_CASE("nodes copy deeply and are usable in constant evaluation") {
     for (int i = 0; i < 30; ++i) e = e * 2 + i;
     Expr copy = e;
     int d = 0;
-    for (const Expr* p = &copy; holds<Op>(*p); p = &*get_if<Op>(*p)->lhs) ++d;
+    for (const Expr* p = &copy; holds<Op>(*p); p = &get_if<Op>(*p)->lhs) ++d;
     return d;
   }();
   STATIC_REQUIRE(depth == 60);
@@ -82,7 +82,7 @@ TEST_CASE("a copied node outlives its original") {
     Expr copy = *original;
     delete original;
     const Op* add = get_if<Op>(copy);
-    return add && add->kind == OpKind::Add && get_if<Var>(*get_if<Op>(*add->lhs)->lhs)->name == "x";
+    return add && add->kind == OpKind::Add && get_if<Var>(get_if<Op>(add->lhs)->lhs)->name == "x";
   };
   STATIC_REQUIRE(check());
   CHECK(check());

@@ -252,12 +252,12 @@ class Lowering {
     if constexpr (std::is_same_v<N, Var>) {
       note_var(n.name, weight, false);
       return 1;
-    } else if constexpr (std::is_same_v<N, MemVar>) return 1 + scan(*n.base, weight);
+    } else if constexpr (std::is_same_v<N, MemVar>) return 1 + scan(n.base, weight);
     else if constexpr (std::is_same_v<N, Op>) {
-      const int l = scan(*n.lhs, weight);
-      return 1 + l + scan(*n.rhs, weight);
+      const int l = scan(n.lhs, weight);
+      return 1 + l + scan(n.rhs, weight);
     } else if constexpr (std::is_same_v<N, Call>) {
-      int c = 1 + scan(*n.target, weight);
+      int c = 1 + scan(n.target, weight);
       for (const Expr& a : n.args) c += scan(a, weight);
       outgoing_args_ = std::max(outgoing_args_, stack_args(n.args.size()));
       return c;
@@ -265,7 +265,7 @@ class Lowering {
       int c = 1;
       for (const Expr& a : n.args) c += scan(a, weight);
       return c;
-    } else if constexpr (std::is_same_v<N, CondValue>) return 1 + scan(*n.cond, weight);
+    } else if constexpr (std::is_same_v<N, CondValue>) return 1 + scan(n.cond, weight);
     else return 1;
   }
   constexpr int scan(const Expr& e, int weight) {
@@ -276,13 +276,13 @@ class Lowering {
         [&](const auto& n) -> int {
           using N = std::remove_cvref_t<decltype(n)>;
           if constexpr (std::is_same_v<N, Compare>) {
-            const int l = scan(*n.lhs, weight);
-            return 1 + l + scan(*n.rhs, weight);
-          } else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return 1 + scan(*n.value, weight);
-          else if constexpr (std::is_same_v<N, Not>) return scan(*n.cond, weight);
+            const int l = scan(n.lhs, weight);
+            return 1 + l + scan(n.rhs, weight);
+          } else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return 1 + scan(n.value, weight);
+          else if constexpr (std::is_same_v<N, Not>) return scan(n.cond, weight);
           else {
-            const int l = scan(*n.lhs, weight);
-            return l + scan(*n.rhs, weight);
+            const int l = scan(n.lhs, weight);
+            return l + scan(n.rhs, weight);
           }
         },
         c);
@@ -431,8 +431,8 @@ class Lowering {
     return visit(
         [](const auto& n) -> int {
           using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, MemVar>) return need(*n.base);
-          else if constexpr (std::is_same_v<N, Op>) return std::max(need(*n.lhs), need(*n.rhs) + 1);
+          if constexpr (std::is_same_v<N, MemVar>) return need(n.base);
+          else if constexpr (std::is_same_v<N, Op>) return std::max(need(n.lhs), need(n.rhs) + 1);
           else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
             // Arguments for registers are held in temps until the call; those for the stack are not.
             const int held = static_cast<int>(std::min(n.args.size(), T::call_args.size()));
@@ -529,7 +529,7 @@ class Lowering {
   }
   constexpr Value eval_node(const MemVar& n) {
     check_width(n.width, where());
-    Value base = eval(*n.base);
+    Value base = eval(n.base);
     Value d = base.owned ? base : Value{alloc(), true};
     T::load(buf, d.reg, base.reg, n.disp, n.width, n.extend == Extend::sign);
     return d;
@@ -555,7 +555,7 @@ class Lowering {
     return {a, Operand<T>{false, b.reg, b.owned ? 1 : 0}};
   }
   constexpr Value eval_node(const Op& n) {
-    auto [a, b] = pair(*n.lhs, *n.rhs);
+    auto [a, b] = pair(n.lhs, n.rhs);
     Value d = a.owned ? a : Value{alloc(), true};
     T::binop(buf, n.kind, d.reg, a.reg, b);
     release(b);
@@ -564,7 +564,7 @@ class Lowering {
   // The condition is evaluated before the result register is taken, so it has every temp.
   constexpr Value eval_node(const CondValue& n) {
     code::Label otherwise = buf.new_label(), done = buf.new_label();
-    branch(*n.cond, false, otherwise);
+    branch(n.cond, false, otherwise);
     Reg d = alloc();
     T::mov_imm(buf, d, 1);
     T::jump(buf, done);
@@ -583,13 +583,13 @@ class Lowering {
         [](const auto& n) -> bool {
           using N = std::remove_cvref_t<decltype(n)>;
           if constexpr (std::is_same_v<N, Call>) return true;
-          else if constexpr (std::is_same_v<N, MemVar>) return makes_call(*n.base);
-          else if constexpr (std::is_same_v<N, Op>) return makes_call(*n.lhs) || makes_call(*n.rhs);
+          else if constexpr (std::is_same_v<N, MemVar>) return makes_call(n.base);
+          else if constexpr (std::is_same_v<N, Op>) return makes_call(n.lhs) || makes_call(n.rhs);
           else if constexpr (std::is_same_v<N, Syscall>) {
             for (const Expr& a : n.args)
               if (makes_call(a)) return true;
             return false;
-          } else if constexpr (std::is_same_v<N, CondValue>) return makes_call(*n.cond);
+          } else if constexpr (std::is_same_v<N, CondValue>) return makes_call(n.cond);
           else return false;
         },
         e);
@@ -598,21 +598,21 @@ class Lowering {
     return visit(
         [](const auto& n) -> bool {
           using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, Compare>) return makes_call(*n.lhs) || makes_call(*n.rhs);
-          else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return makes_call(*n.value);
-          else if constexpr (std::is_same_v<N, Not>) return makes_call(*n.cond);
-          else return makes_call(*n.lhs) || makes_call(*n.rhs);
+          if constexpr (std::is_same_v<N, Compare>) return makes_call(n.lhs) || makes_call(n.rhs);
+          else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) return makes_call(n.value);
+          else if constexpr (std::is_same_v<N, Not>) return makes_call(n.cond);
+          else return makes_call(n.lhs) || makes_call(n.rhs);
         },
         c);
   }
 
   constexpr Value eval_node(const Call& n) {
     if (n.args.size() > max_call_arguments) {
-      auto* f = get_if<FuncAddr>(*n.target);
+      auto* f = get_if<FuncAddr>(n.target);
       detail::fail(errc::too_many_call_arguments, f ? f->name : std::string_view{}, where());
     }
-    if (auto* f = get_if<FuncAddr>(*n.target)) return call_direct(function_label(f->name), n.args.data(), n.args.size());
-    return call_sequence(n.args.data(), n.args.size(), T::call_args, &*n.target, [&] { T::call_indirect(buf); });
+    if (auto* f = get_if<FuncAddr>(n.target)) return call_direct(function_label(f->name), n.args.data(), n.args.size());
+    return call_sequence(n.args.data(), n.args.size(), T::call_args, &n.target, [&] { T::call_indirect(buf); });
   }
   constexpr Value call_direct(code::Label l, const Expr* args, std::size_t count) {
     return call_sequence(args, count, T::call_args, nullptr, [&] { T::call(buf, l); });
@@ -788,20 +788,20 @@ class Lowering {
     visit(
         [&](const auto& n) {
           using N = std::remove_cvref_t<decltype(n)>;
-          if constexpr (std::is_same_v<N, Compare>) compare(n.kind, *n.lhs, *n.rhs, when, target);
-          else if constexpr (std::is_same_v<N, IsZero>) compare(Cmp::Eq, *n.value, Int64{0}, when, target);
-          else if constexpr (std::is_same_v<N, IsNegative>) compare(Cmp::Lt, *n.value, Int64{0}, when, target);
-          else if constexpr (std::is_same_v<N, Not>) branch(*n.cond, !when, target);
+          if constexpr (std::is_same_v<N, Compare>) compare(n.kind, n.lhs, n.rhs, when, target);
+          else if constexpr (std::is_same_v<N, IsZero>) compare(Cmp::Eq, n.value, Int64{0}, when, target);
+          else if constexpr (std::is_same_v<N, IsNegative>) compare(Cmp::Lt, n.value, Int64{0}, when, target);
+          else if constexpr (std::is_same_v<N, Not>) branch(n.cond, !when, target);
           else {
             constexpr bool is_and = std::is_same_v<N, And>;
             if (when == is_and) {  // both must decide: skip the second test when the first settles it
               code::Label skip = buf.new_label();
-              branch(*n.lhs, !when, skip);
-              branch(*n.rhs, when, target);
+              branch(n.lhs, !when, skip);
+              branch(n.rhs, when, target);
               buf.bind(skip);
             } else {
-              branch(*n.lhs, when, target);
-              branch(*n.rhs, when, target);
+              branch(n.lhs, when, target);
+              branch(n.rhs, when, target);
             }
           }
         },
@@ -827,7 +827,7 @@ class Lowering {
             release(v);
           } else if constexpr (std::is_same_v<N, MemVar>) {
             check_width(t.width, where());
-            auto [base, v] = pair(*t.base, n.value, false);
+            auto [base, v] = pair(t.base, n.value, false);
             T::store(buf, base.reg, t.disp, v.reg, t.width);
             release(v);
             release(base);
@@ -846,8 +846,8 @@ class Lowering {
     }
     // x = x op y with x in a register: operate in place.
     if (auto* op = get_if<Op>(value); op && h->in_reg) {
-      if (auto* lhs = get_if<Var>(*op->lhs); lhs && lhs->name == name) {
-        Operand<T> b = operand(*op->rhs);
+      if (auto* lhs = get_if<Var>(op->lhs); lhs && lhs->name == name) {
+        Operand<T> b = operand(op->rhs);
         T::binop(buf, op->kind, h->reg, h->reg, b);
         release(b);
         return;

@@ -60,17 +60,17 @@ struct Printer {
           else if constexpr (std::is_same_v<N, Int16>) return "Int16{" + i64(n.value) + "}";
           else if constexpr (std::is_same_v<N, Int8>) return "Int8{" + i64(n.value) + "}";
           else if constexpr (std::is_same_v<N, MemVar>)
-            return "load(" + expr(*n.base) + ", " + i64(n.disp) + ", " + std::to_string(n.width) +
+            return "load(" + expr(n.base) + ", " + i64(n.disp) + ", " + std::to_string(n.width) +
                    (n.extend == Extend::sign ? ", Extend::sign)" : ")");
           else if constexpr (std::is_same_v<N, GlobalAddr>) return "GlobalAddr{" + view(n.name) + "}";
           else if constexpr (std::is_same_v<N, FuncAddr>) return "FuncAddr{" + view(n.name) + "}";
           else if constexpr (std::is_same_v<N, BufferAddr>) return "BufferAddr{" + view(n.name) + "}";
           else if constexpr (std::is_same_v<N, Embed>) return std::string("Embed{") + view(n.bytes) + (n.nul ? ", true}" : ", false}");
           else if constexpr (std::is_same_v<N, Op>)
-            return std::string("op(OpKind::") + op_names[static_cast<int>(n.kind)] + ", " + expr(*n.lhs) + ", " + expr(*n.rhs) + ")";
-          else if constexpr (std::is_same_v<N, Call>) return "call(" + expr(*n.target) + ", " + args(n.args) + ")";
+            return std::string("op(OpKind::") + op_names[static_cast<int>(n.kind)] + ", " + expr(n.lhs) + ", " + expr(n.rhs) + ")";
+          else if constexpr (std::is_same_v<N, Call>) return "call(" + expr(n.target) + ", " + args(n.args) + ")";
           else if constexpr (std::is_same_v<N, Syscall>) return "syscall(Sys::" + std::string(name(n.nr)) + ", " + args(n.args) + ")";
-          else if constexpr (std::is_same_v<N, CondValue>) return "cond_value(" + cond(*n.cond) + ")";
+          else if constexpr (std::is_same_v<N, CondValue>) return "cond_value(" + cond(n.cond) + ")";
         },
         e);
   }
@@ -85,12 +85,12 @@ struct Printer {
         [&](const auto& n) -> std::string {
           using N = std::remove_cvref_t<decltype(n)>;
           if constexpr (std::is_same_v<N, Compare>)
-            return std::string("cmp(Cmp::") + cmp_names[static_cast<int>(n.kind)] + ", " + expr(*n.lhs) + ", " + expr(*n.rhs) + ")";
-          else if constexpr (std::is_same_v<N, IsZero>) return "is_zero(" + expr(*n.value) + ")";
-          else if constexpr (std::is_same_v<N, IsNegative>) return "is_negative(" + expr(*n.value) + ")";
-          else if constexpr (std::is_same_v<N, Not>) return "not_(" + cond(*n.cond) + ")";
-          else if constexpr (std::is_same_v<N, And>) return "and_(" + cond(*n.lhs) + ", " + cond(*n.rhs) + ")";
-          else if constexpr (std::is_same_v<N, Or>) return "or_(" + cond(*n.lhs) + ", " + cond(*n.rhs) + ")";
+            return std::string("cmp(Cmp::") + cmp_names[static_cast<int>(n.kind)] + ", " + expr(n.lhs) + ", " + expr(n.rhs) + ")";
+          else if constexpr (std::is_same_v<N, IsZero>) return "is_zero(" + expr(n.value) + ")";
+          else if constexpr (std::is_same_v<N, IsNegative>) return "is_negative(" + expr(n.value) + ")";
+          else if constexpr (std::is_same_v<N, Not>) return "not_(" + cond(n.cond) + ")";
+          else if constexpr (std::is_same_v<N, And>) return "and_(" + cond(n.lhs) + ", " + cond(n.rhs) + ")";
+          else if constexpr (std::is_same_v<N, Or>) return "or_(" + cond(n.lhs) + ", " + cond(n.rhs) + ")";
         },
         c);
   }
@@ -136,7 +136,7 @@ struct Printer {
           else if constexpr (std::is_same_v<N, Label>) line(into + ".push_back(Label{" + view(n.name) + "});");
           else if constexpr (std::is_same_v<N, Goto>) line(into + ".push_back(Goto{" + view(n.name) + "});");
           else if constexpr (std::is_same_v<N, Return>) line(into + ".push_back(return_(" + expr(n.value) + "));");
-          else if constexpr (std::is_same_v<N, Call>) line(into + ".push_back(call_stmt(" + expr(*n.target) + ", " + args(n.args) + "));");
+          else if constexpr (std::is_same_v<N, Call>) line(into + ".push_back(call_stmt(" + expr(n.target) + ", " + args(n.args) + "));");
           else if constexpr (std::is_same_v<N, Syscall>) line(into + ".push_back(syscall_stmt(Sys::" + std::string(name(n.nr)) + ", " + args(n.args) + "));");
           else if constexpr (std::is_same_v<N, Printf>) line(into + ".push_back(printf_(" + view(n.format) + ", " + args(n.args) + "));");
           else if constexpr (std::is_same_v<N, CacheFlush>) line(into + ".push_back(cache_flush(" + expr(n.base) + ", " + expr(n.size) + "));");

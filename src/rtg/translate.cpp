@@ -179,9 +179,9 @@ bool pure(const Expr& e) {
       [](const auto& n) -> bool {
         using N = std::remove_cvref_t<decltype(n)>;
         if constexpr (std::is_same_v<N, ir::Call> || std::is_same_v<N, ir::Syscall>) return false;
-        else if constexpr (std::is_same_v<N, ir::Op>) return pure(*n.lhs) && pure(*n.rhs);
-        else if constexpr (std::is_same_v<N, ir::MemVar>) return pure(*n.base);
-        else if constexpr (std::is_same_v<N, ir::CondValue>) return pure(*n.cond);
+        else if constexpr (std::is_same_v<N, ir::Op>) return pure(n.lhs) && pure(n.rhs);
+        else if constexpr (std::is_same_v<N, ir::MemVar>) return pure(n.base);
+        else if constexpr (std::is_same_v<N, ir::CondValue>) return pure(n.cond);
         else return true;
       },
       e);
@@ -190,10 +190,10 @@ bool pure(const Cond& c) {
   return ir::visit(
       [](const auto& n) -> bool {
         using N = std::remove_cvref_t<decltype(n)>;
-        if constexpr (std::is_same_v<N, ir::Compare>) return pure(*n.lhs) && pure(*n.rhs);
-        else if constexpr (std::is_same_v<N, ir::IsZero> || std::is_same_v<N, ir::IsNegative>) return pure(*n.value);
-        else if constexpr (std::is_same_v<N, ir::Not>) return pure(*n.cond);
-        else return pure(*n.lhs) && pure(*n.rhs);  // And, Or
+        if constexpr (std::is_same_v<N, ir::Compare>) return pure(n.lhs) && pure(n.rhs);
+        else if constexpr (std::is_same_v<N, ir::IsZero> || std::is_same_v<N, ir::IsNegative>) return pure(n.value);
+        else if constexpr (std::is_same_v<N, ir::Not>) return pure(n.cond);
+        else return pure(n.lhs) && pure(n.rhs);  // And, Or
       },
       c);
 }
@@ -776,9 +776,9 @@ class Translator {
         continue;
       }
       Expr place = target(x);
-      if (auto* m = ir::get_if<ir::MemVar>(place); m && n > 1 && !ir::holds<ir::BufferAddr>(*m->base)) {
+      if (auto* m = ir::get_if<ir::MemVar>(place); m && n > 1 && !ir::holds<ir::BufferAddr>(m->base)) {
         std::string_view t = fresh_temp();
-        out.push_back(ir::Assign{ir::Var{t}, *m->base});
+        out.push_back(ir::Assign{ir::Var{t}, m->base});
         place = ir::MemVar{ir::Var{t}, m->disp, m->width};
       }
       places.push_back(std::move(place));
@@ -795,10 +795,10 @@ class Translator {
     Type ty = target_type(x);
     if (ty.t == T::none) fail(x->pos, "cannot use _ as value");
     Expr place = target(x);
-    if (const auto* m = ir::get_if<ir::MemVar>(place); m && !ir::holds<ir::BufferAddr>(*m->base)) {
+    if (const auto* m = ir::get_if<ir::MemVar>(place); m && !ir::holds<ir::BufferAddr>(m->base)) {
       // buf[i] op= e: compute the address once
       std::string_view t = fresh_temp();
-      out.push_back(ir::Assign{ir::Var{t}, *m->base});
+      out.push_back(ir::Assign{ir::Var{t}, m->base});
       place = ir::MemVar{ir::Var{t}, m->disp, 8};
     }
     Value current = runtime_value(ty, place);
@@ -1064,7 +1064,7 @@ class Translator {
       if (x->kind == Kind::index) {
         Expr m = buffer_byte(x);
         const auto* mv = ir::get_if<ir::MemVar>(m);
-        Expr addr = *mv->base;
+        Expr addr = mv->base;
         if (mv->disp) addr = std::move(addr) + lit(mv->disp);
         return runtime_value({T::uintptr}, std::move(addr));
       }

@@ -4,8 +4,8 @@
 // It plays the role of std::variant<Kinds...> for the IR, without a union: GCC 12's constant
 // evaluator spends exponential time (minutes, then runs out of memory) copying and moving
 // std::variant alternatives that hold non-trivial members, which is what IR nodes are. Here
-// the node lives on the heap behind one pointer to a small holder with a virtual destructor
-// (C++20 allows virtual calls in constant evaluation); `index` says which kind it is, so access
+// the node lives on the heap behind one pointer to a small holder (an aggregate: the node, its
+// reference count and the function that deletes it); `index` says which kind it is, so access
 // is a comparison and a static_cast.
 //
 // A node never changes once made (NodeOf gives only const access), so copies share it: copying
@@ -27,17 +27,24 @@ namespace node_detail {
 // __builtin_is_constant_evaluated() here and below is std::is_constant_evaluated() without the
 // call: Clang counts a call's statements as steps of -fconstexpr-steps, and these run for every
 // node visited, copied and released (GCC 9+ and Clang 9+ have the builtin).
+//
+// The holder deletes itself through a function pointer it was made with, not a virtual
+// destructor: GCC's evaluator spends ~130 operations more per node on a polymorphic object
+// (its vtable pointer set and read), a third of what making and deleting a node cost
+// (bench/README.md §3, session 30). NodeOf's destructor cannot use a table by kind instead:
+// Clang instantiates it where Expr is defined, before the kinds that hold an Expr are complete.
 struct HolderBase {
-  std::size_t refs = 1;
-  constexpr virtual ~HolderBase() = default;
+  std::size_t refs;
+  void (*destroy)(HolderBase*);
 };
 template <class T>
 struct Holder final : HolderBase {
   T value;
-  template <class U>
-  constexpr explicit Holder(U&& v) : value(std::forward<U>(v)) {}
-  constexpr ~Holder() override {}
 };
+template <class T>
+constexpr void destroy(HolderBase* h) {
+  delete static_cast<Holder<T>*>(h);
+}
 template <class K, class...>
 struct First {  // the first of a pack (C++20 has no pack indexing)
   using type = K;
@@ -47,13 +54,13 @@ constexpr HolderBase* share(HolderBase* h) {
   else std::atomic_ref<std::size_t>(h->refs).fetch_add(1, std::memory_order_relaxed);
   return h;
 }
-// Drops one reference; deletes the node with the last.
+// Drops one reference; deletes the node with the last. At run time only: NodeOf's destructor
+// does it inline in constant evaluation (a call fewer per node).
 constexpr void release(HolderBase* h) {
-  if (!h) return;
   bool last = __builtin_is_constant_evaluated()
                   ? --h->refs == 0
                   : std::atomic_ref<std::size_t>(h->refs).fetch_sub(1, std::memory_order_acq_rel) == 1;
-  if (last) delete h;
+  if (last) h->destroy(h);
 }
 }  // namespace node_detail
 
@@ -72,16 +79,23 @@ class NodeOf {
   template <class T>
     requires holds_kind<T>
   constexpr NodeOf(T&& value)
-      : node_(new node_detail::Holder<std::remove_cvref_t<T>>(std::forward<T>(value))),
+      : node_(new Holder<std::remove_cvref_t<T>>{{1, &node_detail::destroy<std::remove_cvref_t<T>>}, std::forward<T>(value)}),
         index_(index_of<std::remove_cvref_t<T>>) {}
   constexpr NodeOf(const NodeOf& o) : node_(node_detail::share(o.node_)), index_(o.index_) {}
-  constexpr NodeOf(NodeOf&& o) noexcept : node_(std::exchange(o.node_, nullptr)), index_(o.index_) {}
+  constexpr NodeOf(NodeOf&& o) noexcept : node_(o.node_), index_(o.index_) { o.node_ = nullptr; }  // not std::exchange: a call
   constexpr NodeOf& operator=(NodeOf o) noexcept {
     std::swap(node_, o.node_);
     std::swap(index_, o.index_);
     return *this;
   }
-  constexpr ~NodeOf() { node_detail::release(node_); }
+  constexpr ~NodeOf() {
+    if (!node_) return;
+    if (__builtin_is_constant_evaluated()) {
+      if (--node_->refs == 0) node_->destroy(node_);
+    } else {
+      node_detail::release(node_);
+    }
+  }
 
   constexpr std::size_t index() const { return index_; }
   template <class T>
@@ -103,6 +117,8 @@ class NodeOf {
   }
 
  private:
+  template <class T>
+  using Holder = node_detail::Holder<T>;
   node_detail::HolderBase* node_;
   std::uint8_t index_;
 

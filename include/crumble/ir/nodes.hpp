@@ -2,9 +2,14 @@
 // crumble/ir/nodes.hpp — the IR: node kinds as C++ types, a program as a tree of them.
 //
 // The node kinds mirror the spec's fragments (Var, GlobalVar, Int64, MemVar, If, Goto, Op,
-// Syscall, ...). Each is a plain aggregate; children are held by value (Box for one child,
-// std::vector for many), so a program is an ordinary C++ value that can be built, copied and
-// lowered in constant evaluation as well as at run time.
+// Syscall, ...). Each is a plain aggregate; children are held by value (an Expr, Cond or Stmt
+// for one child, std::vector for many), so a program is an ordinary C++ value that can be
+// built, copied and lowered in constant evaluation as well as at run time.
+//
+// Expr, Cond and Stmt hold their node behind a pointer (node.hpp), so each is defined before
+// its kinds, which are only declared there: a kind can then hold an Expr directly. (Children
+// were held through Box, a second heap allocation per child, when nodes were variants held by
+// value; it is gone.)
 //
 // The kinds of each category are listed once, as type lists (ExprKinds, CondKinds, StmtKinds);
 // the NodeOf<...> inside Expr/Cond/Stmt is made from those lists. The lists were Boost.Hana's:
@@ -23,7 +28,6 @@
 #include <utility>
 #include <vector>
 
-#include "box.hpp"
 #include "node.hpp"
 #include "syscalls.hpp"
 
@@ -84,16 +88,6 @@ using Int8 = Int<8>;
 
 enum class Extend : std::uint8_t { zero, sign };
 
-// Memory at base + disp, `width` bits (8, 16, 32 or 64). As a value it is a load, zero-extended
-// by default (Extend::sign for signed loads); as an assignment target it is a store of the low
-// `width` bits.
-struct MemVar {
-  Box<Expr> base;
-  std::int64_t disp = 0;
-  int width = 64;
-  Extend extend = Extend::zero;
-};
-
 struct GlobalAddr { std::string_view name; };  // address of a global
 struct FuncAddr { std::string_view name; };    // address of a function (Call target)
 struct BufferAddr { std::string_view name; };  // address of a function's stack buffer
@@ -103,31 +97,12 @@ struct Embed {
   bool nul = false;
 };
 
-enum class OpKind : std::uint8_t { Add, Sub, Mul, Div, UDiv, Rem, URem, Shl, Shr, Sar, And, Or, Xor };
-// Division by zero (and INT64_MIN / -1) is undefined: it traps on AMD64.
-// Shift counts are taken modulo 64, as all three architectures do in hardware.
-struct Op {
-  OpKind kind;
-  Box<Expr> lhs, rhs;
-};
-
-// A call: target is FuncAddr{name} for a direct call, any other value for an indirect one.
-// Up to max_call_arguments arguments: the first go in the ABI's argument registers (6 on AMD64,
-// 8 on ARM64 and RISC-V), the rest on the stack in 8-byte slots, as each ABI passes them, so a
-// payload may call a host function of that many integer parameters. Every value is 64 bits;
-// for a host callee with narrower parameters see README.md ("Calls and the host ABI").
-inline constexpr std::size_t max_call_arguments = 16;
-struct Call {
-  Box<Expr> target;
-  std::vector<Expr> args;
-};
-
-struct Syscall {
-  Sys nr;
-  std::vector<Expr> args;
-};
-
-struct CondValue { Box<Cond> cond; };  // 1 if cond holds, else 0
+// The expression kinds that hold other nodes, defined after Expr.
+struct MemVar;
+struct Op;
+struct Call;
+struct Syscall;
+struct CondValue;
 
 using ExprKinds = KindList<Var, GlobalVar, Int64, Int32, Int16, Int8, MemVar, GlobalAddr, FuncAddr, BufferAddr, Embed,
                            Op, Call, Syscall, CondValue>;
@@ -143,19 +118,16 @@ struct Expr {
   constexpr Expr() : node(Int64{0}) {}
 };
 
-// ---- conditions ---------------------------------------------------------------------------
+// ---- conditions (defined here: CondValue holds one) ----------------------------------------
 
 enum class Cmp : std::uint8_t { Eq, Ne, Lt, Le, Gt, Ge, ULt, ULe, UGt, UGe };
 
-struct Compare {
-  Cmp kind;
-  Box<Expr> lhs, rhs;
-};
-struct IsZero { Box<Expr> value; };
-struct IsNegative { Box<Expr> value; };
-struct Not { Box<Cond> cond; };
-struct And { Box<Cond> lhs, rhs; };  // short-circuit
-struct Or { Box<Cond> lhs, rhs; };   // short-circuit
+struct Compare;
+struct IsZero;
+struct IsNegative;
+struct Not;
+struct And;
+struct Or;
 
 using CondKinds = KindList<Compare, IsZero, IsNegative, Not, And, Or>;
 
@@ -165,6 +137,56 @@ struct Cond {
     requires is_kind<T, CondKinds>
   constexpr Cond(T&& n) : node(std::forward<T>(n)) {}
 };
+
+// ---- expressions that hold nodes -----------------------------------------------------------
+
+// Memory at base + disp, `width` bits (8, 16, 32 or 64). As a value it is a load, zero-extended
+// by default (Extend::sign for signed loads); as an assignment target it is a store of the low
+// `width` bits.
+struct MemVar {
+  Expr base;
+  std::int64_t disp = 0;
+  int width = 64;
+  Extend extend = Extend::zero;
+};
+
+enum class OpKind : std::uint8_t { Add, Sub, Mul, Div, UDiv, Rem, URem, Shl, Shr, Sar, And, Or, Xor };
+// Division by zero (and INT64_MIN / -1) is undefined: it traps on AMD64.
+// Shift counts are taken modulo 64, as all three architectures do in hardware.
+struct Op {
+  OpKind kind;
+  Expr lhs, rhs;
+};
+
+// A call: target is FuncAddr{name} for a direct call, any other value for an indirect one.
+// Up to max_call_arguments arguments: the first go in the ABI's argument registers (6 on AMD64,
+// 8 on ARM64 and RISC-V), the rest on the stack in 8-byte slots, as each ABI passes them, so a
+// payload may call a host function of that many integer parameters. Every value is 64 bits;
+// for a host callee with narrower parameters see README.md ("Calls and the host ABI").
+inline constexpr std::size_t max_call_arguments = 16;
+struct Call {
+  Expr target;
+  std::vector<Expr> args;
+};
+
+struct Syscall {
+  Sys nr;
+  std::vector<Expr> args;
+};
+
+struct CondValue { Cond cond; };  // 1 if cond holds, else 0
+
+// ---- conditions' kinds --------------------------------------------------------------------
+
+struct Compare {
+  Cmp kind;
+  Expr lhs, rhs;
+};
+struct IsZero { Expr value; };
+struct IsNegative { Expr value; };
+struct Not { Cond cond; };
+struct And { Cond lhs, rhs; };  // short-circuit
+struct Or { Cond lhs, rhs; };   // short-circuit
 
 // ---- statements ---------------------------------------------------------------------------
 

@@ -39,11 +39,11 @@ constexpr void walk(const Expr& e, ProgramSize& s) {
   visit(
       [&](const auto& n) {
         using N = std::remove_cvref_t<decltype(n)>;
-        if constexpr (std::is_same_v<N, MemVar>) walk(*n.base, s);
-        else if constexpr (std::is_same_v<N, Op>) walk(*n.lhs, s), walk(*n.rhs, s);
-        else if constexpr (std::is_same_v<N, Call>) walk(*n.target, s), walk_args(n.args, s);
+        if constexpr (std::is_same_v<N, MemVar>) walk(n.base, s);
+        else if constexpr (std::is_same_v<N, Op>) walk(n.lhs, s), walk(n.rhs, s);
+        else if constexpr (std::is_same_v<N, Call>) walk(n.target, s), walk_args(n.args, s);
         else if constexpr (std::is_same_v<N, Syscall>) walk_args(n.args, s);
-        else if constexpr (std::is_same_v<N, CondValue>) walk(*n.cond, s);
+        else if constexpr (std::is_same_v<N, CondValue>) walk(n.cond, s);
         else if constexpr (std::is_same_v<N, Embed>) {
           ++s.addresses;
           s.embedded_bytes += n.bytes.size() + (n.nul ? 1 : 0);
@@ -58,10 +58,10 @@ constexpr void walk(const Cond& c, ProgramSize& s) {
   visit(
       [&](const auto& n) {
         using N = std::remove_cvref_t<decltype(n)>;
-        if constexpr (std::is_same_v<N, Compare>) walk(*n.lhs, s), walk(*n.rhs, s);
-        else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) walk(*n.value, s);
-        else if constexpr (std::is_same_v<N, Not>) walk(*n.cond, s);
-        else walk(*n.lhs, s), walk(*n.rhs, s);
+        if constexpr (std::is_same_v<N, Compare>) walk(n.lhs, s), walk(n.rhs, s);
+        else if constexpr (std::is_same_v<N, IsZero> || std::is_same_v<N, IsNegative>) walk(n.value, s);
+        else if constexpr (std::is_same_v<N, Not>) walk(n.cond, s);
+        else walk(n.lhs, s), walk(n.rhs, s);
       },
       c);
 }
@@ -75,7 +75,7 @@ constexpr void walk(const Block& b, ProgramSize& s) {
           else if constexpr (std::is_same_v<N, If>) walk(n.cond, s), walk(n.then_body, s), walk(n.else_body, s);
           else if constexpr (std::is_same_v<N, While>) walk(n.cond, s), walk(n.body, s);
           else if constexpr (std::is_same_v<N, Return>) walk(n.value, s);
-          else if constexpr (std::is_same_v<N, Call>) walk(*n.target, s), walk_args(n.args, s);
+          else if constexpr (std::is_same_v<N, Call>) walk(n.target, s), walk_args(n.args, s);
           else if constexpr (std::is_same_v<N, Syscall>) walk_args(n.args, s);
           else if constexpr (std::is_same_v<N, CacheFlush>) walk(n.base, s), walk(n.size, s);
           else if constexpr (std::is_same_v<N, Printf>) {
