@@ -81,6 +81,23 @@ class SmallList {
   std::size_t n_ = 0;
 };
 
+// A vector's elements as a range of plain pointers, for the lowering's walks: std::vector's
+// iterators are objects, and each ++, * and != on one is an evaluated call in constant
+// evaluation (about five per element, != calling base() twice, in every walk over a block or an
+// argument list). The vector must outlive the range: no temporaries.
+template <class E>
+struct Elements {
+  const E* first;
+  const E* last;
+  constexpr const E* begin() const { return first; }
+  constexpr const E* end() const { return last; }
+};
+template <class E>
+constexpr Elements<E> elements(const std::vector<E>& v) {
+  const E* first = v.data();
+  return {first, first + v.size()};
+}
+
 template <arch::TargetPolicy T>
 class Lowering {
   using Reg = typename T::Reg;
@@ -107,19 +124,19 @@ class Lowering {
   constexpr code::Label entry() const { return code::Label{0}; }
 
   constexpr void lower_all() {  // a Lowering made from a Program (not from names: it has no bodies)
-    for (const Function& f : program_->functions) lower_function(f);
-    for (const Function& f : printf_runtime_) lower_function(f);
+    for (const Function& f : elements(program_->functions)) lower_function(f);
+    for (const Function& f : elements(printf_runtime_)) lower_function(f);
   }
   // One function, in a Lowering made from names and globals.
   constexpr void lower(const Function& f) { lower_function(f); }
   // printf's routines, as lower_all lowers them after a program that uses Printf.
   constexpr void lower_printf_runtime() {
     printf_runtime_ = ir::printf_runtime();
-    for (const Function& f : printf_runtime_) lower_function(f);
+    for (const Function& f : elements(printf_runtime_)) lower_function(f);
   }
 
   static constexpr bool uses_printf(const Block& b) {
-    for (const Stmt& s : b) {
+    for (const Stmt& s : elements(b)) {
       if (holds<Printf>(s)) return true;
       if (auto* i = get_if<If>(s); i && (uses_printf(i->then_body) || uses_printf(i->else_body)))
         return true;
@@ -218,7 +235,7 @@ class Lowering {
   }
 
   static constexpr bool uses_printf(const Program& p) {
-    for (const Function& f : p.functions)
+    for (const Function& f : elements(p.functions))
       if (uses_printf(f.body)) return true;
     return false;
   }
@@ -258,12 +275,12 @@ class Lowering {
       return 1 + l + scan(n.rhs, weight);
     } else if constexpr (std::is_same_v<N, Call>) {
       int c = 1 + scan(n.target, weight);
-      for (const Expr& a : n.args) c += scan(a, weight);
+      for (const Expr& a : elements(n.args)) c += scan(a, weight);
       outgoing_args_ = std::max(outgoing_args_, stack_args(n.args.size()));
       return c;
     } else if constexpr (std::is_same_v<N, Syscall>) {
       int c = 1;
-      for (const Expr& a : n.args) c += scan(a, weight);
+      for (const Expr& a : elements(n.args)) c += scan(a, weight);
       return c;
     } else if constexpr (std::is_same_v<N, CondValue>) return 1 + scan(n.cond, weight);
     else return 1;
@@ -289,7 +306,7 @@ class Lowering {
   }
   constexpr void scan(const Block& b, int weight, Analysis& a) {
     auto expr = [&](const Expr& e) { a.max_expr = std::max(a.max_expr, scan(e, weight)); };
-    for (const Stmt& s : b) {
+    for (const Stmt& s : elements(b)) {
       visit(
           [&](const auto& n) {
             using N = std::remove_cvref_t<decltype(n)>;
@@ -313,7 +330,7 @@ class Lowering {
               a.max_expr = std::max(a.max_expr, scan_node(n, weight));
             } else if constexpr (std::is_same_v<N, Printf>) {
               a.printf_args = std::max(a.printf_args, static_cast<int>(n.args.size()));
-              for (const Expr& e : n.args) expr(e);
+              for (const Expr& e : elements(n.args)) expr(e);
             } else if constexpr (std::is_same_v<N, CacheFlush>) {
               expr(n.base);
               expr(n.size);
@@ -436,9 +453,8 @@ class Lowering {
           else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
             // Arguments for registers are held in temps until the call; those for the stack are not.
             const int held = static_cast<int>(std::min(n.args.size(), T::call_args.size()));
-            int k = held + 1;
-            for (std::size_t i = 0; i < n.args.size(); ++i)
-              k = std::max(k, need(n.args[i]) + std::min(static_cast<int>(i), held));
+            int k = held + 1, i = 0;
+            for (const Expr& a : elements(n.args)) k = std::max(k, need(a) + std::min(i++, held));
             return k;
           } else if constexpr (std::is_same_v<N, CondValue>) return 3;
           else return 1;
@@ -447,7 +463,15 @@ class Lowering {
   }
 
   // ---- expressions --------------------------------------------------------------------------
+  // The integer kinds are consecutive in ExprKinds: most expressions asked are not constants,
+  // and they are told so by two comparisons, without a visit.
+  using ExprNode = node_of<ExprKinds>;
+  static_assert(ExprNode::index_of<Int32> == ExprNode::index_of<Int64> + 1 &&
+                ExprNode::index_of<Int16> == ExprNode::index_of<Int64> + 2 &&
+                ExprNode::index_of<Int8> == ExprNode::index_of<Int64> + 3);
   static constexpr bool constant(const Expr& e, std::int64_t& v) {
+    const std::size_t k = e.node.index();
+    if (k < ExprNode::index_of<Int64> || k > ExprNode::index_of<Int8>) return false;
     return visit(
         [&](const auto& n) {
           using N = std::remove_cvref_t<decltype(n)>;
@@ -586,7 +610,7 @@ class Lowering {
           else if constexpr (std::is_same_v<N, MemVar>) return makes_call(n.base);
           else if constexpr (std::is_same_v<N, Op>) return makes_call(n.lhs) || makes_call(n.rhs);
           else if constexpr (std::is_same_v<N, Syscall>) {
-            for (const Expr& a : n.args)
+            for (const Expr& a : elements(n.args))
               if (makes_call(a)) return true;
             return false;
           } else if constexpr (std::is_same_v<N, CondValue>) return makes_call(n.cond);
@@ -810,7 +834,7 @@ class Lowering {
 
   // ---- statements ---------------------------------------------------------------------------
   constexpr void block(const Block& b) {
-    for (const Stmt& s : b) visit([&](const auto& n) { stmt(n); }, s);
+    for (const Stmt& s : elements(b)) visit([&](const auto& n) { stmt(n); }, s);
   }
 
   constexpr void stmt(const Assign& n) {
@@ -919,12 +943,14 @@ class Lowering {
     int specs = ir::printf_arguments(n.format);
     if (specs < 0) detail::fail(errc::invalid_printf_format, n.format, where());
     if (specs != static_cast<int>(n.args.size())) detail::fail(errc::printf_argument_count, n.format, where());
-    // Each argument is stored as Assign{MemVar{argv, 8 * i}, arg} is (stmt(Assign) for a MemVar
+    // Argument i is stored as Assign{MemVar{argv, 8 * i}, arg} is (stmt(Assign) for a MemVar
     // target), without copying the argument into such a node.
     const Expr argv = BufferAddr{printf_argv};
-    for (std::size_t i = 0; i < n.args.size(); ++i) {
-      auto [base, v] = pair(argv, n.args[i], false);
-      T::store(buf, base.reg, static_cast<std::int64_t>(8 * i), v.reg, 64);
+    std::int64_t at = 0;
+    for (const Expr& arg : elements(n.args)) {
+      auto [base, v] = pair(argv, arg, false);
+      T::store(buf, base.reg, at, v.reg, 64);
+      at += 8;
       release(v);
       release(base);
     }

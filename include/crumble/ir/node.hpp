@@ -35,14 +35,14 @@ namespace node_detail {
 // Clang instantiates it where Expr is defined, before the kinds that hold an Expr are complete.
 struct HolderBase {
   std::size_t refs;
-  void (*destroy)(HolderBase*);
+  void (*destroy)(HolderBase*) noexcept;
 };
 template <class T>
 struct Holder final : HolderBase {
   T value;
 };
 template <class T>
-constexpr void destroy(HolderBase* h) {
+constexpr void destroy(HolderBase* h) noexcept {
   delete static_cast<Holder<T>*>(h);
 }
 template <class K, class...>
@@ -54,13 +54,10 @@ constexpr HolderBase* share(HolderBase* h) {
   else std::atomic_ref<std::size_t>(h->refs).fetch_add(1, std::memory_order_relaxed);
   return h;
 }
-// Drops one reference; deletes the node with the last. At run time only: NodeOf's destructor
-// does it inline in constant evaluation (a call fewer per node).
-constexpr void release(HolderBase* h) {
-  bool last = __builtin_is_constant_evaluated()
-                  ? --h->refs == 0
-                  : std::atomic_ref<std::size_t>(h->refs).fetch_sub(1, std::memory_order_acq_rel) == 1;
-  if (last) h->destroy(h);
+// Drops one reference of a node (not null) at run time; deletes it with the last. In constant
+// evaluation NodeOf's destructor does this inline: a call fewer per node.
+inline void release(HolderBase* h) {
+  if (std::atomic_ref<std::size_t>(h->refs).fetch_sub(1, std::memory_order_acq_rel) == 1) h->destroy(h);
 }
 }  // namespace node_detail
 
@@ -79,10 +76,12 @@ class NodeOf {
   template <class T>
     requires holds_kind<T>
   constexpr NodeOf(T&& value)
-      : node_(new Holder<std::remove_cvref_t<T>>{{1, &node_detail::destroy<std::remove_cvref_t<T>>}, std::forward<T>(value)}),
+      : node_(new Holder<std::remove_cvref_t<T>>{{1, &node_detail::destroy<std::remove_cvref_t<T>>},
+                                                 std::forward<T>(value)}),
         index_(index_of<std::remove_cvref_t<T>>) {}
   constexpr NodeOf(const NodeOf& o) : node_(node_detail::share(o.node_)), index_(o.index_) {}
-  constexpr NodeOf(NodeOf&& o) noexcept : node_(o.node_), index_(o.index_) { o.node_ = nullptr; }  // not std::exchange: a call
+  // Not std::exchange: a call.
+  constexpr NodeOf(NodeOf&& o) noexcept : node_(o.node_), index_(o.index_) { o.node_ = nullptr; }
   constexpr NodeOf& operator=(NodeOf o) noexcept {
     std::swap(node_, o.node_);
     std::swap(index_, o.index_);
@@ -102,7 +101,7 @@ class NodeOf {
   constexpr bool holds() const { return index_ == index_of<T>; }
   template <class T>
   constexpr const T* get_if() const {
-    return holds<T>() ? &static_cast<const node_detail::Holder<T>*>(node_)->value : nullptr;
+    return holds<T>() ? &static_cast<const Holder<T>*>(node_)->value : nullptr;
   }
 
   // Calls f with the node, as its own type. In constant evaluation through a table of one
@@ -124,7 +123,7 @@ class NodeOf {
 
   template <class F, class K>
   static constexpr decltype(auto) call_kind(const node_detail::HolderBase* h, F& f) {
-    return f(static_cast<const node_detail::Holder<K>*>(h)->value);
+    return f(static_cast<const Holder<K>*>(h)->value);
   }
   // One entry per kind; F's call must return the same type for every kind (visit_at's chain
   // needs that too).
@@ -136,9 +135,9 @@ class NodeOf {
   template <std::size_t I, class K, class... Rest, class F>
   constexpr decltype(auto) visit_at(F& f) const {
     if constexpr (sizeof...(Rest) == 0) {
-      return f(static_cast<const node_detail::Holder<K>*>(node_)->value);
+      return f(static_cast<const Holder<K>*>(node_)->value);
     } else {
-      if (index_ == I) return f(static_cast<const node_detail::Holder<K>*>(node_)->value);
+      if (index_ == I) return f(static_cast<const Holder<K>*>(node_)->value);
       return visit_at<I + 1, Rest...>(f);
     }
   }

@@ -6,10 +6,10 @@
 // for one child, std::vector for many), so a program is an ordinary C++ value that can be
 // built, copied and lowered in constant evaluation as well as at run time.
 //
-// Expr, Cond and Stmt hold their node behind a pointer (node.hpp), so each is defined before
-// its kinds, which are only declared there: a kind can then hold an Expr directly. (Children
-// were held through Box, a second heap allocation per child, when nodes were variants held by
-// value; it is gone.)
+// Expr, Cond and Stmt hold their node behind a pointer (node.hpp), so each is defined after the
+// kinds that hold nodes are declared and before they are defined: such a kind can then hold an
+// Expr directly. (Children were held through Box, a second heap allocation per child, when
+// nodes were variants held by value; it is gone.)
 //
 // The kinds of each category are listed once, as type lists (ExprKinds, CondKinds, StmtKinds);
 // the NodeOf<...> inside Expr/Cond/Stmt is made from those lists. The lists were Boost.Hana's:
