@@ -84,7 +84,7 @@ class SmallList {
 // A vector's elements as a range of plain pointers, for the lowering's walks: std::vector's
 // iterators are objects, and each ++, * and != on one is an evaluated call in constant
 // evaluation (about five per element, != calling base() twice, in every walk over a block or an
-// argument list). The vector must outlive the range: no temporaries.
+// argument list). The vector must outlive the range, so a temporary is refused.
 template <class E>
 struct Elements {
   const E* first;
@@ -97,6 +97,8 @@ constexpr Elements<E> elements(const std::vector<E>& v) {
   const E* first = v.data();
   return {first, first + v.size()};
 }
+template <class E>
+void elements(const std::vector<E>&&) = delete;
 
 template <arch::TargetPolicy T>
 class Lowering {
@@ -453,8 +455,11 @@ class Lowering {
           else if constexpr (std::is_same_v<N, Call> || std::is_same_v<N, Syscall>) {
             // Arguments for registers are held in temps until the call; those for the stack are not.
             const int held = static_cast<int>(std::min(n.args.size(), T::call_args.size()));
-            int k = held + 1, i = 0;
-            for (const Expr& a : elements(n.args)) k = std::max(k, need(a) + std::min(i++, held));
+            int k = held + 1, i = 0;  // i: the argument's index
+            for (const Expr& a : elements(n.args)) {
+              k = std::max(k, need(a) + std::min(i, held));
+              ++i;
+            }
             return k;
           } else if constexpr (std::is_same_v<N, CondValue>) return 3;
           else return 1;
