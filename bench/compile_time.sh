@@ -25,43 +25,12 @@ src=bench/compile_time/init500.cpp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 flags=(-std=c++20 -O2 -I include -DCRUMBLE_CT_ARCH="$ARCH" -c "$src" -o "$tmp/init500.o")
-big_limit=2147483648
-limit_flag=-fconstexpr-ops-limit
-if "$CXX" --version | grep -qi clang; then limit_flag=-fconstexpr-steps; fi
 
-# Runs one compile under /usr/bin/time; sets sec (wall), usr (user CPU), kb (peak RSS), ok.
-measure() {
-  if /usr/bin/time -f "%e %U %M" -o "$tmp/time" "$CXX" "${flags[@]}" "$@" 2>"$tmp/err"; then ok=1; else ok=0; fi
-  read -r sec usr kb <"$tmp/time"
-}
-
-# best-of-REPEAT; prints one table row.
-row() {
-  local label="$1"; shift
-  local best_s="" best_u="" best_kb="" limit_note="default limits"
-  for ((r = 0; r < REPEAT; r++)); do
-    measure "$@"
-    if ((ok == 0)); then
-      if grep -q -e "constexpr.*operation count exceeds" -e "constexpr evaluation hit maximum step limit" "$tmp/err"; then
-        limit_note="EXCEEDS default $limit_flag; timed with =$big_limit"
-        measure "$@" $limit_flag=$big_limit
-      fi
-      if ((ok == 0)); then
-        echo "| $label | failed to compile: $(grep -m1 'error' "$tmp/err" | cut -c1-160) | | | | | |"
-        return
-      fi
-    fi
-    if [[ -z "$best_s" ]] || awk "BEGIN{exit !($sec < $best_s)}"; then best_s=$sec; best_u=$usr; best_kb=$kb; fi
-  done
-  local extra
-  extra=$(awk -v s="$best_s" -v b="$base_s" 'BEGIN{ if (b == "") print "-"; else printf "%+.2f", s - b }')
-  printf '| %s | %s | %.2f | %.2f | %s | %d | %s |\n' "$label" "$(stmts "$@")" "$best_s" "$best_u" "$extra" \
-    $((best_kb / 1024)) "$limit_note"
-  row_best=$best_s
-}
+# measure() and row(): bench/compile_time/rows.sh; row() asks count() for its second column.
+source bench/compile_time/rows.sh
 
 # Statement count of the program a configuration assembles (run-time build of the same file).
-stmts() {
+count() {
   local defs=()
   for a in "$@"; do [[ "$a" == -D* ]] && defs+=("$a"); done
   "$CXX" -std=c++20 -O2 -I include -DCRUMBLE_CT_ARCH="$ARCH" -DCRUMBLE_CT_MAIN "${defs[@]}" -DCRUMBLE_CT_MODE=0 "$src" \

@@ -5,8 +5,10 @@
 //   make_init elf     INIT.go OUT.hpp [-D FLAG]... [--arch A] the executable's bytes: the header the
 //                                                            package installs (default_init.hpp; for
 //                                                            --arch arm64/riscv64 default_init_A.hpp)
-//   make_init program INIT.go OUT.hpp FUNCTION [-D FLAG]...  the IR program as C++, for assembling it
-//                                                            in constant evaluation (tests: both agree)
+//   make_init program INIT.go OUT.hpp FUNCTION [-D FLAG]... [--arch A]
+//                                                            the IR program as C++, for assembling
+//                                                            it in constant evaluation (tests: both
+//                                                            agree)
 //
 // For a foreign guest (--arch arm64, riscv64) the init is translated with runtime.GOARCH set to it
 // and assembled for it, and the protocol's guest-physical addresses are moved by where that
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
   const int fixed = mode == "program" ? 5 : 4;  // arguments before the -D flags
   if ((mode != "elf" && mode != "program") || argc < fixed) {
     std::cerr << "usage: make_init elf INIT.go OUT.hpp [-D FLAG]... [--arch amd64|arm64|riscv64]\n"
-                 "       make_init program INIT.go OUT.hpp FUNCTION [-D FLAG]...\n";
+                 "       make_init program INIT.go OUT.hpp FUNCTION [-D FLAG]... [--arch amd64|arm64|riscv64]\n";
     return 2;
   }
   crumble::rtg::Options opt;
