@@ -9,7 +9,8 @@
 # Each is compiled three ways: bench/compile_time/real_init.cpp without the evaluation (the
 # baseline: headers and program text) and with it (one init, the chosen target's headers only),
 # and tests/vm/init_elf.cpp as tests/vm builds it (the init and its FAIL_PHASE_6 variant in one
-# file, -O0; amd64 only), the file whose cost issue 18 measured (then tools/crumble/init_elf.cpp).
+# file, -O0 -g0; amd64 only), the file whose cost issue 18 measured (then
+# tools/crumble/init_elf.cpp).
 #
 #   bench/compile_time_init.sh              # needs crumble-rtg and crumble_make_init built in BUILD
 #                                           # (relative to the repository root; default build)
@@ -28,6 +29,9 @@ REPEAT="${REPEAT:-1}"
 ARCH="${ARCH:-amd64}"
 BUILD="${BUILD:-build}"
 INITS="${INITS:-dec04 today}"
+for init in $INITS; do
+  [[ "$init" == dec04 || "$init" == today ]] || { echo "compile_time_init.sh: INITS names dec04 or today, not $init" >&2; exit 2; }
+done
 rtg="$BUILD/tools/rtg/crumble-rtg"
 make_init="$BUILD/src/init/crumble_make_init"
 for tool in "$rtg" "$make_init"; do
@@ -44,7 +48,7 @@ mkdir -p "$tmp/today" "$tmp/dec04"
 "$make_init" program rtg/init/init.go "$tmp/today/crumble_init_fail6.hpp" init_program_failing_phase_6 -D FAIL_PHASE_6 \
   --arch "$ARCH"
 config=()
-while read -r kv; do config+=(-c "$kv"); done < <(grep -v '^#' "$frozen.config")
+while read -r kv; do config+=(-c "$kv"); done < <(grep -v -e '^#' -e '^$' "$frozen.config")
 rtg_args=("${config[@]}" -arch "$ARCH" -namespace crumble::vm::generated)
 "$rtg" "${rtg_args[@]}" -name init_program -o "$tmp/dec04/crumble_init.hpp" "$frozen.go"
 "$rtg" "${rtg_args[@]}" -D FAIL_PHASE_6 -name init_program_failing_phase_6 -o "$tmp/dec04/crumble_init_fail6.hpp" "$frozen.go"
@@ -63,7 +67,6 @@ for init in $INITS; do
   case $init in
     dec04) what="the init of 2026-12-04" ;;
     today) what="today's init ($(wc -l <rtg/init/init.go) lines)" ;;
-    *) echo "compile_time_init.sh: INITS names dec04 or today, not $init" >&2; exit 2 ;;
   esac
   # Its size, and the constexpr executable checked against the run-time one (main() of the same
   # file; with the limit raised, so a row over a default limit still gets its check).
@@ -73,7 +76,7 @@ for init in $INITS; do
     checks+=("check, $what: $(tr '\n' ';' <<<"$out" | sed 's/;$//')")
     nodes=$(awk 'NR == 1 {print $1}' <<<"$out")
   else
-    checks+=("check, $what: could not build the comparison program: $(grep -m1 error "$tmp/err")")
+    checks+=("check, $what: could not build the comparison program: $(grep -m1 error "$tmp/err" || head -n 1 "$tmp/err")")
     nodes="?"
   fi
   flags=(-std=c++20 -O2 -I include -I "$tmp/$init" -DCRUMBLE_CT_ARCH="$ARCH" -c "$src" -o "$tmp/init.o")
@@ -88,7 +91,7 @@ for init in $INITS; do
       -o "$tmp/init_elf.o")
     nodes="≈ 2 × $nodes"
     base_s=""  # another file and other flags than the baseline row's
-    row "$what and its FAIL_PHASE_6 variant: tests/vm/init_elf.cpp (-O0)"
+    row "$what and its FAIL_PHASE_6 variant: tests/vm/init_elf.cpp (-O0 -g0)"
   fi
 done
 
